@@ -1,0 +1,407 @@
+// Package clients is the service layer for OAuth client registrations: the
+// CLI, the console and any admin API create, change and delete clients only
+// through it. It enforces the domain rules (ID syntax, known scopes, lifetime
+// limits, secret strength) and records an audit event for every change.
+package clients
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/duration"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/scope"
+)
+
+// MaxActiveSecrets bounds how many unexpired secrets a client may hold.
+const MaxActiveSecrets = 10
+
+// DefaultGrace is how long an old secret keeps working after a rotation.
+const DefaultGrace = 24 * time.Hour
+
+// Service manages clients.
+type Service struct {
+	st      store.Store
+	catalog *scope.Catalog
+	maxTTL  time.Duration
+	now     func() time.Time
+	rand    io.Reader
+}
+
+// NewService returns a Service. maxTTL bounds per-client token lifetimes.
+func NewService(st store.Store, catalog *scope.Catalog, maxTTL time.Duration, now func() time.Time, rand io.Reader) *Service {
+	return &Service{st: st, catalog: catalog, maxTTL: maxTTL, now: now, rand: rand}
+}
+
+// ValidationError lists everything wrong with a request.
+type ValidationError struct{ Problems []string }
+
+func (e *ValidationError) Error() string { return strings.Join(e.Problems, "; ") }
+
+// Errors, compared with errors.Is. ErrNotFound and ErrConflict are the
+// store's, wrapped with the client ID.
+var (
+	ErrNotFound     = store.ErrNotFound
+	ErrConflict     = store.ErrConflict
+	ErrNoSuchSecret = errors.New("no such secret")
+)
+
+// Spec describes a new client.
+type Spec struct {
+	ID           string // "" = generated
+	Name         string
+	Description  string
+	GrantTypes   []string // nil = client_credentials
+	Scopes       []string
+	Accounts     []string
+	RedirectURIs []string
+	Audience     string
+	TokenTTL     time.Duration // 0 = server default
+	Secret       string        // "" = generated
+}
+
+// Patch changes a client; nil fields stay as they are.
+type Patch struct {
+	Name, Description, Audience                *string
+	GrantTypes, Scopes, Accounts, RedirectURIs *[]string
+	TokenTTL                                   *time.Duration
+	Disabled                                   *bool
+}
+
+// Create registers a client and returns it with its secret, which is not
+// stored and cannot be shown again.
+func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Client, string, error) {
+	var problems []string
+	if sp.ID == "" {
+		id, err := s.randomHex(12)
+		if err != nil {
+			return store.Client{}, "", err
+		}
+		sp.ID = id
+	} else if err := CheckID(sp.ID); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if sp.GrantTypes == nil {
+		sp.GrantTypes = []string{store.GrantClientCredentials}
+	}
+	now := s.now().UTC()
+	c := store.Client{
+		ID: sp.ID, Name: sp.Name, Description: sp.Description, GrantTypes: dedupe(sp.GrantTypes),
+		Scopes: dedupe(sp.Scopes), Accounts: dedupe(sp.Accounts), RedirectURIs: dedupe(sp.RedirectURIs),
+		Audience: sp.Audience, TokenTTL: sp.TokenTTL, CreatedAt: now, UpdatedAt: now,
+	}
+	problems = append(problems, s.check(&c)...)
+	if sp.Secret != "" {
+		if err := secret.CheckSupplied(sp.Secret); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return store.Client{}, "", &ValidationError{problems}
+	}
+	sec, plain, err := s.newSecret(sp.Secret, now)
+	if err != nil {
+		return store.Client{}, "", err
+	}
+	c.Secrets = []store.Secret{sec}
+	ev := store.AuditEvent{Time: now, Actor: actor, Action: "client.create", Target: c.ID,
+		Detail: fmt.Sprintf("name %q, grant types %s, scopes %s, secret %s", c.Name, list(c.GrantTypes), list(c.Scopes), sec.ID)}
+	if err := s.st.CreateClient(ctx, c, ev); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.Client{}, "", fmt.Errorf("client ID %q is already taken: %w", c.ID, ErrConflict)
+		}
+		return store.Client{}, "", fmt.Errorf("create client: %w", err)
+	}
+	return c, plain, nil
+}
+
+// Get returns one client.
+func (s *Service) Get(ctx context.Context, id string) (store.Client, error) {
+	c, err := s.st.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, fmt.Errorf("client %q not found: %w", id, ErrNotFound)
+	}
+	return c, err
+}
+
+// List returns every client ordered by ID.
+func (s *Service) List(ctx context.Context) ([]store.Client, error) {
+	return s.st.ListClients(ctx)
+}
+
+// Update applies a patch.
+func (s *Service) Update(ctx context.Context, actor, id string, p Patch) (store.Client, error) {
+	var changed []string
+	ev := store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "client.update", Target: id}
+	c, err := s.st.UpdateClient(ctx, id, func(c *store.Client) error {
+		set := func(name string, dst *string, v *string) {
+			if v != nil && *v != *dst {
+				*dst = *v
+				changed = append(changed, name)
+			}
+		}
+		setList := func(name string, dst *[]string, v *[]string) {
+			if v != nil && !slices.Equal(*dst, dedupe(*v)) {
+				*dst = dedupe(*v)
+				changed = append(changed, name)
+			}
+		}
+		set("name", &c.Name, p.Name)
+		set("description", &c.Description, p.Description)
+		set("audience", &c.Audience, p.Audience)
+		setList("grant types", &c.GrantTypes, p.GrantTypes)
+		setList("scopes", &c.Scopes, p.Scopes)
+		setList("accounts", &c.Accounts, p.Accounts)
+		setList("redirect URIs", &c.RedirectURIs, p.RedirectURIs)
+		if p.TokenTTL != nil && *p.TokenTTL != c.TokenTTL {
+			c.TokenTTL = *p.TokenTTL
+			changed = append(changed, "token TTL")
+		}
+		if p.Disabled != nil && *p.Disabled != c.Disabled {
+			c.Disabled = *p.Disabled
+			changed = append(changed, map[bool]string{true: "disabled", false: "enabled"}[c.Disabled])
+		}
+		if problems := s.check(c); len(problems) > 0 {
+			return &ValidationError{problems}
+		}
+		c.UpdatedAt = ev.Time
+		ev.Detail = "changed " + strings.Join(changed, ", ")
+		if len(changed) == 0 {
+			ev.Detail = "no changes"
+		}
+		return nil
+	}, &ev)
+	return c, s.wrap(id, err)
+}
+
+// Delete removes a client; its secrets stop working at once and its tokens
+// stop introspecting as active.
+func (s *Service) Delete(ctx context.Context, actor, id string) error {
+	ev := store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "client.delete", Target: id}
+	return s.wrap(id, s.st.DeleteClient(ctx, id, ev))
+}
+
+// RotateSecret adds a new secret (supplied, or generated if empty) and makes
+// the existing ones expire after grace (at once if grace is 0). It returns
+// the new secret, which cannot be shown again.
+func (s *Service) RotateSecret(ctx context.Context, actor, id string, grace time.Duration, supplied string) (store.Client, string, error) {
+	if grace < 0 {
+		return store.Client{}, "", &ValidationError{[]string{"grace period must not be negative"}}
+	}
+	if supplied != "" {
+		if err := secret.CheckSupplied(supplied); err != nil {
+			return store.Client{}, "", &ValidationError{[]string{err.Error()}}
+		}
+	}
+	now := s.now().UTC()
+	sec, plain, err := s.newSecret(supplied, now)
+	if err != nil {
+		return store.Client{}, "", err
+	}
+	until := now.Add(grace)
+	ev := store.AuditEvent{Time: now, Actor: actor, Action: "client.rotate_secret", Target: id}
+	c, err := s.st.UpdateClient(ctx, id, func(c *store.Client) error {
+		kept := c.Secrets[:0]
+		for _, old := range c.Secrets {
+			if grace == 0 || (!old.ExpiresAt.IsZero() && !old.ExpiresAt.After(now)) {
+				continue // expired, or revoked at once
+			}
+			if old.ExpiresAt.IsZero() || old.ExpiresAt.After(until) {
+				old.ExpiresAt = until
+			}
+			kept = append(kept, old)
+		}
+		if len(kept)+1 > MaxActiveSecrets {
+			return &ValidationError{[]string{fmt.Sprintf("client has %d active secrets (at most %d): revoke one or rotate with --grace 0", len(kept), MaxActiveSecrets)}}
+		}
+		c.Secrets = append(kept, sec)
+		c.UpdatedAt = now
+		ev.Detail = fmt.Sprintf("new secret %s; older secrets expire %s", sec.ID, graceText(grace, until))
+		return nil
+	}, &ev)
+	if err != nil {
+		return store.Client{}, "", s.wrap(id, err)
+	}
+	return c, plain, nil
+}
+
+// RevokeSecret removes one secret at once.
+func (s *Service) RevokeSecret(ctx context.Context, actor, id, secretID string) (store.Client, error) {
+	ev := store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "client.revoke_secret", Target: id, Detail: "revoked secret " + secretID}
+	c, err := s.st.UpdateClient(ctx, id, func(c *store.Client) error {
+		i := slices.IndexFunc(c.Secrets, func(s store.Secret) bool { return s.ID == secretID })
+		if i < 0 {
+			return fmt.Errorf("client %q has no secret %q: %w", id, secretID, ErrNoSuchSecret)
+		}
+		c.Secrets = slices.Delete(c.Secrets, i, i+1)
+		c.UpdatedAt = ev.Time
+		return nil
+	}, &ev)
+	return c, s.wrap(id, err)
+}
+
+func (s *Service) wrap(id string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ve *ValidationError
+	if errors.As(err, &ve) || errors.Is(err, ErrNoSuchSecret) {
+		return err
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("client %q not found: %w", id, ErrNotFound)
+	}
+	return err
+}
+
+func graceText(grace time.Duration, until time.Time) string {
+	if grace == 0 {
+		return "now"
+	}
+	return "in " + duration.Format(grace) + " (" + until.Format(time.RFC3339) + ")"
+}
+
+func (s *Service) newSecret(supplied string, now time.Time) (store.Secret, string, error) {
+	plain := supplied
+	if plain == "" {
+		var err error
+		if plain, err = secret.Generate(s.rand); err != nil {
+			return store.Secret{}, "", err
+		}
+	}
+	id, err := s.randomHex(8)
+	if err != nil {
+		return store.Secret{}, "", err
+	}
+	return store.Secret{ID: "sec_" + id, Digest: secret.Digest(plain), Hint: secret.Hint(plain), CreatedAt: now}, plain, nil
+}
+
+func (s *Service) randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// CheckID validates a client ID: 3–64 characters of [A-Za-z0-9._-].
+func CheckID(id string) error {
+	if len(id) < 3 || len(id) > 64 {
+		return fmt.Errorf("client ID %q must be 3 to 64 characters long", printable(id))
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("client ID %q may contain only letters, digits, '.', '_' and '-'", printable(id))
+		}
+	}
+	return nil
+}
+
+var supportedGrants = []string{store.GrantClientCredentials}
+
+// check lists what is wrong with a client's fields.
+func (s *Service) check(c *store.Client) []string {
+	var p []string
+	if strings.TrimSpace(c.Name) == "" {
+		p = append(p, "name is required")
+	} else if len(c.Name) > 200 {
+		p = append(p, "name is longer than 200 characters")
+	}
+	if len(c.Description) > 2000 {
+		p = append(p, "description is longer than 2000 characters")
+	}
+	if len(c.GrantTypes) == 0 {
+		p = append(p, "at least one grant type is required")
+	}
+	for _, g := range c.GrantTypes {
+		if !slices.Contains(supportedGrants, g) {
+			p = append(p, fmt.Sprintf("grant type %q is not supported (supported: %s)", printable(g), strings.Join(supportedGrants, ", ")))
+		}
+	}
+	for _, sc := range c.Scopes {
+		switch {
+		case strings.HasPrefix(sc, scope.AccountPrefix):
+			p = append(p, fmt.Sprintf("scope %q: account scopes are not granted to clients; allow accounts with --accounts", printable(sc)))
+		case !s.catalog.Has(sc):
+			p = append(p, fmt.Sprintf("scope %q is not in the scope catalog (known: %s)", printable(sc), strings.Join(s.catalog.Names(), ", ")))
+		}
+	}
+	for _, a := range c.Accounts {
+		if a == store.AnyAccount {
+			if len(c.Accounts) > 1 {
+				p = append(p, `accounts: "*" (any account) cannot be combined with account IDs`)
+			}
+			continue
+		}
+		if _, ok := scope.AccountID(scope.AccountPrefix + a); !ok {
+			p = append(p, fmt.Sprintf("account ID %q must be 1 to 128 characters of letters, digits, '.', '_' and '-'", printable(a)))
+		}
+	}
+	for _, u := range c.RedirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			p = append(p, err.Error())
+		}
+	}
+	if len(c.Audience) > 512 {
+		p = append(p, "audience is longer than 512 characters")
+	}
+	switch {
+	case c.TokenTTL < 0:
+		p = append(p, "token TTL must not be negative")
+	case c.TokenTTL > 0 && c.TokenTTL < time.Minute:
+		p = append(p, "token TTL must be at least 1m")
+	case c.TokenTTL > s.maxTTL:
+		p = append(p, fmt.Sprintf("token TTL %s exceeds the configured maximum %s", duration.Format(c.TokenTTL), duration.Format(s.maxTTL)))
+	}
+	return p
+}
+
+// checkRedirectURI requires an absolute URI without a fragment (RFC 6749 §3.1.2).
+func checkRedirectURI(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Fragment != "" || (u.Host == "" && u.Opaque == "") {
+		return fmt.Errorf("redirect URI %q must be an absolute URI without a fragment", printable(s))
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("redirect URI %q must use https (http is allowed only for localhost)", printable(s))
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+func dedupe(in []string) []string {
+	var out []string
+	for _, v := range in {
+		v = strings.TrimSpace(v)
+		if v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func list(v []string) string {
+	if len(v) == 0 {
+		return "(none)"
+	}
+	return strings.Join(v, " ")
+}
+
+func printable(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return strings.ToValidUTF8(s, "?")
+}

@@ -1,0 +1,211 @@
+package clients
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/scope"
+)
+
+type fixture struct {
+	svc *Service
+	st  store.Store
+	now time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), t.TempDir()+"/g.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{st: st, now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
+	f.svc = NewService(st, scope.Default(), 30*24*time.Hour, func() time.Time { return f.now }, rand.Reader)
+	return f
+}
+
+func TestCreate(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c, plain, err := f.svc.Create(ctx, "tester", Spec{Name: "Billing", Scopes: []string{"search", "search", "api"}, Accounts: []string{"acme"}, TokenTTL: 14 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(plain, secret.Prefix) || len(plain) != 47 {
+		t.Errorf("secret: got %q, want ghs_ + 43 base64url characters", plain)
+	}
+	if len(c.ID) != 24 || CheckID(c.ID) != nil {
+		t.Errorf("generated ID: got %q", c.ID)
+	}
+	got, err := f.svc.Get(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got.Scopes, " ") != "search api" || strings.Join(got.GrantTypes, " ") != "client_credentials" {
+		t.Errorf("stored: got scopes %v grants %v", got.Scopes, got.GrantTypes)
+	}
+	if len(got.Secrets) != 1 || !secret.Matches(plain, got.Secrets[0].Digest) || strings.Contains(got.Secrets[0].Hint, plain[8:]) {
+		t.Errorf("stored secret: got %+v", got.Secrets)
+	}
+	ev, _ := f.st.ListAudit(ctx, store.AuditFilter{Target: c.ID})
+	if len(ev) != 1 || ev[0].Action != "client.create" || ev[0].Actor != "tester" || strings.Contains(ev[0].Detail, plain) {
+		t.Errorf("audit: got %+v", ev)
+	}
+
+	if _, _, err := f.svc.Create(ctx, "tester", Spec{ID: c.ID, Name: "dup"}); !errors.Is(err, ErrConflict) {
+		t.Errorf("duplicate ID: got %v, want ErrConflict", err)
+	}
+}
+
+func TestCreateValidation(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		want []string
+	}{
+		{"everything wrong", Spec{ID: "a!", Name: " ", Scopes: []string{"nope", "account:x"}, Accounts: []string{"*", "acme"},
+			GrantTypes: []string{"password"}, TokenTTL: 31 * 24 * time.Hour, RedirectURIs: []string{"http://example.com/cb", "/relative"}},
+			[]string{"client ID", "name is required", `scope "nope"`, "account scopes", `"*"`, `grant type "password"`, "exceeds the configured maximum", "https", "absolute URI"}},
+		{"short secret", Spec{Name: "x", Secret: "short"}, []string{"at least 32"}},
+		{"short ttl", Spec{Name: "x", TokenTTL: time.Second}, []string{"at least 1m"}},
+		{"bad account", Spec{Name: "x", Accounts: []string{"a b"}}, []string{"account ID"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := f.svc.Create(context.Background(), "t", tc.spec)
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("got %v, want a ValidationError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q, want it to mention %q", err, w)
+				}
+			}
+			if len(ve.Problems) < len(tc.want) {
+				t.Errorf("got %d problems, want at least %d: %q", len(ve.Problems), len(tc.want), ve.Problems)
+			}
+		})
+	}
+	if cs, _ := f.svc.List(context.Background()); len(cs) != 0 {
+		t.Errorf("invalid creates stored %d clients", len(cs))
+	}
+}
+
+func TestRotateAndRevokeSecret(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c, first, _ := f.svc.Create(ctx, "t", Spec{Name: "x"})
+
+	c, second, err := f.svc.RotateSecret(ctx, "t", c.ID, 24*time.Hour, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Secrets) != 2 || !c.Secrets[0].ExpiresAt.Equal(f.now.Add(24*time.Hour)) || !c.Secrets[1].ExpiresAt.IsZero() {
+		t.Fatalf("after rotation with grace: got %+v", c.Secrets)
+	}
+	if !secret.Matches(second, c.Secrets[1].Digest) || secret.Matches(first, c.Secrets[1].Digest) {
+		t.Fatal("new secret digest mismatch")
+	}
+	// A second rotation shortens nothing that already expires sooner, and drops expired secrets.
+	f.now = f.now.Add(25 * time.Hour)
+	c, _, err = f.svc.RotateSecret(ctx, "t", c.ID, 48*time.Hour, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Secrets) != 2 || !c.Secrets[0].ExpiresAt.Equal(f.now.Add(48*time.Hour)) {
+		t.Fatalf("after second rotation: got %+v", c.Secrets)
+	}
+	// Grace 0: only the new secret remains.
+	c, third, err := f.svc.RotateSecret(ctx, "t", c.ID, 0, strings.Repeat("x", 40))
+	if err != nil || third != strings.Repeat("x", 40) {
+		t.Fatal(err)
+	}
+	if len(c.Secrets) != 1 {
+		t.Fatalf("after rotation with grace 0: got %d secrets, want 1", len(c.Secrets))
+	}
+	if _, err := f.svc.RevokeSecret(ctx, "t", c.ID, "sec_nope"); !errors.Is(err, ErrNoSuchSecret) {
+		t.Errorf("revoke unknown secret: got %v", err)
+	}
+	c, err = f.svc.RevokeSecret(ctx, "t", c.ID, c.Secrets[0].ID)
+	if err != nil || len(c.Secrets) != 0 {
+		t.Fatalf("revoke: got %v, %d secrets", err, len(c.Secrets))
+	}
+	// At most MaxActiveSecrets.
+	for i := 0; i < MaxActiveSecrets; i++ {
+		if _, _, err = f.svc.RotateSecret(ctx, "t", c.ID, time.Hour, ""); err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+	}
+	if _, _, err = f.svc.RotateSecret(ctx, "t", c.ID, time.Hour, ""); err == nil {
+		t.Errorf("rotation beyond %d active secrets: got nil error", MaxActiveSecrets)
+	}
+	ev, _ := f.st.ListAudit(ctx, store.AuditFilter{Target: c.ID, Action: "client.rotate_secret"})
+	if len(ev) != 3+MaxActiveSecrets {
+		t.Errorf("rotation audit events: got %d, want %d", len(ev), 3+MaxActiveSecrets)
+	}
+	if _, _, err := f.svc.RotateSecret(ctx, "t", "missing", 0, ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("rotate missing client: got %v", err)
+	}
+}
+
+func TestUpdateAndDelete(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c, _, _ := f.svc.Create(ctx, "t", Spec{Name: "x", Scopes: []string{"search"}})
+	name, yes := "renamed", true
+	scopes := []string{"api", "profile"}
+	ttl := 2 * time.Hour
+	f.now = f.now.Add(time.Minute)
+	u, err := f.svc.Update(ctx, "t", c.ID, Patch{Name: &name, Scopes: &scopes, Disabled: &yes, TokenTTL: &ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Name != "renamed" || !u.Disabled || u.TokenTTL != ttl || strings.Join(u.Scopes, " ") != "api profile" || !u.UpdatedAt.Equal(f.now) {
+		t.Errorf("updated: got %+v", u)
+	}
+	bad := []string{"nope"}
+	if _, err := f.svc.Update(ctx, "t", c.ID, Patch{Scopes: &bad}); err == nil {
+		t.Error("update to unknown scope: got nil error")
+	}
+	got, _ := f.svc.Get(ctx, c.ID)
+	if strings.Join(got.Scopes, " ") != "api profile" {
+		t.Errorf("failed update changed scopes to %v", got.Scopes)
+	}
+	ev, _ := f.st.ListAudit(ctx, store.AuditFilter{Target: c.ID, Action: "client.update"})
+	if len(ev) != 1 || !strings.Contains(ev[0].Detail, "scopes") {
+		t.Errorf("update audit: got %+v", ev)
+	}
+	if err := f.svc.Delete(ctx, "t", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Delete(ctx, "t", c.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second delete: got %v, want ErrNotFound", err)
+	}
+}
+
+func FuzzCheckID(f *testing.F) {
+	for _, s := range []string{"abc", "a", "my-app.v2_x", "has space", "ünï", strings.Repeat("a", 65)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		err := CheckID(id)
+		valid := len(id) >= 3 && len(id) <= 64
+		for _, r := range id {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+				valid = false
+			}
+		}
+		if (err == nil) != valid {
+			t.Fatalf("CheckID(%q) = %v, want valid=%v", id, err, valid)
+		}
+	})
+}

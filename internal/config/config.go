@@ -1,0 +1,275 @@
+// Package config holds the settings of gatehouse serve and the data
+// commands. Settings come from, in increasing precedence: defaults, a YAML
+// file, the environment, and command-line flags. [Load] applies the first
+// three; the CLI sets the fields its flags name and then calls
+// [Config.Validate], which fills derived defaults and reports every problem.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration. The yaml tags are the config file's
+// keys; unknown keys in a file are errors.
+type Config struct {
+	Addr       string `yaml:"addr"`        // listen address, host:port
+	DataDir    string `yaml:"data_dir"`    // SQLite store and dev-mode master key
+	Database   string `yaml:"database"`    // "" = SQLite in DataDir; else postgres://...
+	Issuer     string `yaml:"issuer"`      // "" = http://<addr>; see Validate
+	ScopesFile string `yaml:"scopes_file"` // "" = the built-in scope catalog
+	// Secret is the master key that encrypts signing keys at rest. It is
+	// read only from GATEHOUSE_SECRET, never from a file.
+	Secret string `yaml:"-"`
+
+	Log       LogConfig       `yaml:"log"`
+	Token     TokenConfig     `yaml:"token"`
+	Keys      KeysConfig      `yaml:"keys"`
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	// ShutdownTimeout is how long serve waits for requests in flight when
+	// stopping; 0 closes connections at once.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// LogConfig configures the server's log.
+type LogConfig struct {
+	Format string `yaml:"format"` // text or json
+	Level  string `yaml:"level"`  // debug, info, warn or error
+}
+
+// TokenConfig configures access tokens.
+type TokenConfig struct {
+	DefaultTTL Duration `yaml:"default_ttl"` // lifetime for clients without their own
+	MaxTTL     Duration `yaml:"max_ttl"`     // upper bound of every client's lifetime
+	Audience   string   `yaml:"audience"`    // aud claim; "" = the issuer
+	// AliasPaths are extra paths for the token endpoint besides
+	// /oauth/token, e.g. /oauth/v2/token.
+	AliasPaths []string `yaml:"alias_paths"`
+}
+
+// KeysConfig configures the signing keys.
+type KeysConfig struct {
+	Algorithm      string   `yaml:"algorithm"`       // ES256, RS256, PS256 or EdDSA
+	RotationPeriod Duration `yaml:"rotation_period"` // 0 = no automatic rotation
+	LeadTime       Duration `yaml:"lead_time"`       // how long a new key is published before it signs
+}
+
+// RateLimitConfig limits failed client authentications. A limit of 0 means
+// no limit.
+type RateLimitConfig struct {
+	PerClient  int `yaml:"per_client"`  // failures per minute per client ID
+	PerAddress int `yaml:"per_address"` // failures per minute per source address
+	Burst      int `yaml:"burst"`       // failures allowed at once before the rate applies
+}
+
+// Default returns the built-in configuration. Its Issuer and Audience are
+// empty: [Config.Validate] derives them.
+func Default() Config {
+	return Config{
+		Addr:    "127.0.0.1:8080",
+		DataDir: "./gatehouse-data",
+		Log:     LogConfig{Format: "text", Level: "info"},
+		Token: TokenConfig{
+			DefaultTTL: Duration(time.Hour),
+			MaxTTL:     Duration(30 * 24 * time.Hour),
+		},
+		Keys: KeysConfig{
+			Algorithm:      "ES256",
+			RotationPeriod: Duration(90 * 24 * time.Hour),
+			LeadTime:       Duration(time.Hour),
+		},
+		RateLimit:       RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10},
+		ShutdownTimeout: Duration(15 * time.Second),
+	}
+}
+
+// Environment variables Load reads, and the fields they set.
+var envVars = []struct {
+	name  string
+	field func(*Config) *string
+}{
+	{"GATEHOUSE_ADDR", func(c *Config) *string { return &c.Addr }},
+	{"GATEHOUSE_DATA_DIR", func(c *Config) *string { return &c.DataDir }},
+	{"GATEHOUSE_DATABASE_URL", func(c *Config) *string { return &c.Database }},
+	{"GATEHOUSE_ISSUER", func(c *Config) *string { return &c.Issuer }},
+	{"GATEHOUSE_SECRET", func(c *Config) *string { return &c.Secret }},
+	{"GATEHOUSE_SCOPES", func(c *Config) *string { return &c.ScopesFile }},
+	{"GATEHOUSE_LOG_FORMAT", func(c *Config) *string { return &c.Log.Format }},
+	{"GATEHOUSE_LOG_LEVEL", func(c *Config) *string { return &c.Log.Level }},
+}
+
+// Load returns the defaults, overridden by the YAML file at path (unless
+// path is ""), overridden by the environment as read by getenv (nil: no
+// environment). An empty environment variable counts as unset, and so does
+// a key with no value in the file. Load does not validate: apply flags,
+// then call [Config.Validate].
+//
+// Problems in the file (syntax, unknown keys, values of the wrong type) are
+// reported together as an *[Error] naming the file and lines.
+//
+// Environment variables: GATEHOUSE_ADDR, GATEHOUSE_DATA_DIR,
+// GATEHOUSE_DATABASE_URL, GATEHOUSE_ISSUER, GATEHOUSE_SECRET,
+// GATEHOUSE_SCOPES (scopes_file), GATEHOUSE_LOG_FORMAT, GATEHOUSE_LOG_LEVEL.
+func Load(path string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("read config file: %w", err)
+		}
+		if err := decodeFile(data, &cfg); err != nil {
+			err.File = path
+			return cfg, err
+		}
+	}
+	if getenv != nil {
+		for _, v := range envVars {
+			if s := getenv(v.name); s != "" {
+				*v.field(&cfg) = s
+			}
+		}
+	}
+	return cfg, nil
+}
+
+// An Error lists problems with the configuration, one per line.
+type Error struct {
+	File     string   // the config file, for problems found reading it
+	Problems []string // e.g. `line 3: unknown key "tll" in token (...)`
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if e.File != "" {
+			b.WriteString(e.File)
+			b.WriteString(": ")
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// decodeFile applies a YAML config file to cfg. A first, strict pass finds
+// unknown keys and bad values; the second applies the file, skipping keys
+// without a value, so that a section whose keys are all commented out
+// keeps its defaults instead of being zeroed.
+func decodeFile(data []byte, cfg *Config) *Error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var scratch Config
+	switch err := dec.Decode(&scratch); {
+	case err == io.EOF:
+		return nil // empty file
+	case err != nil:
+		return &Error{Problems: fileProblems(err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		if err != nil {
+			return &Error{Problems: fileProblems(err)}
+		}
+		return &Error{Problems: []string{fmt.Sprintf("line %d: a second YAML document; a config file is a single document", extra.Line)}}
+	}
+
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return &Error{Problems: fileProblems(err)} // not reached: the first pass parsed it
+	}
+	dropNulls(&doc)
+	if err := doc.Decode(cfg); err != nil {
+		return &Error{Problems: fileProblems(err)}
+	}
+	return nil
+}
+
+// dropNulls removes mapping entries whose value is null.
+func dropNulls(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			dropNulls(c)
+		}
+	case yaml.MappingNode:
+		kept := n.Content[:0]
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
+				continue
+			}
+			dropNulls(v)
+			kept = append(kept, k, v)
+		}
+		n.Content = kept
+	}
+}
+
+var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type (\S+)$`)
+
+// fileProblems turns a yaml.v3 error into one message per problem, naming
+// unknown keys the way the file does.
+func fileProblems(err error) []string {
+	te, ok := err.(*yaml.TypeError)
+	if !ok {
+		return []string{strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	out := make([]string, len(te.Errors))
+	for i, msg := range te.Errors {
+		m := unknownField.FindStringSubmatch(msg)
+		if m == nil {
+			out[i] = msg
+			continue
+		}
+		line, key, typ := m[1], m[2], m[3]
+		sec := sections()[typ]
+		switch {
+		case sec.name == "" && key == "secret":
+			out[i] = fmt.Sprintf("line %s: secret is never read from a file; set GATEHOUSE_SECRET instead", line)
+		case sec.name == "":
+			out[i] = fmt.Sprintf("line %s: unknown key %q (known keys: %s)", line, key, strings.Join(sec.keys, ", "))
+		default:
+			out[i] = fmt.Sprintf("line %s: unknown key %q in %s (known keys: %s)", line, key, sec.name, strings.Join(sec.keys, ", "))
+		}
+	}
+	return out
+}
+
+type section struct {
+	name string   // "" for the top level
+	keys []string // in declaration order
+}
+
+// sections maps the Go type names in yaml.v3's errors ("config.TokenConfig")
+// to the file's section name ("token") and keys.
+func sections() map[string]section {
+	m := make(map[string]section)
+	var walk func(t reflect.Type, name string)
+	walk = func(t reflect.Type, name string) {
+		var keys []string
+		for f := range t.Fields() {
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if tag == "-" || tag == "" {
+				continue
+			}
+			keys = append(keys, tag)
+			if f.Type.Kind() == reflect.Struct && name == "" {
+				walk(f.Type, tag)
+			}
+		}
+		m[t.String()] = section{name: name, keys: slices.Clip(keys)}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	return m
+}

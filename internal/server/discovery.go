@@ -1,0 +1,85 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// metadata serves RFC 8414 authorization server metadata.
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
+	base := strings.TrimSuffix(s.issuer, "/")
+	authMethods := []string{"client_secret_basic", "client_secret_post"}
+	grants := make([]string, 0, len(s.grants))
+	for _, g := range []string{store.GrantClientCredentials, store.GrantAuthorizationCode, store.GrantRefreshToken} {
+		if _, ok := s.grants[g]; ok {
+			grants = append(grants, g)
+		}
+	}
+	md := map[string]any{
+		"issuer":                                s.issuer,
+		"token_endpoint":                        base + PathToken,
+		"jwks_uri":                              base + PathJWKS,
+		"introspection_endpoint":                base + PathIntrospect,
+		"revocation_endpoint":                   base + PathRevoke,
+		"grant_types_supported":                 grants,
+		"response_types_supported":              []string{},
+		"token_endpoint_auth_methods_supported": authMethods,
+		"introspection_endpoint_auth_methods_supported": authMethods,
+		"revocation_endpoint_auth_methods_supported":    authMethods,
+		"scopes_supported": s.catalog.Names(),
+		// Not registered by RFC 8414: the algorithms access tokens are
+		// signed with (RFC 9068 §4 has verifiers check the alg).
+		"access_token_signing_alg_values_supported": s.keys.Algorithms(),
+	}
+	body, err := json.Marshal(md)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	return writeCacheable(w, r, body)
+}
+
+// jwks serves the public signing keys (RFC 7517) with caching headers sized
+// so that verifiers see a new key before it signs.
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(s.keys.JWKSCacheSeconds()))
+	return writeCacheable(w, r, s.keys.JWKS())
+}
+
+// writeCacheable writes a JSON document with a strong ETag, answering a
+// matching If-None-Match with 304.
+func writeCacheable(w http.ResponseWriter, r *http.Request, body []byte) error {
+	sum := sha256.Sum256(body)
+	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Content-Type", "application/json")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	_, err := w.Write(body)
+	return err
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if err := s.check(r.Context()); err != nil {
+		s.log.Warn("not ready", "err", err)
+		return writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "store unreachable"})
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

@@ -1,0 +1,155 @@
+package server
+
+import (
+	"encoding/base64"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+// maxParams bounds the number of parameters in one form body; no OAuth
+// request needs more than a handful.
+const maxParams = 32
+
+// form holds the parameters of an application/x-www-form-urlencoded body in
+// the order they appeared. Parameters sent with an empty value are treated as
+// omitted (RFC 6749 §3.1, §3.2).
+type form struct {
+	n     int
+	pairs [maxParams][2]string
+}
+
+// Get returns the value of a parameter, or "" if absent.
+func (f *form) Get(key string) string {
+	for i := 0; i < f.n; i++ {
+		if f.pairs[i][0] == key {
+			return f.pairs[i][1]
+		}
+	}
+	return ""
+}
+
+// Has reports whether a parameter was sent with a non-empty value.
+func (f *form) Has(key string) bool { return f.Get(key) != "" }
+
+// parseForm parses a form body strictly: every parameter at most once
+// (RFC 6749 §3.2), valid percent-encoding, valid UTF-8.
+func parseForm(body []byte, f *form) error {
+	f.n = 0
+	s := string(body)
+	for s != "" {
+		var pair string
+		if i := strings.IndexByte(s, '&'); i >= 0 {
+			pair, s = s[:i], s[i+1:]
+		} else {
+			pair, s = s, ""
+		}
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, err := unescape(k)
+		if err != nil {
+			return oauth.InvalidRequest("malformed form body: bad encoding in a parameter name")
+		}
+		val, err := unescape(v)
+		if err != nil {
+			return oauth.InvalidRequest("malformed form body: bad encoding in parameter %q", safeName(key))
+		}
+		if !utf8.ValidString(key) || !utf8.ValidString(val) {
+			return oauth.InvalidRequest("parameter %q is not valid UTF-8", safeName(key))
+		}
+		for i := 0; i < f.n; i++ {
+			if f.pairs[i][0] == key {
+				return oauth.InvalidRequest("parameter %q is repeated", safeName(key))
+			}
+		}
+		if f.n == maxParams {
+			return oauth.InvalidRequest("too many parameters (at most %d)", maxParams)
+		}
+		f.pairs[f.n] = [2]string{key, val}
+		f.n++
+	}
+	return nil
+}
+
+// unescape decodes one form component, avoiding work when nothing is encoded.
+func unescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
+}
+
+// safeName makes a parameter name fit to echo in an error description:
+// printable ASCII only, bounded length.
+func safeName(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// basicCredentials extracts client credentials from an Authorization header
+// of the Basic scheme. Per RFC 6749 §2.3.1 the client ID and secret are each
+// form-urlencoded before being joined with ":" and base64-encoded.
+// ok is false when the header is absent or of another scheme.
+func basicCredentials(header string) (id, secret string, ok bool, err error) {
+	if header == "" {
+		return "", "", false, nil
+	}
+	const prefix = "Basic "
+	if len(header) < len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
+		return "", "", false, nil
+	}
+	raw, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(header[len(prefix):]))
+	if derr != nil {
+		return "", "", true, oauth.InvalidRequest("malformed Basic authorization header: not valid base64")
+	}
+	user, pass, found := strings.Cut(string(raw), ":")
+	if !found {
+		return "", "", true, oauth.InvalidRequest("malformed Basic authorization header: no ':' between client ID and secret")
+	}
+	if id, err = unescape(user); err != nil {
+		return "", "", true, oauth.InvalidRequest("malformed Basic authorization header: client ID is not valid form-urlencoding")
+	}
+	if secret, err = unescape(pass); err != nil {
+		return "", "", true, oauth.InvalidRequest("malformed Basic authorization header: client secret is not valid form-urlencoding")
+	}
+	if id == "" {
+		return "", "", true, oauth.InvalidRequest("malformed Basic authorization header: empty client ID")
+	}
+	if !utf8.ValidString(id) || !utf8.ValidString(secret) {
+		return "", "", true, oauth.InvalidRequest("malformed Basic authorization header: credentials are not valid UTF-8")
+	}
+	return id, secret, true, nil
+}
+
+// isFormContentType reports whether a Content-Type header names
+// application/x-www-form-urlencoded (parameters such as charset allowed).
+func isFormContentType(ct string) bool {
+	mt, params, _ := strings.Cut(ct, ";")
+	if !strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
+		return false
+	}
+	// A charset other than UTF-8 cannot be honoured.
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if strings.EqualFold(k, "charset") {
+			v = strings.Trim(v, `"`)
+			if !strings.EqualFold(v, "utf-8") && !strings.EqualFold(v, "utf8") {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+// introspection is the RFC 7662 §2.2 response for an active token.
+type introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Exp       int64  `json:"exp,omitempty"`
+	Iat       int64  `json:"iat,omitempty"`
+	Nbf       int64  `json:"nbf,omitempty"`
+	Sub       string `json:"sub,omitempty"`
+	Aud       string `json:"aud,omitempty"`
+	Iss       string `json:"iss,omitempty"`
+	Jti       string `json:"jti,omitempty"`
+	AccountID string `json:"account_id,omitempty"`
+}
+
+// introspect is the RFC 7662 introspection endpoint. Any authenticated client
+// may introspect (resource servers authenticate as clients). A token is
+// active only if its signature, issuer and lifetime check out, it has not
+// been revoked, and the client it was issued to still exists and is enabled;
+// anything else is {"active":false}.
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
+	var f form
+	if err := readForm(r, &f); err != nil {
+		return err
+	}
+	tok := f.Get("token")
+	if _, err := s.authenticate(r, &f); err != nil {
+		return err
+	}
+	if tok == "" {
+		return oauth.InvalidRequest("missing token parameter")
+	}
+	inactive := introspection{Active: false}
+	claims, err := s.keys.Verify(tok, s.now())
+	if err != nil || claims.Issuer != s.issuer {
+		return writeJSON(w, http.StatusOK, inactive)
+	}
+	revoked, err := s.st.IsTokenRevoked(r.Context(), claims.JTI)
+	if err != nil {
+		return fmt.Errorf("check revocation: %w", err)
+	}
+	if revoked {
+		return writeJSON(w, http.StatusOK, inactive)
+	}
+	owner, err := s.clients.get(r.Context(), claims.ClientID)
+	if err != nil {
+		return fmt.Errorf("load token's client: %w", err)
+	}
+	if owner == nil || owner.client.Disabled {
+		return writeJSON(w, http.StatusOK, inactive)
+	}
+	return writeJSON(w, http.StatusOK, introspection{
+		Active:    true,
+		Scope:     claims.Scope,
+		ClientID:  claims.ClientID,
+		TokenType: "Bearer",
+		Exp:       claims.ExpiresAt.Unix(),
+		Iat:       claims.IssuedAt.Unix(),
+		Nbf:       claims.NotBefore.Unix(),
+		Sub:       claims.Subject,
+		Aud:       claims.Audience,
+		Iss:       claims.Issuer,
+		Jti:       claims.JTI,
+		AccountID: claims.AccountID,
+	})
+}
+
+// revoke is the RFC 7009 revocation endpoint. Revoking an access token
+// records its ID until it expires. Invalid, expired and unknown tokens get
+// 200 as the RFC requires (§2.2); a token issued to another client is refused.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
+	var f form
+	if err := readForm(r, &f); err != nil {
+		return err
+	}
+	tok := f.Get("token")
+	cc, err := s.authenticate(r, &f)
+	if err != nil {
+		return err
+	}
+	if tok == "" {
+		return oauth.InvalidRequest("missing token parameter")
+	}
+	ok := func() error {
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	if strings.Count(tok, ".") != 2 {
+		return ok() // not one of our tokens
+	}
+	claims, err := s.keys.Verify(tok, s.now())
+	if err != nil {
+		return ok() // invalid or already expired: nothing to revoke
+	}
+	if claims.ClientID != cc.client.ID {
+		return oauth.UnauthorizedClient("the token was not issued to this client")
+	}
+	if err := s.st.RevokeToken(r.Context(), claims.JTI, claims.ExpiresAt); err != nil {
+		return fmt.Errorf("record revocation: %w", err)
+	}
+	return ok()
+}

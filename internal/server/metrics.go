@@ -1,0 +1,101 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are registered on the server's own registry, never the global one.
+type metrics struct {
+	reg          *prometheus.Registry
+	tokens       *prometheus.CounterVec
+	authFailures *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	requests     *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokens_issued_total",
+			Help: "Access tokens issued, by grant type.",
+		}, []string{"grant_type"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_client_auth_failures_total",
+			Help: "Failed client authentications, by reason.",
+		}, []string{"reason"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gatehouse_http_request_duration_seconds",
+			Help:    "HTTP request latency, by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_http_requests_total",
+			Help: "HTTP requests, by route and status code.",
+		}, []string{"route", "code"}),
+	}
+	m.reg.MustRegister(m.tokens, m.authFailures, m.duration, m.requests,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// routeMetrics holds the pre-resolved series of one route so that recording
+// a request does no label hashing for the common status codes.
+type routeMetrics struct {
+	m        *metrics
+	route    string
+	duration prometheus.Observer
+	codes    map[int]prometheus.Counter // read-only after construction
+}
+
+var commonCodes = []int{200, 400, 401, 404, 405, 429, 500, 503}
+
+func (m *metrics) route(route string) *routeMetrics {
+	rm := &routeMetrics{m: m, route: route, duration: m.duration.WithLabelValues(route), codes: map[int]prometheus.Counter{}}
+	for _, c := range commonCodes {
+		rm.codes[c] = m.requests.WithLabelValues(route, strconv.Itoa(c))
+	}
+	return rm
+}
+
+func (rm *routeMetrics) observe(code int, start time.Time) {
+	rm.duration.Observe(time.Since(start).Seconds())
+	if c, ok := rm.codes[code]; ok {
+		c.Inc()
+		return
+	}
+	rm.m.requests.WithLabelValues(rm.route, strconv.Itoa(code)).Inc()
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,93 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+// Paths of the authorization server's endpoints.
+const (
+	PathToken      = "/oauth/token"
+	PathIntrospect = "/oauth/introspect"
+	PathRevoke     = "/oauth/revoke"
+	PathJWKS       = "/.well-known/jwks.json"
+	PathMetadata   = "/.well-known/oauth-authorization-server"
+)
+
+// maxBody bounds every request body.
+const maxBody = 64 << 10
+
+func (s *Server) routes() (http.Handler, error) {
+	mux := http.NewServeMux()
+
+	s.post(mux, PathToken, "token", s.token)
+	for _, p := range s.tokenPaths {
+		if err := s.register(mux, p, "token", s.token); err != nil {
+			return nil, fmt.Errorf("token endpoint alias: %w", err)
+		}
+	}
+	s.post(mux, PathIntrospect, "introspect", s.introspect)
+	s.post(mux, PathRevoke, "revoke", s.revoke)
+	s.get(mux, PathJWKS, "jwks", s.jwks)
+	s.get(mux, PathMetadata, "metadata", s.metadata)
+	s.get(mux, "/healthz", "healthz", s.healthz)
+	s.get(mux, "/readyz", "readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("/", s.instrument("not_found", func(w http.ResponseWriter, r *http.Request) error {
+		return &oauth.Error{Code: oauth.CodeInvalidRequest, Status: http.StatusNotFound, Description: "no such endpoint"}
+	}))
+	return mux, nil
+}
+
+// register mounts a POST endpoint at path, answering other methods with 405.
+func (s *Server) register(mux *http.ServeMux, path, route string, h handlerFunc) (err error) {
+	defer func() {
+		// ServeMux panics on conflicting patterns; report it as an error.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("path %q: %v", path, r)
+		}
+	}()
+	s.post(mux, path, route, h)
+	return nil
+}
+
+type handlerFunc func(http.ResponseWriter, *http.Request) error
+
+func (s *Server) post(mux *http.ServeMux, path, route string, h handlerFunc) {
+	mux.Handle("POST "+path, s.instrument(route, h))
+	mux.Handle(path, s.instrument(route, methodNotAllowed("POST")))
+}
+
+func (s *Server) get(mux *http.ServeMux, path, route string, h handlerFunc) {
+	mux.Handle("GET "+path, s.instrument(route, h)) // GET also matches HEAD
+	mux.Handle(path, s.instrument(route, methodNotAllowed("GET, HEAD")))
+}
+
+func methodNotAllowed(allow string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return oauth.MethodNotAllowed(r.Method)
+	}
+}
+
+// instrument turns a handler that returns an error into an http.Handler
+// that writes the error, bounds the body and records metrics.
+func (s *Server) instrument(route string, h handlerFunc) http.Handler {
+	rm := s.metrics.route(route)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		r.Body = http.MaxBytesReader(sw, r.Body, maxBody)
+		if err := h(sw, r); err != nil {
+			s.writeError(sw, r, err)
+		}
+		code := sw.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		rm.observe(code, start)
+	})
+}

@@ -1,0 +1,250 @@
+// Package server is Gatehouse's HTTP authorization server: the token,
+// introspection and revocation endpoints, discovery metadata, the JWKS, and
+// health and metrics endpoints.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/grant"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/scope"
+)
+
+// Options configures a Server. Store, Keys and Catalog are required.
+type Options struct {
+	Store   store.Store
+	Keys    *token.Keyring
+	Catalog *scope.Catalog
+
+	Issuer     string        // "iss" and the base of advertised endpoint URLs
+	Audience   string        // default "aud" for clients without their own
+	DefaultTTL time.Duration // access-token lifetime for clients without their own; default 1h
+	MaxTTL     time.Duration // upper bound for any client's lifetime; default 30 days
+	TokenPaths []string      // extra paths for the token endpoint, e.g. /oauth/v2/token
+
+	// Failed client authentications allowed per minute, per client ID and per
+	// source address, with a burst. Zero means the defaults (30, 60, 10);
+	// negative means unlimited.
+	FailuresPerClient, FailuresPerAddress, FailureBurst int
+
+	PollInterval time.Duration // change-feed poll; default 1s
+
+	Logger *slog.Logger
+	Now    func() time.Time
+	Rand   io.Reader
+}
+
+// Server serves the authorization server's HTTP endpoints.
+type Server struct {
+	st      store.Store
+	keys    *token.Keyring
+	catalog *scope.Catalog
+	log     *slog.Logger
+	now     func() time.Time
+	rand    io.Reader
+
+	issuer, audience   string
+	defaultTTL, maxTTL time.Duration
+	tokenPaths         []string
+	pollInterval       time.Duration
+
+	grants  map[string]grant.Grant
+	clients *clientCache
+	usage   usageRecorder
+	limiter *authLimiter
+	metrics *metrics
+	handler http.Handler
+}
+
+// New builds a Server. It does no I/O; call Run to start background work.
+func New(o Options) (*Server, error) {
+	if o.Store == nil || o.Keys == nil || o.Catalog == nil {
+		return nil, errors.New("server: Store, Keys and Catalog are required")
+	}
+	if o.Issuer == "" {
+		return nil, errors.New("server: Issuer is required")
+	}
+	s := &Server{
+		st:           o.Store,
+		keys:         o.Keys,
+		catalog:      o.Catalog,
+		log:          o.Logger,
+		now:          o.Now,
+		rand:         o.Rand,
+		issuer:       o.Issuer,
+		audience:     o.Audience,
+		defaultTTL:   o.DefaultTTL,
+		maxTTL:       o.MaxTTL,
+		tokenPaths:   o.TokenPaths,
+		pollInterval: o.PollInterval,
+		metrics:      newMetrics(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.audience == "" {
+		s.audience = s.issuer
+	}
+	if s.defaultTTL <= 0 {
+		s.defaultTTL = time.Hour
+	}
+	if s.maxTTL <= 0 {
+		s.maxTTL = 30 * 24 * time.Hour
+	}
+	if s.pollInterval <= 0 {
+		s.pollInterval = time.Second
+	}
+	pc, pa, b := o.FailuresPerClient, o.FailuresPerAddress, o.FailureBurst
+	if pc == 0 {
+		pc = 30
+	}
+	if pa == 0 {
+		pa = 60
+	}
+	if b <= 0 {
+		b = 10
+	}
+	s.limiter = newAuthLimiter(pc, pa, b)
+	s.clients = newClientCache(o.Store, s.catalog, 10_000)
+	s.grants = map[string]grant.Grant{}
+	for _, g := range []grant.Grant{grant.ClientCredentials{}} {
+		s.grants[g.Type()] = g
+	}
+	h, err := s.routes()
+	if err != nil {
+		return nil, err
+	}
+	s.handler = h
+	return s, nil
+}
+
+// Handler returns the HTTP handler for all endpoints.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run does the server's background work until ctx is done: it follows the
+// store's change feed (so client and key changes made by any process are seen
+// within about PollInterval), records secret usage, maintains signing keys and
+// prunes expired data. On return it flushes pending usage records.
+func (s *Server) Run(ctx context.Context) {
+	poll := time.NewTicker(s.pollInterval)
+	minute := time.NewTicker(time.Minute)
+	prune := time.NewTicker(10 * time.Minute)
+	defer poll.Stop()
+	defer minute.Stop()
+	defer prune.Stop()
+
+	f := feed{since: time.Time{}, lastOK: s.now()}
+	s.follow(ctx, &f)
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			s.flushUsage(fctx)
+			cancel()
+			return
+		case <-poll.C:
+			s.follow(ctx, &f)
+		case <-minute.C:
+			s.flushUsage(ctx)
+			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("signing key maintenance failed", "err", err)
+			}
+			s.limiter.prune(s.now())
+		case <-prune.C:
+			if err := s.st.Prune(ctx, s.now()); err != nil && ctx.Err() == nil {
+				s.log.Error("pruning expired data failed", "err", err)
+			}
+		}
+	}
+}
+
+// feed tracks the position in the store's change feed.
+type feed struct {
+	since  time.Time // poll entries at or after this store time
+	lastOK time.Time // local time of the last successful poll
+}
+
+// feedOverlap re-reads this much of the feed on every poll, so a change whose
+// transaction committed after a later one had already been read is not missed.
+const feedOverlap = 10 * time.Second
+
+// feedGap: after this long without a successful poll, entries may have been
+// pruned before we read them, so everything cached is dropped.
+const feedGap = 30 * time.Minute
+
+func (s *Server) follow(ctx context.Context, f *feed) {
+	changes, err := s.st.Changes(ctx, f.since)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("reading change feed failed; serving cached clients and keys", "err", err)
+		}
+		return
+	}
+	if now := s.now(); now.Sub(f.lastOK) > feedGap {
+		s.clients.flush()
+		if err := s.keys.Reload(ctx); err != nil {
+			s.log.Error("reloading signing keys failed", "err", err)
+		}
+	}
+	f.lastOK = s.now()
+	reloadKeys := false
+	var ids []string
+	latest := f.since.Add(feedOverlap)
+	for _, c := range changes {
+		switch c.Kind {
+		case store.ChangeClient:
+			ids = append(ids, c.ID)
+		case store.ChangeKey:
+			reloadKeys = true
+		}
+		if c.At.After(latest) {
+			latest = c.At
+		}
+	}
+	if len(ids) > 0 {
+		s.clients.invalidate(ids...)
+	}
+	if reloadKeys {
+		if err := s.keys.Reload(ctx); err != nil {
+			s.log.Error("reloading signing keys failed", "err", err)
+		}
+	}
+	if len(changes) > 0 {
+		f.since = latest.Add(-feedOverlap)
+	}
+}
+
+func (s *Server) flushUsage(ctx context.Context) {
+	used := s.usage.take()
+	if len(used) == 0 {
+		return
+	}
+	if err := s.st.TouchSecrets(ctx, used); err != nil {
+		s.log.Warn("recording secret usage failed", "err", err, "secrets", len(used))
+	}
+}
+
+// check pings the store for readiness.
+func (s *Server) check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.st.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}

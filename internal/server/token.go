@@ -1,0 +1,279 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/grant"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/scope"
+)
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readForm reads and strictly parses an application/x-www-form-urlencoded
+// request body of at most maxBody bytes.
+func readForm(r *http.Request, f *form) error {
+	if !isFormContentType(r.Header.Get("Content-Type")) {
+		return oauth.InvalidRequest("Content-Type must be application/x-www-form-urlencoded")
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 8<<10 {
+			buf.Reset()
+			bufPool.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return oauth.InvalidRequest("request body exceeds %d KiB", maxBody>>10)
+		}
+		return oauth.InvalidRequest("reading request body: %v", err)
+	}
+	return parseForm(buf.Bytes(), f)
+}
+
+// token is the token endpoint (RFC 6749 §3.2). It authenticates the client,
+// checks the grant type and scope, runs the grant and mints the token.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
+	var f form
+	if err := readForm(r, &f); err != nil {
+		return err
+	}
+	if q := r.URL.RawQuery; q != "" && strings.Contains(q, "client_secret") {
+		return oauth.InvalidRequest("client credentials must not be sent in the URL (RFC 6749 §2.3.1)")
+	}
+	gt := f.Get("grant_type")
+	if gt == "" {
+		return oauth.InvalidRequest("missing grant_type parameter")
+	}
+	g, ok := s.grants[gt]
+	if !ok {
+		return oauth.UnsupportedGrantType("grant type %q is not supported", safeName(gt))
+	}
+	cc, err := s.authenticate(r, &f)
+	if err != nil {
+		return err
+	}
+	c := &cc.client
+	if !slices.Contains(c.GrantTypes, gt) {
+		return oauth.UnauthorizedClient("this client may not use the %s grant", gt)
+	}
+	scopes, account, err := s.resolveScope(cc, f.Get("scope"))
+	if err != nil {
+		return err
+	}
+	res, err := g.Issue(r.Context(), &grant.Request{Client: c, Params: &f, Scopes: scopes, AccountID: account})
+	if err != nil {
+		return err
+	}
+	scopeStr := cc.defaultScope
+	if f.Has("scope") || !slices.Equal(res.Scopes, cc.defaultScopes) {
+		scopeStr = scope.Join(res.Scopes)
+	}
+
+	ttl := c.TokenTTL
+	if ttl <= 0 {
+		ttl = s.defaultTTL
+	}
+	ttl = min(ttl, s.maxTTL)
+	aud := c.Audience
+	if aud == "" {
+		aud = s.audience
+	}
+	jti, err := token.NewJTI(s.rand)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	at, err := s.keys.Sign(&token.Claims{
+		Issuer:    s.issuer,
+		Subject:   res.Subject,
+		Audience:  aud,
+		ClientID:  c.ID,
+		Scope:     scopeStr,
+		AccountID: res.AccountID,
+		JTI:       jti,
+		IssuedAt:  now,
+		NotBefore: now,
+		ExpiresAt: now.Add(ttl),
+	})
+	if err != nil {
+		return err
+	}
+	s.metrics.tokens.WithLabelValues(gt).Inc()
+	return writeTokenResponse(w, at, int64(ttl/time.Second), scopeStr)
+}
+
+// writeTokenResponse writes the RFC 6749 §5.1 response without reflection.
+// The token is base64url and dots, and scope-tokens exclude '"' and '\'
+// (RFC 6749 §3.3), so neither needs escaping.
+func writeTokenResponse(w http.ResponseWriter, accessToken string, expiresIn int64, scopeStr string) error {
+	b := make([]byte, 0, len(accessToken)+len(scopeStr)+96)
+	b = append(b, `{"access_token":"`...)
+	b = append(b, accessToken...)
+	b = append(b, `","token_type":"Bearer","expires_in":`...)
+	b = strconv.AppendInt(b, expiresIn, 10)
+	if scopeStr != "" {
+		b = append(b, `,"scope":"`...)
+		b = append(b, scopeStr...)
+		b = append(b, '"')
+	}
+	b = append(b, '}')
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Cache-Control"] = []string{"no-store"}
+	h["Pragma"] = []string{"no-cache"}
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	_, err := w.Write(b)
+	return err
+}
+
+// authenticate identifies and verifies the calling client from HTTP Basic
+// (client_secret_basic) or body parameters (client_secret_post), RFC 6749
+// §2.3.1. Unknown clients, wrong secrets and disabled clients get the same
+// answer. Failures are rate-limited.
+func (s *Server) authenticate(r *http.Request, f *form) (*cachedClient, error) {
+	id, secret, basic, err := basicCredentials(r.Header.Get("Authorization"))
+	if err != nil {
+		s.metrics.authFailures.WithLabelValues("malformed").Inc()
+		return nil, err
+	}
+	postID, postSecret := f.Get("client_id"), f.Get("client_secret")
+	switch {
+	case basic && postSecret != "":
+		return nil, oauth.InvalidRequest("client credentials sent both in the Authorization header and in the body; use one method")
+	case basic && postID != "" && postID != id:
+		return nil, oauth.InvalidRequest("client_id in the body does not match the Authorization header")
+	case !basic:
+		if postID == "" {
+			s.metrics.authFailures.WithLabelValues("missing").Inc()
+			return nil, oauth.InvalidClient("client authentication required: use HTTP Basic or client_id and client_secret in the body")
+		}
+		id, secret = postID, postSecret
+	}
+
+	now := s.now()
+	addr := remoteIP(r)
+	if retry, blocked := s.limiter.addrBlocked(addr, now); blocked {
+		s.metrics.authFailures.WithLabelValues("rate_limited").Inc()
+		return nil, oauth.TooManyRequests(retry)
+	}
+	cc, err := s.clients.get(r.Context(), id)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return nil, r.Context().Err()
+		}
+		return nil, &oauth.Error{Code: oauth.CodeTemporarilyUnavailable, Status: http.StatusServiceUnavailable,
+			Description: "the client store is unavailable; retry later", RetryAfter: 1}
+	}
+	sec := cc.verify(secret, now)
+	if sec == nil || cc.client.Disabled {
+		reason := "bad_secret"
+		switch {
+		case cc == nil:
+			reason = "unknown_client"
+		case cc.client.Disabled && sec != nil:
+			reason = "disabled"
+		}
+		s.metrics.authFailures.WithLabelValues(reason).Inc()
+		if retry, limited := s.limiter.failure(id, addr, now); limited {
+			return nil, oauth.TooManyRequests(retry)
+		}
+		return nil, oauth.InvalidClient("client authentication failed")
+	}
+	s.usage.used(sec, now)
+	return cc, nil
+}
+
+// dummyDigest is compared against when the client is unknown, so that the
+// work done does not reveal whether a client ID exists.
+var dummyDigest = make([]byte, sha256.Size)
+
+// verify returns the client's unexpired secret that matches, or nil. Every
+// candidate is compared in constant time. cc may be nil (unknown client).
+func (cc *cachedClient) verify(secret string, now time.Time) *cachedSecret {
+	d := sha256.Sum256([]byte(secret))
+	if cc == nil {
+		subtle.ConstantTimeCompare(d[:], dummyDigest)
+		return nil
+	}
+	var match *cachedSecret
+	for i := range cc.secrets {
+		cs := &cc.secrets[i]
+		eq := subtle.ConstantTimeCompare(d[:], cs.digest) == 1
+		if eq && (cs.expiresAt.IsZero() || now.Before(cs.expiresAt)) {
+			match = cs
+		}
+	}
+	return match
+}
+
+// resolveScope checks a requested scope string against the catalog and the
+// client's allowance (RFC 6749 §3.3). An empty request means every scope the
+// client may use. At most one account:<id> scope restricts the token to an
+// account the client may act for.
+func (s *Server) resolveScope(cc *cachedClient, requested string) ([]string, string, error) {
+	if requested == "" {
+		return cc.defaultScopes, "", nil
+	}
+	toks, err := scope.Split(requested)
+	if err != nil {
+		return nil, "", oauth.InvalidScope("%v", err)
+	}
+	var account string
+	for _, t := range toks {
+		if strings.HasPrefix(t, scope.AccountPrefix) {
+			id, ok := scope.AccountID(t)
+			if !ok {
+				return nil, "", oauth.InvalidScope("malformed account scope %q: use account:<id>", safeName(t))
+			}
+			if account != "" {
+				return nil, "", oauth.InvalidScope("a token may be restricted to at most one account")
+			}
+			if !cc.mayUseAccount(id) {
+				return nil, "", oauth.InvalidScope("this client may not act for account %q", id)
+			}
+			account = id
+			continue
+		}
+		if !s.catalog.Has(t) {
+			return nil, "", oauth.InvalidScope("unknown scope %q", safeName(t))
+		}
+		if !slices.Contains(cc.client.Scopes, t) {
+			return nil, "", oauth.InvalidScope("scope %q is not allowed for this client", t)
+		}
+	}
+	return toks, account, nil
+}
+
+func (cc *cachedClient) mayUseAccount(id string) bool {
+	for _, a := range cc.client.Accounts {
+		if a == store.AnyAccount || a == id {
+			return true
+		}
+	}
+	return false
+}
+
+// remoteIP is the address failures are counted against.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

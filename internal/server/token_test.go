@@ -1,0 +1,343 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/gatehouse/gatehouse/internal/clients"
+)
+
+func TestTokenClientCredentials(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(clients.Spec{Scopes: []string{"api:read-only", "search"}, TokenTTL: 12 * time.Hour})
+
+	for _, tc := range []struct {
+		name string
+		path string
+		body string
+		hdr  map[string]string
+	}{
+		{"basic", PathToken, "grant_type=client_credentials", map[string]string{"Authorization": basic(id, secret)}},
+		{"post", PathToken, "grant_type=client_credentials&client_id=" + id + "&client_secret=" + url.QueryEscape(secret), nil},
+		{"basic with matching client_id in body", PathToken, "grant_type=client_credentials&client_id=" + id, map[string]string{"Authorization": basic(id, secret)}},
+		{"alias path", "/oauth/v2/token", "grant_type=client_credentials", map[string]string{"Authorization": basic(id, secret)}},
+		{"charset in content type", PathToken, "grant_type=client_credentials", map[string]string{"Authorization": basic(id, secret), "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.post(tc.path, tc.body, tc.hdr)
+			if r.status != 200 {
+				t.Fatalf("got %d %s, want 200", r.status, r.body)
+			}
+			if r.json["token_type"] != "Bearer" || r.json["expires_in"] != float64(12*3600) || r.json["scope"] != "api:read-only search" {
+				t.Errorf("got response %s, want Bearer, 43200 s, scope %q", r.body, "api:read-only search")
+			}
+			if _, ok := r.json["refresh_token"]; ok {
+				t.Errorf("got a refresh token for client credentials: %s", r.body)
+			}
+			if r.header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control: got %q, want no-store", r.header.Get("Cache-Control"))
+			}
+			c := claims(t, r.json["access_token"].(string))
+			now := h.clock.Now().Unix()
+			for k, want := range map[string]any{
+				"iss": "http://issuer.test", "sub": id, "client_id": id, "aud": "https://api.test",
+				"scope": "api:read-only search", "iat": float64(now), "nbf": float64(now), "exp": float64(now + 12*3600),
+			} {
+				if c[k] != want {
+					t.Errorf("claim %s: got %v, want %v", k, c[k], want)
+				}
+			}
+			if jti, _ := c["jti"].(string); len(jti) < 16 {
+				t.Errorf("jti: got %q, want a random ID", jti)
+			}
+			if _, ok := c["account_id"]; ok {
+				t.Errorf("account_id present without an account scope")
+			}
+		})
+	}
+}
+
+func TestTokenScopes(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(clients.Spec{Scopes: []string{"api:read-only", "search"}, Accounts: []string{"acme", "globex"}, Audience: "https://billing.test"})
+	anyID, anySecret := h.client(clients.Spec{Scopes: []string{"api"}, Accounts: []string{"*"}})
+	noneID, noneSecret := h.client(clients.Spec{})
+
+	for _, tc := range []struct {
+		name, id, secret, scope string
+		wantScope, wantAccount  string
+		wantErr                 string
+	}{
+		{"narrowed", id, secret, "search", "search", "", ""},
+		{"duplicates collapse", id, secret, "search search", "search", "", ""},
+		{"account", id, secret, "api:read-only account:acme", "api:read-only account:acme", "acme", ""},
+		{"account only", id, secret, "account:globex", "account:globex", "globex", ""},
+		{"any account", anyID, anySecret, "api account:whatever-1", "api account:whatever-1", "whatever-1", ""},
+		{"not allowed", id, secret, "api", "", "", "invalid_scope"},
+		{"unknown", id, secret, "search nope", "", "", "invalid_scope"},
+		{"other account", id, secret, "account:initech", "", "", "invalid_scope"},
+		{"two accounts", id, secret, "account:acme account:globex", "", "", "invalid_scope"},
+		{"empty account", id, secret, "account:", "", "", "invalid_scope"},
+		{"bad characters", id, secret, `sea"rch`, "", "", "invalid_scope"},
+		{"client with no scopes", noneID, noneSecret, "", "", "", ""},
+		{"client with no scopes asks for one", noneID, noneSecret, "search", "", "", "invalid_scope"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			extra := ""
+			if tc.scope != "" {
+				extra = "scope=" + url.QueryEscape(tc.scope)
+			}
+			r := h.token(tc.id, tc.secret, extra)
+			if tc.wantErr != "" {
+				wantError(t, r, 400, tc.wantErr)
+				return
+			}
+			if r.status != 200 {
+				t.Fatalf("got %d %s, want 200", r.status, r.body)
+			}
+			gotScope, _ := r.json["scope"].(string)
+			if gotScope != tc.wantScope {
+				t.Errorf("scope: got %q, want %q", gotScope, tc.wantScope)
+			}
+			c := claims(t, r.json["access_token"].(string))
+			gotAcct, _ := c["account_id"].(string)
+			if gotAcct != tc.wantAccount {
+				t.Errorf("account_id: got %q, want %q", gotAcct, tc.wantAccount)
+			}
+			if tc.id == id && c["aud"] != "https://billing.test" {
+				t.Errorf("aud: got %v, want the client's audience", c["aud"])
+			}
+		})
+	}
+}
+
+func TestTokenBadRequests(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(clients.Spec{Scopes: []string{"search"}})
+	auth := map[string]string{"Authorization": basic(id, secret)}
+	big := "grant_type=client_credentials&x=" + strings.Repeat("a", 70<<10)
+
+	for _, tc := range []struct {
+		name   string
+		body   string
+		hdr    map[string]string
+		status int
+		code   string
+	}{
+		{"wrong content type", "grant_type=client_credentials", map[string]string{"Authorization": basic(id, secret), "Content-Type": "application/json"}, 400, "invalid_request"},
+		{"no content type", "grant_type=client_credentials", map[string]string{"Authorization": basic(id, secret), "Content-Type": ""}, 400, "invalid_request"},
+		{"repeated parameter", "grant_type=client_credentials&scope=search&scope=search", auth, 400, "invalid_request"},
+		{"repeated grant_type", "grant_type=client_credentials&grant_type=client_credentials", auth, 400, "invalid_request"},
+		{"body over 64 KiB", big, auth, 400, "invalid_request"},
+		{"bad percent-encoding", "grant_type=client_credentials&scope=%zz", auth, 400, "invalid_request"},
+		{"non-UTF-8", "grant_type=client_credentials&scope=%ff%fe", auth, 400, "invalid_request"},
+		{"missing grant_type", "scope=search", auth, 400, "invalid_request"},
+		{"unsupported grant_type", "grant_type=password&username=a&password=b", auth, 400, "unsupported_grant_type"},
+		{"grant not allowed for client", "grant_type=authorization_code&code=x", auth, 400, "unsupported_grant_type"},
+		{"malformed basic: not base64", "grant_type=client_credentials", map[string]string{"Authorization": "Basic !!!"}, 400, "invalid_request"},
+		{"malformed basic: no colon", "grant_type=client_credentials", map[string]string{"Authorization": "Basic " + "Zm9v"}, 400, "invalid_request"},
+		{"both auth methods", "grant_type=client_credentials&client_id=" + id + "&client_secret=" + url.QueryEscape(secret), auth, 400, "invalid_request"},
+		{"client_id mismatch", "grant_type=client_credentials&client_id=someone-else", auth, 400, "invalid_request"},
+		{"no authentication", "grant_type=client_credentials", nil, 401, "invalid_client"},
+		{"wrong secret", "grant_type=client_credentials", map[string]string{"Authorization": basic(id, secret+"x")}, 401, "invalid_client"},
+		{"unknown client", "grant_type=client_credentials", map[string]string{"Authorization": basic("nobody", secret)}, 401, "invalid_client"},
+		{"post with empty secret", "grant_type=client_credentials&client_id=" + id, nil, 401, "invalid_client"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.post(PathToken, tc.body, tc.hdr)
+			wantError(t, r, tc.status, tc.code)
+			if tc.status == 401 && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic ") {
+				t.Errorf("WWW-Authenticate: got %q, want a Basic challenge", r.header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+
+	t.Run("unknown client and wrong secret look the same", func(t *testing.T) {
+		a := h.post(PathToken, "grant_type=client_credentials", map[string]string{"Authorization": basic(id, "wrong-secret")})
+		b := h.post(PathToken, "grant_type=client_credentials", map[string]string{"Authorization": basic("nobody-here", "wrong-secret")})
+		if a.status != b.status || a.body != b.body {
+			t.Errorf("got %d %s and %d %s, want identical responses", a.status, a.body, b.status, b.body)
+		}
+	})
+
+	t.Run("wrong method", func(t *testing.T) {
+		for _, m := range []string{"GET", "PUT", "DELETE"} {
+			req, _ := http.NewRequest(m, h.http.URL+PathToken, nil)
+			r := h.do(req)
+			wantError(t, r, 405, "invalid_request")
+			if r.header.Get("Allow") != "POST" {
+				t.Errorf("%s: Allow: got %q, want POST", m, r.header.Get("Allow"))
+			}
+		}
+	})
+
+	t.Run("secret in URL", func(t *testing.T) {
+		r := h.post(PathToken+"?client_secret="+url.QueryEscape(secret), "grant_type=client_credentials&client_id="+id, nil)
+		wantError(t, r, 400, "invalid_request")
+	})
+}
+
+func TestTokenClientLifecycle(t *testing.T) {
+	h := newHarness(t)
+	h.run()
+	ctx := context.Background()
+	id, secret := h.client(clients.Spec{ID: "lifecycle-app", Scopes: []string{"search"}})
+	if r := h.token(id, secret, ""); r.status != 200 {
+		t.Fatalf("before changes: got %d %s", r.status, r.body)
+	}
+
+	// Rotation with a grace period: both secrets work, then only the new one.
+	_, newSecret, err := h.svc.RotateSecret(ctx, "test", id, time.Hour, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return h.token(id, newSecret, "").status == 200 })
+	if r := h.token(id, secret, ""); r.status != 200 {
+		t.Fatalf("old secret during grace: got %d %s, want 200", r.status, r.body)
+	}
+	h.clock.Add(time.Hour + time.Second)
+	wantError(t, h.token(id, secret, ""), 401, "invalid_client")
+	if r := h.token(id, newSecret, ""); r.status != 200 {
+		t.Fatalf("new secret after grace: got %d %s", r.status, r.body)
+	}
+
+	// Disable, enable, delete: seen through the change feed.
+	yes, no := true, false
+	if _, err := h.svc.Update(ctx, "test", id, clients.Patch{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return h.token(id, newSecret, "").status == 401 })
+	if _, err := h.svc.Update(ctx, "test", id, clients.Patch{Disabled: &no}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return h.token(id, newSecret, "").status == 200 })
+	if err := h.svc.Delete(ctx, "test", id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return h.token(id, newSecret, "").status == 401 })
+
+	// A client created after a failed lookup (negative cache) works.
+	if r := h.token("late-app", "x", ""); r.status != 401 {
+		t.Fatalf("unknown client: got %d", r.status)
+	}
+	lid, lsecret := h.client(clients.Spec{ID: "late-app"})
+	eventually(t, func() bool { return h.token(lid, lsecret, "").status == 200 })
+}
+
+// eventually polls cond for up to 2 s: the cross-process staleness bound.
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 2s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestTokenGoOAuth2Library(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(clients.Spec{Scopes: []string{"api:read-only", "search"}})
+	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
+		t.Run(strconv.Itoa(int(style)), func(t *testing.T) {
+			cfg := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: h.http.URL + PathToken,
+				Scopes: []string{"search"}, AuthStyle: style}
+			tok, err := cfg.Token(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.TokenType != "Bearer" || tok.Extra("scope") != "search" || time.Until(tok.Expiry) < 59*time.Minute {
+				t.Errorf("got type %q scope %v expiry %v, want Bearer, search, ~1h", tok.TokenType, tok.Extra("scope"), tok.Expiry)
+			}
+			bad := cfg
+			bad.ClientSecret = "wrong"
+			_, err = bad.Token(context.Background())
+			var re *oauth2.RetrieveError
+			if err == nil || !asRetrieve(err, &re) || re.ErrorCode != "invalid_client" {
+				t.Errorf("wrong secret: got %v, want invalid_client", err)
+			}
+		})
+	}
+}
+
+func asRetrieve(err error, re **oauth2.RetrieveError) bool {
+	r, ok := err.(*oauth2.RetrieveError)
+	if ok {
+		*re = r
+	}
+	return ok
+}
+
+func TestTokenRateLimit(t *testing.T) {
+	h := newHarness(t, harnessOpts{func(o *Options) {
+		o.FailuresPerClient, o.FailuresPerAddress, o.FailureBurst = 5, -1, 5
+	}})
+	id, secret := h.client(clients.Spec{})
+	// Failures against one client ID from one address exhaust the per-client
+	// allowance...
+	var last response
+	for i := 0; i < 6; i++ {
+		last = h.token(id, "wrong-secret-"+strconv.Itoa(i), "")
+	}
+	wantError(t, last, 429, "invalid_request")
+	if ra, err := strconv.Atoi(last.header.Get("Retry-After")); err != nil || ra < 1 {
+		t.Errorf("Retry-After: got %q, want a positive number of seconds", last.header.Get("Retry-After"))
+	}
+	// ...but the client with its right secret is never slowed.
+	if r := h.token(id, secret, ""); r.status != 200 {
+		t.Errorf("right secret while the ID is rate-limited: got %d %s, want 200", r.status, r.body)
+	}
+	// Another client is unaffected.
+	id2, secret2 := h.client(clients.Spec{})
+	if r := h.token(id2, secret2, ""); r.status != 200 {
+		t.Errorf("another client: got %d %s, want 200", r.status, r.body)
+	}
+
+	// An address over its allowance is refused before any check.
+	h2 := newHarness(t, harnessOpts{func(o *Options) {
+		o.FailuresPerClient, o.FailuresPerAddress, o.FailureBurst = 1000, 3, 3
+	}})
+	id3, secret3 := h2.client(clients.Spec{})
+	for i := 0; i < 4; i++ {
+		last = h2.token("guess-"+strconv.Itoa(i), "nope", "")
+	}
+	wantError(t, last, 429, "invalid_request")
+	wantError(t, h2.token(id3, secret3, ""), 429, "invalid_request")
+}
+
+func TestUsageRecorded(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(clients.Spec{})
+	if r := h.token(id, secret, ""); r.status != 200 {
+		t.Fatal(r.body)
+	}
+	c, _ := h.svc.Get(context.Background(), id)
+	if !c.Secrets[0].LastUsedAt.IsZero() {
+		t.Fatalf("last use written on the request path")
+	}
+	h.srv.flushUsage(context.Background())
+	c, _ = h.svc.Get(context.Background(), id)
+	if got := c.Secrets[0].LastUsedAt; !got.Equal(h.clock.Now()) {
+		t.Errorf("last used: got %v, want %v", got, h.clock.Now())
+	}
+	// A second use within a minute is not recorded again.
+	h.clock.Add(30 * time.Second)
+	h.token(id, secret, "")
+	if p := h.srv.usage.take(); len(p) != 0 {
+		t.Errorf("got %d pending usage records within a minute, want 0", len(p))
+	}
+	h.clock.Add(31 * time.Second)
+	h.token(id, secret, "")
+	if p := h.srv.usage.take(); len(p) != 1 {
+		t.Errorf("got %d pending usage records after a minute, want 1", len(p))
+	}
+}

@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
+	"github.com/gatehouse/gatehouse/internal/store/storetest"
+)
+
+func openTest(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openTest(t, pgtest.DSN(t))
+	})
+}
+
+// TestConcurrentOpen stands in for several processes starting at once on a
+// new database: each migration must be applied exactly once.
+func TestConcurrentOpen(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var wg sync.WaitGroup
+	stores := make([]*Store, 4)
+	for i := range stores {
+		wg.Go(func() {
+			s, err := Open(t.Context(), dsn)
+			if err != nil {
+				t.Errorf("Open #%d: %v", i, err)
+				return
+			}
+			t.Cleanup(func() { s.Close() })
+			stores[i] = s
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	v, err := Migrate(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if v != 1 {
+		t.Errorf("Migrate: got schema version %d, want 1", v)
+	}
+	var applied int
+	if err := stores[0].pool.QueryRow(t.Context(), "SELECT count(*) FROM goose_db_version WHERE version_id = 1").Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if applied != 1 {
+		t.Errorf("migration 1 recorded %d times, want once", applied)
+	}
+}
+
+// TestSchemaIsolation checks that the store works in the schema named by
+// search_path and nowhere else.
+func TestSchemaIsolation(t *testing.T) {
+	a := openTest(t, pgtest.DSN(t))
+	b := openTest(t, pgtest.DSN(t))
+	ctx := t.Context()
+	if err := a.CreateClient(ctx, store.Client{ID: "only-in-a"}, store.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := b.ListClients(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 0 {
+		t.Errorf("a client created in one schema is visible in another: %+v", list)
+	}
+}
+
+func TestOpenErrorHidesPassword(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, dsn := range []string{
+		"postgres://user:hunter2@127.0.0.1:1/db?connect_timeout=1",
+		"postgres://user:hunter2@[::1/db",
+		"host=127.0.0.1 port=notaport password=hunter2",
+	} {
+		_, err := Open(ctx, dsn)
+		if err == nil {
+			t.Errorf("Open(%q) succeeded, want an error", dsn)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open error reveals the password: %v", err)
+		}
+	}
+}

@@ -1,0 +1,238 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/storetest"
+)
+
+func openTemp(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openTemp(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+	})
+}
+
+func TestOpenSettings(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new", "data")
+	path := filepath.Join(dir, "gatehouse.db")
+	s := openTemp(t, path)
+
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatalf("data directory: %v", err)
+	}
+	if got, want := fi.Mode().Perm(), os.FileMode(0o700); got != want {
+		t.Errorf("data directory mode: got %v, want %v", got, want)
+	}
+	fi, err = os.Stat(path)
+	if err != nil {
+		t.Fatalf("database file: %v", err)
+	}
+	if got, want := fi.Mode().Perm(), os.FileMode(0o600); got != want {
+		t.Errorf("database file mode: got %v, want %v", got, want)
+	}
+
+	// Every pooled connection gets the settings, so ask on several at once.
+	ctx := t.Context()
+	var conns []interface{ Close() error }
+	for range 3 {
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+		tests := []struct {
+			pragma string
+			want   string
+		}{
+			{"journal_mode", "wal"},
+			{"synchronous", "2"}, // FULL
+			{"foreign_keys", "1"},
+			{"busy_timeout", "10000"},
+		}
+		for _, tt := range tests {
+			var got string
+			if err := conn.QueryRowContext(ctx, "PRAGMA "+tt.pragma).Scan(&got); err != nil {
+				t.Fatalf("PRAGMA %s: %v", tt.pragma, err)
+			}
+			if got != tt.want {
+				t.Errorf("PRAGMA %s: got %q, want %q", tt.pragma, got, tt.want)
+			}
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+
+	v, err := Migrate(ctx, path)
+	if err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if v != 1 {
+		t.Errorf("Migrate: got schema version %d, want 1", v)
+	}
+}
+
+// TestBeginImmediate checks that write transactions take the write lock at
+// BEGIN: a second writer waits there instead of failing later with
+// SQLITE_BUSY when it tries to upgrade a read lock.
+func TestBeginImmediate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	a := openTemp(t, path)
+	b := openTemp(t, path)
+	ctx := t.Context()
+
+	tx, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	// Without IMMEDIATE this would start a read, not take the write lock.
+	conn, err := b.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.ExecContext(ctx, "INSERT INTO revoked_tokens (jti, expires_at) VALUES ('x', 0)")
+	if err == nil {
+		t.Fatal("a second connection could write while a transaction was open; want SQLITE_BUSY")
+	}
+}
+
+func TestOpenRejectsQueryInPath(t *testing.T) {
+	_, err := Open(t.Context(), filepath.Join(t.TempDir(), "x.db?mode=ro"))
+	if err == nil {
+		t.Fatal("Open with '?' in the path succeeded, want an error")
+	}
+}
+
+// TestTwoStoresOneFile stands in for two processes sharing a database.
+func TestTwoStoresOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+
+	// Both open (and migrate) a new database at the same time.
+	var (
+		stores [2]*Store
+		wg     sync.WaitGroup
+	)
+	for i := range stores {
+		wg.Go(func() {
+			s, err := Open(t.Context(), path)
+			if err != nil {
+				t.Errorf("concurrent Open #%d: %v", i, err)
+				return
+			}
+			t.Cleanup(func() { s.Close() })
+			stores[i] = s
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	a, b := stores[0], stores[1]
+	ctx := t.Context()
+
+	c := store.Client{ID: "shared", Name: "shared", Secrets: []store.Secret{{ID: "s0", Digest: []byte{1}}}}
+	if err := a.CreateClient(ctx, c, store.AuditEvent{Action: "client.create", Target: "shared"}); err != nil {
+		t.Fatalf("CreateClient on a: %v", err)
+	}
+	got, err := b.GetClient(ctx, "shared")
+	if err != nil {
+		t.Fatalf("GetClient on b: %v", err)
+	}
+	if got.Name != "shared" || len(got.Secrets) != 1 {
+		t.Errorf("b sees %+v, want the client a created", got)
+	}
+
+	// Writers on both stores at once: none may fail with SQLITE_BUSY and
+	// no update may be lost.
+	const perStore = 15
+	for i, s := range []*Store{a, b} {
+		for j := range perStore {
+			wg.Go(func() {
+				id := fmt.Sprintf("s%d-%02d", i, j)
+				_, err := s.UpdateClient(ctx, "shared", func(c *store.Client) error {
+					c.Secrets = append(c.Secrets, store.Secret{ID: id, Digest: []byte{2}, CreatedAt: time.Unix(int64(j), 0)})
+					return nil
+				}, &store.AuditEvent{Action: "client.update", Target: "shared"})
+				if err != nil {
+					t.Errorf("UpdateClient %s: %v", id, err)
+				}
+				if err := s.TouchSecrets(ctx, map[string]time.Time{"s0": time.Now()}); err != nil {
+					t.Errorf("TouchSecrets %s: %v", id, err)
+				}
+				if err := s.RevokeToken(ctx, id, time.Now().Add(time.Hour)); err != nil {
+					t.Errorf("RevokeToken %s: %v", id, err)
+				}
+				if _, err := s.GetClient(ctx, "shared"); err != nil {
+					t.Errorf("GetClient %s: %v", id, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+
+	for name, s := range map[string]*Store{"a": a, "b": b} {
+		got, err := s.GetClient(ctx, "shared")
+		if err != nil {
+			t.Fatalf("GetClient on %s: %v", name, err)
+		}
+		if want := 1 + 2*perStore; len(got.Secrets) != want {
+			t.Errorf("store %s sees %d secrets, want %d", name, len(got.Secrets), want)
+		}
+		revoked, err := s.IsTokenRevoked(ctx, "s1-00")
+		if err != nil || !revoked {
+			t.Errorf("store %s: IsTokenRevoked(s1-00) = %v, %v; want true, nil", name, revoked, err)
+		}
+	}
+	if err := b.DeleteClient(ctx, "shared", store.AuditEvent{Action: "client.delete"}); err != nil {
+		t.Fatalf("DeleteClient on b: %v", err)
+	}
+	if _, err := a.GetClient(ctx, "shared"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetClient on a after delete on b: got error %v, want ErrNotFound", err)
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	// As if a later version of gatehouse had migrated the database.
+	_, err = s.db.ExecContext(t.Context(), "INSERT INTO goose_db_version (version_id, is_applied) VALUES (99, 1)")
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(t.Context(), path)
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open on a database with schema version 99: got error %v, want one saying the schema is newer", err)
+	}
+}

@@ -1,0 +1,96 @@
+// Package oauth holds the OAuth 2.0 protocol error type shared by
+// Gatehouse's authorization server, its middleware and its clients.
+package oauth
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// Error codes from RFC 6749 §5.2, RFC 6750 §3.1 and RFC 7009 §2.2.1.
+const (
+	CodeInvalidRequest          = "invalid_request"
+	CodeInvalidClient           = "invalid_client"
+	CodeInvalidGrant            = "invalid_grant"
+	CodeUnauthorizedClient      = "unauthorized_client"
+	CodeUnsupportedGrantType    = "unsupported_grant_type"
+	CodeInvalidScope            = "invalid_scope"
+	CodeUnsupportedTokenType    = "unsupported_token_type"
+	CodeServerError             = "server_error"
+	CodeTemporarilyUnavailable  = "temporarily_unavailable"
+	CodeInvalidToken            = "invalid_token"
+	CodeInsufficientScope       = "insufficient_scope"
+	CodeAccessDenied            = "access_denied"
+	CodeUnsupportedResponseType = "unsupported_response_type"
+)
+
+// Error is an OAuth 2.0 error response (RFC 6749 §5.2). Constructors return
+// fresh values so callers may set fields without affecting others.
+type Error struct {
+	Code        string // RFC error code, e.g. invalid_request
+	Description string // human-readable, safe to show to the client
+	Status      int    // HTTP status
+	RetryAfter  int    // seconds; set with 429
+}
+
+func (e *Error) Error() string {
+	if e.Description == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Description
+}
+
+func newError(code string, status int, format string, args ...any) *Error {
+	return &Error{Code: code, Status: status, Description: fmt.Sprintf(format, args...)}
+}
+
+// InvalidRequest: malformed request (400).
+func InvalidRequest(format string, args ...any) *Error {
+	return newError(CodeInvalidRequest, http.StatusBadRequest, format, args...)
+}
+
+// InvalidClient: client authentication failed (401).
+func InvalidClient(format string, args ...any) *Error {
+	return newError(CodeInvalidClient, http.StatusUnauthorized, format, args...)
+}
+
+// InvalidGrant: the grant is invalid, expired or revoked (400).
+func InvalidGrant(format string, args ...any) *Error {
+	return newError(CodeInvalidGrant, http.StatusBadRequest, format, args...)
+}
+
+// UnauthorizedClient: the client may not use this grant type (400).
+func UnauthorizedClient(format string, args ...any) *Error {
+	return newError(CodeUnauthorizedClient, http.StatusBadRequest, format, args...)
+}
+
+// UnsupportedGrantType: the server does not support the grant type (400).
+func UnsupportedGrantType(format string, args ...any) *Error {
+	return newError(CodeUnsupportedGrantType, http.StatusBadRequest, format, args...)
+}
+
+// InvalidScope: the requested scope is invalid or not allowed (400).
+func InvalidScope(format string, args ...any) *Error {
+	return newError(CodeInvalidScope, http.StatusBadRequest, format, args...)
+}
+
+// UnsupportedTokenType: revocation of this token type is not supported (400, RFC 7009).
+func UnsupportedTokenType(format string, args ...any) *Error {
+	return newError(CodeUnsupportedTokenType, http.StatusBadRequest, format, args...)
+}
+
+// ServerError: an unexpected condition (500). The description never carries the cause.
+func ServerError() *Error {
+	return &Error{Code: CodeServerError, Status: http.StatusInternalServerError, Description: "internal error"}
+}
+
+// TooManyRequests: the caller is rate-limited (429 with Retry-After).
+func TooManyRequests(retryAfter int) *Error {
+	return &Error{Code: CodeInvalidRequest, Status: http.StatusTooManyRequests, RetryAfter: retryAfter,
+		Description: "too many failed attempts; retry later"}
+}
+
+// MethodNotAllowed: wrong HTTP method (405).
+func MethodNotAllowed(method string) *Error {
+	return newError(CodeInvalidRequest, http.StatusMethodNotAllowed, "method %s not allowed", method)
+}

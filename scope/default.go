@@ -1,0 +1,32 @@
+package scope
+
+// DefaultYAML is the built-in scope catalog, used when no catalog file is
+// configured.
+const DefaultYAML = `scopes:
+  profile:
+    label: Access your profile information
+    endpoints:
+      - workers/me: GET
+  search:
+    label: Search records on your behalf
+    endpoints:
+      - records/*/search: [GET]
+  api:read-only:
+    label: Make any read-only API request on your behalf
+    endpoints:
+      - "*": [GET]
+  api:
+    label: Make any API request on your behalf
+    endpoints:
+      - "*"            # every method
+`
+
+// Default returns the built-in catalog ([DefaultYAML]): profile, search,
+// api:read-only and api.
+func Default() *Catalog {
+	c, err := Parse([]byte(DefaultYAML))
+	if err != nil {
+		panic("scope: built-in catalog: " + err.Error())
+	}
+	return c
+}
