@@ -19,6 +19,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 10000, "number of clients to create")
+	secret := flag.String("secret", os.Getenv("SEED_SECRET"), "secret for every client (at least 32 characters; default: generated per client)")
 	dataDir := flag.String("data-dir", os.Getenv("GATEHOUSE_DATA_DIR"), "data directory")
 	database := flag.String("database", os.Getenv("GATEHOUSE_DATABASE_URL"), "database URL")
 	flag.Parse()
@@ -36,7 +37,7 @@ func main() {
 	for i := 0; i < *n; i++ {
 		_, _, err := svc.Create(ctx, "bench-seed", clients.Spec{
 			ID: fmt.Sprintf("seed-%05d", i), Name: fmt.Sprintf("seed client %d", i),
-			Scopes: []string{"api:read-only", "search"},
+			Scopes: []string{"api:read-only", "search"}, Secret: *secret,
 		})
 		if err != nil {
 			log.Fatal(err)

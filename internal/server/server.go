@@ -148,7 +148,7 @@ func (s *Server) Run(ctx context.Context) {
 	defer minute.Stop()
 	defer prune.Stop()
 
-	f := feed{since: time.Time{}, lastOK: s.now()}
+	f := feed{lastOK: s.now()}
 	s.follow(ctx, &f)
 	for {
 		select {
@@ -177,6 +177,11 @@ func (s *Server) Run(ctx context.Context) {
 type feed struct {
 	since  time.Time // poll entries at or after this store time
 	lastOK time.Time // local time of the last successful poll
+	// Entries already applied that are still inside the overlap window, so
+	// that re-reading them does not invalidate the cache again.
+	seen map[store.Change]struct{}
+	// The newest entry time read, and the local time it was first read.
+	latest, latestReadAt time.Time
 }
 
 // feedOverlap re-reads this much of the feed on every poll, so a change whose
@@ -202,18 +207,24 @@ func (s *Server) follow(ctx context.Context, f *feed) {
 		}
 	}
 	f.lastOK = s.now()
+	if f.seen == nil {
+		f.seen = make(map[store.Change]struct{})
+	}
 	reloadKeys := false
 	var ids []string
-	latest := f.since.Add(feedOverlap)
 	for _, c := range changes {
+		if c.At.After(f.latest) {
+			f.latest, f.latestReadAt = c.At, s.now()
+		}
+		if _, ok := f.seen[c]; ok {
+			continue
+		}
+		f.seen[c] = struct{}{}
 		switch c.Kind {
 		case store.ChangeClient:
 			ids = append(ids, c.ID)
 		case store.ChangeKey:
 			reloadKeys = true
-		}
-		if c.At.After(latest) {
-			latest = c.At
 		}
 	}
 	if len(ids) > 0 {
@@ -224,8 +235,19 @@ func (s *Server) follow(ctx context.Context, f *feed) {
 			s.log.Error("reloading signing keys failed", "err", err)
 		}
 	}
-	if len(changes) > 0 {
-		f.since = latest.Add(-feedOverlap)
+	// Keep re-reading the last overlap window until nothing new has appeared
+	// in it for that long; then move past it.
+	next := f.latest.Add(-feedOverlap)
+	if !f.latest.IsZero() && s.now().Sub(f.latestReadAt) > feedOverlap {
+		next = f.latest.Add(time.Microsecond)
+	}
+	if next.After(f.since) {
+		f.since = next
+		for c := range f.seen {
+			if c.At.Before(f.since) {
+				delete(f.seen, c)
+			}
+		}
 	}
 }
 

@@ -341,3 +341,47 @@ func TestUsageRecorded(t *testing.T) {
 		t.Errorf("got %d pending usage records after a minute, want 1", len(p))
 	}
 }
+
+// TestFeedAppliesEachChangeOnce: re-reading the overlap window of the change
+// feed must not keep dropping cached clients (it did, and halved throughput
+// right after many clients were created).
+func TestFeedAppliesEachChangeOnce(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id, secret := h.client(clients.Spec{})
+	var f feed
+	h.srv.follow(ctx, &f) // applies the creation
+	if r := h.token(id, secret, ""); r.status != 200 {
+		t.Fatal(r.body)
+	}
+	cached := func() *cachedClient {
+		h.srv.clients.mu.RLock()
+		defer h.srv.clients.mu.RUnlock()
+		return h.srv.clients.entries[id]
+	}
+	before := cached()
+	if before == nil {
+		t.Fatal("client not cached after a token request")
+	}
+	for i := 0; i < 3; i++ {
+		h.srv.follow(ctx, &f)
+	}
+	if cached() != before {
+		t.Fatal("re-reading the feed dropped an unchanged client from the cache")
+	}
+	// Once the window has been quiet, polling moves past it.
+	h.clock.Add(feedOverlap + time.Second)
+	h.srv.follow(ctx, &f)
+	if !f.since.After(f.latest) || len(f.seen) != 0 {
+		t.Errorf("after a quiet window: since %v, latest %v, %d seen; want since past latest and nothing kept", f.since, f.latest, len(f.seen))
+	}
+	// A later change is still applied.
+	name := "renamed"
+	if _, err := h.svc.Update(ctx, "t", id, clients.Patch{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.follow(ctx, &f)
+	if cached() != nil {
+		t.Error("an update after the quiet window did not invalidate the cached client")
+	}
+}
