@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -117,10 +118,14 @@ func (e *env) loadConfig(cmd *cobra.Command, df *dataFlags, apply func(*config.C
 
 // actor names who runs a CLI command, for the audit trail.
 func (e *env) actor() string {
-	user := e.getenv("USER")
-	if user == "" {
-		user = "unknown"
+	name := e.getenv("USER")
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		} else {
+			name = "unknown"
+		}
 	}
 	host, _ := os.Hostname()
-	return "cli:" + user + "@" + host
+	return "cli:" + name + "@" + host
 }
