@@ -123,7 +123,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	// The token verifies against the published key with an independent library.
 	id, secret := h.client(clients.Spec{})
 	tok := h.token(id, secret, "").json["access_token"].(string)
-	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			if jwks[0].Algorithm != alg || jwks[0].Use != "sig" || !jwks[0].IsPublic() {
 				t.Errorf("got JWK alg %q use %q public %v, want %s sig true", jwks[0].Algorithm, jwks[0].Use, jwks[0].IsPublic(), alg)
 			}
-			jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+			jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatalf("go-jose ParseSigned: %v", err)
 			}
