@@ -61,3 +61,72 @@ func ExampleSplit() {
 	// 42 true
 	// invalid scope "profile  search": empty scope token; separate scopes with exactly one space
 }
+
+func ExampleSplitPath() {
+	for _, p := range []string{
+		"/records/7/search/",
+		"/workers/me/../../admin",
+		"/records%2F7%2Fsearch",
+		"/a/%252F",
+		"/../admin",
+	} {
+		segs, err := scope.SplitPath(p)
+		fmt.Printf("%q %v\n", segs, err)
+	}
+	// Output:
+	// ["records" "7" "search"] <nil>
+	// ["admin"] <nil>
+	// ["records/7/search"] <nil>
+	// ["a" "%2F"] <nil>
+	// [] invalid path "/../admin": ".." goes above the root
+}
+
+func ExampleCatalog_Allows() {
+	c := scope.Default()
+	// The scopes of a token; account:42 restricts, but is not in the catalog.
+	granted := c.SetOf([]string{"search", "account:42"})
+
+	for _, call := range []struct{ method, path string }{
+		{"GET", "/records/7/search"},
+		{"HEAD", "/records/7/search"},
+		{"POST", "/records/7/search"},
+		{"GET", "/records/7"},
+	} {
+		segs, err := scope.SplitPath(call.path)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		if c.Allows(granted, call.method, segs) {
+			fmt.Println(call.method, call.path, "allowed")
+		} else {
+			// What to put in an insufficient_scope error (RFC 6750 §3.1).
+			fmt.Println(call.method, call.path, "needs one of", c.Allowing(call.method, segs))
+		}
+	}
+	// Output:
+	// GET /records/7/search allowed
+	// HEAD /records/7/search allowed
+	// POST /records/7/search needs one of [api]
+	// GET /records/7 needs one of [api:read-only api]
+}
+
+func ExampleCatalog_Explain() {
+	c := scope.Default()
+	segs, _ := scope.SplitPath("/records/7/search")
+	for _, e := range c.Explain("POST", segs) {
+		switch {
+		case e.Allowed:
+			fmt.Printf("%s: allowed by %s %v\n", e.Scope, e.Pattern, e.Methods)
+		case e.Pattern != "":
+			fmt.Printf("%s: %s matches, but allows only %v\n", e.Scope, e.Pattern, e.Methods)
+		default:
+			fmt.Printf("%s: no endpoint matches\n", e.Scope)
+		}
+	}
+	// Output:
+	// profile: no endpoint matches
+	// search: records/*/search matches, but allows only [GET]
+	// api:read-only: * matches, but allows only [GET]
+	// api: allowed by * []
+}

@@ -103,6 +103,7 @@ func Parse(data []byte) (*Catalog, error) {
 		}
 		return nil, pe
 	}
+	p.c.root = compile(p.c.scopes)
 	return p.c, nil
 }
 

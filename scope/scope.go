@@ -1,5 +1,6 @@
 // Package scope defines OAuth 2.0 scopes (RFC 6749 §3.3) as named sets of
-// API endpoints, read from a YAML scope catalog:
+// API endpoints, read from a YAML scope catalog, and decides which scopes
+// allow a request:
 //
 //	scopes:
 //	  search:
@@ -9,9 +10,39 @@
 //
 // Each scope has a label (shown on the consent screen) and a list of
 // endpoints. An endpoint is a path pattern relative to the API's base path,
-// optionally limited to some HTTP methods. In a pattern, "*" stands for
-// exactly one path segment, except as the last segment, where it stands for
-// one or more remaining segments; "*" alone is therefore every endpoint.
+// optionally limited to some HTTP methods; "GET" also allows "HEAD". In a
+// pattern, "*" stands for exactly one path segment, except as the last
+// segment, where it stands for one or more remaining segments; "*" alone is
+// therefore every endpoint except the API root.
+//
+// # Matching requests
+//
+// A resource server turns the request path into clean segments with
+// [SplitPath], then asks [Catalog.Allows] whether the token's scopes (a
+// [Set], from [Catalog.SetOf]) allow the method there:
+//
+//	segs, err := scope.SplitPath(path) // r.URL.EscapedPath() minus the base path
+//	if err != nil { /* 400 */ }
+//	if !catalog.Allows(catalog.SetOf(tokenScopes), r.Method, segs) {
+//		/* 403 insufficient_scope, scope=catalog.Allowing(r.Method, segs) */
+//	}
+//
+// SplitPath cleans before anything is matched, so that no spelling of a path
+// reaches what another path allows: it drops empty segments ("//", a
+// trailing "/") and "." segments, resolves ".." (an error above the root),
+// decodes each segment on its own exactly once (so an encoded "/" stays
+// inside its segment and "%252F" is the text "%2F"), treats encoded dots as
+// dots, and rejects invalid escapes, control characters and segments that
+// hide a dot segment behind an encoded "/" or a "\".
+//
+// A literal pattern segment matches a decoded path segment byte for byte
+// (case-sensitive; write characters as themselves, not percent-encoded), so
+// a segment holding a "/" can only match "*". Methods are compared exactly,
+// as HTTP methods are case-sensitive. [Parse] compiles the catalog into a
+// trie of segments, so what Allows costs depends on the path, not on the
+// number of patterns, and it does not allocate. [Catalog.Allowing] and
+// [Catalog.Explain] say which scopes allow a call and through which
+// endpoint.
 //
 // The package also handles scope strings as they travel in requests and
 // tokens: [Split], [Join], and the reserved account:<id> scope ([AccountID]).
@@ -30,6 +61,7 @@ import (
 type Catalog struct {
 	scopes []Scope
 	index  map[string]int // name → position in scopes
+	root   *node          // the endpoints compiled for matching
 }
 
 // A Scope is one entry of a catalog.

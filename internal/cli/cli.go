@@ -85,6 +85,8 @@ func (e *env) rootCmd() *cobra.Command {
 		e.clientsCmd(df),
 		e.keysCmd(df),
 		e.auditCmd(df),
+		e.gatewayCmd(),
+		e.scopesCmd(),
 	)
 	return root
 }

@@ -40,11 +40,16 @@ func (e *env) openClients(cmd *cobra.Command, df *dataFlags, catalogFile string)
 			return nil, err
 		}
 	}
+	if err := checkFeedScope(cfg, catalog); err != nil {
+		return nil, err
+	}
 	st, err := backend.Open(cmd.Context(), cfg.Database, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	svc := clients.NewService(st, catalog, time.Duration(cfg.Token.MaxTTL), time.Now, rand.Reader)
+	// The revocation feed's scope is not in the catalog, but clients may
+	// be allowed it.
+	svc := clients.NewService(st, catalog, time.Duration(cfg.Token.MaxTTL), time.Now, rand.Reader, cfg.RevocationFeed.RequireScope)
 	return &clientData{st: st, svc: svc}, nil
 }
 

@@ -121,6 +121,9 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer d.st.Close()
+	if err := checkFeedScope(cfg, d.catalog); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -138,21 +141,26 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 		}
 	}
 	srv, err := server.New(server.Options{
-		Store:              d.st,
-		Keys:               d.keys,
-		Catalog:            d.catalog,
-		Issuer:             cfg.Issuer,
-		Audience:           cfg.Token.Audience,
-		DefaultTTL:         time.Duration(cfg.Token.DefaultTTL),
-		MaxTTL:             time.Duration(cfg.Token.MaxTTL),
-		TokenPaths:         cfg.Token.AliasPaths,
-		FailuresPerClient:  orUnlimited(cfg.RateLimit.PerClient),
-		FailuresPerAddress: orUnlimited(cfg.RateLimit.PerAddress),
-		FailureBurst:       cfg.RateLimit.Burst,
-		Logger:             log,
-		Now:                time.Now,
-		Rand:               rand.Reader,
+		Store:               d.st,
+		Keys:                d.keys,
+		Catalog:             d.catalog,
+		Issuer:              cfg.Issuer,
+		Audience:            cfg.Token.Audience,
+		DefaultTTL:          time.Duration(cfg.Token.DefaultTTL),
+		MaxTTL:              time.Duration(cfg.Token.MaxTTL),
+		TokenPaths:          cfg.Token.AliasPaths,
+		FailuresPerClient:   orUnlimited(cfg.RateLimit.PerClient),
+		FailuresPerAddress:  orUnlimited(cfg.RateLimit.PerAddress),
+		FailureBurst:        cfg.RateLimit.Burst,
+		RevocationFeedScope: cfg.RevocationFeed.RequireScope,
+		Logger:              log,
+		Now:                 time.Now,
+		Rand:                rand.Reader,
 	})
+	if err != nil {
+		return err
+	}
+	gw, err := e.embeddedGateway(cfg, d.catalog, log) // nil unless gateway.enabled
 	if err != nil {
 		return err
 	}
@@ -177,6 +185,7 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 		"issuer", cfg.Issuer,
 		"store", backend.Describe(cfg.Database, cfg.DataDir),
 		"scopes", strings.Join(d.catalog.Names(), " "))
+	stopGateway := gw.run(ctx, time.Duration(cfg.ShutdownTimeout))
 
 	select {
 	case err = <-serveErr:
@@ -191,6 +200,7 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 			err = nil
 		}
 	}
+	stopGateway()
 	stopBG()
 	<-bgDone
 	if errors.Is(err, http.ErrServerClosed) {
@@ -198,6 +208,15 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 	}
 	log.Info("stopped")
 	return err
+}
+
+// checkFeedScope reports a revocation_feed.require_scope that is also a
+// scope of the catalog.
+func checkFeedScope(cfg config.Config, catalog *scope.Catalog) error {
+	if sc := cfg.RevocationFeed.RequireScope; sc != "" && catalog.Has(sc) {
+		return fmt.Errorf("revocation_feed.require_scope %q is also a scope of the catalog, so every client allowed it for the API could read the feed; choose a name of its own, e.g. gatehouse:revocations", sc)
+	}
+	return nil
 }
 
 // orUnlimited maps a configured 0 ("no limit") to the server's "unlimited".

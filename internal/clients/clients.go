@@ -34,11 +34,20 @@ type Service struct {
 	maxTTL  time.Duration
 	now     func() time.Time
 	rand    io.Reader
+	extra   []string // scopes allowed besides the catalog's
 }
 
 // NewService returns a Service. maxTTL bounds per-client token lifetimes.
-func NewService(st store.Store, catalog *scope.Catalog, maxTTL time.Duration, now func() time.Time, rand io.Reader) *Service {
-	return &Service{st: st, catalog: catalog, maxTTL: maxTTL, now: now, rand: rand}
+// A client's scopes must be in the catalog or among extraScopes: scopes the
+// server itself checks, such as the one the revocation feed may require.
+func NewService(st store.Store, catalog *scope.Catalog, maxTTL time.Duration, now func() time.Time, rand io.Reader, extraScopes ...string) *Service {
+	var extra []string
+	for _, sc := range extraScopes {
+		if sc != "" && !slices.Contains(extra, sc) {
+			extra = append(extra, sc)
+		}
+	}
+	return &Service{st: st, catalog: catalog, maxTTL: maxTTL, now: now, rand: rand, extra: extra}
 }
 
 // ValidationError lists everything wrong with a request.
@@ -331,8 +340,9 @@ func (s *Service) check(c *store.Client) []string {
 		switch {
 		case strings.HasPrefix(sc, scope.AccountPrefix):
 			p = append(p, fmt.Sprintf("scope %q: account scopes are not granted to clients; allow accounts with --accounts", printable(sc)))
-		case !s.catalog.Has(sc):
-			p = append(p, fmt.Sprintf("scope %q is not in the scope catalog (known: %s)", printable(sc), strings.Join(s.catalog.Names(), ", ")))
+		case !s.catalog.Has(sc) && !slices.Contains(s.extra, sc):
+			known := append(s.catalog.Names(), s.extra...)
+			p = append(p, fmt.Sprintf("scope %q is not in the scope catalog (known: %s)", printable(sc), strings.Join(known, ", ")))
 		}
 	}
 	for _, a := range c.Accounts {

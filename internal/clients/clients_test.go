@@ -209,3 +209,33 @@ func FuzzCheckID(f *testing.F) {
 		}
 	})
 }
+
+// TestExtraScopes: a scope the server checks itself (the revocation feed's)
+// is allowed for clients only when the service is told about it.
+func TestExtraScopes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const feed = "gatehouse:revocations"
+	_, _, err := f.svc.Create(ctx, "t", Spec{Name: "gateway", Scopes: []string{feed}})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), `scope "gatehouse:revocations" is not in the scope catalog`) {
+		t.Fatalf("create with %s on a plain service: got %v, want a ValidationError naming the scope", feed, err)
+	}
+
+	svc := NewService(f.st, scope.Default(), 30*24*time.Hour, func() time.Time { return f.now }, rand.Reader, feed, "", feed)
+	c, _, err := svc.Create(ctx, "t", Spec{Name: "gateway", Scopes: []string{"search", feed}})
+	if err != nil {
+		t.Fatalf("create with %s: %v", feed, err)
+	}
+	if got, want := strings.Join(c.Scopes, " "), "search "+feed; got != want {
+		t.Errorf("scopes: got %q, want %q", got, want)
+	}
+	only := []string{feed}
+	if _, err := svc.Update(ctx, "t", c.ID, Patch{Scopes: &only}); err != nil {
+		t.Errorf("update to scopes %q: %v", only, err)
+	}
+	_, _, err = svc.Create(ctx, "t", Spec{Name: "x", Scopes: []string{"nope"}})
+	if err == nil || !strings.Contains(err.Error(), "known: profile, search, api:read-only, api, "+feed) {
+		t.Errorf("create with an unknown scope: got %v, want the known scopes listed with %s", err, feed)
+	}
+}

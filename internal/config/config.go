@@ -35,6 +35,9 @@ type Config struct {
 	Token     TokenConfig     `yaml:"token"`
 	Keys      KeysConfig      `yaml:"keys"`
 	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	Gateway   GatewayConfig   `yaml:"gateway"`
+	// RevocationFeed configures GET /oauth/revocations.
+	RevocationFeed RevocationFeedConfig `yaml:"revocation_feed"`
 	// ShutdownTimeout is how long serve waits for requests in flight when
 	// stopping; 0 closes connections at once.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`

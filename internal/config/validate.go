@@ -16,7 +16,7 @@ var algorithms = []string{"ES256", "RS256", "PS256", "EdDSA"}
 // builtinPaths are the server's own paths, which a token alias may not
 // take; a trailing "/" marks a whole subtree.
 var builtinPaths = []string{
-	"/oauth/token", "/oauth/authorize", "/oauth/introspect", "/oauth/revoke",
+	"/oauth/token", "/oauth/authorize", "/oauth/introspect", "/oauth/revoke", "/oauth/revocations",
 	"/.well-known/", "/healthz", "/readyz", "/metrics", "/console/",
 }
 
@@ -67,6 +67,8 @@ func (c *Config) Validate() error {
 
 	c.checkToken(&p)
 	c.checkKeys(&p)
+	c.checkGateway(&p)
+	c.checkRevocationFeed(&p)
 
 	rl := c.RateLimit
 	if rl.PerClient < 0 {

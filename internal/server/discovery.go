@@ -22,17 +22,20 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	md := map[string]any{
-		"issuer":                                s.issuer,
-		"token_endpoint":                        base + PathToken,
-		"jwks_uri":                              base + PathJWKS,
-		"introspection_endpoint":                base + PathIntrospect,
-		"revocation_endpoint":                   base + PathRevoke,
-		"grant_types_supported":                 grants,
-		"response_types_supported":              []string{},
-		"token_endpoint_auth_methods_supported": authMethods,
+		"issuer":                 s.issuer,
+		"token_endpoint":         base + PathToken,
+		"jwks_uri":               base + PathJWKS,
+		"introspection_endpoint": base + PathIntrospect,
+		"revocation_endpoint":    base + PathRevoke,
+		// Not registered by RFC 8414: Gatehouse's feed of revoked token IDs
+		// for resource servers.
+		"revocation_feed_endpoint":                      base + PathRevocations,
+		"grant_types_supported":                         grants,
+		"response_types_supported":                      []string{},
+		"token_endpoint_auth_methods_supported":         authMethods,
 		"introspection_endpoint_auth_methods_supported": authMethods,
 		"revocation_endpoint_auth_methods_supported":    authMethods,
-		"scopes_supported": s.catalog.Names(),
+		"scopes_supported":                              s.catalog.Names(),
 		// Not registered by RFC 8414: the algorithms access tokens are
 		// signed with (RFC 9068 §4 has verifiers check the alg).
 		"access_token_signing_alg_values_supported": s.keys.Algorithms(),

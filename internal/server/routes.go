@@ -13,8 +13,10 @@ const (
 	PathToken      = "/oauth/token"
 	PathIntrospect = "/oauth/introspect"
 	PathRevoke     = "/oauth/revoke"
-	PathJWKS       = "/.well-known/jwks.json"
-	PathMetadata   = "/.well-known/oauth-authorization-server"
+	// PathRevocations is the revocation feed (see revocations.go).
+	PathRevocations = "/oauth/revocations"
+	PathJWKS        = "/.well-known/jwks.json"
+	PathMetadata    = "/.well-known/oauth-authorization-server"
 )
 
 // maxBody bounds every request body.
@@ -31,6 +33,7 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	s.post(mux, PathIntrospect, "introspect", s.introspect)
 	s.post(mux, PathRevoke, "revoke", s.revoke)
+	s.get(mux, PathRevocations, "revocations", s.revocations)
 	s.get(mux, PathJWKS, "jwks", s.jwks)
 	s.get(mux, PathMetadata, "metadata", s.metadata)
 	s.get(mux, "/healthz", "healthz", s.healthz)

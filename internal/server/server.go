@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/grant"
@@ -38,6 +39,12 @@ type Options struct {
 
 	PollInterval time.Duration // change-feed poll; default 1s
 
+	// RevocationFeedScope, if set, closes the revocation feed to all but
+	// clients allowed this scope. It must not be a catalog scope; the token
+	// endpoint grants it, like a catalog scope, to clients allowed it that
+	// ask for it by name.
+	RevocationFeedScope string
+
 	Logger *slog.Logger
 	Now    func() time.Time
 	Rand   io.Reader
@@ -56,6 +63,8 @@ type Server struct {
 	defaultTTL, maxTTL time.Duration
 	tokenPaths         []string
 	pollInterval       time.Duration
+	feedScope          string // see Options.RevocationFeedScope
+	revPageSize        int    // revocation feed page size; revocationPageSize but in tests
 
 	grants  map[string]grant.Grant
 	clients *clientCache
@@ -73,6 +82,14 @@ func New(o Options) (*Server, error) {
 	if o.Issuer == "" {
 		return nil, errors.New("server: Issuer is required")
 	}
+	if fs := o.RevocationFeedScope; fs != "" {
+		if toks, err := scope.Split(fs); err != nil || len(toks) != 1 || strings.HasPrefix(fs, scope.AccountPrefix) {
+			return nil, fmt.Errorf("server: revocation feed scope %q is not a single scope token", fs)
+		}
+		if o.Catalog.Has(fs) {
+			return nil, fmt.Errorf("server: revocation feed scope %q is a scope of the catalog; choose a name of its own", fs)
+		}
+	}
 	s := &Server{
 		st:           o.Store,
 		keys:         o.Keys,
@@ -86,6 +103,8 @@ func New(o Options) (*Server, error) {
 		maxTTL:       o.MaxTTL,
 		tokenPaths:   o.TokenPaths,
 		pollInterval: o.PollInterval,
+		feedScope:    o.RevocationFeedScope,
+		revPageSize:  revocationPageSize,
 		metrics:      newMetrics(),
 	}
 	if s.log == nil {

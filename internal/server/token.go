@@ -250,7 +250,7 @@ func (s *Server) resolveScope(cc *cachedClient, requested string) ([]string, str
 			account = id
 			continue
 		}
-		if !s.catalog.Has(t) {
+		if !s.catalog.Has(t) && t != s.feedScope { // t is never ""
 			return nil, "", oauth.InvalidScope("unknown scope %q", safeName(t))
 		}
 		if !slices.Contains(cc.client.Scopes, t) {

@@ -85,6 +85,13 @@ type AuditFilter struct {
 	Limit  int // 0 = no limit; newest events first
 }
 
+// Revocation is a revoked access token, as listed by ListRevocations.
+type Revocation struct {
+	JTI       string    // the token's "jti"
+	ExpiresAt time.Time // when the token expires; the record is kept until then
+	RevokedAt time.Time // when the store first recorded the revocation, by its own clock
+}
+
 // Change kinds in the change feed.
 const (
 	ChangeClient = "client"
@@ -130,10 +137,17 @@ type Store interface {
 	// and records ev unless ev.Action is empty. fn returning an error aborts.
 	UpdateSigningKeys(ctx context.Context, fn func(keys []SigningKey) (add []SigningKey, remove []string, err error), ev AuditEvent) error
 
-	// RevokeToken records a revoked token ID until expiresAt. Idempotent.
+	// RevokeToken records a revoked token ID until expiresAt. Idempotent:
+	// revoking a recorded ID again keeps the later expiry and the first
+	// RevokedAt. RevokedAt is stamped by the store's clock (the database's,
+	// for a networked database).
 	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
 	// IsTokenRevoked reports whether jti is recorded as revoked.
 	IsTokenRevoked(ctx context.Context, jti string) (bool, error)
+	// ListRevocations returns the revocations with RevokedAt >= since whose
+	// ExpiresAt is after now, ordered by RevokedAt, then JTI (bytewise), at
+	// most limit of them (limit <= 0: all).
+	ListRevocations(ctx context.Context, since, now time.Time, limit int) ([]Revocation, error)
 
 	// ListAudit returns audit events, newest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)

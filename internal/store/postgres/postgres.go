@@ -441,8 +441,9 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Sign
 	return nil
 }
 
-// RevokeToken records jti as revoked until expiresAt. Revoking it again
-// keeps the later of the two expiry times.
+// RevokeToken records jti as revoked until expiresAt, stamped with the
+// database's clock (the column default, clock_timestamp()). Revoking it
+// again keeps the later of the two expiry times and the first stamp.
 func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)
 		ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(revoked_tokens.expires_at, excluded.expires_at)`,
@@ -461,6 +462,36 @@ func (s *Store) IsTokenRevoked(ctx context.Context, jti string) (bool, error) {
 		return false, fmt.Errorf("check token revocation: %w", err)
 	}
 	return revoked, nil
+}
+
+// ListRevocations returns the revocations recorded at or after since whose
+// tokens expire after now, oldest first.
+func (s *Store) ListRevocations(ctx context.Context, since, now time.Time, limit int) ([]store.Revocation, error) {
+	var lim *int // NULL: no limit
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, err := s.pool.Query(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens
+		WHERE revoked_at >= $1 AND expires_at > $2 ORDER BY revoked_at, jti COLLATE "C" LIMIT $3`,
+		since.UTC().Truncate(time.Microsecond), now.UTC().Truncate(time.Microsecond), lim)
+	if err != nil {
+		return nil, fmt.Errorf("list revocations: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Revocation
+	for rows.Next() {
+		var r store.Revocation
+		if err := rows.Scan(&r.JTI, &r.ExpiresAt, &r.RevokedAt); err != nil {
+			return nil, fmt.Errorf("list revocations: %w", err)
+		}
+		r.ExpiresAt = r.ExpiresAt.UTC()
+		r.RevokedAt = r.RevokedAt.UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list revocations: %w", err)
+	}
+	return out, nil
 }
 
 // ListAudit returns the audit events that match f, newest first.

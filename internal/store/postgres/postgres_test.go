@@ -2,9 +2,15 @@ package postgres
 
 import (
 	"context"
+	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
@@ -56,8 +62,8 @@ func TestConcurrentOpen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if v != 1 {
-		t.Errorf("Migrate: got schema version %d, want 1", v)
+	if v != 2 {
+		t.Errorf("Migrate: got schema version %d, want 2", v)
 	}
 	var applied int
 	if err := stores[0].pool.QueryRow(t.Context(), "SELECT count(*) FROM goose_db_version WHERE version_id = 1").Scan(&applied); err != nil {
@@ -102,5 +108,57 @@ func TestOpenErrorHidesPassword(t *testing.T) {
 		if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("Open error reveals the password: %v", err)
 		}
+	}
+}
+
+// TestMigrateRevocationFeed upgrades a database with revocations recorded
+// before the revocation feed existed: they are listed, stamped with the
+// time of the upgrade.
+func TestMigrateRevocationFeed(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := t.Context()
+	pool, err := connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 1); err != nil {
+		t.Fatalf("migrate to version 1: %v", err)
+	}
+	exp := time.Now().Add(time.Hour)
+	for _, jti := range []string{"z", "a", "m"} {
+		if _, err := pool.Exec(ctx, "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)", jti, exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	before := time.Now()
+	s := openTest(t, dsn)
+	after := time.Now()
+	got, err := s.ListRevocations(ctx, time.Time{}, time.Now(), 0)
+	if err != nil {
+		t.Fatalf("ListRevocations: %v", err)
+	}
+	var jtis []string
+	for _, r := range got {
+		jtis = append(jtis, r.JTI)
+		// The database's clock may be another machine's.
+		if r.RevokedAt.Before(before.Add(-time.Minute)) || r.RevokedAt.After(after.Add(time.Minute)) {
+			t.Errorf("%q: RevokedAt = %v, want the time of the upgrade (%v to %v)", r.JTI, r.RevokedAt, before, after)
+		}
+	}
+	slices.Sort(jtis)
+	if want := []string{"a", "m", "z"}; !slices.Equal(jtis, want) {
+		t.Errorf("ListRevocations after the upgrade: got %q, want %q", jtis, want)
 	}
 }

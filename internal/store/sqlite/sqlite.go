@@ -506,13 +506,14 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Sign
 	return nil
 }
 
-// RevokeToken records jti as revoked until expiresAt. Revoking it again
-// keeps the later of the two expiry times.
+// RevokeToken records jti as revoked until expiresAt, stamped with this
+// process's clock while the transaction holds the write lock. Revoking it
+// again keeps the later of the two expiry times and the first stamp.
 func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES (?, ?, ?)
 			ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
-			jti, expiresAt.UnixMicro())
+			jti, expiresAt.UnixMicro(), time.Now().UnixMicro())
 		return err
 	})
 	if err != nil {
@@ -532,6 +533,38 @@ func (s *Store) IsTokenRevoked(ctx context.Context, jti string) (bool, error) {
 		return false, fmt.Errorf("check token revocation: %w", err)
 	}
 	return true, nil
+}
+
+// ListRevocations returns the revocations recorded at or after since whose
+// tokens expire after now, oldest first.
+func (s *Store) ListRevocations(ctx context.Context, since, now time.Time, limit int) ([]store.Revocation, error) {
+	if limit <= 0 {
+		limit = -1 // no limit
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens
+		WHERE revoked_at >= ? AND expires_at > ? ORDER BY revoked_at, jti LIMIT ?`,
+		since.UnixMicro(), now.UnixMicro(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list revocations: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Revocation
+	for rows.Next() {
+		var (
+			r            store.Revocation
+			exp, revoked int64
+		)
+		if err := rows.Scan(&r.JTI, &exp, &revoked); err != nil {
+			return nil, fmt.Errorf("list revocations: %w", err)
+		}
+		r.ExpiresAt = time.UnixMicro(exp).UTC()
+		r.RevokedAt = time.UnixMicro(revoked).UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list revocations: %w", err)
+	}
+	return out, nil
 }
 
 // ListAudit returns the audit events that match f, newest first.

@@ -3,12 +3,16 @@ package sqlite
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
@@ -90,8 +94,8 @@ func TestOpenSettings(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if v != 1 {
-		t.Errorf("Migrate: got schema version %d, want 1", v)
+	if v != 2 {
+		t.Errorf("Migrate: got schema version %d, want 2", v)
 	}
 }
 
@@ -234,5 +238,57 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	_, err = Open(t.Context(), path)
 	if err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("Open on a database with schema version 99: got error %v, want one saying the schema is newer", err)
+	}
+}
+
+// TestMigrateRevocationFeed upgrades a database with revocations recorded
+// before the revocation feed existed: they are listed, stamped with the
+// time of the upgrade, one microsecond apart in the order they were
+// recorded.
+func TestMigrateRevocationFeed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	ctx := t.Context()
+	db, err := openDB(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 1); err != nil {
+		t.Fatalf("migrate to version 1: %v", err)
+	}
+	exp := time.Now().Add(time.Hour).UnixMicro()
+	for _, jti := range []string{"z", "a", "m"} {
+		if _, err := db.ExecContext(ctx, "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?)", jti, exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	before := time.Now()
+	s := openTemp(t, path)
+	after := time.Now()
+	got, err := s.ListRevocations(ctx, time.Time{}, time.Now(), 0)
+	if err != nil {
+		t.Fatalf("ListRevocations: %v", err)
+	}
+	var jtis []string
+	for i, r := range got {
+		jtis = append(jtis, r.JTI)
+		if r.RevokedAt.Before(before.Add(-time.Second)) || r.RevokedAt.After(after) {
+			t.Errorf("%q: RevokedAt = %v, want the time of the upgrade (%v to %v)", r.JTI, r.RevokedAt, before, after)
+		}
+		if i > 0 && got[i].RevokedAt.Sub(got[i-1].RevokedAt) != time.Microsecond {
+			t.Errorf("%q: RevokedAt = %v, want 1µs after %q's %v", r.JTI, r.RevokedAt, got[i-1].JTI, got[i-1].RevokedAt)
+		}
+	}
+	if want := []string{"z", "a", "m"}; !slices.Equal(jtis, want) {
+		t.Errorf("ListRevocations after the upgrade: got %q, want %q", jtis, want)
 	}
 }

@@ -30,6 +30,9 @@
 //   - Every change to a client or key (create, update, delete, key add and
 //     remove) writes one change-feed entry with the store's current time;
 //     TouchSecrets, RevokeToken and failed calls write none.
+//   - RevokeToken stamps RevokedAt with the store's current time the first
+//     time it records a jti; revoking it again changes neither RevokedAt nor
+//     the feed order. ListRevocations compares and orders JTIs bytewise.
 package storetest
 
 import (
@@ -72,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SigningKeysConcurrent", testSigningKeysConcurrent},
 		{"Audit", testAudit},
 		{"RevokeToken", testRevokeToken},
+		{"ListRevocations", testListRevocations},
 		{"Changes", testChanges},
 		{"Prune", testPrune},
 		{"Ping", testPing},
@@ -1004,6 +1008,151 @@ func testRevokeToken(t *testing.T, s store.Store) {
 	}
 	if got := changes(t, s); got != nil {
 		t.Errorf("RevokeToken wrote to the change feed: %q", got)
+	}
+}
+
+func testListRevocations(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := time.Now()
+	list := func(since, now time.Time, limit int) []store.Revocation {
+		t.Helper()
+		got, err := s.ListRevocations(ctx, since, now, limit)
+		if err != nil {
+			t.Fatalf("ListRevocations(%v, %v, %d): %v", since, now, limit, err)
+		}
+		return got
+	}
+	jtis := func(rs []store.Revocation) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.JTI)
+		}
+		return out
+	}
+	if got := list(time.Time{}, now, 0); got != nil {
+		t.Fatalf("ListRevocations on an empty store: got %v, want nil", got)
+	}
+
+	// Revoked in this order, which is not the JTIs' order. The pauses let
+	// each get a later stamp than the one before.
+	exp := map[string]time.Time{
+		"m":       now.Add(30 * time.Minute),
+		"c":       now.Add(time.Hour),
+		"a":       now.Add(2 * time.Hour),
+		"expired": now.Add(-time.Minute),
+		"Z":       now.Add(3 * time.Hour),
+		"b":       now.Add(time.Minute),
+	}
+	order := []string{"m", "c", "a", "expired", "Z", "b"}
+	start := time.Now()
+	for _, jti := range order {
+		if err := s.RevokeToken(ctx, jti, exp[jti]); err != nil {
+			t.Fatalf("RevokeToken(%q): %v", jti, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	end := time.Now()
+
+	all := list(time.Time{}, now, 0)
+	if got, want := jtis(all), []string{"m", "c", "a", "Z", "b"}; !slices.Equal(got, want) {
+		t.Fatalf("ListRevocations(zero, now, 0): got %q, want %q (revocation order, without the expired one)", got, want)
+	}
+	// RevokedAt comes from the store's clock, which may be another machine's.
+	const skew = time.Minute
+	for i, r := range all {
+		checkUTC(t, "revocation "+r.JTI, r.ExpiresAt, r.RevokedAt)
+		if want := normTime(exp[r.JTI]); !r.ExpiresAt.Equal(want) {
+			t.Errorf("revocation %q: ExpiresAt = %v, want %v", r.JTI, r.ExpiresAt, want)
+		}
+		if r.RevokedAt.Before(start.Add(-skew)) || r.RevokedAt.After(end.Add(skew)) {
+			t.Errorf("revocation %q: RevokedAt = %v, want between %v and %v", r.JTI, r.RevokedAt, start, end)
+		}
+		if i > 0 {
+			prev := all[i-1]
+			if r.RevokedAt.Before(prev.RevokedAt) || r.RevokedAt.Equal(prev.RevokedAt) && r.JTI < prev.JTI {
+				t.Errorf("revocation #%d (%q, %v) sorts before #%d (%q, %v), want order by RevokedAt, then JTI",
+					i, r.JTI, r.RevokedAt, i-1, prev.JTI, prev.RevokedAt)
+			}
+		}
+	}
+
+	// since: RevokedAt >= since.
+	for i := range all {
+		since := all[i].RevokedAt
+		var want []store.Revocation
+		for _, r := range all {
+			if !r.RevokedAt.Before(since) {
+				want = append(want, r)
+			}
+		}
+		if diff := cmp.Diff(want, list(since, now, 0)); diff != "" {
+			t.Errorf("ListRevocations(RevokedAt of #%d) (-want +got):\n%s", i, diff)
+		}
+	}
+	if got := list(all[len(all)-1].RevokedAt.Add(time.Microsecond), now, 0); got != nil {
+		t.Errorf("ListRevocations(just after the last one): got %v, want nil", got)
+	}
+
+	// now: only tokens that expire after it.
+	for _, tt := range []struct {
+		now  time.Time
+		want []string
+	}{
+		{now.Add(-2 * time.Minute), []string{"m", "c", "a", "expired", "Z", "b"}},
+		{now.Add(2 * time.Minute), []string{"m", "c", "a", "Z"}},
+		{now.Add(90 * time.Minute), []string{"a", "Z"}},
+		{normTime(exp["a"]), []string{"Z"}}, // expiring exactly at now is expired
+		{now.Add(4 * time.Hour), nil},
+	} {
+		if got := jtis(list(time.Time{}, tt.now, 0)); !slices.Equal(got, tt.want) {
+			t.Errorf("ListRevocations(zero, now%+v, 0): got %q, want %q", tt.now.Sub(now), got, tt.want)
+		}
+	}
+
+	// limit: the first ones in order; <= 0 is no limit.
+	for _, tt := range []struct {
+		limit int
+		want  []store.Revocation
+	}{
+		{1, all[:1]},
+		{2, all[:2]},
+		{len(all), all},
+		{len(all) + 1, all},
+		{0, all},
+		{-1, all},
+	} {
+		if diff := cmp.Diff(tt.want, list(time.Time{}, now, tt.limit)); diff != "" {
+			t.Errorf("ListRevocations(zero, now, %d) (-want +got):\n%s", tt.limit, diff)
+		}
+	}
+	if diff := cmp.Diff(all[2:4], list(all[2].RevokedAt, now, 2)); diff != "" {
+		t.Errorf("ListRevocations(RevokedAt of #2, now, 2) (-want +got):\n%s", diff)
+	}
+
+	// Revoking again keeps RevokedAt (and so the order) and the later expiry.
+	time.Sleep(2 * time.Millisecond)
+	later := exp["c"].Add(time.Hour)
+	if err := s.RevokeToken(ctx, "c", later); err != nil {
+		t.Fatalf("RevokeToken(c) again: %v", err)
+	}
+	if err := s.RevokeToken(ctx, "a", now); err != nil {
+		t.Fatalf("RevokeToken(a) again with an earlier expiry: %v", err)
+	}
+	want := slices.Clone(all)
+	want[1].ExpiresAt = normTime(later)
+	if diff := cmp.Diff(want, list(time.Time{}, now, 0)); diff != "" {
+		t.Errorf("ListRevocations after revoking c and a again (-want +got):\n%s", diff)
+	}
+	if got := changes(t, s); got != nil {
+		t.Errorf("RevokeToken wrote to the change feed: %q", got)
+	}
+
+	// Pruned revocations are gone from the list too.
+	if err := s.Prune(ctx, now.Add(90*time.Minute)); err != nil {
+		t.Fatalf("Prune: %v", err)
+	}
+	if got, want := jtis(list(time.Time{}, now, 0)), []string{"c", "a", "Z"}; !slices.Equal(got, want) {
+		t.Errorf("ListRevocations(zero, now, 0) after Prune(now+90m): got %q, want %q", got, want)
 	}
 }
 

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Gateway load run: wrk directly against a tiny upstream, then through
+# `gatehouse gateway` (with a valid bearer token, scope api) to the same
+# upstream, in the same run, on loopback.
+#
+#   bash bench/gateway.sh            # 2 threads, 64 connections, 20 s per run
+#   CONNS=32 SECS=10 bash bench/gateway.sh
+#
+# Prints each run's RESULT line and a summary: requests/s and p99 for both,
+# the throughput ratio (target: gateway >= 70% of direct) and the p99 the
+# gateway adds (target: < 2 ms). Only 200 responses count as requests.
+# At 64 connections wrk keeps every process busy, so p99 there is mostly
+# queueing; a second pair of runs at LIGHT_CONNS (default 4) connections
+# shows the latency the gateway adds when the machine is not saturated.
+# It also prints the CPU time per request of wrk, the upstream and the
+# gateway: with everything on the same cores, the best possible throughput
+# ratio is (wrk + upstream) / (wrk + upstream + gateway).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+conns=${CONNS:-64}
+secs=${SECS:-20}
+threads=${THREADS:-2}
+warmup=${WARMUP:-3}
+light=${LIGHT_CONNS:-4}
+light_secs=${LIGHT_SECS:-10}
+export PATH="/usr/local/go/bin:$PATH"
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+
+work=$(mktemp -d /tmp/gatehouse-gw-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+echo "building..."
+(cd "$root" && go build -o "$work/gatehouse" ./cmd/gatehouse && go build -o "$work/upstream" ./bench/upstream)
+
+as_port=${AS_PORT:-9301} up_port=${UP_PORT:-9302} gw_port=${GW_PORT:-9303}
+secret="ghs_bench-gateway-secret-0123456789abcdefghijkl"
+export GATEHOUSE_DATA_DIR="$work/data"
+export GATEHOUSE_LOG_LEVEL=warn
+
+wait_up() { # host port
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens at $1:$2" >&2; exit 1
+}
+
+# Authorization server, one client, one token.
+printf '%s\n' "$secret" | "$work/gatehouse" clients create --name bench-gateway --id bench-gateway \
+  --scopes api --secret-stdin --output json >/dev/null
+"$work/gatehouse" serve --addr "127.0.0.1:$as_port" 2>"$work/serve.log" &
+pids+=($!)
+wait_up 127.0.0.1 "$as_port"
+token=$(curl -sf -u "bench-gateway:$secret" -d grant_type=client_credentials -d scope=api \
+  "http://127.0.0.1:$as_port/oauth/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+[ -n "$token" ] || { echo "no access token from the server" >&2; cat "$work/serve.log" >&2; exit 1; }
+
+# Upstream and gateway.
+"$work/upstream" -addr "127.0.0.1:$up_port" 2>"$work/upstream.log" &
+pids+=($!); up_pid=$!
+"$work/gatehouse" gateway --addr "127.0.0.1:$gw_port" --upstream "http://127.0.0.1:$up_port" \
+  --issuer "http://127.0.0.1:$as_port" 2>"$work/gateway.log" &
+pids+=($!); gw_pid=$!
+wait_up 127.0.0.1 "$up_port"
+wait_up 127.0.0.1 "$gw_port"
+
+direct="http://127.0.0.1:$up_port/records/1"
+gated="http://127.0.0.1:$gw_port/records/1"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$gated")
+[ "$code" = 200 ] || { echo "gateway with the token answered $code, want 200" >&2; cat "$work/gateway.log" >&2; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' "$gated")
+[ "$code" = 401 ] || { echo "gateway without a token answered $code, want 401" >&2; exit 1; }
+
+lua="$work/count.lua"
+cat >"$lua" <<'LUA'
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) ok = 0; bad = 0 end
+function response(status, headers, body)
+  if status == 200 then ok = ok + 1 else bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local o, b = 0, 0
+  for _, t in ipairs(threads) do o = o + t:get("ok"); b = b + t:get("bad") end
+  local e = summary.errors
+  local secs = summary.duration / 1e6
+  io.write(string.format(
+    "RESULT ok=%d bad=%d socket_errors=%d timeouts=%d p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.2f secs=%.2f rps=%.1f\n",
+    o, b, e.connect + e.read + e.write, e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, secs, o / secs))
+end
+LUA
+# CPU time of a process so far, in clock ticks (utime + stime).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+run() { # name url [header]; uses $c connections for $s seconds
+  echo; echo "### $1 ($c connections)"
+  local hdr=() t=$threads
+  [ -n "${3:-}" ] && hdr=(-H "$3")
+  [ "$t" -gt "$c" ] && t=$c
+  if [ "$warmup" != 0 ]; then
+    wrk -t"$t" -c"$c" -d"${warmup}s" "${hdr[@]}" -s "$lua" "$2" >/dev/null
+  fi
+  local u0 g0 u1 g1
+  u0=$(ticks "$up_pid"); g0=$(ticks "$gw_pid")
+  # wrk's own CPU time (user, system seconds) from bash's time.
+  { TIMEFORMAT='WRKCPU %U %S'; time wrk -t"$t" -c"$c" -d"${s}s" --latency "${hdr[@]}" -s "$lua" "$2"; } \
+    2>"$work/$1.wrkcpu" | tee "$work/$1.out"
+  u1=$(ticks "$up_pid"); g1=$(ticks "$gw_pid")
+  awk -v hz="$hz" -v u="$((u1 - u0))" -v g="$((g1 - g0))" \
+    -v ok="$(sed -n 's/^RESULT ok=\([0-9]*\).*/\1/p' "$work/$1.out")" \
+    -v w="$(awk '/^WRKCPU/ {print $2 + $3}' "$work/$1.wrkcpu")" 'BEGIN {
+    printf "CPU per request: wrk %.1f us, upstream %.1f us, gateway %.1f us\n", 1e6*w/ok, 1e6*u/hz/ok, 1e6*g/hz/ok
+  }' | tee -a "$work/$1.out"
+}
+c=$conns s=$secs
+run direct "$direct"
+run gateway "$gated" "Authorization: Bearer $token"
+c=$light s=$light_secs
+run direct-light "$direct"
+run gateway-light "$gated" "Authorization: Bearer $token"
+grep -E '^(VmHWM|VmRSS)' "/proc/$gw_pid/status" | tr -s ' \t' ' ' | paste -sd' ' | sed 's/^/GATEWAY /'
+
+field() { sed -n "s/^RESULT .*[ ]$2=\([0-9.]*\).*/\1/p" "$work/$1.out" | tail -1; }
+d_rps=$(field direct rps); d_p99=$(field direct p99_ms); d_bad=$(field direct bad)
+g_rps=$(field gateway rps); g_p99=$(field gateway p99_ms); g_bad=$(field gateway bad)
+dl_rps=$(field direct-light rps); dl_p99=$(field direct-light p99_ms); dl_p50=$(field direct-light p50_ms)
+gl_rps=$(field gateway-light rps); gl_p99=$(field gateway-light p99_ms); gl_p50=$(field gateway-light p50_ms)
+echo
+echo "### summary ($threads threads, $conns connections, ${secs}s each, $(nproc) cores, $(date -u +%Y-%m-%d))"
+printf '%-24s %12s %10s %8s\n' run requests/s p99_ms non200
+printf '%-24s %12s %10s %8s\n' "direct ($conns conns)" "$d_rps" "$d_p99" "$d_bad"
+printf '%-24s %12s %10s %8s\n' "gateway ($conns conns)" "$g_rps" "$g_p99" "$g_bad"
+printf '%-24s %12s %10s %8s\n' "direct ($light conns)" "$dl_rps" "$dl_p99" "$(field direct-light bad)"
+printf '%-24s %12s %10s %8s\n' "gateway ($light conns)" "$gl_rps" "$gl_p99" "$(field gateway-light bad)"
+awk -v d="$d_rps" -v g="$g_rps" -v dp="$d_p99" -v gp="$g_p99" -v dlp="$dl_p99" -v glp="$gl_p99" -v dl5="$dl_p50" -v gl5="$gl_p50" -v c="$conns" -v l="$light" 'BEGIN {
+  printf "gateway throughput vs direct: %.0f%% (target >= 70%%)\n", 100*g/d
+  printf "p99 added by the gateway: %.2f ms at %d connections, %.2f ms at %d (p50: %.2f ms) (target < 2 ms)\n", gp-dp, c, glp-dlp, l, gl5-dl5
+}'
+for r in direct gateway; do printf '  %-8s %s\n' "$r:" "$(grep -h '^CPU per request' "$work/$r.out")"; done

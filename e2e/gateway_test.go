@@ -1,0 +1,510 @@
+package e2e
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// gatewayRE finds the gateway's address in a log line, standalone or
+// inside serve.
+var gatewayRE = regexp.MustCompile(`gateway listening.* addr=http://(127\.0\.0\.1:\d+)`)
+
+// gateway starts `gatehouse gateway` with args and waits for its address,
+// as serve does for the server.
+func (in *instance) gateway(args ...string) *server {
+	in.t.Helper()
+	cmd := exec.Command(binary, append([]string{"gateway", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = in.env
+	s := &server{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	found := s.watch(in.t, gatewayRE)
+	select {
+	case addr := <-found:
+		s.url = "http://" + addr
+	case err := <-s.done:
+		in.t.Fatalf("gateway exited early: %v\n%s", err, s.logs)
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		in.t.Fatalf("gateway did not start\n%s", s.logs)
+	}
+	return s
+}
+
+// watch starts s.cmd, copies its stderr into s.logs and sends the first
+// match of re's group 1 on the returned channel.
+func (s *server) watch(t *testing.T, re *regexp.Regexp) <-chan string {
+	t.Helper()
+	pr, pw := io.Pipe()
+	s.cmd.Stderr = pw
+	s.cmd.Stdout = s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			s.logs.Write([]byte(line + "\n"))
+			if m := re.FindStringSubmatch(line); m != nil && !sent {
+				found <- m[1]
+				sent = true
+			}
+		}
+	}()
+	go func() { s.done <- s.cmd.Wait(); pw.Close() }()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	return found
+}
+
+// seen is what the test upstream received.
+type seen struct {
+	Method string      `json:"method"`
+	URI    string      `json:"uri"`
+	Header http.Header `json:"header"`
+}
+
+// newUpstream starts the API behind the gateway: it answers every request
+// with what it received.
+func newUpstream(t *testing.T) *httptest.Server {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(seen{Method: r.Method, URI: r.RequestURI, Header: r.Header})
+	}))
+	t.Cleanup(up.Close)
+	return up
+}
+
+// result is a gateway response.
+type result struct {
+	status    int
+	challenge string // WWW-Authenticate
+	upstream  *seen  // what the upstream saw, if the request reached it
+	body      string
+}
+
+func call(t *testing.T, method, url, token string, header ...string) result {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	res := result{status: resp.StatusCode, challenge: resp.Header.Get("WWW-Authenticate"), body: string(b)}
+	if resp.StatusCode == 200 && method != "HEAD" {
+		res.upstream = &seen{}
+		if err := json.Unmarshal(b, res.upstream); err != nil {
+			t.Fatalf("%s %s: upstream answer %q: %v", method, url, b, err)
+		}
+	}
+	return res
+}
+
+// accessToken gets a client-credentials token from srv.
+func (s *server) accessToken(t *testing.T, c createdClient, scope string) string {
+	t.Helper()
+	code, m := s.token(t, c.ClientID, c.ClientSecret, scope)
+	tok, _ := m["access_token"].(string)
+	if code != 200 || tok == "" {
+		t.Fatalf("token for %s with scope %q: got %d %v", c.ClientID, scope, code, m)
+	}
+	return tok
+}
+
+// signer mints JWT access tokens with its own key, for tokens gatehouse
+// serve would never issue.
+type signer struct {
+	key *ecdsa.PrivateKey
+	kid string
+}
+
+func newSigner(t *testing.T, kid string) *signer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &signer{key: key, kid: kid}
+}
+
+func (s *signer) jwks() jose.JSONWebKeySet {
+	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &s.key.PublicKey, KeyID: s.kid, Algorithm: "ES256", Use: "sig"}}}
+}
+
+// mint signs claims as an RFC 9068 access token; exp is relative to now.
+func (s *signer) mint(t *testing.T, iss, aud, sub, scope string, exp time.Duration) string {
+	t.Helper()
+	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: s.key, KeyID: s.kid}},
+		(&jose.SignerOptions{}).WithType("at+jwt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	payload, _ := json.Marshal(map[string]any{
+		"iss": iss, "aud": aud, "sub": sub, "client_id": sub, "scope": scope, "jti": rand.Text(),
+		"iat": now.Add(exp - time.Hour).Unix(), "nbf": now.Add(exp - time.Hour).Unix(), "exp": now.Add(exp).Unix(),
+	})
+	jws, err := sg.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// newIssuer is a stand-in authorization server with its own key: RFC 8414
+// metadata, JWKS and an empty revocation feed.
+func newIssuer(t *testing.T, s *signer) *httptest.Server {
+	var iss *httptest.Server
+	iss = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/.well-known/oauth-authorization-server":
+			json.NewEncoder(w).Encode(map[string]string{
+				"issuer": iss.URL, "jwks_uri": iss.URL + "/jwks", "revocation_feed_endpoint": iss.URL + "/revocations",
+			})
+		case "/jwks":
+			json.NewEncoder(w).Encode(s.jwks())
+		case "/revocations":
+			io.WriteString(w, `{"revoked":[],"cursor":"","more":false}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(iss.Close)
+	return iss
+}
+
+// currentKID returns the key ID the server signs with.
+func currentKID(t *testing.T, tok string) string {
+	t.Helper()
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256, jose.EdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jws.Signatures[0].Header.KeyID
+}
+
+func metricValue(t *testing.T, metrics, series string) string {
+	t.Helper()
+	for line := range strings.Lines(metrics) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series+" "); ok {
+			return v
+		}
+	}
+	return "0"
+}
+
+func TestGateway(t *testing.T) {
+	in := newInstance(t)
+	srv := in.serve()
+	up := newUpstream(t)
+	gw := in.gateway("--upstream", up.URL, "--issuer", srv.url, "--base-path", "/api", "--revocation-poll", "1s")
+
+	app := in.createClient("--name", "Billing sync", "--scopes", "api:read-only search")
+	tenant := in.createClient("--name", "Tenant app", "--scopes", "api", "--accounts", "acct-1")
+	readOnly := srv.accessToken(t, app, "api:read-only")
+	search := srv.accessToken(t, app, "search")
+	acct := srv.accessToken(t, tenant, "api account:acct-1")
+
+	t.Run("allowed and forbidden endpoints", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, method, path, token string
+			wantStatus                int
+			wantChallenge             string // substring of WWW-Authenticate
+		}{
+			{"read-only reads", "GET", "/api/records/1", readOnly, 200, ""},
+			{"HEAD is a read", "HEAD", "/api/records/1", readOnly, 200, ""},
+			{"read-only writes", "POST", "/api/records", readOnly, 403, `error="insufficient_scope", scope="api"`},
+			{"search searches", "GET", "/api/records/7/search", search, 200, ""},
+			{"search reads a record", "GET", "/api/records/7", search, 403, `scope="api:read-only api"`},
+			{"search one level too deep", "GET", "/api/records/7/search/x", search, 403, `error="insufficient_scope"`},
+			{"no token", "GET", "/api/records/1", "", 401, `Bearer realm=`},
+			{"garbage token", "GET", "/api/records/1", "abc.def.ghi", 401, `error="invalid_token"`},
+			{"outside the base path", "GET", "/admin", readOnly, 404, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				res := call(t, tc.method, gw.url+tc.path, tc.token)
+				if res.status != tc.wantStatus || !strings.Contains(res.challenge, tc.wantChallenge) {
+					t.Errorf("got %d, WWW-Authenticate %q; want %d and %q", res.status, res.challenge, tc.wantStatus, tc.wantChallenge)
+				}
+			})
+		}
+	})
+
+	t.Run("identity headers replace spoofed ones", func(t *testing.T) {
+		res := call(t, "GET", gw.url+"/api/records/1?x=1", readOnly,
+			"X-Gatehouse-Client-Id", "admin", "x-gatehouse-scope", "api", "X-Gatehouse-Account", "acct-9")
+		if res.status != 200 {
+			t.Fatalf("got %d %s, want 200", res.status, res.body)
+		}
+		h := res.upstream.Header
+		for name, want := range map[string]string{
+			"X-Gatehouse-Client-Id": app.ClientID, "X-Gatehouse-Subject": app.ClientID,
+			"X-Gatehouse-Scope": "api:read-only", "X-Gatehouse-Account": "",
+		} {
+			if got := strings.Join(h.Values(name), ","); got != want {
+				t.Errorf("upstream %s: got %q, want %q", name, got, want)
+			}
+		}
+		if res.upstream.URI != "/api/records/1?x=1" {
+			t.Errorf("upstream request URI: got %q, want /api/records/1?x=1 (the path unchanged)", res.upstream.URI)
+		}
+	})
+
+	t.Run("account-restricted token", func(t *testing.T) {
+		for _, tc := range []struct {
+			name       string
+			header     []string
+			wantStatus int
+		}{
+			{"its own account", []string{"X-Account", "acct-1"}, 200},
+			{"another account", []string{"X-Account", "acct-2"}, 403},
+			{"no account header", nil, 200},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				res := call(t, "DELETE", gw.url+"/api/records/1", acct, tc.header...)
+				if res.status != tc.wantStatus {
+					t.Fatalf("got %d %s, want %d", res.status, res.body, tc.wantStatus)
+				}
+				if res.status != 200 {
+					return
+				}
+				if got := res.upstream.Header.Get("X-Account"); got != "acct-1" {
+					t.Errorf("upstream X-Account: got %q, want acct-1", got)
+				}
+				if got := res.upstream.Header.Get("X-Gatehouse-Account"); got != "acct-1" {
+					t.Errorf("upstream X-Gatehouse-Account: got %q, want acct-1", got)
+				}
+			})
+		}
+	})
+
+	t.Run("tokens the server did not issue", func(t *testing.T) {
+		// The server's own key ID, but another key: the signature fails.
+		forged := newSigner(t, currentKID(t, readOnly)).mint(t, srv.url, srv.url, app.ClientID, "api", time.Hour)
+		unknownKey := newSigner(t, "unknown-kid").mint(t, srv.url, srv.url, app.ClientID, "api", time.Hour)
+		// A valid token of another issuer.
+		other := newSigner(t, "other")
+		otherIssuer := other.mint(t, newIssuer(t, other).URL, srv.url, app.ClientID, "api", time.Hour)
+		for name, tok := range map[string]string{"forged with the server's kid": forged, "unknown key": unknownKey, "another issuer": otherIssuer} {
+			res := call(t, "GET", gw.url+"/api/records/1", tok)
+			if res.status != 401 || !strings.Contains(res.challenge, `error="invalid_token"`) {
+				t.Errorf("%s: got %d %q, want 401 invalid_token", name, res.status, res.challenge)
+			}
+		}
+	})
+
+	t.Run("revoked token refused within the poll interval", func(t *testing.T) {
+		tok := srv.accessToken(t, app, "api:read-only")
+		if res := call(t, "GET", gw.url+"/api/records/1", tok); res.status != 200 {
+			t.Fatalf("before revocation: got %d %s", res.status, res.body)
+		}
+		req, _ := http.NewRequest("POST", srv.url+"/oauth/revoke", strings.NewReader("token="+tok))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(app.ClientID, app.ClientSecret)
+		if code, m := doJSON(t, req); code != 200 {
+			t.Fatalf("revoke: got %d %v", code, m)
+		}
+		within(t, 2*time.Second, "revoked token refused (poll 1s + 1s)", func() bool {
+			res := call(t, "GET", gw.url+"/api/records/1", tok)
+			return res.status == 401 && strings.Contains(res.challenge, `error="invalid_token"`)
+		})
+		if res := call(t, "GET", gw.url+"/api/records/1", readOnly); res.status != 200 {
+			t.Errorf("another token after the revocation: got %d, want 200", res.status)
+		}
+	})
+
+	t.Run("health and metrics", func(t *testing.T) {
+		if body := fetch(t, gw.url+"/healthz"); !strings.Contains(body, "ok") {
+			t.Errorf("/healthz: got %q", body)
+		}
+		m := fetch(t, gw.url+"/metrics")
+		for _, series := range []string{
+			`gatehouse_gateway_requests_total{decision="allowed",reason=""}`,
+			`gatehouse_gateway_requests_total{decision="denied",reason="insufficient_scope"}`,
+			`gatehouse_gateway_requests_total{decision="denied",reason="account_mismatch"}`,
+			`gatehouse_gateway_requests_total{decision="denied",reason="revoked"}`,
+			`gatehouse_gateway_upstream_duration_seconds_count`,
+		} {
+			if v := metricValue(t, m, series); v == "0" {
+				t.Errorf("/metrics: %s is 0", series)
+			}
+		}
+	})
+
+	// The gateway stops in order on SIGTERM.
+	gw.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-gw.done:
+		if err != nil || !strings.Contains(gw.logs.String(), "stopped") {
+			t.Errorf("gateway after SIGTERM: %v\n%s", err, gw.logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("gateway did not stop after SIGTERM")
+	}
+	for _, secret := range []string{app.ClientSecret, readOnly[:40]} {
+		if strings.Contains(gw.logs.String(), secret) {
+			t.Errorf("gateway log shows a secret or token")
+		}
+	}
+}
+
+// TestGatewayTokenChecks uses a stand-in issuer whose key the test holds,
+// so that it can mint tokens serve never would: expired ones, and ones
+// with the issuer's key but another iss.
+func TestGatewayTokenChecks(t *testing.T) {
+	in := newInstance(t)
+	up := newUpstream(t)
+	sg := newSigner(t, "k1")
+	iss := newIssuer(t, sg)
+	gw := in.gateway("--upstream", up.URL, "--issuer", iss.URL)
+
+	for _, tc := range []struct {
+		name, token string
+		want        int
+		wantDesc    string
+	}{
+		{"valid", sg.mint(t, iss.URL, iss.URL, "app", "api", time.Hour), 200, ""},
+		{"expired", sg.mint(t, iss.URL, iss.URL, "app", "api", -2*time.Minute), 401, "expired"},
+		{"another issuer", sg.mint(t, "https://auth.other.example", iss.URL, "app", "api", time.Hour), 401, ""},
+		{"another audience", sg.mint(t, iss.URL, "https://api.other.example", "app", "api", time.Hour), 401, ""},
+		{"unknown key", newSigner(t, "k2").mint(t, iss.URL, iss.URL, "app", "api", time.Hour), 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := call(t, "GET", gw.url+"/records/1", tc.token)
+			if res.status != tc.want {
+				t.Fatalf("got %d %s, want %d", res.status, res.body, tc.want)
+			}
+			if tc.want == 401 && !strings.Contains(res.challenge, `error="invalid_token"`) {
+				t.Errorf("WWW-Authenticate: got %q, want error=\"invalid_token\"", res.challenge)
+			}
+			if !strings.Contains(res.body, tc.wantDesc) {
+				t.Errorf("body: got %s, want it to mention %q", res.body, tc.wantDesc)
+			}
+		})
+	}
+	m := fetch(t, gw.url+"/metrics")
+	if v := metricValue(t, m, `gatehouse_gateway_requests_total{decision="denied",reason="expired"}`); v != "1" {
+		t.Errorf("expired denials: got %s, want 1", v)
+	}
+	if v := metricValue(t, m, `gatehouse_gateway_requests_total{decision="denied",reason="invalid_token"}`); v != "3" {
+		t.Errorf("invalid_token denials: got %s, want 3", v)
+	}
+}
+
+func TestGatewayUpstreamDown(t *testing.T) {
+	in := newInstance(t)
+	sg := newSigner(t, "k1")
+	iss := newIssuer(t, sg)
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	gw := in.gateway("--upstream", down.URL, "--issuer", iss.URL)
+	res := call(t, "GET", gw.url+"/records/1", sg.mint(t, iss.URL, iss.URL, "app", "api", time.Hour))
+	if res.status != 502 || !strings.Contains(res.body, `"bad_gateway"`) || strings.Contains(res.body, "127.0.0.1") {
+		t.Errorf("upstream down: got %d %s, want 502 bad_gateway without the address", res.status, res.body)
+	}
+}
+
+// TestGatewayInServe runs the gateway from serve's config file.
+func TestGatewayInServe(t *testing.T) {
+	in := newInstance(t)
+	up := newUpstream(t)
+	cfg := filepath.Join(in.dataDir, "gatehouse.yaml")
+	os.WriteFile(cfg, []byte("gateway:\n  enabled: true\n  addr: 127.0.0.1:0\n  upstream: "+up.URL+"\n  base_path: /api\n"), 0o600)
+	srv := in.serve("--config", cfg)
+	var gwURL string
+	within(t, 10*time.Second, "gateway listening in serve's log", func() bool {
+		m := gatewayRE.FindStringSubmatch(srv.logs.String())
+		if m != nil {
+			gwURL = "http://" + m[1]
+		}
+		return m != nil
+	})
+	c := in.createClient("--name", "embedded", "--scopes", "api:read-only")
+	tok := srv.accessToken(t, c, "")
+	if res := call(t, "GET", gwURL+"/api/records/1", tok); res.status != 200 || res.upstream.Header.Get("X-Gatehouse-Client-Id") != c.ClientID {
+		t.Errorf("allowed call: got %d %s", res.status, res.body)
+	}
+	if res := call(t, "PUT", gwURL+"/api/records/1", tok); res.status != 403 {
+		t.Errorf("forbidden call: got %d, want 403", res.status)
+	}
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-srv.done:
+		if err != nil {
+			t.Errorf("serve after SIGTERM: %v\n%s", err, srv.logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve with a gateway did not stop after SIGTERM")
+	}
+	if _, err := http.Get(gwURL + "/healthz"); err == nil {
+		t.Errorf("the gateway still answers after serve stopped")
+	}
+}
+
+func TestGatewayCLIErrors(t *testing.T) {
+	in := newInstance(t)
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"gateway", "--issuer", "http://127.0.0.1:1"}, "", "--upstream is required"},
+		{[]string{"gateway", "--upstream", "http://127.0.0.1:1"}, "", "--issuer is required"},
+		{[]string{"gateway", "--upstream", "localhost:3000", "--issuer", "http://127.0.0.1:1"}, "", "--upstream"},
+		{[]string{"gateway", "--upstream", "http://127.0.0.1:1", "--issuer", "http://auth.example.com"}, "", "must use https"},
+		{[]string{"gateway", "--upstream", "http://127.0.0.1:1", "--issuer", "http://127.0.0.1:1", "--client-id", "feed"}, "", "GATEHOUSE_GATEWAY_CLIENT_SECRET"},
+		{[]string{"gateway", "--upstream", "http://127.0.0.1:1", "--issuer", "http://127.0.0.1:1", "--revocation-poll", "often"}, "", "--revocation-poll"},
+		{[]string{"gateway", "--upstream", "http://127.0.0.1:1", "--issuer", "http://127.0.0.1:1", "--account-header", "X-Gatehouse-Account"}, "", "--account-header"},
+		{[]string{"gateway", "--issuer", "http://127.0.0.1:1", "--client-secret", "x"}, "", "unknown flag"},
+		{[]string{"gateway"}, "GATEHOUSE_GATEWAY_UPSTREAM=http://127.0.0.1:1", "--issuer is required"},
+	} {
+		cmdIn := *in
+		if tc.env != "" {
+			cmdIn.env = append(append([]string(nil), in.env...), tc.env)
+		}
+		_, stderr, code := cmdIn.cli("", tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("gatehouse %s: got exit %d, stderr %q; want exit 2 mentioning %q", strings.Join(tc.args, " "), code, stderr, tc.want)
+		}
+		if n := strings.Count(strings.TrimSpace(stderr), "\n"); n > 0 {
+			t.Errorf("gatehouse %s: error is %d lines, want one: %q", strings.Join(tc.args, " "), n+1, stderr)
+		}
+	}
+}

@@ -1,0 +1,177 @@
+// Package gateway is Gatehouse's enforcing reverse proxy: every request is
+// checked by the resource middleware (token, scope catalog, account) and
+// only then passed to the upstream API, with the caller's identity in
+// X-Gatehouse-* headers that the upstream can trust because the gateway
+// removes any that arrive from outside.
+//
+// The gateway needs no database: only the authorization server's metadata,
+// JWKS and revocation feed, which the resource middleware fetches.
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatehouse/gatehouse/resource"
+)
+
+// The identity headers the upstream receives. Incoming headers with these
+// names, and any other X-Gatehouse-* header, are removed first.
+const (
+	HeaderClientID = "X-Gatehouse-Client-Id"
+	HeaderSubject  = "X-Gatehouse-Subject"
+	HeaderScope    = "X-Gatehouse-Scope" // space-separated, as in the token
+	HeaderAccount  = "X-Gatehouse-Account"
+)
+
+// Paths the gateway answers itself instead of proxying.
+const (
+	PathHealth  = "/healthz"
+	PathMetrics = "/metrics"
+)
+
+// DefaultUpstreamTimeout is how long the gateway waits for the upstream's
+// response headers when Config.UpstreamTimeout is zero.
+const DefaultUpstreamTimeout = 30 * time.Second
+
+// Config configures a Gateway.
+type Config struct {
+	// Upstream is the API the gateway protects: an absolute http or https
+	// URL. Requests keep their path (and query); a path in Upstream, if
+	// any, is put in front of it.
+	Upstream *url.URL
+	// Resource configures the enforcement (issuer, audience, scope catalog,
+	// base path, account header, revocation polling...). Its Observe, if
+	// set, is still called, after the gateway's own metrics.
+	Resource resource.Config
+	// UpstreamTimeout bounds the wait for the upstream's response headers;
+	// 0 means DefaultUpstreamTimeout. Bodies are not bounded, so streams
+	// and large downloads pass through.
+	UpstreamTimeout time.Duration
+	// Logger receives upstream errors; nil discards them.
+	Logger *slog.Logger
+	// Registry receives the gateway's metrics and is served at /metrics;
+	// nil means a new registry with the Go and process collectors.
+	Registry *prometheus.Registry
+}
+
+// Gateway is a running gateway. Its Handler serves /healthz, /metrics and
+// proxies everything else.
+type Gateway struct {
+	guard     *resource.Guard
+	transport *http.Transport
+	handler   http.Handler
+}
+
+// New checks cfg and builds a gateway. It does no network I/O: the
+// authorization server's keys are fetched on the first request. Call Close
+// to stop the background revocation polling.
+func New(cfg Config) (*Gateway, error) {
+	if err := checkUpstream(cfg.Upstream); err != nil {
+		return nil, err
+	}
+	if cfg.UpstreamTimeout < 0 {
+		return nil, fmt.Errorf("gateway: upstream timeout is negative (%s)", cfg.UpstreamTimeout)
+	}
+	if cfg.UpstreamTimeout == 0 {
+		cfg.UpstreamTimeout = DefaultUpstreamTimeout
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := newMetrics()
+	rc := cfg.Resource
+	if rc.Logger == nil {
+		rc.Logger = log
+	}
+	next := rc.Observe
+	rc.Observe = func(allowed bool, reason string) {
+		m.decision(allowed, reason)
+		if next != nil {
+			next(allowed, reason)
+		}
+	}
+	guard, err := resource.New(rc)
+	if err != nil {
+		return nil, err
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if err := m.register(reg); err != nil {
+		guard.Close()
+		return nil, err
+	}
+
+	tr := newTransport(cfg.UpstreamTimeout)
+	p := newProxy(cfg.Upstream, tr, m, log)
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	return &Gateway{
+		guard:     guard,
+		transport: tr,
+		handler:   routes(guard.Handler(p), metricsHandler),
+	}, nil
+}
+
+// Handler returns the gateway's HTTP handler.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Close stops background work (revocation polling) and closes idle
+// upstream connections. Requests in flight are not interrupted.
+func (g *Gateway) Close() {
+	g.guard.Close()
+	g.transport.CloseIdleConnections()
+}
+
+// routes dispatches the gateway's own two paths and sends everything else
+// to the guarded proxy. It deliberately is not a ServeMux: a proxy must not
+// redirect or rewrite the paths it passes on.
+func routes(guarded, metrics http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case PathHealth:
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+		case PathMetrics:
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
+				return
+			}
+			metrics.ServeHTTP(w, r)
+		default:
+			guarded.ServeHTTP(w, r)
+		}
+	})
+}
+
+// checkUpstream reports what is wrong with an upstream URL, or nil.
+func checkUpstream(u *url.URL) error {
+	switch {
+	case u == nil:
+		return errors.New("gateway: no upstream URL")
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "":
+		return fmt.Errorf("gateway: upstream %q is not an absolute http or https URL", u.Redacted())
+	case u.User != nil:
+		return fmt.Errorf("gateway: upstream %q must not contain user information", u.Redacted())
+	case u.Fragment != "" || strings.Contains(u.String(), "#"):
+		return fmt.Errorf("gateway: upstream %q must not have a fragment", u.Redacted())
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package resource
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+const (
+	codeInvalidToken      = oauth.CodeInvalidToken
+	codeInsufficientScope = oauth.CodeInsufficientScope
+	codeInvalidRequest    = oauth.CodeInvalidRequest
+	// codeUnauthorized is the JSON error of a request without a token:
+	// RFC 6750 §3.1 has no error code for it in the challenge, but a JSON
+	// body still needs one.
+	codeUnauthorized = "unauthorized"
+	codeNotFound     = "not_found"
+)
+
+// failure is a refused request.
+type failure struct {
+	status int
+	code   string // JSON "error"
+	desc   string // JSON "error_description"; also in the challenge for 401 and account 403s
+	scope  string // the challenge's scope attribute (insufficient_scope)
+	reason string // for Config.Observe
+}
+
+var (
+	missingToken = &failure{status: http.StatusUnauthorized, code: codeUnauthorized, reason: ReasonMissingToken,
+		desc: "this API needs an OAuth 2.0 bearer access token in the Authorization header"}
+	revokedToken    = &failure{status: http.StatusUnauthorized, code: codeInvalidToken, reason: ReasonRevoked, desc: "token revoked"}
+	outsideBasePath = &failure{status: http.StatusNotFound, code: codeNotFound, reason: ReasonOutsideBasePath, desc: "no such API endpoint"}
+	unavailable     = &failure{status: http.StatusServiceUnavailable, code: oauth.CodeTemporarilyUnavailable, reason: ReasonUnavailable,
+		desc: "the issuer's signing keys are not available; retry later"}
+)
+
+func invalidToken(desc string) *failure {
+	return &failure{status: http.StatusUnauthorized, code: codeInvalidToken, reason: ReasonInvalidToken, desc: desc}
+}
+
+// refuse writes f (RFC 6750 §3) and reports it to Observe.
+func (g *Guard) refuse(w http.ResponseWriter, f *failure) {
+	if g.cfg.Observe != nil {
+		g.cfg.Observe(false, f.reason)
+	}
+	h := w.Header()
+	switch {
+	case f == missingToken:
+		h.Set("WWW-Authenticate", g.challenge)
+	case f.code == codeInvalidToken:
+		h.Set("WWW-Authenticate", g.challenge+`, error="invalid_token", error_description=`+quoteDesc(f.desc))
+	case f.code == codeInsufficientScope && f.scope != "":
+		h.Set("WWW-Authenticate", g.challenge+`, error="insufficient_scope", scope=`+quoteDesc(f.scope))
+	case f.code == codeInsufficientScope:
+		h.Set("WWW-Authenticate", g.challenge+`, error="insufficient_scope", error_description=`+quoteDesc(f.desc))
+	case f.status == http.StatusServiceUnavailable:
+		h.Set("Retry-After", "5")
+	}
+	body, err := json.Marshal(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{f.code, f.desc})
+	if err != nil { // cannot happen: two strings
+		body = []byte(`{"error":"` + f.code + `"}`)
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(f.status)
+	w.Write(append(body, '\n'))
+}
+
+// quote returns s as an RFC 9110 §5.6.4 quoted-string.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 && r != '\t' || r == 0x7f:
+			b.WriteByte('?')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// quoteDesc quotes an error_description or scope value, which RFC 6750 §3
+// limits to %x20-21 / %x23-5B / %x5D-7E; other bytes become '?'. Long
+// values are cut.
+func quoteDesc(s string) string {
+	const maxLen = 512
+	if len(s) > maxLen {
+		s = s[:maxLen]
+	}
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return string(append(b, '"'))
+}

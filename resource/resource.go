@@ -1,0 +1,504 @@
+// Package resource protects an HTTP API with OAuth 2.0 bearer tokens: the
+// RFC 9068 JWT access tokens an authorization server such as Gatehouse
+// issues, checked against a scope catalog that defines each scope as a set of
+// endpoints ([scope.Catalog]).
+//
+// A [Guard] (or [Middleware], its one-call form) takes the token from the
+// Authorization header only (RFC 6750 §2.1), verifies it against the
+// issuer's published keys (RFC 8414 discovery → jwks_uri, RFC 7517), checks
+// the RFC 9068 §4 rules (typ at+jwt, an allowed alg, iss, aud, exp, nbf),
+// then checks that one of the token's scopes allows the request's method
+// and path, and that an account-restricted token acts only for its account.
+// Refusals are RFC 6750 §3 responses: 401 with a WWW-Authenticate challenge
+// for a missing or bad token, 403 error="insufficient_scope" for a token
+// that may not call the endpoint. Handlers read the verified claims with
+// [ClaimsFrom].
+//
+// Verified tokens are cached (so a repeated token costs a hash lookup, not a
+// signature check), and token IDs revoked at the issuer are polled from its
+// revocation feed (advertised as revocation_feed_endpoint) and refused on
+// every request, cached or not.
+package resource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/scope"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultAccountHeader  = "X-Account"
+	DefaultLeeway         = 30 * time.Second
+	DefaultJWKSMinRefresh = 30 * time.Second
+	DefaultRevocationPoll = 5 * time.Second
+	DefaultCacheSize      = 10000
+	DefaultHTTPTimeout    = 10 * time.Second
+)
+
+// Signing algorithms a Guard can verify (RFC 7518 §3.1, RFC 8037 §3.1).
+// Symmetric (HS*) algorithms and "none" are never accepted: a resource
+// server holds only public keys.
+const (
+	ES256 = "ES256" // ECDSA P-256 with SHA-256
+	RS256 = "RS256" // RSASSA-PKCS1-v1_5 with SHA-256, keys of at least 2048 bits
+	PS256 = "PS256" // RSASSA-PSS with SHA-256, keys of at least 2048 bits
+	EdDSA = "EdDSA" // Ed25519
+)
+
+// Observe reasons, passed to Config.Observe for a refused request.
+const (
+	ReasonMissingToken      = "missing_token"      // 401, no bearer token
+	ReasonInvalidToken      = "invalid_token"      // 401, malformed, badly signed, unknown key, wrong iss/aud/typ/alg
+	ReasonExpired           = "expired"            // 401, exp (plus leeway) has passed
+	ReasonRevoked           = "revoked"            // 401, the token ID is in the issuer's revocation feed
+	ReasonInsufficientScope = "insufficient_scope" // 403, no scope of the token allows the endpoint
+	ReasonAccountMismatch   = "account_mismatch"   // 403, the account header names another account
+	ReasonOutsideBasePath   = "outside_base_path"  // 404, the path is not under Config.BasePath
+	ReasonInvalidRequest    = "invalid_request"    // 400, a path that cannot be matched safely, or a repeated account header
+	ReasonUnavailable       = "unavailable"        // 503, the issuer's keys could not be fetched and none are cached
+)
+
+// Config configures a Guard. Issuer and Audience are required; the zero
+// value of every other field is useful.
+type Config struct {
+	// Issuer is the authorization server's issuer identifier (RFC 8414 §2).
+	// Its metadata, at Issuer + "/.well-known/oauth-authorization-server",
+	// gives jwks_uri and revocation_feed_endpoint, and a token's iss must be
+	// exactly Issuer.
+	Issuer string
+	// Audience identifies this API: a token's aud (a string or an array)
+	// must contain it (RFC 9068 §4).
+	Audience string
+	// Catalog decides which scopes allow which endpoints; nil means
+	// scope.Default().
+	Catalog *scope.Catalog
+	// BasePath, e.g. "/api", is where the API's paths start: it is removed
+	// before matching against the catalog, and requests outside it get a
+	// 404. It is compared with the escaped request path.
+	BasePath string
+	// AccountHeader names the request header that says which account a
+	// request acts for; default "X-Account". See Guard.Handler.
+	AccountHeader string
+	// Realm is the realm of WWW-Authenticate challenges; default Issuer.
+	Realm string
+	// Algorithms are the JWS algorithms accepted; default ES256, RS256,
+	// PS256 and EdDSA. Only those four are supported: never "none", never
+	// HMAC.
+	Algorithms []string
+	// Leeway tolerates clock skew in exp and nbf checks; default 30s.
+	Leeway time.Duration
+	// JWKSMinRefresh limits refetches of the JWKS for a token signed by an
+	// unknown key ID to one per this interval; default 30s.
+	JWKSMinRefresh time.Duration
+	// RevocationPoll is how often the revocation feed is polled; default
+	// 5s; negative disables polling.
+	RevocationPoll time.Duration
+	// ClientID and ClientSecret authenticate to a revocation feed that
+	// requires a client (HTTP Basic, RFC 6749 §2.3.1).
+	ClientID, ClientSecret string
+	// CacheSize bounds the verified-token cache; default 10000 entries;
+	// negative disables the cache.
+	CacheSize int
+	// HTTPClient fetches metadata, keys and the revocation feed; default a
+	// client with a 10s timeout.
+	HTTPClient *http.Client
+	// Logger receives key changes, fetch failures and revocation polling
+	// problems; default discards.
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Observe, if set, is called once per request with the decision (for
+	// metrics), from the request's goroutine: reason is "" when allowed,
+	// else one of the Reason constants.
+	Observe func(allowed bool, reason string)
+}
+
+// Claims are the verified claims of an access token (RFC 9068 §2.2).
+type Claims struct {
+	Issuer    string   // iss
+	Subject   string   // sub: the client ID (client credentials) or the user ID
+	ClientID  string   // client_id
+	AccountID string   // account_id of an account-restricted token; "" if none
+	JTI       string   // jti, the token ID
+	Audience  []string // aud
+	Scopes    []string // scope, split at spaces
+	IssuedAt  time.Time
+	NotBefore time.Time // zero if the token has no nbf
+	ExpiresAt time.Time
+}
+
+type claimsKey struct{}
+
+// ClaimsFrom returns the claims of the access token that authorized the
+// request whose context is ctx. The Claims are shared by every request
+// carrying the same token: do not modify them.
+func ClaimsFrom(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(claimsKey{}).(*Claims)
+	return c, ok && c != nil
+}
+
+// A Guard enforces access tokens on the requests it handles. Create one with
+// New; it is safe for concurrent use.
+type Guard struct {
+	cfg        Config
+	catalog    *scope.Catalog
+	base       string
+	acctHeader string // canonical
+	metaURL    string
+	algs       []string
+	log        *slog.Logger
+	now        func() time.Time
+	client     *http.Client
+	seed       maphash.Seed
+
+	challenge string // `Bearer realm="..."`
+
+	disc    atomic.Pointer[discovery]
+	discMu  sync.Mutex
+	keys    atomic.Pointer[keySet]
+	fetchMu sync.Mutex   // serialises JWKS fetches
+	tried   time.Time    // last JWKS fetch attempt; guarded by fetchMu
+	nextTry atomic.Int64 // Unix ns: no background refresh before
+	bgFetch atomic.Bool
+
+	cache   *tokenCache // nil when disabled
+	revoked atomic.Pointer[revocations]
+
+	ctx     context.Context // canceled by Close
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // background goroutines
+	closeMu sync.Mutex     // orders wg.Add after Close
+	closed  bool
+}
+
+// New checks cfg and returns a Guard. It does no network I/O itself: the
+// issuer's metadata and keys are fetched when first needed, and failed
+// fetches are retried. Unless cfg.RevocationPoll is negative, it starts
+// polling the revocation feed in the background; Close stops it.
+func New(cfg Config) (*Guard, error) {
+	if err := normalize(&cfg); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &Guard{
+		cfg:        cfg,
+		catalog:    cfg.Catalog,
+		base:       cfg.BasePath,
+		acctHeader: http.CanonicalHeaderKey(cfg.AccountHeader),
+		metaURL:    strings.TrimSuffix(cfg.Issuer, "/") + "/.well-known/oauth-authorization-server",
+		algs:       cfg.Algorithms,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		client:     cfg.HTTPClient,
+		seed:       maphash.MakeSeed(),
+		challenge:  "Bearer realm=" + quote(cfg.Realm),
+		ctx:        ctx,
+		cancel:     cancel,
+	}
+	if cfg.CacheSize > 0 {
+		g.cache = newTokenCache(cfg.CacheSize)
+	}
+	if cfg.RevocationPoll > 0 {
+		g.wg.Add(1)
+		go g.pollRevocations()
+	}
+	return g, nil
+}
+
+// Middleware returns New(cfg).Handler. It panics if cfg is invalid, like
+// regexp.MustCompile. The Guard's revocation polling runs for the life of
+// the process; use New and Close to stop it.
+func Middleware(cfg Config) func(http.Handler) http.Handler {
+	g, err := New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return g.Handler
+}
+
+// Close stops the background revocation polling and waits for it. The
+// Guard keeps enforcing tokens with what it has already fetched.
+func (g *Guard) Close() {
+	g.closeMu.Lock()
+	g.closed = true
+	g.closeMu.Unlock()
+	g.cancel()
+	g.wg.Wait()
+}
+
+func normalize(cfg *Config) error {
+	var probs []string
+	add := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
+
+	if cfg.Issuer == "" {
+		add("Issuer is required")
+	} else if u, err := url.Parse(cfg.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		add("Issuer %q is not an http(s) URL without query or fragment", cfg.Issuer)
+	}
+	if cfg.Audience == "" {
+		add("Audience is required")
+	}
+	if cfg.Catalog == nil {
+		cfg.Catalog = scope.Default()
+	}
+	base, err := cleanBasePath(cfg.BasePath)
+	if err != nil {
+		add("%v", err)
+	}
+	cfg.BasePath = base
+	if cfg.AccountHeader == "" {
+		cfg.AccountHeader = DefaultAccountHeader
+	} else if !isToken(cfg.AccountHeader) {
+		add("AccountHeader %q is not a valid header name", cfg.AccountHeader)
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = cfg.Issuer
+	}
+	if cfg.Algorithms == nil {
+		cfg.Algorithms = []string{ES256, RS256, PS256, EdDSA}
+	} else {
+		var algs []string
+		for _, a := range cfg.Algorithms {
+			switch a {
+			case ES256, RS256, PS256, EdDSA:
+				if !slices.Contains(algs, a) {
+					algs = append(algs, a)
+				}
+			default:
+				add("algorithm %q is not supported; use ES256, RS256, PS256 or EdDSA (never none or HMAC)", a)
+			}
+		}
+		if len(cfg.Algorithms) == 0 {
+			add("Algorithms is empty; leave it nil for the default")
+		}
+		cfg.Algorithms = algs
+	}
+	switch {
+	case cfg.Leeway < 0:
+		add("Leeway is negative (%s)", cfg.Leeway)
+	case cfg.Leeway == 0:
+		cfg.Leeway = DefaultLeeway
+	}
+	switch {
+	case cfg.JWKSMinRefresh < 0:
+		add("JWKSMinRefresh is negative (%s)", cfg.JWKSMinRefresh)
+	case cfg.JWKSMinRefresh == 0:
+		cfg.JWKSMinRefresh = DefaultJWKSMinRefresh
+	}
+	if cfg.RevocationPoll == 0 {
+		cfg.RevocationPoll = DefaultRevocationPoll
+	}
+	if cfg.ClientSecret != "" && cfg.ClientID == "" {
+		add("ClientSecret is set without ClientID")
+	}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if len(probs) > 0 {
+		return errors.New("resource: invalid config: " + strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// cleanBasePath checks a base path and returns it without a trailing "/";
+// "" and "/" give "".
+func cleanBasePath(p string) (string, error) {
+	p = strings.TrimRight(p, "/")
+	if p == "" {
+		return "", nil
+	}
+	if p[0] != '/' {
+		return "", fmt.Errorf("BasePath %q must start with /", p)
+	}
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", fmt.Errorf("BasePath %q has an empty, . or .. segment", p)
+		}
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`?#%"\<>^`+"`{|}", c) >= 0 {
+			return "", fmt.Errorf("BasePath %q has character %q; give the path unescaped, in plain ASCII", p, c)
+		}
+	}
+	return p, nil
+}
+
+// isToken reports whether s is an RFC 9110 §5.6.2 token (a header name).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// Handler returns next guarded: a request reaches next only with a valid
+// access token (RFC 6750 §2.1, from the Authorization header; never from
+// the query or body) whose scopes allow its method and path (relative to
+// Config.BasePath), with the token's claims in its context (ClaimsFrom).
+//
+// An account-restricted token (with an account_id claim) may act only for
+// its account: a request whose account header names another account is
+// refused (403); a request without the header gets it set to the token's
+// account before next sees it.
+//
+// Refusals (RFC 6750 §3; JSON body {"error", "error_description"} and
+// Cache-Control: no-store in every case):
+//   - no bearer token (or another auth scheme): 401, WWW-Authenticate:
+//     Bearer realm="..." with no error code;
+//   - a malformed, badly signed, expired, not yet valid or revoked token,
+//     or one for another issuer or audience: 401, error="invalid_token";
+//   - a token whose scopes do not allow the call: 403,
+//     error="insufficient_scope", scope="<the scopes that would>";
+//   - an account header naming another account: 403,
+//     error="insufficient_scope";
+//   - a path outside BasePath: 404; a path that cannot be matched safely
+//     (e.g. ".." above the root, a bad escape): 400 invalid_request;
+//   - no signing keys could be fetched from the issuer yet: 503.
+func (g *Guard) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.serve(w, r, next)
+	})
+}
+
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	now := g.now()
+	rel, ok := g.relPath(r.URL.EscapedPath())
+	if !ok {
+		g.refuse(w, outsideBasePath)
+		return
+	}
+	e, f := g.authenticate(r.Context(), r.Header["Authorization"], now)
+	if f != nil {
+		g.refuse(w, f)
+		return
+	}
+	segs, err := scope.SplitPath(rel)
+	if err != nil {
+		g.refuse(w, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
+			desc: "the request path cannot be checked: " + err.Error()})
+		return
+	}
+	if !g.catalog.Allows(e.set, r.Method, segs) {
+		g.refuse(w, g.insufficientScope(r.Method, segs))
+		return
+	}
+	c := e.claims
+	ctx := context.WithValue(r.Context(), claimsKey{}, c)
+	r2 := r.WithContext(ctx)
+	if c.AccountID != "" {
+		switch vals := r.Header[g.acctHeader]; {
+		case len(vals) > 1:
+			g.refuse(w, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
+				desc: "the " + g.acctHeader + " header is repeated"})
+			return
+		case len(vals) == 0 || vals[0] == "":
+			r2.Header = r.Header.Clone()
+			r2.Header[g.acctHeader] = []string{c.AccountID}
+		case vals[0] != c.AccountID:
+			g.refuse(w, &failure{status: http.StatusForbidden, code: codeInsufficientScope, reason: ReasonAccountMismatch,
+				desc: "the token may act only for account " + c.AccountID + ", not " + cut(vals[0], 64)})
+			return
+		}
+	}
+	if g.cfg.Observe != nil {
+		g.cfg.Observe(true, "")
+	}
+	next.ServeHTTP(w, r2)
+}
+
+// relPath returns the escaped path relative to the base path.
+func (g *Guard) relPath(p string) (string, bool) {
+	if g.base == "" {
+		return p, true
+	}
+	rest, ok := strings.CutPrefix(p, g.base)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return "", false
+	}
+	return rest, true
+}
+
+// cut shortens s to at most n bytes, for echoing input in a message.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// insufficientScope is the 403 for a call the token's scopes do not allow.
+func (g *Guard) insufficientScope(method string, segs []string) *failure {
+	f := &failure{status: http.StatusForbidden, code: codeInsufficientScope, reason: ReasonInsufficientScope}
+	if names := g.catalog.Allowing(method, segs); len(names) > 0 {
+		f.scope = strings.Join(names, " ")
+		f.desc = "this call needs one of the scopes: " + f.scope
+	} else {
+		f.desc = "no scope allows this call"
+	}
+	return f
+}
+
+// authenticate extracts and verifies the bearer token.
+func (g *Guard) authenticate(ctx context.Context, auth []string, now time.Time) (*entry, *failure) {
+	if len(auth) == 0 {
+		return nil, missingToken
+	}
+	if len(auth) > 1 {
+		return nil, invalidToken("more than one Authorization header")
+	}
+	tok, res := bearerToken(auth[0])
+	switch res {
+	case bearerNone:
+		return nil, missingToken
+	case bearerMalformed:
+		return nil, invalidToken("malformed Authorization header; want: Bearer <token>")
+	}
+	var h uint64
+	if g.cache != nil {
+		h = maphash.String(g.seed, tok)
+		if e := g.cache.get(h, tok, now); e != nil {
+			if g.isRevoked(e.claims.JTI) {
+				return nil, revokedToken
+			}
+			return e, nil
+		}
+	}
+	e, f := g.verify(ctx, tok, now)
+	if f != nil {
+		return nil, f
+	}
+	if g.isRevoked(e.claims.JTI) {
+		return nil, revokedToken
+	}
+	if g.cache != nil {
+		g.cache.put(h, e, now)
+	}
+	return e, nil
+}
