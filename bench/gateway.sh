@@ -5,6 +5,7 @@
 #
 #   bash bench/gateway.sh            # 2 threads, 64 connections, 20 s per run
 #   CONNS=32 SECS=10 bash bench/gateway.sh
+#   UPSTREAM_DELAY=1ms bash bench/gateway.sh   # an upstream that takes 1 ms per response
 #
 # Prints each run's RESULT line and a summary: requests/s and p99 for both,
 # the throughput ratio (target: gateway >= 70% of direct) and the p99 the
@@ -60,7 +61,7 @@ token=$(curl -sf -u "bench-gateway:$secret" -d grant_type=client_credentials -d 
 [ -n "$token" ] || { echo "no access token from the server" >&2; cat "$work/serve.log" >&2; exit 1; }
 
 # Upstream and gateway.
-"$work/upstream" -addr "127.0.0.1:$up_port" 2>"$work/upstream.log" &
+"$work/upstream" -addr "127.0.0.1:$up_port" -delay "${UPSTREAM_DELAY:-0s}" 2>"$work/upstream.log" &
 pids+=($!); up_pid=$!
 "$work/gatehouse" gateway --addr "127.0.0.1:$gw_port" --upstream "http://127.0.0.1:$up_port" \
   --issuer "http://127.0.0.1:$as_port" 2>"$work/gateway.log" &

@@ -17,11 +17,15 @@ var body = []byte(`{"id":"rec_1","name":"Example record","status":"active","upda
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9200", "listen address")
+	delay := flag.Duration("delay", 0, "time each response takes (an API's own work, e.g. a database call), without using CPU")
 	flag.Parse()
 	length := strconv.Itoa(len(body))
 	srv := &http.Server{
 		Addr: *addr,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if *delay > 0 {
+				time.Sleep(*delay)
+			}
 			h := w.Header()
 			h["Content-Type"] = []string{"application/json"}
 			h["Content-Length"] = []string{length}

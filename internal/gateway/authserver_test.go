@@ -23,7 +23,7 @@ type authServer struct {
 	signer jose.Signer
 }
 
-func newAuthServer(t *testing.T) *authServer {
+func newAuthServer(t testing.TB) *authServer {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -62,7 +62,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // token mints an access token for client with the given space-separated
 // scope; an "account:ID" scope also sets the account_id claim.
-func (as *authServer) token(t *testing.T, client, scope string) string {
+func (as *authServer) token(t testing.TB, client, scope string) string {
 	t.Helper()
 	now := time.Now()
 	claims := map[string]any{

@@ -408,3 +408,48 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestUpstreamSeesAuthorizedPath: the upstream gets the cleaned path the
+// scope check allowed, never a raw form it might route differently.
+func TestUpstreamSeesAuthorizedPath(t *testing.T) {
+	as := newAuthServer(t)
+	echo, _ := newEcho(t)
+	gw := newGateway(t, setup{as: as, upstream: echo.URL})
+	tok := as.token(t, "app", "profile")
+	for _, tc := range []struct{ in, want string }{
+		{"/workers/me", "/workers/me"},
+		{"/admin/../workers/me", "/workers/me"},
+		{"/workers//./me", "/workers/me"},
+		{"/workers/me/", "/workers/me/"},
+		{"/workers/%6De", "/workers/me"},
+	} {
+		req, _ := http.NewRequest("GET", gw, nil)
+		req.URL.Opaque = tc.in // send the path bytes exactly as written
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var got echoed
+		_ = json.Unmarshal(body, &got)
+		if resp.StatusCode != 200 || got.URI != tc.want {
+			t.Errorf("GET %s: got %d, upstream saw %q; want 200 and %q", tc.in, resp.StatusCode, got.URI, tc.want)
+		}
+	}
+	// A path the scope does not allow stays refused whatever its spelling.
+	for _, p := range []string{"/workers/me/../../admin", "/admin", "/workers/me/x"} {
+		req, _ := http.NewRequest("GET", gw, nil)
+		req.URL.Opaque = p
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 && resp.StatusCode != 400 {
+			t.Errorf("GET %s with profile scope: got %d, want 403 or 400", p, resp.StatusCode)
+		}
+	}
+}

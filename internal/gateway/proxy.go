@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/resource"
+	"github.com/gatehouse/gatehouse/scope"
 )
 
 // newTransport returns the transport to the upstream: the standard one's
@@ -52,6 +53,7 @@ func newProxy(upstream *url.URL, tr http.RoundTripper, m *metrics, log *slog.Log
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// httputil has already removed hop-by-hop headers and the
 			// incoming X-Forwarded-* headers.
+			canonicalize(pr.Out.URL)
 			pr.SetURL(upstream)
 			pr.SetXForwarded()
 			stripIdentity(pr.Out.Header)
@@ -77,6 +79,32 @@ func newProxy(upstream *url.URL, tr http.RoundTripper, m *metrics, log *slog.Log
 		}
 		rp.ServeHTTP(w, r)
 	})
+}
+
+// canonicalize rewrites u's path to the cleaned form the guard authorized
+// ("//", "." and ".." resolved, each segment re-escaped), so an upstream
+// that routes on the raw path cannot be sent somewhere other than what the
+// scope check allowed: "/admin/../workers/me" is passed on as "/workers/me".
+// A trailing "/" is kept.
+func canonicalize(u *url.URL) {
+	escaped := u.EscapedPath()
+	segs, err := scope.SplitPath(escaped)
+	if err != nil {
+		return // the guard refuses such paths before the proxy runs
+	}
+	var path, raw strings.Builder
+	for _, seg := range segs {
+		path.WriteString("/" + seg)
+		raw.WriteString("/" + url.PathEscape(seg))
+	}
+	if len(segs) == 0 || strings.HasSuffix(escaped, "/") {
+		path.WriteByte('/')
+		raw.WriteByte('/')
+	}
+	u.Path, u.RawPath = path.String(), raw.String()
+	if u.RawPath == u.Path {
+		u.RawPath = ""
+	}
 }
 
 // stripIdentity removes every header that could pass for one the gateway
