@@ -42,13 +42,7 @@ secret="ghs_bench-gateway-secret-0123456789abcdefghijkl"
 export GATEHOUSE_DATA_DIR="$work/data"
 export GATEHOUSE_LOG_LEVEL=warn
 
-wait_up() { # host port
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens at $1:$2" >&2; exit 1
-}
+. "$root/bench/lib.sh"
 
 # Authorization server, one client, one token.
 printf '%s\n' "$secret" | "$work/gatehouse" clients create --name bench-gateway --id bench-gateway \

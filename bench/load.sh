@@ -32,13 +32,7 @@ secret="ghs_bench-secret-0123456789abcdefghijklmnopqrstuv"
 export GATEHOUSE_DATA_DIR="$work/data"
 export GATEHOUSE_LOG_LEVEL=warn
 
-wait_up() { # host port
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "server at $1:$2 did not come up" >&2; exit 1
-}
+. "$root/bench/lib.sh"
 
 run_load() { # name url pid
   echo; echo "### $1"

@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -133,27 +132,8 @@ func (in *instance) serve(args ...string) *server {
 	in.t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = in.env
-	pr, pw := io.Pipe()
 	s := &server{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stderr = pw
-	cmd.Stdout = s.logs
-	if err := cmd.Start(); err != nil {
-		in.t.Fatal(err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			s.logs.Write([]byte(line + "\n"))
-			if m := listenRE.FindStringSubmatch(line); m != nil && !sent {
-				found <- m[1]
-				sent = true
-			}
-		}
-	}()
-	go func() { s.done <- cmd.Wait(); pw.Close() }()
+	found := s.watch(in.t, listenRE)
 	select {
 	case addr := <-found:
 		s.url = "http://" + addr
@@ -163,12 +143,6 @@ func (in *instance) serve(args ...string) *server {
 		cmd.Process.Kill()
 		in.t.Fatalf("serve did not start\n%s", s.logs)
 	}
-	in.t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-s.done
-		}
-	})
 	return s
 }
 

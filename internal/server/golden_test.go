@@ -4,13 +4,9 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 )
@@ -43,20 +39,7 @@ func TestGoldenResponses(t *testing.T) {
 		{"revoke-unknown-token", func() response { return h.post(PathRevoke, "token=abc", auth) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := render(tc.do())
-			path := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("response differs from %s (-want +got):\n%s", path, diff)
-			}
+			checkGolden(t, tc.name, render(tc.do()))
 		})
 	}
 }
