@@ -190,13 +190,13 @@ func (s *signer) mint(t *testing.T, iss, aud, sub, scope string, exp time.Durati
 // newIssuer is a stand-in authorization server with its own key: RFC 8414
 // metadata, JWKS and an empty revocation feed.
 func newIssuer(t *testing.T, s *signer) *httptest.Server {
-	var iss *httptest.Server
-	iss = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	iss := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		base := "http://" + r.Host
 		switch r.URL.Path {
 		case "/.well-known/oauth-authorization-server":
 			json.NewEncoder(w).Encode(map[string]string{
-				"issuer": iss.URL, "jwks_uri": iss.URL + "/jwks", "revocation_feed_endpoint": iss.URL + "/revocations",
+				"issuer": base, "jwks_uri": base + "/jwks", "revocation_feed_endpoint": base + "/revocations",
 			})
 		case "/jwks":
 			json.NewEncoder(w).Encode(s.jwks())
