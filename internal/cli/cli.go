@@ -83,6 +83,7 @@ func (e *env) rootCmd() *cobra.Command {
 		e.serveCmd(df),
 		e.migrateCmd(df),
 		e.clientsCmd(df),
+		e.usersCmd(df),
 		e.keysCmd(df),
 		e.auditCmd(df),
 		e.gatewayCmd(),

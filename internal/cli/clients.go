@@ -88,7 +88,8 @@ type runner = func(run func(ctx context.Context, cd *clientData, cmd *cobra.Comm
 type clientFlags struct {
 	name, description, audience         string
 	scopes, accounts, grants, redirects string
-	ttl                                 string
+	ttl, website                        string
+	refreshWithCC                       bool
 }
 
 func (cf *clientFlags) register(cmd *cobra.Command) {
@@ -101,6 +102,8 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 	f.StringVar(&cf.redirects, "redirect-uris", "", "redirect URIs, comma-separated")
 	f.StringVar(&cf.audience, "audience", "", `token "aud" (default: the server's audience)`)
 	f.StringVar(&cf.ttl, "token-ttl", "", "access-token lifetime, e.g. 1h, 12h, 14d (default: the server's, 1h)")
+	f.StringVar(&cf.website, "website", "", "the app's website, shown on the consent page")
+	f.BoolVar(&cf.refreshWithCC, "refresh-with-client-credentials", false, "also issue refresh tokens with client_credentials (needs the refresh_token grant)")
 }
 
 func splitList(s string) []string {
@@ -117,7 +120,7 @@ func parseTTL(s string) (time.Duration, error) {
 
 func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 	var cf clientFlags
-	var id, output string
+	var id, output, authMethod string
 	var secretStdin bool
 	cmd := &cobra.Command{
 		Use:   "create --name NAME",
@@ -133,6 +136,7 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 			sp := clients.Spec{
 				ID: id, Name: cf.name, Description: cf.description, Audience: cf.audience,
 				Scopes: splitList(cf.scopes), Accounts: splitList(cf.accounts), RedirectURIs: splitList(cf.redirects),
+				Website: cf.website, TokenEndpointAuthMethod: authMethod, RefreshWithClientCredentials: cf.refreshWithCC,
 			}
 			if cmd.Flags().Changed("grant-types") {
 				sp.GrantTypes = splitList(cf.grants)
@@ -155,6 +159,9 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if c.TokenEndpointAuthMethod == store.AuthMethodNone {
+				return e.printCreatedPublic(output, c)
+			}
 			return e.printCreated(output, c, plain)
 		}),
 	}
@@ -162,8 +169,23 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&id, "id", "", "client ID to use (3-64 of A-Z a-z 0-9 . _ -; default: generated)")
 	f.BoolVar(&secretStdin, "secret-stdin", false, "read the client secret from standard input instead of generating one (at least 32 characters)")
+	f.StringVar(&authMethod, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, or none: a public client (no secret, PKCE required)")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
+}
+
+// printCreatedPublic reports a new public client, which has no secret.
+func (e *env) printCreatedPublic(output string, c store.Client) error {
+	if output == "json" {
+		return writeJSONOut(e.stdout, toClientJSON(c))
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "Created public client %q (no secret; PKCE required).\n\n", c.Name)
+	fmt.Fprintf(w, "  client_id:      %s\n", c.ID)
+	fmt.Fprintf(w, "  scopes:         %s\n", orDash(strings.Join(c.Scopes, " ")))
+	fmt.Fprintf(w, "  redirect URIs:  %s\n", orDash(strings.Join(c.RedirectURIs, " ")))
+	fmt.Fprintf(w, "  token lifetime: %s\n", ttlText(c.TokenTTL))
+	return nil
 }
 
 func readSecret(r io.Reader) (string, error) {
@@ -260,6 +282,10 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 				return nil
 			}
 			p.Name, p.Description, p.Audience = str("name", cf.name), str("description", cf.description), str("audience", cf.audience)
+			p.Website = str("website", cf.website)
+			if fl.Changed("refresh-with-client-credentials") {
+				p.RefreshWithClientCredentials = &cf.refreshWithCC
+			}
 			p.Scopes, p.Accounts = lst("scopes", cf.scopes), lst("accounts", cf.accounts)
 			p.GrantTypes, p.RedirectURIs = lst("grant-types", cf.grants), lst("redirect-uris", cf.redirects)
 			if fl.Changed("token-ttl") {

@@ -56,6 +56,9 @@ type clientJSON struct {
 	Accounts        []string     `json:"accounts"`
 	RedirectURIs    []string     `json:"redirect_uris"`
 	Audience        string       `json:"audience,omitempty"`
+	Website         string       `json:"website,omitempty"`
+	AuthMethod      string       `json:"token_endpoint_auth_method"`
+	RefreshWithCC   bool         `json:"refresh_with_client_credentials,omitempty"`
 	TokenTTLSeconds int64        `json:"token_ttl_seconds"`
 	Disabled        bool         `json:"disabled"`
 	CreatedAt       time.Time    `json:"created_at"`
@@ -81,7 +84,8 @@ func toClientJSON(c store.Client) clientJSON {
 	j := clientJSON{
 		ClientID: c.ID, Name: c.Name, Description: c.Description,
 		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes), Accounts: nonNil(c.Accounts),
-		RedirectURIs: nonNil(c.RedirectURIs), Audience: c.Audience,
+		RedirectURIs: nonNil(c.RedirectURIs), Audience: c.Audience, Website: c.Website,
+		AuthMethod: authMethod(c), RefreshWithCC: c.RefreshWithClientCredentials,
 		TokenTTLSeconds: int64(c.TokenTTL / time.Second), Disabled: c.Disabled,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Secrets: []secretJSON{},
 	}
@@ -152,6 +156,13 @@ func (e *env) printClient(output string, c store.Client) error {
 		kv.row("redirect URIs", strings.Join(c.RedirectURIs, ", "))
 	}
 	kv.row("audience", orDash(c.Audience))
+	if c.Website != "" {
+		kv.row("website", c.Website)
+	}
+	kv.row("token endpoint auth", authMethod(c))
+	if c.RefreshWithClientCredentials {
+		kv.row("refresh tokens", "also with client_credentials")
+	}
 	kv.row("token lifetime", ttlText(c.TokenTTL))
 	kv.row("created", c.CreatedAt.Local().Format(time.RFC3339))
 	kv.row("updated", c.UpdatedAt.Local().Format(time.RFC3339))
@@ -164,6 +175,15 @@ func (e *env) printClient(output string, c store.Client) error {
 		t.row(s.ID, s.Hint+"…", s.CreatedAt.Local().Format(time.RFC3339), orDash(fmtTime(s.ExpiresAt)), when(s.LastUsedAt))
 	}
 	return t.flush()
+}
+
+// authMethod is the client's token endpoint authentication method, with
+// the default spelled out.
+func authMethod(c store.Client) string {
+	if c.TokenEndpointAuthMethod == "" {
+		return store.AuthMethodSecretBasic
+	}
+	return c.TokenEndpointAuthMethod
 }
 
 func status(c store.Client) string {

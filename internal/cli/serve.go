@@ -70,6 +70,7 @@ type deps struct {
 	st      store.Store
 	keys    *token.Keyring
 	catalog *scope.Catalog
+	csrfKey []byte // console CSRF key, derived from the master key so every node agrees
 }
 
 // open opens the store, the scope catalog and the signing keys, creating the
@@ -111,7 +112,7 @@ func (e *env) open(ctx context.Context, cfg config.Config, log *slog.Logger) (*d
 		st.Close()
 		return nil, err
 	}
-	return &deps{st: st, keys: keys, catalog: catalog}, nil
+	return &deps{st: st, keys: keys, catalog: catalog, csrfKey: consoleCSRFKey(master)}, nil
 }
 
 func (e *env) serve(ctx context.Context, cfg config.Config) error {
@@ -140,7 +141,17 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 			cfg.Token.Audience = cfg.Issuer
 		}
 	}
+	con, err := e.newConsole(d, cfg, log)
+	if err != nil {
+		return err
+	}
+	pkce := cfg.OAuth.PKCERequired()
+	refreshIdle, refreshAbsolute := cfg.OAuth.RefreshLifetimes()
 	srv, err := server.New(server.Options{
+		Console:             con,
+		RequirePKCE:         &pkce,
+		RefreshIdleTTL:      refreshIdle,
+		RefreshAbsoluteTTL:  refreshAbsolute,
 		Store:               d.st,
 		Keys:                d.keys,
 		Catalog:             d.catalog,
@@ -185,6 +196,7 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 		"issuer", cfg.Issuer,
 		"store", backend.Describe(cfg.Database, cfg.DataDir),
 		"scopes", strings.Join(d.catalog.Names(), " "))
+	e.announceSetup(ctx, con, log)
 	stopGateway := gw.run(ctx, time.Duration(cfg.ShutdownTimeout))
 
 	select {

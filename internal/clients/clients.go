@@ -74,19 +74,28 @@ type Spec struct {
 	RedirectURIs []string
 	Audience     string
 	TokenTTL     time.Duration // 0 = server default
-	Secret       string        // "" = generated
+	Secret       string        // "" = generated; must be "" for a public client
+	Website      string        // shown on the consent page
+	// TokenEndpointAuthMethod: store.AuthMethodSecretBasic ("" = that),
+	// store.AuthMethodSecretPost, or store.AuthMethodNone for a public client
+	// (no secret; PKCE required).
+	TokenEndpointAuthMethod string
+	// RefreshWithClientCredentials also issues refresh tokens with the
+	// client_credentials grant (the client needs the refresh_token grant).
+	RefreshWithClientCredentials bool
 }
 
 // Patch changes a client; nil fields stay as they are.
 type Patch struct {
-	Name, Description, Audience                *string
+	Name, Description, Audience, Website       *string
 	GrantTypes, Scopes, Accounts, RedirectURIs *[]string
 	TokenTTL                                   *time.Duration
-	Disabled                                   *bool
+	Disabled, RefreshWithClientCredentials     *bool
 }
 
 // Create registers a client and returns it with its secret, which is not
-// stored and cannot be shown again.
+// stored and cannot be shown again. A public client (token endpoint auth
+// method "none") has no secret: the returned secret is "".
 func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Client, string, error) {
 	var problems []string
 	if sp.ID == "" {
@@ -106,9 +115,15 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 		ID: sp.ID, Name: sp.Name, Description: sp.Description, GrantTypes: dedupe(sp.GrantTypes),
 		Scopes: dedupe(sp.Scopes), Accounts: dedupe(sp.Accounts), RedirectURIs: dedupe(sp.RedirectURIs),
 		Audience: sp.Audience, TokenTTL: sp.TokenTTL, CreatedAt: now, UpdatedAt: now,
+		Website: strings.TrimSpace(sp.Website), TokenEndpointAuthMethod: sp.TokenEndpointAuthMethod,
+		RefreshWithClientCredentials: sp.RefreshWithClientCredentials,
 	}
 	problems = append(problems, s.check(&c)...)
-	if sp.Secret != "" {
+	public := c.TokenEndpointAuthMethod == store.AuthMethodNone
+	switch {
+	case public && sp.Secret != "":
+		problems = append(problems, "a public client (token endpoint auth method none) has no secret; do not supply one")
+	case sp.Secret != "":
 		if err := secret.CheckSupplied(sp.Secret); err != nil {
 			problems = append(problems, err.Error())
 		}
@@ -116,13 +131,17 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 	if len(problems) > 0 {
 		return store.Client{}, "", &ValidationError{problems}
 	}
-	sec, plain, err := s.newSecret(sp.Secret, now)
-	if err != nil {
-		return store.Client{}, "", err
+	secretDetail, plain := "none (public client)", ""
+	if !public {
+		sec, p, err := s.newSecret(sp.Secret, now)
+		if err != nil {
+			return store.Client{}, "", err
+		}
+		c.Secrets = []store.Secret{sec}
+		secretDetail, plain = sec.ID, p
 	}
-	c.Secrets = []store.Secret{sec}
 	ev := store.AuditEvent{Time: now, Actor: actor, Action: "client.create", Target: c.ID,
-		Detail: fmt.Sprintf("name %q, grant types %s, scopes %s, secret %s", c.Name, list(c.GrantTypes), list(c.Scopes), sec.ID)}
+		Detail: fmt.Sprintf("name %q, grant types %s, scopes %s, secret %s", c.Name, list(c.GrantTypes), list(c.Scopes), secretDetail)}
 	if err := s.st.CreateClient(ctx, c, ev); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return store.Client{}, "", fmt.Errorf("client ID %q is already taken: %w", c.ID, ErrConflict)
@@ -166,6 +185,7 @@ func (s *Service) Update(ctx context.Context, actor, id string, p Patch) (store.
 		set("name", &c.Name, p.Name)
 		set("description", &c.Description, p.Description)
 		set("audience", &c.Audience, p.Audience)
+		set("website", &c.Website, p.Website)
 		setList("grant types", &c.GrantTypes, p.GrantTypes)
 		setList("scopes", &c.Scopes, p.Scopes)
 		setList("accounts", &c.Accounts, p.Accounts)
@@ -173,6 +193,10 @@ func (s *Service) Update(ctx context.Context, actor, id string, p Patch) (store.
 		if p.TokenTTL != nil && *p.TokenTTL != c.TokenTTL {
 			c.TokenTTL = *p.TokenTTL
 			changed = append(changed, "token TTL")
+		}
+		if p.RefreshWithClientCredentials != nil && *p.RefreshWithClientCredentials != c.RefreshWithClientCredentials {
+			c.RefreshWithClientCredentials = *p.RefreshWithClientCredentials
+			changed = append(changed, "refresh with client credentials")
 		}
 		if p.Disabled != nil && *p.Disabled != c.Disabled {
 			c.Disabled = *p.Disabled
@@ -218,6 +242,9 @@ func (s *Service) RotateSecret(ctx context.Context, actor, id string, grace time
 	until := now.Add(grace)
 	ev := store.AuditEvent{Time: now, Actor: actor, Action: "client.rotate_secret", Target: id}
 	c, err := s.st.UpdateClient(ctx, id, func(c *store.Client) error {
+		if c.TokenEndpointAuthMethod == store.AuthMethodNone {
+			return &ValidationError{[]string{"a public client (token endpoint auth method none) has no secret to rotate"}}
+		}
 		kept := c.Secrets[:0]
 		for _, old := range c.Secrets {
 			if grace == 0 || (!old.ExpiresAt.IsZero() && !old.ExpiresAt.After(now)) {
@@ -315,7 +342,9 @@ func CheckID(id string) error {
 	return nil
 }
 
-var supportedGrants = []string{store.GrantClientCredentials}
+var supportedGrants = []string{store.GrantClientCredentials, store.GrantAuthorizationCode, store.GrantRefreshToken}
+
+var authMethods = []string{store.AuthMethodSecretBasic, store.AuthMethodSecretPost, store.AuthMethodNone}
 
 // check lists what is wrong with a client's fields.
 func (s *Service) check(c *store.Client) []string {
@@ -334,6 +363,28 @@ func (s *Service) check(c *store.Client) []string {
 	for _, g := range c.GrantTypes {
 		if !slices.Contains(supportedGrants, g) {
 			p = append(p, fmt.Sprintf("grant type %q is not supported (supported: %s)", printable(g), strings.Join(supportedGrants, ", ")))
+		}
+	}
+	switch m := c.TokenEndpointAuthMethod; {
+	case m != "" && !slices.Contains(authMethods, m):
+		p = append(p, fmt.Sprintf("token endpoint auth method %q is not supported (supported: %s)", printable(m), strings.Join(authMethods, ", ")))
+	case m == store.AuthMethodNone && slices.Contains(c.GrantTypes, store.GrantClientCredentials):
+		p = append(p, "a public client (token endpoint auth method none) cannot use the client_credentials grant: it has no secret")
+	}
+	if slices.Contains(c.GrantTypes, store.GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
+		p = append(p, "the authorization_code grant needs at least one redirect URI")
+	}
+	if slices.Contains(c.GrantTypes, store.GrantRefreshToken) && !slices.Contains(c.GrantTypes, store.GrantAuthorizationCode) && !slices.Contains(c.GrantTypes, store.GrantClientCredentials) {
+		p = append(p, "the refresh_token grant needs authorization_code (or client_credentials) to start from")
+	}
+	if c.RefreshWithClientCredentials && !(slices.Contains(c.GrantTypes, store.GrantClientCredentials) && slices.Contains(c.GrantTypes, store.GrantRefreshToken)) {
+		p = append(p, "refresh tokens with client credentials need both the client_credentials and the refresh_token grant")
+	}
+	if w := c.Website; w != "" {
+		if u, err := url.Parse(w); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p = append(p, fmt.Sprintf("website %q must be an http or https URL", printable(w)))
+		} else if len(w) > 2000 {
+			p = append(p, "website is longer than 2000 characters")
 		}
 	}
 	for _, sc := range c.Scopes {

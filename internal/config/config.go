@@ -38,6 +38,7 @@ type Config struct {
 	Gateway   GatewayConfig   `yaml:"gateway"`
 	// RevocationFeed configures GET /oauth/revocations.
 	RevocationFeed RevocationFeedConfig `yaml:"revocation_feed"`
+	OAuth          OAuthConfig          `yaml:"oauth"` // authorization code and refresh tokens
 	// ShutdownTimeout is how long serve waits for requests in flight when
 	// stopping; 0 closes connections at once.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`

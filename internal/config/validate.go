@@ -69,6 +69,7 @@ func (c *Config) Validate() error {
 	c.checkKeys(&p)
 	c.checkGateway(&p)
 	c.checkRevocationFeed(&p)
+	c.checkOAuth(&p)
 
 	rl := c.RateLimit
 	if rl.PerClient < 0 {

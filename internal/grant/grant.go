@@ -6,6 +6,8 @@ package grant
 
 import (
 	"context"
+	"slices"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -28,6 +30,11 @@ type Result struct {
 	Subject   string
 	Scopes    []string
 	AccountID string
+	// RefreshToken, if not "", is returned with the access token.
+	RefreshToken string
+	// Issued, if not nil, is called with the access token's ID and expiry
+	// once it has been minted.
+	Issued func(ctx context.Context, jti string, expires time.Time) error
 }
 
 // Grant is one grant type (RFC 6749 §4).
@@ -41,7 +48,11 @@ type Grant interface {
 
 // ClientCredentials is the client credentials grant (RFC 6749 §4.4): the
 // client acts on its own behalf, so the subject is the client itself.
-type ClientCredentials struct{}
+// Clients registered with RefreshWithClientCredentials also get a refresh
+// token, if Refresh is set.
+type ClientCredentials struct {
+	Refresh *Refresher
+}
 
 var _ Grant = ClientCredentials{}
 
@@ -49,6 +60,15 @@ var _ Grant = ClientCredentials{}
 func (ClientCredentials) Type() string { return store.GrantClientCredentials }
 
 // Issue implements Grant.
-func (ClientCredentials) Issue(_ context.Context, req *Request) (Result, error) {
-	return Result{Subject: req.Client.ID, Scopes: req.Scopes, AccountID: req.AccountID}, nil
+func (g ClientCredentials) Issue(ctx context.Context, req *Request) (Result, error) {
+	res := Result{Subject: req.Client.ID, Scopes: req.Scopes, AccountID: req.AccountID}
+	c := req.Client
+	if g.Refresh != nil && c.RefreshWithClientCredentials && slices.Contains(c.GrantTypes, store.GrantRefreshToken) {
+		var err error
+		res.RefreshToken, _, err = g.Refresh.Start(ctx, c.ID, "", req.Scopes, req.AccountID)
+		if err != nil {
+			return Result{}, err
+		}
+	}
+	return res, nil
 }

@@ -34,11 +34,19 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 		"response_types_supported":                      []string{},
 		"token_endpoint_auth_methods_supported":         authMethods,
 		"introspection_endpoint_auth_methods_supported": authMethods,
-		"revocation_endpoint_auth_methods_supported":    authMethods,
 		"scopes_supported":                              s.catalog.Names(),
+		"revocation_endpoint_auth_methods_supported":    append(authMethods[:2:2], "none"),
 		// Not registered by RFC 8414: the algorithms access tokens are
 		// signed with (RFC 9068 §4 has verifiers check the alg).
 		"access_token_signing_alg_values_supported": s.keys.Algorithms(),
+	}
+	if s.console != nil {
+		md["authorization_endpoint"] = base + PathAuthorize
+		md["response_types_supported"] = []string{"code"}
+		md["code_challenge_methods_supported"] = []string{"S256"}
+		// RFC 9207: every authorization response carries "iss".
+		md["authorization_response_iss_parameter_supported"] = true
+		md["token_endpoint_auth_methods_supported"] = append(authMethods[:2:2], "none")
 	}
 	body, err := json.Marshal(md)
 	if err != nil {

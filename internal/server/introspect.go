@@ -1,10 +1,13 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/grant"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
@@ -77,15 +80,18 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 }
 
 // revoke is the RFC 7009 revocation endpoint. Revoking an access token
-// records its ID until it expires. Invalid, expired and unknown tokens get
-// 200 as the RFC requires (§2.2); a token issued to another client is refused.
+// records its ID until it expires; revoking a refresh token (recognised by
+// its prefix or token_type_hint=refresh_token) revokes its whole family.
+// Invalid, expired and unknown tokens get 200 as the RFC requires (§2.2); a
+// token issued to another client is refused. Public clients may revoke their
+// tokens with their client_id alone (§2.1).
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	var f form
 	if err := readForm(r, &f); err != nil {
 		return err
 	}
 	tok := f.Get("token")
-	cc, err := s.authenticate(r, &f)
+	cc, err := s.authenticateClient(r, &f, true)
 	if err != nil {
 		return err
 	}
@@ -96,6 +102,21 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
 		return nil
+	}
+	if strings.HasPrefix(tok, grant.RefreshPrefix) || f.Get("token_type_hint") == "refresh_token" && strings.Count(tok, ".") != 2 {
+		rt, err := s.st.GetRefreshToken(r.Context(), grant.TokenID(tok))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return ok()
+		case err != nil:
+			return fmt.Errorf("load refresh token: %w", err)
+		case rt.ClientID != cc.client.ID:
+			return oauth.UnauthorizedClient("the token was not issued to this client")
+		}
+		if err := s.st.RevokeRefreshFamily(r.Context(), rt.FamilyID, s.now()); err != nil {
+			return fmt.Errorf("revoke refresh token family: %w", err)
+		}
+		return ok()
 	}
 	if strings.Count(tok, ".") != 2 {
 		return ok() // not one of our tokens

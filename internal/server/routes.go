@@ -33,6 +33,15 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	s.post(mux, PathIntrospect, "introspect", s.introspect)
 	s.post(mux, PathRevoke, "revoke", s.revoke)
+	if s.console != nil {
+		mux.Handle("GET "+PathAuthorize, s.instrument("authorize", s.authorize))
+		mux.Handle("POST "+PathAuthorize, s.instrument("authorize", s.authorize))
+		mux.Handle(PathAuthorize, s.instrument("authorize", methodNotAllowed("GET, HEAD, POST")))
+	}
+	// The console mounts its own pages (/console/...).
+	if c, ok := s.console.(interface{ Register(*http.ServeMux) }); ok {
+		c.Register(mux)
+	}
 	s.get(mux, PathRevocations, "revocations", s.revocations)
 	s.get(mux, PathJWKS, "jwks", s.jwks)
 	s.get(mux, PathMetadata, "metadata", s.metadata)

@@ -45,6 +45,19 @@ type Options struct {
 	// ask for it by name.
 	RevocationFeedScope string
 
+	// Console, if set, enables the authorization endpoint and the
+	// authorization code grant: it supplies the logged-in user, CSRF
+	// protection and the consent and error pages.
+	Console Console
+	// RequirePKCE: nil or true makes PKCE (S256) mandatory for every
+	// authorization request; false requires it of public clients only.
+	RequirePKCE *bool
+	CodeTTL     time.Duration // authorization code lifetime; default 60s
+	// Refresh token lifetimes: a token unused for RefreshIdleTTL expires
+	// (default 14 days); a family ends RefreshAbsoluteTTL after the
+	// authorization that started it (default 90 days).
+	RefreshIdleTTL, RefreshAbsoluteTTL time.Duration
+
 	Logger *slog.Logger
 	Now    func() time.Time
 	Rand   io.Reader
@@ -65,6 +78,9 @@ type Server struct {
 	pollInterval       time.Duration
 	feedScope          string // see Options.RevocationFeedScope
 	revPageSize        int    // revocation feed page size; revocationPageSize but in tests
+	console            Console
+	requirePKCE        bool
+	codeTTL            time.Duration
 
 	grants  map[string]grant.Grant
 	clients *clientCache
@@ -106,6 +122,19 @@ func New(o Options) (*Server, error) {
 		feedScope:    o.RevocationFeedScope,
 		revPageSize:  revocationPageSize,
 		metrics:      newMetrics(),
+		console:      o.Console,
+		requirePKCE:  o.RequirePKCE == nil || *o.RequirePKCE,
+		codeTTL:      o.CodeTTL,
+	}
+	if s.codeTTL <= 0 {
+		s.codeTTL = 60 * time.Second
+	}
+	idle, absolute := o.RefreshIdleTTL, o.RefreshAbsoluteTTL
+	if idle <= 0 {
+		idle = 14 * 24 * time.Hour
+	}
+	if absolute <= 0 {
+		absolute = 90 * 24 * time.Hour
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -140,8 +169,13 @@ func New(o Options) (*Server, error) {
 	}
 	s.limiter = newAuthLimiter(pc, pa, b)
 	s.clients = newClientCache(o.Store, s.catalog, 10_000)
+	refresher := &grant.Refresher{Store: o.Store, Now: s.now, Rand: s.rand, IdleTTL: idle, AbsoluteTTL: absolute}
+	grants := []grant.Grant{grant.ClientCredentials{Refresh: refresher}, grant.RefreshToken{R: refresher}}
+	if s.console != nil {
+		grants = append(grants, grant.AuthorizationCode{Store: o.Store, Refresh: refresher, Now: s.now})
+	}
 	s.grants = map[string]grant.Grant{}
-	for _, g := range []grant.Grant{grant.ClientCredentials{}} {
+	for _, g := range grants {
 		s.grants[g.Type()] = g
 	}
 	h, err := s.routes()

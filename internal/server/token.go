@@ -64,7 +64,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return oauth.UnsupportedGrantType("grant type %q is not supported", safeName(gt))
 	}
-	cc, err := s.authenticate(r, &f)
+	// Public clients (no secret) may only redeem codes and refresh tokens.
+	public := gt == store.GrantAuthorizationCode || gt == store.GrantRefreshToken
+	cc, err := s.authenticateClient(r, &f, public)
 	if err != nil {
 		return err
 	}
@@ -72,9 +74,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if !slices.Contains(c.GrantTypes, gt) {
 		return oauth.UnauthorizedClient("this client may not use the %s grant", gt)
 	}
-	scopes, account, err := s.resolveScope(cc, f.Get("scope"))
-	if err != nil {
-		return err
+	var scopes []string
+	var account string
+	if gt != store.GrantAuthorizationCode { // a code carries its scope
+		if scopes, account, err = s.resolveScope(cc, f.Get("scope")); err != nil {
+			return err
+		}
 	}
 	res, err := g.Issue(r.Context(), &grant.Request{Client: c, Params: &f, Scopes: scopes, AccountID: account})
 	if err != nil {
@@ -114,15 +119,20 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if res.Issued != nil {
+		if err := res.Issued(r.Context(), jti, now.Add(ttl)); err != nil {
+			return err
+		}
+	}
 	s.metrics.tokens.WithLabelValues(gt).Inc()
-	return writeTokenResponse(w, at, int64(ttl/time.Second), scopeStr)
+	return writeTokenResponse(w, at, int64(ttl/time.Second), scopeStr, res.RefreshToken)
 }
 
 // writeTokenResponse writes the RFC 6749 §5.1 response without reflection.
-// The token is base64url and dots, and scope-tokens exclude '"' and '\'
-// (RFC 6749 §3.3), so neither needs escaping.
-func writeTokenResponse(w http.ResponseWriter, accessToken string, expiresIn int64, scopeStr string) error {
-	b := make([]byte, 0, len(accessToken)+len(scopeStr)+96)
+// The tokens are base64url and dots, and scope-tokens exclude '"' and '\'
+// (RFC 6749 §3.3), so none needs escaping.
+func writeTokenResponse(w http.ResponseWriter, accessToken string, expiresIn int64, scopeStr, refreshToken string) error {
+	b := make([]byte, 0, len(accessToken)+len(scopeStr)+len(refreshToken)+128)
 	b = append(b, `{"access_token":"`...)
 	b = append(b, accessToken...)
 	b = append(b, `","token_type":"Bearer","expires_in":`...)
@@ -130,6 +140,11 @@ func writeTokenResponse(w http.ResponseWriter, accessToken string, expiresIn int
 	if scopeStr != "" {
 		b = append(b, `,"scope":"`...)
 		b = append(b, scopeStr...)
+		b = append(b, '"')
+	}
+	if refreshToken != "" {
+		b = append(b, `,"refresh_token":"`...)
+		b = append(b, refreshToken...)
 		b = append(b, '"')
 	}
 	b = append(b, '}')
@@ -145,8 +160,15 @@ func writeTokenResponse(w http.ResponseWriter, accessToken string, expiresIn int
 // authenticate identifies and verifies the calling client from HTTP Basic
 // (client_secret_basic) or body parameters (client_secret_post), RFC 6749
 // §2.3.1. Unknown clients, wrong secrets and disabled clients get the same
-// answer. Failures are rate-limited.
+// answer. Failures are rate-limited. Public clients are refused.
 func (s *Server) authenticate(r *http.Request, f *form) (*cachedClient, error) {
+	return s.authenticateClient(r, f, false)
+}
+
+// authenticateClient is authenticate that, with allowPublic, also accepts a
+// public client (token endpoint auth method none) identified by client_id in
+// the body with no secret (RFC 6749 §2.1, §3.2.1).
+func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) (*cachedClient, error) {
 	id, secret, basic, err := basicCredentials(r.Header.Get("Authorization"))
 	if err != nil {
 		s.metrics.authFailures.WithLabelValues("malformed").Inc()
@@ -179,6 +201,10 @@ func (s *Server) authenticate(r *http.Request, f *form) (*cachedClient, error) {
 		}
 		return nil, &oauth.Error{Code: oauth.CodeTemporarilyUnavailable, Status: http.StatusServiceUnavailable,
 			Description: "the client store is unavailable; retry later", RetryAfter: 1}
+	}
+	if allowPublic && !basic && secret == "" && cc != nil &&
+		cc.client.TokenEndpointAuthMethod == store.AuthMethodNone && !cc.client.Disabled {
+		return cc, nil
 	}
 	sec := cc.verify(secret, now)
 	if sec == nil || cc.client.Disabled {

@@ -167,7 +167,7 @@ func (s *Store) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
 func (s *Store) CreateClient(ctx context.Context, c store.Client, ev store.AuditEvent) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, clientArgs(c)...)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, clientArgs(c)...)
 		if isUniqueViolation(err) {
 			return store.ErrConflict
 		}
@@ -283,7 +283,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 		}
 		_, err = tx.Exec(ctx, `UPDATE clients SET name = $2, description = $3, grant_types = $4,
 			scopes = $5, accounts = $6, redirect_uris = $7, audience = $8, token_ttl_ns = $9,
-			disabled = $10, created_at = $11, updated_at = $12 WHERE id = $1`, clientArgs(c)...)
+			disabled = $10, created_at = $11, updated_at = $12, website = $13, token_endpoint_auth_method = $14,
+			refresh_with_client_credentials = $15 WHERE id = $1`, clientArgs(c)...)
 		if err != nil {
 			return err
 		}
@@ -325,7 +326,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 	return out, nil
 }
 
-// DeleteClient removes the client and its secrets.
+// DeleteClient removes the client and its secrets, and by cascade its
+// consents, authorization codes and refresh tokens.
 func (s *Store) DeleteClient(ctx context.Context, id string, ev store.AuditEvent) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockClient(ctx, tx, id); err != nil {
@@ -563,15 +565,18 @@ func (s *Store) Changes(ctx context.Context, since time.Time) ([]store.Change, e
 	return out, nil
 }
 
-// Prune deletes revocations that expired before now and change-feed entries
-// older than an hour before now.
+// Prune deletes revocations that expired before now, change-feed entries
+// older than an hour before now, and expired sessions, authorization codes
+// and refresh token families (see store.Store).
 func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM revoked_tokens WHERE expires_at < $1", now.UTC()); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "DELETE FROM changes WHERE at < $1", now.Add(-time.Hour).UTC())
-		return err
+		if _, err := tx.Exec(ctx, "DELETE FROM changes WHERE at < $1", now.Add(-time.Hour).UTC()); err != nil {
+			return err
+		}
+		return prunePeople(ctx, tx, now)
 	})
 	if err != nil {
 		return fmt.Errorf("prune: %w", err)
@@ -580,14 +585,15 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 }
 
 const clientColumns = `id, name, description, grant_types, scopes, accounts, redirect_uris,
-	audience, token_ttl_ns, disabled, created_at, updated_at`
+	audience, token_ttl_ns, disabled, created_at, updated_at, website, token_endpoint_auth_method,
+	refresh_with_client_credentials`
 
 const secretColumns = "id, digest, hint, created_at, expires_at, last_used_at"
 
 func clientArgs(c store.Client) []any {
 	return []any{c.ID, c.Name, c.Description, nonNilList(c.GrantTypes), nonNilList(c.Scopes),
 		nonNilList(c.Accounts), nonNilList(c.RedirectURIs), c.Audience, int64(c.TokenTTL), c.Disabled,
-		ts(c.CreatedAt), ts(c.UpdatedAt)}
+		ts(c.CreatedAt), ts(c.UpdatedAt), c.Website, c.TokenEndpointAuthMethod, c.RefreshWithClientCredentials}
 }
 
 func secretArgs(clientID string, seq int, sec store.Secret) []any {
@@ -650,7 +656,8 @@ func scanClient(row scanner) (store.Client, error) {
 		created, updated *time.Time
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.Description, &c.GrantTypes, &c.Scopes, &c.Accounts, &c.RedirectURIs,
-		&c.Audience, &ttl, &c.Disabled, &created, &updated); err != nil {
+		&c.Audience, &ttl, &c.Disabled, &created, &updated, &c.Website, &c.TokenEndpointAuthMethod,
+		&c.RefreshWithClientCredentials); err != nil {
 		return store.Client{}, err
 	}
 	c.GrantTypes = nilIfEmpty(c.GrantTypes)
@@ -763,6 +770,12 @@ func nonNilBytes(b []byte) []byte {
 		return []byte{}
 	}
 	return b
+}
+
+// isForeignKeyViolation reports a reference to a row that does not exist.
+func isForeignKeyViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
 }
 
 func isUniqueViolation(err error) bool {

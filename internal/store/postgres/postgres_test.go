@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"io/fs"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -62,8 +63,8 @@ func TestConcurrentOpen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if v != 2 {
-		t.Errorf("Migrate: got schema version %d, want 2", v)
+	if v != 3 {
+		t.Errorf("Migrate: got schema version %d, want 3", v)
 	}
 	var applied int
 	if err := stores[0].pool.QueryRow(t.Context(), "SELECT count(*) FROM goose_db_version WHERE version_id = 1").Scan(&applied); err != nil {
@@ -160,5 +161,53 @@ func TestMigrateRevocationFeed(t *testing.T) {
 	slices.Sort(jtis)
 	if want := []string{"a", "m", "z"}; !slices.Equal(jtis, want) {
 		t.Errorf("ListRevocations after the upgrade: got %q, want %q", jtis, want)
+	}
+}
+
+// TestMigratePeople upgrades a database with a client made before the
+// people migration: it reads back with the new fields empty. The
+// migration can be rolled back and applied again.
+func TestMigratePeople(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := t.Context()
+	pool, err := connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 2); err != nil {
+		t.Fatalf("migrate to version 2: %v", err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO clients (id, name, description, audience, token_ttl_ns, disabled)
+		VALUES ('old', 'Old', '', '', 0, false)`); err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range []func() error{
+		func() error { _, err := p.Up(ctx); return err },
+		func() error { _, err := p.DownTo(ctx, 2); return err },
+		func() error { _, err := p.Up(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("migration step %d: %v", i+1, err)
+		}
+	}
+
+	s := openTest(t, dsn)
+	got, err := s.GetClient(ctx, "old")
+	if err != nil {
+		t.Fatalf("GetClient: %v", err)
+	}
+	if want := (store.Client{ID: "old", Name: "Old"}); !reflect.DeepEqual(got, want) {
+		t.Errorf("client from before the migration: got %+v, want %+v", got, want)
 	}
 }

@@ -343,10 +343,12 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE clients SET name = ?, description = ?, grant_types = ?,
 			scopes = ?, accounts = ?, redirect_uris = ?, audience = ?, token_ttl_ns = ?, disabled = ?,
-			created_at = ?, updated_at = ? WHERE id = ?`,
+			created_at = ?, updated_at = ?, website = ?, token_endpoint_auth_method = ?,
+			refresh_with_client_credentials = ? WHERE id = ?`,
 			c.Name, c.Description, jsonList(c.GrantTypes), jsonList(c.Scopes), jsonList(c.Accounts),
 			jsonList(c.RedirectURIs), c.Audience, int64(c.TokenTTL), c.Disabled,
-			micros(c.CreatedAt), micros(c.UpdatedAt), id)
+			micros(c.CreatedAt), micros(c.UpdatedAt), c.Website, c.TokenEndpointAuthMethod,
+			c.RefreshWithClientCredentials, id)
 		if err != nil {
 			return err
 		}
@@ -381,7 +383,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 	return out, nil
 }
 
-// DeleteClient removes the client and its secrets.
+// DeleteClient removes the client and its secrets, and by cascade its
+// consents, authorization codes and refresh tokens.
 func (s *Store) DeleteClient(ctx context.Context, id string, ev store.AuditEvent) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM clients WHERE id = ?", id)
@@ -638,15 +641,18 @@ func (s *Store) Changes(ctx context.Context, since time.Time) ([]store.Change, e
 	return out, nil
 }
 
-// Prune deletes revocations that expired before now and change-feed entries
-// older than an hour before now.
+// Prune deletes revocations that expired before now, change-feed entries
+// older than an hour before now, and expired sessions, authorization codes
+// and refresh token families (see store.Store).
 func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM revoked_tokens WHERE expires_at < ?", now.UnixMicro()); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "DELETE FROM changes WHERE at < ?", now.Add(-time.Hour).UnixMicro())
-		return err
+		if _, err := tx.ExecContext(ctx, "DELETE FROM changes WHERE at < ?", now.Add(-time.Hour).UnixMicro()); err != nil {
+			return err
+		}
+		return prunePeople(ctx, tx, now)
 	})
 	if err != nil {
 		return fmt.Errorf("prune: %w", err)
@@ -655,7 +661,8 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 }
 
 const clientColumns = `id, name, description, grant_types, scopes, accounts, redirect_uris,
-	audience, token_ttl_ns, disabled, created_at, updated_at`
+	audience, token_ttl_ns, disabled, created_at, updated_at, website, token_endpoint_auth_method,
+	refresh_with_client_credentials`
 
 const secretColumns = "id, digest, hint, created_at, expires_at, last_used_at"
 
@@ -690,11 +697,12 @@ func scanClient(row scanner) (store.Client, error) {
 		c                                          store.Client
 		grantTypes, scopes, accounts, redirectURIs string
 		ttl                                        int64
-		disabled                                   int64
+		disabled, refreshCC                        int64
 		created, updated                           sql.NullInt64
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.Description, &grantTypes, &scopes, &accounts, &redirectURIs,
-		&c.Audience, &ttl, &disabled, &created, &updated); err != nil {
+		&c.Audience, &ttl, &disabled, &created, &updated, &c.Website, &c.TokenEndpointAuthMethod,
+		&refreshCC); err != nil {
 		return store.Client{}, err
 	}
 	for _, f := range []struct {
@@ -708,6 +716,7 @@ func scanClient(row scanner) (store.Client, error) {
 	}
 	c.TokenTTL = time.Duration(ttl)
 	c.Disabled = disabled != 0
+	c.RefreshWithClientCredentials = refreshCC != 0
 	c.CreatedAt = fromMicros(created)
 	c.UpdatedAt = fromMicros(updated)
 	return c, nil
@@ -734,9 +743,10 @@ func scanSecret(row scanner, extra ...any) (store.Secret, error) {
 
 func insertClient(ctx context.Context, tx *sql.Tx, c store.Client) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, c.Description, jsonList(c.GrantTypes), jsonList(c.Scopes), jsonList(c.Accounts),
-		jsonList(c.RedirectURIs), c.Audience, int64(c.TokenTTL), c.Disabled, micros(c.CreatedAt), micros(c.UpdatedAt))
+		jsonList(c.RedirectURIs), c.Audience, int64(c.TokenTTL), c.Disabled, micros(c.CreatedAt), micros(c.UpdatedAt),
+		c.Website, c.TokenEndpointAuthMethod, c.RefreshWithClientCredentials)
 	if isUniqueViolation(err) {
 		return store.ErrConflict
 	}
@@ -852,6 +862,13 @@ func nonNilBytes(b []byte) []byte {
 func isBusy(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
+// isForeignKeyViolation reports a reference to a client or user that does
+// not exist.
+func isForeignKeyViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
 func isUniqueViolation(err error) bool {

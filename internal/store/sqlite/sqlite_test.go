@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -94,8 +95,8 @@ func TestOpenSettings(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if v != 2 {
-		t.Errorf("Migrate: got schema version %d, want 2", v)
+	if v != 3 {
+		t.Errorf("Migrate: got schema version %d, want 3", v)
 	}
 }
 
@@ -290,5 +291,51 @@ func TestMigrateRevocationFeed(t *testing.T) {
 	}
 	if want := []string{"z", "a", "m"}; !slices.Equal(jtis, want) {
 		t.Errorf("ListRevocations after the upgrade: got %q, want %q", jtis, want)
+	}
+}
+
+// TestMigratePeople upgrades a database with a client made before the
+// people migration: it reads back with the new fields empty. The
+// migration can be rolled back and applied again.
+func TestMigratePeople(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	ctx := t.Context()
+	db, err := openDB(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 2); err != nil {
+		t.Fatalf("migrate to version 2: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO clients (id, name, description, audience, token_ttl_ns, disabled)
+		VALUES ('old', 'Old', '', '', 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range []func() error{
+		func() error { _, err := p.Up(ctx); return err },
+		func() error { _, err := p.DownTo(ctx, 2); return err },
+		func() error { _, err := p.Up(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("migration step %d: %v", i+1, err)
+		}
+	}
+
+	s := openTemp(t, path)
+	got, err := s.GetClient(ctx, "old")
+	if err != nil {
+		t.Fatalf("GetClient: %v", err)
+	}
+	if want := (store.Client{ID: "old", Name: "Old"}); !reflect.DeepEqual(got, want) {
+		t.Errorf("client from before the migration: got %+v, want %+v", got, want)
 	}
 }

@@ -33,6 +33,21 @@
 //   - RevokeToken stamps RevokedAt with the store's current time the first
 //     time it records a jti; revoking it again changes neither RevokedAt nor
 //     the feed order. ListRevocations compares and orders JTIs bytewise.
+//   - Usernames are unique after strings.ToLower, also for non-ASCII
+//     letters; the username itself round-trips as given. CreateUser and
+//     UpdateUser record their audit event; nothing else about people
+//     does except DeleteConsent. Nothing about people writes to the
+//     change feed.
+//   - Sessions, consents, authorization codes and refresh tokens refer to
+//     existing users and clients (ErrNotFound otherwise); deleting a client
+//     deletes its consents, codes and refresh tokens.
+//   - Of concurrent RedeemAuthCode calls for one code exactly one succeeds;
+//     the others get ErrUsed and the stored code. Of concurrent
+//     RotateRefreshToken calls for one token exactly one succeeds; the
+//     others get ErrReused and the family ends up revoked. A revocation
+//     concurrent with rotations also revokes the tokens they create.
+//   - A refresh token's ClientID, UserID, FamilyExpiresAt and RevokedAt
+//     are its family's.
 package storetest
 
 import (
@@ -79,6 +94,23 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Changes", testChanges},
 		{"Prune", testPrune},
 		{"Ping", testPing},
+
+		{"UserRoundTrip", testUserRoundTrip},
+		{"UserConflicts", testUserConflicts},
+		{"UpdateUser", testUpdateUser},
+		{"UpdateUserFailuresWriteNothing", testUpdateUserFailures},
+		{"UpdateUserConcurrent", testUpdateUserConcurrent},
+		{"Sessions", testSessions},
+		{"Consents", testConsents},
+		{"DeleteConsentRevokesRefreshTokens", testDeleteConsent},
+		{"AuthCodes", testAuthCodes},
+		{"RedeemAuthCodeConcurrent", testRedeemAuthCodeConcurrent},
+		{"RefreshTokens", testRefreshTokens},
+		{"RotateRefreshToken", testRotateRefreshToken},
+		{"RotateRefreshTokenConcurrent", testRotateRefreshTokenConcurrent},
+		{"RevokeRefreshFamilyDuringRotation", testRevokeDuringRotation},
+		{"DeleteClientCascades", testDeleteClientCascades},
+		{"PrunePeople", testPrunePeople},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +165,10 @@ func fullClient(id string) store.Client {
 		},
 		CreatedAt: t0,
 		UpdatedAt: t0.Add(time.Second + 1),
+
+		Website:                      "https://app.example/about?lang=de&x=ü",
+		TokenEndpointAuthMethod:      store.AuthMethodSecretPost,
+		RefreshWithClientCredentials: true,
 	}
 }
 
@@ -485,6 +521,9 @@ func testUpdateClientReplaces(t *testing.T, s store.Store) {
 		c.Audience = "https://other.example"
 		c.TokenTTL = 0
 		c.Disabled = false
+		c.Website = ""
+		c.TokenEndpointAuthMethod = store.AuthMethodNone
+		c.RefreshWithClientCredentials = false
 		// s1: expiry removed; s2: expiry set, last use changed; s3: removed; s4: added.
 		c.Secrets[0].ExpiresAt = time.Time{}
 		c.Secrets[1].ExpiresAt = t0.Add(time.Hour + 1)

@@ -1,0 +1,233 @@
+package console
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/internal/web"
+)
+
+// maxForm bounds console request bodies.
+const maxForm = 64 << 10
+
+// Register mounts the console's routes and static assets on mux.
+func (c *Console) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("GET /console/{$}", c.home)
+	mux.HandleFunc("GET /console/login", c.loginPage)
+	mux.HandleFunc("POST /console/login", c.login)
+	mux.HandleFunc("POST /console/logout", c.logout)
+	mux.HandleFunc("GET /console/setup", c.setupPage)
+	mux.HandleFunc("POST /console/setup", c.setupSubmit)
+	static := http.StripPrefix("/console/static/", http.FileServerFS(web.Static()))
+	mux.Handle("GET /console/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		static.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
+		c.renderError(w, r, http.StatusNotFound, "Not found", "There is no such page.")
+	})
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request) {
+	if _, ok := c.RequireUser(w, r); !ok {
+		return
+	}
+	c.Render(w, r, http.StatusOK, "home", nil)
+}
+
+// parsePost parses a bounded form body and checks its CSRF token,
+// answering 400 or 403 itself if either fails.
+func (c *Console) parsePost(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		c.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return false
+	}
+	if err := c.CheckCSRF(r); err != nil {
+		c.renderError(w, r, http.StatusForbidden, "Forbidden",
+			"The form was stale or did not come from this site. Go back, reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+func (c *Console) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	c.log.Error(what, "err", err)
+	c.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "The server could not complete the request. Please try again.")
+}
+
+// loginData is the data of login.html.
+type loginData struct{ Next, Username, Error string }
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := SafeNext(r.URL.Query().Get("next"))
+	if _, ok := c.User(r); ok {
+		http.Redirect(w, r, orHome(next), http.StatusSeeOther)
+		return
+	}
+	if err := c.ensureCSRFCookie(w, r); err != nil {
+		c.serverError(w, r, "login page", err)
+		return
+	}
+	c.Render(w, r, http.StatusOK, "login", loginData{Next: next})
+}
+
+func orHome(next string) string {
+	if next == "" {
+		return "/console/"
+	}
+	return next
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if !c.parsePost(w, r) {
+		return
+	}
+	f := r.PostForm
+	d := loginData{Next: SafeNext(f.Get("next")), Username: f.Get("username")}
+	u, err := c.users.Authenticate(r.Context(), d.Username, f.Get("password"), clientAddr(r))
+	var rl *users.RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		secs := int((rl.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		d.Error = "Too many failed attempts. Wait " + strconv.Itoa(secs) + " seconds and try again."
+		c.Render(w, r, http.StatusTooManyRequests, "login", d)
+		return
+	case errors.Is(err, users.ErrInvalidCredentials):
+		d.Error = "Wrong username or password."
+		c.Render(w, r, http.StatusOK, "login", d)
+		return
+	case errors.Is(err, users.ErrDisabled):
+		d.Error = "This account is disabled. Ask an administrator to enable it."
+		c.Render(w, r, http.StatusOK, "login", d)
+		return
+	case err != nil:
+		c.serverError(w, r, "login", err)
+		return
+	}
+	if err := c.startSession(w, r, u); err != nil {
+		c.serverError(w, r, "login", err)
+		return
+	}
+	c.log.Info("console login", "user", u.ID, "username", u.Username)
+	http.Redirect(w, r, orHome(d.Next), http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	if !c.parsePost(w, r) {
+		return
+	}
+	if id := sessionID(r); id != "" {
+		if err := c.st.DeleteSession(r.Context(), id); err != nil {
+			c.serverError(w, r, "logout", err)
+			return
+		}
+	}
+	http.SetCookie(w, c.cookie(SessionCookie, "", -1))
+	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+}
+
+// setupData is the data of setup.html.
+type setupData struct {
+	Done, Invalid                bool
+	Token, Username, DisplayName string
+	Error                        string
+}
+
+func (c *Console) setupPage(w http.ResponseWriter, r *http.Request) {
+	has, err := c.users.HasAdmin(r.Context())
+	if err != nil {
+		c.serverError(w, r, "setup page", err)
+		return
+	}
+	if has {
+		c.Render(w, r, http.StatusOK, "setup", setupData{Done: true})
+		return
+	}
+	tok := r.URL.Query().Get("token")
+	c.setup.mu.Lock()
+	ok := c.setupTokenValid(tok)
+	c.setup.mu.Unlock()
+	if !ok {
+		c.Render(w, r, http.StatusForbidden, "setup", setupData{Invalid: true})
+		return
+	}
+	if err := c.ensureCSRFCookie(w, r); err != nil {
+		c.serverError(w, r, "setup page", err)
+		return
+	}
+	c.Render(w, r, http.StatusOK, "setup", setupData{Token: tok})
+}
+
+func (c *Console) setupSubmit(w http.ResponseWriter, r *http.Request) {
+	if !c.parsePost(w, r) {
+		return
+	}
+	f := r.PostForm
+	d := setupData{Token: f.Get("token"), Username: f.Get("username"), DisplayName: f.Get("display_name")}
+
+	// One setup at a time, so the token is used at most once.
+	c.setup.mu.Lock()
+	defer c.setup.mu.Unlock()
+	has, err := c.users.HasAdmin(r.Context())
+	if err != nil {
+		c.serverError(w, r, "setup", err)
+		return
+	}
+	if has {
+		c.setup.digest = nil
+		c.Render(w, r, http.StatusOK, "setup", setupData{Done: true})
+		return
+	}
+	if !c.setupTokenValid(d.Token) {
+		c.Render(w, r, http.StatusForbidden, "setup", setupData{Invalid: true})
+		return
+	}
+	if f.Get("password") != f.Get("password2") {
+		d.Error = "The two passwords differ."
+		c.Render(w, r, http.StatusOK, "setup", d)
+		return
+	}
+	u, err := c.users.Create(r.Context(), "console:setup", users.Spec{
+		Username: d.Username, DisplayName: d.DisplayName, Password: f.Get("password"), Role: store.RoleAdmin,
+	})
+	var ve *users.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		d.Error = ve.Error()
+		c.Render(w, r, http.StatusOK, "setup", d)
+		return
+	case errors.Is(err, users.ErrUsernameTaken):
+		d.Error = "That username is taken."
+		c.Render(w, r, http.StatusOK, "setup", d)
+		return
+	case err != nil:
+		c.serverError(w, r, "setup", err)
+		return
+	}
+	c.setup.digest = nil
+	c.log.Info("first administrator created", "user", u.ID, "username", u.Username)
+	if err := c.startSession(w, r, u); err != nil {
+		c.serverError(w, r, "setup", err)
+		return
+	}
+	http.Redirect(w, r, "/console/", http.StatusSeeOther)
+}

@@ -1,0 +1,352 @@
+// Package users is the service layer for people: the CLI and the console
+// create, change and authenticate users only through it. It enforces the
+// username and password rules, hashes passwords with argon2id, records an
+// audit event for every change and rate-limits failed logins per username
+// and per source address.
+package users
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Store is what the service needs from the store.
+type Store interface {
+	CreateUser(ctx context.Context, u store.User, ev store.AuditEvent) error
+	GetUser(ctx context.Context, id string) (store.User, error)
+	GetUserByUsername(ctx context.Context, username string) (store.User, error)
+	ListUsers(ctx context.Context) ([]store.User, error)
+	UpdateUser(ctx context.Context, id string, fn func(*store.User) error, ev *store.AuditEvent) (store.User, error)
+	DeleteUserSessions(ctx context.Context, userID string) error
+}
+
+var _ Store = store.Store(nil)
+
+// Errors, compared with errors.Is.
+var (
+	ErrNotFound = store.ErrNotFound
+	// ErrUsernameTaken wraps store.ErrConflict.
+	ErrUsernameTaken = fmt.Errorf("username is taken: %w", store.ErrConflict)
+	// ErrInvalidCredentials: unknown username or wrong password (the
+	// caller must not tell the two apart).
+	ErrInvalidCredentials = errors.New("wrong username or password")
+	// ErrDisabled: the password was right but the user is disabled.
+	ErrDisabled = errors.New("user is disabled")
+)
+
+// RateLimitError is returned by Authenticate while the username or the
+// address has no failure allowance left.
+type RateLimitError struct{ RetryAfter time.Duration }
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("too many failed logins; try again in %s", e.RetryAfter)
+}
+
+// ValidationError lists everything wrong with a request.
+type ValidationError struct{ Problems []string }
+
+func (e *ValidationError) Error() string { return strings.Join(e.Problems, "; ") }
+
+// Options configures a Service. Store is required.
+type Options struct {
+	Store Store
+	Now   func() time.Time // default time.Now
+	Rand  io.Reader        // default crypto/rand.Reader
+
+	// Failed logins allowed per minute per username and per address, with
+	// a burst. Zero means the defaults (5, 20, 5); negative means unlimited.
+	FailuresPerUser, FailuresPerAddress, FailureBurst int
+}
+
+// Service manages users.
+type Service struct {
+	st   Store
+	now  func() time.Time
+	rand io.Reader
+
+	perUser, perAddr *limiterSet
+
+	dummyOnce sync.Once
+	dummy     string // a hash to verify against for unknown usernames
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	s := &Service{st: o.Store, now: o.Now, rand: o.Rand}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	pu, pa, b := o.FailuresPerUser, o.FailuresPerAddress, o.FailureBurst
+	if pu == 0 {
+		pu = 5
+	}
+	if pa == 0 {
+		pa = 20
+	}
+	if b <= 0 {
+		b = 5
+	}
+	s.perUser = newLimiterSet(pu, b)
+	s.perAddr = newLimiterSet(pa, b)
+	return s
+}
+
+// Spec describes a new user.
+type Spec struct {
+	Username    string
+	DisplayName string // default: the username
+	Password    string
+	Role        string // store.RoleAdmin or store.RoleMember; default member
+}
+
+// CheckUsername reports why a username is unacceptable, or nil: 1 to 64
+// characters, letters, digits and . _ - @, starting with a letter or digit.
+func CheckUsername(u string) error {
+	n := utf8.RuneCountInString(u)
+	if n < 1 || n > 64 {
+		return fmt.Errorf("username must be 1 to 64 characters")
+	}
+	for i, r := range u {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !ok && (i == 0 || !strings.ContainsRune("._-@", r)) {
+			return fmt.Errorf("username %q: use letters, digits and . _ - @, starting with a letter or digit", u)
+		}
+	}
+	return nil
+}
+
+// Create adds a user. A username that differs from an existing one only in
+// case is taken (ErrUsernameTaken).
+func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.User, error) {
+	var problems []string
+	sp.Username = strings.TrimSpace(sp.Username)
+	if err := CheckUsername(sp.Username); err != nil {
+		problems = append(problems, err.Error())
+	}
+	sp.DisplayName = strings.TrimSpace(sp.DisplayName)
+	if sp.DisplayName == "" {
+		sp.DisplayName = sp.Username
+	}
+	if utf8.RuneCountInString(sp.DisplayName) > 200 || !utf8.ValidString(sp.DisplayName) {
+		problems = append(problems, "display name must be valid UTF-8, at most 200 characters")
+	}
+	if sp.Role == "" {
+		sp.Role = store.RoleMember
+	}
+	if sp.Role != store.RoleAdmin && sp.Role != store.RoleMember {
+		problems = append(problems, fmt.Sprintf("role %q: use %s or %s", sp.Role, store.RoleAdmin, store.RoleMember))
+	}
+	if err := secret.CheckPassword(sp.Password); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return store.User{}, &ValidationError{problems}
+	}
+	hash, err := secret.HashPassword(sp.Password, s.rand)
+	if err != nil {
+		return store.User{}, err
+	}
+	id, err := s.newID()
+	if err != nil {
+		return store.User{}, err
+	}
+	now := s.now().UTC()
+	u := store.User{
+		ID: id, Username: sp.Username, DisplayName: sp.DisplayName, PasswordHash: hash,
+		Role: sp.Role, CreatedAt: now, UpdatedAt: now,
+	}
+	ev := store.AuditEvent{Time: now, Actor: actor, Action: "user.create", Target: id,
+		Detail: fmt.Sprintf("username %q, role %s", u.Username, u.Role)}
+	if err := s.st.CreateUser(ctx, u, ev); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.User{}, fmt.Errorf("user %q: %w", sp.Username, ErrUsernameTaken)
+		}
+		return store.User{}, fmt.Errorf("create user %q: %w", sp.Username, err)
+	}
+	return u, nil
+}
+
+// List returns all users ordered by username.
+func (s *Service) List(ctx context.Context) ([]store.User, error) {
+	return s.st.ListUsers(ctx)
+}
+
+// Get returns the user with this ID.
+func (s *Service) Get(ctx context.Context, id string) (store.User, error) {
+	u, err := s.st.GetUser(ctx, id)
+	if err != nil {
+		return u, fmt.Errorf("user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// GetByUsername returns the user with this username (case-insensitive).
+func (s *Service) GetByUsername(ctx context.Context, username string) (store.User, error) {
+	u, err := s.st.GetUserByUsername(ctx, username)
+	if err != nil {
+		return u, fmt.Errorf("user %q: %w", username, err)
+	}
+	return u, nil
+}
+
+// HasAdmin reports whether any admin exists (enabled or not).
+func (s *Service) HasAdmin(ctx context.Context) (bool, error) {
+	us, err := s.st.ListUsers(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, u := range us {
+		if u.Role == store.RoleAdmin {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// SetPassword replaces a user's password and ends all of their sessions.
+func (s *Service) SetPassword(ctx context.Context, actor, id, password string) error {
+	if err := secret.CheckPassword(password); err != nil {
+		return &ValidationError{[]string{err.Error()}}
+	}
+	hash, err := secret.HashPassword(password, s.rand)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	ev := &store.AuditEvent{Time: now, Actor: actor, Action: "user.set_password", Target: id}
+	if _, err := s.st.UpdateUser(ctx, id, func(u *store.User) error {
+		u.PasswordHash = hash
+		u.UpdatedAt = now
+		ev.Detail = fmt.Sprintf("username %q", u.Username)
+		return nil
+	}, ev); err != nil {
+		return fmt.Errorf("set password of user %s: %w", id, err)
+	}
+	return s.endSessions(ctx, id)
+}
+
+// Disable disables a user and ends all of their sessions.
+func (s *Service) Disable(ctx context.Context, actor, id string) (store.User, error) {
+	u, err := s.setDisabled(ctx, actor, id, true)
+	if err != nil {
+		return u, err
+	}
+	return u, s.endSessions(ctx, id)
+}
+
+// Enable enables a disabled user.
+func (s *Service) Enable(ctx context.Context, actor, id string) (store.User, error) {
+	return s.setDisabled(ctx, actor, id, false)
+}
+
+func (s *Service) setDisabled(ctx context.Context, actor, id string, disabled bool) (store.User, error) {
+	action := "user.enable"
+	if disabled {
+		action = "user.disable"
+	}
+	now := s.now().UTC()
+	ev := &store.AuditEvent{Time: now, Actor: actor, Action: action, Target: id}
+	u, err := s.st.UpdateUser(ctx, id, func(u *store.User) error {
+		u.Disabled = disabled
+		u.UpdatedAt = now
+		ev.Detail = fmt.Sprintf("username %q", u.Username)
+		return nil
+	}, ev)
+	if err != nil {
+		return u, fmt.Errorf("%s %s: %w", strings.TrimPrefix(action, "user."), id, err)
+	}
+	return u, nil
+}
+
+func (s *Service) endSessions(ctx context.Context, id string) error {
+	if err := s.st.DeleteUserSessions(ctx, id); err != nil {
+		return fmt.Errorf("end sessions of user %s: %w", id, err)
+	}
+	return nil
+}
+
+// Authenticate checks a username and password from addr (the client's
+// address). It returns ErrInvalidCredentials for an unknown username or a
+// wrong password alike, ErrDisabled for a disabled user with the right
+// password, and *RateLimitError while the username or the address is over
+// its allowance of failures. Only failures spend allowance; while a limit
+// is exhausted no password is checked at all, so guessing stops (at the
+// price that an attacker can lock a username out for about a minute).
+func (s *Service) Authenticate(ctx context.Context, username, password, addr string) (store.User, error) {
+	now := s.now()
+	key := strings.ToLower(strings.TrimSpace(username))
+	if wait, blocked := s.perAddr.exhausted(addr, now); blocked {
+		return store.User{}, &RateLimitError{RetryAfter: wait}
+	}
+	if wait, blocked := s.perUser.exhausted(key, now); blocked {
+		return store.User{}, &RateLimitError{RetryAfter: wait}
+	}
+	u, err := s.st.GetUserByUsername(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Spend the same time as a real check so that response times do
+		// not tell which usernames exist.
+		_, _ = secret.VerifyPassword(password, s.dummyHash())
+		s.fail(key, addr, now)
+		return store.User{}, ErrInvalidCredentials
+	case err != nil:
+		return store.User{}, fmt.Errorf("authenticate: %w", err)
+	}
+	ok, err := secret.VerifyPassword(password, u.PasswordHash)
+	if err != nil {
+		return store.User{}, fmt.Errorf("authenticate user %s: %w", u.ID, err)
+	}
+	if !ok {
+		s.fail(key, addr, now)
+		return store.User{}, ErrInvalidCredentials
+	}
+	if u.Disabled {
+		return store.User{}, ErrDisabled
+	}
+	return u, nil
+}
+
+func (s *Service) fail(user, addr string, now time.Time) {
+	s.perUser.spend(user, now)
+	s.perAddr.spend(addr, now)
+}
+
+// Prune drops rate-limit state that is back at full allowance; call it
+// now and then (e.g. every minute).
+func (s *Service) Prune() {
+	now := s.now()
+	s.perUser.prune(now)
+	s.perAddr.prune(now)
+}
+
+func (s *Service) dummyHash() string {
+	s.dummyOnce.Do(func() {
+		h, err := secret.HashPassword("dummy password for timing", s.rand)
+		if err == nil {
+			s.dummy = h
+		}
+	})
+	return s.dummy
+}
+
+func (s *Service) newID() (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "", fmt.Errorf("generate user ID: %w", err)
+	}
+	return "usr_" + hex.EncodeToString(b[:]), nil
+}
