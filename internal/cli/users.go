@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -38,6 +39,9 @@ func (e *env) newConsole(d *deps, cfg config.Config, log *slog.Logger) (*console
 	return console.New(console.Options{
 		Store: d.st, Users: svc, Issuer: cfg.Issuer, Logger: log,
 		Now: time.Now, Rand: rand.Reader, CSRFKey: d.csrfKey,
+		// The revocation feed's scope is not in the catalog, but clients may be allowed it.
+		Clients: clients.NewService(d.st, d.catalog, time.Duration(cfg.Token.MaxTTL), time.Now, rand.Reader, cfg.RevocationFeed.RequireScope),
+		Keys:    d.keys, Catalog: d.catalog,
 	})
 }
 

@@ -34,8 +34,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/scope"
 )
 
 // Cookie names.
@@ -51,7 +54,21 @@ type Store interface {
 	GetSession(ctx context.Context, id string) (store.Session, error)
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	DeleteSession(ctx context.Context, id string) error
+
+	// For the admin and "Authorized apps" pages.
+	GetClient(ctx context.Context, id string) (store.Client, error)
+	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
+	ListConsents(ctx context.Context, userID string) ([]store.Consent, error)
+	DeleteConsent(ctx context.Context, userID, clientID string, ev store.AuditEvent) error
 }
+
+// Keys is what the signing keys page needs (a *token.Keyring).
+type Keys interface {
+	Keys() []token.KeyInfo
+	Rotate(ctx context.Context, actor string, immediate bool) (store.SigningKey, error)
+}
+
+var _ Keys = (*token.Keyring)(nil)
 
 var _ Store = store.Store(nil)
 
@@ -70,6 +87,13 @@ type Options struct {
 	// CSRFKey keys the CSRF tokens. Every server sharing a database must
 	// use the same key; nil means a random key for this process.
 	CSRFKey []byte
+
+	// Clients, Keys and Catalog enable the admin pages for apps and signing
+	// keys; without them those pages answer 404. Catalog defaults to
+	// scope.Default().
+	Clients *clients.Service
+	Keys    Keys
+	Catalog *scope.Catalog
 }
 
 // Console serves the console pages.
@@ -85,8 +109,12 @@ type Console struct {
 	absolute time.Duration
 	csrfKey  []byte
 	pages    *pages
+	clients  *clients.Service
+	keys     Keys
+	catalog  *scope.Catalog
 
-	setup setupState
+	setup   setupState
+	tickets ticketStore
 }
 
 // New builds a Console and parses every template.
@@ -101,6 +129,10 @@ func New(o Options) (*Console, error) {
 	c := &Console{
 		st: o.Store, users: o.Users, issuer: strings.TrimSuffix(o.Issuer, "/"), secure: iss.Scheme == "https",
 		log: o.Logger, now: o.Now, rand: o.Rand, idle: o.SessionIdle, absolute: o.SessionAbsolute,
+		clients: o.Clients, keys: o.Keys, catalog: o.Catalog,
+	}
+	if c.catalog == nil {
+		c.catalog = scope.Default()
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

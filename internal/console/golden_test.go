@@ -1,17 +1,23 @@
 package console_test
 
 import (
+	"context"
 	"flag"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/scope"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -21,10 +27,32 @@ type zeroReader struct{}
 
 func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
+// countReader makes distinct but predictable random values.
+type countReader struct{ n byte }
+
+func (c *countReader) Read(p []byte) (int, error) {
+	for i := range p {
+		c.n++
+		p[i] = c.n
+	}
+	return len(p), nil
+}
+
 func TestPagesGolden(t *testing.T) {
-	h := newHarnessWith(t, users.Options{}, func(o *console.Options) {
+	var svc *clients.Service
+	h := newHarnessWith(t, users.Options{Rand: zeroReader{}}, func(o *console.Options) {
 		o.Rand = zeroReader{}
 		o.CSRFKey = []byte("golden test key")
+		st := o.Store.(store.Store)
+		svc = clients.NewService(st, scope.Default(), 30*24*time.Hour, o.Now, &countReader{})
+		k, err := token.NewKeyring(st, token.Config{MasterKey: make([]byte, 32), Now: o.Now, Rand: zeroReader{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Init(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		o.Clients, o.Keys = svc, k
 	})
 	h.createUser("alice", store.RoleAdmin)
 	pages := map[string]string{}
@@ -36,6 +64,27 @@ func TestPagesGolden(t *testing.T) {
 	h.login("alice", pw, "")
 	pages["home"] = h.get("/console/").body
 	pages["not-found"] = h.get("/console/nope").body
+	if _, _, err := svc.Create(context.Background(), "test", clients.Spec{Name: "Reports", ID: "reports",
+		Scopes: []string{"profile", "api:read-only"}, TokenTTL: 12 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	pages["apps"] = h.get("/console/apps").body
+	pages["app-new"] = h.get("/console/apps/new").body
+	pages["app-new-invalid"] = h.post("/console/apps/new", url.Values{"csrf_token": {csrfOf(t, pages["app-new"])},
+		"name": {"Web <app>"}, "client_id": {"x"}, "grant_types": {"authorization_code"}, "scopes": {"search"}}).body
+	created := h.post("/console/apps/new", url.Values{"csrf_token": {csrfOf(t, pages["app-new"])},
+		"name": {"Payroll"}, "client_id": {"payroll"}, "grant_types": {"client_credentials"}, "scopes": {"profile"}})
+	if created.code != http.StatusSeeOther {
+		t.Fatalf("create app: status %d, want 303; body:\n%s", created.code, created.body)
+	}
+	pages["app-created"] = h.get(created.hdr.Get("Location")).body
+	pages["app-created-gone"] = h.get(created.hdr.Get("Location")).body
+	pages["app"] = h.get("/console/apps/reports").body
+	pages["app-delete"] = h.get("/console/apps/reports/delete").body
+	pages["keys"] = h.get("/console/keys").body
+	pages["users"] = h.get("/console/users").body
+	pages["audit"] = h.get("/console/audit").body
+	pages["authorized-apps"] = h.get("/console/authorized-apps").body
 	for name, got := range pages {
 		path := filepath.Join("testdata", name+".golden")
 		if *update {

@@ -26,6 +26,32 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/logout", c.logout)
 	mux.HandleFunc("GET /console/setup", c.setupPage)
 	mux.HandleFunc("POST /console/setup", c.setupSubmit)
+	mux.HandleFunc("GET /console/authorized-apps", c.authorizedPage)
+	mux.HandleFunc("POST /console/authorized-apps/{client}/revoke", c.authorizedRevoke)
+	mux.HandleFunc("GET /console/users", c.usersPage)
+	mux.HandleFunc("POST /console/users", c.usersCreate)
+	mux.HandleFunc("POST /console/users/{id}/disable", c.usersSetDisabled(true))
+	mux.HandleFunc("POST /console/users/{id}/enable", c.usersSetDisabled(false))
+	mux.HandleFunc("POST /console/users/{id}/password", c.usersSetPassword)
+	mux.HandleFunc("GET /console/audit", c.auditPage)
+	if c.keys != nil {
+		mux.HandleFunc("GET /console/keys", c.keysPage)
+		mux.HandleFunc("POST /console/keys/rotate", c.keysRotate)
+	}
+	if c.clients != nil {
+		mux.HandleFunc("GET /console/apps", c.appsPage)
+		mux.HandleFunc("GET /console/apps/new", c.appNewPage)
+		mux.HandleFunc("POST /console/apps/new", c.appCreate)
+		mux.HandleFunc("GET /console/apps/{id}", c.appPage)
+		mux.HandleFunc("POST /console/apps/{id}", c.appUpdate)
+		mux.HandleFunc("GET /console/apps/{id}/created", c.appCreated)
+		mux.HandleFunc("POST /console/apps/{id}/secrets", c.appRegenerate)
+		mux.HandleFunc("POST /console/apps/{id}/secrets/{secret}/revoke", c.appRevokeSecret)
+		mux.HandleFunc("POST /console/apps/{id}/disable", c.appSetDisabled(true))
+		mux.HandleFunc("POST /console/apps/{id}/enable", c.appSetDisabled(false))
+		mux.HandleFunc("GET /console/apps/{id}/delete", c.appDeletePage)
+		mux.HandleFunc("POST /console/apps/{id}/delete", c.appDelete)
+	}
 	static := http.StripPrefix("/console/static/", http.FileServerFS(web.Static()))
 	mux.Handle("GET /console/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -41,8 +67,11 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 	if _, ok := c.RequireUser(w, r); !ok {
 		return
 	}
-	c.Render(w, r, http.StatusOK, "home", nil)
+	c.Render(w, r, http.StatusOK, "home", homeData{Apps: c.clients != nil, Keys: c.keys != nil})
 }
+
+// homeData is the data of home.html: which admin pages this server has.
+type homeData struct{ Apps, Keys bool }
 
 // parsePost parses a bounded form body and checks its CSRF token,
 // answering 400 or 403 itself if either fails.

@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/web"
@@ -18,6 +20,9 @@ type Page struct {
 	Data any         // the page's own data, as passed to Render
 	User *store.User // the logged-in user, nil if none
 	CSRF string      // the value for hidden "csrf_token" fields
+	// HasApps and HasKeys: this console serves the apps and signing keys
+	// pages (for the navigation).
+	HasApps, HasKeys bool
 }
 
 // pages holds every page template, each joined with the base layout.
@@ -31,18 +36,38 @@ func parsePages() (*pages, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Files named _*.html are partials: shared by every page, not pages.
+	shared := []string{"base.html"}
+	for _, file := range names {
+		if strings.HasPrefix(file, "_") {
+			shared = append(shared, file)
+		}
+	}
 	p := &pages{byName: map[string]*template.Template{}}
 	for _, file := range names {
-		if file == "base.html" {
+		if file == "base.html" || strings.HasPrefix(file, "_") {
 			continue
 		}
-		t, err := template.New("base.html").Option("missingkey=error").ParseFS(tfs, "base.html", file)
+		t, err := template.New("base.html").Option("missingkey=error").Funcs(funcs).ParseFS(tfs, append(shared, file)...)
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", file, err)
 		}
 		p.byName[strings.TrimSuffix(file, path.Ext(file))] = t
 	}
 	return p, nil
+}
+
+// funcs are the helpers every template may call.
+var funcs = template.FuncMap{
+	"join": strings.Join,
+	"has":  slices.Contains[[]string],
+	// when formats a time for tables: UTC, to the minute; "" for zero.
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
 }
 
 // setSecurityHeaders sets the headers every console page carries.
@@ -61,7 +86,7 @@ func setSecurityHeaders(h http.Header) {
 // Cache-Control: no-store, X-Content-Type-Options). An unknown name or a
 // failing template is logged and answered with a plain 500.
 func (c *Console) Render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
-	p := &Page{Data: data, CSRF: c.CSRFToken(r)}
+	p := &Page{Data: data, CSRF: c.CSRFToken(r), HasApps: c.clients != nil, HasKeys: c.keys != nil}
 	if u, ok := c.User(r); ok {
 		p.User = &u
 	}

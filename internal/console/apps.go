@@ -1,0 +1,432 @@
+package console
+
+import (
+	"cmp"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/duration"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// grantChoices are the grant types the app form offers.
+var grantChoices = []string{store.GrantClientCredentials, store.GrantAuthorizationCode, store.GrantRefreshToken}
+
+type graceChoice struct {
+	Value, Label string
+	D            time.Duration
+}
+
+// graceChoices are the grace periods offered when a secret is regenerated.
+var graceChoices = []graceChoice{
+	{"0", "none: old secrets stop working now", 0},
+	{"1h", "1 hour", time.Hour},
+	{"24h", "24 hours", 24 * time.Hour},
+	{"7d", "7 days", 7 * 24 * time.Hour},
+}
+
+// appRow is one line of the apps list.
+type appRow struct {
+	ID, Name           string
+	GrantTypes, Scopes []string
+	Disabled           bool
+	LastUsed           time.Time
+}
+
+type appsData struct {
+	Notice, Q string
+	Apps      []appRow
+	Total     int
+}
+
+func lastUsed(c store.Client) time.Time {
+	var t time.Time
+	for _, s := range c.Secrets {
+		if s.LastUsedAt.After(t) {
+			t = s.LastUsedAt
+		}
+	}
+	return t
+}
+
+func (c *Console) appsPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := c.requireAdmin(w, r); !ok {
+		return
+	}
+	list, err := c.clients.List(r.Context())
+	if err != nil {
+		c.serverError(w, r, "list clients", err)
+		return
+	}
+	d := appsData{Notice: notice(r), Q: strings.TrimSpace(r.URL.Query().Get("q")), Total: len(list)}
+	q := strings.ToLower(d.Q)
+	for _, cl := range list {
+		if q != "" && !strings.Contains(strings.ToLower(cl.Name), q) && !strings.Contains(strings.ToLower(cl.ID), q) {
+			continue
+		}
+		d.Apps = append(d.Apps, appRow{ID: cl.ID, Name: cl.Name, GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
+			Disabled: cl.Disabled, LastUsed: lastUsed(cl)})
+	}
+	slices.SortStableFunc(d.Apps, func(a, b appRow) int {
+		return cmp.Or(cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.ID, b.ID))
+	})
+	c.Render(w, r, http.StatusOK, "apps", d)
+}
+
+// appForm is the input of the new-app and edit forms, as typed.
+type appForm struct {
+	Name, ClientID, Website, RedirectURIs, Accounts, TokenTTL, AuthMethod string
+	GrantTypes, Scopes                                                    []string
+}
+
+// scopeChoice is one scope checkbox.
+type scopeChoice struct {
+	Name, Label string
+	Checked     bool
+}
+
+type appFormData struct {
+	New      bool
+	Form     appForm
+	Problems []string
+	Grants   []string
+	Scopes   []scopeChoice
+}
+
+// formData builds the form page data, offering every catalog scope and
+// any other scope already in the form (so saving never drops one).
+func (c *Console) formData(isNew bool, f appForm, problems []string) appFormData {
+	d := appFormData{New: isNew, Form: f, Problems: problems, Grants: grantChoices}
+	for _, n := range c.catalog.Names() {
+		s, _ := c.catalog.Get(n)
+		d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: s.Label, Checked: slices.Contains(f.Scopes, n)})
+	}
+	for _, n := range f.Scopes {
+		if !c.catalog.Has(n) {
+			d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: "(not in the scope catalog)", Checked: true})
+		}
+	}
+	return d
+}
+
+// readAppForm reads the app form from a parsed POST; problems are the
+// input errors the service cannot see (an unreadable lifetime).
+func readAppForm(r *http.Request) (f appForm, ttl time.Duration, problems []string) {
+	p := r.PostForm
+	f = appForm{
+		Name: strings.TrimSpace(p.Get("name")), ClientID: strings.TrimSpace(p.Get("client_id")),
+		Website: strings.TrimSpace(p.Get("website")), RedirectURIs: p.Get("redirect_uris"),
+		Accounts: p.Get("accounts"), TokenTTL: strings.TrimSpace(p.Get("token_ttl")),
+		AuthMethod: p.Get("token_endpoint_auth_method"),
+		GrantTypes: p["grant_types"], Scopes: p["scopes"],
+	}
+	if f.TokenTTL != "" {
+		d, err := duration.Parse(f.TokenTTL)
+		if err != nil {
+			problems = append(problems, "token lifetime: "+err.Error())
+		}
+		ttl = d
+	}
+	return f, ttl, problems
+}
+
+func splitAccounts(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+// nonNil makes an empty selection explicit (nil means "default" to the
+// clients service).
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+func (c *Console) appNewPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := c.requireAdmin(w, r); !ok {
+		return
+	}
+	f := appForm{GrantTypes: []string{store.GrantClientCredentials}, AuthMethod: store.AuthMethodSecretBasic}
+	c.Render(w, r, http.StatusOK, "app_new", c.formData(true, f, nil))
+}
+
+func (c *Console) appCreate(w http.ResponseWriter, r *http.Request) {
+	u, ok := c.adminPost(w, r)
+	if !ok {
+		return
+	}
+	f, ttl, problems := readAppForm(r)
+	method := store.AuthMethodSecretBasic
+	if f.AuthMethod == store.AuthMethodNone {
+		method = store.AuthMethodNone
+	} else {
+		f.AuthMethod = method
+	}
+	if len(problems) > 0 {
+		c.Render(w, r, http.StatusUnprocessableEntity, "app_new", c.formData(true, f, problems))
+		return
+	}
+	cl, plain, err := c.clients.Create(r.Context(), actor(u), clients.Spec{
+		ID: f.ClientID, Name: f.Name, Website: f.Website, GrantTypes: nonNil(f.GrantTypes), Scopes: f.Scopes,
+		Accounts: splitAccounts(f.Accounts), RedirectURIs: strings.Fields(f.RedirectURIs), TokenTTL: ttl,
+		TokenEndpointAuthMethod: method,
+	})
+	var ve *clients.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		c.Render(w, r, http.StatusUnprocessableEntity, "app_new", c.formData(true, f, ve.Problems))
+		return
+	case errors.Is(err, clients.ErrConflict):
+		c.Render(w, r, http.StatusUnprocessableEntity, "app_new", c.formData(true, f, []string{"client ID " + f.ClientID + " is already taken"}))
+		return
+	case err != nil:
+		c.serverError(w, r, "create client", err)
+		return
+	}
+	c.log.Info("console created client", "client_id", cl.ID, "actor", actor(u))
+	tok, err := c.issueTicket(r, ticket{clientID: cl.ID, clientName: cl.Name, secret: plain})
+	if err != nil {
+		c.serverError(w, r, "create client", err)
+		return
+	}
+	http.Redirect(w, r, appPath(cl.ID, "created")+"?ticket="+tok, http.StatusSeeOther)
+}
+
+type createdData struct {
+	ClientID, Name, Secret string
+	Public, Rotated, Gone  bool
+	Secrets                []secretRow // after a rotation: the older secrets with their expiry
+}
+
+// appCreated shows a new secret once: the ticket is spent by this view.
+func (c *Console) appCreated(w http.ResponseWriter, r *http.Request) {
+	if _, ok := c.requireAdmin(w, r); !ok {
+		return
+	}
+	id := r.PathValue("id")
+	cl, err := c.clients.Get(r.Context(), id)
+	if c.clientErr(w, r, err) {
+		return
+	}
+	d := createdData{ClientID: cl.ID, Name: cl.Name, Public: cl.TokenEndpointAuthMethod == store.AuthMethodNone}
+	t, ok := c.takeTicket(r, r.URL.Query().Get("ticket"), id)
+	if !ok {
+		d.Gone = !d.Public
+	} else {
+		d.Secret, d.Rotated = t.secret, t.rotated
+	}
+	if d.Rotated {
+		d.Secrets = c.secretRows(cl)
+	}
+	c.Render(w, r, http.StatusOK, "app_created", d)
+}
+
+type secretRow struct {
+	ID, Hint             string
+	CreatedAt, ExpiresAt time.Time
+	LastUsedAt           time.Time
+	Expired              bool
+}
+
+func (c *Console) secretRows(cl store.Client) []secretRow {
+	now := c.now()
+	var out []secretRow
+	for _, s := range cl.Secrets {
+		out = append(out, secretRow{ID: s.ID, Hint: s.Hint, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt,
+			LastUsedAt: s.LastUsedAt, Expired: !s.ExpiresAt.IsZero() && !now.Before(s.ExpiresAt)})
+	}
+	return out
+}
+
+type appDetailData struct {
+	Edit       appFormData
+	Notice     string
+	Client     store.Client
+	AuthMethod string
+	Secrets    []secretRow
+	Graces     []graceChoice
+	Events     []store.AuditEvent
+}
+
+// formOf is the edit form filled from a stored client.
+func formOf(cl store.Client) appForm {
+	f := appForm{
+		Name: cl.Name, ClientID: cl.ID, Website: cl.Website, RedirectURIs: strings.Join(cl.RedirectURIs, "\n"),
+		Accounts: strings.Join(cl.Accounts, ", "), AuthMethod: cl.TokenEndpointAuthMethod,
+		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
+	}
+	if cl.TokenTTL > 0 {
+		f.TokenTTL = duration.Format(cl.TokenTTL)
+	}
+	return f
+}
+
+func (c *Console) appPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := c.requireAdmin(w, r); !ok {
+		return
+	}
+	cl, err := c.clients.Get(r.Context(), r.PathValue("id"))
+	if c.clientErr(w, r, err) {
+		return
+	}
+	c.renderApp(w, r, http.StatusOK, cl, formOf(cl), nil)
+}
+
+func (c *Console) renderApp(w http.ResponseWriter, r *http.Request, status int, cl store.Client, f appForm, problems []string) {
+	evs, err := c.st.ListAudit(r.Context(), store.AuditFilter{Target: cl.ID, Limit: 20})
+	if err != nil {
+		c.serverError(w, r, "list audit events", err)
+		return
+	}
+	d := appDetailData{
+		Edit: c.formData(false, f, problems), Notice: notice(r), Client: cl,
+		AuthMethod: cmp.Or(cl.TokenEndpointAuthMethod, store.AuthMethodSecretBasic),
+		Secrets:    c.secretRows(cl), Graces: graceChoices, Events: evs,
+	}
+	c.Render(w, r, status, "app", d)
+}
+
+// clientErr answers a failed client lookup or change and reports whether
+// there was one.
+func (c *Console) clientErr(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, clients.ErrNotFound):
+		c.renderError(w, r, http.StatusNotFound, "Not found", "There is no such app.")
+	case errors.Is(err, clients.ErrNoSuchSecret):
+		c.renderError(w, r, http.StatusNotFound, "Not found", "The app has no such secret.")
+	default:
+		c.serverError(w, r, "client", err)
+	}
+	return true
+}
+
+func (c *Console) appUpdate(w http.ResponseWriter, r *http.Request) {
+	u, ok := c.adminPost(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	cl, err := c.clients.Get(r.Context(), id)
+	if c.clientErr(w, r, err) {
+		return
+	}
+	f, ttl, problems := readAppForm(r)
+	f.ClientID, f.AuthMethod = cl.ID, cl.TokenEndpointAuthMethod
+	if len(problems) > 0 {
+		c.renderApp(w, r, http.StatusUnprocessableEntity, cl, f, problems)
+		return
+	}
+	redirects, accounts, grants, scopes := strings.Fields(f.RedirectURIs), splitAccounts(f.Accounts), nonNil(f.GrantTypes), nonNil(f.Scopes)
+	_, err = c.clients.Update(r.Context(), actor(u), id, clients.Patch{
+		Name: &f.Name, Website: &f.Website, RedirectURIs: &redirects, Accounts: &accounts,
+		GrantTypes: &grants, Scopes: &scopes, TokenTTL: &ttl,
+	})
+	var ve *clients.ValidationError
+	if errors.As(err, &ve) {
+		c.renderApp(w, r, http.StatusUnprocessableEntity, cl, f, ve.Problems)
+		return
+	}
+	if c.clientErr(w, r, err) {
+		return
+	}
+	http.Redirect(w, r, appPath(id)+"?done=updated", http.StatusSeeOther)
+}
+
+func (c *Console) appRegenerate(w http.ResponseWriter, r *http.Request) {
+	u, ok := c.adminPost(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	grace := r.PostForm.Get("grace")
+	i := slices.IndexFunc(graceChoices, func(g graceChoice) bool { return g.Value == grace })
+	if i < 0 {
+		c.renderError(w, r, http.StatusBadRequest, "Bad request", "Choose one of the offered grace periods.")
+		return
+	}
+	cl, plain, err := c.clients.RotateSecret(r.Context(), actor(u), id, graceChoices[i].D, "")
+	var ve *clients.ValidationError
+	if errors.As(err, &ve) {
+		cur, gerr := c.clients.Get(r.Context(), id)
+		if c.clientErr(w, r, gerr) {
+			return
+		}
+		c.renderApp(w, r, http.StatusUnprocessableEntity, cur, formOf(cur), ve.Problems)
+		return
+	}
+	if c.clientErr(w, r, err) {
+		return
+	}
+	tok, err := c.issueTicket(r, ticket{clientID: cl.ID, clientName: cl.Name, secret: plain, rotated: true})
+	if err != nil {
+		c.serverError(w, r, "rotate secret", err)
+		return
+	}
+	http.Redirect(w, r, appPath(cl.ID, "created")+"?ticket="+tok, http.StatusSeeOther)
+}
+
+func (c *Console) appRevokeSecret(w http.ResponseWriter, r *http.Request) {
+	u, ok := c.adminPost(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	_, err := c.clients.RevokeSecret(r.Context(), actor(u), id, r.PathValue("secret"))
+	if c.clientErr(w, r, err) {
+		return
+	}
+	http.Redirect(w, r, appPath(id)+"?done=secret-revoked", http.StatusSeeOther)
+}
+
+func (c *Console) appSetDisabled(disable bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, ok := c.adminPost(w, r)
+		if !ok {
+			return
+		}
+		id := r.PathValue("id")
+		_, err := c.clients.Update(r.Context(), actor(u), id, clients.Patch{Disabled: &disable})
+		var ve *clients.ValidationError
+		if errors.As(err, &ve) {
+			c.renderError(w, r, http.StatusUnprocessableEntity, "Cannot change the app", ve.Error())
+			return
+		}
+		if c.clientErr(w, r, err) {
+			return
+		}
+		done := "enabled"
+		if disable {
+			done = "disabled"
+		}
+		http.Redirect(w, r, appPath(id)+"?done="+done, http.StatusSeeOther)
+	}
+}
+
+func (c *Console) appDeletePage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := c.requireAdmin(w, r); !ok {
+		return
+	}
+	cl, err := c.clients.Get(r.Context(), r.PathValue("id"))
+	if c.clientErr(w, r, err) {
+		return
+	}
+	c.Render(w, r, http.StatusOK, "app_delete", cl)
+}
+
+func (c *Console) appDelete(w http.ResponseWriter, r *http.Request) {
+	u, ok := c.adminPost(w, r)
+	if !ok {
+		return
+	}
+	if c.clientErr(w, r, c.clients.Delete(r.Context(), actor(u), r.PathValue("id"))) {
+		return
+	}
+	http.Redirect(w, r, "/console/apps?done=deleted", http.StatusSeeOther)
+}
