@@ -56,7 +56,9 @@ func (e *env) announceSetup(ctx context.Context, con *console.Console, log *slog
 	if link == "" {
 		return
 	}
-	log.Warn("no administrator yet: open the setup link to create one (valid 1 hour, once, on this server process)", "link", link)
+	// The link is a credential: it goes to the terminal, never into the
+	// (possibly shipped) log stream.
+	log.Warn("no administrator yet: open the setup link printed on standard error (valid 1 hour, once, on this server process)")
 	fmt.Fprintf(e.stderr, "\nNo administrator exists yet. Create the first one within an hour at:\n\n    %s\n\n", link)
 }
 
