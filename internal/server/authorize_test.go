@@ -571,12 +571,20 @@ func TestRefreshTokens(t *testing.T) {
 	t.Run("disabled user", func(t *testing.T) {
 		ah.login()
 		ver, chal := pkce(t)
-		rt := ah.exchange(id, secret, ah.code(authzParamsFor(id, chal, "profile")), ver).json["refresh_token"].(string)
+		tr := ah.exchange(id, secret, ah.code(authzParamsFor(id, chal, "profile")), ver)
+		rt := tr.json["refresh_token"].(string)
+		at := tr.json["access_token"].(string)
+		if r := ah.clientPost(PathIntrospect, id, secret, url.Values{"token": {at}}); r.json["active"] != true {
+			t.Fatalf("introspect before disabling: got %s, want active", r.body)
+		}
 		if _, err := ah.st.UpdateUser(context.Background(), ah.user.ID, func(u *store.User) error { u.Disabled = true; return nil },
 			&store.AuditEvent{Time: ah.clock.Now(), Actor: "test", Action: "user.disable", Target: ah.user.ID}); err != nil {
 			t.Fatal(err)
 		}
 		wantError(t, ah.refresh(id, secret, rt, ""), 400, "invalid_grant")
+		if r := ah.clientPost(PathIntrospect, id, secret, url.Values{"token": {at}}); r.body != `{"active":false}` {
+			t.Errorf("introspect a disabled user's token: got %s, want inactive", r.body)
+		}
 	})
 }
 

@@ -30,8 +30,8 @@ type introspection struct {
 // introspect is the RFC 7662 introspection endpoint. Any authenticated client
 // may introspect (resource servers authenticate as clients). A token is
 // active only if its signature, issuer and lifetime check out, it has not
-// been revoked, and the client it was issued to still exists and is enabled;
-// anything else is {"active":false}.
+// been revoked, and the client (and, for a user's token, the user) it was
+// issued to still exists and is enabled; anything else is {"active":false}.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	var f form
 	if err := readForm(r, &f); err != nil {
@@ -62,6 +62,17 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	}
 	if owner == nil || owner.client.Disabled {
 		return writeJSON(w, http.StatusOK, inactive)
+	}
+	if claims.Subject != claims.ClientID {
+		// Issued for a user (authorization code): the user must still exist
+		// and be enabled.
+		u, err := s.st.GetUser(r.Context(), claims.Subject)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
+			return writeJSON(w, http.StatusOK, inactive)
+		}
+		if err != nil {
+			return fmt.Errorf("load token's user: %w", err)
+		}
 	}
 	return writeJSON(w, http.StatusOK, introspection{
 		Active:    true,
