@@ -4,194 +4,79 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/e2e/harness"
 	"golang.org/x/oauth2/clientcredentials"
 )
 
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gatehouse-e2e")
+	var cleanup func()
+	var err error
+	binary, cleanup, err = harness.Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "gatehouse")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/gatehouse")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build gatehouse:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
 // instance is one data directory (or database) used by server and CLI.
-type instance struct {
-	t       *testing.T
-	dataDir string
-	env     []string
-}
+type instance struct{ *harness.Instance }
 
-func newInstance(t *testing.T, extraEnv ...string) *instance {
+func newInstance(t *testing.T, extraEnv ...string) instance {
 	t.Helper()
-	dir := t.TempDir()
-	env := append(os.Environ(), "GATEHOUSE_DATA_DIR="+dir)
-	env = append(env, extraEnv...)
-	return &instance{t: t, dataDir: dir, env: env}
+	return instance{harness.NewInstance(t, binary, extraEnv...)}
 }
 
-// cli runs a gatehouse command and returns stdout; it fails the test on a
-// non-zero exit unless wantFail.
-func (in *instance) cli(stdin string, args ...string) (string, string, int) {
-	in.t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = in.env
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		in.t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+type createdClient = harness.CreatedClient
+
+// server is a running `gatehouse serve` or `gatehouse gateway`.
+type server struct{ *harness.Server }
+
+// serve starts `gatehouse serve` with args and waits for its address.
+func (in instance) serve(args ...string) server {
+	in.T.Helper()
+	return server{in.Start(append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), harness.ListenRE)}
 }
 
-func (in *instance) mustCLI(args ...string) string {
-	in.t.Helper()
-	out, errOut, code := in.cli("", args...)
-	if code != 0 {
-		in.t.Fatalf("gatehouse %s: exit %d: %s", strings.Join(args, " "), code, errOut)
-	}
-	return out
-}
-
-type createdClient struct {
-	ClientID        string   `json:"client_id"`
-	ClientSecret    string   `json:"client_secret"`
-	Name            string   `json:"name"`
-	Scopes          []string `json:"scopes"`
-	TokenTTLSeconds int64    `json:"token_ttl_seconds"`
-}
-
-func (in *instance) createClient(args ...string) createdClient {
-	in.t.Helper()
-	out := in.mustCLI(append([]string{"clients", "create", "--output", "json"}, args...)...)
-	var c createdClient
-	if err := json.Unmarshal([]byte(out), &c); err != nil {
-		in.t.Fatalf("clients create output %q: %v", out, err)
-	}
-	return c
-}
-
-// server is a running `gatehouse serve`.
-type server struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *syncBuffer
-	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-var listenRE = regexp.MustCompile(`addr=http://(127\.0\.0\.1:\d+)`)
-
-func (in *instance) serve(args ...string) *server {
-	in.t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = in.env
-	s := &server{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
-	found := s.watch(in.t, listenRE)
-	select {
-	case addr := <-found:
-		s.url = "http://" + addr
-	case err := <-s.done:
-		in.t.Fatalf("serve exited early: %v\n%s", err, s.logs)
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		in.t.Fatalf("serve did not start\n%s", s.logs)
-	}
-	return s
-}
-
-func (s *server) token(t *testing.T, id, secret, scope string) (int, map[string]any) {
+func (s server) token(t *testing.T, id, secret, scope string) (int, map[string]any) {
 	t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if scope != "" {
 		form.Set("scope", scope)
 	}
-	req, _ := http.NewRequest("POST", s.url+"/oauth/token", strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest("POST", s.URL+"/oauth/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	return doJSON(t, req)
-}
-
-func doJSON(t *testing.T, req *http.Request) (int, map[string]any) {
-	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	b, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(b, &m)
-	return resp.StatusCode, m
-}
-
-func within(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return harness.DoJSON(t, req)
 }
 
 func TestWalkthrough(t *testing.T) {
 	in := newInstance(t)
 	srv := in.serve()
-	c := in.createClient("--name", "Billing sync", "--scopes", "api:read-only search", "--token-ttl", "12h")
+	c := in.CreateClient("--name", "Billing sync", "--scopes", "api:read-only search", "--token-ttl", "12h")
 	if !strings.HasPrefix(c.ClientSecret, "ghs_") || c.TokenTTLSeconds != 43200 {
 		t.Fatalf("created client: got %+v", c)
 	}
 
 	// Any standard client library works unchanged.
-	cfg := clientcredentials.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, TokenURL: srv.url + "/oauth/token", Scopes: []string{"search"}}
+	cfg := clientcredentials.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, TokenURL: srv.URL + "/oauth/token", Scopes: []string{"search"}}
 	tok, err := cfg.Token(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -200,25 +85,25 @@ func TestWalkthrough(t *testing.T) {
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	var claims map[string]any
 	json.Unmarshal(payload, &claims)
-	if claims["sub"] != c.ClientID || claims["scope"] != "search" || claims["iss"] != srv.url {
+	if claims["sub"] != c.ClientID || claims["scope"] != "search" || claims["iss"] != srv.URL {
 		t.Errorf("claims: got %v", claims)
 	}
 
 	// Introspect with the client's own credentials, then revoke.
 	introspect := func() map[string]any {
-		req, _ := http.NewRequest("POST", srv.url+"/oauth/introspect", strings.NewReader("token="+tok.AccessToken))
+		req, _ := http.NewRequest("POST", srv.URL+"/oauth/introspect", strings.NewReader("token="+tok.AccessToken))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth(c.ClientID, c.ClientSecret)
-		_, m := doJSON(t, req)
+		_, m := harness.DoJSON(t, req)
 		return m
 	}
 	if m := introspect(); m["active"] != true || m["client_id"] != c.ClientID {
 		t.Fatalf("introspect: got %v", m)
 	}
-	req, _ := http.NewRequest("POST", srv.url+"/oauth/revoke", strings.NewReader("token="+tok.AccessToken))
+	req, _ := http.NewRequest("POST", srv.URL+"/oauth/revoke", strings.NewReader("token="+tok.AccessToken))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(c.ClientID, c.ClientSecret)
-	if code, _ := doJSON(t, req); code != 200 {
+	if code, _ := harness.DoJSON(t, req); code != 200 {
 		t.Fatalf("revoke: got %d", code)
 	}
 	if m := introspect(); m["active"] != false {
@@ -226,10 +111,10 @@ func TestWalkthrough(t *testing.T) {
 	}
 
 	// The secret is never shown again, and never logged.
-	show := in.mustCLI("clients", "show", c.ClientID, "--output", "json")
-	list := in.mustCLI("clients", "list")
-	audit := in.mustCLI("audit")
-	for name, text := range map[string]string{"show": show, "list": list, "audit": audit, "server log": srv.logs.String()} {
+	show := in.MustCLI("clients", "show", c.ClientID, "--output", "json")
+	list := in.MustCLI("clients", "list")
+	audit := in.MustCLI("audit")
+	for name, text := range map[string]string{"show": show, "list": list, "audit": audit, "server log": srv.Logs.String()} {
 		if strings.Contains(text, c.ClientSecret) || strings.Contains(text, c.ClientSecret[4:20]) {
 			t.Errorf("%s shows the secret", name)
 		}
@@ -245,17 +130,17 @@ func TestWalkthrough(t *testing.T) {
 func TestChangesSeenWithinTwoSeconds(t *testing.T) {
 	in := newInstance(t)
 	srv := in.serve()
-	c := in.createClient("--name", "rotating", "--id", "rotating-app")
+	c := in.CreateClient("--name", "rotating", "--id", "rotating-app")
 	if code, m := srv.token(t, c.ClientID, c.ClientSecret, ""); code != 200 {
 		t.Fatalf("token: got %d %v", code, m)
 	}
 
-	out := in.mustCLI("clients", "rotate-secret", c.ClientID, "--grace", "0", "--output", "json")
+	out := in.MustCLI("clients", "rotate-secret", c.ClientID, "--grace", "0", "--output", "json")
 	var rot struct {
 		ClientSecret string `json:"client_secret"`
 	}
 	json.Unmarshal([]byte(out), &rot)
-	within(t, 2*time.Second, "old secret refused after rotation with --grace 0", func() bool {
+	harness.Within(t, 2*time.Second, "old secret refused after rotation with --grace 0", func() bool {
 		code, _ := srv.token(t, c.ClientID, c.ClientSecret, "")
 		return code == 401
 	})
@@ -263,25 +148,25 @@ func TestChangesSeenWithinTwoSeconds(t *testing.T) {
 		t.Fatalf("new secret: got %d %v", code, m)
 	}
 
-	in.mustCLI("clients", "update", c.ClientID, "--disable")
-	within(t, 2*time.Second, "disabled client refused", func() bool {
+	in.MustCLI("clients", "update", c.ClientID, "--disable")
+	harness.Within(t, 2*time.Second, "disabled client refused", func() bool {
 		code, _ := srv.token(t, c.ClientID, rot.ClientSecret, "")
 		return code == 401
 	})
-	in.mustCLI("clients", "update", c.ClientID, "--enable", "--scopes", "search")
-	within(t, 2*time.Second, "re-enabled client with new scope", func() bool {
+	in.MustCLI("clients", "update", c.ClientID, "--enable", "--scopes", "search")
+	harness.Within(t, 2*time.Second, "re-enabled client with new scope", func() bool {
 		code, m := srv.token(t, c.ClientID, rot.ClientSecret, "search")
 		return code == 200 && m["scope"] == "search"
 	})
-	in.mustCLI("clients", "delete", c.ClientID)
-	within(t, 2*time.Second, "deleted client refused", func() bool {
+	in.MustCLI("clients", "delete", c.ClientID)
+	harness.Within(t, 2*time.Second, "deleted client refused", func() bool {
 		code, _ := srv.token(t, c.ClientID, rot.ClientSecret, "")
 		return code == 401
 	})
 
 	// A key rotated by the CLI appears in the server's JWKS.
 	jwksKids := func() int {
-		resp, err := http.Get(srv.url + "/.well-known/jwks.json")
+		resp, err := http.Get(srv.URL + "/.well-known/jwks.json")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,9 +178,9 @@ func TestChangesSeenWithinTwoSeconds(t *testing.T) {
 	if n := jwksKids(); n != 1 {
 		t.Fatalf("JWKS before rotation: got %d keys, want 1", n)
 	}
-	in.mustCLI("keys", "rotate")
-	within(t, 2*time.Second, "rotated key published", func() bool { return jwksKids() == 2 })
-	keys := in.mustCLI("keys", "list")
+	in.MustCLI("keys", "rotate")
+	harness.Within(t, 2*time.Second, "rotated key published", func() bool { return jwksKids() == 2 })
+	keys := in.MustCLI("keys", "list")
 	if !strings.Contains(keys, "next") || !strings.Contains(keys, "active") {
 		t.Errorf("keys list: got\n%s", keys)
 	}
@@ -304,12 +189,12 @@ func TestChangesSeenWithinTwoSeconds(t *testing.T) {
 func TestClientSurvivesKill9(t *testing.T) {
 	in := newInstance(t)
 	srv := in.serve()
-	c := in.createClient("--name", "durable")
+	c := in.CreateClient("--name", "durable")
 	if code, _ := srv.token(t, c.ClientID, c.ClientSecret, ""); code != 200 {
 		t.Fatalf("token before kill: got %d", code)
 	}
-	srv.cmd.Process.Signal(syscall.SIGKILL)
-	<-srv.done
+	srv.Cmd.Process.Signal(syscall.SIGKILL)
+	<-srv.Done
 	srv2 := in.serve()
 	if code, m := srv2.token(t, c.ClientID, c.ClientSecret, ""); code != 200 {
 		t.Fatalf("token after kill -9 and restart: got %d %v", code, m)
@@ -319,24 +204,24 @@ func TestClientSurvivesKill9(t *testing.T) {
 func TestGracefulShutdown(t *testing.T) {
 	in := newInstance(t)
 	srv := in.serve()
-	srv.cmd.Process.Signal(syscall.SIGTERM)
+	srv.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-srv.done:
+	case err := <-srv.Done:
 		if err != nil {
-			t.Fatalf("serve exited with %v after SIGTERM\n%s", err, srv.logs)
+			t.Fatalf("serve exited with %v after SIGTERM\n%s", err, srv.Logs)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop after SIGTERM")
 	}
-	if !strings.Contains(srv.logs.String(), "stopped") {
-		t.Errorf("no orderly stop in logs:\n%s", srv.logs)
+	if !strings.Contains(srv.Logs.String(), "stopped") {
+		t.Errorf("no orderly stop in logs:\n%s", srv.Logs)
 	}
 }
 
 func TestCLIErrors(t *testing.T) {
 	in := newInstance(t)
-	in.createClient("--name", "taken", "--id", "taken-id")
-	bad := filepath.Join(in.dataDir, "bad.yaml")
+	in.CreateClient("--name", "taken", "--id", "taken-id")
+	bad := filepath.Join(in.DataDir, "bad.yaml")
 	os.WriteFile(bad, []byte("addr: 1\nbogus_key: 2\ntoken:\n  default_ttl: nope\n"), 0o600)
 	for _, tc := range []struct {
 		stdin string
@@ -353,7 +238,7 @@ func TestCLIErrors(t *testing.T) {
 		{"", []string{"clients", "rotate-secret", "taken-id", "--grace", "soon"}, "--grace"},
 		{"", []string{"serve", "--config", bad}, "bogus_key"},
 	} {
-		_, stderr, code := in.cli(tc.stdin, tc.args...)
+		_, stderr, code := in.CLI(tc.stdin, tc.args...)
 		if code == 0 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("gatehouse %s: got exit %d, stderr %q; want failure mentioning %q", strings.Join(tc.args, " "), code, stderr, tc.want)
 		}
@@ -364,7 +249,7 @@ func TestCLIErrors(t *testing.T) {
 
 	// A supplied secret of 32+ characters is accepted and works.
 	supplied := strings.Repeat("s3cr3t-", 6)
-	out, stderr, code := in.cli(supplied+"\n", "clients", "create", "--name", "supplied", "--secret-stdin", "--output", "json")
+	out, stderr, code := in.CLI(supplied+"\n", "clients", "create", "--name", "supplied", "--secret-stdin", "--output", "json")
 	if code != 0 {
 		t.Fatalf("create with supplied secret: %s", stderr)
 	}
@@ -373,15 +258,4 @@ func TestCLIErrors(t *testing.T) {
 	if c.ClientSecret != supplied {
 		t.Errorf("supplied secret: got %q, want it echoed once", c.ClientSecret)
 	}
-}
-
-func fetch(t *testing.T, u string) string {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/e2e/harness"
 	"github.com/go-jose/go-jose/v4"
 )
 
@@ -27,55 +26,9 @@ var gatewayRE = regexp.MustCompile(`gateway listening.* addr=http://(127\.0\.0\.
 
 // gateway starts `gatehouse gateway` with args and waits for its address,
 // as serve does for the server.
-func (in *instance) gateway(args ...string) *server {
-	in.t.Helper()
-	cmd := exec.Command(binary, append([]string{"gateway", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = in.env
-	s := &server{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
-	found := s.watch(in.t, gatewayRE)
-	select {
-	case addr := <-found:
-		s.url = "http://" + addr
-	case err := <-s.done:
-		in.t.Fatalf("gateway exited early: %v\n%s", err, s.logs)
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		in.t.Fatalf("gateway did not start\n%s", s.logs)
-	}
-	return s
-}
-
-// watch starts s.cmd, copies its stderr into s.logs and sends the first
-// match of re's group 1 on the returned channel.
-func (s *server) watch(t *testing.T, re *regexp.Regexp) <-chan string {
-	t.Helper()
-	pr, pw := io.Pipe()
-	s.cmd.Stderr = pw
-	s.cmd.Stdout = s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			s.logs.Write([]byte(line + "\n"))
-			if m := re.FindStringSubmatch(line); m != nil && !sent {
-				found <- m[1]
-				sent = true
-			}
-		}
-	}()
-	go func() { s.done <- s.cmd.Wait(); pw.Close() }()
-	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-	})
-	return found
+func (in instance) gateway(args ...string) server {
+	in.T.Helper()
+	return server{in.Start(append([]string{"gateway", "--addr", "127.0.0.1:0"}, args...), gatewayRE)}
 }
 
 // seen is what the test upstream received.
@@ -133,7 +86,7 @@ func call(t *testing.T, method, url, token string, header ...string) result {
 }
 
 // accessToken gets a client-credentials token from srv.
-func (s *server) accessToken(t *testing.T, c createdClient, scope string) string {
+func (s server) accessToken(t *testing.T, c createdClient, scope string) string {
 	t.Helper()
 	code, m := s.token(t, c.ClientID, c.ClientSecret, scope)
 	tok, _ := m["access_token"].(string)
@@ -234,10 +187,10 @@ func TestGateway(t *testing.T) {
 	in := newInstance(t)
 	srv := in.serve()
 	up := newUpstream(t)
-	gw := in.gateway("--upstream", up.URL, "--issuer", srv.url, "--base-path", "/api", "--revocation-poll", "1s")
+	gw := in.gateway("--upstream", up.URL, "--issuer", srv.URL, "--base-path", "/api", "--revocation-poll", "1s")
 
-	app := in.createClient("--name", "Billing sync", "--scopes", "api:read-only search")
-	tenant := in.createClient("--name", "Tenant app", "--scopes", "api", "--accounts", "acct-1")
+	app := in.CreateClient("--name", "Billing sync", "--scopes", "api:read-only search")
+	tenant := in.CreateClient("--name", "Tenant app", "--scopes", "api", "--accounts", "acct-1")
 	readOnly := srv.accessToken(t, app, "api:read-only")
 	search := srv.accessToken(t, app, "search")
 	acct := srv.accessToken(t, tenant, "api account:acct-1")
@@ -259,7 +212,7 @@ func TestGateway(t *testing.T) {
 			{"outside the base path", "GET", "/admin", readOnly, 404, ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				res := call(t, tc.method, gw.url+tc.path, tc.token)
+				res := call(t, tc.method, gw.URL+tc.path, tc.token)
 				if res.status != tc.wantStatus || !strings.Contains(res.challenge, tc.wantChallenge) {
 					t.Errorf("got %d, WWW-Authenticate %q; want %d and %q", res.status, res.challenge, tc.wantStatus, tc.wantChallenge)
 				}
@@ -268,7 +221,7 @@ func TestGateway(t *testing.T) {
 	})
 
 	t.Run("identity headers replace spoofed ones", func(t *testing.T) {
-		res := call(t, "GET", gw.url+"/api/records/1?x=1", readOnly,
+		res := call(t, "GET", gw.URL+"/api/records/1?x=1", readOnly,
 			"X-Gatehouse-Client-Id", "admin", "x-gatehouse-scope", "api", "X-Gatehouse-Account", "acct-9")
 		if res.status != 200 {
 			t.Fatalf("got %d %s, want 200", res.status, res.body)
@@ -298,7 +251,7 @@ func TestGateway(t *testing.T) {
 			{"no account header", nil, 200},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				res := call(t, "DELETE", gw.url+"/api/records/1", acct, tc.header...)
+				res := call(t, "DELETE", gw.URL+"/api/records/1", acct, tc.header...)
 				if res.status != tc.wantStatus {
 					t.Fatalf("got %d %s, want %d", res.status, res.body, tc.wantStatus)
 				}
@@ -317,13 +270,13 @@ func TestGateway(t *testing.T) {
 
 	t.Run("tokens the server did not issue", func(t *testing.T) {
 		// The server's own key ID, but another key: the signature fails.
-		forged := newSigner(t, currentKID(t, readOnly)).mint(t, srv.url, srv.url, app.ClientID, "api", time.Hour)
-		unknownKey := newSigner(t, "unknown-kid").mint(t, srv.url, srv.url, app.ClientID, "api", time.Hour)
+		forged := newSigner(t, currentKID(t, readOnly)).mint(t, srv.URL, srv.URL, app.ClientID, "api", time.Hour)
+		unknownKey := newSigner(t, "unknown-kid").mint(t, srv.URL, srv.URL, app.ClientID, "api", time.Hour)
 		// A valid token of another issuer.
 		other := newSigner(t, "other")
-		otherIssuer := other.mint(t, newIssuer(t, other).URL, srv.url, app.ClientID, "api", time.Hour)
+		otherIssuer := other.mint(t, newIssuer(t, other).URL, srv.URL, app.ClientID, "api", time.Hour)
 		for name, tok := range map[string]string{"forged with the server's kid": forged, "unknown key": unknownKey, "another issuer": otherIssuer} {
-			res := call(t, "GET", gw.url+"/api/records/1", tok)
+			res := call(t, "GET", gw.URL+"/api/records/1", tok)
 			if res.status != 401 || !strings.Contains(res.challenge, `error="invalid_token"`) {
 				t.Errorf("%s: got %d %q, want 401 invalid_token", name, res.status, res.challenge)
 			}
@@ -332,29 +285,29 @@ func TestGateway(t *testing.T) {
 
 	t.Run("revoked token refused within the poll interval", func(t *testing.T) {
 		tok := srv.accessToken(t, app, "api:read-only")
-		if res := call(t, "GET", gw.url+"/api/records/1", tok); res.status != 200 {
+		if res := call(t, "GET", gw.URL+"/api/records/1", tok); res.status != 200 {
 			t.Fatalf("before revocation: got %d %s", res.status, res.body)
 		}
-		req, _ := http.NewRequest("POST", srv.url+"/oauth/revoke", strings.NewReader("token="+tok))
+		req, _ := http.NewRequest("POST", srv.URL+"/oauth/revoke", strings.NewReader("token="+tok))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth(app.ClientID, app.ClientSecret)
-		if code, m := doJSON(t, req); code != 200 {
+		if code, m := harness.DoJSON(t, req); code != 200 {
 			t.Fatalf("revoke: got %d %v", code, m)
 		}
-		within(t, 2*time.Second, "revoked token refused (poll 1s + 1s)", func() bool {
-			res := call(t, "GET", gw.url+"/api/records/1", tok)
+		harness.Within(t, 2*time.Second, "revoked token refused (poll 1s + 1s)", func() bool {
+			res := call(t, "GET", gw.URL+"/api/records/1", tok)
 			return res.status == 401 && strings.Contains(res.challenge, `error="invalid_token"`)
 		})
-		if res := call(t, "GET", gw.url+"/api/records/1", readOnly); res.status != 200 {
+		if res := call(t, "GET", gw.URL+"/api/records/1", readOnly); res.status != 200 {
 			t.Errorf("another token after the revocation: got %d, want 200", res.status)
 		}
 	})
 
 	t.Run("health and metrics", func(t *testing.T) {
-		if body := fetch(t, gw.url+"/healthz"); !strings.Contains(body, "ok") {
+		if body := harness.Fetch(t, gw.URL+"/healthz"); !strings.Contains(body, "ok") {
 			t.Errorf("/healthz: got %q", body)
 		}
-		m := fetch(t, gw.url+"/metrics")
+		m := harness.Fetch(t, gw.URL+"/metrics")
 		for _, series := range []string{
 			`gatehouse_gateway_requests_total{decision="allowed",reason=""}`,
 			`gatehouse_gateway_requests_total{decision="denied",reason="insufficient_scope"}`,
@@ -369,17 +322,17 @@ func TestGateway(t *testing.T) {
 	})
 
 	// The gateway stops in order on SIGTERM.
-	gw.cmd.Process.Signal(syscall.SIGTERM)
+	gw.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-gw.done:
-		if err != nil || !strings.Contains(gw.logs.String(), "stopped") {
-			t.Errorf("gateway after SIGTERM: %v\n%s", err, gw.logs)
+	case err := <-gw.Done:
+		if err != nil || !strings.Contains(gw.Logs.String(), "stopped") {
+			t.Errorf("gateway after SIGTERM: %v\n%s", err, gw.Logs)
 		}
 	case <-time.After(20 * time.Second):
 		t.Error("gateway did not stop after SIGTERM")
 	}
 	for _, secret := range []string{app.ClientSecret, readOnly[:40]} {
-		if strings.Contains(gw.logs.String(), secret) {
+		if strings.Contains(gw.Logs.String(), secret) {
 			t.Errorf("gateway log shows a secret or token")
 		}
 	}
@@ -407,7 +360,7 @@ func TestGatewayTokenChecks(t *testing.T) {
 		{"unknown key", newSigner(t, "k2").mint(t, iss.URL, iss.URL, "app", "api", time.Hour), 401, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := call(t, "GET", gw.url+"/records/1", tc.token)
+			res := call(t, "GET", gw.URL+"/records/1", tc.token)
 			if res.status != tc.want {
 				t.Fatalf("got %d %s, want %d", res.status, res.body, tc.want)
 			}
@@ -419,7 +372,7 @@ func TestGatewayTokenChecks(t *testing.T) {
 			}
 		})
 	}
-	m := fetch(t, gw.url+"/metrics")
+	m := harness.Fetch(t, gw.URL+"/metrics")
 	if v := metricValue(t, m, `gatehouse_gateway_requests_total{decision="denied",reason="expired"}`); v != "1" {
 		t.Errorf("expired denials: got %s, want 1", v)
 	}
@@ -435,7 +388,7 @@ func TestGatewayUpstreamDown(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
 	gw := in.gateway("--upstream", down.URL, "--issuer", iss.URL)
-	res := call(t, "GET", gw.url+"/records/1", sg.mint(t, iss.URL, iss.URL, "app", "api", time.Hour))
+	res := call(t, "GET", gw.URL+"/records/1", sg.mint(t, iss.URL, iss.URL, "app", "api", time.Hour))
 	if res.status != 502 || !strings.Contains(res.body, `"bad_gateway"`) || strings.Contains(res.body, "127.0.0.1") {
 		t.Errorf("upstream down: got %d %s, want 502 bad_gateway without the address", res.status, res.body)
 	}
@@ -445,18 +398,18 @@ func TestGatewayUpstreamDown(t *testing.T) {
 func TestGatewayInServe(t *testing.T) {
 	in := newInstance(t)
 	up := newUpstream(t)
-	cfg := filepath.Join(in.dataDir, "gatehouse.yaml")
+	cfg := filepath.Join(in.DataDir, "gatehouse.yaml")
 	os.WriteFile(cfg, []byte("gateway:\n  enabled: true\n  addr: 127.0.0.1:0\n  upstream: "+up.URL+"\n  base_path: /api\n"), 0o600)
 	srv := in.serve("--config", cfg)
 	var gwURL string
-	within(t, 10*time.Second, "gateway listening in serve's log", func() bool {
-		m := gatewayRE.FindStringSubmatch(srv.logs.String())
+	harness.Within(t, 10*time.Second, "gateway listening in serve's log", func() bool {
+		m := gatewayRE.FindStringSubmatch(srv.Logs.String())
 		if m != nil {
 			gwURL = "http://" + m[1]
 		}
 		return m != nil
 	})
-	c := in.createClient("--name", "embedded", "--scopes", "api:read-only")
+	c := in.CreateClient("--name", "embedded", "--scopes", "api:read-only")
 	tok := srv.accessToken(t, c, "")
 	if res := call(t, "GET", gwURL+"/api/records/1", tok); res.status != 200 || res.upstream.Header.Get("X-Gatehouse-Client-Id") != c.ClientID {
 		t.Errorf("allowed call: got %d %s", res.status, res.body)
@@ -464,11 +417,11 @@ func TestGatewayInServe(t *testing.T) {
 	if res := call(t, "PUT", gwURL+"/api/records/1", tok); res.status != 403 {
 		t.Errorf("forbidden call: got %d, want 403", res.status)
 	}
-	srv.cmd.Process.Signal(syscall.SIGTERM)
+	srv.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-srv.done:
+	case err := <-srv.Done:
 		if err != nil {
-			t.Errorf("serve after SIGTERM: %v\n%s", err, srv.logs)
+			t.Errorf("serve after SIGTERM: %v\n%s", err, srv.Logs)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve with a gateway did not stop after SIGTERM")
@@ -495,11 +448,11 @@ func TestGatewayCLIErrors(t *testing.T) {
 		{[]string{"gateway", "--issuer", "http://127.0.0.1:1", "--client-secret", "x"}, "", "unknown flag"},
 		{[]string{"gateway"}, "GATEHOUSE_GATEWAY_UPSTREAM=http://127.0.0.1:1", "--issuer is required"},
 	} {
-		cmdIn := *in
+		cmdIn := *in.Instance
 		if tc.env != "" {
-			cmdIn.env = append(append([]string(nil), in.env...), tc.env)
+			cmdIn.Env = append(append([]string(nil), in.Env...), tc.env)
 		}
-		_, stderr, code := cmdIn.cli("", tc.args...)
+		_, stderr, code := cmdIn.CLI("", tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("gatehouse %s: got exit %d, stderr %q; want exit 2 mentioning %q", strings.Join(tc.args, " "), code, stderr, tc.want)
 		}

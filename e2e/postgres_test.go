@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/e2e/harness"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 )
 
@@ -15,21 +16,21 @@ func TestPostgresTwoNodes(t *testing.T) {
 	in := newInstance(t, "GATEHOUSE_DATABASE_URL="+dsn, "GATEHOUSE_SECRET=e2e-master-key-0123456789abcdefghijkl")
 	a := in.serve()
 	b := in.serve()
-	c := in.createClient("--name", "pg client", "--scopes", "search")
-	for _, s := range []*server{a, b} {
+	c := in.CreateClient("--name", "pg client", "--scopes", "search")
+	for _, s := range []server{a, b} {
 		code, m := s.token(t, c.ClientID, c.ClientSecret, "search")
 		if code != 200 {
-			t.Fatalf("%s: got %d %v", s.url, code, m)
+			t.Fatalf("%s: got %d %v", s.URL, code, m)
 		}
 	}
-	in.mustCLI("clients", "update", c.ClientID, "--disable")
-	for _, s := range []*server{a, b} {
-		within(t, 2*time.Second, "disabled on "+s.url, func() bool {
+	in.MustCLI("clients", "update", c.ClientID, "--disable")
+	for _, s := range []server{a, b} {
+		harness.Within(t, 2*time.Second, "disabled on "+s.URL, func() bool {
 			code, _ := s.token(t, c.ClientID, c.ClientSecret, "")
 			return code == 401
 		})
 	}
-	ka, kb := fetch(t, a.url+"/.well-known/jwks.json"), fetch(t, b.url+"/.well-known/jwks.json")
+	ka, kb := harness.Fetch(t, a.URL+"/.well-known/jwks.json"), harness.Fetch(t, b.URL+"/.well-known/jwks.json")
 	if ka != kb {
 		t.Errorf("nodes publish different JWKS:\n%s\n%s", ka, kb)
 	}

@@ -74,10 +74,10 @@ func TestFirstAdminSetup(t *testing.T) {
 
 	// Log out, and back in with the new password.
 	do(t, ctx, "log out",
-		chromedp.Navigate(srv.url+"/console/"),
+		chromedp.Navigate(srv.URL+"/console/"),
 		chromedp.Click(chromedp.CSS(`header form[action="/console/logout"] button`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`header form[action="/console/logout"]`)))
-	do(t, ctx, "open the console", chromedp.Navigate(srv.url+"/console/"))
+	do(t, ctx, "open the console", chromedp.Navigate(srv.URL+"/console/"))
 	logIn(t, ctx, "ada", adminPassword)
 	if got, want := text(t, ctx, "main h1"), "Welcome, Ada Admin"; got != want {
 		t.Errorf("home page after login: got %q, want %q", got, want)
@@ -89,7 +89,7 @@ func TestFirstAdminSetup(t *testing.T) {
 func createAppInConsole(t *testing.T, ctx context.Context, srv *server, name string, screenshot bool) (id, secret string) {
 	t.Helper()
 	do(t, ctx, "open the new app form",
-		chromedp.Navigate(srv.url+"/console/apps/new"),
+		chromedp.Navigate(srv.URL+"/console/apps/new"),
 		chromedp.WaitVisible(chromedp.CSS(`#app-form #save`)),
 		chromedp.SendKeys(chromedp.CSS(`#app-form [name=name]`), name),
 		// The client credentials grant and the search scope, by their
@@ -176,7 +176,7 @@ func TestRegenerateSecretWithGrace(t *testing.T) {
 	id, oldSecret := createAppInConsole(t, ctx, srv, "Rotating app", false)
 
 	do(t, ctx, "open the app",
-		chromedp.Navigate(srv.url+"/console/apps/"+url.PathEscape(id)),
+		chromedp.Navigate(srv.URL+"/console/apps/"+url.PathEscape(id)),
 		chromedp.WaitVisible(chromedp.CSS(`#regenerate-form #regenerate`)))
 	grace, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
 		const s = document.querySelector('#regenerate-form select[name=grace]');
@@ -255,7 +255,7 @@ func newAuthRequest(t *testing.T, srv *server, app *thirdPartyApp, clientID, sco
 		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
 		"code_challenge_method": {"S256"},
 	}
-	r.url = srv.url + "/oauth/authorize?" + q.Encode()
+	r.url = srv.URL + "/oauth/authorize?" + q.Encode()
 	return r
 }
 
@@ -307,12 +307,12 @@ func refresh(t *testing.T, srv *server, c createdClient, token string) (int, map
 
 // peopleFixture is a member and a third-party app registered for the
 // authorization code flow.
-func peopleFixture(t *testing.T) (*instance, *server, *thirdPartyApp, createdClient) {
+func peopleFixture(t *testing.T) (instance, *server, *thirdPartyApp, createdClient) {
 	t.Helper()
 	in := newInstance(t)
 	in.createUser("mia", "Mia Member", "member", memberPassword)
 	app := newThirdPartyApp(t)
-	c := in.createClient("--name", "Acme Reports", "--website", "https://reports.example",
+	c := in.CreateClient("--name", "Acme Reports", "--website", "https://reports.example",
 		"--grant-types", "authorization_code,refresh_token", "--redirect-uris", app.callback,
 		"--scopes", "profile search")
 	return in, in.serve(false), app, c
@@ -330,8 +330,8 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	logIn(t, ctx, "mia", memberPassword)
 	consent(t, ctx, "deny", false)
 	q := app.next(t)
-	if q.Get("error") != "access_denied" || q.Get("state") != deny.state || q.Get("iss") != srv.url || q.Has("code") {
-		t.Errorf("callback after Deny: got %v, want error=access_denied, state=%s, iss=%s and no code", q, deny.state, srv.url)
+	if q.Get("error") != "access_denied" || q.Get("state") != deny.state || q.Get("iss") != srv.URL || q.Has("code") {
+		t.Errorf("callback after Deny: got %v, want error=access_denied, state=%s, iss=%s and no code", q, deny.state, srv.URL)
 	}
 
 	// Logged in now: straight to consent. Allow.
@@ -339,8 +339,8 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	do(t, ctx, "start the authorization request again", chromedp.Navigate(allow.url))
 	consent(t, ctx, "allow", true)
 	q = app.next(t)
-	if q.Get("code") == "" || q.Get("state") != allow.state || q.Get("iss") != srv.url || q.Has("error") {
-		t.Fatalf("callback after Allow: got %v, want a code, state=%s, iss=%s", q, allow.state, srv.url)
+	if q.Get("code") == "" || q.Get("state") != allow.state || q.Get("iss") != srv.URL || q.Has("error") {
+		t.Fatalf("callback after Allow: got %v, want a code, state=%s, iss=%s", q, allow.state, srv.URL)
 	}
 	tok := exchange(t, srv, c, app, q.Get("code"), allow.verifier)
 
@@ -380,7 +380,7 @@ func TestAuthorizedAppsRevoke(t *testing.T) {
 	_, srv, app, c := peopleFixture(t)
 	ctx := newBrowser(t)
 
-	do(t, ctx, "open the console", chromedp.Navigate(srv.url+"/console/"))
+	do(t, ctx, "open the console", chromedp.Navigate(srv.URL+"/console/"))
 	logIn(t, ctx, "mia", memberPassword)
 	req := newAuthRequest(t, srv, app, c.ClientID, "profile search")
 	do(t, ctx, "start the authorization request", chromedp.Navigate(req.url))
@@ -389,7 +389,7 @@ func TestAuthorizedAppsRevoke(t *testing.T) {
 	tok := exchange(t, srv, c, app, q.Get("code"), req.verifier)
 
 	do(t, ctx, "open Authorized apps",
-		chromedp.Navigate(srv.url+"/console/authorized-apps"),
+		chromedp.Navigate(srv.URL+"/console/authorized-apps"),
 		chromedp.WaitVisible(chromedp.CSS(`#authorized-apps .revoke-consent`)))
 	if got := text(t, ctx, "#authorized-apps"); !strings.Contains(got, "Acme Reports") {
 		t.Fatalf("authorized apps: got %q, want Acme Reports", got)

@@ -5,13 +5,9 @@
 package browser
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,11 +15,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gatehouse/gatehouse/e2e/harness"
 )
 
 var (
@@ -33,20 +29,15 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "gatehouse-browser")
+	var cleanup func()
+	var err error
+	binary, cleanup, err = harness.Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "gatehouse")
-	build := exec.Command("go", "build", "-o", binary, "../../cmd/gatehouse")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build gatehouse:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -156,130 +147,47 @@ func shoot(t *testing.T, ctx context.Context, name string) {
 }
 
 // instance is one data directory used by the server and the CLI.
-type instance struct {
-	t   *testing.T
-	env []string
-}
+type instance struct{ *harness.Instance }
 
-func newInstance(t *testing.T) *instance {
+func newInstance(t *testing.T) instance {
 	t.Helper()
-	return &instance{t: t, env: append(os.Environ(), "GATEHOUSE_DATA_DIR="+t.TempDir())}
+	return instance{harness.NewInstance(t, binary)}
 }
 
 // cli runs a gatehouse command with stdin and returns its stdout, failing
 // the test on a non-zero exit.
-func (in *instance) cli(stdin string, args ...string) string {
-	in.t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = in.env
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		in.t.Fatalf("gatehouse %s: %v: %s", strings.Join(args, " "), err, errb.String())
-	}
-	return out.String()
+func (in instance) cli(stdin string, args ...string) string {
+	in.T.Helper()
+	return in.MustCLIInput(stdin, args...)
 }
 
 // createUser creates a user with the CLI, the password on standard input.
-func (in *instance) createUser(username, displayName, role, password string) {
-	in.t.Helper()
+func (in instance) createUser(username, displayName, role, password string) {
+	in.T.Helper()
 	in.cli(password+"\n", "users", "create", "--username", username, "--display-name", displayName, "--role", role)
 }
 
-type createdClient struct {
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-}
-
-func (in *instance) createClient(args ...string) createdClient {
-	in.t.Helper()
-	out := in.cli("", append([]string{"clients", "create", "--output", "json"}, args...)...)
-	var c createdClient
-	if err := json.Unmarshal([]byte(out), &c); err != nil {
-		in.t.Fatalf("clients create output %q: %v", out, err)
-	}
-	return c
-}
+type createdClient = harness.CreatedClient
 
 // server is a running `gatehouse serve`.
 type server struct {
-	url       string
+	*harness.Server
 	setupLink string // "" once an administrator exists
-	logs      *syncBuffer
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-var (
-	listenRE = regexp.MustCompile(`addr=http://(127\.0\.0\.1:\d+)`)
-	setupRE  = regexp.MustCompile(`^\s+(http://\S+/console/setup\?token=\S+)\s*$`)
-)
+var setupRE = regexp.MustCompile(`^\s+(http://\S+/console/setup\?token=\S+)\s*$`)
 
 // serve starts `gatehouse serve` on a free port and waits until it listens
 // and, when no administrator exists, until it has printed the setup link.
-func (in *instance) serve(wantSetup bool) *server {
-	in.t.Helper()
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0")
-	cmd.Env = in.env
-	s := &server{logs: &syncBuffer{}}
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = s.logs, pw
-	if err := cmd.Start(); err != nil {
-		in.t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait(); pw.Close() }()
-	in.t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	addrc, linkc := make(chan string, 1), make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			s.logs.Write([]byte(line + "\n"))
-			if m := listenRE.FindStringSubmatch(line); m != nil {
-				select {
-				case addrc <- m[1]:
-				default:
-				}
-			}
-			if m := setupRE.FindStringSubmatch(line); m != nil {
-				select {
-				case linkc <- m[1]:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	timeout := time.After(30 * time.Second)
-	select {
-	case addr := <-addrc:
-		s.url = "http://" + addr
-	case err := <-done:
-		in.t.Fatalf("serve exited early: %v\n%s", err, s.logs)
-	case <-timeout:
-		in.t.Fatalf("serve did not start\n%s", s.logs)
-	}
+func (in instance) serve(wantSetup bool) *server {
+	in.T.Helper()
+	patterns := []*regexp.Regexp{harness.ListenRE}
 	if wantSetup {
-		select {
-		case s.setupLink = <-linkc:
-		case <-timeout:
-			in.t.Fatalf("serve printed no setup link\n%s", s.logs)
-		}
+		patterns = append(patterns, setupRE)
+	}
+	s := &server{Server: in.Start([]string{"serve", "--addr", "127.0.0.1:0"}, patterns...)}
+	if wantSetup {
+		s.setupLink = s.Matches[1]
 	}
 	return s
 }
@@ -288,21 +196,13 @@ func (in *instance) serve(wantSetup bool) *server {
 // authentication and returns the status and JSON body.
 func (s *server) tokenRequest(t *testing.T, clientID, secret string, form url.Values) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest("POST", s.url+"/oauth/token", strings.NewReader(form.Encode()))
+	req, err := http.NewRequest("POST", s.URL+"/oauth/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	b, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(b, &m)
-	return resp.StatusCode, m
+	return harness.DoJSON(t, req)
 }
 
 // clientCredentials asks for a token with the client credentials grant.
