@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -71,6 +72,8 @@ type deps struct {
 	keys    *token.Keyring
 	catalog *scope.Catalog
 	csrfKey []byte // console CSRF key, derived from the master key so every node agrees
+	// clientIP finds the source address rate limits count against.
+	clientIP *clientip.Resolver
 }
 
 // open opens the store, the scope catalog and the signing keys, creating the
@@ -112,7 +115,12 @@ func (e *env) open(ctx context.Context, cfg config.Config, log *slog.Logger) (*d
 		st.Close()
 		return nil, err
 	}
-	return &deps{st: st, keys: keys, catalog: catalog, csrfKey: consoleCSRFKey(master)}, nil
+	cip, err := clientip.New(cfg.RateLimit.TrustedProxies)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &deps{st: st, keys: keys, catalog: catalog, csrfKey: consoleCSRFKey(master), clientIP: cip}, nil
 }
 
 func (e *env) serve(ctx context.Context, cfg config.Config) error {
@@ -164,6 +172,7 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 		FailuresPerAddress:  orUnlimited(cfg.RateLimit.PerAddress),
 		FailureBurst:        cfg.RateLimit.Burst,
 		RevocationFeedScope: cfg.RevocationFeed.RequireScope,
+		ClientIP:            d.clientIP,
 		Logger:              log,
 		Now:                 time.Now,
 		Rand:                rand.Reader,

@@ -38,7 +38,7 @@ func (e *env) newConsole(d *deps, cfg config.Config, log *slog.Logger) (*console
 	svc := users.New(users.Options{Store: d.st, Now: time.Now, Rand: rand.Reader})
 	return console.New(console.Options{
 		Store: d.st, Users: svc, Issuer: cfg.Issuer, Logger: log,
-		Now: time.Now, Rand: rand.Reader, CSRFKey: d.csrfKey,
+		Now: time.Now, Rand: rand.Reader, CSRFKey: d.csrfKey, ClientIP: d.clientIP,
 		// The revocation feed's scope is not in the catalog, but clients may be allowed it.
 		Clients: clients.NewService(d.st, d.catalog, time.Duration(cfg.Token.MaxTTL), time.Now, rand.Reader, cfg.RevocationFeed.RequireScope),
 		Keys:    d.keys, Catalog: d.catalog,

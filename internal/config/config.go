@@ -73,6 +73,10 @@ type RateLimitConfig struct {
 	PerClient  int `yaml:"per_client"`  // failures per minute per client ID
 	PerAddress int `yaml:"per_address"` // failures per minute per source address
 	Burst      int `yaml:"burst"`       // failures allowed at once before the rate applies
+	// TrustedProxies are the addresses or CIDR prefixes of reverse proxies
+	// whose X-Forwarded-For is believed when finding a request's source
+	// address (see internal/clientip). Empty: the TCP peer address.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Default returns the built-in configuration. Its Issuer and Audience are

@@ -278,7 +278,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 			AliasPaths: []string{"oauth/v2/token", "/oauth/v2/token", "/oauth/v2/token", "/.well-known/token"},
 		},
 		Keys:            config.KeysConfig{Algorithm: "HS256", RotationPeriod: config.Duration(time.Hour), LeadTime: config.Duration(2 * time.Hour)},
-		RateLimit:       config.RateLimitConfig{PerClient: -1, PerAddress: 5, Burst: 0},
+		RateLimit:       config.RateLimitConfig{PerClient: -1, PerAddress: 5, Burst: 0, TrustedProxies: []string{"10.0.0.0/8", "proxy.local"}},
 		ShutdownTimeout: config.Duration(-time.Second),
 	}
 	err := c.Validate()
@@ -300,6 +300,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		`keys.lead_time (2h) must be shorter than keys.rotation_period (1h); lower lead_time or raise rotation_period`,
 		`rate_limit.per_client is -1; use a number of failures per minute, or 0 for no limit`,
 		`rate_limit.burst is 0; it must be at least 1 while a rate limit is on`,
+		`rate_limit.trusted_proxies: trusted proxy "proxy.local" is not an IP address or CIDR prefix; use e.g. 10.0.0.0/8 or 192.0.2.10`,
 		`shutdown_timeout is negative (-1s); use e.g. 15s, or 0 to close connections at once`,
 	}
 	if diff := cmp.Diff(want, ce.Problems); diff != "" {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/internal/clientip"
 )
 
 // Algorithms are the JWS algorithms keys.algorithm may name (RFC 7518, RFC 8037).
@@ -80,6 +82,11 @@ func (c *Config) Validate() error {
 	}
 	if rl.Burst < 0 || rl.Burst == 0 && (rl.PerClient > 0 || rl.PerAddress > 0) {
 		p.add("rate_limit.burst is %d; it must be at least 1 while a rate limit is on", rl.Burst)
+	}
+	for _, tp := range rl.TrustedProxies {
+		if _, err := clientip.ParsePrefix(tp); err != nil {
+			p.add("rate_limit.trusted_proxies: %v; use e.g. 10.0.0.0/8 or 192.0.2.10", err)
+		}
 	}
 	if c.ShutdownTimeout < 0 {
 		p.add("shutdown_timeout is negative (%s); use e.g. 15s, or 0 to close connections at once", c.ShutdownTimeout)

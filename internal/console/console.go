@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
@@ -80,6 +81,9 @@ type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
 	Rand   io.Reader        // default crypto/rand.Reader
+	// ClientIP finds the source address that failed logins are counted
+	// against; nil: the TCP peer address.
+	ClientIP *clientip.Resolver
 
 	SessionIdle     time.Duration // default 2h
 	SessionAbsolute time.Duration // default 24h
@@ -108,6 +112,7 @@ type Console struct {
 	idle     time.Duration
 	absolute time.Duration
 	csrfKey  []byte
+	clientIP *clientip.Resolver
 	pages    *pages
 	clients  *clients.Service
 	keys     Keys
@@ -129,7 +134,8 @@ func New(o Options) (*Console, error) {
 	c := &Console{
 		st: o.Store, users: o.Users, issuer: strings.TrimSuffix(o.Issuer, "/"), secure: iss.Scheme == "https",
 		log: o.Logger, now: o.Now, rand: o.Rand, idle: o.SessionIdle, absolute: o.SessionAbsolute,
-		clients: o.Clients, keys: o.Keys, catalog: o.Catalog,
+		clientIP: o.ClientIP,
+		clients:  o.Clients, keys: o.Keys, catalog: o.Catalog,
 	}
 	if c.catalog == nil {
 		c.catalog = scope.Default()

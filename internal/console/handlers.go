@@ -2,7 +2,6 @@ package console
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -117,21 +116,13 @@ func orHome(next string) string {
 	return next
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if !c.parsePost(w, r) {
 		return
 	}
 	f := r.PostForm
 	d := loginData{Next: SafeNext(f.Get("next")), Username: f.Get("username")}
-	u, err := c.users.Authenticate(r.Context(), d.Username, f.Get("password"), clientAddr(r))
+	u, err := c.users.Authenticate(r.Context(), d.Username, f.Get("password"), c.clientIP.Addr(r))
 	var rl *users.RateLimitError
 	switch {
 	case errors.As(err, &rl):

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
@@ -38,6 +39,10 @@ type Options struct {
 	FailuresPerClient, FailuresPerAddress, FailureBurst int
 
 	PollInterval time.Duration // change-feed poll; default 1s
+
+	// ClientIP finds the source address that failures are counted against;
+	// nil: the TCP peer address.
+	ClientIP *clientip.Resolver
 
 	// RevocationFeedScope, if set, closes the revocation feed to all but
 	// clients allowed this scope. It must not be a catalog scope; the token
@@ -76,6 +81,7 @@ type Server struct {
 	defaultTTL, maxTTL time.Duration
 	tokenPaths         []string
 	pollInterval       time.Duration
+	clientIP           *clientip.Resolver
 	feedScope          string // see Options.RevocationFeedScope
 	revPageSize        int    // revocation feed page size; revocationPageSize but in tests
 	console            Console
@@ -119,6 +125,7 @@ func New(o Options) (*Server, error) {
 		maxTTL:       o.MaxTTL,
 		tokenPaths:   o.TokenPaths,
 		pollInterval: o.PollInterval,
+		clientIP:     o.ClientIP,
 		feedScope:    o.RevocationFeedScope,
 		revPageSize:  revocationPageSize,
 		metrics:      newMetrics(),

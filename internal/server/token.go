@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -189,7 +188,7 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 	}
 
 	now := s.now()
-	addr := remoteIP(r)
+	addr := s.clientIP.Addr(r)
 	if retry, blocked := s.limiter.addrBlocked(addr, now); blocked {
 		s.metrics.authFailures.WithLabelValues("rate_limited").Inc()
 		return nil, oauth.TooManyRequests(retry)
@@ -293,13 +292,4 @@ func (cc *cachedClient) mayUseAccount(id string) bool {
 		}
 	}
 	return false
-}
-
-// remoteIP is the address failures are counted against.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/clients"
 )
 
@@ -384,4 +385,33 @@ func TestFeedAppliesEachChangeOnce(t *testing.T) {
 	if cached() != nil {
 		t.Error("an update after the quiet window did not invalidate the cached client")
 	}
+}
+
+// TestRateLimitBehindProxy: behind a trusted proxy every request arrives
+// from the proxy's address; failures must count against the client named in
+// X-Forwarded-For, so one client's failures do not lock out the others.
+func TestRateLimitBehindProxy(t *testing.T) {
+	cip, err := clientip.New([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, harnessOpts{func(o *Options) {
+		o.FailuresPerClient, o.FailuresPerAddress, o.FailureBurst = -1, 3, 3
+		o.ClientIP = cip
+	}})
+	id, secret := h.client(clients.Spec{})
+	from := func(addr, secret string) response {
+		return h.post(PathToken, "grant_type=client_credentials", map[string]string{
+			"Authorization": basic(id, secret), "X-Forwarded-For": addr})
+	}
+	var last response
+	for i := 0; i < 4; i++ {
+		last = from("198.51.100.7", "wrong")
+	}
+	wantError(t, last, 429, "invalid_request")
+	if r := from("203.0.113.9", secret); r.status != 200 {
+		t.Errorf("another client behind the same proxy: got %d %s, want 200", r.status, r.body)
+	}
+	// A client cannot escape its limit by forging the left part of the header.
+	wantError(t, from("203.0.113.50, 198.51.100.7", "wrong"), 429, "invalid_request")
 }
