@@ -738,3 +738,15 @@ func (nopConsole) RequireUser(http.ResponseWriter, *http.Request) (store.User, b
 }
 func (nopConsole) CheckCSRF(*http.Request) error                               { return errors.New("no") }
 func (nopConsole) Render(http.ResponseWriter, *http.Request, int, string, any) {}
+
+// TestConsoleMeasured: console pages are measured like the protocol
+// endpoints (and share their body limit, set by the same wrapper).
+func TestConsoleMeasured(t *testing.T) {
+	ah := newAuthzHarness(t)
+	ah.login()
+	req, _ := http.NewRequest("GET", ah.http.URL+"/metrics", nil)
+	body := ah.do(req).body
+	if !strings.Contains(body, `route="console"`) {
+		t.Errorf("metrics have no console route after a login:\n%s", body)
+	}
+}

@@ -38,9 +38,12 @@ func (s *Server) routes() (http.Handler, error) {
 		mux.Handle("POST "+PathAuthorize, s.instrument("authorize", s.authorize))
 		mux.Handle(PathAuthorize, s.instrument("authorize", methodNotAllowed("GET, HEAD, POST")))
 	}
-	// The console mounts its own pages (/console/...).
+	// The console mounts its own pages (/console/...) on a mux of its own,
+	// behind the same body limit and metrics as every other route.
 	if c, ok := s.console.(interface{ Register(*http.ServeMux) }); ok {
-		c.Register(mux)
+		cm := http.NewServeMux()
+		c.Register(cm)
+		mux.Handle("/console/", s.measure("console", cm))
 	}
 	s.get(mux, PathRevocations, "revocations", s.revocations)
 	s.get(mux, PathJWKS, "jwks", s.jwks)
@@ -88,14 +91,22 @@ func methodNotAllowed(allow string) handlerFunc {
 // instrument turns a handler that returns an error into an http.Handler
 // that writes the error, bounds the body and records metrics.
 func (s *Server) instrument(route string, h handlerFunc) http.Handler {
+	return s.measure(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}))
+}
+
+// measure bounds the request body and records the route's latency and
+// status codes.
+func (s *Server) measure(route string, h http.Handler) http.Handler {
 	rm := s.metrics.route(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		r.Body = http.MaxBytesReader(sw, r.Body, maxBody)
-		if err := h(sw, r); err != nil {
-			s.writeError(sw, r, err)
-		}
+		h.ServeHTTP(sw, r)
 		code := sw.code
 		if code == 0 {
 			code = http.StatusOK
