@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -75,7 +76,7 @@ type Service struct {
 	now  func() time.Time
 	rand io.Reader
 
-	perUser, perAddr *limiterSet
+	perUser, perAddr *ratelimit.Failures
 
 	dummyOnce sync.Once
 	dummy     string // a hash to verify against for unknown usernames
@@ -100,8 +101,8 @@ func New(o Options) *Service {
 	if b <= 0 {
 		b = 5
 	}
-	s.perUser = newLimiterSet(pu, b)
-	s.perAddr = newLimiterSet(pa, b)
+	s.perUser = ratelimit.NewFailures(pu, b)
+	s.perAddr = ratelimit.NewFailures(pa, b)
 	return s
 }
 
@@ -289,10 +290,10 @@ func (s *Service) endSessions(ctx context.Context, id string) error {
 func (s *Service) Authenticate(ctx context.Context, username, password, addr string) (store.User, error) {
 	now := s.now()
 	key := strings.ToLower(strings.TrimSpace(username))
-	if wait, blocked := s.perAddr.exhausted(addr, now); blocked {
+	if wait, blocked := s.perAddr.Exhausted(addr, now); blocked {
 		return store.User{}, &RateLimitError{RetryAfter: wait}
 	}
-	if wait, blocked := s.perUser.exhausted(key, now); blocked {
+	if wait, blocked := s.perUser.Exhausted(key, now); blocked {
 		return store.User{}, &RateLimitError{RetryAfter: wait}
 	}
 	u, err := s.st.GetUserByUsername(ctx, key)
@@ -321,16 +322,16 @@ func (s *Service) Authenticate(ctx context.Context, username, password, addr str
 }
 
 func (s *Service) fail(user, addr string, now time.Time) {
-	s.perUser.spend(user, now)
-	s.perAddr.spend(addr, now)
+	s.perUser.Spend(user, now)
+	s.perAddr.Spend(addr, now)
 }
 
 // Prune drops rate-limit state that is back at full allowance; call it
 // now and then (e.g. every minute).
 func (s *Service) Prune() {
 	now := s.now()
-	s.perUser.prune(now)
-	s.perAddr.prune(now)
+	s.perUser.Prune(now)
+	s.perAddr.Prune(now)
 }
 
 func (s *Service) dummyHash() string {
