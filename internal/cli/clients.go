@@ -224,7 +224,7 @@ func (e *env) clientsListCmd(with runner) *cobra.Command {
 			t := newTable(e.stdout, "CLIENT ID", "NAME", "GRANT TYPES", "SCOPES", "TOKEN TTL", "STATUS", "LAST USED")
 			for _, c := range cs {
 				t.row(c.ID, c.Name, strings.Join(c.GrantTypes, ","), orDash(strings.Join(c.Scopes, " ")),
-					ttlText(c.TokenTTL), status(c), when(lastUsed(c)))
+					ttlText(c.TokenTTL), status(c), when(c.LastUsed()))
 			}
 			return t.flush()
 		}),

@@ -85,7 +85,7 @@ func toClientJSON(c store.Client) clientJSON {
 		ClientID: c.ID, Name: c.Name, Description: c.Description,
 		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes), Accounts: nonNil(c.Accounts),
 		RedirectURIs: nonNil(c.RedirectURIs), Audience: c.Audience, Website: c.Website,
-		AuthMethod: authMethod(c), RefreshWithCC: c.RefreshWithClientCredentials,
+		AuthMethod: c.AuthMethod(), RefreshWithCC: c.RefreshWithClientCredentials,
 		TokenTTLSeconds: int64(c.TokenTTL / time.Second), Disabled: c.Disabled,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Secrets: []secretJSON{},
 	}
@@ -159,7 +159,7 @@ func (e *env) printClient(output string, c store.Client) error {
 	if c.Website != "" {
 		kv.row("website", c.Website)
 	}
-	kv.row("token endpoint auth", authMethod(c))
+	kv.row("token endpoint auth", c.AuthMethod())
 	if c.RefreshWithClientCredentials {
 		kv.row("refresh tokens", "also with client_credentials")
 	}
@@ -175,15 +175,6 @@ func (e *env) printClient(output string, c store.Client) error {
 		t.row(s.ID, s.Hint+"…", s.CreatedAt.Local().Format(time.RFC3339), orDash(fmtTime(s.ExpiresAt)), when(s.LastUsedAt))
 	}
 	return t.flush()
-}
-
-// authMethod is the client's token endpoint authentication method, with
-// the default spelled out.
-func authMethod(c store.Client) string {
-	if c.TokenEndpointAuthMethod == "" {
-		return store.AuthMethodSecretBasic
-	}
-	return c.TokenEndpointAuthMethod
 }
 
 func status(c store.Client) string {
@@ -219,14 +210,4 @@ func when(t time.Time) string {
 		return "never"
 	}
 	return t.Local().Format(time.RFC3339)
-}
-
-func lastUsed(c store.Client) time.Time {
-	var t time.Time
-	for _, s := range c.Secrets {
-		if s.LastUsedAt.After(t) {
-			t = s.LastUsedAt
-		}
-	}
-	return t
 }

@@ -43,16 +43,6 @@ type appsData struct {
 	Total     int
 }
 
-func lastUsed(c store.Client) time.Time {
-	var t time.Time
-	for _, s := range c.Secrets {
-		if s.LastUsedAt.After(t) {
-			t = s.LastUsedAt
-		}
-	}
-	return t
-}
-
 func (c *Console) appsPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := c.requireAdmin(w, r); !ok {
 		return
@@ -69,7 +59,7 @@ func (c *Console) appsPage(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		d.Apps = append(d.Apps, appRow{ID: cl.ID, Name: cl.Name, GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
-			Disabled: cl.Disabled, LastUsed: lastUsed(cl)})
+			Disabled: cl.Disabled, LastUsed: cl.LastUsed()})
 	}
 	slices.SortStableFunc(d.Apps, func(a, b appRow) int {
 		return cmp.Or(cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.ID, b.ID))
@@ -285,7 +275,7 @@ func (c *Console) renderApp(w http.ResponseWriter, r *http.Request, status int, 
 	}
 	d := appDetailData{
 		Edit: c.formData(false, f, problems), Notice: notice(r), Client: cl,
-		AuthMethod: cmp.Or(cl.TokenEndpointAuthMethod, store.AuthMethodSecretBasic),
+		AuthMethod: cl.AuthMethod(),
 		Secrets:    c.secretRows(cl), Graces: graceChoices, Events: evs,
 	}
 	c.Render(w, r, status, "app", d)

@@ -78,6 +78,26 @@ type Client struct {
 	RefreshWithClientCredentials bool
 }
 
+// AuthMethod is the client's token endpoint authentication method, with
+// the default (client_secret_basic) spelled out.
+func (c Client) AuthMethod() string {
+	if c.TokenEndpointAuthMethod == "" {
+		return AuthMethodSecretBasic
+	}
+	return c.TokenEndpointAuthMethod
+}
+
+// LastUsed is when any of the client's secrets was last used; zero if never.
+func (c Client) LastUsed() time.Time {
+	var t time.Time
+	for _, s := range c.Secrets {
+		if s.LastUsedAt.After(t) {
+			t = s.LastUsedAt
+		}
+	}
+	return t
+}
+
 // Secret is one client secret. Only its SHA-256 digest is stored.
 type Secret struct {
 	ID         string    // public identifier of this secret (not secret itself), unique per store
