@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/backend"
 )
 
 func (e *env) auditCmd(df *dataFlags) *cobra.Command {
@@ -23,11 +22,7 @@ func (e *env) auditCmd(df *dataFlags) *cobra.Command {
 			if f.Limit < 0 {
 				return usagef("--limit must not be negative")
 			}
-			cfg, err := e.loadConfig(cmd, df, nil)
-			if err != nil {
-				return err
-			}
-			st, err := backend.Open(cmd.Context(), cfg.Database, cfg.DataDir)
+			st, err := e.openStore(cmd, df)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/backend"
 )
 
 // Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
@@ -117,6 +119,16 @@ func (e *env) loadConfig(cmd *cobra.Command, df *dataFlags, apply func(*config.C
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// openStore loads the configuration and opens the store, for commands that
+// need nothing else. The caller closes the store.
+func (e *env) openStore(cmd *cobra.Command, df *dataFlags) (store.Store, error) {
+	cfg, err := e.loadConfig(cmd, df, nil)
+	if err != nil {
+		return nil, err
+	}
+	return backend.Open(cmd.Context(), cfg.Database, cfg.DataDir)
 }
 
 // actor names who runs a CLI command, for the audit trail.

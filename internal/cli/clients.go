@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
-	"github.com/gatehouse/gatehouse/scope"
 )
 
 // clientData opens what client commands need: the store and the catalog.
@@ -34,23 +32,15 @@ func (e *env) openClients(cmd *cobra.Command, df *dataFlags, catalogFile string)
 	if err != nil {
 		return nil, err
 	}
-	catalog := scope.Default()
-	if cfg.ScopesFile != "" {
-		if catalog, err = scope.Load(cfg.ScopesFile); err != nil {
-			return nil, err
-		}
-	}
-	if err := checkFeedScope(cfg, catalog); err != nil {
+	catalog, err := loadCatalog(cfg)
+	if err != nil {
 		return nil, err
 	}
 	st, err := backend.Open(cmd.Context(), cfg.Database, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	// The revocation feed's scope is not in the catalog, but clients may
-	// be allowed it.
-	svc := clients.NewService(st, catalog, time.Duration(cfg.Token.MaxTTL), time.Now, rand.Reader, cfg.RevocationFeed.RequireScope)
-	return &clientData{st: st, svc: svc}, nil
+	return &clientData{st: st, svc: clientService(st, catalog, cfg)}, nil
 }
 
 func (e *env) clientsCmd(df *dataFlags) *cobra.Command {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/internal/clientip"
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -79,13 +80,9 @@ type deps struct {
 // open opens the store, the scope catalog and the signing keys, creating the
 // first key (and, in dev mode, the master key file) if there is none.
 func (e *env) open(ctx context.Context, cfg config.Config, log *slog.Logger) (*deps, error) {
-	catalog := scope.Default()
-	if cfg.ScopesFile != "" {
-		c, err := scope.Load(cfg.ScopesFile)
-		if err != nil {
-			return nil, err
-		}
-		catalog = c
+	catalog, err := loadCatalog(cfg)
+	if err != nil {
+		return nil, err
 	}
 	master, generated, err := token.MasterKey(cfg.Secret, cfg.DataDir)
 	if err != nil {
@@ -130,9 +127,6 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer d.st.Close()
-	if err := checkFeedScope(cfg, d.catalog); err != nil {
-		return err
-	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -231,13 +225,29 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 	return err
 }
 
-// checkFeedScope reports a revocation_feed.require_scope that is also a
-// scope of the catalog.
-func checkFeedScope(cfg config.Config, catalog *scope.Catalog) error {
-	if sc := cfg.RevocationFeed.RequireScope; sc != "" && catalog.Has(sc) {
-		return fmt.Errorf("revocation_feed.require_scope %q is also a scope of the catalog, so every client allowed it for the API could read the feed; choose a name of its own, e.g. gatehouse:revocations", sc)
+// loadCatalog returns the configured scope catalog (the built-in one by
+// default) and refuses a revocation_feed.require_scope that is also one of
+// its scopes.
+func loadCatalog(cfg config.Config) (*scope.Catalog, error) {
+	catalog := scope.Default()
+	if cfg.ScopesFile != "" {
+		c, err := scope.Load(cfg.ScopesFile)
+		if err != nil {
+			return nil, err
+		}
+		catalog = c
 	}
-	return nil
+	if sc := cfg.RevocationFeed.RequireScope; sc != "" && catalog.Has(sc) {
+		return nil, fmt.Errorf("revocation_feed.require_scope %q is also a scope of the catalog, so every client allowed it for the API could read the feed; choose a name of its own, e.g. gatehouse:revocations", sc)
+	}
+	return catalog, nil
+}
+
+// clientService is the client service as every command and the console use
+// it: the revocation feed's scope is not in the catalog, but clients may be
+// allowed it.
+func clientService(st store.Store, catalog *scope.Catalog, cfg config.Config) *clients.Service {
+	return clients.NewService(st, catalog, time.Duration(cfg.Token.MaxTTL), time.Now, rand.Reader, cfg.RevocationFeed.RequireScope)
 }
 
 // orUnlimited maps a configured 0 ("no limit") to the server's "unlimited".

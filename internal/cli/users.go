@@ -17,11 +17,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/backend"
 	"github.com/gatehouse/gatehouse/internal/users"
 )
 
@@ -39,8 +37,7 @@ func (e *env) newConsole(d *deps, cfg config.Config, log *slog.Logger) (*console
 	return console.New(console.Options{
 		Store: d.st, Users: svc, Issuer: cfg.Issuer, Logger: log,
 		Now: time.Now, Rand: rand.Reader, CSRFKey: d.csrfKey, ClientIP: d.clientIP,
-		// The revocation feed's scope is not in the catalog, but clients may be allowed it.
-		Clients: clients.NewService(d.st, d.catalog, time.Duration(cfg.Token.MaxTTL), time.Now, rand.Reader, cfg.RevocationFeed.RequireScope),
+		Clients: clientService(d.st, d.catalog, cfg),
 		Keys:    d.keys, Catalog: d.catalog,
 	})
 }
@@ -69,11 +66,7 @@ func (e *env) usersCmd(df *dataFlags) *cobra.Command {
 	}
 	with := func(run func(ctx context.Context, svc *users.Service, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			cfg, err := e.loadConfig(cmd, df, nil)
-			if err != nil {
-				return err
-			}
-			st, err := backend.Open(cmd.Context(), cfg.Database, cfg.DataDir)
+			st, err := e.openStore(cmd, df)
 			if err != nil {
 				return err
 			}
