@@ -114,6 +114,7 @@ type issuer struct {
 	mu          sync.Mutex
 	extra       []*testKey
 	jwksDown    bool
+	jwksGate    chan struct{} // if set, JWKS requests wait until it is closed
 	metaDown    bool
 	noFeed      bool
 	feedClient  string // "id:secret" required by the feed, if set
@@ -135,12 +136,20 @@ func newIssuer(t testing.TB) *issuer { t.Helper(); return newIssuerAlg(t, token.
 // newIssuerAlg is an issuer whose keyring signs with alg.
 func newIssuerAlg(t testing.TB, alg string) *issuer {
 	t.Helper()
+	return newIssuerKeys(t, token.Config{Algorithm: alg})
+}
+
+// newIssuerKeys is an issuer whose keyring has cfg, with the issuer's
+// master key and clock.
+func newIssuerKeys(t testing.TB, cfg token.Config) *issuer {
+	t.Helper()
 	iss := &issuer{t: t, clock: &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}}
 	mk, _, err := token.MasterKey(testSecret, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss.ring, err = token.NewKeyring(&keyStore{}, token.Config{Algorithm: alg, MasterKey: mk, Now: iss.clock.Now})
+	cfg.MasterKey, cfg.Now = mk, iss.clock.Now
+	iss.ring, err = token.NewKeyring(&keyStore{}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,8 +186,11 @@ func (iss *issuer) metadata(w http.ResponseWriter, r *http.Request) {
 func (iss *issuer) jwks(w http.ResponseWriter, r *http.Request) {
 	iss.jwksFetches.Add(1)
 	iss.mu.Lock()
-	down, extra := iss.jwksDown, slices.Clone(iss.extra)
+	down, extra, gate := iss.jwksDown, slices.Clone(iss.extra), iss.jwksGate
 	iss.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	if down {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
@@ -198,7 +210,8 @@ func (iss *issuer) jwks(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := sha256.Sum256(body)
 	etag := `"` + b64.EncodeToString(sum[:9]) + `"`
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	// As the server does: max-age=300 with the default lead time.
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(iss.ring.JWKSCacheSeconds()))
 	w.Header().Set("ETag", etag)
 	if r.Header.Get("If-None-Match") == etag {
 		iss.notModified.Add(1)

@@ -87,8 +87,10 @@ func isHTTPURL(s string) bool {
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
-// keyFor returns the key with ID kid, fetching the JWKS if the key is
-// unknown and the last fetch is at least JWKSMinRefresh old.
+// keyFor returns the key with ID kid. A known key is returned at once (and
+// past the JWKS's max-age a background refetch is started). An unknown one
+// is looked up in a fresh JWKS: the fetch in flight, if any, or a new one
+// unless the last began less than JWKSMinRefresh ago (see refreshKeys).
 func (g *Guard) keyFor(ctx context.Context, kid string, now time.Time) (*publicKey, *failure) {
 	ks := g.keys.Load()
 	if ks != nil {
@@ -134,6 +136,13 @@ func (g *Guard) refreshInBackground() {
 // JWKSMinRefresh, or a second while no keys are known. It returns the
 // current key set, nil if there is none. A failed fetch keeps the cached
 // keys.
+//
+// It is single-flight: fetches hold fetchMu, so callers that arrive during
+// a fetch wait for it and then, finding the key set they saw replaced (or
+// the last attempt too recent, if it failed), return its result instead of
+// fetching again. However many requests carry unknown key IDs, the issuer
+// sees at most one JWKS fetch per JWKSMinRefresh. Requests with a known key
+// ID never call it; background refreshes do, off the request path.
 func (g *Guard) refreshKeys(ctx context.Context, seen *keySet) *keySet {
 	g.fetchMu.Lock()
 	defer g.fetchMu.Unlock()

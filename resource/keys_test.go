@@ -69,6 +69,125 @@ func TestKeyRotation(t *testing.T) {
 	}
 }
 
+// After an immediate rotation at the issuer (gatehouse keys rotate --now),
+// tokens from the new key are accepted within seconds: the guard refetches
+// the JWKS for an unknown kid once 5 s have passed since its last fetch. (It
+// used to wait 30 s.)
+func TestImmediateRotationAcceptedWithinSeconds(t *testing.T) {
+	iss := newIssuer(t)
+	e := newEnv(t, iss, nil)
+	if w := e.do("GET", "/records/1", iss.token("api")); w.Code != 200 {
+		t.Fatalf("first token: status %d", w.Code)
+	}
+	iss.clock.Add(time.Second)
+	nk, err := iss.ring.Rotate(context.Background(), "test", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newTok := iss.token("api")
+	if got := kidOf(t, newTok); got != nk.ID {
+		t.Fatalf("issuer signs with %s, want the new key %s", got, nk.ID)
+	}
+	// Within the interval of the last fetch: refused, and no fetch.
+	if w := e.do("GET", "/records/1", newTok); w.Code != 401 {
+		t.Errorf("1s after the last JWKS fetch: status %d, want 401", w.Code)
+	}
+	if got := iss.jwksFetches.Load(); got != 1 {
+		t.Errorf("1s after the last JWKS fetch: %d JWKS fetches, want 1", got)
+	}
+	// 5 s after the last fetch, the first such token fetches the JWKS again.
+	iss.clock.Add(4 * time.Second)
+	if w := e.do("GET", "/records/1", newTok); w.Code != 200 {
+		t.Errorf("5s after the last JWKS fetch: status %d, want 200; body %s", w.Code, w.Body)
+	}
+	if got := iss.jwksFetches.Load(); got != 2 {
+		t.Errorf("%d JWKS fetches, want 2", got)
+	}
+}
+
+// Concurrent requests with tokens from a key the guard has not seen share
+// one JWKS fetch and all get its result, while requests with a known key
+// never wait for it.
+func TestUnknownKidRequestsShareOneFetch(t *testing.T) {
+	iss := newIssuer(t)
+	e := newEnv(t, iss, func(c *Config) { c.CacheSize = -1 }) // every request verifies
+	oldTok := iss.token("api")
+	if w := e.do("GET", "/records/1", oldTok); w.Code != 200 {
+		t.Fatalf("first token: status %d", w.Code)
+	}
+	iss.clock.Add(time.Second)
+	if _, err := iss.ring.Rotate(context.Background(), "test", true); err != nil {
+		t.Fatal(err)
+	}
+	iss.clock.Add(5 * time.Second)
+	gate := make(chan struct{})
+	release := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(release) // before the issuer closes, even if the test stops early
+	iss.set(func(iss *issuer) { iss.jwksGate = gate })
+
+	const n = 20
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		tok := iss.token("api") // each its own token, all from the new key
+		wg.Go(func() { codes <- e.do("GET", "/records/1", tok).Code })
+	}
+	eventually(t, 5*time.Second, "a JWKS fetch under way", func() bool { return iss.jwksFetches.Load() == 2 })
+	// The fetch hangs at the issuer: a token from the known key is still
+	// served at once.
+	done := make(chan int, 1)
+	go func() { done <- e.do("GET", "/records/1", oldTok).Code }()
+	select {
+	case code := <-done:
+		if code != 200 {
+			t.Errorf("known kid during the fetch: status %d, want 200", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("known kid during the fetch: still waiting after 5s")
+	}
+	time.Sleep(20 * time.Millisecond) // let the other requests line up behind the fetch
+	release()
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		if code != 200 {
+			t.Errorf("new kid: status %d, want 200", code)
+		}
+	}
+	if got := iss.jwksFetches.Load(); got != 2 {
+		t.Errorf("%d concurrent requests with a new kid: %d JWKS fetches in all, want 2", n, got)
+	}
+}
+
+// Tokens with made-up kids, however many and however fast, make the guard
+// fetch the JWKS at most once per JWKSMinRefresh.
+func TestMadeUpKidsCannotHammerTheIssuer(t *testing.T) {
+	iss := newIssuer(t)
+	e := newEnv(t, iss, nil)
+	if w := e.do("GET", "/records/1", iss.token("api")); w.Code != 200 {
+		t.Fatalf("first token: status %d", w.Code)
+	}
+	const span = time.Minute
+	for elapsed := time.Duration(0); elapsed < span; elapsed += 100 * time.Millisecond {
+		iss.clock.Add(100 * time.Millisecond)
+		var wg sync.WaitGroup
+		for range 4 {
+			ghost := newECKey(t, rand.Text())
+			tok := signRaw(t, ghost, ecHeader(ghost), wireOf(iss.claims("api")))
+			wg.Go(func() {
+				if w := e.do("GET", "/records/1", tok); w.Code != 401 {
+					t.Errorf("made-up kid: status %d, want 401", w.Code)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	limit := int32(1 + span/DefaultJWKSMinRefresh)
+	if got := iss.jwksFetches.Load(); got > limit {
+		t.Errorf("%s of made-up kids: %d JWKS fetches, want at most %d", span, got, limit)
+	}
+}
+
 func TestKeyPublishedAheadIsPrefetched(t *testing.T) {
 	iss := newIssuer(t)
 	e := newEnv(t, iss, nil)
@@ -279,4 +398,19 @@ func TestKeysMaxAge(t *testing.T) {
 			t.Errorf("keysMaxAge(%q) = %s, want %s", tt.cc, got, tt.want)
 		}
 	}
+}
+
+// kidOf returns the kid in a token's header.
+func kidOf(t *testing.T, tok string) string {
+	t.Helper()
+	head, _, _ := strings.Cut(tok, ".")
+	b, err := b64.DecodeString(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Kid string }
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Kid
 }

@@ -41,7 +41,7 @@ import (
 const (
 	DefaultAccountHeader  = "X-Account"
 	DefaultLeeway         = 30 * time.Second
-	DefaultJWKSMinRefresh = 30 * time.Second
+	DefaultJWKSMinRefresh = 5 * time.Second
 	DefaultRevocationPoll = 5 * time.Second
 	DefaultCacheSize      = 10000
 	DefaultHTTPTimeout    = 10 * time.Second
@@ -99,8 +99,15 @@ type Config struct {
 	Algorithms []string
 	// Leeway tolerates clock skew in exp and nbf checks; default 30s.
 	Leeway time.Duration
-	// JWKSMinRefresh limits refetches of the JWKS for a token signed by an
-	// unknown key ID to one per this interval; default 30s.
+	// JWKSMinRefresh is the least time between two fetches of the issuer's
+	// JWKS, whatever prompts them (a second while none has succeeded yet);
+	// default 5s. A token signed by a key ID the cached JWKS lacks (the
+	// issuer rotated its key at once) refetches it unless the last fetch
+	// began less than this ago, so such tokens are accepted within
+	// JWKSMinRefresh of the issuer publishing the key. Concurrent requests
+	// share one fetch and its result, requests with a known key ID never
+	// wait for it, and tokens with made-up key IDs cause at most one fetch
+	// per interval. It is also the shortest JWKS max-age honoured.
 	JWKSMinRefresh time.Duration
 	// RevocationPoll is how often the revocation feed is polled; default
 	// 5s; negative disables polling.
