@@ -13,6 +13,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/internal/token"
 )
 
 func TestKeyRotation(t *testing.T) {
@@ -185,6 +187,48 @@ func TestMadeUpKidsCannotHammerTheIssuer(t *testing.T) {
 	limit := int32(1 + span/DefaultJWKSMinRefresh)
 	if got := iss.jwksFetches.Load(); got > limit {
 		t.Errorf("%s of made-up kids: %d JWKS fetches, want at most %d", span, got, limit)
+	}
+}
+
+// With the shortest lead time the issuer allows, a guard with default
+// settings learns each scheduled key from the JWKS (following its max-age)
+// before the key signs: its first tokens are accepted even if the JWKS is
+// unreachable from just before then.
+func TestScheduledRotationLearnedBeforeItSigns(t *testing.T) {
+	lead := token.MinLeadTime
+	iss := newIssuerKeys(t, token.Config{LeadTime: lead, RotationPeriod: 3 * lead, MaxTokenTTL: time.Hour})
+	e := newEnv(t, iss, func(c *Config) { c.CacheSize = -1 })
+	ctx := context.Background()
+	const step = time.Second
+	start := iss.clock.Now()
+	rotations := 0
+	for iss.clock.Now().Before(start.Add(10 * lead)) {
+		iss.clock.Add(step)
+		now := iss.clock.Now()
+		if now.Sub(start)%time.Minute == 0 { // the server maintains its keys once a minute
+			if err := iss.ring.Maintain(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The JWKS is unreachable from 2 s before a key starts signing
+		// until 10 s after: the guard must know the key by then.
+		down := false
+		for _, k := range iss.ring.Keys() {
+			if now.After(k.ActiveAt.Add(-3*time.Second)) && now.Before(k.ActiveAt.Add(10*time.Second)) && k.ActiveAt.After(start) {
+				down = true
+			}
+			if k.ActiveAt.Equal(now) && k.ActiveAt.After(start) {
+				rotations++
+			}
+		}
+		iss.set(func(iss *issuer) { iss.jwksDown = down })
+		if w := e.do("GET", "/records/1", iss.token("api")); w.Code != 200 {
+			t.Fatalf("%s after start: status %d, want 200; body %s", now.Sub(start), w.Code, w.Body)
+		}
+		eventually(t, 5*time.Second, "the background refresh done", func() bool { return !e.guard.bgFetch.Load() })
+	}
+	if rotations < 3 {
+		t.Errorf("%d scheduled rotations, want at least 3", rotations)
 	}
 }
 

@@ -425,6 +425,13 @@ func TestValidateRules(t *testing.T) {
 		{"rotation off ignores lead time", func(c *config.Config) { c.Keys.RotationPeriod, c.Keys.LeadTime = 0, config.Duration(1000*day) }, ""},
 		{"lead time zero while rotating", func(c *config.Config) { c.Keys.LeadTime = 0 },
 			"keys.lead_time is 0; a new key must be published before it signs, so use e.g. 1h"},
+		// A lead time shorter than resource servers' JWKS refetch floor let a
+		// new key sign before Gatehouse's own gateway could have learned it.
+		{"lead time under a minute", func(c *config.Config) { c.Keys.LeadTime = config.Duration(20 * time.Second) },
+			"keys.lead_time (20s) is shorter than 1m: a new key must be published at least one JWKS cache lifetime before it signs, and the JWKS max-age is a quarter of the lead time; raise lead_time to at least 1m (default 1h)"},
+		{"lead time under a minute, rotation by hand", func(c *config.Config) { c.Keys.RotationPeriod, c.Keys.LeadTime = 0, config.Duration(time.Second) },
+			"keys.lead_time (1s) is shorter than 1m: a new key must be published at least one JWKS cache lifetime before it signs, and the JWKS max-age is a quarter of the lead time; raise lead_time to at least 1m (default 1h)"},
+		{"lead time of a minute", func(c *config.Config) { c.Keys.LeadTime = config.Duration(time.Minute) }, ""},
 		{"lead time equals rotation", func(c *config.Config) { c.Keys.LeadTime = c.Keys.RotationPeriod },
 			"keys.lead_time (90d) must be shorter than keys.rotation_period (90d); lower lead_time or raise rotation_period"},
 		{"no rate limits need no burst", func(c *config.Config) { c.RateLimit = config.RateLimitConfig{} }, ""},

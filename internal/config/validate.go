@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/clientip"
+	"github.com/gatehouse/gatehouse/internal/token"
 )
 
 // Algorithms are the JWS algorithms keys.algorithm may name (RFC 7518, RFC 8037).
@@ -271,15 +273,20 @@ func (c *Config) checkKeys(p *problems) {
 	} else {
 		p.add("keys.algorithm %q is not supported; use %s", k.Algorithm, strings.Join(algorithms, ", "))
 	}
+	// The lead time also applies to rotations by hand (keys rotate without
+	// --now, the console), so it is checked with automatic rotation off.
 	switch {
 	case k.RotationPeriod < 0:
 		p.add("keys.rotation_period is negative (%s); use e.g. 90d, or 0 to rotate only by hand", k.RotationPeriod)
 	case k.LeadTime < 0:
 		p.add("keys.lead_time is negative (%s); use e.g. 1h", k.LeadTime)
+	case k.LeadTime == 0 && k.RotationPeriod > 0:
+		p.add("keys.lead_time is 0; a new key must be published before it signs, so use e.g. 1h")
+	case k.LeadTime > 0 && time.Duration(k.LeadTime) < token.MinLeadTime:
+		p.add("keys.lead_time (%s) is shorter than %s: a new key must be published at least one JWKS cache lifetime before it signs, and the JWKS max-age is a quarter of the lead time; raise lead_time to at least %s (default 1h)",
+			k.LeadTime, Duration(token.MinLeadTime), Duration(token.MinLeadTime))
 	case k.RotationPeriod == 0:
 		// Automatic rotation is off.
-	case k.LeadTime == 0:
-		p.add("keys.lead_time is 0; a new key must be published before it signs, so use e.g. 1h")
 	case k.LeadTime >= k.RotationPeriod:
 		p.add("keys.lead_time (%s) must be shorter than keys.rotation_period (%s); lower lead_time or raise rotation_period", k.LeadTime, k.RotationPeriod)
 	}

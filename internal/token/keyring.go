@@ -65,6 +65,29 @@ const (
 	DefaultMaxTokenTTL = 24 * time.Hour
 )
 
+// Publishing ahead. A key scheduled by Rotate or Maintain is in the JWKS
+// LeadTime before it signs, and the JWKS is served with a max-age derived
+// from LeadTime (JWKSMaxAge): a quarter of it, at most MaxJWKSMaxAge. So
+// the invariant "a new key is published at least one JWKS cache lifetime
+// before it signs" holds for every lead time, with room for one shared HTTP
+// cache in front of the JWKS (which can double a verifier's staleness), for
+// other server nodes loading the key from the store and for clock skew.
+//
+// MinLeadTime keeps that max-age meaningful: at 1m it is 15s, longer than
+// resource servers' shortest refetch interval (resource.DefaultJWKSMinRefresh,
+// 5s), so they refetch as the max-age says rather than on their own floor.
+const (
+	MinLeadTime   = time.Minute
+	MaxJWKSMaxAge = 5 * time.Minute
+)
+
+// JWKSMaxAge is the Cache-Control max-age of the JWKS for keys published
+// leadTime before they sign: leadTime/4, at most MaxJWKSMaxAge, in whole
+// seconds. See MinLeadTime.
+func JWKSMaxAge(leadTime time.Duration) time.Duration {
+	return min(MaxJWKSMaxAge, leadTime/4).Truncate(time.Second)
+}
+
 // Config configures a Keyring. The zero value of every field but MasterKey
 // is useful.
 type Config struct {
@@ -75,7 +98,8 @@ type Config struct {
 	// at rest. Required.
 	MasterKey []byte
 	// LeadTime is how long a new key is published before it signs, so that
-	// verifiers caching the JWKS learn it first. Default 1h.
+	// verifiers caching the JWKS learn it first; at least MinLeadTime.
+	// Default 1h. The JWKS max-age follows from it (JWKSMaxAge).
 	LeadTime time.Duration
 	// RotationPeriod is how long each key signs before Maintain replaces it;
 	// 0 disables automatic rotation. It must exceed LeadTime.
@@ -141,6 +165,9 @@ func NewKeyring(ks KeyStore, cfg Config) (*Keyring, error) {
 	}
 	if cfg.LeadTime == 0 {
 		cfg.LeadTime = DefaultLeadTime
+	}
+	if cfg.LeadTime < MinLeadTime {
+		return nil, fmt.Errorf("key lead time %s is shorter than %s: a new key must be published at least one JWKS cache lifetime (a quarter of the lead time) before it signs", cfg.LeadTime, MinLeadTime)
 	}
 	if cfg.MaxTokenTTL == 0 {
 		cfg.MaxTokenTTL = DefaultMaxTokenTTL
@@ -517,9 +544,9 @@ func (k *Keyring) JWKS() []byte {
 	return b
 }
 
-// JWKSCacheSeconds suggests the JWKS max-age: short enough that a verifier
-// refetches well within the lead time, so it knows a new key before the key
-// signs; at most five minutes.
+// JWKSCacheSeconds is the JWKS max-age in seconds, JWKSMaxAge(LeadTime):
+// short enough that a verifier refetches well within the lead time, so it
+// knows a new key before the key signs.
 func (k *Keyring) JWKSCacheSeconds() int {
-	return int(min(5*time.Minute, k.cfg.LeadTime/4) / time.Second)
+	return int(JWKSMaxAge(k.cfg.LeadTime) / time.Second)
 }

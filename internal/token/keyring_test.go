@@ -367,6 +367,69 @@ func TestAutomaticRotation(t *testing.T) {
 	}
 }
 
+// TestScheduledKeyPublishedAhead checks the publish-ahead invariant of
+// automatic rotation for the shortest and the default lead time: every key
+// Maintain adds is in the JWKS of every process (each running Maintain once
+// a minute, as the server does) at least the lead time before it signs, and
+// the JWKS max-age served meanwhile is at most a quarter of that, so a
+// verifier that fetched the JWKS just before the key appeared, even through
+// a shared cache, refetches it before the key signs.
+func TestScheduledKeyPublishedAhead(t *testing.T) {
+	for _, lead := range []time.Duration{MinLeadTime, DefaultLeadTime} {
+		t.Run(lead.String(), func(t *testing.T) {
+			period := 4 * lead
+			ctx := context.Background()
+			clk := newClock()
+			st := &fakeStore{}
+			mod := func(c *Config) { c.LeadTime, c.RotationPeriod, c.MaxTokenTTL = lead, period, lead }
+			rings := []*Keyring{newTestKeyring(t, st, ES256, clk, mod), newTestKeyring(t, st, ES256, clk, mod)}
+			first := rings[0].Keys()[0].ID // active from the start
+			maxAge := time.Duration(rings[0].JWKSCacheSeconds()) * time.Second
+			if maxAge <= 0 || 4*maxAge > lead {
+				t.Fatalf("JWKS max-age %s for lead time %s, want positive and at most a quarter of it", maxAge, lead)
+			}
+			published := map[string]time.Time{} // kid → first minute in every JWKS
+			signed := map[string]time.Time{}    // kid → first minute it signed
+			end := clk.Now().Add(3 * period)
+			for ; clk.Now().Before(end); clk.Add(time.Minute) {
+				for _, k := range rings {
+					if err := k.Maintain(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				in := map[string]int{}
+				for _, k := range rings {
+					for _, kid := range jwksKids(t, k) {
+						in[kid]++
+					}
+				}
+				for kid, n := range in {
+					if _, ok := published[kid]; !ok && n == len(rings) {
+						published[kid] = clk.Now()
+					}
+				}
+				for _, k := range rings {
+					if kid, _ := signKid(t, k); signed[kid].IsZero() {
+						signed[kid] = clk.Now()
+					}
+				}
+			}
+			if len(signed) < 3 {
+				t.Fatalf("got %d keys signing in %s, want at least 3 rotations", len(signed), 3*period)
+			}
+			for kid, at := range signed {
+				pub, ok := published[kid]
+				switch {
+				case !ok:
+					t.Errorf("key %s signed from %s without being published", kid, at)
+				case kid != first && at.Sub(pub) < lead:
+					t.Errorf("key %s: published %s before it signed, want at least the lead time %s", kid, at.Sub(pub), lead)
+				}
+			}
+		})
+	}
+}
+
 func TestMaintainRecreatesMissingKey(t *testing.T) {
 	clk := newClock()
 	st := &fakeStore{}
@@ -430,6 +493,7 @@ func TestNewKeyringConfig(t *testing.T) {
 		{"no master key", Config{}, "master key"},
 		{"short master key", Config{MasterKey: master[:16]}, "master key"},
 		{"rotation shorter than lead", Config{MasterKey: master, RotationPeriod: 30 * time.Minute}, "longer than the lead time"},
+		{"lead time under a minute", Config{MasterKey: master, LeadTime: 20 * time.Second}, "shorter than 1m0s"},
 		{"negative", Config{MasterKey: master, MaxTokenTTL: -1}, "negative"},
 	}
 	for _, tt := range tests {
