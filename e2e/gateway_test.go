@@ -341,6 +341,39 @@ func TestGateway(t *testing.T) {
 // TestGatewayTokenChecks uses a stand-in issuer whose key the test holds,
 // so that it can mint tokens serve never would: expired ones, and ones
 // with the issuer's key but another iss.
+// After `gatehouse keys rotate --now`, a running gateway accepts the tokens
+// the server signs with the new key within seconds: it refetches the JWKS
+// for the unknown kid at most once per 5 s (it used to refuse them for about
+// 30 s), and keeps accepting the earlier key's tokens.
+func TestGatewayAcceptsNewKeyAfterRotateNow(t *testing.T) {
+	in := newInstance(t)
+	srv := in.serve()
+	up := newUpstream(t)
+	gw := in.gateway("--upstream", up.URL, "--issuer", srv.URL, "--revocation-poll", "0")
+	app := in.CreateClient("--name", "Rotation", "--scopes", "api")
+
+	before := srv.accessToken(t, app, "api")
+	if r := call(t, "GET", gw.URL+"/records/1", before); r.status != 200 {
+		t.Fatalf("token before the rotation: got %d %s, want 200", r.status, r.body)
+	}
+	// The gateway has just fetched the JWKS; now the key changes at once.
+	out := in.MustCLI("keys", "rotate", "--now")
+	if msg := strings.Join(strings.Fields(out), " "); !strings.Contains(msg, "unknown kid refetch in the gatehouse gateway and resource middleware, within 5s") {
+		t.Errorf("keys rotate --now: got %q, want it to say the gateway picks up the key within 5s", out)
+	}
+	var after string
+	harness.Within(t, 10*time.Second, "the server signing with the new key", func() bool {
+		after = srv.accessToken(t, app, "api")
+		return currentKID(t, after) != currentKID(t, before)
+	})
+	harness.Within(t, 15*time.Second, "the gateway accepting the new key's token", func() bool {
+		return call(t, "GET", gw.URL+"/records/1", after).status == 200
+	})
+	if r := call(t, "GET", gw.URL+"/records/1", before); r.status != 200 {
+		t.Errorf("token from the earlier key after the rotation: got %d %s, want 200", r.status, r.body)
+	}
+}
+
 func TestGatewayTokenChecks(t *testing.T) {
 	in := newInstance(t)
 	up := newUpstream(t)
