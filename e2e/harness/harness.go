@@ -125,6 +125,10 @@ func (in *Instance) Start(args []string, patterns ...*regexp.Regexp) *Server {
 // 127.0.0.1.
 var ListenRE = regexp.MustCompile(`addr=http://(127\.0\.0\.1:\d+)`)
 
+// SetupLinkRE finds the first-administrator setup link that serve prints
+// on stderr when no administrator exists.
+var SetupLinkRE = regexp.MustCompile(`^\s+(http://\S+/console/setup\?token=[A-Za-z0-9_-]+)\s*$`)
+
 // Server is a running gatehouse process, such as serve or gateway.
 type Server struct {
 	Cmd *exec.Cmd

@@ -42,8 +42,8 @@ func (e *env) newConsole(d *deps, cfg config.Config, log *slog.Logger) (*console
 	})
 }
 
-// announceSetup prints the one-time first-administrator setup link when no
-// administrator exists.
+// announceSetup stores and prints a one-time first-administrator setup link
+// when no administrator exists.
 func (e *env) announceSetup(ctx context.Context, con *console.Console, log *slog.Logger) {
 	link, err := con.SetupLink(ctx)
 	if err != nil {
@@ -55,7 +55,7 @@ func (e *env) announceSetup(ctx context.Context, con *console.Console, log *slog
 	}
 	// The link is a credential: it goes to the terminal, never into the
 	// (possibly shipped) log stream.
-	log.Warn("no administrator yet: open the setup link printed on standard error (valid 1 hour, once, on this server process)")
+	log.Warn("no administrator yet: open the setup link printed on standard error (valid 1 hour on any server sharing this database, until an administrator exists)")
 	fmt.Fprintf(e.stderr, "\nNo administrator exists yet. Create the first one within an hour at:\n\n    %s\n\n", link)
 }
 

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -203,6 +205,13 @@ func TestServePrintsSetupLink(t *testing.T) {
 	// The token is a credential: printed for the operator, never in a log record.
 	if n := strings.Count(errOut.String(), link); n != 1 {
 		t.Errorf("the setup link appears %d times on stderr, want once (printed, not logged):\n%s", n, errOut.String())
+	}
+	// The database holds only the token's digest.
+	tok := link[strings.LastIndex(link, "=")+1:]
+	for _, f := range []string{"gatehouse.db", "gatehouse.db-wal"} {
+		if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil && bytes.Contains(b, []byte(tok)) {
+			t.Errorf("%s contains the setup token", f)
+		}
 	}
 	resp, err := http.Get(link)
 	if err != nil {

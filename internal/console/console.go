@@ -31,7 +31,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/clientip"
@@ -118,7 +117,6 @@ type Console struct {
 	keys     Keys
 	catalog  *scope.Catalog
 
-	setup   setupState
 	tickets ticketStore
 }
 
@@ -326,44 +324,17 @@ func (c *Console) ensureCSRFCookie(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// setupState is the one-time first-administrator setup token, kept in this
-// process's memory as a SHA-256 digest.
-type setupState struct {
-	mu      sync.Mutex
-	digest  []byte
-	expires time.Time
-}
-
-// SetupValidity is how long a setup link works.
-const SetupValidity = time.Hour
-
-// SetupLink returns a one-time link that creates the first administrator,
-// valid for SetupValidity in this process, or "" if an administrator
-// already exists. Each call replaces the previous link.
+// SetupLink stores a new one-time link that creates the first
+// administrator and returns it, or returns "" if an administrator already
+// exists. The link works on every server sharing the database, for
+// users.SetupValidity or until an administrator exists; links made earlier
+// stay valid as long.
 func (c *Console) SetupLink(ctx context.Context) (string, error) {
-	has, err := c.users.HasAdmin(ctx)
-	if err != nil || has {
+	tok, err := c.users.IssueSetupToken(ctx)
+	if err != nil || tok == "" {
 		return "", err
 	}
-	tok, err := c.randomToken()
-	if err != nil {
-		return "", err
-	}
-	d := sha256.Sum256([]byte(tok))
-	c.setup.mu.Lock()
-	c.setup.digest, c.setup.expires = d[:], c.now().Add(SetupValidity)
-	c.setup.mu.Unlock()
 	return c.issuer + "/console/setup?token=" + tok, nil
-}
-
-// setupTokenValid reports whether tok is the live setup token; call with
-// c.setup.mu held.
-func (c *Console) setupTokenValid(tok string) bool {
-	if c.setup.digest == nil || !c.now().Before(c.setup.expires) {
-		return false
-	}
-	d := sha256.Sum256([]byte(tok))
-	return hmac.Equal(d[:], c.setup.digest)
 }
 
 // SafeNext returns next if it is a path on this server ("/..." but not

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/internal/web"
 )
@@ -173,21 +172,8 @@ type setupData struct {
 }
 
 func (c *Console) setupPage(w http.ResponseWriter, r *http.Request) {
-	has, err := c.users.HasAdmin(r.Context())
-	if err != nil {
-		c.serverError(w, r, "setup page", err)
-		return
-	}
-	if has {
-		c.Render(w, r, http.StatusOK, "setup", setupData{Done: true})
-		return
-	}
 	tok := r.URL.Query().Get("token")
-	c.setup.mu.Lock()
-	ok := c.setupTokenValid(tok)
-	c.setup.mu.Unlock()
-	if !ok {
-		c.Render(w, r, http.StatusForbidden, "setup", setupData{Invalid: true})
+	if !c.setupTokenOK(w, r, tok) {
 		return
 	}
 	if err := c.ensureCSRFCookie(w, r); err != nil {
@@ -197,28 +183,37 @@ func (c *Console) setupPage(w http.ResponseWriter, r *http.Request) {
 	c.Render(w, r, http.StatusOK, "setup", setupData{Token: tok})
 }
 
+// setupTokenOK reports whether the setup token may create the first
+// administrator, and if not answers with the page that says why.
+func (c *Console) setupTokenOK(w http.ResponseWriter, r *http.Request, tok string) bool {
+	return c.setupErr(w, r, c.users.CheckSetupToken(r.Context(), tok))
+}
+
+// setupErr answers a setup error that is not about the form's fields and
+// reports whether there was none.
+func (c *Console) setupErr(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, users.ErrSetupDone):
+		c.Render(w, r, http.StatusOK, "setup", setupData{Done: true})
+	case errors.Is(err, users.ErrSetupInvalid):
+		c.Render(w, r, http.StatusForbidden, "setup", setupData{Invalid: true})
+	default:
+		c.serverError(w, r, "setup", err)
+	}
+	return false
+}
+
 func (c *Console) setupSubmit(w http.ResponseWriter, r *http.Request) {
 	if !c.parsePost(w, r) {
 		return
 	}
 	f := r.PostForm
 	d := setupData{Token: f.Get("token"), Username: f.Get("username"), DisplayName: f.Get("display_name")}
-
-	// One setup at a time, so the token is used at most once.
-	c.setup.mu.Lock()
-	defer c.setup.mu.Unlock()
-	has, err := c.users.HasAdmin(r.Context())
-	if err != nil {
-		c.serverError(w, r, "setup", err)
-		return
-	}
-	if has {
-		c.setup.digest = nil
-		c.Render(w, r, http.StatusOK, "setup", setupData{Done: true})
-		return
-	}
-	if !c.setupTokenValid(d.Token) {
-		c.Render(w, r, http.StatusForbidden, "setup", setupData{Invalid: true})
+	// Checked first so that a dead link says so rather than complaining
+	// about the form; Setup checks again, atomically.
+	if !c.setupTokenOK(w, r, d.Token) {
 		return
 	}
 	if f.Get("password") != f.Get("password2") {
@@ -226,8 +221,8 @@ func (c *Console) setupSubmit(w http.ResponseWriter, r *http.Request) {
 		c.Render(w, r, http.StatusOK, "setup", d)
 		return
 	}
-	u, err := c.users.Create(r.Context(), "console:setup", users.Spec{
-		Username: d.Username, DisplayName: d.DisplayName, Password: f.Get("password"), Role: store.RoleAdmin,
+	u, err := c.users.Setup(r.Context(), "console:setup", d.Token, users.Spec{
+		Username: d.Username, DisplayName: d.DisplayName, Password: f.Get("password"),
 	})
 	var ve *users.ValidationError
 	switch {
@@ -239,11 +234,9 @@ func (c *Console) setupSubmit(w http.ResponseWriter, r *http.Request) {
 		d.Error = "That username is taken."
 		c.Render(w, r, http.StatusOK, "setup", d)
 		return
-	case err != nil:
-		c.serverError(w, r, "setup", err)
+	case !c.setupErr(w, r, err):
 		return
 	}
-	c.setup.digest = nil
 	c.log.Info("first administrator created", "user", u.ID, "username", u.Username)
 	if err := c.startSession(w, r, u); err != nil {
 		c.serverError(w, r, "setup", err)

@@ -164,6 +164,14 @@ type Session struct {
 	ExpiresAt  time.Time // absolute expiry
 }
 
+// SetupToken is a one-time setup token that lets its holder create the
+// first administrator, stored by the SHA-256 of the token.
+type SetupToken struct {
+	ID        string // SHA-256 hex of the token; the token itself is never stored
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 // Consent is a remembered consent: the scopes a user granted a client.
 type Consent struct {
 	UserID    string
@@ -287,6 +295,22 @@ type Store interface {
 	// ErrConflict if the new username is another user's.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error, ev *AuditEvent) (User, error)
 
+	// CreateSetupToken inserts t. ErrConflict if its ID exists. Tokens
+	// created earlier stay as they are.
+	CreateSetupToken(ctx context.Context, t SetupToken) error
+	// GetSetupToken returns the setup token. ErrNotFound if absent.
+	GetSetupToken(ctx context.Context, id string) (SetupToken, error)
+	// RedeemSetupToken creates the first administrator. In one transaction,
+	// serialised against every other RedeemSetupToken call on the same
+	// database (from any process), it returns ErrUsed if any user with
+	// RoleAdmin exists, ErrNotFound if setup token id does not exist or its
+	// ExpiresAt is not after at, and otherwise inserts u (stored as given,
+	// role included; ErrConflict as for CreateUser), records ev and deletes
+	// every setup token. A failed call writes nothing. Of concurrent calls,
+	// with one token or with different ones, at most one inserts a user
+	// with RoleAdmin.
+	RedeemSetupToken(ctx context.Context, id string, at time.Time, u User, ev AuditEvent) error
+
 	// CreateSession inserts s. ErrConflict if its ID exists; ErrNotFound if
 	// its user does not.
 	CreateSession(ctx context.Context, s Session) error
@@ -358,9 +382,9 @@ type Store interface {
 
 	// Prune deletes revocations that expired before now, change-feed
 	// entries older than now minus one hour, sessions that expired before
-	// now, authorization codes that expired before now minus one hour, and
+	// now, authorization codes that expired before now minus one hour,
 	// refresh token families (with their tokens) whose FamilyExpiresAt is
-	// before now.
+	// before now, and setup tokens that expired before now.
 	Prune(ctx context.Context, now time.Time) error
 	// Ping checks that the database is reachable.
 	Ping(ctx context.Context) error

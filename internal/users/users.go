@@ -30,6 +30,10 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]store.User, error)
 	UpdateUser(ctx context.Context, id string, fn func(*store.User) error, ev *store.AuditEvent) (store.User, error)
 	DeleteUserSessions(ctx context.Context, userID string) error
+
+	CreateSetupToken(ctx context.Context, t store.SetupToken) error
+	GetSetupToken(ctx context.Context, id string) (store.SetupToken, error)
+	RedeemSetupToken(ctx context.Context, id string, at time.Time, u store.User, ev store.AuditEvent) error
 }
 
 var _ Store = store.Store(nil)
@@ -133,6 +137,22 @@ func CheckUsername(u string) error {
 // Create adds a user. A username that differs from an existing one only in
 // case is taken (ErrUsernameTaken).
 func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.User, error) {
+	u, ev, err := s.newUser(actor, sp)
+	if err != nil {
+		return store.User{}, err
+	}
+	if err := s.st.CreateUser(ctx, u, ev); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.User{}, fmt.Errorf("user %q: %w", u.Username, ErrUsernameTaken)
+		}
+		return store.User{}, fmt.Errorf("create user %q: %w", u.Username, err)
+	}
+	return u, nil
+}
+
+// newUser checks sp and returns the user it describes, with a new ID and
+// password hash, and the audit event that records its creation by actor.
+func (s *Service) newUser(actor string, sp Spec) (store.User, store.AuditEvent, error) {
 	var problems []string
 	sp.Username = strings.TrimSpace(sp.Username)
 	if err := CheckUsername(sp.Username); err != nil {
@@ -155,15 +175,15 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.User
 		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {
-		return store.User{}, &ValidationError{problems}
+		return store.User{}, store.AuditEvent{}, &ValidationError{problems}
 	}
 	hash, err := secret.HashPassword(sp.Password, s.rand)
 	if err != nil {
-		return store.User{}, err
+		return store.User{}, store.AuditEvent{}, err
 	}
 	id, err := s.newID()
 	if err != nil {
-		return store.User{}, err
+		return store.User{}, store.AuditEvent{}, err
 	}
 	now := s.now().UTC()
 	u := store.User{
@@ -172,13 +192,7 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.User
 	}
 	ev := store.AuditEvent{Time: now, Actor: actor, Action: "user.create", Target: id,
 		Detail: fmt.Sprintf("username %q, role %s", u.Username, u.Role)}
-	if err := s.st.CreateUser(ctx, u, ev); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return store.User{}, fmt.Errorf("user %q: %w", sp.Username, ErrUsernameTaken)
-		}
-		return store.User{}, fmt.Errorf("create user %q: %w", sp.Username, err)
-	}
-	return u, nil
+	return u, ev, nil
 }
 
 // List returns all users ordered by username.

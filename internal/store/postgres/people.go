@@ -28,14 +28,7 @@ func usernameKey(username string) string { return strings.ToLower(username) }
 // CreateUser inserts u and records ev.
 func (s *Store) CreateUser(ctx context.Context, u store.User, ev store.AuditEvent) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`, username_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			u.ID, u.Username, u.DisplayName, u.PasswordHash, u.Role, u.Disabled,
-			ts(u.CreatedAt), ts(u.UpdatedAt), usernameKey(u.Username))
-		if isUniqueViolation(err) {
-			return store.ErrConflict
-		}
-		if err != nil {
+		if err := insertUser(ctx, tx, u); err != nil {
 			return err
 		}
 		return addAudit(ctx, tx, ev)
@@ -44,6 +37,18 @@ func (s *Store) CreateUser(ctx context.Context, u store.User, ev store.AuditEven
 		return fmt.Errorf("create user %q: %w", u.ID, err)
 	}
 	return nil
+}
+
+// insertUser inserts u; ErrConflict if its ID or username is taken.
+func insertUser(ctx context.Context, tx pgx.Tx, u store.User) error {
+	_, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`, username_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.ID, u.Username, u.DisplayName, u.PasswordHash, u.Role, u.Disabled,
+		ts(u.CreatedAt), ts(u.UpdatedAt), usernameKey(u.Username))
+	if isUniqueViolation(err) {
+		return store.ErrConflict
+	}
+	return err
 }
 
 // GetUser returns the user with the ID.

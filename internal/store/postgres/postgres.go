@@ -1,8 +1,8 @@
 // Package postgres is the PostgreSQL backend of store.Store, built on
 // github.com/jackc/pgx/v5. Several Gatehouse processes may share one
 // database: UpdateClient locks the client's row (SELECT ... FOR UPDATE) and
-// UpdateSigningKeys takes a transaction-scoped advisory lock, so concurrent
-// read-modify-write cycles are serialised. Change-feed times come from the
+// UpdateSigningKeys and RedeemSetupToken take transaction-scoped advisory
+// locks, so concurrent read-modify-write cycles are serialised. Change-feed times come from the
 // database's clock.
 //
 // Times are stored as timestamptz (NULL for the zero time), durations as
@@ -566,8 +566,8 @@ func (s *Store) Changes(ctx context.Context, since time.Time) ([]store.Change, e
 }
 
 // Prune deletes revocations that expired before now, change-feed entries
-// older than an hour before now, and expired sessions, authorization codes
-// and refresh token families (see store.Store).
+// older than an hour before now, and expired sessions, authorization codes,
+// refresh token families and setup tokens (see store.Store).
 func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM revoked_tokens WHERE expires_at < $1", now.UTC()); err != nil {
@@ -576,7 +576,10 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM changes WHERE at < $1", now.Add(-time.Hour).UTC()); err != nil {
 			return err
 		}
-		return prunePeople(ctx, tx, now)
+		if err := prunePeople(ctx, tx, now); err != nil {
+			return err
+		}
+		return pruneSetupTokens(ctx, tx, now)
 	})
 	if err != nil {
 		return fmt.Errorf("prune: %w", err)

@@ -642,8 +642,8 @@ func (s *Store) Changes(ctx context.Context, since time.Time) ([]store.Change, e
 }
 
 // Prune deletes revocations that expired before now, change-feed entries
-// older than an hour before now, and expired sessions, authorization codes
-// and refresh token families (see store.Store).
+// older than an hour before now, and expired sessions, authorization codes,
+// refresh token families and setup tokens (see store.Store).
 func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM revoked_tokens WHERE expires_at < ?", now.UnixMicro()); err != nil {
@@ -652,7 +652,10 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM changes WHERE at < ?", now.Add(-time.Hour).UnixMicro()); err != nil {
 			return err
 		}
-		return prunePeople(ctx, tx, now)
+		if err := prunePeople(ctx, tx, now); err != nil {
+			return err
+		}
+		return pruneSetupTokens(ctx, tx, now)
 	})
 	if err != nil {
 		return fmt.Errorf("prune: %w", err)

@@ -48,6 +48,10 @@
 //     concurrent with rotations also revokes the tokens they create.
 //   - A refresh token's ClientID, UserID, FamilyExpiresAt and RevokedAt
 //     are its family's.
+//   - Of concurrent RedeemSetupToken calls, with one setup token or with
+//     several, exactly one succeeds; the others get ErrUsed. Setup tokens
+//     write neither audit events nor change-feed entries; a successful
+//     RedeemSetupToken records its one event.
 package storetest
 
 import (
@@ -111,6 +115,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RevokeRefreshFamilyDuringRotation", testRevokeDuringRotation},
 		{"DeleteClientCascades", testDeleteClientCascades},
 		{"PrunePeople", testPrunePeople},
+
+		{"SetupTokenRoundTrip", testSetupTokenRoundTrip},
+		{"RedeemSetupToken", testRedeemSetupToken},
+		{"RedeemSetupTokenConcurrent", testRedeemSetupTokenConcurrent},
+		{"PruneSetupTokens", testPruneSetupTokens},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
