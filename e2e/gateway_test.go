@@ -479,6 +479,7 @@ func TestGatewayCLIErrors(t *testing.T) {
 		{[]string{"gateway", "--upstream", "http://127.0.0.1:1", "--issuer", "http://127.0.0.1:1", "--revocation-poll", "often"}, "", "--revocation-poll"},
 		{[]string{"gateway", "--upstream", "http://127.0.0.1:1", "--issuer", "http://127.0.0.1:1", "--account-header", "X-Gatehouse-Account"}, "", "--account-header"},
 		{[]string{"gateway", "--issuer", "http://127.0.0.1:1", "--client-secret", "x"}, "", "unknown flag"},
+		{[]string{"gateway", "--upstream", "http://127.0.0.1:1", "--issuer", "http://127.0.0.1:1"}, "GATEHOUSE_GATEWAY_ALLOW_ENCODED_SLASHES=maybe", "GATEHOUSE_GATEWAY_ALLOW_ENCODED_SLASHES"},
 		{[]string{"gateway"}, "GATEHOUSE_GATEWAY_UPSTREAM=http://127.0.0.1:1", "--issuer is required"},
 	} {
 		cmdIn := *in.Instance
@@ -493,4 +494,109 @@ func TestGatewayCLIErrors(t *testing.T) {
 			t.Errorf("gatehouse %s: error is %d lines, want one: %q", strings.Join(tc.args, " "), n+1, stderr)
 		}
 	}
+}
+
+// mintAccount is mint for an account-restricted token: scope gets
+// "account:<account>" and the token an account_id claim, as serve issues them.
+func (s *signer) mintAccount(t *testing.T, iss, sub, scope, account string) string {
+	t.Helper()
+	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: s.key, KeyID: s.kid}},
+		(&jose.SignerOptions{}).WithType("at+jwt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	payload, _ := json.Marshal(map[string]any{
+		"iss": iss, "aud": iss, "sub": sub, "client_id": sub, "scope": scope + " account:" + account,
+		"account_id": account, "jti": rand.Text(), "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	})
+	jws, err := sg.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// cgiValues returns the values of every header the upstream received whose
+// name a CGI-style server (WSGI, Rack, PHP) reads as name: case ignored,
+// "_" and "-" alike.
+func cgiValues(h http.Header, name string) []string {
+	norm := func(s string) string { return strings.ReplaceAll(strings.ToUpper(s), "-", "_") }
+	var vals []string
+	for k, v := range h {
+		if norm(k) == norm(name) {
+			vals = append(vals, v...)
+		}
+	}
+	return vals
+}
+
+// TestGatewayRequestSpellings: through the real binary, spellings of a
+// request that an upstream could read differently from what the gateway
+// checked are neutralised or refused.
+func TestGatewayRequestSpellings(t *testing.T) {
+	in := newInstance(t)
+	up := newUpstream(t)
+	sg := newSigner(t, "k1")
+	iss := newIssuer(t, sg)
+	gw := in.gateway("--upstream", up.URL, "--issuer", iss.URL)
+	slashes := in.gateway("--upstream", up.URL, "--issuer", iss.URL, "--allow-encoded-slashes")
+	acme := sg.mintAccount(t, iss.URL, "tenant-app", "api", "acme")
+	search := sg.mint(t, iss.URL, iss.URL, "app", "search", time.Hour)
+	readOnly := sg.mint(t, iss.URL, iss.URL, "app", "api:read-only", time.Hour)
+
+	t.Run("account header spellings", func(t *testing.T) {
+		for _, header := range [][]string{
+			{"X_Account", "globex"},
+			{"X-Account", "acme", "X_Account", "globex"},
+			{"x_account", "globex", "X-Gatehouse-Account", "globex"},
+		} {
+			res := call(t, "GET", gw.URL+"/records/1", acme, header...)
+			if res.status != 200 {
+				t.Fatalf("%q: got %d %s, want 200", header, res.status, res.body)
+			}
+			for _, name := range []string{"X-Account", "X-Gatehouse-Account"} {
+				if got := cgiValues(res.upstream.Header, name); len(got) != 1 || got[0] != "acme" {
+					t.Errorf("%q: upstream %s in every spelling: got %q, want [acme]", header, name, got)
+				}
+			}
+		}
+		res := call(t, "GET", gw.URL+"/records/1", acme, "Connection", "X-Account", "X_Account", "globex")
+		if res.status != 400 || !strings.Contains(res.body, `"invalid_request"`) {
+			t.Errorf("Connection: X-Account: got %d %s, want 400 invalid_request", res.status, res.body)
+		}
+	})
+
+	t.Run("encoded slash refused", func(t *testing.T) {
+		for _, p := range []string{"/records/x%2Fadmin/search", "/records/x%5Cadmin/search", "/records/x%252Fadmin/search"} {
+			if res := call(t, "GET", gw.URL+p, search); res.status != 400 || !strings.Contains(res.body, `"invalid_request"`) {
+				t.Errorf("GET %s: got %d %s, want 400 invalid_request", p, res.status, res.body)
+			}
+		}
+	})
+
+	t.Run("method override", func(t *testing.T) {
+		if res := call(t, "GET", gw.URL+"/records/1?_method=DELETE", readOnly); res.status != 400 {
+			t.Errorf("GET ?_method=DELETE with a read-only token: got %d %s, want 400", res.status, res.body)
+		}
+		res := call(t, "GET", gw.URL+"/records/1", readOnly, "X-HTTP-Method-Override", "DELETE", "X_HTTP_Method_Override", "DELETE")
+		if res.status != 200 || len(cgiValues(res.upstream.Header, "X-HTTP-Method-Override")) != 0 {
+			t.Errorf("override header: got %d, upstream headers %v; want 200 without it", res.status, res.upstream)
+		}
+	})
+
+	t.Run("encoded slash allowed", func(t *testing.T) {
+		res := call(t, "GET", slashes.URL+"/records/x%2Fadmin/search", search)
+		if res.status != 200 || res.upstream.URI != "/records/x%2Fadmin/search" {
+			t.Errorf("got %d %s, want 200 and /records/x%%2Fadmin/search upstream", res.status, res.body)
+		}
+		// "%2F" is inside one segment: search does not allow records/x/admin.
+		if res := call(t, "GET", slashes.URL+"/records/x%2Fadmin", search); res.status != 403 {
+			t.Errorf("GET /records/x%%2Fadmin with search: got %d, want 403", res.status)
+		}
+	})
 }

@@ -91,6 +91,21 @@ type Config struct {
 	// AccountHeader names the request header that says which account a
 	// request acts for; default "X-Account". See Guard.Handler.
 	AccountHeader string
+	// AllowEncodedSlashes accepts an encoded "/" ("%2F") in a path segment,
+	// for APIs whose identifiers contain "/": it is matched as part of that
+	// one segment (so only a "*" pattern segment matches it). By default a
+	// path with one is refused (400), like a path with a "\", an encoded dot
+	// segment or double encoding, which are always refused: a server behind
+	// the guard might decode them and route the request somewhere other than
+	// what was checked. See scope.PathRules.
+	AllowEncodedSlashes bool
+	// MethodOverride, if set, returns the method the API will take a
+	// request for when that is not r.Method (as some web frameworks take a
+	// "_method" parameter), or "" for none. A request with an override is
+	// allowed only if the token's scopes allow both its own method and the
+	// override. An error refuses the request (400 invalid_request, with the
+	// error's text as the description).
+	MethodOverride func(r *http.Request) (string, error)
 	// Realm is the realm of WWW-Authenticate challenges; default Issuer.
 	Realm string
 	// Algorithms are the JWS algorithms accepted; default ES256, RS256,
@@ -162,6 +177,7 @@ type Guard struct {
 	cfg        Config
 	catalog    *scope.Catalog
 	base       string
+	paths      scope.PathRules
 	acctHeader string // canonical
 	metaURL    string
 	algs       []string
@@ -203,6 +219,7 @@ func New(cfg Config) (*Guard, error) {
 		cfg:        cfg,
 		catalog:    cfg.Catalog,
 		base:       cfg.BasePath,
+		paths:      scope.PathRules{AllowEncodedSlash: cfg.AllowEncodedSlashes},
 		acctHeader: http.CanonicalHeaderKey(cfg.AccountHeader),
 		metaURL:    strings.TrimSuffix(cfg.Issuer, "/") + "/.well-known/oauth-authorization-server",
 		algs:       cfg.Algorithms,
@@ -386,7 +403,11 @@ func isToken(s string) bool {
 //   - an account header naming another account: 403,
 //     error="insufficient_scope";
 //   - a path outside BasePath: 404; a path that cannot be matched safely
-//     (e.g. ".." above the root, a bad escape): 400 invalid_request;
+//     (e.g. ".." above the root, a bad escape, an encoded "/" unless
+//     AllowEncodedSlashes; see scope.PathRules): 400 invalid_request;
+//   - a method override the API would honour (Config.MethodOverride)
+//     that the token's scopes do not allow: 403 as above; one it refuses:
+//     400 invalid_request;
 //   - no signing keys could be fetched from the issuer yet: 503.
 func (g *Guard) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -406,7 +427,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 		g.refuse(w, f)
 		return
 	}
-	segs, err := scope.SplitPath(rel)
+	segs, err := g.paths.Split(rel)
 	if err != nil {
 		g.refuse(w, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
 			desc: "the request path cannot be checked: " + err.Error()})
@@ -415,6 +436,17 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	if !g.catalog.Allows(e.set, r.Method, segs) {
 		g.refuse(w, g.insufficientScope(r.Method, segs))
 		return
+	}
+	if g.cfg.MethodOverride != nil {
+		m, err := g.cfg.MethodOverride(r)
+		if err != nil {
+			g.refuse(w, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest, desc: err.Error()})
+			return
+		}
+		if m != "" && m != r.Method && !g.catalog.Allows(e.set, m, segs) {
+			g.refuse(w, g.insufficientScope(m, segs))
+			return
+		}
 	}
 	c := e.claims
 	ctx := context.WithValue(r.Context(), claimsKey{}, c)

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -47,7 +48,6 @@ func TestEndpointsDefaultCatalog(t *testing.T) {
 		{"search", "GET", "/records/7/./search", 200, ""},
 		{"search", "GET", "/records//7/search/", 200, ""},
 		{"search", "GET", "/records/7/x/../search", 200, ""},
-		{"search", "GET", "/records/7%2Fsearch", 403, "api:read-only api"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scope+" "+tt.method+" "+tt.path, func(t *testing.T) {
@@ -93,7 +93,9 @@ func TestBadPath(t *testing.T) {
 	iss := newIssuer(t)
 	e := newEnv(t, iss, nil)
 	tok := iss.token("api")
-	for _, p := range []string{"/../records", "/records/%2e%2e/%2E%2E/x", "/records/%00", "/records/%7F", "/records/a%2F..%2Fadmin"} {
+	for _, p := range []string{"/../records", "/records/%2e%2e/%2E%2E/x", "/records/%00", "/records/%7F", "/records/a%2F..%2Fadmin",
+		// Spellings that servers read differently.
+		"/records/7%2Fsearch", "/records/x%2fadmin", "/records/a%5Cb", `/records/a\b`, "/records/%2e", "/records/%252F"} {
 		t.Run(p, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)
 			r.URL = mustParse(t, p)
@@ -108,6 +110,83 @@ func TestBadPath(t *testing.T) {
 			}
 			if r := e.lastReason(); r != ReasonInvalidRequest {
 				t.Errorf("Observe reason %q, want %q", r, ReasonInvalidRequest)
+			}
+		})
+	}
+}
+
+// TestAllowEncodedSlashes: with AllowEncodedSlashes, "%2F" is part of one
+// segment (so only "*" matches it); the other refusals stay.
+func TestAllowEncodedSlashes(t *testing.T) {
+	iss := newIssuer(t)
+	e := newEnv(t, iss, func(c *Config) { c.AllowEncodedSlashes = true })
+	for _, tt := range []struct {
+		scope, path string
+		want        int
+	}{
+		{"search", "/records/7/search", 200},
+		{"search", "/records/7%2Fsearch", 403}, // one segment "7/search"
+		{"search", "/records/x%2Fadmin/search", 200},
+		{"api:read-only", "/records/7%2Fsearch", 200},
+		{"api", "/records/a%2F..%2Fadmin", 400},
+		{"api", "/records/a%5Cb", 400},
+		{"api", "/records/%2e%2e/x", 400},
+		{"api", "/records/%252F", 400},
+	} {
+		t.Run(tt.scope+" "+tt.path, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.URL = mustParse(t, tt.path)
+			r.Header.Set("Authorization", "Bearer "+iss.token(tt.scope))
+			w := httptest.NewRecorder()
+			e.handler.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Fatalf("status %d, want %d; body %s", w.Code, tt.want, w.Body)
+			}
+		})
+	}
+}
+
+// TestMethodOverride: a request that the API would take for another method
+// must be allowed as both.
+func TestMethodOverride(t *testing.T) {
+	iss := newIssuer(t)
+	e := newEnv(t, iss, func(c *Config) {
+		c.MethodOverride = func(r *http.Request) (string, error) {
+			switch v := r.URL.Query()["_method"]; len(v) {
+			case 0:
+				return "", nil
+			case 1:
+				return v[0], nil
+			}
+			return "", errors.New("more than one _method parameter")
+		}
+	})
+	for _, tt := range []struct {
+		scope, method, path string
+		want                int
+		wantScope           string
+	}{
+		{"api:read-only", "GET", "/records/1", 200, ""},
+		{"api:read-only", "GET", "/records/1?_method=GET", 200, ""},
+		{"api:read-only", "POST", "/records/1?_method=DELETE", 403, "api"},
+		{"api:read-only", "GET", "/records/1?_method=DELETE", 403, "api"},
+		{"api", "POST", "/records/1?_method=DELETE", 200, ""},
+		{"api", "POST", "/records/1?_method=DELETE&_method=PUT", 400, ""},
+	} {
+		t.Run(tt.scope+" "+tt.method+" "+tt.path, func(t *testing.T) {
+			w := e.do(tt.method, tt.path, iss.token(tt.scope))
+			if w.Code != tt.want {
+				t.Fatalf("status %d, want %d; body %s", w.Code, tt.want, w.Body)
+			}
+			if tt.wantScope != "" {
+				if got := w.Header().Get("WWW-Authenticate"); !strings.Contains(got, `scope="`+tt.wantScope+`"`) {
+					t.Errorf("WWW-Authenticate: got %s, want scope=%q", got, tt.wantScope)
+				}
+			}
+			if tt.want == 400 {
+				if b := decodeError(t, w); b.Error != "invalid_request" || !strings.Contains(b.Description, "more than one") {
+					t.Errorf("body %+v, want invalid_request with the override's error", b)
+				}
 			}
 		})
 	}

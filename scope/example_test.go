@@ -66,6 +66,7 @@ func ExampleSplitPath() {
 	for _, p := range []string{
 		"/records/7/search/",
 		"/workers/me/../../admin",
+		"/caf%C3%A9/100%25",
 		"/records%2F7%2Fsearch",
 		"/a/%252F",
 		"/../admin",
@@ -76,9 +77,24 @@ func ExampleSplitPath() {
 	// Output:
 	// ["records" "7" "search"] <nil>
 	// ["admin"] <nil>
-	// ["records/7/search"] <nil>
-	// ["a" "%2F"] <nil>
+	// ["café" "100%"] <nil>
+	// [] invalid path "/records%2F7%2Fsearch": encoded "/" ("%2F"): servers disagree on whether it separates segments
+	// [] invalid path "/a/%252F": double encoding ("%252F"): a server that decodes twice would see "/"
 	// [] invalid path "/../admin": ".." goes above the root
+}
+
+func ExamplePathRules_Split() {
+	rules := scope.PathRules{AllowEncodedSlash: true}
+	for _, p := range []string{
+		"/records/x%2Fadmin/search",
+		"/records/x%2F..%2Fadmin",
+	} {
+		segs, err := rules.Split(p)
+		fmt.Printf("%q %v\n", segs, err)
+	}
+	// Output:
+	// ["records" "x/admin" "search"] <nil>
+	// [] invalid path "/records/x%2F..%2Fadmin": segment "x/../admin" has an encoded "/" next to a "." or ".." part
 }
 
 func ExampleCatalog_Allows() {

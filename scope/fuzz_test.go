@@ -156,49 +156,60 @@ func FuzzSplitPath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, path string) {
-		segs, err := scope.SplitPath(path)
-		if err != nil {
-			if segs != nil {
-				t.Fatalf("SplitPath(%q) returned segments %q and error %v", path, segs, err)
-			}
-			return
-		}
-		if segs != nil && len(segs) == 0 {
-			t.Fatalf("SplitPath(%q) returned an empty, non-nil slice", path)
-		}
-		for _, seg := range segs {
-			if seg == "" || seg == "." || seg == ".." {
-				t.Fatalf("SplitPath(%q) = %q: segment %q", path, segs, seg)
-			}
-			for i := 0; i < len(seg); i++ {
-				if c := seg[i]; c < 0x20 || c == 0x7f {
-					t.Fatalf("SplitPath(%q) = %q: control character %q", path, segs, c)
-				}
-			}
-			if strings.ContainsAny(seg, `/\`) {
-				for part := range strings.FieldsFuncSeq(seg, func(r rune) bool { return r == '/' || r == '\\' }) {
-					if part == "." || part == ".." {
-						t.Fatalf("SplitPath(%q) = %q: segment %q hides a dot segment", path, segs, seg)
-					}
-				}
-			}
-		}
-		// Clean paths are stable: escaping the segments again and splitting
-		// gives the same segments.
-		esc := make([]string, len(segs))
-		for i, seg := range segs {
-			esc[i] = url.PathEscape(seg)
-		}
-		again, err := scope.SplitPath("/" + strings.Join(esc, "/"))
-		if err != nil || !slices.Equal(again, segs) {
-			t.Fatalf("SplitPath(%q) = %q, but SplitPath of it escaped again = %q, %v", path, segs, again, err)
-		}
-		// A segment and ".." in front change nothing.
-		again, err = scope.SplitPath("/x/../" + path)
-		if err != nil || !slices.Equal(again, segs) {
-			t.Fatalf("SplitPath(%q) = %q, but SplitPath(/x/../ + it) = %q, %v", path, segs, again, err)
+		for _, rules := range []scope.PathRules{{}, {AllowEncodedSlash: true}} {
+			checkSplit(t, rules, path)
 		}
 	})
+}
+
+// checkSplit checks what rules.Split makes of path.
+func checkSplit(t *testing.T, rules scope.PathRules, path string) {
+	t.Helper()
+	segs, err := rules.Split(path)
+	if err != nil {
+		if segs != nil {
+			t.Fatalf("%+v.Split(%q) returned segments %q and error %v", rules, path, segs, err)
+		}
+		return
+	}
+	if segs != nil && len(segs) == 0 {
+		t.Fatalf("%+v.Split(%q) returned an empty, non-nil slice", rules, path)
+	}
+	for _, seg := range segs {
+		if seg == "" || seg == "." || seg == ".." {
+			t.Fatalf("%+v.Split(%q) = %q: segment %q", rules, path, segs, seg)
+		}
+		for i := 0; i < len(seg); i++ {
+			if c := seg[i]; c < 0x20 || c == 0x7f {
+				t.Fatalf("%+v.Split(%q) = %q: control character %q", rules, path, segs, c)
+			}
+		}
+		if strings.Contains(seg, `\`) || !rules.AllowEncodedSlash && strings.Contains(seg, "/") {
+			t.Fatalf("%+v.Split(%q) = %q: segment %q holds a separator", rules, path, segs, seg)
+		}
+		if strings.ContainsAny(seg, `/\`) {
+			for part := range strings.FieldsFuncSeq(seg, func(r rune) bool { return r == '/' || r == '\\' }) {
+				if part == "." || part == ".." {
+					t.Fatalf("%+v.Split(%q) = %q: segment %q hides a dot segment", rules, path, segs, seg)
+				}
+			}
+		}
+	}
+	// Clean paths are stable: escaping the segments again and splitting
+	// gives the same segments.
+	esc := make([]string, len(segs))
+	for i, seg := range segs {
+		esc[i] = url.PathEscape(seg)
+	}
+	again, err := rules.Split("/" + strings.Join(esc, "/"))
+	if err != nil || !slices.Equal(again, segs) {
+		t.Fatalf("%+v.Split(%q) = %q, but Split of it escaped again = %q, %v", rules, path, segs, again, err)
+	}
+	// A segment and ".." in front change nothing.
+	again, err = rules.Split("/x/../" + path)
+	if err != nil || !slices.Equal(again, segs) {
+		t.Fatalf("%+v.Split(%q) = %q, but Split(/x/../ + it) = %q, %v", rules, path, segs, again, err)
+	}
 }
 
 // A fuzzCatalog is a small random catalog and what it should mean.

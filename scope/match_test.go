@@ -18,12 +18,15 @@ type matchCase struct {
 
 // checkMatches checks Allowing, Allows (for each scope alone, for all scopes
 // together and for the empty set) and Explain against the wanted scopes.
+// Paths are split allowing encoded slashes, so that segments holding a "/"
+// can be matched.
 func checkMatches(t *testing.T, c *scope.Catalog, tests []matchCase) {
 	t.Helper()
 	all := c.SetOf(c.Names())
+	rules := scope.PathRules{AllowEncodedSlash: true}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
-			segs, err := scope.SplitPath(tt.path)
+			segs, err := rules.Split(tt.path)
 			if err != nil {
 				t.Fatalf("SplitPath(%q): %v", tt.path, err)
 			}
@@ -82,7 +85,7 @@ func TestAllowsDefault(t *testing.T) {
 		// "*" matches any segment, decoded.
 		{"GET", "/records%2F1", read},
 		{"DELETE", "/%2F%2F%2F", all},
-		{"GET", "/records/%252F", read},
+		{"GET", "/records/%25", read},
 		{"GET", "/café/%E2%98%83", read},
 		// The root matches nothing.
 		{"GET", "/workers/me/../..", nil},

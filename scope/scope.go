@@ -30,10 +30,10 @@
 // SplitPath cleans before anything is matched, so that no spelling of a path
 // reaches what another path allows: it drops empty segments ("//", a
 // trailing "/") and "." segments, resolves ".." (an error above the root),
-// decodes each segment on its own exactly once (so an encoded "/" stays
-// inside its segment and "%252F" is the text "%2F"), treats encoded dots as
-// dots, and rejects invalid escapes, control characters and segments that
-// hide a dot segment behind an encoded "/" or a "\".
+// decodes each segment on its own exactly once, and rejects what servers
+// read differently (an encoded "/", a "\", encoded dot segments, double
+// encoding), invalid escapes and control characters. [PathRules] can allow
+// encoded slashes: each stays inside its segment, never a boundary.
 //
 // A literal pattern segment matches a decoded path segment byte for byte
 // (case-sensitive; write characters as themselves, not percent-encoded), so

@@ -32,6 +32,7 @@ const gatewayShutdownTimeout = 15 * time.Second
 type gatewayFlags struct {
 	upstream, issuer, audience, scopesFile, addr, basePath, accountHeader, clientID string
 	revocationPoll, upstreamTimeout                                                 string
+	allowEncodedSlashes, allowMethodOverrideParam                                   bool
 }
 
 func (e *env) gatewayCmd() *cobra.Command {
@@ -45,13 +46,20 @@ in X-Gatehouse-Client-Id, X-Gatehouse-Subject, X-Gatehouse-Scope and
 X-Gatehouse-Account (copies sent by the caller are removed). It needs no
 database: it reads the authorization server's JWKS and revocation feed.
 
+Paths with an encoded "/" (%2F), a "\", an encoded dot segment or double
+encoding are refused (400), and so is a _method query parameter, unless
+--allow-encoded-slashes or --allow-method-override-param says otherwise.
+Method override headers are never passed on.
+
 /healthz and /metrics are answered by the gateway itself.
 
 If the revocation feed requires a client, give --client-id and set the secret
 in GATEHOUSE_GATEWAY_CLIENT_SECRET (it is never a flag).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e.gatewayEnv(cmd, gf)
+			if err := e.gatewayEnv(cmd, gf); err != nil {
+				return err
+			}
 			gcfg, addr, err := e.gatewayConfig(gf)
 			if err != nil {
 				return err
@@ -80,12 +88,14 @@ in GATEHOUSE_GATEWAY_CLIENT_SECRET (it is never a flag).`,
 	f.StringVar(&gf.clientID, "client-id", "", "client ID for a revocation feed that requires a client (secret from GATEHOUSE_GATEWAY_CLIENT_SECRET); env GATEHOUSE_GATEWAY_CLIENT_ID")
 	f.StringVar(&gf.revocationPoll, "revocation-poll", "5s", "how often to read the revocation feed; 0 turns revocation checks off; env GATEHOUSE_GATEWAY_REVOCATION_POLL")
 	f.StringVar(&gf.upstreamTimeout, "upstream-timeout", "30s", "how long to wait for the upstream's response headers before answering 504; env GATEHOUSE_GATEWAY_UPSTREAM_TIMEOUT")
+	f.BoolVar(&gf.allowEncodedSlashes, "allow-encoded-slashes", false, "pass paths with an encoded / (%2F) on, still encoded, matched as part of one segment (default: refuse them, 400); env GATEHOUSE_GATEWAY_ALLOW_ENCODED_SLASHES")
+	f.BoolVar(&gf.allowMethodOverrideParam, "allow-method-override-param", false, "pass a _method query parameter on; the token must then allow both the request's method and the parameter's (default: refuse it, 400); env GATEHOUSE_GATEWAY_ALLOW_METHOD_OVERRIDE_PARAM")
 	return cmd
 }
 
 // gatewayEnv fills the flags the user did not set from the environment
 // (flags beat environment beat defaults).
-func (e *env) gatewayEnv(cmd *cobra.Command, gf *gatewayFlags) {
+func (e *env) gatewayEnv(cmd *cobra.Command, gf *gatewayFlags) error {
 	for _, v := range []struct {
 		flag, env string
 		dst       *string
@@ -105,6 +115,22 @@ func (e *env) gatewayEnv(cmd *cobra.Command, gf *gatewayFlags) {
 			*v.dst = s
 		}
 	}
+	for _, v := range []struct {
+		flag, env string
+		dst       *bool
+	}{
+		{"allow-encoded-slashes", "GATEHOUSE_GATEWAY_ALLOW_ENCODED_SLASHES", &gf.allowEncodedSlashes},
+		{"allow-method-override-param", "GATEHOUSE_GATEWAY_ALLOW_METHOD_OVERRIDE_PARAM", &gf.allowMethodOverrideParam},
+	} {
+		if s := e.getenv(v.env); s != "" && !cmd.Flags().Changed(v.flag) {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return usagef("%s %q is not true or false", v.env, s)
+			}
+			*v.dst = b
+		}
+	}
+	return nil
 }
 
 // gatewayConfig checks the flags and turns them into the gateway's
@@ -164,7 +190,7 @@ func (e *env) gatewayConfig(gf *gatewayFlags) (gateway.Config, string, error) {
 			return zero, "", err
 		}
 	}
-	return gateway.Config{
+	gcfg := gateway.Config{
 		Upstream:        up,
 		UpstreamTimeout: timeout,
 		Resource: resource.Config{
@@ -177,7 +203,10 @@ func (e *env) gatewayConfig(gf *gatewayFlags) (gateway.Config, string, error) {
 			ClientID:       gf.clientID,
 			ClientSecret:   secret,
 		},
-	}, gf.addr, nil
+	}
+	gcfg.Resource.AllowEncodedSlashes = gf.allowEncodedSlashes
+	gcfg.AllowMethodOverrideParam = gf.allowMethodOverrideParam
+	return gcfg, gf.addr, nil
 }
 
 // checkIssuerURL returns what is wrong with an issuer URL, or "". Plain
@@ -334,7 +363,7 @@ func (e *env) embeddedGateway(cfg config.Config, catalog *scope.Catalog, log *sl
 	if audience == "" {
 		audience = cfg.Token.Audience
 	}
-	return startGateway(g.Addr, gateway.Config{
+	gcfg := gateway.Config{
 		Upstream:        up,
 		UpstreamTimeout: time.Duration(g.UpstreamTimeout),
 		Logger:          log.With("component", "gateway"),
@@ -348,7 +377,10 @@ func (e *env) embeddedGateway(cfg config.Config, catalog *scope.Catalog, log *sl
 			ClientID:       g.ClientID,
 			ClientSecret:   secret,
 		},
-	})
+	}
+	gcfg.Resource.AllowEncodedSlashes = g.AllowEncodedSlashes
+	gcfg.AllowMethodOverrideParam = g.AllowMethodOverrideParam
+	return startGateway(g.Addr, gcfg)
 }
 
 // run serves in the background until ctx is done and returns a function

@@ -44,6 +44,7 @@ func (e *env) scopesCmd() *cobra.Command {
 			return nil
 		},
 	}
+	var allowEncodedSlashes bool
 	explain := &cobra.Command{
 		Use:   "explain FILE METHOD PATH",
 		Short: "Show which scopes of a catalog allow a request, and through which endpoint",
@@ -56,8 +57,10 @@ METHOD is an HTTP method; here it is case-insensitive (get means GET).
 PATH is the request path relative to the API's base path, percent-encoded as
 on the wire. It is cleaned as the resource server cleans it: "//", "." and a
 trailing "/" are dropped, ".." removes the segment before it, and each segment
-is decoded once on its own, so %2F never separates segments. A query ("?...")
-is ignored.`,
+is decoded once on its own. Spellings that servers read differently (an
+encoded "/", a "\", encoded dot segments, double encoding) are refused, as the
+gateway refuses them; with --allow-encoded-slashes, %2F is accepted as part of
+one segment, never a separator. A query ("?...") is ignored.`,
 		Example: "  gatehouse scopes explain default GET /records/7/search\n" +
 			"  gatehouse scopes explain scopes.yaml DELETE /orders/42",
 		Args: exactArgs(3, "FILE METHOD PATH"),
@@ -73,7 +76,7 @@ is ignored.`,
 			if i := strings.IndexAny(rawPath, "?#"); i >= 0 {
 				rawPath = rawPath[:i]
 			}
-			segs, err := scope.SplitPath(rawPath)
+			segs, err := scope.PathRules{AllowEncodedSlash: allowEncodedSlashes}.Split(rawPath)
 			if err != nil {
 				return usagef("PATH: %v", err)
 			}
@@ -84,6 +87,7 @@ is ignored.`,
 			return e.printExplanation(c, method, args[2], segs)
 		},
 	}
+	explain.Flags().BoolVar(&allowEncodedSlashes, "allow-encoded-slashes", false, "accept %2F in PATH, as a gateway with --allow-encoded-slashes does")
 	cmd.AddCommand(check, explain)
 	return cmd
 }

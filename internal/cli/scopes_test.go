@@ -126,7 +126,7 @@ api            yes      * allows every method
 
 allowed by: api:read-only api
 `},
-		{"encoded slash", []string{"default", "GET", "/records%2F7%2Fsearch"}, `GET /records%2F7%2Fsearch
+		{"encoded slash", []string{"--allow-encoded-slashes", "default", "GET", "/records%2F7%2Fsearch"}, `GET /records%2F7%2Fsearch
 
 SCOPE          ALLOWED  WHY
 profile        no       no endpoint matches the path
@@ -180,8 +180,10 @@ func TestScopesExplainErrors(t *testing.T) {
 			`gatehouse: PATH: invalid path "/a/../../admin": ".." goes above the root` + "\n"},
 		{"bad escape", []string{"default", "GET", "/a/%zz"}, 2,
 			`gatehouse: PATH: invalid path "/a/%zz": invalid escape "%zz"` + "\n"},
-		{"hidden dot segment", []string{"default", "GET", "/records/x%2F..%2Fadmin"}, 2,
-			`gatehouse: PATH: invalid path "/records/x%2F..%2Fadmin": segment "x/../admin" has an encoded "/" or a "\" next to a "." or ".." part` + "\n"},
+		{"encoded slash", []string{"default", "GET", "/records%2F7%2Fsearch"}, 2,
+			`gatehouse: PATH: invalid path "/records%2F7%2Fsearch": encoded "/" ("%2F"): servers disagree on whether it separates segments` + "\n"},
+		{"hidden dot segment", []string{"--allow-encoded-slashes", "default", "GET", "/records/x%2F..%2Fadmin"}, 2,
+			`gatehouse: PATH: invalid path "/records/x%2F..%2Fadmin": segment "x/../admin" has an encoded "/" next to a "." or ".." part` + "\n"},
 		{"URL", []string{"default", "GET", "https://api.example.com/records"}, 2,
 			`gatehouse: PATH "https://api.example.com/records": give the path relative to the API's base path, e.g. /records/7/search, not a URL` + "\n"},
 		{"bad method", []string{"default", "G T", "/records"}, 2,

@@ -27,6 +27,13 @@ type GatewayConfig struct {
 	// requires a client (revocation_feed.require_scope); its secret is
 	// read only from GATEHOUSE_GATEWAY_CLIENT_SECRET.
 	ClientID string `yaml:"client_id"`
+	// AllowEncodedSlashes passes paths with an encoded "/" (%2F) on, still
+	// encoded, matched as part of one segment; false refuses them (400).
+	AllowEncodedSlashes bool `yaml:"allow_encoded_slashes"`
+	// AllowMethodOverrideParam passes a _method query parameter on, and
+	// the token must then allow both the request's method and the
+	// parameter's; false refuses such a request (400).
+	AllowMethodOverrideParam bool `yaml:"allow_method_override_param"`
 }
 
 // DefaultGatewayAddr is gateway.addr when the gateway is enabled without one.

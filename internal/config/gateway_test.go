@@ -83,3 +83,28 @@ func TestGatewayProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayAllowSwitches: both switches are off by default and read from
+// the file; anything but a boolean is an error.
+func TestGatewayAllowSwitches(t *testing.T) {
+	if g := config.Default().Gateway; g.AllowEncodedSlashes || g.AllowMethodOverrideParam {
+		t.Errorf("default gateway section: got %+v, want both switches off", g)
+	}
+	c, err := config.Load(writeFile(t, `
+gateway:
+  allow_encoded_slashes: true
+  allow_method_override_param: true
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if !c.Gateway.AllowEncodedSlashes || !c.Gateway.AllowMethodOverrideParam {
+		t.Errorf("gateway section: got %+v, want both switches on", c.Gateway)
+	}
+	if _, err := config.Load(writeFile(t, "gateway:\n  allow_encoded_slashes: sometimes\n"), nil); err == nil {
+		t.Error("allow_encoded_slashes: sometimes: got no error, want one")
+	}
+}

@@ -22,10 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse/gatehouse/resource"
+	"github.com/gatehouse/gatehouse/scope"
 )
 
 // The identity headers the upstream receives. Incoming headers with these
-// names, and any other X-Gatehouse-* header, are removed first.
+// names, and any other X-Gatehouse-* header, are removed first, in every
+// spelling a CGI-style server would merge with them ("x_gatehouse_scope").
 const (
 	HeaderClientID = "X-Gatehouse-Client-Id"
 	HeaderSubject  = "X-Gatehouse-Subject"
@@ -62,6 +64,13 @@ type Config struct {
 	// Registry receives the gateway's metrics and is served at /metrics;
 	// nil means a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
+	// AllowMethodOverrideParam passes a "_method" query parameter on to the
+	// upstream (for frameworks that take it as the request's method), and
+	// the request is then allowed only if the token's scopes allow both its
+	// own method and the parameter's. By default a request with one is
+	// refused (400). Method override headers (X-HTTP-Method-Override,
+	// X-Method-Override, X-HTTP-Method) are never passed on.
+	AllowMethodOverrideParam bool
 }
 
 // Gateway is a running gateway. Its Handler serves /healthz, /metrics and
@@ -101,6 +110,14 @@ func New(cfg Config) (*Gateway, error) {
 			next(allowed, reason)
 		}
 	}
+	if cfg.AllowMethodOverrideParam && rc.MethodOverride == nil {
+		rc.MethodOverride = methodOverride
+	}
+	acct := rc.AccountHeader
+	if acct == "" {
+		acct = resource.DefaultAccountHeader
+	}
+	hr := headerRules{account: http.CanonicalHeaderKey(acct)}
 	guard, err := resource.New(rc)
 	if err != nil {
 		return nil, err
@@ -116,12 +133,12 @@ func New(cfg Config) (*Gateway, error) {
 	}
 
 	tr := newTransport(cfg.UpstreamTimeout)
-	p := newProxy(cfg.Upstream, tr, m, log)
+	p := newProxy(cfg.Upstream, tr, hr, scope.PathRules{AllowEncodedSlash: rc.AllowEncodedSlashes}, m, log)
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	return &Gateway{
 		guard:     guard,
 		transport: tr,
-		handler:   routes(guard.Handler(p), metricsHandler),
+		handler:   routes(screen(guard.Handler(p), hr, cfg.AllowMethodOverrideParam, rc.Observe), metricsHandler),
 	}, nil
 }
 

@@ -47,6 +47,7 @@ type setup struct {
 	upstream string        // upstream URL; "" = a new echo server
 	timeout  time.Duration // upstream timeout
 	basePath string
+	mod      func(*gateway.Config) // changes to the config, if any
 }
 
 // newGateway starts a gateway in front of upstream and returns its URL.
@@ -56,7 +57,7 @@ func newGateway(t *testing.T, s setup) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(gateway.Config{
+	cfg := gateway.Config{
 		Upstream:        u,
 		UpstreamTimeout: s.timeout,
 		Resource: resource.Config{
@@ -65,7 +66,11 @@ func newGateway(t *testing.T, s setup) string {
 			BasePath:       s.basePath,
 			RevocationPoll: -1,
 		},
-	})
+	}
+	if s.mod != nil {
+		s.mod(&cfg)
+	}
+	gw, err := gateway.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

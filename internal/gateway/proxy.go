@@ -47,18 +47,19 @@ const flushInterval = 10 * time.Millisecond
 
 // newProxy returns the reverse proxy to upstream. It must be called behind
 // the resource guard: it takes the caller's identity from the verified
-// claims in the request context.
-func newProxy(upstream *url.URL, tr http.RoundTripper, m *metrics, log *slog.Logger) http.Handler {
+// claims in the request context. paths must be the guard's path rules.
+func newProxy(upstream *url.URL, tr http.RoundTripper, hr headerRules, paths scope.PathRules, m *metrics, log *slog.Logger) http.Handler {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			// httputil has already removed hop-by-hop headers and the
-			// incoming X-Forwarded-* headers.
-			canonicalize(pr.Out.URL)
+			// httputil has already removed hop-by-hop headers (those
+			// that Connection names, too) and the incoming X-Forwarded-*
+			// headers; what is set here cannot be removed that way.
+			canonicalize(pr.Out.URL, paths)
 			pr.SetURL(upstream)
 			pr.SetXForwarded()
-			stripIdentity(pr.Out.Header)
+			hr.strip(pr.Out.Header)
 			if c, ok := resource.ClaimsFrom(pr.In.Context()); ok {
-				setIdentity(pr.Out.Header, c)
+				setIdentity(pr.Out.Header, hr.account, c)
 			}
 		},
 		Transport:     timedTransport{next: tr, m: m},
@@ -85,10 +86,11 @@ func newProxy(upstream *url.URL, tr http.RoundTripper, m *metrics, log *slog.Log
 // ("//", "." and ".." resolved, each segment re-escaped), so an upstream
 // that routes on the raw path cannot be sent somewhere other than what the
 // scope check allowed: "/admin/../workers/me" is passed on as "/workers/me".
-// A trailing "/" is kept.
-func canonicalize(u *url.URL) {
+// A "/" inside a segment (allowed by paths) is passed on as "%2F". A
+// trailing "/" is kept.
+func canonicalize(u *url.URL, paths scope.PathRules) {
 	escaped := u.EscapedPath()
-	segs, err := scope.SplitPath(escaped)
+	segs, err := paths.Split(escaped)
 	if err != nil {
 		return // the guard refuses such paths before the proxy runs
 	}
@@ -107,24 +109,11 @@ func canonicalize(u *url.URL) {
 	}
 }
 
-// stripIdentity removes every header that could pass for one the gateway
-// sets: any name starting with X-Gatehouse-, in any case, and also with
-// "_" for "-", since many servers (CGI, WSGI, Rack...) treat the two alike.
-func stripIdentity(h http.Header) {
-	for name := range h {
-		if len(name) < len("x-gatehouse-") {
-			continue
-		}
-		prefix := strings.ReplaceAll(name[:len("x-gatehouse-")], "_", "-")
-		if strings.EqualFold(prefix, "x-gatehouse-") {
-			delete(h, name)
-		}
-	}
-}
-
-// setIdentity sets the identity headers from verified claims. Empty
-// values are left out, so an upstream can tell "no account" from "".
-func setIdentity(h http.Header, c *resource.Claims) {
+// setIdentity sets the identity headers from verified claims, and for an
+// account-restricted token the account header (named account) too, so
+// that the upstream sees exactly the token's account. Empty values are
+// left out, so an upstream can tell "no account" from "".
+func setIdentity(h http.Header, account string, c *resource.Claims) {
 	set := func(name, value string) {
 		if value != "" {
 			h[name] = []string{value}
@@ -134,6 +123,7 @@ func setIdentity(h http.Header, c *resource.Claims) {
 	set(HeaderSubject, c.Subject)
 	set(HeaderScope, strings.Join(c.Scopes, " "))
 	set(HeaderAccount, c.AccountID)
+	set(account, c.AccountID)
 }
 
 // upstreamError answers a request the upstream did not answer: 504 when
