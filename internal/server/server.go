@@ -320,13 +320,3 @@ func (s *Server) flushUsage(ctx context.Context) {
 		s.log.Warn("recording secret usage failed", "err", err, "secrets", len(used))
 	}
 }
-
-// check pings the store for readiness.
-func (s *Server) check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := s.st.Ping(ctx); err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	return nil
-}
