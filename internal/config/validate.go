@@ -70,6 +70,7 @@ func (c *Config) Validate() error {
 	c.checkToken(&p)
 	c.checkKeys(&p)
 	c.checkGateway(&p)
+	c.checkMetrics(&p)
 	c.checkRevocationFeed(&p)
 	c.checkOAuth(&p)
 
