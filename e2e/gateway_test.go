@@ -28,8 +28,17 @@ var gatewayRE = regexp.MustCompile(`gateway listening.* addr=http://(127\.0\.0\.
 // as serve does for the server.
 func (in instance) gateway(args ...string) server {
 	in.T.Helper()
-	return server{in.Start(append([]string{"gateway", "--addr", "127.0.0.1:0"}, args...), gatewayRE)}
+	return server{in.Start(append([]string{"gateway", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"}, args...),
+		gatewayRE, metricsRE)}
 }
+
+// metricsRE finds the metrics listener's address in a "listening" log line
+// (--metrics-addr).
+var metricsRE = regexp.MustCompile(`listening.* metrics=http://(127\.0\.0\.1:\d+)`)
+
+// metricsURL is the /metrics of a server started with metricsRE as its
+// second pattern.
+func (s server) metricsURL() string { return "http://" + s.Matches[1] + "/metrics" }
 
 // seen is what the test upstream received.
 type seen struct {
@@ -307,7 +316,7 @@ func TestGateway(t *testing.T) {
 		if body := harness.Fetch(t, gw.URL+"/healthz"); !strings.Contains(body, "ok") {
 			t.Errorf("/healthz: got %q", body)
 		}
-		m := harness.Fetch(t, gw.URL+"/metrics")
+		m := harness.Fetch(t, gw.metricsURL())
 		for _, series := range []string{
 			`gatehouse_gateway_requests_total{decision="allowed",reason=""}`,
 			`gatehouse_gateway_requests_total{decision="denied",reason="insufficient_scope"}`,
@@ -318,6 +327,11 @@ func TestGateway(t *testing.T) {
 			if v := metricValue(t, m, series); v == "0" {
 				t.Errorf("/metrics: %s is 0", series)
 			}
+		}
+		// On the proxied listener /metrics is a path like any other: here,
+		// outside the base path, so 404.
+		if res := call(t, "GET", gw.URL+"/metrics", ""); res.status != 404 {
+			t.Errorf("/metrics on the gateway's own listener: got %d, want 404", res.status)
 		}
 	})
 
@@ -405,7 +419,7 @@ func TestGatewayTokenChecks(t *testing.T) {
 			}
 		})
 	}
-	m := harness.Fetch(t, gw.URL+"/metrics")
+	m := harness.Fetch(t, gw.metricsURL())
 	if v := metricValue(t, m, `gatehouse_gateway_requests_total{decision="denied",reason="expired"}`); v != "1" {
 		t.Errorf("expired denials: got %s, want 1", v)
 	}
@@ -432,8 +446,8 @@ func TestGatewayInServe(t *testing.T) {
 	in := newInstance(t)
 	up := newUpstream(t)
 	cfg := filepath.Join(in.DataDir, "gatehouse.yaml")
-	os.WriteFile(cfg, []byte("gateway:\n  enabled: true\n  addr: 127.0.0.1:0\n  upstream: "+up.URL+"\n  base_path: /api\n"), 0o600)
-	srv := in.serve("--config", cfg)
+	os.WriteFile(cfg, []byte("metrics_addr: 127.0.0.1:0\ngateway:\n  enabled: true\n  addr: 127.0.0.1:0\n  upstream: "+up.URL+"\n  base_path: /api\n"), 0o600)
+	srv := server{in.Start([]string{"serve", "--addr", "127.0.0.1:0", "--config", cfg}, harness.ListenRE, metricsRE)}
 	var gwURL string
 	harness.Within(t, 10*time.Second, "gateway listening in serve's log", func() bool {
 		m := gatewayRE.FindStringSubmatch(srv.Logs.String())
@@ -449,6 +463,13 @@ func TestGatewayInServe(t *testing.T) {
 	}
 	if res := call(t, "PUT", gwURL+"/api/records/1", tok); res.status != 403 {
 		t.Errorf("forbidden call: got %d, want 403", res.status)
+	}
+	// serve's metrics listener has the gateway's metrics beside the server's.
+	m := harness.Fetch(t, srv.metricsURL())
+	for _, series := range []string{`gatehouse_gateway_requests_total{decision="allowed",reason=""}`, `gatehouse_tokens_issued_total{grant_type="client_credentials"}`} {
+		if v := metricValue(t, m, series); v != "1" {
+			t.Errorf("serve's /metrics: %s is %s, want 1", series, v)
+		}
 	}
 	srv.Cmd.Process.Signal(syscall.SIGTERM)
 	select {

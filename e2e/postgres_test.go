@@ -1,8 +1,15 @@
 package e2e
 
 import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/e2e/harness"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
@@ -34,4 +41,72 @@ func TestPostgresTwoNodes(t *testing.T) {
 	if ka != kb {
 		t.Errorf("nodes publish different JWKS:\n%s\n%s", ka, kb)
 	}
+}
+
+// TestPostgresConnectionsKilled: the database terminates every connection
+// of a running server (pg_terminate_backend, as a failover or an operator
+// would); the next requests that need the database succeed, each retried
+// once on a fresh connection.
+func TestPostgresConnectionsKilled(t *testing.T) {
+	base := pgtest.DSN(t)
+	name := "gh_e2e_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	in := newInstance(t, "GATEHOUSE_DATABASE_URL="+base+"&application_name="+name,
+		"GATEHOUSE_SECRET=e2e-master-key-0123456789abcdefghijkl")
+	srv := in.serve()
+	c := in.CreateClient("--name", "pg client", "--scopes", "search")
+	code, m := srv.token(t, c.ClientID, c.ClientSecret, "")
+	if code != 200 {
+		t.Fatalf("token: got %d %v", code, m)
+	}
+	tok, _ := m["access_token"].(string)
+	post := func(path string) (int, map[string]any) {
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(url.Values{"token": {tok}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(c.ClientID, c.ClientSecret)
+		return harness.DoJSON(t, req)
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	kill := func() {
+		t.Helper()
+		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", name); err != nil {
+			t.Fatal(err)
+		}
+		harness.Within(t, 5*time.Second, "terminated backends gone", func() bool {
+			var n int
+			err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name).Scan(&n)
+			return err == nil && n == 0
+		})
+	}
+	for i := range 3 {
+		if code, m := post("/oauth/introspect"); code != 200 || m["active"] != true { // uses the pool
+			t.Fatalf("introspect before kill %d: got %d %v", i, code, m)
+		}
+		kill()
+		if code, m := post("/oauth/introspect"); code != 200 || m["active"] != true {
+			t.Errorf("introspect after kill %d: got %d %v, want 200 active", i, code, m)
+		}
+		if code, m := harness.DoJSON(t, mustGet(srv.URL+"/oauth/revocations")); code != 200 {
+			t.Errorf("revocation feed after kill %d: got %d %v, want 200", i, code, m)
+		}
+	}
+	kill()
+	if code, m := post("/oauth/revoke"); code != 200 {
+		t.Errorf("revoke after kill: got %d %v, want 200", code, m)
+	}
+	if code, m := post("/oauth/introspect"); code != 200 || m["active"] != false {
+		t.Errorf("introspect after the revocation: got %d %v, want inactive", code, m)
+	}
+}
+
+func mustGet(u string) *http.Request {
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		panic(err)
+	}
+	return req
 }

@@ -30,7 +30,7 @@ type Error struct {
 	Code        string // RFC error code, e.g. invalid_request
 	Description string // human-readable, safe to show to the client
 	Status      int    // HTTP status
-	RetryAfter  int    // seconds; set with 429
+	RetryAfter  int    // seconds; set with 429 and 503
 }
 
 func (e *Error) Error() string {
@@ -88,6 +88,13 @@ func ServerError() *Error {
 func TooManyRequests(retryAfter int) *Error {
 	return &Error{Code: CodeInvalidRequest, Status: http.StatusTooManyRequests, RetryAfter: retryAfter,
 		Description: "too many failed attempts; retry later"}
+}
+
+// TemporarilyUnavailable: the server cannot handle the request now, e.g.
+// its database is unreachable (503 with Retry-After; RFC 6749 §4.1.2.1).
+func TemporarilyUnavailable(retryAfter int) *Error {
+	return &Error{Code: CodeTemporarilyUnavailable, Status: http.StatusServiceUnavailable, RetryAfter: retryAfter,
+		Description: "the service is temporarily unavailable; retry later"}
 }
 
 // MethodNotAllowed: wrong HTTP method (405).

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -31,8 +32,8 @@ const gatewayShutdownTimeout = 15 * time.Second
 // listing.
 type gatewayFlags struct {
 	upstream, issuer, audience, scopesFile, addr, basePath, accountHeader, clientID string
-	revocationPoll, upstreamTimeout                                                 string
-	allowEncodedSlashes, allowMethodOverrideParam                                   bool
+	revocationPoll, upstreamTimeout, metricsAddr                                    string
+	allowEncodedSlashes, allowMethodOverrideParam, pprof                            bool
 }
 
 func (e *env) gatewayCmd() *cobra.Command {
@@ -51,7 +52,8 @@ encoding are refused (400), and so is a _method query parameter, unless
 --allow-encoded-slashes or --allow-method-override-param says otherwise.
 Method override headers are never passed on.
 
-/healthz and /metrics are answered by the gateway itself.
+/healthz is answered by the gateway itself; every other path is the API's.
+With --metrics-addr, /metrics is served on a listener of its own.
 
 If the revocation feed requires a client, give --client-id and set the secret
 in GATEHOUSE_GATEWAY_CLIENT_SECRET (it is never a flag).`,
@@ -69,10 +71,19 @@ in GATEHOUSE_GATEWAY_CLIENT_SECRET (it is never a flag).`,
 				Level:  e.getenv("GATEHOUSE_LOG_LEVEL"),
 			}})
 			gcfg.Logger = log
+			if gf.metricsAddr != "" {
+				gcfg.Registry = newRegistry()
+			}
+			ms, err := startMetrics(gf.metricsAddr, gcfg.Registry, gf.pprof, log)
+			if err != nil {
+				return err
+			}
+			defer ms.run()()
 			s, err := startGateway(addr, gcfg)
 			if err != nil {
 				return err
 			}
+			s.desc = append(s.desc, ms.logAttrs()...)
 			s.serve()
 			return s.wait(cmd.Context(), gatewayShutdownTimeout, true)
 		},
@@ -90,6 +101,8 @@ in GATEHOUSE_GATEWAY_CLIENT_SECRET (it is never a flag).`,
 	f.StringVar(&gf.upstreamTimeout, "upstream-timeout", "30s", "how long to wait for the upstream's response headers before answering 504; env GATEHOUSE_GATEWAY_UPSTREAM_TIMEOUT")
 	f.BoolVar(&gf.allowEncodedSlashes, "allow-encoded-slashes", false, "pass paths with an encoded / (%2F) on, still encoded, matched as part of one segment (default: refuse them, 400); env GATEHOUSE_GATEWAY_ALLOW_ENCODED_SLASHES")
 	f.BoolVar(&gf.allowMethodOverrideParam, "allow-method-override-param", false, "pass a _method query parameter on; the token must then allow both the request's method and the parameter's (default: refuse it, 400); env GATEHOUSE_GATEWAY_ALLOW_METHOD_OVERRIDE_PARAM")
+	f.StringVar(&gf.metricsAddr, "metrics-addr", "", "listen address of /metrics, apart from --addr (default: metrics are not served); env GATEHOUSE_GATEWAY_METRICS_ADDR")
+	f.BoolVar(&gf.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on --metrics-addr")
 	return cmd
 }
 
@@ -110,6 +123,7 @@ func (e *env) gatewayEnv(cmd *cobra.Command, gf *gatewayFlags) error {
 		{"client-id", "GATEHOUSE_GATEWAY_CLIENT_ID", &gf.clientID},
 		{"revocation-poll", "GATEHOUSE_GATEWAY_REVOCATION_POLL", &gf.revocationPoll},
 		{"upstream-timeout", "GATEHOUSE_GATEWAY_UPSTREAM_TIMEOUT", &gf.upstreamTimeout},
+		{"metrics-addr", "GATEHOUSE_GATEWAY_METRICS_ADDR", &gf.metricsAddr},
 	} {
 		if s := e.getenv(v.env); s != "" && !cmd.Flags().Changed(v.flag) {
 			*v.dst = s
@@ -157,6 +171,17 @@ func (e *env) gatewayConfig(gf *gatewayFlags) (gateway.Config, string, error) {
 	}
 	if _, port, err := net.SplitHostPort(gf.addr); err != nil || !isPort(port) {
 		return zero, "", usagef("--addr %q is not host:port; use e.g. 127.0.0.1:8081 or :8081", gf.addr)
+	}
+	if gf.metricsAddr != "" {
+		_, port, err := net.SplitHostPort(gf.metricsAddr)
+		if err != nil || !isPort(port) {
+			return zero, "", usagef("--metrics-addr %q is not host:port; use e.g. 127.0.0.1:9091", gf.metricsAddr)
+		}
+		if gf.metricsAddr == gf.addr && port != "0" {
+			return zero, "", usagef("--metrics-addr %q is also --addr; metrics need a listener of their own, e.g. 127.0.0.1:9091", gf.metricsAddr)
+		}
+	} else if gf.pprof {
+		return zero, "", usagef("--pprof needs --metrics-addr: pprof is served on the metrics listener")
 	}
 	basePath := gf.basePath
 	if basePath != "" && (basePath[0] != '/' || strings.Contains(basePath, "//") || strings.ContainsAny(basePath, "?# \t")) {
@@ -344,7 +369,7 @@ func (s *gatewayServer) wait(ctx context.Context, timeout time.Duration, logStop
 // embeddedGateway returns the gateway of the config's gateway section, to
 // run inside serve with the server's issuer and scope catalog; nil when the
 // section is disabled.
-func (e *env) embeddedGateway(cfg config.Config, catalog *scope.Catalog, log *slog.Logger) (*gatewayServer, error) {
+func (e *env) embeddedGateway(cfg config.Config, catalog *scope.Catalog, reg *prometheus.Registry, log *slog.Logger) (*gatewayServer, error) {
 	g := cfg.Gateway
 	if !g.Enabled {
 		return nil, nil
@@ -367,6 +392,7 @@ func (e *env) embeddedGateway(cfg config.Config, catalog *scope.Catalog, log *sl
 		Upstream:        up,
 		UpstreamTimeout: time.Duration(g.UpstreamTimeout),
 		Logger:          log.With("component", "gateway"),
+		Registry:        reg, // serve's metrics listener serves both
 		Resource: resource.Config{
 			Issuer:         cfg.Issuer,
 			Audience:       audience,

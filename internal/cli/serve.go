@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/internal/clientip"
@@ -24,7 +25,8 @@ import (
 )
 
 func (e *env) serveCmd(df *dataFlags) *cobra.Command {
-	var addr, issuer, scopesFile string
+	var addr, issuer, scopesFile, metricsAddr string
+	var withPprof bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the authorization server",
@@ -43,6 +45,12 @@ under ./gatehouse-data and listens on 127.0.0.1:8080.`,
 				if fl.Changed("scopes") {
 					c.ScopesFile = scopesFile
 				}
+				if fl.Changed("metrics-addr") {
+					c.MetricsAddr = metricsAddr
+				}
+				if fl.Changed("pprof") {
+					c.MetricsPprof = withPprof
+				}
 			})
 			if err != nil {
 				return err
@@ -54,6 +62,8 @@ under ./gatehouse-data and listens on 127.0.0.1:8080.`,
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address; env GATEHOUSE_ADDR")
 	f.StringVar(&issuer, "issuer", "", "issuer URL, the base of every advertised endpoint (default http://ADDR); env GATEHOUSE_ISSUER")
 	f.StringVar(&scopesFile, "scopes", "", "scope catalog file (YAML; default: the built-in catalog); env GATEHOUSE_SCOPES")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "listen address of /metrics, apart from --addr (default: metrics are not served); env GATEHOUSE_METRICS_ADDR")
+	f.BoolVar(&withPprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on --metrics-addr")
 	return cmd
 }
 
@@ -143,6 +153,16 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 			cfg.Token.Audience = cfg.Issuer
 		}
 	}
+	var reg *prometheus.Registry // the server's and the gateway's metrics, if served
+	if cfg.MetricsAddr != "" {
+		reg = newRegistry()
+	}
+	ms, err := startMetrics(cfg.MetricsAddr, reg, cfg.MetricsPprof, log)
+	if err != nil {
+		return err
+	}
+	stopMetrics := ms.run()
+	defer stopMetrics()
 	con, err := e.newConsole(d, cfg, log)
 	if err != nil {
 		return err
@@ -167,6 +187,7 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 		FailureBurst:        cfg.RateLimit.Burst,
 		RevocationFeedScope: cfg.RevocationFeed.RequireScope,
 		ClientIP:            d.clientIP,
+		Registry:            reg,
 		Logger:              log,
 		Now:                 time.Now,
 		Rand:                rand.Reader,
@@ -174,7 +195,7 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	gw, err := e.embeddedGateway(cfg, d.catalog, log) // nil unless gateway.enabled
+	gw, err := e.embeddedGateway(cfg, d.catalog, reg, log) // nil unless gateway.enabled
 	if err != nil {
 		return err
 	}
@@ -194,11 +215,12 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
-	log.Info("gatehouse listening",
-		"addr", "http://"+ln.Addr().String(),
+	log.Info("gatehouse listening", append([]any{
+		"addr", "http://" + ln.Addr().String(),
 		"issuer", cfg.Issuer,
 		"store", backend.Describe(cfg.Database, cfg.DataDir),
-		"scopes", strings.Join(d.catalog.Names(), " "))
+		"scopes", strings.Join(d.catalog.Names(), " ")},
+		ms.logAttrs()...)...)
 	e.announceSetup(ctx, con, log)
 	stopGateway := gw.run(ctx, time.Duration(cfg.ShutdownTimeout))
 

@@ -27,6 +27,12 @@ type Config struct {
 	Database   string `yaml:"database"`    // "" = SQLite in DataDir; else postgres://...
 	Issuer     string `yaml:"issuer"`      // "" = http://<addr>; see Validate
 	ScopesFile string `yaml:"scopes_file"` // "" = the built-in scope catalog
+	// MetricsAddr is the listen address of /metrics (host:port), apart from
+	// the public listener; "" = metrics are not served.
+	MetricsAddr string `yaml:"metrics_addr"`
+	// MetricsPprof also serves net/http/pprof under /debug/pprof/ on the
+	// metrics listener.
+	MetricsPprof bool `yaml:"metrics_pprof"`
 	// Secret is the master key that encrypts signing keys at rest. It is
 	// read only from GATEHOUSE_SECRET, never from a file.
 	Secret string `yaml:"-"`
@@ -111,6 +117,7 @@ var envVars = []struct {
 	{"GATEHOUSE_ISSUER", func(c *Config) *string { return &c.Issuer }},
 	{"GATEHOUSE_SECRET", func(c *Config) *string { return &c.Secret }},
 	{"GATEHOUSE_SCOPES", func(c *Config) *string { return &c.ScopesFile }},
+	{"GATEHOUSE_METRICS_ADDR", func(c *Config) *string { return &c.MetricsAddr }},
 	{"GATEHOUSE_LOG_FORMAT", func(c *Config) *string { return &c.Log.Format }},
 	{"GATEHOUSE_LOG_LEVEL", func(c *Config) *string { return &c.Log.Level }},
 }
@@ -126,7 +133,8 @@ var envVars = []struct {
 //
 // Environment variables: GATEHOUSE_ADDR, GATEHOUSE_DATA_DIR,
 // GATEHOUSE_DATABASE_URL, GATEHOUSE_ISSUER, GATEHOUSE_SECRET,
-// GATEHOUSE_SCOPES (scopes_file), GATEHOUSE_LOG_FORMAT, GATEHOUSE_LOG_LEVEL.
+// GATEHOUSE_SCOPES (scopes_file), GATEHOUSE_METRICS_ADDR, GATEHOUSE_LOG_FORMAT,
+// GATEHOUSE_LOG_LEVEL.
 func Load(path string, getenv func(string) string) (Config, error) {
 	cfg := Default()
 	if path != "" {

@@ -72,6 +72,7 @@ func (c *Config) Validate() error {
 	c.checkToken(&p)
 	c.checkKeys(&p)
 	c.checkGateway(&p)
+	c.checkMetrics(&p)
 	c.checkRevocationFeed(&p)
 	c.checkOAuth(&p)
 

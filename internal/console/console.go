@@ -193,48 +193,66 @@ func sessionID(r *http.Request) string {
 // User returns the logged-in user, if any. A session that has expired
 // (idle or absolute) or whose user is disabled or gone does not count.
 func (c *Console) User(r *http.Request) (store.User, bool) {
+	u, ok, _ := c.user(r)
+	return u, ok
+}
+
+// user is User that also returns an error wrapping store.ErrUnavailable
+// when the session could not be checked because the store is unreachable.
+func (c *Console) user(r *http.Request) (store.User, bool, error) {
 	id := sessionID(r)
 	if id == "" {
-		return store.User{}, false
+		return store.User{}, false, nil
 	}
 	ctx := r.Context()
 	s, err := c.st.GetSession(ctx, id)
 	if err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			return store.User{}, false, err
+		}
 		if !errors.Is(err, store.ErrNotFound) {
 			c.log.Error("load session", "err", err)
 		}
-		return store.User{}, false
+		return store.User{}, false, nil
 	}
 	now := c.now()
 	if !now.Before(s.ExpiresAt) || !now.Before(s.LastSeenAt.Add(c.idle)) {
 		if err := c.st.DeleteSession(ctx, id); err != nil {
 			c.log.Error("delete expired session", "err", err)
 		}
-		return store.User{}, false
+		return store.User{}, false, nil
 	}
 	u, err := c.st.GetUser(ctx, s.UserID)
 	if err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			return store.User{}, false, err
+		}
 		if !errors.Is(err, store.ErrNotFound) {
 			c.log.Error("load session user", "err", err)
 		}
-		return store.User{}, false
+		return store.User{}, false, nil
 	}
 	if u.Disabled {
-		return store.User{}, false
+		return store.User{}, false, nil
 	}
 	if now.Sub(s.LastSeenAt) >= time.Minute {
 		if err := c.st.TouchSession(ctx, id, now); err != nil {
 			c.log.Error("touch session", "err", err)
 		}
 	}
-	return u, true
+	return u, true, nil
 }
 
 // RequireUser returns the logged-in user, or redirects the browser to
 // /console/login?next=<r.URL.RequestURI()> and returns false.
 func (c *Console) RequireUser(w http.ResponseWriter, r *http.Request) (store.User, bool) {
-	if u, ok := c.User(r); ok {
+	u, ok, err := c.user(r)
+	if ok {
 		return u, true
+	}
+	if err != nil { // the session may be fine: do not send the user to log in again
+		c.serverError(w, r, "load session", err)
+		return store.User{}, false
 	}
 	http.Redirect(w, r, "/console/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 	return store.User{}, false

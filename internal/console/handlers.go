@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/internal/web"
 )
@@ -87,7 +88,17 @@ func (c *Console) parsePost(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// serverError shows the error page for an unexpected error: 503 with
+// Retry-After when the store is unreachable (temporarily_unavailable), 500
+// otherwise. The cause is logged, never shown.
 func (c *Console) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		c.log.Warn(what+": store unavailable", "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(int(store.RetryAfter/time.Second)))
+		c.renderError(w, r, http.StatusServiceUnavailable, "Temporarily unavailable",
+			"The service is temporarily unavailable (temporarily_unavailable). Please try again in a few seconds.")
+		return
+	}
 	c.log.Error(what, "err", err)
 	c.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "The server could not complete the request. Please try again.")
 }

@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse/gatehouse/resource"
 	"github.com/gatehouse/gatehouse/scope"
@@ -35,11 +33,10 @@ const (
 	HeaderAccount  = "X-Gatehouse-Account"
 )
 
-// Paths the gateway answers itself instead of proxying.
-const (
-	PathHealth  = "/healthz"
-	PathMetrics = "/metrics"
-)
+// PathHealth is the one path the gateway answers itself instead of
+// proxying. Its metrics are not on the proxied listener: they go to
+// Config.Registry, which its owner serves on a listener of its own.
+const PathHealth = "/healthz"
 
 // DefaultUpstreamTimeout is how long the gateway waits for the upstream's
 // response headers when Config.UpstreamTimeout is zero.
@@ -61,8 +58,9 @@ type Config struct {
 	UpstreamTimeout time.Duration
 	// Logger receives upstream errors; nil discards them.
 	Logger *slog.Logger
-	// Registry receives the gateway's metrics and is served at /metrics;
-	// nil means a new registry with the Go and process collectors.
+	// Registry receives the gateway's metrics, for its owner to serve (the
+	// CLI's --metrics-addr listener); nil keeps them in a registry nobody
+	// reads.
 	Registry *prometheus.Registry
 	// AllowMethodOverrideParam passes a "_method" query parameter on to the
 	// upstream (for frameworks that take it as the request's method), and
@@ -73,8 +71,8 @@ type Config struct {
 	AllowMethodOverrideParam bool
 }
 
-// Gateway is a running gateway. Its Handler serves /healthz, /metrics and
-// proxies everything else.
+// Gateway is a running gateway. Its Handler serves /healthz and proxies
+// everything else.
 type Gateway struct {
 	guard     *resource.Guard
 	transport *http.Transport
@@ -125,7 +123,6 @@ func New(cfg Config) (*Gateway, error) {
 	reg := cfg.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	if err := m.register(reg); err != nil {
 		guard.Close()
@@ -134,11 +131,10 @@ func New(cfg Config) (*Gateway, error) {
 
 	tr := newTransport(cfg.UpstreamTimeout)
 	p := newProxy(cfg.Upstream, tr, hr, scope.PathRules{AllowEncodedSlash: rc.AllowEncodedSlashes}, m, log)
-	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	return &Gateway{
 		guard:     guard,
 		transport: tr,
-		handler:   routes(screen(guard.Handler(p), hr, cfg.AllowMethodOverrideParam, rc.Observe), metricsHandler),
+		handler:   routes(screen(guard.Handler(p), hr, cfg.AllowMethodOverrideParam, rc.Observe)),
 	}, nil
 }
 
@@ -152,10 +148,10 @@ func (g *Gateway) Close() {
 	g.transport.CloseIdleConnections()
 }
 
-// routes dispatches the gateway's own two paths and sends everything else
-// to the guarded proxy. It deliberately is not a ServeMux: a proxy must not
+// routes answers the gateway's own path and sends everything else to the
+// guarded proxy. It deliberately is not a ServeMux: a proxy must not
 // redirect or rewrite the paths it passes on.
-func routes(guarded, metrics http.Handler) http.Handler {
+func routes(guarded http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PathHealth:
@@ -166,12 +162,6 @@ func routes(guarded, metrics http.Handler) http.Handler {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
 			_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-		case PathMetrics:
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
-				return
-			}
-			metrics.ServeHTTP(w, r)
 		default:
 			guarded.ServeHTTP(w, r)
 		}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/resource"
@@ -48,6 +50,7 @@ type setup struct {
 	timeout  time.Duration // upstream timeout
 	basePath string
 	mod      func(*gateway.Config) // changes to the config, if any
+	registry *prometheus.Registry  // receives the gateway's metrics; nil: none
 }
 
 // newGateway starts a gateway in front of upstream and returns its URL.
@@ -58,6 +61,7 @@ func newGateway(t *testing.T, s setup) string {
 		t.Fatal(err)
 	}
 	cfg := gateway.Config{
+		Registry:        s.registry,
 		Upstream:        u,
 		UpstreamTimeout: s.timeout,
 		Resource: resource.Config{
@@ -365,7 +369,8 @@ func TestLargeBodies(t *testing.T) {
 func TestHealthAndMetrics(t *testing.T) {
 	as := newAuthServer(t)
 	echo, calls := newEcho(t)
-	gw := newGateway(t, setup{as: as, upstream: echo.URL})
+	reg := prometheus.NewRegistry()
+	gw := newGateway(t, setup{as: as, upstream: echo.URL, registry: reg})
 
 	resp, body := do(t, "GET", gw+"/healthz", "", nil, nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"ok"`) {
@@ -381,18 +386,21 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Fatalf("upstream calls: got %d, want 2", n)
 	}
 
-	resp, body = do(t, "GET", gw+"/metrics", "", nil, nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("/metrics: got %d", resp.StatusCode)
+	// /metrics is an API path like any other: the metrics are served on
+	// a listener of their own (the CLI's --metrics-addr) from Registry.
+	if resp, _ := do(t, "GET", gw+"/metrics", "", nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/metrics without a token: got %d, want 401 like any API path", resp.StatusCode)
 	}
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, want := range []string{
 		`gatehouse_gateway_requests_total{decision="allowed",reason=""} 2`,
 		`gatehouse_gateway_requests_total{decision="denied",reason="insufficient_scope"} 1`,
-		`gatehouse_gateway_requests_total{decision="denied",reason="missing_token"} 1`,
+		`gatehouse_gateway_requests_total{decision="denied",reason="missing_token"} 2`,
 		`gatehouse_gateway_upstream_duration_seconds_count 2`,
 	} {
-		if !strings.Contains(string(body), want+"\n") {
-			t.Errorf("/metrics lacks %q", want)
+		if !strings.Contains(rec.Body.String(), want+"\n") {
+			t.Errorf("metrics lack %q", want)
 		}
 	}
 	if calls.Load() != 2 {

@@ -217,9 +217,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
 	if err := s.authorizeRequest(w, r, q); err != nil {
 		var ae *authzError
 		if !errors.As(err, &ae) {
-			s.log.Error("authorization request failed", "err", err)
 			ae = &authzError{status: http.StatusInternalServerError, code: oauth.CodeServerError,
 				pageMessage: "Something went wrong on our side. Please try again later."}
+			if oe := s.oauthError(r, err); oe.Status == http.StatusServiceUnavailable {
+				setRetryAfter(w.Header(), oe)
+				ae.status, ae.code = oe.Status, oe.Code
+				ae.pageMessage = "The service is temporarily unavailable. Please try again in a few seconds."
+			}
 		}
 		if ae.redirect {
 			s.redirectWith(w, r, ae.target, url.Values{"error": {ae.code}, "error_description": {ae.desc}}, ae.state)

@@ -744,9 +744,7 @@ func (nopConsole) Render(http.ResponseWriter, *http.Request, int, string, any) {
 func TestConsoleMeasured(t *testing.T) {
 	ah := newAuthzHarness(t)
 	ah.login()
-	req, _ := http.NewRequest("GET", ah.http.URL+"/metrics", nil)
-	body := ah.do(req).body
-	if !strings.Contains(body, `route="console"`) {
+	if body := ah.metrics(); !strings.Contains(body, `route="console"`) {
 		t.Errorf("metrics have no console route after a login:\n%s", body)
 	}
 }

@@ -1,14 +1,18 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // metadata serves RFC 8414 authorization server metadata.
@@ -87,10 +91,43 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readiness is the body of /readyz.
+type readiness struct {
+	Status      string `json:"status"` // ok or unavailable
+	Error       string `json:"error,omitempty"`
+	Description string `json:"error_description,omitempty"`
+	// The database's applied schema version and the one this build expects.
+	SchemaVersion         int64 `json:"schema_version,omitempty"`
+	ExpectedSchemaVersion int64 `json:"expected_schema_version,omitempty"`
+}
+
+// readyz answers 200 when the store answers and its schema is at least the
+// version this build expects, and 503 temporarily_unavailable (with
+// Retry-After) naming the problem otherwise. A schema ahead of this build
+// is ready: a newer release migrated the database during a rolling
+// upgrade, and migrations only add, so this node keeps serving until it is
+// replaced. (A node does not start on such a database, though.)
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
-	if err := s.check(r.Context()); err != nil {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	applied, want, err := s.st.SchemaVersion(ctx)
+	if err != nil {
 		s.log.Warn("not ready", "err", err)
-		return writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "store unreachable"})
+		return s.notReady(w, readiness{Description: "the store is unreachable"})
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	if applied < want {
+		s.log.Warn("not ready: database schema is behind this build", "schema_version", applied, "expected", want)
+		return s.notReady(w, readiness{
+			Description:           fmt.Sprintf("database schema version %d is older than this build expects (%d); run gatehouse migrate", applied, want),
+			SchemaVersion:         applied,
+			ExpectedSchemaVersion: want,
+		})
+	}
+	return writeJSON(w, http.StatusOK, readiness{Status: "ok", SchemaVersion: applied, ExpectedSchemaVersion: want})
+}
+
+func (s *Server) notReady(w http.ResponseWriter, body readiness) error {
+	body.Status, body.Error = "unavailable", oauth.CodeTemporarilyUnavailable
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	return writeJSON(w, http.StatusServiceUnavailable, body)
 }

@@ -1,27 +1,27 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metrics are registered on the server's own registry, never the global one.
+// metrics are registered on a registry of the server's (Options.Registry),
+// never the global one. They are served by whoever owns the registry (the
+// CLI's metrics listener), not by the server's handler.
 type metrics struct {
-	reg          *prometheus.Registry
 	tokens       *prometheus.CounterVec
 	authFailures *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
 	requests     *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
+func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_tokens_issued_total",
 			Help: "Access tokens issued, by grant type.",
@@ -40,14 +40,16 @@ func newMetrics() *metrics {
 			Help: "HTTP requests, by route and status code.",
 		}, []string{"route", "code"}),
 	}
-	m.reg.MustRegister(m.tokens, m.authFailures, m.duration, m.requests,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
-}
-
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	for _, c := range []prometheus.Collector{m.tokens, m.authFailures, m.duration, m.requests} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("server: register metrics: %w", err)
+		}
+	}
+	return m, nil
 }
 
 // routeMetrics holds the pre-resolved series of one route so that recording

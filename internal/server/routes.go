@@ -50,7 +50,6 @@ func (s *Server) routes() (http.Handler, error) {
 	s.get(mux, PathMetadata, "metadata", s.metadata)
 	s.get(mux, "/healthz", "healthz", s.healthz)
 	s.get(mux, "/readyz", "readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.Handle("/", s.instrument("not_found", func(w http.ResponseWriter, r *http.Request) error {
 		return &oauth.Error{Code: oauth.CodeInvalidRequest, Status: http.StatusNotFound, Description: "no such endpoint"}
 	}))

@@ -1,6 +1,7 @@
 // Package server is Gatehouse's HTTP authorization server: the token,
 // introspection and revocation endpoints, discovery metadata, the JWKS, and
-// health and metrics endpoints.
+// health endpoints. Its metrics go to a registry that the caller serves on a
+// listener of its own.
 package server
 
 import (
@@ -13,6 +14,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/grant"
@@ -62,6 +65,11 @@ type Options struct {
 	// (default 14 days); a family ends RefreshAbsoluteTTL after the
 	// authorization that started it (default 90 days).
 	RefreshIdleTTL, RefreshAbsoluteTTL time.Duration
+
+	// Registry receives the server's metrics (served by its owner, not by
+	// the server's handler); nil means a registry of the server's own with
+	// the Go and process collectors.
+	Registry *prometheus.Registry
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -128,11 +136,15 @@ func New(o Options) (*Server, error) {
 		clientIP:     o.ClientIP,
 		feedScope:    o.RevocationFeedScope,
 		revPageSize:  revocationPageSize,
-		metrics:      newMetrics(),
 		console:      o.Console,
 		requirePKCE:  o.RequirePKCE == nil || *o.RequirePKCE,
 		codeTTL:      o.CodeTTL,
 	}
+	m, err := newMetrics(o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
 	if s.codeTTL <= 0 {
 		s.codeTTL = 60 * time.Second
 	}
@@ -319,14 +331,4 @@ func (s *Server) flushUsage(ctx context.Context) {
 	if err := s.st.TouchSecrets(ctx, used); err != nil {
 		s.log.Warn("recording secret usage failed", "err", err, "secrets", len(used))
 	}
-}
-
-// check pings the store for readiness.
-func (s *Server) check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := s.st.Ping(ctx); err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	return nil
 }

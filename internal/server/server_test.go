@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse/gatehouse/internal/token"
@@ -42,6 +45,7 @@ type harness struct {
 	http  *httptest.Server
 	svc   *clients.Service
 	clock *clock
+	reg   *prometheus.Registry // the server's metrics
 }
 
 type harnessOpts struct {
@@ -67,9 +71,10 @@ func newHarness(t testing.TB, ho ...harnessOpts) *harness {
 	if err := keys.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, st: st, dbDir: dir, keys: keys, clock: clk}
+	h := &harness{t: t, st: st, dbDir: dir, keys: keys, clock: clk, reg: prometheus.NewRegistry()}
 	o := Options{
-		Store: st, Keys: keys, Catalog: scope.Default(),
+		Registry: h.reg,
+		Store:    st, Keys: keys, Catalog: scope.Default(),
 		Issuer: "http://issuer.test", Audience: "https://api.test",
 		TokenPaths: []string{"/oauth/v2/token"}, Now: clk.Now, Rand: rand.Reader,
 		PollInterval: 50 * time.Millisecond,
@@ -85,6 +90,15 @@ func newHarness(t testing.TB, ho ...harnessOpts) *harness {
 	t.Cleanup(h.http.Close)
 	h.svc = clients.NewService(st, scope.Default(), 30*24*time.Hour, clk.Now, rand.Reader)
 	return h
+}
+
+// metrics returns the server's metrics in the Prometheus text format, as
+// the CLI's metrics listener serves them.
+func (h *harness) metrics() string {
+	h.t.Helper()
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
 }
 
 // run starts the background loop for the test's duration.

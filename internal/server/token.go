@@ -198,8 +198,7 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 		if r.Context().Err() != nil {
 			return nil, r.Context().Err()
 		}
-		return nil, &oauth.Error{Code: oauth.CodeTemporarilyUnavailable, Status: http.StatusServiceUnavailable,
-			Description: "the client store is unavailable; retry later", RetryAfter: 1}
+		return nil, err // store.ErrUnavailable: 503 (see writeError)
 	}
 	if allowPublic && !basic && secret == "" && cc != nil &&
 		cc.client.TokenEndpointAuthMethod == store.AuthMethodNone && !cc.client.Disabled {

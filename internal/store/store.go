@@ -27,7 +27,16 @@ var (
 	ErrReused = errors.New("refresh token reused")
 	// ErrRevoked: the refresh token's family is revoked.
 	ErrRevoked = errors.New("revoked")
+	// ErrUnavailable: the database could not be reached or did not answer
+	// in time (connection refused or lost, timeout, store closed). The
+	// operation may succeed if tried again later; callers answer 503.
+	// Backends wrap it around the driver's error, so errors.Is finds it.
+	ErrUnavailable = errors.New("store unavailable")
 )
+
+// RetryAfter is how long a caller is told to wait before retrying an
+// operation that failed with ErrUnavailable (HTTP Retry-After).
+const RetryAfter = 5 * time.Second
 
 // Grant type names (RFC 6749).
 const (
@@ -236,6 +245,12 @@ type Change struct {
 
 // Store is the persistence contract. All methods are safe for concurrent use
 // by many goroutines and by many processes sharing one database.
+//
+// A method fails with an error wrapping ErrUnavailable when the database
+// cannot be reached. A backend may run a transaction again after its
+// connection was lost before it committed, so the fn given to UpdateClient,
+// UpdateSigningKeys and UpdateUser may be called more than once; only what
+// the last call leaves counts.
 type Store interface {
 	// CreateClient inserts c (with its secrets) and records ev.
 	// ErrConflict if a client with c.ID exists.
@@ -388,6 +403,9 @@ type Store interface {
 	Prune(ctx context.Context, now time.Time) error
 	// Ping checks that the database is reachable.
 	Ping(ctx context.Context) error
+	// SchemaVersion returns the database's applied schema migration
+	// version and the newest version this build embeds (and Open applies).
+	SchemaVersion(ctx context.Context) (applied, latest int64, err error)
 	// Close releases the database.
 	Close() error
 }

@@ -27,7 +27,7 @@ func usernameKey(username string) string { return strings.ToLower(username) }
 
 // CreateUser inserts u and records ev.
 func (s *Store) CreateUser(ctx context.Context, u store.User, ev store.AuditEvent) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		if err := insertUser(ctx, tx, u); err != nil {
 			return err
 		}
@@ -53,7 +53,11 @@ func insertUser(ctx context.Context, tx pgx.Tx, u store.User) error {
 
 // GetUser returns the user with the ID.
 func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
-	u, err := getUser(ctx, s.pool, "id = $1", id)
+	var u store.User
+	err := s.query(ctx, func(q querier) (err error) {
+		u, err = getUser(ctx, q, "id = $1", id)
+		return err
+	})
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user %q: %w", id, err)
 	}
@@ -63,7 +67,11 @@ func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 // GetUserByUsername returns the user whose username matches
 // case-insensitively.
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
-	u, err := getUser(ctx, s.pool, "username_key = $1", usernameKey(username))
+	var u store.User
+	err := s.query(ctx, func(q querier) (err error) {
+		u, err = getUser(ctx, q, "username_key = $1", usernameKey(username))
+		return err
+	})
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user by username %q: %w", username, err)
 	}
@@ -72,20 +80,24 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.U
 
 // ListUsers returns every user ordered by lower-cased username.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+userColumns+" FROM users ORDER BY username_key")
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
 	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
+	err := s.query(ctx, func(q querier) error {
+		out = nil
+		rows, err := q.Query(ctx, "SELECT "+userColumns+" FROM users ORDER BY username_key")
 		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
+			return err
 		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			u, err := scanUser(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, u)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return out, nil
@@ -98,7 +110,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		out   store.User
 		fnErr error
 	)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		u, err := getUser(ctx, tx, "id = $1 FOR UPDATE", id)
 		if err != nil {
 			return err
@@ -160,9 +172,12 @@ func scanUser(row scanner) (store.User, error) {
 
 // CreateSession inserts sess.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5)`, sess.ID, sess.UserID, ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt))
-	if err := insertErr(err, "user"); err != nil {
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5)`, sess.ID, sess.UserID, ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt))
+		return insertErr(err, "user")
+	})
+	if err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
 	return nil
@@ -174,8 +189,10 @@ func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error
 		sess                     store.Session
 		created, seen, expiresAt *time.Time
 	)
-	err := s.pool.QueryRow(ctx, "SELECT id, user_id, created_at, last_seen_at, expires_at FROM sessions WHERE id = $1", id).
-		Scan(&sess.ID, &sess.UserID, &created, &seen, &expiresAt)
+	err := s.query(ctx, func(q querier) error {
+		return q.QueryRow(ctx, "SELECT id, user_id, created_at, last_seen_at, expires_at FROM sessions WHERE id = $1", id).
+			Scan(&sess.ID, &sess.UserID, &created, &seen, &expiresAt)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -193,8 +210,11 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 	if at.IsZero() {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = $2
-		WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < $2)`, id, ts(at))
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE sessions SET last_seen_at = $2
+			WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < $2)`, id, ts(at))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
@@ -203,7 +223,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 
 // DeleteSession removes the session.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if _, err := s.pool.Exec(ctx, "DELETE FROM sessions WHERE id = $1", id); err != nil {
+	if err := s.exec(ctx, "DELETE FROM sessions WHERE id = $1", id); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
@@ -211,7 +231,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 
 // DeleteUserSessions removes every session of the user.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
-	if _, err := s.pool.Exec(ctx, "DELETE FROM sessions WHERE user_id = $1", userID); err != nil {
+	if err := s.exec(ctx, "DELETE FROM sessions WHERE user_id = $1", userID); err != nil {
 		return fmt.Errorf("delete sessions of user %q: %w", userID, err)
 	}
 	return nil
@@ -219,10 +239,13 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
 
 // SaveConsent inserts or replaces c.
 func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
-		c.UserID, c.ClientID, nonNilList(c.Scopes), ts(c.GrantedAt))
-	if err := insertErr(err, "user or client"); err != nil {
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
+			c.UserID, c.ClientID, nonNilList(c.Scopes), ts(c.GrantedAt))
+		return insertErr(err, "user or client")
+	})
+	if err != nil {
 		return fmt.Errorf("save consent of user %q for client %q: %w", c.UserID, c.ClientID, err)
 	}
 	return nil
@@ -230,8 +253,12 @@ func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
 
 // GetConsent returns the user's consent for the client.
 func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error) {
-	c, err := scanConsent(s.pool.QueryRow(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
-		WHERE user_id = $1 AND client_id = $2`, userID, clientID))
+	var c store.Consent
+	err := s.query(ctx, func(q querier) (err error) {
+		c, err = scanConsent(q.QueryRow(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+			WHERE user_id = $1 AND client_id = $2`, userID, clientID))
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -243,21 +270,25 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.
 
 // ListConsents returns the user's consents ordered by client ID.
 func (s *Store) ListConsents(ctx context.Context, userID string) ([]store.Consent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
-		WHERE user_id = $1 ORDER BY client_id`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("list consents of user %q: %w", userID, err)
-	}
-	defer rows.Close()
 	var out []store.Consent
-	for rows.Next() {
-		c, err := scanConsent(rows)
+	err := s.query(ctx, func(q querier) error {
+		out = nil
+		rows, err := q.Query(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+			WHERE user_id = $1 ORDER BY client_id`, userID)
 		if err != nil {
-			return nil, fmt.Errorf("list consents of user %q: %w", userID, err)
+			return err
 		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanConsent(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list consents of user %q: %w", userID, err)
 	}
 	return out, nil
@@ -270,7 +301,7 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string, ev s
 	if at.IsZero() {
 		at = time.Now()
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "DELETE FROM consents WHERE user_id = $1 AND client_id = $2", userID, clientID)
 		if err != nil {
 			return err
@@ -310,11 +341,14 @@ const authCodeColumns = `id, client_id, user_id, redirect_uri, scopes, code_chal
 
 // CreateAuthCode inserts c.
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		c.ID, c.ClientID, c.UserID, c.RedirectURI, nonNilList(c.Scopes), c.CodeChallenge, c.Nonce,
-		ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.UsedAt), c.AccessTokenJTI, ts(c.AccessTokenExpires), c.RefreshFamilyID)
-	if err := insertErr(err, "client or user"); err != nil {
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			c.ID, c.ClientID, c.UserID, c.RedirectURI, nonNilList(c.Scopes), c.CodeChallenge, c.Nonce,
+			ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.UsedAt), c.AccessTokenJTI, ts(c.AccessTokenExpires), c.RefreshFamilyID)
+		return insertErr(err, "client or user")
+	})
+	if err != nil {
 		return fmt.Errorf("create authorization code: %w", err)
 	}
 	return nil
@@ -324,31 +358,41 @@ func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 // UPDATEs of the row, the later ones wait for the first to commit and then
 // find used_at set.
 func (s *Store) RedeemAuthCode(ctx context.Context, id string, at time.Time) (store.AuthCode, error) {
-	c, err := scanAuthCode(s.pool.QueryRow(ctx, `UPDATE auth_codes SET used_at = $2
-		WHERE id = $1 AND used_at IS NULL RETURNING `+authCodeColumns, id, ts(at)))
-	if err == nil {
-		return c, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return store.AuthCode{}, fmt.Errorf("redeem authorization code: %w", err)
-	}
-	c, err = scanAuthCode(s.pool.QueryRow(ctx, "SELECT "+authCodeColumns+" FROM auth_codes WHERE id = $1", id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.AuthCode{}, fmt.Errorf("redeem authorization code: %w", store.ErrNotFound)
-	}
+	var (
+		c    store.AuthCode
+		used bool
+	)
+	err := s.write(ctx, func(tx pgx.Tx) (err error) {
+		c, err = scanAuthCode(tx.QueryRow(ctx, `UPDATE auth_codes SET used_at = $2
+			WHERE id = $1 AND used_at IS NULL RETURNING `+authCodeColumns, id, ts(at)))
+		if used = errors.Is(err, pgx.ErrNoRows); !used {
+			return err
+		}
+		c, err = scanAuthCode(tx.QueryRow(ctx, "SELECT "+authCodeColumns+" FROM auth_codes WHERE id = $1", id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		return err
+	})
 	if err != nil {
 		return store.AuthCode{}, fmt.Errorf("redeem authorization code: %w", err)
 	}
-	return c, fmt.Errorf("redeem authorization code: %w", store.ErrUsed)
+	if used {
+		return c, fmt.Errorf("redeem authorization code: %w", store.ErrUsed)
+	}
+	return c, nil
 }
 
 // RecordAuthCodeIssue stores what the redemption of the code issued.
 func (s *Store) RecordAuthCodeIssue(ctx context.Context, id, accessJTI string, accessExpires time.Time, refreshFamilyID string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE auth_codes SET access_token_jti = $2, access_token_expires = $3,
-		refresh_family_id = $4 WHERE id = $1`, id, accessJTI, ts(accessExpires), refreshFamilyID)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = store.ErrNotFound
-	}
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE auth_codes SET access_token_jti = $2, access_token_expires = $3,
+			refresh_family_id = $4 WHERE id = $1`, id, accessJTI, ts(accessExpires), refreshFamilyID)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = store.ErrNotFound
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("record authorization code issue: %w", err)
 	}
@@ -375,7 +419,7 @@ func scanAuthCode(row scanner) (store.AuthCode, error) {
 
 // CreateRefreshToken inserts t as the first token of a new family.
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		var userID *string
 		if t.UserID != "" {
 			userID = &t.UserID
@@ -395,7 +439,11 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 
 // GetRefreshToken returns the token.
 func (s *Store) GetRefreshToken(ctx context.Context, id string) (store.RefreshToken, error) {
-	t, err := getRefreshToken(ctx, s.pool, id)
+	var t store.RefreshToken
+	err := s.query(ctx, func(q querier) (err error) {
+		t, err = getRefreshToken(ctx, q, id)
+		return err
+	})
 	if err != nil {
 		return store.RefreshToken{}, fmt.Errorf("get refresh token: %w", err)
 	}
@@ -409,7 +457,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, id string, at time.Time,
 		old     store.RefreshToken
 		outcome error // ErrRevoked or ErrReused, after committing
 	)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		// A token's family never changes, so it can be read before the lock.
 		var familyID string
 		err := tx.QueryRow(ctx, "SELECT family_id FROM refresh_tokens WHERE id = $1", id).Scan(&familyID)
@@ -465,7 +513,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, id string, at time.Time,
 // RevokeRefreshFamily revokes every token of the family. The UPDATE waits
 // for a rotation holding the family's lock.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string, at time.Time) error {
-	if err := revokeFamily(ctx, s.pool, familyID, at); err != nil {
+	err := s.write(ctx, func(tx pgx.Tx) error { return revokeFamily(ctx, tx, familyID, at) })
+	if err != nil {
 		return fmt.Errorf("revoke refresh token family %q: %w", familyID, err)
 	}
 	return nil

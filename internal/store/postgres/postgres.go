@@ -11,13 +11,18 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,7 +50,11 @@ const migrateLockClass = 0x6d696772 // "migr"
 
 // Store is a store.Store on a PostgreSQL database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	closed atomic.Bool
+	// schema reads the applied migration version (without goose's lock).
+	schema *goose.Provider
+	sqlDB  *sql.DB // schema's database handle, on pool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -61,7 +70,17 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("migrate postgres database: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	// database/sql keeps no connection of its own idle: each use takes
+	// one from the pool and gives it back.
+	db := stdlib.OpenDBFromPool(pool)
+	db.SetMaxIdleConns(0)
+	schema, err := newProvider(db)
+	if err != nil {
+		db.Close()
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool, schema: schema, sqlDB: db}, nil
 }
 
 // Migrate applies the schema migrations to the database at dsn and returns
@@ -86,6 +105,15 @@ func connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 		// included.
 		return nil, errors.New("open postgres database: invalid connection string")
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 { // connect_timeout not in dsn
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	// pgxpool pings a connection that has been idle for a second before
+	// handing it out; a retry (see attempt) has every connection pinged,
+	// so that it runs on one that works.
+	cfg.ShouldPing = func(ctx context.Context, p pgxpool.ShouldPingParams) bool {
+		return p.IdleDuration > time.Second || ctx.Value(checkConnKey{}) != nil
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres database: %w", err)
@@ -97,13 +125,18 @@ func connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// newProvider returns a goose provider of the embedded migrations on db.
+func newProvider(db *sql.DB, opts ...goose.ProviderOption) (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectPostgres, db, fsys, append(opts, goose.WithDisableGlobalRegistry(true))...)
+}
+
 // migrate applies the embedded migrations under goose's advisory lock, so
 // that processes starting together apply each migration once.
 func migrate(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
-	fsys, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return 0, err
-	}
 	// One migration lock per schema, so that installations in different
 	// schemas of one database (and parallel tests) do not wait for each
 	// other. goose polls for it once a second, for up to five minutes.
@@ -119,8 +152,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
-		goose.WithDisableGlobalRegistry(true), goose.WithSessionLocker(locker))
+	p, err := newProvider(db, goose.WithSessionLocker(locker))
 	if err != nil {
 		return 0, err
 	}
@@ -139,16 +171,35 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 
 // Close closes every connection.
 func (s *Store) Close() error {
+	s.closed.Store(true)
+	s.sqlDB.Close()
 	s.pool.Close()
 	return nil
 }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
+	err := s.query(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, "SELECT 1")
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("ping postgres: %w", err)
 	}
 	return nil
+}
+
+// SchemaVersion returns the applied migration version and the newest
+// embedded one.
+func (s *Store) SchemaVersion(ctx context.Context) (applied, latest int64, err error) {
+	err = s.attempt(ctx, func(ctx context.Context) error {
+		applied, latest, err = s.schema.GetVersions(ctx)
+		return err
+	}, always)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return applied, latest, nil
 }
 
 // querier is what *pgxpool.Pool and pgx.Tx have in common.
@@ -160,12 +211,116 @@ type querier interface {
 
 // read runs fn in a read-only transaction that sees one snapshot.
 func (s *Store) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	return s.attempt(ctx, func(ctx context.Context) error {
+		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	}, always)
+}
+
+// query runs fn, which only reads, on one connection of the pool, outside
+// a transaction.
+func (s *Store) query(ctx context.Context, fn func(q querier) error) error {
+	return s.attempt(ctx, func(ctx context.Context) error {
+		return s.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error { return fn(c) })
+	}, always)
+}
+
+// write runs fn in a read-write transaction and commits it unless fn fails.
+// Every write goes through a transaction, even a single statement, so that
+// one whose connection was lost is known not to have committed unless the
+// loss came with the COMMIT.
+func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	var committing bool
+	return s.attempt(ctx, func(ctx context.Context) error {
+		committing = false
+		tx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op after Commit
+		if err := fn(tx); err != nil {
+			return err
+		}
+		committing = true
+		return tx.Commit(ctx)
+	}, func(err error) bool {
+		// A COMMIT that failed after it was sent may have committed.
+		return !committing || pgconn.SafeToRetry(err)
+	})
+}
+
+// exec runs one statement that writes, in a transaction (see write).
+func (s *Store) exec(ctx context.Context, sql string, args ...any) error {
+	return s.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, sql, args...)
+		return err
+	})
+}
+
+// defaultConnectTimeout bounds opening a connection when the connection
+// string does not (connect_timeout).
+const defaultConnectTimeout = 5 * time.Second
+
+// checkConnKey in a context makes the pool ping every connection before
+// handing it out (see connect).
+type checkConnKey struct{}
+
+func always(error) bool { return true }
+
+// attempt runs op. When op fails because its connection was lost (the
+// server terminated it, it was reset or closed) and retryable says the
+// failure is safe to retry, op runs once more, on a connection the pool
+// has just checked: the others may have been lost too. An error that means
+// the database cannot be reached is marked store.ErrUnavailable.
+func (s *Store) attempt(ctx context.Context, op func(ctx context.Context) error, retryable func(error) bool) error {
+	err := op(ctx)
+	if err != nil && connLost(err) && retryable(err) && ctx.Err() == nil && !s.closed.Load() {
+		err = op(context.WithValue(ctx, checkConnKey{}, true))
+	}
+	if err != nil && (s.closed.Load() || unavailable(err)) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
+}
+
+// connLost reports whether err says the connection broke: the server
+// ended the session (admin_shutdown when pg_terminate_backend killed it,
+// crash_shutdown, a connection exception), or the socket failed.
+func connLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02"
+	}
+	var ne net.Error
+	return pgconn.SafeToRetry(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.As(err, &ne) && !ne.Timeout()
+}
+
+// unavailable reports whether err means the database cannot be reached or
+// did not answer in time, rather than that the operation is wrong.
+func unavailable(err error) bool {
+	var (
+		pe *pgconn.PgError
+		ce *pgconn.ConnectError
+		ne net.Error
+	)
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			strings.HasPrefix(pe.Code, "57P"), // admin, crash shutdown; cannot connect now
+			pe.Code == "57014",                // query_canceled: statement_timeout
+			pe.Code == "53300":                // too_many_connections
+			return true
+		}
+		return false
+	}
+	return connLost(err) || errors.As(err, &ce) || pgconn.Timeout(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne)
 }
 
 // CreateClient inserts c with its secrets and records ev.
 func (s *Store) CreateClient(ctx context.Context, c store.Client, ev store.AuditEvent) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, clientArgs(c)...)
 		if isUniqueViolation(err) {
@@ -262,7 +417,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 		out   store.Client
 		fnErr error
 	)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		c, err := getClient(ctx, tx, id, true)
 		if err != nil {
 			return err
@@ -329,7 +484,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 // DeleteClient removes the client and its secrets, and by cascade its
 // consents, authorization codes and refresh tokens.
 func (s *Store) DeleteClient(ctx context.Context, id string, ev store.AuditEvent) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		if err := lockClient(ctx, tx, id); err != nil {
 			return err
 		}
@@ -361,7 +516,7 @@ func (s *Store) TouchSecrets(ctx context.Context, used map[string]time.Time) err
 	// Rows are locked in ID order, as lockClient does, so this cannot
 	// deadlock with UpdateClient, DeleteClient or another TouchSecrets.
 	slices.Sort(ids)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		var b pgx.Batch
 		for _, id := range ids {
 			b.Queue(`UPDATE client_secrets SET last_used_at = $2
@@ -377,7 +532,11 @@ func (s *Store) TouchSecrets(ctx context.Context, used map[string]time.Time) err
 
 // ListSigningKeys returns all signing keys ordered by ActiveAt, then ID.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	keys, err := listKeys(ctx, s.pool)
+	var keys []store.SigningKey
+	err := s.query(ctx, func(q querier) (err error) {
+		keys, err = listKeys(ctx, q)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
@@ -389,7 +548,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 // not an error.
 func (s *Store) UpdateSigningKeys(ctx context.Context, fn func(keys []store.SigningKey) (add []store.SigningKey, remove []string, err error), ev store.AuditEvent) error {
 	var fnErr error
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		// Held until the transaction ends. The next statement then
 		// reads with a fresh snapshot (READ COMMITTED), so it sees what the
 		// previous holder committed.
@@ -447,7 +606,7 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Sign
 // database's clock (the column default, clock_timestamp()). Revoking it
 // again keeps the later of the two expiry times and the first stamp.
 func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)
+	err := s.exec(ctx, `INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)
 		ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(revoked_tokens.expires_at, excluded.expires_at)`,
 		jti, expiresAt.UTC().Truncate(time.Microsecond))
 	if err != nil {
@@ -459,7 +618,9 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time
 // IsTokenRevoked reports whether jti is recorded as revoked.
 func (s *Store) IsTokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var revoked bool
-	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)", jti).Scan(&revoked)
+	err := s.query(ctx, func(q querier) error {
+		return q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)", jti).Scan(&revoked)
+	})
 	if err != nil {
 		return false, fmt.Errorf("check token revocation: %w", err)
 	}
@@ -473,24 +634,28 @@ func (s *Store) ListRevocations(ctx context.Context, since, now time.Time, limit
 	if limit > 0 {
 		lim = &limit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens
-		WHERE revoked_at >= $1 AND expires_at > $2 ORDER BY revoked_at, jti COLLATE "C" LIMIT $3`,
-		since.UTC().Truncate(time.Microsecond), now.UTC().Truncate(time.Microsecond), lim)
-	if err != nil {
-		return nil, fmt.Errorf("list revocations: %w", err)
-	}
-	defer rows.Close()
 	var out []store.Revocation
-	for rows.Next() {
-		var r store.Revocation
-		if err := rows.Scan(&r.JTI, &r.ExpiresAt, &r.RevokedAt); err != nil {
-			return nil, fmt.Errorf("list revocations: %w", err)
+	err := s.query(ctx, func(q querier) error {
+		out = nil
+		rows, err := q.Query(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens
+			WHERE revoked_at >= $1 AND expires_at > $2 ORDER BY revoked_at, jti COLLATE "C" LIMIT $3`,
+			since.UTC().Truncate(time.Microsecond), now.UTC().Truncate(time.Microsecond), lim)
+		if err != nil {
+			return err
 		}
-		r.ExpiresAt = r.ExpiresAt.UTC()
-		r.RevokedAt = r.RevokedAt.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var r store.Revocation
+			if err := rows.Scan(&r.JTI, &r.ExpiresAt, &r.RevokedAt); err != nil {
+				return err
+			}
+			r.ExpiresAt = r.ExpiresAt.UTC()
+			r.RevokedAt = r.RevokedAt.UTC()
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", err)
 	}
 	return out, nil
@@ -519,24 +684,28 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		args = append(args, f.Limit)
 		q += " LIMIT $" + strconv.Itoa(len(args))
 	}
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
-	}
-	defer rows.Close()
 	var out []store.AuditEvent
-	for rows.Next() {
-		var (
-			ev store.AuditEvent
-			t  *time.Time
-		)
-		if err := rows.Scan(&ev.ID, &t, &ev.Actor, &ev.Action, &ev.Target, &ev.Detail); err != nil {
-			return nil, fmt.Errorf("list audit events: %w", err)
+	err := s.query(ctx, func(qr querier) error {
+		out = nil
+		rows, err := qr.Query(ctx, q, args...)
+		if err != nil {
+			return err
 		}
-		ev.Time = fromTS(t)
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				ev store.AuditEvent
+				t  *time.Time
+			)
+			if err := rows.Scan(&ev.ID, &t, &ev.Actor, &ev.Action, &ev.Target, &ev.Detail); err != nil {
+				return err
+			}
+			ev.Time = fromTS(t)
+			out = append(out, ev)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
 	return out, nil
@@ -544,22 +713,26 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 
 // Changes returns the change-feed entries at or after since, oldest first.
 func (s *Store) Changes(ctx context.Context, since time.Time) ([]store.Change, error) {
-	rows, err := s.pool.Query(ctx, "SELECT kind, target_id, at FROM changes WHERE at >= $1 ORDER BY at, id",
-		since.UTC().Truncate(time.Microsecond))
-	if err != nil {
-		return nil, fmt.Errorf("read change feed: %w", err)
-	}
-	defer rows.Close()
 	var out []store.Change
-	for rows.Next() {
-		var c store.Change
-		if err := rows.Scan(&c.Kind, &c.ID, &c.At); err != nil {
-			return nil, fmt.Errorf("read change feed: %w", err)
+	err := s.query(ctx, func(q querier) error {
+		out = nil
+		rows, err := q.Query(ctx, "SELECT kind, target_id, at FROM changes WHERE at >= $1 ORDER BY at, id",
+			since.UTC().Truncate(time.Microsecond))
+		if err != nil {
+			return err
 		}
-		c.At = c.At.UTC()
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var c store.Change
+			if err := rows.Scan(&c.Kind, &c.ID, &c.At); err != nil {
+				return err
+			}
+			c.At = c.At.UTC()
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read change feed: %w", err)
 	}
 	return out, nil
@@ -569,7 +742,7 @@ func (s *Store) Changes(ctx context.Context, since time.Time) ([]store.Change, e
 // older than an hour before now, and expired sessions, authorization codes,
 // refresh token families and setup tokens (see store.Store).
 func (s *Store) Prune(ctx context.Context, now time.Time) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM revoked_tokens WHERE expires_at < $1", now.UTC()); err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ const setupLockClass = 0x73657475 // "setu"
 
 // CreateSetupToken inserts t.
 func (s *Store) CreateSetupToken(ctx context.Context, t store.SetupToken) error {
-	_, err := s.pool.Exec(ctx, "INSERT INTO setup_tokens (id, created_at, expires_at) VALUES ($1, $2, $3)",
+	err := s.exec(ctx, "INSERT INTO setup_tokens (id, created_at, expires_at) VALUES ($1, $2, $3)",
 		t.ID, ts(t.CreatedAt), ts(t.ExpiresAt))
 	if isUniqueViolation(err) {
 		err = store.ErrConflict
@@ -39,7 +39,11 @@ func (s *Store) CreateSetupToken(ctx context.Context, t store.SetupToken) error 
 
 // GetSetupToken returns the setup token.
 func (s *Store) GetSetupToken(ctx context.Context, id string) (store.SetupToken, error) {
-	t, err := getSetupToken(ctx, s.pool, id)
+	var t store.SetupToken
+	err := s.query(ctx, func(q querier) (err error) {
+		t, err = getSetupToken(ctx, q, id)
+		return err
+	})
 	if err != nil {
 		return store.SetupToken{}, fmt.Errorf("get setup token: %w", err)
 	}
@@ -49,7 +53,7 @@ func (s *Store) GetSetupToken(ctx context.Context, id string) (store.SetupToken,
 // RedeemSetupToken inserts the first administrator u if no administrator
 // exists and the setup token is live, and then deletes every setup token.
 func (s *Store) RedeemSetupToken(ctx context.Context, id string, at time.Time, u store.User, ev store.AuditEvent) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))", int32(setupLockClass)); err != nil {
 			return fmt.Errorf("lock setup: %w", err)
 		}

@@ -50,7 +50,11 @@ func insertUser(ctx context.Context, tx *sql.Tx, u store.User) error {
 
 // GetUser returns the user with the ID.
 func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
-	u, err := getUser(ctx, s.db, "id = ?", id)
+	var u store.User
+	err := s.query(ctx, func(q querier) (err error) {
+		u, err = getUser(ctx, q, "id = ?", id)
+		return err
+	})
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user %q: %w", id, err)
 	}
@@ -60,7 +64,11 @@ func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 // GetUserByUsername returns the user whose username matches
 // case-insensitively.
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
-	u, err := getUser(ctx, s.db, "username_key = ?", usernameKey(username))
+	var u store.User
+	err := s.query(ctx, func(q querier) (err error) {
+		u, err = getUser(ctx, q, "username_key = ?", usernameKey(username))
+		return err
+	})
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user by username %q: %w", username, err)
 	}
@@ -69,20 +77,23 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.U
 
 // ListUsers returns every user ordered by lower-cased username.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+userColumns+" FROM users ORDER BY username_key")
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
 	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
+	err := s.query(ctx, func(q querier) error {
+		rows, err := q.QueryContext(ctx, "SELECT "+userColumns+" FROM users ORDER BY username_key")
 		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
+			return err
 		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			u, err := scanUser(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, u)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return out, nil
@@ -176,8 +187,10 @@ func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error
 		sess                     store.Session
 		created, seen, expiresAt sql.NullInt64
 	)
-	err := s.db.QueryRowContext(ctx, "SELECT id, user_id, created_at, last_seen_at, expires_at FROM sessions WHERE id = ?", id).
-		Scan(&sess.ID, &sess.UserID, &created, &seen, &expiresAt)
+	err := s.query(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, "SELECT id, user_id, created_at, last_seen_at, expires_at FROM sessions WHERE id = ?", id).
+			Scan(&sess.ID, &sess.UserID, &created, &seen, &expiresAt)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -246,8 +259,12 @@ func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
 
 // GetConsent returns the user's consent for the client.
 func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error) {
-	c, err := scanConsent(s.db.QueryRowContext(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
-		WHERE user_id = ? AND client_id = ?`, userID, clientID))
+	var c store.Consent
+	err := s.query(ctx, func(q querier) (err error) {
+		c, err = scanConsent(q.QueryRowContext(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+			WHERE user_id = ? AND client_id = ?`, userID, clientID))
+		return err
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -259,21 +276,24 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.
 
 // ListConsents returns the user's consents ordered by client ID.
 func (s *Store) ListConsents(ctx context.Context, userID string) ([]store.Consent, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
-		WHERE user_id = ? ORDER BY client_id`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("list consents of user %q: %w", userID, err)
-	}
-	defer rows.Close()
 	var out []store.Consent
-	for rows.Next() {
-		c, err := scanConsent(rows)
+	err := s.query(ctx, func(q querier) error {
+		rows, err := q.QueryContext(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+			WHERE user_id = ? ORDER BY client_id`, userID)
 		if err != nil {
-			return nil, fmt.Errorf("list consents of user %q: %w", userID, err)
+			return err
 		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanConsent(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list consents of user %q: %w", userID, err)
 	}
 	return out, nil
@@ -434,7 +454,11 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 
 // GetRefreshToken returns the token.
 func (s *Store) GetRefreshToken(ctx context.Context, id string) (store.RefreshToken, error) {
-	t, err := getRefreshToken(ctx, s.db, id)
+	var t store.RefreshToken
+	err := s.query(ctx, func(q querier) (err error) {
+		t, err = getRefreshToken(ctx, q, id)
+		return err
+	})
 	if err != nil {
 		return store.RefreshToken{}, fmt.Errorf("get refresh token: %w", err)
 	}

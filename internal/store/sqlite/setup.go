@@ -35,7 +35,11 @@ func (s *Store) CreateSetupToken(ctx context.Context, t store.SetupToken) error 
 
 // GetSetupToken returns the setup token.
 func (s *Store) GetSetupToken(ctx context.Context, id string) (store.SetupToken, error) {
-	t, err := getSetupToken(ctx, s.db, id)
+	var t store.SetupToken
+	err := s.query(ctx, func(q querier) (err error) {
+		t, err = getSetupToken(ctx, q, id)
+		return err
+	})
 	if err != nil {
 		return store.SetupToken{}, fmt.Errorf("get setup token: %w", err)
 	}

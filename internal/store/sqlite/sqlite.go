@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -42,7 +43,9 @@ var migrationFiles embed.FS
 
 // Store is a store.Store on one SQLite database file.
 type Store struct {
-	db *sql.DB
+	db     *sql.DB
+	closed atomic.Bool
+	schema *goose.Provider // reads the applied migration version
 	// writeSem serialises this process's write transactions, so they queue
 	// in order here instead of polling SQLite's busy handler. Writers in
 	// other processes are serialised by BEGIN IMMEDIATE.
@@ -63,7 +66,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate sqlite database %s: %w", path, err)
 	}
-	return &Store{db: db, writeSem: make(chan struct{}, 1)}, nil
+	schema, err := newProvider(db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db, schema: schema, writeSem: make(chan struct{}, 1)}, nil
 }
 
 // Migrate applies the schema migrations to the database at path (creating
@@ -149,13 +157,18 @@ func setWAL(ctx context.Context, db *sql.DB) error {
 	}
 }
 
-// migrate applies the embedded migrations and returns the schema version.
-func migrate(ctx context.Context, db *sql.DB) (int64, error) {
+// newProvider returns a goose provider of the embedded migrations on db.
+func newProvider(db *sql.DB) (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	return goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+}
+
+// migrate applies the embedded migrations and returns the schema version.
+func migrate(ctx context.Context, db *sql.DB) (int64, error) {
+	p, err := newProvider(db)
 	if err != nil {
 		return 0, err
 	}
@@ -191,15 +204,31 @@ func migrate(ctx context.Context, db *sql.DB) (int64, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return s.db.Close()
+}
 
 // Ping checks that the database can be read.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	err := s.query(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	})
+	if err != nil {
 		return fmt.Errorf("ping sqlite: %w", err)
 	}
 	return nil
+}
+
+// SchemaVersion returns the applied migration version and the newest
+// embedded one.
+func (s *Store) SchemaVersion(ctx context.Context) (applied, latest int64, err error) {
+	applied, latest, err = s.schema.GetVersions(ctx)
+	if err = s.check(err); err != nil {
+		return 0, 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return applied, latest, nil
 }
 
 // querier is what *sql.DB and *sql.Tx have in common.
@@ -212,6 +241,10 @@ type querier interface {
 // write runs fn in a write (IMMEDIATE) transaction and commits it unless fn
 // fails.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.check(s.writeTx(ctx, fn))
+}
+
+func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	select {
 	case s.writeSem <- struct{}{}:
 	case <-ctx.Done():
@@ -236,10 +269,39 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return s.check(fmt.Errorf("begin transaction: %w", err))
 	}
 	defer tx.Rollback()
-	return fn(tx)
+	return s.check(fn(tx))
+}
+
+// query runs fn, which only reads, on the database outside a transaction.
+func (s *Store) query(_ context.Context, fn func(q querier) error) error {
+	return s.check(fn(s.db))
+}
+
+// check marks an error that means the database cannot be used right now
+// (closed, locked by another process for longer than the busy timeout, an
+// I/O error, a full disk, a deadline) as store.ErrUnavailable. SQLite has
+// no connection to lose, so nothing is retried.
+func (s *Store) check(err error) error {
+	if err != nil && (s.closed.Load() || unavailable(err)) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
+}
+
+func unavailable(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
+			sqlite3.SQLITE_FULL, sqlite3.SQLITE_NOMEM:
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone)
 }
 
 // CreateClient inserts c with its secrets and records ev.
@@ -447,7 +509,11 @@ func touchable(used map[string]time.Time) []string {
 
 // ListSigningKeys returns all signing keys ordered by ActiveAt, then ID.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	keys, err := listKeys(ctx, s.db)
+	var keys []store.SigningKey
+	err := s.query(ctx, func(q querier) (err error) {
+		keys, err = listKeys(ctx, q)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
@@ -528,7 +594,9 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time
 // IsTokenRevoked reports whether jti is recorded as revoked.
 func (s *Store) IsTokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var one int
-	err := s.db.QueryRowContext(ctx, "SELECT 1 FROM revoked_tokens WHERE jti = ?", jti).Scan(&one)
+	err := s.query(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, "SELECT 1 FROM revoked_tokens WHERE jti = ?", jti).Scan(&one)
+	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
@@ -544,27 +612,30 @@ func (s *Store) ListRevocations(ctx context.Context, since, now time.Time, limit
 	if limit <= 0 {
 		limit = -1 // no limit
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens
-		WHERE revoked_at >= ? AND expires_at > ? ORDER BY revoked_at, jti LIMIT ?`,
-		since.UnixMicro(), now.UnixMicro(), limit)
-	if err != nil {
-		return nil, fmt.Errorf("list revocations: %w", err)
-	}
-	defer rows.Close()
 	var out []store.Revocation
-	for rows.Next() {
-		var (
-			r            store.Revocation
-			exp, revoked int64
-		)
-		if err := rows.Scan(&r.JTI, &exp, &revoked); err != nil {
-			return nil, fmt.Errorf("list revocations: %w", err)
+	err := s.query(ctx, func(q querier) error {
+		rows, err := q.QueryContext(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens
+			WHERE revoked_at >= ? AND expires_at > ? ORDER BY revoked_at, jti LIMIT ?`,
+			since.UnixMicro(), now.UnixMicro(), limit)
+		if err != nil {
+			return err
 		}
-		r.ExpiresAt = time.UnixMicro(exp).UTC()
-		r.RevokedAt = time.UnixMicro(revoked).UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				r            store.Revocation
+				exp, revoked int64
+			)
+			if err := rows.Scan(&r.JTI, &exp, &revoked); err != nil {
+				return err
+			}
+			r.ExpiresAt = time.UnixMicro(exp).UTC()
+			r.RevokedAt = time.UnixMicro(revoked).UTC()
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", err)
 	}
 	return out, nil
@@ -593,24 +664,27 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		q += " LIMIT ?"
 		args = append(args, f.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
-	}
-	defer rows.Close()
 	var out []store.AuditEvent
-	for rows.Next() {
-		var (
-			ev store.AuditEvent
-			t  sql.NullInt64
-		)
-		if err := rows.Scan(&ev.ID, &t, &ev.Actor, &ev.Action, &ev.Target, &ev.Detail); err != nil {
-			return nil, fmt.Errorf("list audit events: %w", err)
+	err := s.query(ctx, func(qr querier) error {
+		rows, err := qr.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
 		}
-		ev.Time = fromMicros(t)
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				ev store.AuditEvent
+				t  sql.NullInt64
+			)
+			if err := rows.Scan(&ev.ID, &t, &ev.Actor, &ev.Action, &ev.Target, &ev.Detail); err != nil {
+				return err
+			}
+			ev.Time = fromMicros(t)
+			out = append(out, ev)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
 	return out, nil
@@ -618,24 +692,27 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 
 // Changes returns the change-feed entries at or after since, oldest first.
 func (s *Store) Changes(ctx context.Context, since time.Time) ([]store.Change, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT kind, target_id, at FROM changes WHERE at >= ? ORDER BY at, id", since.UnixMicro())
-	if err != nil {
-		return nil, fmt.Errorf("read change feed: %w", err)
-	}
-	defer rows.Close()
 	var out []store.Change
-	for rows.Next() {
-		var (
-			c  store.Change
-			at int64
-		)
-		if err := rows.Scan(&c.Kind, &c.ID, &at); err != nil {
-			return nil, fmt.Errorf("read change feed: %w", err)
+	err := s.query(ctx, func(q querier) error {
+		rows, err := q.QueryContext(ctx, "SELECT kind, target_id, at FROM changes WHERE at >= ? ORDER BY at, id", since.UnixMicro())
+		if err != nil {
+			return err
 		}
-		c.At = time.UnixMicro(at).UTC()
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				c  store.Change
+				at int64
+			)
+			if err := rows.Scan(&c.Kind, &c.ID, &at); err != nil {
+				return err
+			}
+			c.At = time.UnixMicro(at).UTC()
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read change feed: %w", err)
 	}
 	return out, nil

@@ -52,6 +52,9 @@
 //     several, exactly one succeeds; the others get ErrUsed. Setup tokens
 //     write neither audit events nor change-feed entries; a successful
 //     RedeemSetupToken records its one event.
+//   - A new store is migrated to the newest schema version it embeds.
+//   - After Close, every call fails with an error wrapping
+//     store.ErrUnavailable, and ErrNotFound is not among them.
 package storetest
 
 import (
@@ -98,6 +101,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Changes", testChanges},
 		{"Prune", testPrune},
 		{"Ping", testPing},
+		{"SchemaVersion", testSchemaVersion},
+		{"Unavailable", testUnavailable},
 
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserConflicts", testUserConflicts},
@@ -1341,4 +1346,48 @@ func testPing(t *testing.T, s store.Store) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
+}
+
+func testSchemaVersion(t *testing.T, s store.Store) {
+	applied, latest, err := s.SchemaVersion(t.Context())
+	if err != nil {
+		t.Fatalf("SchemaVersion: %v", err)
+	}
+	if applied != latest || latest < 1 {
+		t.Errorf("SchemaVersion: got applied %d, latest %d; want both the newest embedded version", applied, latest)
+	}
+}
+
+// testUnavailable: a store that cannot reach its database says so with
+// ErrUnavailable, which the server turns into 503 rather than 500.
+func testUnavailable(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if err := s.CreateClient(ctx, minimalClient("a"), store.AuditEvent{Action: "client.create"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	_, err := s.GetClient(ctx, "a")
+	check := func(op string, err error) {
+		t.Helper()
+		if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s on a closed store: got %v, want an error wrapping store.ErrUnavailable", op, err)
+		}
+	}
+	check("GetClient", err)
+	_, err = s.IsTokenRevoked(ctx, "jti")
+	check("IsTokenRevoked", err)
+	_, err = s.ListRevocations(ctx, time.Time{}, time.Now(), 10)
+	check("ListRevocations", err)
+	check("RevokeToken", s.RevokeToken(ctx, "jti", time.Now().Add(time.Hour)))
+	_, err = s.GetSession(ctx, "sess")
+	check("GetSession", err)
+	_, err = s.GetUser(ctx, "usr")
+	check("GetUser", err)
+	_, err = s.Changes(ctx, time.Time{})
+	check("Changes", err)
+	_, _, err = s.SchemaVersion(ctx)
+	check("SchemaVersion", err)
+	check("Ping", s.Ping(ctx))
 }
