@@ -72,6 +72,7 @@ func (c *Config) Validate() error {
 	c.checkGateway(&p)
 	c.checkRevocationFeed(&p)
 	c.checkOAuth(&p)
+	c.checkCache(&p)
 
 	rl := c.RateLimit
 	if rl.PerClient < 0 {

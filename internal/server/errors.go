@@ -25,7 +25,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch oe.Status {
 	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
-	case http.StatusTooManyRequests:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.Itoa(max(1, oe.RetryAfter)))
 	}
 	body, _ := json.Marshal(struct {

@@ -46,6 +46,22 @@ func newMetrics() *metrics {
 	return m
 }
 
+// cacheFeed registers gauges of how current the client cache is: staleness
+// reports how long ago, and confirmedAt when, it was last confirmed against
+// the store's change feed.
+func (m *metrics) cacheFeed(staleness func() time.Duration, confirmedAt func() time.Time) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_cache_staleness_seconds",
+			Help: "Seconds since the client cache was last confirmed against the store's change feed.",
+		}, func() float64 { return staleness().Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_change_feed_last_read_timestamp_seconds",
+			Help: "Unix time at which the last successful read of the store's change feed started.",
+		}, func() float64 { return float64(confirmedAt().UnixNano()) / 1e9 }),
+	)
+}
+
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }

@@ -12,12 +12,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/scope"
 )
 
@@ -39,6 +41,12 @@ type Options struct {
 	FailuresPerClient, FailuresPerAddress, FailureBurst int
 
 	PollInterval time.Duration // change-feed poll; default 1s
+	// MaxStaleness: once the client cache has gone this long without being
+	// confirmed against the store's change feed (the store is unreachable,
+	// say), client authentication is refused with 503
+	// temporarily_unavailable rather than decided on data that may be
+	// stale. Zero or negative: never refuse.
+	MaxStaleness time.Duration
 
 	// ClientIP finds the source address that failures are counted against;
 	// nil: the TCP peer address.
@@ -81,6 +89,7 @@ type Server struct {
 	defaultTTL, maxTTL time.Duration
 	tokenPaths         []string
 	pollInterval       time.Duration
+	maxStaleness       time.Duration
 	clientIP           *clientip.Resolver
 	feedScope          string // see Options.RevocationFeedScope
 	revPageSize        int    // revocation feed page size; revocationPageSize but in tests
@@ -94,6 +103,11 @@ type Server struct {
 	limiter *authLimiter
 	metrics *metrics
 	handler http.Handler
+
+	// confirmed is the local time at which the last successful read of the
+	// change feed started: the cache reflects every change committed
+	// before it.
+	confirmed atomic.Pointer[time.Time]
 }
 
 // New builds a Server. It does no I/O; call Run to start background work.
@@ -125,6 +139,7 @@ func New(o Options) (*Server, error) {
 		maxTTL:       o.MaxTTL,
 		tokenPaths:   o.TokenPaths,
 		pollInterval: o.PollInterval,
+		maxStaleness: o.MaxStaleness,
 		clientIP:     o.ClientIP,
 		feedScope:    o.RevocationFeedScope,
 		revPageSize:  revocationPageSize,
@@ -175,6 +190,9 @@ func New(o Options) (*Server, error) {
 		b = 10
 	}
 	s.limiter = newAuthLimiter(pc, pa, b)
+	start := s.now()
+	s.confirmed.Store(&start)
+	s.metrics.cacheFeed(s.staleness, s.confirmedAt)
 	s.clients = newClientCache(o.Store, s.catalog, 10_000)
 	refresher := &grant.Refresher{Store: o.Store, Now: s.now, Rand: s.rand, IdleTTL: idle, AbsoluteTTL: absolute}
 	grants := []grant.Grant{grant.ClientCredentials{Refresh: refresher}, grant.RefreshToken{R: refresher}}
@@ -237,6 +255,9 @@ func (s *Server) Run(ctx context.Context) {
 type feed struct {
 	since  time.Time // poll entries at or after this store time
 	lastOK time.Time // local time of the last successful poll
+	// refusing: the last poll failed and the cache is older than
+	// maxStaleness, so client authentication is refused.
+	refusing bool
 	// Entries already applied that are still inside the overlap window, so
 	// that re-reading them does not invalidate the cache again.
 	seen map[store.Change]struct{}
@@ -252,10 +273,26 @@ const feedOverlap = 10 * time.Second
 // pruned before we read them, so everything cached is dropped.
 const feedGap = 30 * time.Minute
 
+// feedReadTimeout bounds one read of the change feed, so that a read hanging
+// on a lost connection does not hold up the background loop.
+const feedReadTimeout = 5 * time.Second
+
 func (s *Server) follow(ctx context.Context, f *feed) {
-	changes, err := s.st.Changes(ctx, f.since)
+	start := s.now()
+	rctx, cancel := context.WithTimeout(ctx, feedReadTimeout)
+	changes, err := s.st.Changes(rctx, f.since)
+	cancel()
 	if err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if stale := s.staleness(); s.maxStaleness > 0 && stale > s.maxStaleness {
+			if !f.refusing {
+				s.log.Error("change feed unreadable for longer than cache.max_staleness; refusing client authentication until it is readable again",
+					"err", err, "max_staleness", s.maxStaleness.String())
+			}
+			f.refusing = true
+		} else {
 			s.log.Warn("reading change feed failed; serving cached clients and keys", "err", err)
 		}
 		return
@@ -309,6 +346,32 @@ func (s *Server) follow(ctx context.Context, f *feed) {
 			}
 		}
 	}
+	s.confirmed.Store(&start)
+	if f.refusing {
+		f.refusing = false
+		s.log.Info("change feed readable again; client authentication resumed")
+	}
+}
+
+// staleness is how long ago the client cache was last confirmed against the
+// change feed.
+func (s *Server) staleness() time.Duration {
+	return s.now().Sub(*s.confirmed.Load())
+}
+
+func (s *Server) confirmedAt() time.Time { return *s.confirmed.Load() }
+
+// checkFresh refuses, with 503 temporarily_unavailable, a request that
+// depends on cached client data once the cache is older than maxStaleness:
+// a client disabled or a secret rotated away meanwhile must not keep
+// working on a node cut off from the store.
+func (s *Server) checkFresh(now time.Time) error {
+	if s.maxStaleness <= 0 || now.Sub(*s.confirmed.Load()) <= s.maxStaleness {
+		return nil
+	}
+	return &oauth.Error{Code: oauth.CodeTemporarilyUnavailable, Status: http.StatusServiceUnavailable,
+		Description: "this server cannot currently confirm that its client data is up to date; retry later",
+		RetryAfter:  max(1, int(s.pollInterval/time.Second))}
 }
 
 func (s *Server) flushUsage(ctx context.Context) {

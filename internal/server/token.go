@@ -193,6 +193,9 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 		s.metrics.authFailures.WithLabelValues("rate_limited").Inc()
 		return nil, oauth.TooManyRequests(retry)
 	}
+	if err := s.checkFresh(now); err != nil {
+		return nil, err
+	}
 	cc, err := s.clients.get(r.Context(), id)
 	if err != nil {
 		if r.Context().Err() != nil {
