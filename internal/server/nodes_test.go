@@ -2,16 +2,20 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/scope"
 )
 
 // cutStore is a store whose change feed can be made unreadable, as for a
@@ -129,4 +133,99 @@ func grepLines(s, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// node is a second server on the harness's store, as another process
+// would run it: its own client cache, not following the change feed.
+func (h *harness) node(st store.Store) *harness {
+	h.t.Helper()
+	srv, err := New(Options{
+		Store: st, Keys: h.keys, Catalog: scope.Default(),
+		Issuer: "http://issuer.test", Audience: "https://api.test", Now: h.clock.Now, Rand: rand.Reader,
+		FailuresPerClient: -1, FailuresPerAddress: -1,
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	n := *h
+	n.srv = srv
+	n.http = httptest.NewServer(srv.Handler())
+	h.t.Cleanup(n.http.Close)
+	return &n
+}
+
+// TestNewSecretWorksOnEveryNode: a secret rotated on one node works on
+// another at once, before the change feed tells it: a secret its cache does
+// not accept is checked against the store. It used to be refused until the
+// next feed poll, and the old secret still accepted.
+func TestNewSecretWorksOnEveryNode(t *testing.T) {
+	h := newHarness(t)
+	cs := &cutStore{Store: h.st}
+	b := h.node(cs)
+	id, old := h.client(clients.Spec{})
+	for name, n := range map[string]*harness{"a": h, "b": b} {
+		if r := n.token(id, old, ""); r.status != 200 {
+			t.Fatalf("node %s, first secret: got %d %s", name, r.status, r.body)
+		}
+	}
+	h.clock.Add(time.Minute)
+	_, secret, err := h.svc.RotateSecret(context.Background(), "t", id, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := b.token(id, secret, ""); r.status != 200 {
+		t.Errorf("node b, rotated secret at once: got %d %s, want 200", r.status, r.body)
+	}
+	if r := b.token(id, old, ""); r.status != 401 {
+		t.Errorf("node b, secret rotated away with grace 0: got %d %s, want 401", r.status, r.body)
+	}
+
+	// Wrong secrets reload the client at most once a second.
+	h.clock.Add(time.Minute)
+	before := cs.loads.Load()
+	for range 20 {
+		if r := b.token(id, "wrong", ""); r.status != 401 {
+			t.Fatalf("wrong secret: got %d, want 401", r.status)
+		}
+	}
+	if got := cs.loads.Load() - before; got != 1 {
+		t.Errorf("20 wrong secrets within a second: %d client loads, want 1", got)
+	}
+	h.clock.Add(time.Second)
+	b.token(id, "wrong", "")
+	if got := cs.loads.Load() - before; got != 2 {
+		t.Errorf("a wrong secret a second later: %d client loads in all, want 2", got)
+	}
+}
+
+// TestSecretRecheckSingleFlight: many requests with a secret the cache does
+// not know load the client from the store once.
+func TestSecretRecheckSingleFlight(t *testing.T) {
+	h := newHarness(t)
+	cs := &cutStore{Store: h.st}
+	b := h.node(cs)
+	id, old := h.client(clients.Spec{})
+	if r := b.token(id, old, ""); r.status != 200 {
+		t.Fatalf("first secret: got %d %s", r.status, r.body)
+	}
+	h.clock.Add(time.Minute)
+	_, secret, err := h.svc.RotateSecret(context.Background(), "t", id, time.Hour, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := cs.loads.Load()
+	var wg sync.WaitGroup
+	codes := make([]int, 16)
+	for i := range codes {
+		wg.Go(func() { codes[i] = b.token(id, secret, "").status })
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Errorf("request %d with the new secret: got %d, want 200", i, c)
+		}
+	}
+	if got := cs.loads.Load() - before; got != 1 {
+		t.Errorf("%d concurrent requests with a new secret: %d client loads, want 1", len(codes), got)
+	}
 }
