@@ -135,6 +135,67 @@ func grepLines(s, substr string) string {
 	return strings.Join(out, "\n")
 }
 
+// watchedStore signals change notifications when the test says so, like
+// the PostgreSQL store's LISTEN/NOTIFY.
+type watchedStore struct {
+	store.Store
+	signal    chan struct{}
+	failFirst atomic.Bool // the first WatchChanges fails at once
+}
+
+func (s *watchedStore) WatchChanges(ctx context.Context, notify func()) error {
+	if s.failFirst.CompareAndSwap(true, false) {
+		return errors.New("connection reset by peer")
+	}
+	notify()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.signal:
+			notify()
+		}
+	}
+}
+
+// TestNotificationWakesFeed: a change notification from the store makes the
+// server read the change feed at once instead of at the next poll, also
+// after the listening connection failed once.
+func TestNotificationWakesFeed(t *testing.T) {
+	ws := &watchedStore{signal: make(chan struct{})}
+	ws.failFirst.Store(true)
+	h := newHarness(t, harnessOpts{func(o *Options) {
+		ws.Store = o.Store
+		o.Store = ws
+		o.PollInterval = time.Hour
+	}})
+	id, secret := h.client(clients.Spec{})
+	h.run()
+	if r := h.token(id, secret, ""); r.status != 200 {
+		t.Fatalf("token: got %d %s", r.status, r.body)
+	}
+	disabled := true
+	if _, err := h.svc.Update(context.Background(), "t", id, clients.Patch{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ws.signal <- struct{}{}:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server does not listen for change notifications")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := h.token(id, secret, "")
+		if r.status == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("disabled client after a change notification: got %d, want 401 (poll interval 1h)", r.status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // node is a second server on the harness's store, as another process
 // would run it: its own client cache, not following the change feed.
 func (h *harness) node(st store.Store) *harness {

@@ -108,6 +108,7 @@ type Server struct {
 	// change feed started: the cache reflects every change committed
 	// before it.
 	confirmed atomic.Pointer[time.Time]
+	wake      chan struct{} // a change-feed notification; buffered, 1
 }
 
 // New builds a Server. It does no I/O; call Run to start background work.
@@ -140,6 +141,7 @@ func New(o Options) (*Server, error) {
 		tokenPaths:   o.TokenPaths,
 		pollInterval: o.PollInterval,
 		maxStaleness: o.MaxStaleness,
+		wake:         make(chan struct{}, 1),
 		clientIP:     o.ClientIP,
 		feedScope:    o.RevocationFeedScope,
 		revPageSize:  revocationPageSize,
@@ -216,9 +218,16 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Run does the server's background work until ctx is done: it follows the
 // store's change feed (so client and key changes made by any process are seen
-// within about PollInterval), records secret usage, maintains signing keys and
-// prunes expired data. On return it flushes pending usage records.
+// within about PollInterval, or at once if the store pushes notifications),
+// records secret usage, maintains signing keys and prunes expired data. On
+// return it flushes pending usage records.
 func (s *Server) Run(ctx context.Context) {
+	if w, ok := s.st.(changeWatcher); ok {
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); s.watch(wctx, w) }()
+		defer func() { cancel(); <-done }()
+	}
 	poll := time.NewTicker(s.pollInterval)
 	minute := time.NewTicker(time.Minute)
 	prune := time.NewTicker(10 * time.Minute)
@@ -237,6 +246,8 @@ func (s *Server) Run(ctx context.Context) {
 			return
 		case <-poll.C:
 			s.follow(ctx, &f)
+		case <-s.wake:
+			s.follow(ctx, &f)
 		case <-minute.C:
 			s.flushUsage(ctx)
 			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {
@@ -248,6 +259,51 @@ func (s *Server) Run(ctx context.Context) {
 				s.log.Error("pruning expired data failed", "err", err)
 			}
 		}
+	}
+}
+
+// changeWatcher is implemented by stores that push a signal when the change
+// feed grows (PostgreSQL, with LISTEN/NOTIFY), so that a change made by any
+// process reaches every server at once. Polling stays the fallback.
+type changeWatcher interface {
+	// WatchChanges calls notify soon after any process adds to the change
+	// feed, until ctx is done (it then returns nil) or the connection it
+	// listens on fails (it returns the error). It also calls notify once
+	// it is listening, since changes made before then were not signalled.
+	// notify must not block; bursts may be signalled once.
+	WatchChanges(ctx context.Context, notify func()) error
+}
+
+// watch runs w.WatchChanges until ctx is done, starting it again after a
+// failure with a growing delay. Each notification wakes Run to read the feed;
+// notifications that arrive while a read is pending are coalesced.
+func (s *Server) watch(ctx context.Context, w changeWatcher) {
+	notify := func() {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	const minDelay, maxDelay = 100 * time.Millisecond, 30 * time.Second
+	delay := minDelay
+	for {
+		began := time.Now()
+		err := w.WatchChanges(ctx, notify)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(began) > maxDelay {
+			delay = minDelay // it ran for a while: a new failure
+		}
+		s.log.Warn("listening for change notifications failed; polling the change feed meanwhile", "err", err, "retry_in", delay.String())
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(2*delay, maxDelay)
 	}
 }
 

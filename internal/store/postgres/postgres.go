@@ -3,7 +3,8 @@
 // database: UpdateClient locks the client's row (SELECT ... FOR UPDATE) and
 // UpdateSigningKeys takes a transaction-scoped advisory lock, so concurrent
 // read-modify-write cycles are serialised. Change-feed times come from the
-// database's clock.
+// database's clock, and every change-feed entry is also signalled with
+// NOTIFY on commit (see WatchChanges).
 //
 // Times are stored as timestamptz (NULL for the zero time), durations as
 // bigint nanoseconds and string lists as text[].
@@ -716,12 +717,13 @@ func listKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
 }
 
 // addChange appends an entry to the change feed, stamped with the
-// database's clock (the column default, clock_timestamp()).
+// database's clock (the column default, clock_timestamp()), and signals
+// the feed's listeners (see WatchChanges) on commit.
 func addChange(ctx context.Context, tx pgx.Tx, kind, id string) error {
 	if _, err := tx.Exec(ctx, "INSERT INTO changes (kind, target_id) VALUES ($1, $2)", kind, id); err != nil {
 		return fmt.Errorf("record change: %w", err)
 	}
-	return nil
+	return notifyChange(ctx, tx)
 }
 
 func addAudit(ctx context.Context, tx pgx.Tx, ev store.AuditEvent) error {
