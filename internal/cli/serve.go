@@ -185,6 +185,7 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 		FailuresPerClient:   orUnlimited(cfg.RateLimit.PerClient),
 		FailuresPerAddress:  orUnlimited(cfg.RateLimit.PerAddress),
 		FailureBurst:        cfg.RateLimit.Burst,
+		MaxStaleness:        time.Duration(cfg.Cache.MaxStaleness),
 		RevocationFeedScope: cfg.RevocationFeed.RequireScope,
 		ClientIP:            d.clientIP,
 		Registry:            reg,

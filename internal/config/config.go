@@ -45,6 +45,7 @@ type Config struct {
 	// RevocationFeed configures GET /oauth/revocations.
 	RevocationFeed RevocationFeedConfig `yaml:"revocation_feed"`
 	OAuth          OAuthConfig          `yaml:"oauth"` // authorization code and refresh tokens
+	Cache          CacheConfig          `yaml:"cache"` // the client cache's bounded staleness
 	// ShutdownTimeout is how long serve waits for requests in flight when
 	// stopping; 0 closes connections at once.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -102,6 +103,7 @@ func Default() Config {
 			LeadTime:       Duration(time.Hour),
 		},
 		RateLimit:       RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10},
+		Cache:           CacheConfig{MaxStaleness: Duration(5 * time.Second)},
 		ShutdownTimeout: Duration(15 * time.Second),
 	}
 }

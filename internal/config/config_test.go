@@ -47,6 +47,7 @@ func TestDefaultIsValid(t *testing.T) {
 			Audience: "http://127.0.0.1:8080"},
 		Keys:            config.KeysConfig{Algorithm: "ES256", RotationPeriod: config.Duration(90 * day), LeadTime: config.Duration(time.Hour)},
 		RateLimit:       config.RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10},
+		Cache:           config.CacheConfig{MaxStaleness: config.Duration(5 * time.Second)},
 		ShutdownTimeout: config.Duration(15 * time.Second),
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
@@ -82,6 +83,8 @@ rate_limit:
   per_client: 5
   per_address: 0
   burst: 3
+cache:
+  max_staleness: 10s
 shutdown_timeout: 0
 `)
 	got, err := config.Load(path, nil)
@@ -96,6 +99,7 @@ shutdown_timeout: 0
 			Audience: "https://api.example.com", AliasPaths: []string{"/oauth/v2/token", "/oauth/access_token"}},
 		Keys:            config.KeysConfig{Algorithm: "EdDSA", RotationPeriod: config.Duration(30 * day), LeadTime: config.Duration(36 * time.Hour)},
 		RateLimit:       config.RateLimitConfig{PerClient: 5, PerAddress: 0, Burst: 3},
+		Cache:           config.CacheConfig{MaxStaleness: config.Duration(10 * time.Second)},
 		ShutdownTimeout: 0,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -211,7 +215,7 @@ token:
 log:
   formt: json
 `, []string{
-			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, shutdown_timeout)`,
+			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, shutdown_timeout)`,
 			`line 4: unknown key "ttl" in token (known keys: default_ttl, max_ttl, audience, alias_paths)`,
 			`line 6: unknown key "formt" in log (known keys: format, level)`,
 		}},
@@ -449,6 +453,10 @@ func TestValidateRules(t *testing.T) {
 			"database is not a valid URL; use e.g. postgres://user:password@host:5432/gatehouse, or leave it empty for SQLite (GATEHOUSE_DATABASE_URL, --database)"},
 		{"bad port", func(c *config.Config) { c.Addr = "127.0.0.1:http" },
 			`addr "127.0.0.1:http" is not host:port (port "http" is not a number from 0 to 65535); use e.g. 127.0.0.1:8080 or :8080 (GATEHOUSE_ADDR, --addr)`},
+		{"cache staleness off", func(c *config.Config) { c.Cache.MaxStaleness = 0 }, ""},
+		{"cache staleness of 2s", func(c *config.Config) { c.Cache.MaxStaleness = config.Duration(2 * time.Second) }, ""},
+		{"cache staleness below the poll interval", func(c *config.Config) { c.Cache.MaxStaleness = config.Duration(1500 * time.Millisecond) },
+			"cache.max_staleness is 1.5s; use at least 2s (the change feed is read every second), or 0 to never refuse requests when the store is unreachable"},
 		{"audience with newline", func(c *config.Config) { c.Token.Audience = "api\n" },
 			`token.audience "api\n" contains white space at an end or a control character; remove it`},
 	}

@@ -75,6 +75,7 @@ func (c *Config) Validate() error {
 	c.checkMetrics(&p)
 	c.checkRevocationFeed(&p)
 	c.checkOAuth(&p)
+	c.checkCache(&p)
 
 	rl := c.RateLimit
 	if rl.PerClient < 0 {

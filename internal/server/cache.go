@@ -26,6 +26,10 @@ type cachedClient struct {
 	// scopes that exist in the catalog.
 	defaultScopes []string
 	defaultScope  string
+	// Unix nanoseconds of the last reload of this client because a secret
+	// did not match (see clientCache.reload); 0 if none. Guarded by the
+	// cache's mutex once the entry is in the cache.
+	reloaded int64
 }
 
 type cachedSecret struct {
@@ -96,14 +100,44 @@ func (c *clientCache) get(ctx context.Context, id string) (*cachedClient, error)
 	if ok {
 		return cc, nil
 	}
+	return c.fetch(ctx, id, nil, 0)
+}
 
+// reloadInterval is how often at most a client is reloaded because a secret
+// did not match its cached entry.
+const reloadInterval = time.Second
+
+// reload is get for a client whose cached entry old did not accept a
+// secret: the secret may be newer than the entry (added or rotated by
+// another process moments ago). It loads the client from the store again
+// and replaces old, unless the client was already reloaded for this reason
+// within reloadInterval, so that guessing secrets does not turn into
+// database load. Callers that arrive while a reload is under way wait for
+// it. old must not be nil.
+func (c *clientCache) reload(ctx context.Context, id string, old *cachedClient, now time.Time) (*cachedClient, error) {
+	return c.fetch(ctx, id, old, now.UnixNano())
+}
+
+// fetch returns id's cached entry unless it is missing or is old (non-nil),
+// in which case it waits for a load already under way or loads the client
+// from the store itself; one load per client runs at a time. Replacing old
+// is rate-limited by old.reloaded, and the new entry is stamped with at.
+func (c *clientCache) fetch(ctx context.Context, id string, old *cachedClient, at int64) (*cachedClient, error) {
 	c.mu.Lock()
-	if cc, ok := c.entries[id]; ok {
+	cc, ok := c.entries[id]
+	if ok && (old == nil || cc != old) {
 		c.mu.Unlock()
 		return cc, nil
 	}
 	l, loading := c.inflight[id]
 	if !loading {
+		if ok { // cc == old
+			if at-old.reloaded < int64(reloadInterval) {
+				c.mu.Unlock()
+				return old, nil
+			}
+			old.reloaded = at
+		}
 		l = &load{done: make(chan struct{})}
 		c.inflight[id] = l
 	}
@@ -126,6 +160,9 @@ func (c *clientCache) get(ctx context.Context, id string) (*cachedClient, error)
 	switch {
 	case err == nil:
 		l.cc = newCachedClient(client, c.catalog)
+		if ok {
+			l.cc.reloaded = at
+		}
 	case errors.Is(err, store.ErrNotFound):
 	default:
 		l.err = fmt.Errorf("load client: %w", err)
@@ -134,16 +171,27 @@ func (c *clientCache) get(ctx context.Context, id string) (*cachedClient, error)
 	c.mu.Lock()
 	delete(c.inflight, id)
 	if l.err == nil && !l.stale {
-		if l.cc != nil {
-			c.entries[id] = l.cc
-		} else if c.negatives < c.maxNegative {
-			c.entries[id] = nil
-			c.negatives++
-		}
+		c.set(id, l.cc)
 	}
 	c.mu.Unlock()
 	close(l.done)
 	return l.cc, l.err
+}
+
+// set makes cc (nil: known not to exist) id's entry. c.mu must be held.
+func (c *clientCache) set(id string, cc *cachedClient) {
+	if prev, ok := c.entries[id]; ok && prev == nil {
+		c.negatives--
+	}
+	switch {
+	case cc != nil:
+		c.entries[id] = cc
+	case c.negatives < c.maxNegative:
+		c.entries[id] = nil
+		c.negatives++
+	default:
+		delete(c.entries, id)
+	}
 }
 
 // invalidate drops the entries for the given client IDs.

@@ -18,6 +18,7 @@ type metrics struct {
 	authFailures *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
 	requests     *prometheus.CounterVec
+	reg          *prometheus.Registry
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -49,7 +50,29 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			return nil, fmt.Errorf("server: register metrics: %w", err)
 		}
 	}
+	m.reg = reg
 	return m, nil
+}
+
+// cacheFeed registers gauges of how current the client cache is: staleness
+// reports how long ago, and confirmedAt when, it was last confirmed against
+// the store's change feed.
+func (m *metrics) cacheFeed(staleness func() time.Duration, confirmedAt func() time.Time) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_cache_staleness_seconds",
+			Help: "Seconds since the client cache was last confirmed against the store's change feed.",
+		}, func() float64 { return staleness().Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_change_feed_last_read_timestamp_seconds",
+			Help: "Unix time at which the last successful read of the store's change feed started.",
+		}, func() float64 { return float64(confirmedAt().UnixNano()) / 1e9 }),
+	} {
+		if err := m.reg.Register(c); err != nil {
+			return fmt.Errorf("server: register metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // routeMetrics holds the pre-resolved series of one route so that recording

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/scope"
 )
 
@@ -42,6 +44,12 @@ type Options struct {
 	FailuresPerClient, FailuresPerAddress, FailureBurst int
 
 	PollInterval time.Duration // change-feed poll; default 1s
+	// MaxStaleness: once the client cache has gone this long without being
+	// confirmed against the store's change feed (the store is unreachable,
+	// say), client authentication is refused with 503
+	// temporarily_unavailable rather than decided on data that may be
+	// stale. Zero or negative: never refuse.
+	MaxStaleness time.Duration
 
 	// ClientIP finds the source address that failures are counted against;
 	// nil: the TCP peer address.
@@ -89,6 +97,7 @@ type Server struct {
 	defaultTTL, maxTTL time.Duration
 	tokenPaths         []string
 	pollInterval       time.Duration
+	maxStaleness       time.Duration
 	clientIP           *clientip.Resolver
 	feedScope          string // see Options.RevocationFeedScope
 	revPageSize        int    // revocation feed page size; revocationPageSize but in tests
@@ -102,6 +111,12 @@ type Server struct {
 	limiter *authLimiter
 	metrics *metrics
 	handler http.Handler
+
+	// confirmed is the local time at which the last successful read of the
+	// change feed started: the cache reflects every change committed
+	// before it.
+	confirmed atomic.Pointer[time.Time]
+	wake      chan struct{} // a change-feed notification; buffered, 1
 }
 
 // New builds a Server. It does no I/O; call Run to start background work.
@@ -133,6 +148,8 @@ func New(o Options) (*Server, error) {
 		maxTTL:       o.MaxTTL,
 		tokenPaths:   o.TokenPaths,
 		pollInterval: o.PollInterval,
+		maxStaleness: o.MaxStaleness,
+		wake:         make(chan struct{}, 1),
 		clientIP:     o.ClientIP,
 		feedScope:    o.RevocationFeedScope,
 		revPageSize:  revocationPageSize,
@@ -187,6 +204,11 @@ func New(o Options) (*Server, error) {
 		b = 10
 	}
 	s.limiter = newAuthLimiter(pc, pa, b)
+	start := s.now()
+	s.confirmed.Store(&start)
+	if err := s.metrics.cacheFeed(s.staleness, s.confirmedAt); err != nil {
+		return nil, err
+	}
 	s.clients = newClientCache(o.Store, s.catalog, 10_000)
 	refresher := &grant.Refresher{Store: o.Store, Now: s.now, Rand: s.rand, IdleTTL: idle, AbsoluteTTL: absolute}
 	grants := []grant.Grant{grant.ClientCredentials{Refresh: refresher}, grant.RefreshToken{R: refresher}}
@@ -210,9 +232,16 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Run does the server's background work until ctx is done: it follows the
 // store's change feed (so client and key changes made by any process are seen
-// within about PollInterval), records secret usage, maintains signing keys and
-// prunes expired data. On return it flushes pending usage records.
+// within about PollInterval, or at once if the store pushes notifications),
+// records secret usage, maintains signing keys and prunes expired data. On
+// return it flushes pending usage records.
 func (s *Server) Run(ctx context.Context) {
+	if w, ok := s.st.(changeWatcher); ok {
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); s.watch(wctx, w) }()
+		defer func() { cancel(); <-done }()
+	}
 	poll := time.NewTicker(s.pollInterval)
 	minute := time.NewTicker(time.Minute)
 	prune := time.NewTicker(10 * time.Minute)
@@ -231,6 +260,8 @@ func (s *Server) Run(ctx context.Context) {
 			return
 		case <-poll.C:
 			s.follow(ctx, &f)
+		case <-s.wake:
+			s.follow(ctx, &f)
 		case <-minute.C:
 			s.flushUsage(ctx)
 			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {
@@ -245,10 +276,58 @@ func (s *Server) Run(ctx context.Context) {
 	}
 }
 
+// changeWatcher is implemented by stores that push a signal when the change
+// feed grows (PostgreSQL, with LISTEN/NOTIFY), so that a change made by any
+// process reaches every server at once. Polling stays the fallback.
+type changeWatcher interface {
+	// WatchChanges calls notify soon after any process adds to the change
+	// feed, until ctx is done (it then returns nil) or the connection it
+	// listens on fails (it returns the error). It also calls notify once
+	// it is listening, since changes made before then were not signalled.
+	// notify must not block; bursts may be signalled once.
+	WatchChanges(ctx context.Context, notify func()) error
+}
+
+// watch runs w.WatchChanges until ctx is done, starting it again after a
+// failure with a growing delay. Each notification wakes Run to read the feed;
+// notifications that arrive while a read is pending are coalesced.
+func (s *Server) watch(ctx context.Context, w changeWatcher) {
+	notify := func() {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	const minDelay, maxDelay = 100 * time.Millisecond, 30 * time.Second
+	delay := minDelay
+	for {
+		began := time.Now()
+		err := w.WatchChanges(ctx, notify)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(began) > maxDelay {
+			delay = minDelay // it ran for a while: a new failure
+		}
+		s.log.Warn("listening for change notifications failed; polling the change feed meanwhile", "err", err, "retry_in", delay.String())
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(2*delay, maxDelay)
+	}
+}
+
 // feed tracks the position in the store's change feed.
 type feed struct {
 	since  time.Time // poll entries at or after this store time
 	lastOK time.Time // local time of the last successful poll
+	// refusing: the last poll failed and the cache is older than
+	// maxStaleness, so client authentication is refused.
+	refusing bool
 	// Entries already applied that are still inside the overlap window, so
 	// that re-reading them does not invalidate the cache again.
 	seen map[store.Change]struct{}
@@ -264,10 +343,26 @@ const feedOverlap = 10 * time.Second
 // pruned before we read them, so everything cached is dropped.
 const feedGap = 30 * time.Minute
 
+// feedReadTimeout bounds one read of the change feed, so that a read hanging
+// on a lost connection does not hold up the background loop.
+const feedReadTimeout = 5 * time.Second
+
 func (s *Server) follow(ctx context.Context, f *feed) {
-	changes, err := s.st.Changes(ctx, f.since)
+	start := s.now()
+	rctx, cancel := context.WithTimeout(ctx, feedReadTimeout)
+	changes, err := s.st.Changes(rctx, f.since)
+	cancel()
 	if err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if stale := s.staleness(); s.maxStaleness > 0 && stale > s.maxStaleness {
+			if !f.refusing {
+				s.log.Error("change feed unreadable for longer than cache.max_staleness; refusing client authentication until it is readable again",
+					"err", err, "max_staleness", s.maxStaleness.String())
+			}
+			f.refusing = true
+		} else {
 			s.log.Warn("reading change feed failed; serving cached clients and keys", "err", err)
 		}
 		return
@@ -321,6 +416,32 @@ func (s *Server) follow(ctx context.Context, f *feed) {
 			}
 		}
 	}
+	s.confirmed.Store(&start)
+	if f.refusing {
+		f.refusing = false
+		s.log.Info("change feed readable again; client authentication resumed")
+	}
+}
+
+// staleness is how long ago the client cache was last confirmed against the
+// change feed.
+func (s *Server) staleness() time.Duration {
+	return s.now().Sub(*s.confirmed.Load())
+}
+
+func (s *Server) confirmedAt() time.Time { return *s.confirmed.Load() }
+
+// checkFresh refuses, with 503 temporarily_unavailable, a request that
+// depends on cached client data once the cache is older than maxStaleness:
+// a client disabled or a secret rotated away meanwhile must not keep
+// working on a node cut off from the store.
+func (s *Server) checkFresh(now time.Time) error {
+	if s.maxStaleness <= 0 || now.Sub(*s.confirmed.Load()) <= s.maxStaleness {
+		return nil
+	}
+	return &oauth.Error{Code: oauth.CodeTemporarilyUnavailable, Status: http.StatusServiceUnavailable,
+		Description: "this server cannot currently confirm that its client data is up to date; retry later",
+		RetryAfter:  max(1, int(s.pollInterval/time.Second))}
 }
 
 func (s *Server) flushUsage(ctx context.Context) {

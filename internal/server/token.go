@@ -193,6 +193,9 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 		s.metrics.authFailures.WithLabelValues("rate_limited").Inc()
 		return nil, oauth.TooManyRequests(retry)
 	}
+	if err := s.checkFresh(now); err != nil {
+		return nil, err
+	}
 	cc, err := s.clients.get(r.Context(), id)
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -205,6 +208,9 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 		return cc, nil
 	}
 	sec := cc.verify(secret, now)
+	if sec == nil && cc != nil {
+		cc, sec = s.recheckSecret(r, id, cc, secret, now)
+	}
 	if sec == nil || cc.client.Disabled {
 		reason := "bad_secret"
 		switch {
@@ -221,6 +227,25 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 	}
 	s.usage.used(sec, now)
 	return cc, nil
+}
+
+// recheckSecret checks a secret that cc, the cached client, did not accept
+// against the client as stored: it may have been added or rotated by another
+// process moments ago, before the change feed said so. The reload is
+// rate-limited per client (see clientCache.reload); on failure cc stands.
+// It returns the client to go on with and the matching secret, if any.
+func (s *Server) recheckSecret(r *http.Request, id string, cc *cachedClient, secret string, now time.Time) (*cachedClient, *cachedSecret) {
+	fresh, err := s.clients.reload(r.Context(), id, cc, now)
+	if err != nil {
+		if r.Context().Err() == nil {
+			s.log.Warn("re-checking a client secret against the store failed", "client_id", id, "err", err)
+		}
+		return cc, nil
+	}
+	if fresh == cc {
+		return cc, nil
+	}
+	return fresh, fresh.verify(secret, now)
 }
 
 // dummyDigest is compared against when the client is unknown, so that the

@@ -2,8 +2,9 @@
 // github.com/jackc/pgx/v5. Several Gatehouse processes may share one
 // database: UpdateClient locks the client's row (SELECT ... FOR UPDATE) and
 // UpdateSigningKeys and RedeemSetupToken take transaction-scoped advisory
-// locks, so concurrent read-modify-write cycles are serialised. Change-feed times come from the
-// database's clock.
+// locks, so concurrent read-modify-write cycles are serialised. Change-feed
+// times come from the database's clock, and every change-feed entry is also
+// signalled with NOTIFY on commit (see WatchChanges).
 //
 // Times are stored as timestamptz (NULL for the zero time), durations as
 // bigint nanoseconds and string lists as text[].
@@ -892,12 +893,13 @@ func listKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
 }
 
 // addChange appends an entry to the change feed, stamped with the
-// database's clock (the column default, clock_timestamp()).
+// database's clock (the column default, clock_timestamp()), and signals
+// the feed's listeners (see WatchChanges) on commit.
 func addChange(ctx context.Context, tx pgx.Tx, kind, id string) error {
 	if _, err := tx.Exec(ctx, "INSERT INTO changes (kind, target_id) VALUES ($1, $2)", kind, id); err != nil {
 		return fmt.Errorf("record change: %w", err)
 	}
-	return nil
+	return notifyChange(ctx, tx)
 }
 
 func addAudit(ctx context.Context, tx pgx.Tx, ev store.AuditEvent) error {

@@ -211,3 +211,69 @@ func TestMigratePeople(t *testing.T) {
 		t.Errorf("client from before the migration: got %+v, want %+v", got, want)
 	}
 }
+
+// TestWatchChanges: a change committed through one store wakes the
+// watcher of another store on the same schema (another node) at once, and
+// not one on another schema.
+func TestWatchChanges(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := openTest(t, dsn), openTest(t, dsn)
+	other := openTest(t, pgtest.DSN(t))
+	ctx, cancel := context.WithCancel(t.Context())
+	notified := make(chan time.Time, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- b.WatchChanges(ctx, func() {
+			select {
+			case notified <- time.Now():
+			default:
+			}
+		})
+	}()
+	wait := func(what string) time.Time {
+		t.Helper()
+		select {
+		case at := <-notified:
+			return at
+		case err := <-done:
+			t.Fatalf("%s: WatchChanges returned %v", what, err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no notification within 10s", what)
+		}
+		return time.Time{}
+	}
+	wait("listening")
+
+	if err := other.CreateClient(ctx, store.Client{ID: "elsewhere"}, store.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := a.CreateClient(ctx, store.Client{ID: "c1"}, store.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	at := wait("client created by another store")
+	t.Logf("notified %v after the creating transaction began", at.Sub(start))
+	select {
+	case <-notified:
+		t.Error("a second notification: the change in another schema woke this one")
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	disabled := func(c *store.Client) error { c.Disabled = true; return nil }
+	start = time.Now()
+	if _, err := a.UpdateClient(ctx, "c1", disabled, &store.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	at = wait("client updated by another store")
+	t.Logf("notified %v after the updating transaction began", at.Sub(start))
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("WatchChanges after cancel: got %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("WatchChanges did not return after cancel")
+	}
+}
