@@ -352,9 +352,6 @@ func TestGateway(t *testing.T) {
 	}
 }
 
-// TestGatewayTokenChecks uses a stand-in issuer whose key the test holds,
-// so that it can mint tokens serve never would: expired ones, and ones
-// with the issuer's key but another iss.
 // After `gatehouse keys rotate --now`, a running gateway accepts the tokens
 // the server signs with the new key within seconds: it refetches the JWKS
 // for the unknown kid at most once per 5 s (it used to refuse them for about
@@ -388,6 +385,9 @@ func TestGatewayAcceptsNewKeyAfterRotateNow(t *testing.T) {
 	}
 }
 
+// TestGatewayTokenChecks uses a stand-in issuer whose key the test holds,
+// so that it can mint tokens serve never would: expired ones, and ones
+// with the issuer's key but another iss.
 func TestGatewayTokenChecks(t *testing.T) {
 	in := newInstance(t)
 	up := newUpstream(t)

@@ -322,10 +322,9 @@ type ackedClient struct {
 	at         time.Time
 }
 
-var (
-	csrfRE   = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-	secretRE = regexp.MustCompile(`<code id="client-secret">([^<]+)</code>`)
-)
+// secretRE finds the secret on the page that shows it once (csrfRE, the
+// form's CSRF token, is in setup_test.go).
+var secretRE = regexp.MustCompile(`<code id="client-secret">([^<]+)</code>`)
 
 // newConsoleWriter logs in to the console at base.
 func newConsoleWriter(t *testing.T, base, username, password string) *consoleWriter {

@@ -281,6 +281,9 @@ func (k *Keyring) Reload(ctx context.Context) error {
 	return nil
 }
 
+// errSameSecond: another key already starts signing in that second.
+var errSameSecond = errors.New("another key is active from the same second")
+
 // Rotate adds a new key that signs after the lead time, or at once if
 // immediate (verifiers holding a cached JWKS then reject its tokens until
 // they refetch). It returns the new key.
@@ -296,9 +299,23 @@ func (k *Keyring) Rotate(ctx context.Context, actor string, immediate bool) (sto
 	if err != nil {
 		return store.SigningKey{}, err
 	}
-	err = k.ks.UpdateSigningKeys(ctx, func([]store.SigningKey) ([]store.SigningKey, []string, error) {
-		return []store.SigningKey{nk}, nil, nil
-	}, k.event(now, actor, "key.rotate", nk, detail))
+	// Stored times have whole seconds, and of two keys with the same
+	// ActiveAt the greater ID signs: a key must not share its second with
+	// another, or it might never sign. Such a key moves a second later.
+	for {
+		err = k.ks.UpdateSigningKeys(ctx, func(keys []store.SigningKey) ([]store.SigningKey, []string, error) {
+			for _, e := range keys {
+				if e.ActiveAt.Equal(nk.ActiveAt) {
+					return nil, nil, errSameSecond
+				}
+			}
+			return []store.SigningKey{nk}, nil, nil
+		}, k.event(now, actor, "key.rotate", nk, detail))
+		if !errors.Is(err, errSameSecond) {
+			break
+		}
+		nk.ActiveAt = nk.ActiveAt.Add(time.Second)
+	}
 	if err != nil {
 		return store.SigningKey{}, fmt.Errorf("add signing key: %w", err)
 	}

@@ -613,3 +613,26 @@ func TestSignConcurrentWithReload(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestRotateImmediateSameSecond: keys rotated at once within the second
+// the current key started signing in (stored times have whole seconds)
+// each start a second later, so the newest signs once its second has come,
+// never outranked by an older key of the same second with a greater ID.
+func TestRotateImmediateSameSecond(t *testing.T) {
+	clk := newClock()
+	k := newTestKeyring(t, &fakeStore{}, ES256, clk, nil)
+	var nk store.SigningKey
+	for range 10 {
+		var err error
+		if nk, err = k.Rotate(context.Background(), "cli:root", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := clk.Now().Add(10 * time.Second); !nk.ActiveAt.Equal(want) {
+		t.Errorf("tenth rotation in one second: got ActiveAt %v, want %v", nk.ActiveAt, want)
+	}
+	clk.Add(10 * time.Second)
+	if got, _ := signKid(t, k); got != nk.ID {
+		t.Errorf("got signer %s, want the newest key %s", got, nk.ID)
+	}
+}
