@@ -168,7 +168,12 @@ func (s *Server) authenticate(r *http.Request, f *form) (*cachedClient, error) {
 // public client (token endpoint auth method none) identified by client_id in
 // the body with no secret (RFC 6749 §2.1, §3.2.1).
 func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) (*cachedClient, error) {
-	id, secret, basic, err := basicCredentials(r.Header.Get("Authorization"))
+	hdr, err := authorizationHeader(r.Header)
+	if err != nil {
+		s.metrics.authFailures.WithLabelValues("malformed").Inc()
+		return nil, err
+	}
+	id, secret, basic, err := basicCredentials(hdr)
 	if err != nil {
 		s.metrics.authFailures.WithLabelValues("malformed").Inc()
 		return nil, err

@@ -186,6 +186,44 @@ func TestTokenBadRequests(t *testing.T) {
 	})
 }
 
+// TestTwoAuthorizationHeaders: a request with two Authorization headers is
+// refused at every client-authenticated endpoint, whichever comes first.
+func TestTwoAuthorizationHeaders(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(clients.Spec{})
+	other, otherSecret := h.client(clients.Spec{Name: "other"})
+	tok := h.token(id, secret, "").json["access_token"].(string)
+	bodies := map[string]string{
+		PathToken:      "grant_type=client_credentials",
+		PathIntrospect: "token=" + url.QueryEscape(tok),
+		PathRevoke:     "token=" + url.QueryEscape(tok),
+	}
+	for _, path := range []string{PathToken, PathIntrospect, PathRevoke} {
+		for _, tc := range []struct {
+			name          string
+			first, second string
+		}{
+			{"right then wrong", basic(id, secret), basic(id, "wrong")},
+			{"wrong then right", basic(id, "wrong"), basic(id, secret)},
+			{"two clients", basic(id, secret), basic(other, otherSecret)},
+			{"same twice", basic(id, secret), basic(id, secret)},
+			{"basic and bearer", basic(id, secret), "Bearer " + tok},
+		} {
+			t.Run(path+"/"+tc.name, func(t *testing.T) {
+				req, _ := http.NewRequest("POST", h.http.URL+path, strings.NewReader(bodies[path]))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Add("Authorization", tc.first)
+				req.Header.Add("Authorization", tc.second)
+				r := h.do(req)
+				wantError(t, r, http.StatusBadRequest, "invalid_request")
+				if !strings.Contains(r.json["error_description"].(string), "Authorization headers") {
+					t.Errorf("error_description: got %q, want it to name the repeated header", r.json["error_description"])
+				}
+			})
+		}
+	}
+}
+
 func TestTokenClientLifecycle(t *testing.T) {
 	h := newHarness(t)
 	h.run()
