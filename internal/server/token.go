@@ -194,9 +194,10 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 
 	now := s.now()
 	addr := s.clientIP.Addr(r)
-	if retry, blocked := s.limiter.addrBlocked(addr, now); blocked {
+	attempt, wait, ok := s.limiter.Check(id, addr, now)
+	if !ok { // over the limit: the secret is not even checked
 		s.metrics.authFailures.WithLabelValues("rate_limited").Inc()
-		return nil, oauth.TooManyRequests(retry)
+		return nil, tooManyRequests(wait)
 	}
 	cc, err := s.clients.get(r.Context(), id)
 	if err != nil {
@@ -208,6 +209,7 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 	}
 	if allowPublic && !basic && secret == "" && cc != nil &&
 		cc.client.TokenEndpointAuthMethod == store.AuthMethodNone && !cc.client.Disabled {
+		attempt.Success()
 		return cc, nil
 	}
 	sec := cc.verify(secret, now)
@@ -220,11 +222,12 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 			reason = "disabled"
 		}
 		s.metrics.authFailures.WithLabelValues(reason).Inc()
-		if retry, limited := s.limiter.failure(id, addr, now); limited {
-			return nil, oauth.TooManyRequests(retry)
+		if wait, limited := attempt.Failure(); limited {
+			return nil, tooManyRequests(wait)
 		}
 		return nil, oauth.InvalidClient("client authentication failed")
 	}
+	attempt.Success()
 	s.usage.used(sec, now)
 	return cc, nil
 }
