@@ -408,7 +408,7 @@ func (s *Service) check(c *store.Client) []string {
 		}
 	}
 	for _, u := range c.RedirectURIs {
-		if err := checkRedirectURI(u); err != nil {
+		if err := CheckRedirectURI(u); err != nil {
 			p = append(p, err.Error())
 		}
 	}
@@ -424,22 +424,6 @@ func (s *Service) check(c *store.Client) []string {
 		p = append(p, fmt.Sprintf("token TTL %s exceeds the configured maximum %s", duration.Format(c.TokenTTL), duration.Format(s.maxTTL)))
 	}
 	return p
-}
-
-// checkRedirectURI requires an absolute URI without a fragment (RFC 6749 §3.1.2).
-func checkRedirectURI(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" || u.Fragment != "" || (u.Host == "" && u.Opaque == "") {
-		return fmt.Errorf("redirect URI %q must be an absolute URI without a fragment", printable(s))
-	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return fmt.Errorf("redirect URI %q must use https (http is allowed only for localhost)", printable(s))
-	}
-	return nil
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 func dedupe(in []string) []string {

@@ -209,6 +209,15 @@ func TestAppFormValidation(t *testing.T) {
 	wantCode(t, "bad ttl", r, http.StatusUnprocessableEntity)
 	wantBody(t, "bad ttl", r, "token lifetime", `value="forever"`, `value="Named"`)
 
+	// A redirect URI the browser would run or show itself: refused with a
+	// specific reason, and the form keeps what was typed.
+	form = url.Values{"name": {"Named"}, "grant_types": {"authorization_code"},
+		"redirect_uris": {"https://ok.example/cb\r\njavascript:alert(document.cookie)\r\ndata:text/html,hi"}}
+	r = a.postForm("/console/apps/new", "/console/apps/new", form)
+	wantCode(t, "javascript redirect", r, http.StatusUnprocessableEntity)
+	wantBody(t, "javascript redirect", r, "the javascript: scheme is not allowed", "the data: scheme is not allowed",
+		"com.example.app:/callback", "javascript:alert(document.cookie)")
+
 	// No grant type ticked: an error, not the default.
 	r = a.postForm("/console/apps/new", "/console/apps/new", url.Values{"name": {"Named"}})
 	wantCode(t, "no grant", r, http.StatusUnprocessableEntity)

@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -46,6 +48,7 @@ type harness struct {
 	clk   *clock
 	srv   *httptest.Server
 	hc    *http.Client
+	xff   string // X-Forwarded-For sent with every request, if set
 }
 
 func newHarness(t *testing.T, uo users.Options) *harness {
@@ -90,6 +93,9 @@ type resp struct {
 
 func (h *harness) do(req *http.Request) resp {
 	h.t.Helper()
+	if h.xff != "" {
+		req.Header.Set("X-Forwarded-For", h.xff)
+	}
 	r, err := h.hc.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
@@ -364,6 +370,60 @@ func TestLoginRateLimit(t *testing.T) {
 	}
 	h.clk.add(time.Minute)
 	wantLocation(t, "a minute later", h.login("alice", pw, ""), "/console/")
+}
+
+// TestLoginRateLimitSparesKnownPairs: guessing alice's password from many
+// addresses, and other usernames from the office address bob shares with
+// the attacker, locks out neither of them where they logged in before;
+// everyone else over a limit gets 429 without the password being checked.
+func TestLoginRateLimitSparesKnownPairs(t *testing.T) {
+	cip, err := clientip.New([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, users.Options{FailuresPerUser: 5, FailuresPerAddress: 20, FailureBurst: 5},
+		func(o *console.Options) { o.ClientIP = cip })
+	h.createUser("alice", store.RoleMember)
+	h.createUser("bob", store.RoleMember)
+	h.createUser("carol", store.RoleMember)
+	const home, office = "203.0.113.1", "198.51.100.7"
+	loginFrom := func(addr, user, password string) resp {
+		h.hc, h.xff = h.newClient(), addr
+		return h.login(user, password, "")
+	}
+	wantLocation(t, "alice at home", loginFrom(home, "alice", pw), "/console/")
+	wantLocation(t, "bob at the office", loginFrom(office, "bob", pw), "/console/")
+
+	for i := range 5 { // alice's allowance, from ever new addresses
+		loginFrom("192.0.2."+strconv.Itoa(i), "alice", "wrong password!")
+	}
+	for i := range 20 { // the office's allowance
+		loginFrom(office, "user"+strconv.Itoa(i), "wrong password!")
+	}
+	for i := range 20 {
+		if r := loginFrom(home, "alice", pw); r.code != http.StatusSeeOther {
+			t.Fatalf("alice at home, login %d during the attack: got %d, want 303\n%s", i+1, r.code, r.body)
+		}
+		if r := loginFrom(office, "bob", pw); r.code != http.StatusSeeOther {
+			t.Fatalf("bob at the office, login %d during the attack: got %d, want 303\n%s", i+1, r.code, r.body)
+		}
+	}
+	// Over a limit and not a known pair: refused, right password or not.
+	for _, tc := range []struct{ name, addr, user, password string }{
+		{"attacker guessing alice", "192.0.2.99", "alice", "another guess"},
+		{"alice from a new address", "192.0.2.100", "alice", pw},
+		{"carol at the office", office, "carol", pw},
+	} {
+		r := loginFrom(tc.addr, tc.user, tc.password)
+		wantCode(t, tc.name, r, http.StatusTooManyRequests)
+		if ra, err := strconv.Atoi(r.hdr.Get("Retry-After")); err != nil || ra < 1 {
+			t.Errorf("%s: Retry-After = %q; want seconds", tc.name, r.hdr.Get("Retry-After"))
+		}
+	}
+	// alice elsewhere and carol once the allowances are back.
+	h.clk.add(time.Minute)
+	wantLocation(t, "alice from a new address a minute later", loginFrom("192.0.2.100", "alice", pw), "/console/")
+	wantLocation(t, "carol at the office a minute later", loginFrom(office, "carol", pw), "/console/")
 }
 
 func TestCSRF(t *testing.T) {

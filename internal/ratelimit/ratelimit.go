@@ -1,7 +1,10 @@
 // Package ratelimit limits failures (wrong secrets, wrong passwords) per
 // key — a client ID, a username, a source address — with one token bucket
-// per key. Only failures spend allowance, so a caller who gets it right is
-// never slowed by someone else's mistakes.
+// per key. Only failures spend allowance. [Guard] is what client
+// authentication and console logins use: it refuses attempts over the
+// limit before any credential is checked, and lets through the (subject,
+// address) pairs that recently succeeded, so a legitimate caller is not
+// locked out by someone else's guessing.
 package ratelimit
 
 import (
@@ -48,7 +51,7 @@ func (f *Failures) Exhausted(key string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	if t := lim.TokensAt(now); t < 1 {
-		return f.wait(t), true
+		return waitFor(f.limit, t), true
 	}
 	return 0, false
 }
@@ -79,7 +82,7 @@ func (f *Failures) Spend(key string, now time.Time) (time.Duration, bool) {
 	if lim.AllowN(now, 1) {
 		return 0, false
 	}
-	return f.wait(lim.TokensAt(now)), true
+	return waitFor(f.limit, lim.TokensAt(now)), true
 }
 
 // Prune drops the buckets that are back at full allowance.
@@ -97,8 +100,9 @@ func (f *Failures) pruneLocked(now time.Time) {
 	}
 }
 
-// wait is the time until one unit of allowance is back, in whole seconds.
-func (f *Failures) wait(tokens float64) time.Duration {
-	secs := math.Ceil((1 - tokens) / float64(f.limit))
+// waitFor is the time until one unit of allowance is back at limit, in
+// whole seconds.
+func waitFor(limit rate.Limit, tokens float64) time.Duration {
+	secs := math.Ceil((1 - tokens) / float64(limit))
 	return time.Duration(max(1, secs)) * time.Second
 }

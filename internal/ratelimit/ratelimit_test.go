@@ -37,3 +37,19 @@ func TestFailures(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFailuresExhausted is the limiter's cost per request before
+// Guard: one look at the address's bucket, from all CPUs at once. Compare
+// BenchmarkGuardKnownPair.
+func BenchmarkFailuresExhausted(b *testing.B) {
+	now := time.Now()
+	f := NewFailures(60, 10)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, ex := f.Exhausted("203.0.113.77", now); ex {
+				b.Fatal("exhausted")
+			}
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -120,6 +121,12 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 			msg = "The request has no redirect_uri, and the application has several registered."
 		}
 		return nil, pageError(http.StatusBadRequest, msg)
+	}
+	// Registration refuses such URIs, but one stored before it did (e.g. a
+	// javascript: or data: URI) must not be redirected to either.
+	if err := clients.CheckRedirectURI(target); err != nil {
+		s.log.Warn("authorization request for a registered redirect URI that is not allowed", "client", id, "err", err)
+		return nil, pageError(http.StatusBadRequest, "The application's registered redirect URI is not allowed (it must be https, http on 127.0.0.1, [::1] or localhost, or a private-use scheme such as com.example.app:/callback). An administrator must correct it.")
 	}
 	state := ""
 	if v := q["state"]; len(v) > 0 {

@@ -411,6 +411,45 @@ func TestAuthorizeErrorPages(t *testing.T) {
 	}
 }
 
+// TestAuthorizeStoredBadRedirectURI: a javascript: or data: URI stored
+// before registration refused them gets the error page, never a redirect.
+func TestAuthorizeStoredBadRedirectURI(t *testing.T) {
+	ah := newAuthzHarness(t)
+	ah.login()
+	_, chal := pkce(t)
+	for _, bad := range []string{"javascript:alert(document.domain)//", "data:text/html,<script>alert(1)</script>", "http://evil.example/cb"} {
+		t.Run(bad, func(t *testing.T) {
+			id, _ := ah.app(clients.Spec{Name: "old app", RedirectURIs: []string{testRedirect}})
+			if _, err := ah.st.UpdateClient(context.Background(), id, func(c *store.Client) error {
+				c.RedirectURIs = []string{bad}
+				return nil
+			}, &store.AuditEvent{Time: ah.clock.Now(), Actor: "test", Action: "client.update", Target: id}); err != nil {
+				t.Fatal(err)
+			}
+			for _, sent := range []string{bad, ""} { // sent, or the only one registered
+				v := authzParamsFor(id, chal, "profile")
+				if sent == "" {
+					v.Del("redirect_uri")
+				} else {
+					v.Set("redirect_uri", sent)
+				}
+				p := ah.get(authorizePath(v))
+				if p.status == http.StatusOK { // the consent page: Allow would redirect
+					f := p.hidden()
+					f.Set("decision", "allow")
+					p = ah.postForm(PathAuthorize, f)
+				}
+				if p.status != http.StatusBadRequest || p.header.Get("Location") != "" {
+					t.Fatalf("redirect_uri %q: got %d Location %q, want 400 and no redirect", sent, p.status, p.header.Get("Location"))
+				}
+				if !strings.Contains(p.body, "registered redirect URI is not allowed") {
+					t.Errorf("error page does not say why:\n%s", p.body)
+				}
+			}
+		})
+	}
+}
+
 func maps(v url.Values) url.Values {
 	out := url.Values{}
 	for k, vs := range v {

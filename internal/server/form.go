@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/base64"
+	"net/http"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -95,6 +96,21 @@ func safeName(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// authorizationHeader returns the request's Authorization header. More
+// than one is invalid_request: a request carries one set of credentials
+// (RFC 9110 §11.6.2), and which of several a server picks must not decide
+// who the caller is.
+func authorizationHeader(h http.Header) (string, error) {
+	v := h["Authorization"]
+	switch len(v) {
+	case 0:
+		return "", nil
+	case 1:
+		return v[0], nil
+	}
+	return "", oauth.InvalidRequest("the request has %d Authorization headers; send exactly one", len(v))
 }
 
 // basicCredentials extracts client credentials from an Authorization header

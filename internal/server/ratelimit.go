@@ -4,45 +4,29 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
-// authLimiter limits failed client authentications per client ID and per
-// source address. Only failures consume allowance, so a client that
-// authenticates correctly is never slowed: while a client ID is over its
-// limit, a request with the right secret still succeeds and a wrong one gets
-// 429. An address over its limit is refused before any check.
-type authLimiter struct {
-	perClient, perAddr *ratelimit.Failures
-}
-
-func newAuthLimiter(clientPerMinute, addrPerMinute, burst int) *authLimiter {
-	return &authLimiter{
-		perClient: ratelimit.NewFailures(clientPerMinute, burst),
-		perAddr:   ratelimit.NewFailures(addrPerMinute, burst),
+// newAuthLimiter limits failed client authentications per client ID and per
+// source address (see ratelimit.Guard). A client that authenticated from an
+// address within RememberSuccess passes from it even while its ID or the
+// address is over the limit; anyone else over the limit gets 429 before the
+// secret is checked.
+func newAuthLimiter(o Options) *ratelimit.Guard {
+	pc, pa, b := o.FailuresPerClient, o.FailuresPerAddress, o.FailureBurst
+	if pc == 0 {
+		pc = 30
 	}
-}
-
-// addrBlocked reports whether addr has no failure allowance left, and if so
-// after how many seconds it will have.
-func (l *authLimiter) addrBlocked(addr string, now time.Time) (retryAfter int, blocked bool) {
-	wait, blocked := l.perAddr.Exhausted(addr, now)
-	return int(wait / time.Second), blocked
-}
-
-// failure records a failed authentication for clientID from addr and reports
-// whether the failure exceeded either allowance.
-func (l *authLimiter) failure(clientID, addr string, now time.Time) (retryAfter int, limited bool) {
-	w1, lim1 := l.perAddr.Spend(addr, now)
-	var w2 time.Duration
-	var lim2 bool
-	if clientID != "" {
-		w2, lim2 = l.perClient.Spend(clientID, now)
+	if pa == 0 {
+		pa = 60
 	}
-	return int(max(w1, w2) / time.Second), lim1 || lim2
+	if b <= 0 {
+		b = 10
+	}
+	return ratelimit.NewGuard(ratelimit.GuardOptions{PerSubject: pc, PerAddress: pa, Burst: b, Remember: o.RememberSuccess})
 }
 
-// prune drops limiters that are back at full allowance.
-func (l *authLimiter) prune(now time.Time) {
-	l.perClient.Prune(now)
-	l.perAddr.Prune(now)
+// tooManyRequests is the 429 for a wait from the limiter.
+func tooManyRequests(wait time.Duration) error {
+	return oauth.TooManyRequests(int(wait / time.Second))
 }

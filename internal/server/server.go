@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/grant"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -42,6 +43,9 @@ type Options struct {
 	// source address, with a burst. Zero means the defaults (30, 60, 10);
 	// negative means unlimited.
 	FailuresPerClient, FailuresPerAddress, FailureBurst int
+	// RememberSuccess is how long a (client ID, source address) pair that
+	// authenticated passes those limits: 0 means 24 hours, negative never.
+	RememberSuccess time.Duration
 
 	PollInterval time.Duration // change-feed poll; default 1s
 	// MaxStaleness: once the client cache has gone this long without being
@@ -108,7 +112,7 @@ type Server struct {
 	grants  map[string]grant.Grant
 	clients *clientCache
 	usage   usageRecorder
-	limiter *authLimiter
+	limiter *ratelimit.Guard
 	metrics *metrics
 	handler http.Handler
 
@@ -193,17 +197,7 @@ func New(o Options) (*Server, error) {
 	if s.pollInterval <= 0 {
 		s.pollInterval = time.Second
 	}
-	pc, pa, b := o.FailuresPerClient, o.FailuresPerAddress, o.FailureBurst
-	if pc == 0 {
-		pc = 30
-	}
-	if pa == 0 {
-		pa = 60
-	}
-	if b <= 0 {
-		b = 10
-	}
-	s.limiter = newAuthLimiter(pc, pa, b)
+	s.limiter = newAuthLimiter(o)
 	start := s.now()
 	s.confirmed.Store(&start)
 	if err := s.metrics.cacheFeed(s.staleness, s.confirmedAt); err != nil {
@@ -267,7 +261,7 @@ func (s *Server) Run(ctx context.Context) {
 			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("signing key maintenance failed", "err", err)
 			}
-			s.limiter.prune(s.now())
+			s.limiter.Prune(s.now())
 		case <-prune.C:
 			if err := s.st.Prune(ctx, s.now()); err != nil && ctx.Err() == nil {
 				s.log.Error("pruning expired data failed", "err", err)

@@ -168,7 +168,12 @@ func (s *Server) authenticate(r *http.Request, f *form) (*cachedClient, error) {
 // public client (token endpoint auth method none) identified by client_id in
 // the body with no secret (RFC 6749 §2.1, §3.2.1).
 func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) (*cachedClient, error) {
-	id, secret, basic, err := basicCredentials(r.Header.Get("Authorization"))
+	hdr, err := authorizationHeader(r.Header)
+	if err != nil {
+		s.metrics.authFailures.WithLabelValues("malformed").Inc()
+		return nil, err
+	}
+	id, secret, basic, err := basicCredentials(hdr)
 	if err != nil {
 		s.metrics.authFailures.WithLabelValues("malformed").Inc()
 		return nil, err
@@ -189,9 +194,10 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 
 	now := s.now()
 	addr := s.clientIP.Addr(r)
-	if retry, blocked := s.limiter.addrBlocked(addr, now); blocked {
+	attempt, wait, ok := s.limiter.Check(id, addr, now)
+	if !ok { // over the limit: the secret is not even checked
 		s.metrics.authFailures.WithLabelValues("rate_limited").Inc()
-		return nil, oauth.TooManyRequests(retry)
+		return nil, tooManyRequests(wait)
 	}
 	if err := s.checkFresh(now); err != nil {
 		return nil, err
@@ -205,6 +211,7 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 	}
 	if allowPublic && !basic && secret == "" && cc != nil &&
 		cc.client.TokenEndpointAuthMethod == store.AuthMethodNone && !cc.client.Disabled {
+		attempt.Success()
 		return cc, nil
 	}
 	sec := cc.verify(secret, now)
@@ -220,11 +227,12 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 			reason = "disabled"
 		}
 		s.metrics.authFailures.WithLabelValues(reason).Inc()
-		if retry, limited := s.limiter.failure(id, addr, now); limited {
-			return nil, oauth.TooManyRequests(retry)
+		if wait, limited := attempt.Failure(); limited {
+			return nil, tooManyRequests(wait)
 		}
 		return nil, oauth.InvalidClient("client authentication failed")
 	}
+	attempt.Success()
 	s.usage.used(sec, now)
 	return cc, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,6 +187,44 @@ func TestTokenBadRequests(t *testing.T) {
 	})
 }
 
+// TestTwoAuthorizationHeaders: a request with two Authorization headers is
+// refused at every client-authenticated endpoint, whichever comes first.
+func TestTwoAuthorizationHeaders(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(clients.Spec{})
+	other, otherSecret := h.client(clients.Spec{Name: "other"})
+	tok := h.token(id, secret, "").json["access_token"].(string)
+	bodies := map[string]string{
+		PathToken:      "grant_type=client_credentials",
+		PathIntrospect: "token=" + url.QueryEscape(tok),
+		PathRevoke:     "token=" + url.QueryEscape(tok),
+	}
+	for _, path := range []string{PathToken, PathIntrospect, PathRevoke} {
+		for _, tc := range []struct {
+			name          string
+			first, second string
+		}{
+			{"right then wrong", basic(id, secret), basic(id, "wrong")},
+			{"wrong then right", basic(id, "wrong"), basic(id, secret)},
+			{"two clients", basic(id, secret), basic(other, otherSecret)},
+			{"same twice", basic(id, secret), basic(id, secret)},
+			{"basic and bearer", basic(id, secret), "Bearer " + tok},
+		} {
+			t.Run(path+"/"+tc.name, func(t *testing.T) {
+				req, _ := http.NewRequest("POST", h.http.URL+path, strings.NewReader(bodies[path]))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Add("Authorization", tc.first)
+				req.Header.Add("Authorization", tc.second)
+				r := h.do(req)
+				wantError(t, r, http.StatusBadRequest, "invalid_request")
+				if !strings.Contains(r.json["error_description"].(string), "Authorization headers") {
+					t.Errorf("error_description: got %q, want it to name the repeated header", r.json["error_description"])
+				}
+			})
+		}
+	}
+}
+
 func TestTokenClientLifecycle(t *testing.T) {
 	h := newHarness(t)
 	h.run()
@@ -283,8 +322,7 @@ func TestTokenRateLimit(t *testing.T) {
 		o.FailuresPerClient, o.FailuresPerAddress, o.FailureBurst = 5, -1, 5
 	}})
 	id, secret := h.client(clients.Spec{})
-	// Failures against one client ID from one address exhaust the per-client
-	// allowance...
+	// Failures against one client ID exhaust the per-client allowance...
 	var last response
 	for i := 0; i < 6; i++ {
 		last = h.token(id, "wrong-secret-"+strconv.Itoa(i), "")
@@ -293,10 +331,10 @@ func TestTokenRateLimit(t *testing.T) {
 	if ra, err := strconv.Atoi(last.header.Get("Retry-After")); err != nil || ra < 1 {
 		t.Errorf("Retry-After: got %q, want a positive number of seconds", last.header.Get("Retry-After"))
 	}
-	// ...but the client with its right secret is never slowed.
-	if r := h.token(id, secret, ""); r.status != 200 {
-		t.Errorf("right secret while the ID is rate-limited: got %d %s, want 200", r.status, r.body)
-	}
+	// ...after which not even the right secret is checked from an address
+	// where the client has not succeeded before (see
+	// TestRateLimitRemembersSuccess for one where it has).
+	wantError(t, h.token(id, secret, ""), 429, "invalid_request")
 	// Another client is unaffected.
 	id2, secret2 := h.client(clients.Spec{})
 	if r := h.token(id2, secret2, ""); r.status != 200 {
@@ -313,6 +351,82 @@ func TestTokenRateLimit(t *testing.T) {
 	}
 	wantError(t, last, 429, "invalid_request")
 	wantError(t, h2.token(id3, secret3, ""), 429, "invalid_request")
+}
+
+// TestRateLimitRemembersSuccess: an attacker guessing one client's secret
+// from many addresses, and other client IDs from the address a legitimate
+// client shares with them (a NAT), is refused without the secret being
+// checked once over the limits; the client, which authenticated from that
+// address before, is never refused.
+func TestRateLimitRemembersSuccess(t *testing.T) {
+	cip, err := clientip.New([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, harnessOpts{func(o *Options) {
+		o.FailuresPerClient, o.FailuresPerAddress, o.FailureBurst = 5, 10, 3
+		o.ClientIP = cip
+	}})
+	victim, victimSecret := h.client(clients.Spec{})
+	neighbour, neighbourSecret := h.client(clients.Spec{Name: "neighbour"})
+	from := func(addr, id, secret string) response {
+		return h.post(PathToken, "grant_type=client_credentials", map[string]string{
+			"Authorization": basic(id, secret), "X-Forwarded-For": addr})
+	}
+	const nat = "198.51.100.7"
+	if r := from(nat, victim, victimSecret); r.status != 200 {
+		t.Fatalf("first request: got %d %s, want 200", r.status, r.body)
+	}
+
+	refused := 0
+	for i := 0; i < 103; i++ {
+		// The attacker guesses the victim's secret from ever new addresses,
+		// and other client IDs from the victim's address...
+		from("192.0.2."+strconv.Itoa(i), victim, "guess-"+strconv.Itoa(i))
+		from(nat, "guess-"+strconv.Itoa(i), "nope")
+		// ...while the victim keeps working from there.
+		if r := from(nat, victim, victimSecret); r.status != 200 {
+			refused++
+		}
+	}
+	if refused > 0 {
+		t.Errorf("the client that succeeded before was refused %d of 103 times, want 0", refused)
+	}
+
+	// The attacker is over the limits: refused before any check, so not
+	// even a right secret is looked at, from an address where that client
+	// has not succeeded.
+	for _, tc := range []struct{ name, addr, id, secret string }{
+		{"attacker", "192.0.2.200", victim, "one-more-guess"},
+		{"right secret of the attacked ID from elsewhere", "203.0.113.9", victim, victimSecret},
+		{"right secret of another client at the attacked address", nat, neighbour, neighbourSecret},
+	} {
+		r := from(tc.addr, tc.id, tc.secret)
+		if r.status != http.StatusTooManyRequests || r.json["error"] != "invalid_request" {
+			t.Errorf("%s: got %d %s, want 429 invalid_request", tc.name, r.status, r.body)
+		}
+		if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < 1 {
+			t.Errorf("%s: Retry-After: got %q, want a positive number of seconds", tc.name, r.header.Get("Retry-After"))
+		}
+	}
+	// Only the guesses within the two bursts were checked.
+	req, _ := http.NewRequest("GET", h.http.URL+"/metrics", nil)
+	m := h.do(req).body
+	checked := 0
+	for _, reason := range []string{"bad_secret", "unknown_client"} {
+		re := regexp.MustCompile(`gatehouse_client_auth_failures_total\{reason="` + reason + `"\} (\d+)`)
+		if mm := re.FindStringSubmatch(m); mm != nil {
+			n, _ := strconv.Atoi(mm[1])
+			checked += n
+		}
+	}
+	if checked > 6 {
+		t.Errorf("%d of 207 guesses were checked, want at most 6 (the burst of the client ID and of the address)", checked)
+	}
+	// Another client elsewhere is unaffected.
+	if r := from("203.0.113.10", neighbour, neighbourSecret); r.status != 200 {
+		t.Errorf("another client at another address: got %d %s, want 200", r.status, r.body)
+	}
 }
 
 func TestUsageRecorded(t *testing.T) {

@@ -2,7 +2,8 @@
 // create, change and authenticate users only through it. It enforces the
 // username and password rules, hashes passwords with argon2id, records an
 // audit event for every change and rate-limits failed logins per username
-// and per source address.
+// and per source address (sparing the username and address pairs that
+// logged in recently).
 package users
 
 import (
@@ -72,6 +73,9 @@ type Options struct {
 	// Failed logins allowed per minute per username and per address, with
 	// a burst. Zero means the defaults (5, 20, 5); negative means unlimited.
 	FailuresPerUser, FailuresPerAddress, FailureBurst int
+	// RememberSuccess is how long a (username, address) pair that logged
+	// in passes those limits: 0 means 24 hours, negative never.
+	RememberSuccess time.Duration
 }
 
 // Service manages users.
@@ -80,7 +84,7 @@ type Service struct {
 	now  func() time.Time
 	rand io.Reader
 
-	perUser, perAddr *ratelimit.Failures
+	limiter *ratelimit.Guard
 
 	dummyOnce sync.Once
 	dummy     string // a hash to verify against for unknown usernames
@@ -105,8 +109,7 @@ func New(o Options) *Service {
 	if b <= 0 {
 		b = 5
 	}
-	s.perUser = ratelimit.NewFailures(pu, b)
-	s.perAddr = ratelimit.NewFailures(pa, b)
+	s.limiter = ratelimit.NewGuard(ratelimit.GuardOptions{PerSubject: pu, PerAddress: pa, Burst: b, Remember: o.RememberSuccess})
 	return s
 }
 
@@ -299,15 +302,15 @@ func (s *Service) endSessions(ctx context.Context, id string) error {
 // wrong password alike, ErrDisabled for a disabled user with the right
 // password, and *RateLimitError while the username or the address is over
 // its allowance of failures. Only failures spend allowance; while a limit
-// is exhausted no password is checked at all, so guessing stops (at the
-// price that an attacker can lock a username out for about a minute).
+// is exhausted no password is checked at all, so guessing stops. A username
+// that logged in from addr within Options.RememberSuccess is exempt: its
+// user is not locked out by someone guessing elsewhere or sharing the
+// address, and its own failures count against that pair alone.
 func (s *Service) Authenticate(ctx context.Context, username, password, addr string) (store.User, error) {
 	now := s.now()
 	key := strings.ToLower(strings.TrimSpace(username))
-	if wait, blocked := s.perAddr.Exhausted(addr, now); blocked {
-		return store.User{}, &RateLimitError{RetryAfter: wait}
-	}
-	if wait, blocked := s.perUser.Exhausted(key, now); blocked {
+	attempt, wait, allowed := s.limiter.Check(key, addr, now)
+	if !allowed {
 		return store.User{}, &RateLimitError{RetryAfter: wait}
 	}
 	u, err := s.st.GetUserByUsername(ctx, key)
@@ -316,7 +319,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password, addr str
 		// Spend the same time as a real check so that response times do
 		// not tell which usernames exist.
 		_, _ = secret.VerifyPassword(password, s.dummyHash())
-		s.fail(key, addr, now)
+		attempt.Failure()
 		return store.User{}, ErrInvalidCredentials
 	case err != nil:
 		return store.User{}, fmt.Errorf("authenticate: %w", err)
@@ -326,26 +329,21 @@ func (s *Service) Authenticate(ctx context.Context, username, password, addr str
 		return store.User{}, fmt.Errorf("authenticate user %s: %w", u.ID, err)
 	}
 	if !ok {
-		s.fail(key, addr, now)
+		attempt.Failure()
 		return store.User{}, ErrInvalidCredentials
 	}
 	if u.Disabled {
 		return store.User{}, ErrDisabled
 	}
+	attempt.Success()
 	return u, nil
 }
 
-func (s *Service) fail(user, addr string, now time.Time) {
-	s.perUser.Spend(user, now)
-	s.perAddr.Spend(addr, now)
-}
-
-// Prune drops rate-limit state that is back at full allowance; call it
-// now and then (e.g. every minute).
+// Prune drops rate-limit state that is back at full allowance and login
+// pairs no longer remembered. The limiter also does this by itself, at
+// most once a minute, as logins come in.
 func (s *Service) Prune() {
-	now := s.now()
-	s.perUser.Prune(now)
-	s.perAddr.Prune(now)
+	s.limiter.Prune(s.now())
 }
 
 func (s *Service) dummyHash() string {

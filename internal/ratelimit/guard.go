@@ -1,0 +1,293 @@
+package ratelimit
+
+import (
+	"hash/maphash"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Guard protects a credential check — a client secret, a user's password —
+// against guessing without locking out the people who know the answer.
+//
+// Failures are counted per subject (the client ID or username tried) and
+// per source address. While either has no allowance left, an attempt is
+// refused before its credential is checked, so an attacker learns nothing
+// from guesses made over the limit. Exempt are (subject, address) pairs
+// that authenticated successfully within the remembered period (default 24
+// hours): a client or user who got in from an address keeps getting in
+// from it while someone else exhausts the limits of its ID or of the
+// address they share. A remembered pair's own failures count against that
+// pair only, at the subject's rate, so it cannot be used to guess faster
+// than anyone else.
+//
+// A Guard is safe for concurrent use. A remembered pair's attempt costs
+// one read-locked lookup in one of 64 map shards and, at most once a minute
+// per pair, an atomic store; only a pair's first success writes to a map.
+type Guard struct {
+	perSubject, perAddr *Failures
+	pairRate            rate.Limit // for a remembered pair's own failures
+	burst               int
+	remember            time.Duration // <= 0: remember no pairs
+	pairs               pairMap
+	lastPrune           atomic.Int64 // unix nanoseconds
+}
+
+// GuardOptions configures a Guard. The zero value limits nothing and
+// remembers pairs for 24 hours.
+type GuardOptions struct {
+	// PerSubject and PerAddress are the failures allowed a minute per
+	// subject and per address after Burst failures at once; <= 0 means no
+	// limit.
+	PerSubject, PerAddress, Burst int
+	// Remember is how long a (subject, address) pair that authenticated
+	// passes the limits; 0 means 24 hours, negative means never.
+	Remember time.Duration
+}
+
+// maxPairs bounds the remembered pairs; past it the least recently
+// successful are forgotten first.
+const maxPairs = 100_000
+
+// NewGuard returns a Guard.
+func NewGuard(o GuardOptions) *Guard {
+	g := &Guard{
+		perSubject: NewFailures(o.PerSubject, o.Burst),
+		perAddr:    NewFailures(o.PerAddress, o.Burst),
+		burst:      max(o.Burst, 1),
+		remember:   o.Remember,
+	}
+	if g.remember == 0 {
+		g.remember = 24 * time.Hour
+	}
+	g.pairRate = min(g.perSubject.limit, g.perAddr.limit)
+	g.pairs.init(maxPairs)
+	return g
+}
+
+// Attempt is one attempt to authenticate that Check let through. Report
+// its outcome with Success or Failure.
+type Attempt struct {
+	g             *Guard
+	pair          *pair // remembered, or nil
+	subject, addr string
+	now           time.Time
+}
+
+// Check decides whether subject may be tried from addr now. If not, it
+// returns how long until it may (whole seconds, at least one); the
+// credential must then not be checked at all.
+func (g *Guard) Check(subject, addr string, now time.Time) (Attempt, time.Duration, bool) {
+	a := Attempt{g: g, subject: subject, addr: addr, now: now}
+	if g.remember > 0 {
+		if p := g.pairs.get(subject, addr); p != nil && now.UnixNano()-p.last.Load() < int64(g.remember) {
+			a.pair = p
+			if lim := p.fails.Load(); lim != nil {
+				if t := lim.TokensAt(now); t < 1 {
+					return a, waitFor(g.pairRate, t), false
+				}
+			}
+			return a, 0, true
+		}
+	}
+	w1, ex1 := g.perAddr.Exhausted(addr, now)
+	w2, ex2 := g.perSubject.Exhausted(subject, now)
+	if ex1 || ex2 {
+		return a, max(w1, w2), false
+	}
+	return a, 0, true
+}
+
+// Success records that the attempt authenticated: its pair is remembered
+// from now on.
+func (a Attempt) Success() {
+	g := a.g
+	if g.remember <= 0 {
+		return
+	}
+	now := a.now.UnixNano()
+	if a.pair != nil {
+		// Refresh at most once a minute, so a busy client does not write
+		// on every request.
+		if now-a.pair.last.Load() >= int64(time.Minute) {
+			a.pair.last.Store(now)
+		}
+		return
+	}
+	g.pairs.put(a.subject, a.addr, now, now-int64(g.remember))
+	g.maybePrune(a.now)
+}
+
+// Failure records that the attempt failed and reports whether that went
+// over an allowance, and if so how long until there is allowance again.
+// A remembered pair's failure counts against the pair alone; any other
+// against its subject and its address.
+func (a Attempt) Failure() (time.Duration, bool) {
+	g := a.g
+	defer g.maybePrune(a.now)
+	if a.pair != nil {
+		if g.pairRate == rate.Inf {
+			return 0, false
+		}
+		lim := a.pair.fails.Load()
+		if lim == nil {
+			lim = rate.NewLimiter(g.pairRate, g.burst)
+			if !a.pair.fails.CompareAndSwap(nil, lim) {
+				if l := a.pair.fails.Load(); l != nil {
+					lim = l
+				}
+			}
+		}
+		if lim.AllowN(a.now, 1) {
+			return 0, false
+		}
+		return waitFor(g.pairRate, lim.TokensAt(a.now)), true
+	}
+	w1, over1 := g.perAddr.Spend(a.addr, a.now)
+	var w2 time.Duration
+	var over2 bool
+	if a.subject != "" {
+		w2, over2 = g.perSubject.Spend(a.subject, a.now)
+	}
+	return max(w1, w2), over1 || over2
+}
+
+// Prune drops failure state that is back at full allowance and pairs not
+// successful within the remembered period. The Guard also does this by
+// itself at most once a minute, when it records an outcome.
+func (g *Guard) Prune(now time.Time) {
+	g.lastPrune.Store(now.UnixNano())
+	g.perSubject.Prune(now)
+	g.perAddr.Prune(now)
+	g.pairs.prune(now, now.UnixNano()-int64(g.remember), g.burst)
+}
+
+func (g *Guard) maybePrune(now time.Time) {
+	last := g.lastPrune.Load()
+	if now.UnixNano()-last < int64(time.Minute) || !g.lastPrune.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	g.Prune(now)
+}
+
+// pair is a remembered (subject, address) pair.
+type pair struct {
+	last  atomic.Int64                 // unix nanoseconds of the last success
+	fails atomic.Pointer[rate.Limiter] // the pair's own failures; nil: none lately
+}
+
+const pairShards = 64
+
+// pairMap maps subject and address to a pair, in shards so that lookups
+// from many goroutines do not contend on one lock.
+type pairMap struct {
+	seed     maphash.Seed
+	perShard int
+	shards   [pairShards]struct {
+		mu sync.RWMutex
+		m  map[string]*pair
+		_  [32]byte // keep shards on separate cache lines
+	}
+}
+
+func (pm *pairMap) init(max int) {
+	pm.seed = maphash.MakeSeed()
+	pm.perShard = max / pairShards
+	for i := range pm.shards {
+		pm.shards[i].m = make(map[string]*pair)
+	}
+}
+
+// key writes subject and address into buf; a 0 byte cannot occur in
+// either, so different pairs never share a key.
+func pairKey(buf []byte, subject, addr string) []byte {
+	buf = append(buf, addr...)
+	buf = append(buf, 0)
+	return append(buf, subject...)
+}
+
+func (pm *pairMap) get(subject, addr string) *pair {
+	var buf [96]byte
+	k := pairKey(buf[:0], subject, addr)
+	sh := &pm.shards[maphash.Bytes(pm.seed, k)%pairShards]
+	sh.mu.RLock()
+	p := sh.m[string(k)]
+	sh.mu.RUnlock()
+	return p
+}
+
+// put records a success of the pair at now; entries older than expired are
+// dropped to make room when the shard is full.
+func (pm *pairMap) put(subject, addr string, now, expired int64) {
+	var buf [96]byte
+	k := pairKey(buf[:0], subject, addr)
+	sh := &pm.shards[maphash.Bytes(pm.seed, k)%pairShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if p := sh.m[string(k)]; p != nil {
+		p.last.Store(now)
+		return
+	}
+	if len(sh.m) >= pm.perShard {
+		evict(sh.m, expired, pm.perShard)
+	}
+	p := &pair{}
+	p.last.Store(now)
+	sh.m[string(k)] = p
+}
+
+// evict drops the pairs that expired and, if that frees too little, the
+// eighth of the shard least recently successful.
+func evict(m map[string]*pair, expired int64, capacity int) {
+	for k, p := range m {
+		if p.last.Load() <= expired {
+			delete(m, k)
+		}
+	}
+	if len(m) < capacity-capacity/16 {
+		return
+	}
+	lasts := make([]int64, 0, len(m))
+	for _, p := range m {
+		lasts = append(lasts, p.last.Load())
+	}
+	slices.Sort(lasts)
+	cut := lasts[len(lasts)/8]
+	for k, p := range m {
+		if p.last.Load() <= cut {
+			delete(m, k)
+		}
+	}
+}
+
+func (pm *pairMap) prune(now time.Time, expired int64, burst int) {
+	for i := range pm.shards {
+		sh := &pm.shards[i]
+		sh.mu.Lock()
+		for k, p := range sh.m {
+			if p.last.Load() <= expired {
+				delete(sh.m, k)
+				continue
+			}
+			if lim := p.fails.Load(); lim != nil && lim.TokensAt(now) >= float64(burst) {
+				p.fails.Store(nil)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// len is the number of remembered pairs.
+func (pm *pairMap) len() int {
+	n := 0
+	for i := range pm.shards {
+		sh := &pm.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}
