@@ -25,7 +25,15 @@ import (
 // Build compiles the gatehouse command into a temporary directory and
 // returns the binary's path and a function that removes it. Call it once
 // from TestMain.
+//
+// It also opens every source file of the module, so that go test's result
+// cache, which records the files a test opens, reruns the end-to-end tests
+// when the binary's source changes: the test binaries themselves import
+// little of it.
 func Build() (path string, cleanup func(), err error) {
+	if err := openSources(); err != nil {
+		return "", nil, err
+	}
 	dir, err := os.MkdirTemp("", "gatehouse-e2e")
 	if err != nil {
 		return "", nil, err
@@ -38,6 +46,36 @@ func Build() (path string, cleanup func(), err error) {
 		return "", nil, fmt.Errorf("build gatehouse: %w", err)
 	}
 	return path, func() { os.RemoveAll(dir) }, nil
+}
+
+// openSources opens (and closes) every file of the module that goes into
+// the gatehouse binary: Go sources, embedded SQL, templates and assets.
+func openSources() error {
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	dir := filepath.Dir(strings.TrimSpace(string(root)))
+	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); p != dir && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(p) {
+		case ".go", ".sql", ".html", ".tmpl", ".css", ".js", ".yaml", ".mod", ".sum":
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			return f.Close()
+		}
+		return nil
+	})
 }
 
 // Instance is one data directory (or database) used by servers and the
