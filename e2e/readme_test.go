@@ -217,12 +217,13 @@ type shell struct {
 	in    io.WriteCloser
 	lines chan string // the session's stdout: only the markers the test prints
 	log   string      // the blocks' stdout and stderr
-	dir   string
+	aside string      // where the blocks are written
 }
 
 func startShell(t *testing.T, dir string, env []string) *shell {
 	t.Helper()
-	s := &shell{log: filepath.Join(t.TempDir(), "session.log"), dir: dir, lines: make(chan string, 100)}
+	aside := t.TempDir() // the block files and their output, out of the session's way
+	s := &shell{log: filepath.Join(aside, "session.log"), aside: aside, lines: make(chan string, 100)}
 	cmd := exec.Command("bash", "--noprofile", "--norc", "-s")
 	cmd.Dir, cmd.Env = dir, env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // to kill background jobs with it
@@ -262,7 +263,7 @@ const blockTimeout = 2 * time.Minute
 // run runs one block in the session and returns what it printed. A command
 // that fails ends the session (set -e), and every later block with it.
 func (s *shell) run(b readmeBlock, text string) (string, error) {
-	file := filepath.Join(s.dir, fmt.Sprintf(".readme-%d.sh", b.line))
+	file := filepath.Join(s.aside, fmt.Sprintf("readme-%d.sh", b.line))
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		return "", err
 	}
