@@ -490,4 +490,9 @@ func TestAppWithRefreshAndProvidedSecret(t *testing.T) {
 	do(t, ctx, "open the app",
 		chromedp.Navigate(srv.URL+"/console/apps/"+url.PathEscape(id)),
 		chromedp.WaitVisible(chromedp.CSS(`#refresh-cc`)))
+	for _, sec := range []string{short, provided} {
+		if strings.Contains(srv.Logs.String(), sec) {
+			t.Errorf("the server log contains a secret typed into the console")
+		}
+	}
 }
