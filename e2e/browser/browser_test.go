@@ -326,6 +326,9 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	deny := newAuthRequest(t, srv, app, c.ClientID, "profile search")
 	do(t, ctx, "start the authorization request", chromedp.Navigate(deny.url),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/console/login"] #password`)))
+	if got, want := text(t, ctx, "#app-asking"), "Sign in to continue to Acme Reports (https://reports.example)."; got != want {
+		t.Errorf("login page of the authorization request: got %q, want %q", got, want)
+	}
 	shoot(t, ctx, "login")
 	logIn(t, ctx, "mia", memberPassword)
 	consent(t, ctx, "deny", false)
@@ -409,5 +412,87 @@ func TestAuthorizedAppsRevoke(t *testing.T) {
 
 	if status, m := refresh(t, srv, c, tok["refresh_token"].(string)); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
 		t.Errorf("refresh after revoking the consent: got %d %v, want 400 invalid_grant", status, m)
+	}
+}
+
+// TestAppWithRefreshAndProvidedSecret: "Generate New OAuth Credentials"
+// with a secret provided by the operator and refresh tokens with client
+// credentials (Cerkl Broadcast's flow). A too-short secret is refused and
+// not filled in again; the created page shows the secret once, the token
+// endpoint, the scopes' labels and a curl that works.
+func TestAppWithRefreshAndProvidedSecret(t *testing.T) {
+	in := newInstance(t)
+	srv := in.serve(true)
+	ctx := newBrowser(t)
+	setupAdmin(t, ctx, srv)
+	const short, provided = "too-short-secret", "provided-by-our-connectivity-team-0123456789"
+	fill := func(secret string) {
+		t.Helper()
+		do(t, ctx, "fill in the new app form",
+			chromedp.WaitVisible(chromedp.CSS(`#app-form #save`)),
+			script(`(() => {
+				document.querySelector('#app-form [name=name]').value = 'Broadcast';
+				document.querySelectorAll('#app-form input[type=checkbox]').forEach(el => { el.checked = false; });
+				for (const sel of ['[value="client_credentials"]', '[value="refresh_token"]', '#refresh_with_client_credentials', '[value="search"]']) {
+					document.querySelector('#app-form input' + sel).checked = true;
+				}
+				const s = document.querySelector('#client_secret');
+				s.value = '';
+				s.removeAttribute('minlength'); // let the server judge the length
+				return true;
+			})()`),
+			chromedp.SendKeys(chromedp.CSS(`#client_secret`), secret))
+	}
+	do(t, ctx, "open the new app form", chromedp.Navigate(srv.URL+"/console/apps/new"))
+	fill(short)
+	do(t, ctx, "save with a short secret",
+		chromedp.Click(chromedp.CSS(`#app-form #save`)),
+		chromedp.WaitVisible(chromedp.CSS(`.error`)))
+	if got := text(t, ctx, ".error"); !strings.Contains(got, "at least 32 are required") || !strings.Contains(got, "enter it again") {
+		t.Errorf("short secret: got %q, want the length rule and to enter it again", got)
+	}
+	if html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS(`html`))); strings.Contains(html, short) {
+		t.Errorf("the form shown again contains the secret typed")
+	}
+	if v := valueOrText(t, ctx, "#client_secret"); v != "" {
+		t.Errorf("secret field after the error: got %q, want empty", v)
+	}
+
+	fill(provided)
+	do(t, ctx, "save",
+		chromedp.Click(chromedp.CSS(`#app-form #save`)),
+		chromedp.WaitVisible(chromedp.CSS(`#client-secret`)))
+	id, secret := secretShown(t, ctx)
+	if secret != provided {
+		t.Errorf("secret shown: got %q, want the provided one", secret)
+	}
+	if got, want := text(t, ctx, "#token-url"), srv.URL+"/oauth/token"; got != want {
+		t.Errorf("token endpoint: got %q, want %q", got, want)
+	}
+	wantCurl := `curl -u "` + id + ":" + provided + `" -d grant_type=client_credentials ` + srv.URL + "/oauth/token"
+	if got := text(t, ctx, "#curl"); got != wantCurl {
+		t.Errorf("curl: got %q, want %q", got, wantCurl)
+	}
+	if got := text(t, ctx, "#scopes"); !strings.Contains(got, "search") || !strings.Contains(got, "Search records on your behalf") {
+		t.Errorf("scopes: got %q, want search with its label", got)
+	}
+
+	// What the curl does: client credentials, which now also give a
+	// refresh token, which works.
+	code, m := srv.clientCredentials(t, id, provided)
+	rt, _ := m["refresh_token"].(string)
+	if code != http.StatusOK || rt == "" {
+		t.Fatalf("client credentials: got %d %v, want 200 with a refresh token", code, m)
+	}
+	if code, m := srv.tokenRequest(t, id, provided, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}); code != http.StatusOK || m["access_token"] == nil {
+		t.Errorf("refresh: got %d %v, want 200 and a token", code, m)
+	}
+	do(t, ctx, "open the app",
+		chromedp.Navigate(srv.URL+"/console/apps/"+url.PathEscape(id)),
+		chromedp.WaitVisible(chromedp.CSS(`#refresh-cc`)))
+	for _, sec := range []string{short, provided} {
+		if strings.Contains(srv.Logs.String(), sec) {
+			t.Errorf("the server log contains a secret typed into the console")
+		}
 	}
 }

@@ -79,7 +79,7 @@ type clientFlags struct {
 	name, description, audience         string
 	scopes, accounts, grants, redirects string
 	ttl, website                        string
-	refreshWithCC                       bool
+	refreshWithCC, requirePKCE          bool
 }
 
 func (cf *clientFlags) register(cmd *cobra.Command) {
@@ -94,6 +94,7 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 	f.StringVar(&cf.ttl, "token-ttl", "", "access-token lifetime, e.g. 1h, 12h, 14d (default: the server's, 1h)")
 	f.StringVar(&cf.website, "website", "", "the app's website, shown on the consent page")
 	f.BoolVar(&cf.refreshWithCC, "refresh-with-client-credentials", false, "also issue refresh tokens with client_credentials (needs the refresh_token grant)")
+	f.BoolVar(&cf.requirePKCE, "require-pkce", true, "require PKCE at the authorization endpoint; --require-pkce=false lets a legacy confidential client leave it out (never a public one)")
 }
 
 func splitList(s string) []string {
@@ -127,6 +128,7 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 				ID: id, Name: cf.name, Description: cf.description, Audience: cf.audience,
 				Scopes: splitList(cf.scopes), Accounts: splitList(cf.accounts), RedirectURIs: splitList(cf.redirects),
 				Website: cf.website, TokenEndpointAuthMethod: authMethod, RefreshWithClientCredentials: cf.refreshWithCC,
+				PKCEOptional: !cf.requirePKCE,
 			}
 			if cmd.Flags().Changed("grant-types") {
 				sp.GrantTypes = splitList(cf.grants)
@@ -275,6 +277,10 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 			p.Website = str("website", cf.website)
 			if fl.Changed("refresh-with-client-credentials") {
 				p.RefreshWithClientCredentials = &cf.refreshWithCC
+			}
+			if fl.Changed("require-pkce") {
+				optional := !cf.requirePKCE
+				p.PKCEOptional = &optional
 			}
 			p.Scopes, p.Accounts = lst("scopes", cf.scopes), lst("accounts", cf.accounts)
 			p.GrantTypes, p.RedirectURIs = lst("grant-types", cf.grants), lst("redirect-uris", cf.redirects)

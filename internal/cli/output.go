@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -59,6 +60,7 @@ type clientJSON struct {
 	Website         string       `json:"website,omitempty"`
 	AuthMethod      string       `json:"token_endpoint_auth_method"`
 	RefreshWithCC   bool         `json:"refresh_with_client_credentials,omitempty"`
+	RequirePKCE     bool         `json:"require_pkce"`
 	TokenTTLSeconds int64        `json:"token_ttl_seconds"`
 	Disabled        bool         `json:"disabled"`
 	CreatedAt       time.Time    `json:"created_at"`
@@ -86,7 +88,7 @@ func toClientJSON(c store.Client) clientJSON {
 		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes), Accounts: nonNil(c.Accounts),
 		RedirectURIs: nonNil(c.RedirectURIs), Audience: c.Audience, Website: c.Website,
 		AuthMethod: c.AuthMethod(), RefreshWithCC: c.RefreshWithClientCredentials,
-		TokenTTLSeconds: int64(c.TokenTTL / time.Second), Disabled: c.Disabled,
+		RequirePKCE: !c.PKCEOptional, TokenTTLSeconds: int64(c.TokenTTL / time.Second), Disabled: c.Disabled,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Secrets: []secretJSON{},
 	}
 	for _, s := range c.Secrets {
@@ -163,6 +165,9 @@ func (e *env) printClient(output string, c store.Client) error {
 	if c.RefreshWithClientCredentials {
 		kv.row("refresh tokens", "also with client_credentials")
 	}
+	if slices.Contains(c.GrantTypes, store.GrantAuthorizationCode) || c.PKCEOptional {
+		kv.row("PKCE", pkceText(c))
+	}
 	kv.row("token lifetime", ttlText(c.TokenTTL))
 	kv.row("created", c.CreatedAt.Local().Format(time.RFC3339))
 	kv.row("updated", c.UpdatedAt.Local().Format(time.RFC3339))
@@ -210,4 +215,16 @@ func when(t time.Time) string {
 		return "never"
 	}
 	return t.Local().Format(time.RFC3339)
+}
+
+// pkceText says whether the client must use PKCE at the authorization
+// endpoint, as far as its own record decides.
+func pkceText(c store.Client) string {
+	switch {
+	case c.TokenEndpointAuthMethod == store.AuthMethodNone:
+		return "required (public client)"
+	case c.PKCEOptional:
+		return "not required for this client (--require-pkce=false)"
+	}
+	return "required (unless the server sets oauth.require_pkce: false)"
 }

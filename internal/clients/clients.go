@@ -83,6 +83,11 @@ type Spec struct {
 	// RefreshWithClientCredentials also issues refresh tokens with the
 	// client_credentials grant (the client needs the refresh_token grant).
 	RefreshWithClientCredentials bool
+	// PKCEOptional lets a confidential client leave out PKCE at the
+	// authorization endpoint although the server requires it (a legacy
+	// client that cannot send it; CLI --require-pkce=false). Refused for a
+	// public client.
+	PKCEOptional bool
 }
 
 // Patch changes a client; nil fields stay as they are.
@@ -91,6 +96,7 @@ type Patch struct {
 	GrantTypes, Scopes, Accounts, RedirectURIs *[]string
 	TokenTTL                                   *time.Duration
 	Disabled, RefreshWithClientCredentials     *bool
+	PKCEOptional                               *bool
 }
 
 // Create registers a client and returns it with its secret, which is not
@@ -116,7 +122,7 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 		Scopes: dedupe(sp.Scopes), Accounts: dedupe(sp.Accounts), RedirectURIs: dedupe(sp.RedirectURIs),
 		Audience: sp.Audience, TokenTTL: sp.TokenTTL, CreatedAt: now, UpdatedAt: now,
 		Website: strings.TrimSpace(sp.Website), TokenEndpointAuthMethod: sp.TokenEndpointAuthMethod,
-		RefreshWithClientCredentials: sp.RefreshWithClientCredentials,
+		RefreshWithClientCredentials: sp.RefreshWithClientCredentials, PKCEOptional: sp.PKCEOptional,
 	}
 	problems = append(problems, s.check(&c)...)
 	public := c.TokenEndpointAuthMethod == store.AuthMethodNone
@@ -142,6 +148,9 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 	}
 	ev := store.AuditEvent{Time: now, Actor: actor, Action: "client.create", Target: c.ID,
 		Detail: fmt.Sprintf("name %q, grant types %s, scopes %s, secret %s", c.Name, list(c.GrantTypes), list(c.Scopes), secretDetail)}
+	if c.PKCEOptional {
+		ev.Detail += ", PKCE not required"
+	}
 	if err := s.st.CreateClient(ctx, c, ev); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return store.Client{}, "", fmt.Errorf("client ID %q is already taken: %w", c.ID, ErrConflict)
@@ -197,6 +206,10 @@ func (s *Service) Update(ctx context.Context, actor, id string, p Patch) (store.
 		if p.RefreshWithClientCredentials != nil && *p.RefreshWithClientCredentials != c.RefreshWithClientCredentials {
 			c.RefreshWithClientCredentials = *p.RefreshWithClientCredentials
 			changed = append(changed, "refresh with client credentials")
+		}
+		if p.PKCEOptional != nil && *p.PKCEOptional != c.PKCEOptional {
+			c.PKCEOptional = *p.PKCEOptional
+			changed = append(changed, map[bool]string{true: "PKCE not required", false: "PKCE required"}[c.PKCEOptional])
 		}
 		if p.Disabled != nil && *p.Disabled != c.Disabled {
 			c.Disabled = *p.Disabled
@@ -370,6 +383,9 @@ func (s *Service) check(c *store.Client) []string {
 		p = append(p, fmt.Sprintf("token endpoint auth method %q is not supported (supported: %s)", printable(m), strings.Join(authMethods, ", ")))
 	case m == store.AuthMethodNone && slices.Contains(c.GrantTypes, store.GrantClientCredentials):
 		p = append(p, "a public client (token endpoint auth method none) cannot use the client_credentials grant: it has no secret")
+	}
+	if c.PKCEOptional && c.TokenEndpointAuthMethod == store.AuthMethodNone {
+		p = append(p, "a public client (token endpoint auth method none) always needs PKCE: it has no secret to prove the code is its own; only a confidential client may be registered with --require-pkce=false")
 	}
 	if slices.Contains(c.GrantTypes, store.GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		p = append(p, "the authorization_code grant needs at least one redirect URI")

@@ -239,3 +239,45 @@ func TestExtraScopes(t *testing.T) {
 		t.Errorf("create with an unknown scope: got %v, want the known scopes listed with %s", err, feed)
 	}
 }
+
+// TestPKCEOptional: a confidential client may be registered without PKCE
+// (audited as such); a public client never may, on create or update.
+func TestPKCEOptional(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	web := Spec{Name: "Cerb", GrantTypes: []string{store.GrantAuthorizationCode}, RedirectURIs: []string{"https://cerb.example/cb"}, PKCEOptional: true}
+	c, _, err := f.svc.Create(ctx, "t", web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.svc.Get(ctx, c.ID); !got.PKCEOptional {
+		t.Errorf("stored PKCEOptional: got false, want true")
+	}
+	ev, _ := f.st.ListAudit(ctx, store.AuditFilter{Target: c.ID, Action: "client.create"})
+	if len(ev) != 1 || !strings.Contains(ev[0].Detail, "PKCE not required") {
+		t.Errorf("create audit: got %+v, want the detail to say PKCE not required", ev)
+	}
+	no := false
+	if u, err := f.svc.Update(ctx, "t", c.ID, Patch{PKCEOptional: &no}); err != nil || u.PKCEOptional {
+		t.Errorf("update to PKCE required: got %v, %v", u.PKCEOptional, err)
+	}
+	ev, _ = f.st.ListAudit(ctx, store.AuditFilter{Target: c.ID, Action: "client.update"})
+	if len(ev) != 1 || ev[0].Detail != "changed PKCE required" {
+		t.Errorf("update audit: got %+v, want changed PKCE required", ev)
+	}
+
+	pub := web
+	pub.TokenEndpointAuthMethod = store.AuthMethodNone
+	if _, _, err := f.svc.Create(ctx, "t", pub); err == nil || !strings.Contains(err.Error(), "public client") || !strings.Contains(err.Error(), "PKCE") {
+		t.Errorf("public client without PKCE: got %v, want a validation error about PKCE", err)
+	}
+	pub.PKCEOptional = false
+	p, _, err := f.svc.Create(ctx, "t", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	if _, err := f.svc.Update(ctx, "t", p.ID, Patch{PKCEOptional: &yes}); err == nil || !strings.Contains(err.Error(), "always needs PKCE") {
+		t.Errorf("update public client to no PKCE: got %v, want a validation error", err)
+	}
+}

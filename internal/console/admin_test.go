@@ -554,3 +554,92 @@ func TestAuthorizedAppsRevoke(t *testing.T) {
 		t.Errorf("consent.revoke events = %+v, want one by console:bob on timesheets", evs)
 	}
 }
+
+// TestAppProvidedSecretRefreshAndPKCE: the new-app form takes a secret
+// provided by the operator (checked by the clients service, never written
+// back into a page), refresh tokens with client credentials, and PKCE not
+// required; the app page shows and edits them; regenerate takes a provided
+// secret too.
+func TestAppProvidedSecretRefreshAndPKCE(t *testing.T) {
+	a := newAdminHarness(t)
+	const short = "short-provided-secret"
+	form := url.Values{"name": {"Broadcast"}, "client_id": {"broadcast"}, "grant_types": {"client_credentials"}, "client_secret": {short}}
+	r := a.postForm("/console/apps/new", "/console/apps/new", form)
+	wantCode(t, "short secret", r, http.StatusUnprocessableEntity)
+	wantBody(t, "short secret", r, "at least 32 are required", "not filled in again", `value="Broadcast"`)
+	wantNoBody(t, "short secret", r, short)
+
+	// refresh_token ticked on a client_credentials app without the box: explained, not ignored.
+	const provided = "provided-by-our-connectivity-team-0123456789"
+	form = url.Values{"name": {"Broadcast"}, "client_id": {"broadcast"}, "grant_types": {"client_credentials", "refresh_token"},
+		"scopes": {"search"}, "client_secret": {provided}}
+	r = a.postForm("/console/apps/new", "/console/apps/new", form)
+	wantCode(t, "refresh without the box", r, http.StatusUnprocessableEntity)
+	wantBody(t, "refresh without the box", r, "Refresh tokens with client credentials too", "not filled in again")
+	wantNoBody(t, "refresh without the box", r, provided)
+
+	form.Set("refresh_with_client_credentials", "on")
+	r = a.postForm("/console/apps/new", "/console/apps/new", form)
+	wantCode(t, "create", r, http.StatusSeeOther)
+	r = a.get(r.hdr.Get("Location"))
+	wantBody(t, "created", r, `id="client-secret">`+provided+"<", `id="token-url">`+a.srv.URL+"/oauth/token<",
+		`id="curl">curl -u &#34;broadcast:`+provided+`&#34; -d grant_type=client_credentials `+a.srv.URL+"/oauth/token<",
+		"<code>search</code> <span class=\"muted\">Search records on your behalf</span>")
+	c, err := a.clients.Get(context.Background(), "broadcast")
+	if err != nil || !c.RefreshWithClientCredentials || len(c.Secrets) != 1 || c.Secrets[0].Hint != provided[:8] {
+		t.Fatalf("created client: got %+v, %v; want refresh with client credentials and the provided secret", c, err)
+	}
+
+	r = a.get("/console/apps/broadcast")
+	wantBody(t, "app page", r, `id="refresh-cc">also with client credentials`, `name="refresh_with_client_credentials" checked`)
+
+	// Regenerate with a provided secret; a short one is refused and not shown.
+	r = a.postForm("/console/apps/broadcast", "/console/apps/broadcast/secrets", url.Values{"grace": {"0"}, "client_secret": {short}})
+	wantCode(t, "regenerate short", r, http.StatusUnprocessableEntity)
+	wantBody(t, "regenerate short", r, "at least 32 are required")
+	wantNoBody(t, "regenerate short", r, short)
+	const second = "second-secret-from-the-connectivity-team-xyz"
+	r = a.postForm("/console/apps/broadcast", "/console/apps/broadcast/secrets", url.Values{"grace": {"0"}, "client_secret": {second}})
+	wantCode(t, "regenerate", r, http.StatusSeeOther)
+	wantBody(t, "regenerated", a.get(r.hdr.Get("Location")), `id="client-secret">`+second+"<")
+
+	// PKCE not required on a confidential authorization code app; shown and audited.
+	form = url.Values{"name": {"Cerb"}, "client_id": {"cerb"}, "grant_types": {"authorization_code"},
+		"redirect_uris": {"https://cerb.example/cb"}, "pkce_optional": {"on"}}
+	r = a.postForm("/console/apps/new", "/console/apps/new", form)
+	wantCode(t, "create without PKCE", r, http.StatusSeeOther)
+	r = a.get("/console/apps/cerb")
+	wantBody(t, "app page", r, `id="pkce"><span class="badge off">not required</span>`, `name="pkce_optional" checked`, "PKCE not required")
+	// Unticking it on the edit page turns PKCE back on.
+	r = a.postForm("/console/apps/cerb", "/console/apps/cerb", url.Values{"name": {"Cerb"}, "grant_types": {"authorization_code"},
+		"redirect_uris": {"https://cerb.example/cb"}})
+	wantCode(t, "edit", r, http.StatusSeeOther)
+	if c, _ := a.clients.Get(context.Background(), "cerb"); c.PKCEOptional {
+		t.Errorf("after unticking: PKCEOptional true, want false")
+	}
+	// A public app cannot have it.
+	form = url.Values{"name": {"SPA"}, "client_id": {"spa"}, "grant_types": {"authorization_code"},
+		"redirect_uris": {"https://spa.example/cb"}, "token_endpoint_auth_method": {"none"}, "pkce_optional": {"on"}}
+	r = a.postForm("/console/apps/new", "/console/apps/new", form)
+	wantCode(t, "public without PKCE", r, http.StatusUnprocessableEntity)
+	wantBody(t, "public without PKCE", r, "always needs PKCE")
+}
+
+// TestLoginNamesTheApp: the login page of an authorization request says
+// which app is asking, also after a failed attempt; other logins do not.
+func TestLoginNamesTheApp(t *testing.T) {
+	a := newAdminHarness(t)
+	a.mkClient(t, clients.Spec{Name: "Report Builder", ID: "reports", Website: "https://reports.example",
+		GrantTypes: []string{store.GrantAuthorizationCode}, RedirectURIs: []string{"https://reports.example/cb"}})
+	next := "/oauth/authorize?" + url.Values{"client_id": {"reports"}, "response_type": {"code"}}.Encode()
+	a.as(a.newClient(), func() {
+		r := a.get("/console/login?next=" + url.QueryEscape(next))
+		wantCode(t, "login", r, http.StatusOK)
+		wantBody(t, "login", r, "Sign in to continue to <strong>Report Builder</strong>", `href="https://reports.example"`)
+		r = a.post("/console/login", url.Values{"csrf_token": {csrfOf(t, r.body)}, "username": {"root"}, "password": {"wrong password!"}, "next": {next}})
+		wantBody(t, "failed login", r, "Wrong username or password.", "Sign in to continue to <strong>Report Builder</strong>")
+		for _, n := range []string{"/console/", "/oauth/authorize?client_id=nope", "/oauth/authorizex?client_id=reports"} {
+			wantNoBody(t, "login next="+n, a.get("/console/login?next="+url.QueryEscape(n)), "continue to")
+		}
+	})
+}

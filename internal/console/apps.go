@@ -68,9 +68,12 @@ func (c *Console) appsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // appForm is the input of the new-app and edit forms, as typed.
+// The supplied secret is not part of it: it is never written back into a
+// page.
 type appForm struct {
 	Name, ClientID, Website, RedirectURIs, Accounts, TokenTTL, AuthMethod string
 	GrantTypes, Scopes                                                    []string
+	RefreshWithCC, PKCEOptional                                           bool
 }
 
 // scopeChoice is one scope checkbox.
@@ -113,6 +116,13 @@ func readAppForm(r *http.Request) (f appForm, ttl time.Duration, problems []stri
 		Accounts: p.Get("accounts"), TokenTTL: strings.TrimSpace(p.Get("token_ttl")),
 		AuthMethod: p.Get("token_endpoint_auth_method"),
 		GrantTypes: p["grant_types"], Scopes: p["scopes"],
+		RefreshWithCC: p.Get("refresh_with_client_credentials") == "on", PKCEOptional: p.Get("pkce_optional") == "on",
+	}
+	// The refresh_token grant alone does nothing for a client_credentials
+	// app: say so rather than save a setting that has no effect.
+	if slices.Contains(f.GrantTypes, store.GrantClientCredentials) && slices.Contains(f.GrantTypes, store.GrantRefreshToken) &&
+		!slices.Contains(f.GrantTypes, store.GrantAuthorizationCode) && !f.RefreshWithCC {
+		problems = append(problems, `refresh_token on a client_credentials app issues refresh tokens only with "Refresh tokens with client credentials too" ticked: tick it, or untick refresh_token`)
 	}
 	if f.TokenTTL != "" {
 		d, err := duration.Parse(f.TokenTTL)
@@ -151,6 +161,7 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, ttl, problems := readAppForm(r)
+	supplied := r.PostForm.Get("client_secret")
 	method := store.AuthMethodSecretBasic
 	if f.AuthMethod == store.AuthMethodNone {
 		method = store.AuthMethodNone
@@ -158,21 +169,22 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request) {
 		f.AuthMethod = method
 	}
 	if len(problems) > 0 {
-		c.Render(w, r, http.StatusUnprocessableEntity, "app_new", c.formData(true, f, problems))
+		c.Render(w, r, http.StatusUnprocessableEntity, "app_new", c.formData(true, f, secretAgain(problems, supplied)))
 		return
 	}
 	cl, plain, err := c.clients.Create(r.Context(), actor(u), clients.Spec{
 		ID: f.ClientID, Name: f.Name, Website: f.Website, GrantTypes: nonNil(f.GrantTypes), Scopes: f.Scopes,
 		Accounts: splitAccounts(f.Accounts), RedirectURIs: strings.Fields(f.RedirectURIs), TokenTTL: ttl,
-		TokenEndpointAuthMethod: method,
+		TokenEndpointAuthMethod: method, Secret: supplied,
+		RefreshWithClientCredentials: f.RefreshWithCC, PKCEOptional: f.PKCEOptional,
 	})
 	var ve *clients.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		c.Render(w, r, http.StatusUnprocessableEntity, "app_new", c.formData(true, f, ve.Problems))
+		c.Render(w, r, http.StatusUnprocessableEntity, "app_new", c.formData(true, f, secretAgain(ve.Problems, supplied)))
 		return
 	case errors.Is(err, clients.ErrConflict):
-		c.Render(w, r, http.StatusUnprocessableEntity, "app_new", c.formData(true, f, []string{"client ID " + f.ClientID + " is already taken"}))
+		c.Render(w, r, http.StatusUnprocessableEntity, "app_new", c.formData(true, f, secretAgain([]string{"client ID " + f.ClientID + " is already taken"}, supplied)))
 		return
 	case err != nil:
 		c.serverError(w, r, "create client", err)
@@ -187,10 +199,24 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, appPath(cl.ID, "created")+"?ticket="+tok, http.StatusSeeOther)
 }
 
+// secretAgain adds a note to a form's problems when the form is shown
+// again without the secret the user typed (it is never written back).
+func secretAgain(problems []string, supplied string) []string {
+	if supplied != "" {
+		problems = append(problems, "The client secret you entered is not filled in again: enter it again, or leave it empty to generate one.")
+	}
+	return problems
+}
+
 type createdData struct {
 	ClientID, Name, Secret string
 	Public, Rotated, Gone  bool
 	Secrets                []secretRow // after a rotation: the older secrets with their expiry
+	TokenURL               string      // the token endpoint
+	// Curl gets a token with client credentials, with the secret filled
+	// in while it is shown ("" if the app cannot use client_credentials).
+	Curl   string
+	Scopes []scopeChoice // the app's scopes with their labels
 }
 
 // appCreated shows a new secret once: the ticket is spent by this view.
@@ -213,7 +239,39 @@ func (c *Console) appCreated(w http.ResponseWriter, r *http.Request) {
 	if d.Rotated {
 		d.Secrets = c.secretRows(cl)
 	}
+	d.TokenURL = c.issuer + "/oauth/token"
+	if slices.Contains(cl.GrantTypes, store.GrantClientCredentials) && !d.Public {
+		sec := d.Secret
+		if sec == "" {
+			sec = "CLIENT_SECRET"
+		}
+		d.Curl = "curl -u " + shellQuote(cl.ID+":"+sec) + " -d grant_type=client_credentials " + d.TokenURL
+	}
+	d.Scopes = c.scopeLabels(cl.Scopes)
 	c.Render(w, r, http.StatusOK, "app_created", d)
+}
+
+// scopeLabels pairs scope names with their catalog labels.
+func (c *Console) scopeLabels(names []string) []scopeChoice {
+	var out []scopeChoice
+	for _, n := range names {
+		label := "(not in the scope catalog)"
+		if s, ok := c.catalog.Get(n); ok {
+			label = s.Label
+		}
+		out = append(out, scopeChoice{Name: n, Label: label})
+	}
+	return out
+}
+
+// shellQuote quotes s for a POSIX shell: in double quotes, as platforms
+// document the command, when nothing in it is special there; otherwise in
+// single quotes.
+func shellQuote(s string) string {
+	if !strings.ContainsAny(s, "\"$`\\!'") {
+		return `"` + s + `"`
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 type secretRow struct {
@@ -249,6 +307,7 @@ func formOf(cl store.Client) appForm {
 		Name: cl.Name, ClientID: cl.ID, Website: cl.Website, RedirectURIs: strings.Join(cl.RedirectURIs, "\n"),
 		Accounts: strings.Join(cl.Accounts, ", "), AuthMethod: cl.TokenEndpointAuthMethod,
 		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
+		RefreshWithCC: cl.RefreshWithClientCredentials, PKCEOptional: cl.PKCEOptional,
 	}
 	if cl.TokenTTL > 0 {
 		f.TokenTTL = duration.Format(cl.TokenTTL)
@@ -317,6 +376,7 @@ func (c *Console) appUpdate(w http.ResponseWriter, r *http.Request) {
 	_, err = c.clients.Update(r.Context(), actor(u), id, clients.Patch{
 		Name: &f.Name, Website: &f.Website, RedirectURIs: &redirects, Accounts: &accounts,
 		GrantTypes: &grants, Scopes: &scopes, TokenTTL: &ttl,
+		RefreshWithClientCredentials: &f.RefreshWithCC, PKCEOptional: &f.PKCEOptional,
 	})
 	var ve *clients.ValidationError
 	if errors.As(err, &ve) {
@@ -341,14 +401,15 @@ func (c *Console) appRegenerate(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, http.StatusBadRequest, "Bad request", "Choose one of the offered grace periods.")
 		return
 	}
-	cl, plain, err := c.clients.RotateSecret(r.Context(), actor(u), id, graceChoices[i].D, "")
+	supplied := r.PostForm.Get("client_secret")
+	cl, plain, err := c.clients.RotateSecret(r.Context(), actor(u), id, graceChoices[i].D, supplied)
 	var ve *clients.ValidationError
 	if errors.As(err, &ve) {
 		cur, gerr := c.clients.Get(r.Context(), id)
 		if c.clientErr(w, r, gerr) {
 			return
 		}
-		c.renderApp(w, r, http.StatusUnprocessableEntity, cur, formOf(cur), ve.Problems)
+		c.renderApp(w, r, http.StatusUnprocessableEntity, cur, formOf(cur), secretAgain(ve.Problems, supplied))
 		return
 	}
 	if c.clientErr(w, r, err) {

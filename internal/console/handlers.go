@@ -1,8 +1,10 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -104,7 +106,33 @@ func (c *Console) serverError(w http.ResponseWriter, r *http.Request, what strin
 }
 
 // loginData is the data of login.html.
-type loginData struct{ Next, Username, Error string }
+type loginData struct {
+	Next, Username, Error string
+	App                   *askingApp // the app whose authorization request sent the user here, if any
+}
+
+// askingApp names the app that asks the user to log in.
+type askingApp struct{ Name, Website string }
+
+// appAsking returns the app whose authorization request next continues,
+// or nil if next is not one or names no enabled client. Only the name and
+// website are shown, as on the consent page; the request itself is checked
+// again when the browser comes back to it.
+func (c *Console) appAsking(ctx context.Context, next string) *askingApp {
+	u, err := url.Parse(next)
+	if err != nil || u.Path != "/oauth/authorize" {
+		return nil
+	}
+	id := u.Query().Get("client_id")
+	if id == "" {
+		return nil
+	}
+	cl, err := c.st.GetClient(ctx, id)
+	if err != nil || cl.Disabled {
+		return nil
+	}
+	return &askingApp{Name: cl.Name, Website: cl.Website}
+}
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	next := SafeNext(r.URL.Query().Get("next"))
@@ -116,7 +144,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 		c.serverError(w, r, "login page", err)
 		return
 	}
-	c.Render(w, r, http.StatusOK, "login", loginData{Next: next})
+	c.Render(w, r, http.StatusOK, "login", loginData{Next: next, App: c.appAsking(r.Context(), next)})
 }
 
 func orHome(next string) string {
@@ -132,6 +160,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	d := loginData{Next: SafeNext(f.Get("next")), Username: f.Get("username")}
+	d.App = c.appAsking(r.Context(), d.Next)
 	u, err := c.users.Authenticate(r.Context(), d.Username, f.Get("password"), c.clientIP.Addr(r))
 	var rl *users.RateLimitError
 	switch {

@@ -196,7 +196,9 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 		return nil, fail(oauth.CodeInvalidRequest, "code_challenge_method %q is not supported; use S256", safeName(method))
 	case challenge == "" && method != "":
 		return nil, fail(oauth.CodeInvalidRequest, "missing code_challenge parameter")
-	case challenge == "" && (public || s.requirePKCE):
+	// A confidential client registered with --require-pkce=false may leave
+	// PKCE out; a public client never may, whatever its record says.
+	case challenge == "" && (public || (s.requirePKCE && !cc.client.PKCEOptional)):
 		return nil, fail(oauth.CodeInvalidRequest, "PKCE is required: send code_challenge and code_challenge_method=S256 (RFC 7636)")
 	case challenge != "" && method == "":
 		return nil, fail(oauth.CodeInvalidRequest, "code_challenge_method must be S256 (plain is not supported)")

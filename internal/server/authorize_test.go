@@ -667,6 +667,42 @@ func TestPublicClient(t *testing.T) {
 	wantError(t, ah.clientPost(PathIntrospect, id, "", url.Values{"token": {"x"}}), 401, "invalid_client")
 }
 
+// TestPerClientPKCE: with PKCE required (the default), a confidential client
+// registered with PKCEOptional may leave it out; one that sends it anyway
+// is still checked; every other client still needs it.
+func TestPerClientPKCE(t *testing.T) {
+	ah := newAuthzHarness(t)
+	legacy, legacySecret := ah.app(clients.Spec{Name: "Cerb", PKCEOptional: true})
+	normal, _ := ah.app(clients.Spec{Name: "web app"})
+	ah.login()
+	code := ah.code(authzParamsFor(legacy, "", "profile"))
+	if r := ah.exchange(legacy, legacySecret, code, ""); r.status != http.StatusOK {
+		t.Errorf("client with PKCE not required, without PKCE: got %d %s, want 200", r.status, r.body)
+	}
+	ver, chal := pkce(t)
+	code = ah.code(authzParamsFor(legacy, chal, "profile"))
+	wantError(t, ah.exchange(legacy, legacySecret, code, ""), 400, "invalid_grant")
+	code = ah.code(authzParamsFor(legacy, chal, "profile"))
+	if r := ah.exchange(legacy, legacySecret, code, ver); r.status != http.StatusOK {
+		t.Errorf("client with PKCE not required, with PKCE: got %d %s, want 200", r.status, r.body)
+	}
+	q := ah.redirectParams(ah.get(authorizePath(authzParamsFor(normal, "", "profile"))))
+	if q.Get("error") != "invalid_request" || !strings.Contains(q.Get("error_description"), "PKCE is required") {
+		t.Errorf("client with PKCE required, without PKCE: got %v, want invalid_request PKCE is required", q)
+	}
+	// A public client's record that says otherwise (written around the
+	// service, which refuses it) does not turn PKCE off.
+	pub, _ := ah.app(clients.Spec{Name: "cli tool", TokenEndpointAuthMethod: store.AuthMethodNone})
+	ev := store.AuditEvent{Time: time.Now(), Actor: "test", Action: "client.update", Target: pub}
+	if _, err := ah.st.UpdateClient(context.Background(), pub, func(c *store.Client) error { c.PKCEOptional = true; return nil }, &ev); err != nil {
+		t.Fatal(err)
+	}
+	q = ah.redirectParams(ah.get(authorizePath(authzParamsFor(pub, "", "profile"))))
+	if q.Get("error") != "invalid_request" {
+		t.Errorf("public client without PKCE: got %v, want invalid_request", q)
+	}
+}
+
 func TestRefreshWithClientCredentials(t *testing.T) {
 	ah := newAuthzHarness(t)
 	id, secret := ah.client(clients.Spec{Name: "sync", Scopes: []string{"search"},

@@ -85,6 +85,11 @@ type Client struct {
 	// RefreshWithClientCredentials: issue refresh tokens with the
 	// client_credentials grant too (off by default).
 	RefreshWithClientCredentials bool
+	// PKCEOptional: this confidential client may leave out PKCE at the
+	// authorization endpoint even when the server requires it (a legacy
+	// client that cannot send it). Off by default; the service refuses it
+	// for a public client. The store keeps it as given.
+	PKCEOptional bool
 }
 
 // AuthMethod is the client's token endpoint authentication method, with

@@ -323,7 +323,7 @@ func unavailable(err error) bool {
 func (s *Store) CreateClient(ctx context.Context, c store.Client, ev store.AuditEvent) error {
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, clientArgs(c)...)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, clientArgs(c)...)
 		if isUniqueViolation(err) {
 			return store.ErrConflict
 		}
@@ -440,7 +440,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 		_, err = tx.Exec(ctx, `UPDATE clients SET name = $2, description = $3, grant_types = $4,
 			scopes = $5, accounts = $6, redirect_uris = $7, audience = $8, token_ttl_ns = $9,
 			disabled = $10, created_at = $11, updated_at = $12, website = $13, token_endpoint_auth_method = $14,
-			refresh_with_client_credentials = $15 WHERE id = $1`, clientArgs(c)...)
+			refresh_with_client_credentials = $15, pkce_optional = $16 WHERE id = $1`, clientArgs(c)...)
 		if err != nil {
 			return err
 		}
@@ -763,14 +763,15 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 
 const clientColumns = `id, name, description, grant_types, scopes, accounts, redirect_uris,
 	audience, token_ttl_ns, disabled, created_at, updated_at, website, token_endpoint_auth_method,
-	refresh_with_client_credentials`
+	refresh_with_client_credentials, pkce_optional`
 
 const secretColumns = "id, digest, hint, created_at, expires_at, last_used_at"
 
 func clientArgs(c store.Client) []any {
 	return []any{c.ID, c.Name, c.Description, nonNilList(c.GrantTypes), nonNilList(c.Scopes),
 		nonNilList(c.Accounts), nonNilList(c.RedirectURIs), c.Audience, int64(c.TokenTTL), c.Disabled,
-		ts(c.CreatedAt), ts(c.UpdatedAt), c.Website, c.TokenEndpointAuthMethod, c.RefreshWithClientCredentials}
+		ts(c.CreatedAt), ts(c.UpdatedAt), c.Website, c.TokenEndpointAuthMethod, c.RefreshWithClientCredentials,
+		c.PKCEOptional}
 }
 
 func secretArgs(clientID string, seq int, sec store.Secret) []any {
@@ -834,7 +835,7 @@ func scanClient(row scanner) (store.Client, error) {
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.Description, &c.GrantTypes, &c.Scopes, &c.Accounts, &c.RedirectURIs,
 		&c.Audience, &ttl, &c.Disabled, &created, &updated, &c.Website, &c.TokenEndpointAuthMethod,
-		&c.RefreshWithClientCredentials); err != nil {
+		&c.RefreshWithClientCredentials, &c.PKCEOptional); err != nil {
 		return store.Client{}, err
 	}
 	c.GrantTypes = nilIfEmpty(c.GrantTypes)

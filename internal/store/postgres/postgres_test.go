@@ -63,8 +63,8 @@ func TestConcurrentOpen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if v != 4 {
-		t.Errorf("Migrate: got schema version %d, want 4", v)
+	if v != 5 {
+		t.Errorf("Migrate: got schema version %d, want 5", v)
 	}
 	var applied int
 	if err := stores[0].pool.QueryRow(t.Context(), "SELECT count(*) FROM goose_db_version WHERE version_id = 1").Scan(&applied); err != nil {

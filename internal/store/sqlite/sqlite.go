@@ -406,11 +406,11 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 		res, err := tx.ExecContext(ctx, `UPDATE clients SET name = ?, description = ?, grant_types = ?,
 			scopes = ?, accounts = ?, redirect_uris = ?, audience = ?, token_ttl_ns = ?, disabled = ?,
 			created_at = ?, updated_at = ?, website = ?, token_endpoint_auth_method = ?,
-			refresh_with_client_credentials = ? WHERE id = ?`,
+			refresh_with_client_credentials = ?, pkce_optional = ? WHERE id = ?`,
 			c.Name, c.Description, jsonList(c.GrantTypes), jsonList(c.Scopes), jsonList(c.Accounts),
 			jsonList(c.RedirectURIs), c.Audience, int64(c.TokenTTL), c.Disabled,
 			micros(c.CreatedAt), micros(c.UpdatedAt), c.Website, c.TokenEndpointAuthMethod,
-			c.RefreshWithClientCredentials, id)
+			c.RefreshWithClientCredentials, c.PKCEOptional, id)
 		if err != nil {
 			return err
 		}
@@ -742,7 +742,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 
 const clientColumns = `id, name, description, grant_types, scopes, accounts, redirect_uris,
 	audience, token_ttl_ns, disabled, created_at, updated_at, website, token_endpoint_auth_method,
-	refresh_with_client_credentials`
+	refresh_with_client_credentials, pkce_optional`
 
 const secretColumns = "id, digest, hint, created_at, expires_at, last_used_at"
 
@@ -777,12 +777,12 @@ func scanClient(row scanner) (store.Client, error) {
 		c                                          store.Client
 		grantTypes, scopes, accounts, redirectURIs string
 		ttl                                        int64
-		disabled, refreshCC                        int64
+		disabled, refreshCC, pkceOptional          int64
 		created, updated                           sql.NullInt64
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.Description, &grantTypes, &scopes, &accounts, &redirectURIs,
 		&c.Audience, &ttl, &disabled, &created, &updated, &c.Website, &c.TokenEndpointAuthMethod,
-		&refreshCC); err != nil {
+		&refreshCC, &pkceOptional); err != nil {
 		return store.Client{}, err
 	}
 	for _, f := range []struct {
@@ -797,6 +797,7 @@ func scanClient(row scanner) (store.Client, error) {
 	c.TokenTTL = time.Duration(ttl)
 	c.Disabled = disabled != 0
 	c.RefreshWithClientCredentials = refreshCC != 0
+	c.PKCEOptional = pkceOptional != 0
 	c.CreatedAt = fromMicros(created)
 	c.UpdatedAt = fromMicros(updated)
 	return c, nil
@@ -823,10 +824,10 @@ func scanSecret(row scanner, extra ...any) (store.Secret, error) {
 
 func insertClient(ctx context.Context, tx *sql.Tx, c store.Client) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, c.Description, jsonList(c.GrantTypes), jsonList(c.Scopes), jsonList(c.Accounts),
 		jsonList(c.RedirectURIs), c.Audience, int64(c.TokenTTL), c.Disabled, micros(c.CreatedAt), micros(c.UpdatedAt),
-		c.Website, c.TokenEndpointAuthMethod, c.RefreshWithClientCredentials)
+		c.Website, c.TokenEndpointAuthMethod, c.RefreshWithClientCredentials, c.PKCEOptional)
 	if isUniqueViolation(err) {
 		return store.ErrConflict
 	}

@@ -95,8 +95,8 @@ func TestOpenSettings(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if v != 4 {
-		t.Errorf("Migrate: got schema version %d, want 4", v)
+	if v != 5 {
+		t.Errorf("Migrate: got schema version %d, want 5", v)
 	}
 }
 

@@ -183,6 +183,7 @@ func fullClient(id string) store.Client {
 		Website:                      "https://app.example/about?lang=de&x=ü",
 		TokenEndpointAuthMethod:      store.AuthMethodSecretPost,
 		RefreshWithClientCredentials: true,
+		PKCEOptional:                 true,
 	}
 }
 
@@ -538,6 +539,7 @@ func testUpdateClientReplaces(t *testing.T, s store.Store) {
 		c.Website = ""
 		c.TokenEndpointAuthMethod = store.AuthMethodNone
 		c.RefreshWithClientCredentials = false
+		c.PKCEOptional = false
 		// s1: expiry removed; s2: expiry set, last use changed; s3: removed; s4: added.
 		c.Secrets[0].ExpiresAt = time.Time{}
 		c.Secrets[1].ExpiresAt = t0.Add(time.Hour + 1)
