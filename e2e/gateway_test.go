@@ -621,3 +621,83 @@ func TestGatewayRequestSpellings(t *testing.T) {
 		}
 	})
 }
+
+// TestGatewayAccountKinds: the three kinds of client, as platforms document
+// account-restricted tokens. A client limited to one account always gets
+// tokens restricted to it; one limited to several must name one with
+// account:<id>, alone meaning every scope it is allowed; a platform-level
+// client (no account list, or "*") gets unrestricted tokens, with which the
+// account header passes as sent.
+func TestGatewayAccountKinds(t *testing.T) {
+	in := newInstance(t)
+	srv := in.serve()
+	up := newUpstream(t)
+	gw := in.gateway("--upstream", up.URL, "--issuer", srv.URL, "--base-path", "/api")
+
+	one := in.CreateClient("--name", "One account", "--scopes", "api", "--accounts", "acme")
+	several := in.CreateClient("--name", "Several accounts", "--scopes", "api:read-only search", "--accounts", "acme,globex")
+	platform := in.CreateClient("--name", "Platform", "--scopes", "api")
+	anyAcct := in.CreateClient("--name", "Any account", "--scopes", "api", "--accounts", "*")
+
+	t.Run("several accounts, none named", func(t *testing.T) {
+		for _, sc := range []string{"", "search"} {
+			code, m := srv.token(t, several.ClientID, several.ClientSecret, sc)
+			desc, _ := m["error_description"].(string)
+			if code != 400 || m["error"] != "invalid_scope" || !strings.Contains(desc, "account:<id>") {
+				t.Errorf("scope %q: got %d %v, want 400 invalid_scope naming account:<id>", sc, code, m)
+			}
+		}
+	})
+
+	for _, tc := range []struct {
+		name          string
+		c             createdClient
+		scope         string
+		wantScope     string
+		wantAccount   string // the token's; "" = unrestricted
+		header        string // X-Account sent
+		wantStatus    int
+		wantUpstream  string // X-Account the upstream sees
+		wantGatehouse string // X-Gatehouse-Account the upstream sees
+	}{
+		{"one account: no scope named", one, "", "api account:acme", "acme", "", 200, "acme", "acme"},
+		{"one account: its own header", one, "", "api account:acme", "acme", "acme", 200, "acme", "acme"},
+		{"one account: another account", one, "", "api account:acme", "acme", "globex", 403, "", ""},
+		{"several: account only", several, "account:globex", "api:read-only search account:globex", "globex", "globex", 200, "globex", "globex"},
+		{"several: another account", several, "account:globex", "api:read-only search account:globex", "globex", "acme", 403, "", ""},
+		{"several: scope and account", several, "api:read-only account:acme", "api:read-only account:acme", "acme", "", 200, "acme", "acme"},
+		{"platform: header as sent", platform, "", "api", "", "globex", 200, "globex", ""},
+		{"platform: no header", platform, "", "api", "", "", 200, "", ""},
+		{"any account: header as sent", anyAcct, "", "api", "", "initech", 200, "initech", ""},
+		{"any account: account only", anyAcct, "account:initech", "api account:initech", "initech", "initech", 200, "initech", "initech"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, m := srv.token(t, tc.c.ClientID, tc.c.ClientSecret, tc.scope)
+			tok, _ := m["access_token"].(string)
+			if code != 200 || m["scope"] != tc.wantScope {
+				t.Fatalf("token with scope %q: got %d %v, want scope %q", tc.scope, code, m, tc.wantScope)
+			}
+			var hdr []string
+			if tc.header != "" {
+				hdr = []string{"X-Account", tc.header}
+			}
+			res := call(t, "GET", gw.URL+"/api/records/7/search", tok, hdr...)
+			if res.status != tc.wantStatus {
+				t.Fatalf("GET with X-Account %q: got %d %s, want %d", tc.header, res.status, res.body, tc.wantStatus)
+			}
+			if res.status != 200 {
+				return
+			}
+			h := res.upstream.Header
+			if got := h.Get("X-Account"); got != tc.wantUpstream {
+				t.Errorf("upstream X-Account: got %q, want %q", got, tc.wantUpstream)
+			}
+			if got := h.Get("X-Gatehouse-Account"); got != tc.wantGatehouse {
+				t.Errorf("upstream X-Gatehouse-Account: got %q, want %q", got, tc.wantGatehouse)
+			}
+			if tc.wantAccount != tc.wantGatehouse {
+				t.Errorf("test table: token account %q but upstream account %q", tc.wantAccount, tc.wantGatehouse)
+			}
+		})
+	}
+}

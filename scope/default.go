@@ -19,10 +19,11 @@ const DefaultYAML = `scopes:
     label: Make any API request on your behalf
     endpoints:
       - "*"            # every method
+    default: true
 `
 
 // Default returns the built-in catalog ([DefaultYAML]): profile, search,
-// api:read-only and api.
+// api:read-only and api, with api the default scope.
 func Default() *Catalog {
 	c, err := Parse([]byte(DefaultYAML))
 	if err != nil {

@@ -146,3 +146,31 @@ func ExampleCatalog_Explain() {
 	// api:read-only: * matches, but allows only [GET]
 	// api: allowed by * []
 }
+
+// A catalog as platforms print it, without the "scopes:" wrapper, with a
+// default scope.
+func ExampleCatalog_Defaults() {
+	c, err := scope.Parse([]byte(`
+profile:
+  label: Access your profile information
+  endpoints:
+    - workers/me: GET
+  self_service: true
+api:
+  label: Make any API request on your behalf
+  endpoints:
+    - "*"
+  default: true
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("scopes:", c.Names())
+	fmt.Println("default:", c.Defaults())
+	fmt.Println("self-service:", c.SelfService())
+	// Output:
+	// scopes: [profile api]
+	// default: [api]
+	// self-service: [profile]
+}

@@ -17,6 +17,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(scope.DefaultYAML))
 	f.Add([]byte("scopes:\n  a:\n    label: A\n    endpoints:\n      - /x/*/y: [get, POST]\n      - z\n"))
 	f.Add([]byte("scopes:\n  a: {label: A, endpoints: &e [x]}\n  b: {label: B, endpoints: *e}\n"))
+	f.Add([]byte("profile:\n  label: P\n  endpoints:\n    - workers/me: GET\n  default: true\n  self_service: false\n"))
+	f.Add([]byte("scopes:\n  label: S\n  endpoints: [x]\nlabel:\n  label: L\n"))
 	f.Add([]byte("scopes:\n  a b: {label: A}\n  a b: {}\n  c: {label: C, endpoints: [a//b, a*, {x: [FETCH]}]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := scope.Parse(data)
@@ -41,6 +43,18 @@ func FuzzParse(f *testing.F) {
 		}
 		if diff := cmp.Diff(allScopes(c), allScopes(c2)); diff != "" {
 			t.Fatalf("re-parsed catalog differs (-first +second):\n%s", diff)
+		}
+		// So does it written without the "scopes:" wrapper.
+		out, err = yaml.Marshal(catalogNode(c).Content[1])
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		c3, err := scope.Parse(out)
+		if err != nil {
+			t.Fatalf("re-parse of\n%s\nfailed: %v", out, err)
+		}
+		if diff := cmp.Diff(allScopes(c), allScopes(c3)); diff != "" {
+			t.Fatalf("re-parsed unwrapped catalog differs (-first +second):\n%s", diff)
 		}
 	})
 }
@@ -104,7 +118,16 @@ func catalogNode(c *scope.Catalog) *yaml.Node {
 			}
 			eps.Content = append(eps.Content, mapping(str(e.Pattern), ms))
 		}
-		scopes.Content = append(scopes.Content, str(name), mapping(str("label"), str(s.Label), str("endpoints"), eps))
+		def := mapping(str("label"), str(s.Label), str("endpoints"), eps)
+		for _, f := range []struct {
+			key string
+			on  bool
+		}{{"default", s.Default}, {"self_service", s.SelfService}} {
+			if f.on {
+				def.Content = append(def.Content, str(f.key), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
+			}
+		}
+		scopes.Content = append(scopes.Content, str(name), def)
 	}
 	return mapping(str("scopes"), scopes)
 }

@@ -75,11 +75,18 @@ func Load(path string) (*Catalog, error) {
 //	      - <pattern>                 # every method
 //	      - <pattern>: <METHOD>
 //	      - <pattern>: [<METHOD>, ...]
+//	    default: true                 # optional
+//	    self_service: true            # optional
+//
+// The "scopes:" wrapper may be left out, as platforms print catalogs: then
+// the scopes are the top-level keys. (A top-level "scopes" key whose value
+// has a key such as label holding text is a scope named "scopes".)
 //
 // Names must be scope-tokens (RFC 6749 §3.3) and must not start with
 // [AccountPrefix]. Every scope needs a non-blank label; surrounding white
 // space is removed from it. A scope may have no endpoints, and then grants
-// nothing. Methods are GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS, in
+// nothing. default and self_service are true or false (see [Scope]).
+// Methods are GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS, in
 // any case; they are stored in upper case, repeats dropped. A pattern's
 // leading "/" is optional and removed. A pattern must not be empty, end in
 // "/", or contain an empty segment, a "." or ".." segment, "**", or a "*"
@@ -204,24 +211,28 @@ func (p *parser) pairs(n *yaml.Node, what func(key string) string) []pair {
 func (p *parser) catalog(root *yaml.Node) {
 	root = resolve(root)
 	if root == nil || isNull(root) {
-		p.add(nil, `empty catalog: define scopes under a top-level "scopes" key`)
+		p.add(nil, `empty catalog: define scopes, under a top-level "scopes" key or at the top level`)
 		return
 	}
 	if root.Kind != yaml.MappingNode {
-		p.add(root, `a catalog is a mapping with a single "scopes" key`)
+		p.add(root, `a catalog is a mapping: a "scopes" key holding the scopes, or the scopes themselves`)
 		return
 	}
-	var scopes *yaml.Node
+	scopes := wrapped(root)
+	if scopes == nil {
+		// The scopes at the top level, as platforms print them.
+		p.scopes(root)
+		if len(p.c.scopes) == 0 && len(p.problems) == 0 {
+			p.add(root, "the catalog defines no scopes")
+		}
+		return
+	}
 	for _, kv := range p.pairs(root, func(k string) string { return fmt.Sprintf("top-level key %q", k) }) {
 		if kv.key != "scopes" {
 			p.add(kv.kn, `unknown top-level key %q (the only one is "scopes")`, kv.key)
-			continue
 		}
-		scopes = kv.v
 	}
 	switch {
-	case scopes == nil:
-		p.add(root, `missing top-level key "scopes"`)
 	case isNull(scopes):
 		p.add(scopes, `"scopes" defines no scopes`)
 	case scopes.Kind != yaml.MappingNode:
@@ -233,6 +244,37 @@ func (p *parser) catalog(root *yaml.Node) {
 		}
 	}
 }
+
+// wrapped returns the value of root's "scopes" key if the catalog is in
+// the wrapped form, or nil if root holds the scopes themselves. A "scopes"
+// key whose value looks like one scope's definition (a mapping with a key
+// such as label whose value is not a mapping) is a scope named "scopes" in
+// the unwrapped form.
+func wrapped(root *yaml.Node) *yaml.Node {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		kn, v := root.Content[i], resolve(root.Content[i+1])
+		if kn.Kind != yaml.ScalarNode || kn.Value != "scopes" {
+			continue
+		}
+		if v != nil && v.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				// A scope named label holds a mapping; a label holds text.
+				if x := resolve(v.Content[j+1]); slices.Contains(scopeKeys, v.Content[j].Value) &&
+					x != nil && x.Kind != yaml.MappingNode && !isNull(x) {
+					return nil
+				}
+			}
+		}
+		if v == nil {
+			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: kn.Line}
+		}
+		return v
+	}
+	return nil
+}
+
+// scopeKeys are the keys of one scope's definition.
+var scopeKeys = []string{"label", "endpoints", "default", "self_service"}
 
 func (p *parser) scopes(n *yaml.Node) {
 	for _, kv := range p.pairs(n, func(k string) string { return fmt.Sprintf("scope %q", k) }) {
@@ -256,7 +298,7 @@ func (p *parser) scope(kv pair) (s Scope, ok bool) {
 	case isNull(kv.v):
 		p.add(kv.kn, "%s: missing label", what)
 	case kv.v.Kind != yaml.MappingNode:
-		p.add(kv.v, "%s: must be a mapping with keys label and endpoints", what)
+		p.add(kv.v, "%s: must be a mapping with keys label and endpoints (and optionally default, self_service)", what)
 	default:
 		for _, f := range p.pairs(kv.v, func(k string) string { return fmt.Sprintf("%s: key %q", what, k) }) {
 			switch f.key {
@@ -265,8 +307,12 @@ func (p *parser) scope(kv pair) (s Scope, ok bool) {
 				s.Label = p.label(what, f.kn, f.v)
 			case "endpoints":
 				s.Endpoints = p.endpoints(what, f.v)
+			case "default":
+				s.Default = p.flag(what, f.key, f.v)
+			case "self_service":
+				s.SelfService = p.flag(what, f.key, f.v)
 			default:
-				p.add(f.kn, "%s: unknown key %q (valid keys: label, endpoints)", what, f.key)
+				p.add(f.kn, "%s: unknown key %q (valid keys: %s)", what, f.key, strings.Join(scopeKeys, ", "))
 			}
 		}
 		if label == nil {
@@ -289,6 +335,15 @@ func checkName(name string) string {
 		return fmt.Sprintf("scope %q: the %q prefix is reserved for account-restricted tokens", name, AccountPrefix)
 	}
 	return ""
+}
+
+// flag reads a true/false key of a scope.
+func (p *parser) flag(what, key string, v *yaml.Node) bool {
+	if v == nil || v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" {
+		p.add(v, "%s: %s must be true or false", what, key)
+		return false
+	}
+	return strings.EqualFold(v.Value, "true")
 }
 
 func (p *parser) label(what string, kn, v *yaml.Node) string {

@@ -69,6 +69,12 @@ type Scope struct {
 	Name      string     // a scope-token (RFC 6749 §3.3)
 	Label     string     // human-readable description for consent screens
 	Endpoints []Endpoint // what the scope grants; empty grants nothing
+	// Default marks a scope given to a client registered without a list
+	// of scopes.
+	Default bool
+	// SelfService marks a scope that may be granted without an operator:
+	// by tenant-scoped client management and by open registration.
+	SelfService bool
 }
 
 // An Endpoint is a path pattern and the HTTP methods it allows.
@@ -86,6 +92,31 @@ func (c *Catalog) Names() []string {
 	names := make([]string, len(c.scopes))
 	for i, s := range c.scopes {
 		names[i] = s.Name
+	}
+	return names
+}
+
+// Defaults returns the names of the scopes marked default, in the order they
+// were defined: what a client registered without a list of scopes is
+// allowed.
+func (c *Catalog) Defaults() []string {
+	var names []string
+	for _, s := range c.scopes {
+		if s.Default {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+// SelfService returns the names of the scopes marked self_service, in the
+// order they were defined.
+func (c *Catalog) SelfService() []string {
+	var names []string
+	for _, s := range c.scopes {
+		if s.SelfService {
+			names = append(names, s.Name)
+		}
 	}
 	return names
 }

@@ -23,10 +23,16 @@ func TestDefault(t *testing.T) {
 		{Name: "api:read-only", Label: "Make any read-only API request on your behalf",
 			Endpoints: []scope.Endpoint{{Pattern: "*", Methods: []string{"GET"}}}},
 		{Name: "api", Label: "Make any API request on your behalf",
-			Endpoints: []scope.Endpoint{{Pattern: "*"}}},
+			Endpoints: []scope.Endpoint{{Pattern: "*"}}, Default: true},
 	}
 	if diff := cmp.Diff(want, allScopes(c)); diff != "" {
 		t.Errorf("Default() scopes (-want +got):\n%s", diff)
+	}
+	if got := c.Defaults(); !cmp.Equal(got, []string{"api"}) {
+		t.Errorf("Defaults() = %q, want [api]", got)
+	}
+	if got := c.SelfService(); got != nil {
+		t.Errorf("SelfService() = %q, want none", got)
 	}
 	if got := c.Len(); got != 4 {
 		t.Errorf("Len() = %d, want 4", got)
@@ -91,18 +97,94 @@ scopes:
 	}
 }
 
+// The catalog as platforms print it: the scopes at the top level, with no
+// "scopes:" wrapper, and the default and self_service flags.
+func TestParseUnwrapped(t *testing.T) {
+	const wrapped = `scopes:
+  profile:
+    label: Access your profile information
+    endpoints:
+      - workers/me: GET
+    self_service: true
+  api:
+    label: Make any API request on your behalf
+    endpoints:
+      - "*"
+    default: true
+    self_service: false
+`
+	unwrapped := `profile:
+  label: Access your profile information
+  endpoints:
+    - workers/me: GET
+  self_service: true
+api:
+  label: Make any API request on your behalf
+  endpoints:
+    - "*"
+  default: true
+  self_service: false
+`
+	want := []scope.Scope{
+		{Name: "profile", Label: "Access your profile information",
+			Endpoints: []scope.Endpoint{{Pattern: "workers/me", Methods: []string{"GET"}}}, SelfService: true},
+		{Name: "api", Label: "Make any API request on your behalf",
+			Endpoints: []scope.Endpoint{{Pattern: "*"}}, Default: true},
+	}
+	for name, yml := range map[string]string{"wrapped": wrapped, "unwrapped": unwrapped} {
+		c, err := scope.Parse([]byte(yml))
+		if err != nil {
+			t.Fatalf("%s: Parse: %v", name, err)
+		}
+		if diff := cmp.Diff(want, allScopes(c)); diff != "" {
+			t.Errorf("%s: scopes (-want +got):\n%s", name, diff)
+		}
+		if got := c.Defaults(); !cmp.Equal(got, []string{"api"}) {
+			t.Errorf("%s: Defaults() = %q, want [api]", name, got)
+		}
+		if got := c.SelfService(); !cmp.Equal(got, []string{"profile"}) {
+			t.Errorf("%s: SelfService() = %q, want [profile]", name, got)
+		}
+	}
+
+	// A scope named "scopes" in the unwrapped form; a scope named "label"
+	// in the wrapped form.
+	for _, tt := range []struct{ yml, want string }{
+		{"scopes:\n  label: S\n  endpoints: [x]\nother:\n  label: O\n", "scopes other"},
+		{"scopes:\n  label:\n    label: L\n", "label"},
+	} {
+		c, err := scope.Parse([]byte(tt.yml))
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.yml, err)
+		}
+		if got := strings.Join(c.Names(), " "); got != tt.want {
+			t.Errorf("Parse(%q) names = %q, want %q", tt.yml, got, tt.want)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		yaml string
 		want []string
 	}{
-		{"empty", ``, []string{`empty catalog: define scopes under a top-level "scopes" key`}},
+		{"empty", ``, []string{`empty catalog: define scopes, under a top-level "scopes" key or at the top level`}},
 		{"syntax", "scopes: [\n", []string{`line 1: did not find expected node content`}},
-		{"not a mapping", "- a\n", []string{`line 1: a catalog is a mapping with a single "scopes" key`}},
-		{"no scopes key", "scope:\n  a: {label: A}\n", []string{
-			`line 1: unknown top-level key "scope" (the only one is "scopes")`,
-			`line 1: missing top-level key "scopes"`,
+		{"not a mapping", "- a\n", []string{`line 1: a catalog is a mapping: a "scopes" key holding the scopes, or the scopes themselves`}},
+		{"misspelt wrapper", "scope:\n  a: {label: A}\n", []string{
+			`line 1: scope "scope": missing label`,
+			`line 2: scope "scope": unknown key "a" (valid keys: label, endpoints, default, self_service)`,
+		}},
+		{"unwrapped", "profile:\n  label: P\n  endpoints: [a//b]\nsearch: {}\n", []string{
+			`line 3: scope "profile": endpoint "a//b": empty path segment ("//")`,
+			`line 4: scope "search": missing label`,
+		}},
+		{"flags", "a:\n  label: A\n  default: yes\n  self_service: 1\nb: {label: B, default: [true], self_service: ~}\n", []string{
+			`line 3: scope "a": default must be true or false`,
+			`line 4: scope "a": self_service must be true or false`,
+			`line 5: scope "b": default must be true or false`,
+			`line 5: scope "b": self_service must be true or false`,
 		}},
 		{"null scopes", "scopes:\n", []string{`line 1: "scopes" defines no scopes`}},
 		{"empty scopes", "scopes: {}\n", []string{`line 1: "scopes" defines no scopes`}},
@@ -149,10 +231,10 @@ func TestParseErrors(t *testing.T) {
     label: "two\nlines"
 `, []string{
 			`line 2: scope "a": missing label`,
-			`line 3: scope "a": unknown key "lable" (valid keys: label, endpoints)`,
+			`line 3: scope "a": unknown key "lable" (valid keys: label, endpoints, default, self_service)`,
 			`line 5: scope "a": key "endpoints" is given twice (first at line 4)`,
 			`line 6: scope "b": missing label`,
-			`line 7: scope "c": must be a mapping with keys label and endpoints`,
+			`line 7: scope "c": must be a mapping with keys label and endpoints (and optionally default, self_service)`,
 			`line 9: scope "d": missing label`,
 			`line 11: scope "e": empty label`,
 			`line 13: scope "f": label must be text`,

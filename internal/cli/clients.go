@@ -86,7 +86,7 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&cf.name, "name", "", "display name")
 	f.StringVar(&cf.description, "description", "", "description")
-	f.StringVar(&cf.scopes, "scopes", "", `allowed scopes, space- or comma-separated, e.g. "api:read-only search"`)
+	f.StringVar(&cf.scopes, "scopes", "", `allowed scopes, space- or comma-separated, e.g. "api:read-only search" (create's default: the catalog's default scopes)`)
 	f.StringVar(&cf.accounts, "accounts", "", `accounts tokens may be restricted to (account:<id> scope), comma-separated, or "*" for any`)
 	f.StringVar(&cf.grants, "grant-types", "", "allowed grant types, comma-separated (default client_credentials)")
 	f.StringVar(&cf.redirects, "redirect-uris", "", "redirect URIs, comma-separated")
@@ -126,12 +126,15 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 			}
 			sp := clients.Spec{
 				ID: id, Name: cf.name, Description: cf.description, Audience: cf.audience,
-				Scopes: splitList(cf.scopes), Accounts: splitList(cf.accounts), RedirectURIs: splitList(cf.redirects),
+				Accounts: splitList(cf.accounts), RedirectURIs: splitList(cf.redirects),
 				Website: cf.website, TokenEndpointAuthMethod: authMethod, RefreshWithClientCredentials: cf.refreshWithCC,
 				PKCEOptional: !cf.requirePKCE,
 			}
 			if cmd.Flags().Changed("grant-types") {
 				sp.GrantTypes = splitList(cf.grants)
+			}
+			if cmd.Flags().Changed("scopes") { // else the catalog's default scopes
+				sp.Scopes = nonNil(splitList(cf.scopes))
 			}
 			if cf.ttl != "" {
 				d, err := parseTTL(cf.ttl)
@@ -151,6 +154,7 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			e.warn(cd.svc.Warnings(c))
 			if c.TokenEndpointAuthMethod == store.AuthMethodNone {
 				return e.printCreatedPublic(output, c)
 			}
@@ -164,6 +168,13 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 	f.StringVar(&authMethod, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, or none: a public client (no secret, PKCE required)")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
+}
+
+// warn prints warnings on standard error, one a line.
+func (e *env) warn(warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintln(e.stderr, "gatehouse: warning: "+w)
+	}
 }
 
 // printCreatedPublic reports a new public client, which has no secret.
@@ -304,6 +315,7 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			e.warn(cd.svc.Warnings(c))
 			return e.printClient(output, c)
 		}),
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -26,12 +27,19 @@ func (e *env) scopesCmd() *cobra.Command {
 	check := &cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate a scope catalog file and report every problem in it",
-		Long: "Validate a scope catalog file and report every problem in it, each with its line.\n" +
+		Long: "Validate a scope catalog file and report every problem in it, one a line, each with its line\n" +
+			"number. The file may list its scopes under a top-level \"scopes\" key or at the top level.\n" +
 			"The exit status is 0 if the catalog is valid and 1 if not.\n\n" + catalogArgHelp,
 		Example: "  gatehouse scopes check scopes.yaml",
 		Args:    exactArgs(1, "FILE"),
 		RunE: func(_ *cobra.Command, args []string) error {
 			c, err := loadCatalogArg(args[0])
+			if pe, ok := errors.AsType[*scope.ParseError](err); ok {
+				// One problem a line, each naming the file and line, as
+				// compilers report them.
+				fmt.Fprintln(e.stderr, pe.Error())
+				return fmt.Errorf("%s: %s", args[0], countOf(len(pe.Problems), "problem"))
+			}
 			if err != nil {
 				return err
 			}

@@ -54,6 +54,16 @@ func TestScopesCheck(t *testing.T) {
       - x//y
       - z: FETCH
 `)
+	unwrapped := writeCatalog(t, `profile:
+  label: Access your profile information
+  endpoints:
+    - workers/me: GET
+api:
+  label: Make any API request on your behalf
+  endpoints:
+    - "*"
+  default: true
+`)
 	missing := filepath.Join(t.TempDir(), "missing.yaml")
 	tests := []struct {
 		name       string
@@ -66,9 +76,11 @@ func TestScopesCheck(t *testing.T) {
 		{"one of each", []string{"scopes", "check", one}, 0, one + ": 1 scope, 1 endpoint, ok\n", ""},
 		{"default", []string{"scopes", "check", "default"}, 0, "default: 4 scopes, 4 endpoints, ok\n", ""},
 		{"invalid", []string{"scopes", "check", bad}, 1, "",
-			"gatehouse: " + bad + `: line 2: scope "a": missing label; ` +
-				bad + `: line 6: scope "b": endpoint "x//y": empty path segment ("//"); ` +
-				bad + `: line 7: scope "b": endpoint "z": unknown HTTP method "FETCH" (use GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)` + "\n"},
+			bad + `: line 2: scope "a": missing label` + "\n" +
+				bad + `: line 6: scope "b": endpoint "x//y": empty path segment ("//")` + "\n" +
+				bad + `: line 7: scope "b": endpoint "z": unknown HTTP method "FETCH" (use GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)` + "\n" +
+				"gatehouse: " + bad + ": 3 problems\n"},
+		{"unwrapped, as platforms print it", []string{"scopes", "check", unwrapped}, 0, unwrapped + ": 2 scopes, 2 endpoints, ok\n", ""},
 		{"missing file", []string{"scopes", "check", missing}, 1, "", "missing.yaml: no such file or directory"},
 		{"no file", []string{"scopes", "check"}, 2, "", "gatehouse: gatehouse scopes check takes FILE (got 0 arguments)\n"},
 		{"two files", []string{"scopes", "check", good, good}, 2, "", "takes FILE (got 2 arguments)"},

@@ -69,7 +69,7 @@ type Spec struct {
 	Name         string
 	Description  string
 	GrantTypes   []string // nil = client_credentials
-	Scopes       []string
+	Scopes       []string // nil = the catalog's default scopes; empty = none
 	Accounts     []string
 	RedirectURIs []string
 	Audience     string
@@ -116,6 +116,9 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 	if sp.GrantTypes == nil {
 		sp.GrantTypes = []string{store.GrantClientCredentials}
 	}
+	if sp.Scopes == nil {
+		sp.Scopes = s.catalog.Defaults()
+	}
 	now := s.now().UTC()
 	c := store.Client{
 		ID: sp.ID, Name: sp.Name, Description: sp.Description, GrantTypes: dedupe(sp.GrantTypes),
@@ -158,6 +161,22 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 		return store.Client{}, "", fmt.Errorf("create client: %w", err)
 	}
 	return c, plain, nil
+}
+
+// DefaultScopes returns the scopes a client created without a list of
+// scopes is allowed: those the catalog marks default.
+func (s *Service) DefaultScopes() []string { return s.catalog.Defaults() }
+
+// Warnings lists what is legal about c but probably not meant: a client
+// allowed no scope at all gets no tokens (the token endpoint answers
+// invalid_scope).
+func (s *Service) Warnings(c store.Client) []string {
+	for _, sc := range c.Scopes {
+		if s.catalog.Has(sc) || slices.Contains(s.extra, sc) {
+			return nil
+		}
+	}
+	return []string{fmt.Sprintf("client %q is allowed no scopes, so every token request it makes fails with invalid_scope", c.ID)}
 }
 
 // Get returns one client.

@@ -281,3 +281,62 @@ func TestPKCEOptional(t *testing.T) {
 		t.Errorf("update public client to no PKCE: got %v, want a validation error", err)
 	}
 }
+
+// TestDefaultScopes: a client created without a list of scopes is allowed
+// the catalog's default ones; an explicit empty list means none, and is
+// warned about, as is a client whose scopes all left the catalog.
+func TestDefaultScopes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cat, err := scope.Parse([]byte("profile: {label: P}\nsearch: {label: S, default: true}\napi: {label: A, default: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(f.st, cat, 30*24*time.Hour, func() time.Time { return f.now }, rand.Reader, "gatehouse:revocations")
+	if got := strings.Join(svc.DefaultScopes(), " "); got != "search api" {
+		t.Errorf("DefaultScopes() = %q, want %q", got, "search api")
+	}
+	tests := []struct {
+		name   string
+		scopes []string
+		want   string
+		warn   bool
+	}{
+		{"nil: the defaults", nil, "search api", false},
+		{"empty: none", []string{}, "", true},
+		{"given", []string{"profile"}, "profile", false},
+		{"only a scope the server checks", []string{"gatehouse:revocations"}, "gatehouse:revocations", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _, err := svc.Create(ctx, "t", Spec{Name: tt.name, Scopes: tt.scopes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(c.Scopes, " "); got != tt.want {
+				t.Errorf("scopes = %q, want %q", got, tt.want)
+			}
+			stored, _ := svc.Get(ctx, c.ID)
+			if got := strings.Join(stored.Scopes, " "); got != tt.want {
+				t.Errorf("stored scopes = %q, want %q", got, tt.want)
+			}
+			w := svc.Warnings(c)
+			if got := len(w) > 0; got != tt.warn {
+				t.Errorf("Warnings() = %q, want a warning: %v", w, tt.warn)
+			}
+			if tt.warn && !strings.Contains(w[0], "allowed no scopes") {
+				t.Errorf("warning = %q, want it to say the client is allowed no scopes", w[0])
+			}
+		})
+	}
+
+	// The built-in catalog's default is api.
+	c, _, err := f.svc.Create(ctx, "t", Spec{Name: "Named only"})
+	if err != nil || strings.Join(c.Scopes, " ") != "api" {
+		t.Errorf("built-in catalog: scopes = %q, %v; want api", c.Scopes, err)
+	}
+	// A client whose scopes are gone from the catalog is warned about too.
+	if w := f.svc.Warnings(store.Client{ID: "old", Scopes: []string{"gone"}}); len(w) != 1 {
+		t.Errorf("Warnings(scopes not in the catalog) = %q, want one", w)
+	}
+}

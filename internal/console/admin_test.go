@@ -113,7 +113,9 @@ func TestAppCreateShowsSecretOnce(t *testing.T) {
 	r = a.get("/console/apps/new")
 	wantCode(t, "new app form", r, http.StatusOK)
 	wantBody(t, "new app form", r, `id="app-form"`, `id="save"`, `name="scopes" value="profile"`,
-		"Access your profile information", `name="grant_types" value="authorization_code"`, `name="token_endpoint_auth_method"`)
+		"Access your profile information", `name="grant_types" value="authorization_code"`, `name="token_endpoint_auth_method"`,
+		`name="scopes" value="api" checked`) // the catalog's default scope, pre-ticked
+	wantNoBody(t, "new app form", r, `name="scopes" value="profile" checked`)
 
 	form := url.Values{
 		"name": {"Payroll sync"}, "client_id": {"payroll"}, "website": {"https://payroll.example"},
@@ -642,4 +644,29 @@ func TestLoginNamesTheApp(t *testing.T) {
 			wantNoBody(t, "login next="+n, a.get("/console/login?next="+url.QueryEscape(n)), "continue to")
 		}
 	})
+}
+
+// TestAppCreateScopesAsTicked: the form's scopes are what the client gets;
+// the defaults only come pre-ticked, so unticking them all means none.
+func TestAppCreateScopesAsTicked(t *testing.T) {
+	a := newAdminHarness(t)
+	for _, tc := range []struct {
+		id     string
+		scopes []string
+		want   string
+	}{
+		{"ticked-default", []string{"api"}, "api"},
+		{"unticked", nil, ""},
+	} {
+		form := url.Values{"name": {tc.id}, "client_id": {tc.id}, "grant_types": {"client_credentials"}, "scopes": tc.scopes}
+		r := a.postForm("/console/apps/new", "/console/apps/new", form)
+		wantCode(t, tc.id, r, http.StatusSeeOther)
+		c, err := a.clients.Get(context.Background(), tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(c.Scopes, " "); got != tc.want {
+			t.Errorf("%s: scopes = %q, want %q", tc.id, got, tc.want)
+		}
+	}
 }

@@ -151,7 +151,8 @@ func (c *Console) appNewPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := c.requireAdmin(w, r); !ok {
 		return
 	}
-	f := appForm{GrantTypes: []string{store.GrantClientCredentials}, AuthMethod: store.AuthMethodSecretBasic}
+	f := appForm{GrantTypes: []string{store.GrantClientCredentials}, AuthMethod: store.AuthMethodSecretBasic,
+		Scopes: c.clients.DefaultScopes()}
 	c.Render(w, r, http.StatusOK, "app_new", c.formData(true, f, nil))
 }
 
@@ -173,7 +174,7 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cl, plain, err := c.clients.Create(r.Context(), actor(u), clients.Spec{
-		ID: f.ClientID, Name: f.Name, Website: f.Website, GrantTypes: nonNil(f.GrantTypes), Scopes: f.Scopes,
+		ID: f.ClientID, Name: f.Name, Website: f.Website, GrantTypes: nonNil(f.GrantTypes), Scopes: nonNil(f.Scopes),
 		Accounts: splitAccounts(f.Accounts), RedirectURIs: strings.Fields(f.RedirectURIs), TokenTTL: ttl,
 		TokenEndpointAuthMethod: method, Secret: supplied,
 		RefreshWithClientCredentials: f.RefreshWithCC, PKCEOptional: f.PKCEOptional,

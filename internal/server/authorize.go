@@ -205,7 +205,7 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 	case challenge != "" && !grant.ValidChallenge(challenge):
 		return nil, fail(oauth.CodeInvalidRequest, "code_challenge must be the base64url SHA-256 of the code verifier (43 characters)")
 	}
-	scopes, _, err := s.resolveScope(cc, q.Get("scope"))
+	scopes, _, err := s.resolveScope(cc, q.Get("scope"), false)
 	if err != nil {
 		var oe *oauth.Error
 		if errors.As(err, &oe) {

@@ -716,9 +716,58 @@ func TestRefreshWithClientCredentials(t *testing.T) {
 	if r.status != http.StatusOK || claims(t, r.json["access_token"].(string))["sub"] != id {
 		t.Fatalf("refresh: got %d %s, want a token for the client", r.status, r.body)
 	}
+	// A client limited to several accounts refreshes without naming the
+	// account again: the refresh token keeps it.
+	multi, multiSecret := ah.client(clients.Spec{Name: "multi", Scopes: []string{"search"}, Accounts: []string{"acme", "globex"},
+		GrantTypes: []string{store.GrantClientCredentials, store.GrantRefreshToken}, RefreshWithClientCredentials: true})
+	r = ah.token(multi, multiSecret, "scope=account%3Aglobex")
+	rt, _ = r.json["refresh_token"].(string)
+	if r.status != http.StatusOK || rt == "" {
+		t.Fatalf("several accounts: got %d %s, want a refresh token", r.status, r.body)
+	}
+	for _, sc := range []string{"", "search"} {
+		r = ah.refresh(multi, multiSecret, rt, sc)
+		if r.status != http.StatusOK {
+			t.Fatalf("several accounts, refresh with scope %q: got %d %s, want 200", sc, r.status, r.body)
+		}
+		if c := claims(t, r.json["access_token"].(string)); c["account_id"] != "globex" {
+			t.Errorf("several accounts, refresh with scope %q: account_id = %v, want globex", sc, c["account_id"])
+		}
+		rt, _ = r.json["refresh_token"].(string)
+	}
 	plain, plainSecret := ah.client(clients.Spec{Name: "plain", Scopes: []string{"search"}})
 	if r := ah.token(plain, plainSecret, ""); r.json["refresh_token"] != nil {
 		t.Errorf("client credentials without the option issued a refresh token: %s", r.body)
+	}
+}
+
+// TestAuthorizeAccounts: the authorization endpoint applies the token
+// endpoint's account rules: a client limited to one account is restricted
+// to it without asking; one limited to several must name one.
+func TestAuthorizeAccounts(t *testing.T) {
+	ah := newAuthzHarness(t)
+	ah.login()
+	one, oneSecret := ah.app(clients.Spec{Name: "One", Accounts: []string{"acme"}})
+	ver, chal := pkce(t)
+	p := ah.get(authorizePath(authzParamsFor(one, chal, "profile")))
+	if p.status != http.StatusOK || !strings.Contains(p.body, "acme") {
+		t.Fatalf("one account: got %d, want the consent page naming account acme\n%s", p.status, p.body)
+	}
+	f := p.hidden()
+	f.Set("decision", "allow")
+	q := ah.redirectParams(ah.postForm(PathAuthorize, f))
+	r := ah.exchange(one, oneSecret, q.Get("code"), ver)
+	if r.status != http.StatusOK {
+		t.Fatalf("one account: token: got %d %s", r.status, r.body)
+	}
+	if c := claims(t, r.json["access_token"].(string)); c["account_id"] != "acme" || c["scope"] != "profile account:acme" {
+		t.Errorf("one account: account_id = %v, scope = %v; want acme, %q", c["account_id"], c["scope"], "profile account:acme")
+	}
+
+	several, _ := ah.app(clients.Spec{Name: "Several", Accounts: []string{"acme", "globex"}})
+	q = ah.redirectParams(ah.get(authorizePath(authzParamsFor(several, chal, "profile"))))
+	if q.Get("error") != "invalid_scope" || !strings.Contains(q.Get("error_description"), "account:<id>") {
+		t.Errorf("several accounts, none named: redirect parameters %v, want invalid_scope naming account:<id>", q)
 	}
 }
 

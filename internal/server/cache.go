@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,10 +23,19 @@ type clientGetter interface {
 type cachedClient struct {
 	client  store.Client
 	secrets []cachedSecret
-	// The scope granted when a request names none: the client's allowed
-	// scopes that exist in the catalog.
-	defaultScopes []string
-	defaultScope  string
+	// The client's allowed scopes that exist in the catalog: what a
+	// request that names no scope, or only account:<id>, gets.
+	catalogScopes []string
+	// What a request that names no scope gets (see resolveScope):
+	// catalogScopes, plus account:<id> for a client limited to one account.
+	defaultScopes  []string
+	defaultScope   string
+	defaultAccount string // the account of defaultScopes; "" if none
+	// The client may act for a finite list of accounts, so its tokens are
+	// always account-restricted. onlyAccount is "account:<id>" when the
+	// list has one entry.
+	accountsLimited bool
+	onlyAccount     string
 	// Unix nanoseconds of the last reload of this client because a secret
 	// did not match (see clientCache.reload); 0 if none. Guarded by the
 	// cache's mutex once the entry is in the cache.
@@ -43,7 +53,19 @@ func newCachedClient(c store.Client, cat *scope.Catalog) *cachedClient {
 	cc := &cachedClient{client: c, secrets: make([]cachedSecret, len(c.Secrets))}
 	for _, name := range c.Scopes {
 		if cat.Has(name) {
-			cc.defaultScopes = append(cc.defaultScopes, name)
+			cc.catalogScopes = append(cc.catalogScopes, name)
+		}
+	}
+	cc.catalogScopes = slices.Clip(cc.catalogScopes)
+	cc.defaultScopes = cc.catalogScopes
+	if len(c.Accounts) > 0 && !slices.Contains(c.Accounts, store.AnyAccount) {
+		cc.accountsLimited = true
+		if len(c.Accounts) == 1 {
+			cc.defaultAccount = c.Accounts[0]
+			cc.onlyAccount = scope.AccountPrefix + c.Accounts[0]
+			if len(cc.catalogScopes) > 0 {
+				cc.defaultScopes = append(slices.Clone(cc.catalogScopes), cc.onlyAccount)
+			}
 		}
 	}
 	cc.defaultScope = scope.Join(cc.defaultScopes)

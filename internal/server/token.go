@@ -76,7 +76,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	var scopes []string
 	var account string
 	if gt != store.GrantAuthorizationCode { // a code carries its scope
-		if scopes, account, err = s.resolveScope(cc, f.Get("scope")); err != nil {
+		// A refresh narrows what its refresh token carries, account included.
+		if scopes, account, err = s.resolveScope(cc, f.Get("scope"), gt == store.GrantRefreshToken); err != nil {
 			return err
 		}
 	}
@@ -280,12 +281,32 @@ func (cc *cachedClient) verify(secret string, now time.Time) *cachedSecret {
 }
 
 // resolveScope checks a requested scope string against the catalog and the
-// client's allowance (RFC 6749 §3.3). An empty request means every scope the
-// client may use. At most one account:<id> scope restricts the token to an
-// account the client may act for.
-func (s *Server) resolveScope(cc *cachedClient, requested string) ([]string, string, error) {
+// client's allowance (RFC 6749 §3.3) and returns the scope to grant, with
+// the account the token is restricted to, if any.
+//
+// An empty request means every scope the client may use. A request that
+// names only account:<id> means every scope the client may use, restricted
+// to that account. At most one account:<id> scope restricts the token to an
+// account the client may act for. A client limited to a finite list of
+// accounts never gets an unrestricted token: with no account named, a
+// client with one account gets a token restricted to it, and a client with
+// several gets invalid_scope. A client allowed no scope gets invalid_scope,
+// never an empty token.
+//
+// With narrowing (a refresh), an empty request is left to the grant, which
+// keeps what the refresh token carries, account included; a named scope is
+// checked but not widened.
+func (s *Server) resolveScope(cc *cachedClient, requested string, narrowing bool) ([]string, string, error) {
 	if requested == "" {
-		return cc.defaultScopes, "", nil
+		switch {
+		case narrowing:
+			return nil, "", nil
+		case len(cc.catalogScopes) == 0:
+			return nil, "", s.noScopes(cc)
+		case cc.accountsLimited && cc.onlyAccount == "":
+			return nil, "", nameAccount(cc)
+		}
+		return cc.defaultScopes, cc.defaultAccount, nil
 	}
 	toks, err := scope.Split(requested)
 	if err != nil {
@@ -314,7 +335,37 @@ func (s *Server) resolveScope(cc *cachedClient, requested string) ([]string, str
 			return nil, "", oauth.InvalidScope("scope %q is not allowed for this client", t)
 		}
 	}
+	if narrowing {
+		return toks, account, nil
+	}
+	if len(toks) == 1 && account != "" { // only account:<id>: every scope, restricted
+		if len(cc.catalogScopes) == 0 {
+			return nil, "", s.noScopes(cc)
+		}
+		return append(slices.Clone(cc.catalogScopes), toks[0]), account, nil
+	}
+	if account == "" && cc.accountsLimited {
+		if cc.onlyAccount == "" {
+			return nil, "", nameAccount(cc)
+		}
+		return append(slices.Clip(toks), cc.onlyAccount), cc.defaultAccount, nil
+	}
 	return toks, account, nil
+}
+
+// noScopes is the error for a client that may be granted no scope without
+// naming it.
+func (s *Server) noScopes(cc *cachedClient) error {
+	if s.feedScope != "" && slices.Contains(cc.client.Scopes, s.feedScope) {
+		return oauth.InvalidScope("this client is allowed no scopes it gets without naming them; request %s by name", s.feedScope)
+	}
+	return oauth.InvalidScope("this client is allowed no scopes")
+}
+
+// nameAccount is the error for a client limited to several accounts that
+// named none.
+func nameAccount(cc *cachedClient) error {
+	return oauth.InvalidScope("this client acts for several accounts: restrict the token to one with the scope account:<id>, e.g. scope=account:%s", cc.client.Accounts[0])
 }
 
 func (cc *cachedClient) mayUseAccount(id string) bool {

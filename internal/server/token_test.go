@@ -70,27 +70,48 @@ func TestTokenClientCredentials(t *testing.T) {
 func TestTokenScopes(t *testing.T) {
 	h := newHarness(t)
 	id, secret := h.client(clients.Spec{Scopes: []string{"api:read-only", "search"}, Accounts: []string{"acme", "globex"}, Audience: "https://billing.test"})
+	oneID, oneSecret := h.client(clients.Spec{Scopes: []string{"search"}, Accounts: []string{"acme"}})
 	anyID, anySecret := h.client(clients.Spec{Scopes: []string{"api"}, Accounts: []string{"*"}})
-	noneID, noneSecret := h.client(clients.Spec{})
+	platID, platSecret := h.client(clients.Spec{Scopes: []string{"api:read-only"}})
+	noneID, noneSecret := h.client(clients.Spec{Scopes: []string{}})
+	namedID, namedSecret := h.client(clients.Spec{}) // the catalog's default scopes
 
+	const several = "this client acts for several accounts: restrict the token to one with the scope account:<id>, e.g. scope=account:acme"
 	for _, tc := range []struct {
 		name, id, secret, scope string
 		wantScope, wantAccount  string
-		wantErr                 string
+		wantErr, wantDesc       string
 	}{
-		{"narrowed", id, secret, "search", "search", "", ""},
-		{"duplicates collapse", id, secret, "search search", "search", "", ""},
-		{"account", id, secret, "api:read-only account:acme", "api:read-only account:acme", "acme", ""},
-		{"account only", id, secret, "account:globex", "account:globex", "globex", ""},
-		{"any account", anyID, anySecret, "api account:whatever-1", "api account:whatever-1", "whatever-1", ""},
-		{"not allowed", id, secret, "api", "", "", "invalid_scope"},
-		{"unknown", id, secret, "search nope", "", "", "invalid_scope"},
-		{"other account", id, secret, "account:initech", "", "", "invalid_scope"},
-		{"two accounts", id, secret, "account:acme account:globex", "", "", "invalid_scope"},
-		{"empty account", id, secret, "account:", "", "", "invalid_scope"},
-		{"bad characters", id, secret, `sea"rch`, "", "", "invalid_scope"},
-		{"client with no scopes", noneID, noneSecret, "", "", "", ""},
-		{"client with no scopes asks for one", noneID, noneSecret, "search", "", "", "invalid_scope"},
+		// A client limited to several accounts: always restricted, to the one it names.
+		{"several: narrowed", id, secret, "search account:acme", "search account:acme", "acme", "", ""},
+		{"several: duplicates collapse", id, secret, "search search account:acme", "search account:acme", "acme", "", ""},
+		{"several: account", id, secret, "api:read-only account:acme", "api:read-only account:acme", "acme", "", ""},
+		{"several: account only means every scope", id, secret, "account:globex", "api:read-only search account:globex", "globex", "", ""},
+		{"several: no account named", id, secret, "search", "", "", "invalid_scope", several},
+		{"several: no scope named", id, secret, "", "", "", "invalid_scope", several},
+		// A client limited to one account: restricted to it without asking.
+		{"one: no scope named", oneID, oneSecret, "", "search account:acme", "acme", "", ""},
+		{"one: scope named", oneID, oneSecret, "search", "search account:acme", "acme", "", ""},
+		{"one: account only", oneID, oneSecret, "account:acme", "search account:acme", "acme", "", ""},
+		{"one: other account", oneID, oneSecret, "account:globex", "", "", "invalid_scope", `this client may not act for account "globex"`},
+		// Any account, and platform-level clients: unrestricted unless asked.
+		{"any account: unrestricted", anyID, anySecret, "", "api", "", "", ""},
+		{"any account", anyID, anySecret, "api account:whatever-1", "api account:whatever-1", "whatever-1", "", ""},
+		{"any account: account only", anyID, anySecret, "account:whatever-1", "api account:whatever-1", "whatever-1", "", ""},
+		{"platform: unrestricted", platID, platSecret, "", "api:read-only", "", "", ""},
+		{"platform: no accounts", platID, platSecret, "account:acme", "", "", "invalid_scope", `this client may not act for account "acme"`},
+		// Errors.
+		{"not allowed", id, secret, "api account:acme", "", "", "invalid_scope", `scope "api" is not allowed for this client`},
+		{"unknown", id, secret, "search nope", "", "", "invalid_scope", `unknown scope "nope"`},
+		{"other account", id, secret, "account:initech", "", "", "invalid_scope", ""},
+		{"two accounts", id, secret, "account:acme account:globex", "", "", "invalid_scope", ""},
+		{"empty account", id, secret, "account:", "", "", "invalid_scope", ""},
+		{"bad characters", id, secret, `sea"rch`, "", "", "invalid_scope", ""},
+		// Never an empty token.
+		{"client with no scopes", noneID, noneSecret, "", "", "", "invalid_scope", "this client is allowed no scopes"},
+		{"client with no scopes asks for one", noneID, noneSecret, "search", "", "", "invalid_scope", ""},
+		// A client created with nothing but a name: the default scopes.
+		{"named only", namedID, namedSecret, "", "api", "", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			extra := ""
@@ -100,6 +121,9 @@ func TestTokenScopes(t *testing.T) {
 			r := h.token(tc.id, tc.secret, extra)
 			if tc.wantErr != "" {
 				wantError(t, r, 400, tc.wantErr)
+				if got := r.json["error_description"]; tc.wantDesc != "" && got != tc.wantDesc {
+					t.Errorf("error_description: got %q, want %q", got, tc.wantDesc)
+				}
 				return
 			}
 			if r.status != 200 {
@@ -113,6 +137,9 @@ func TestTokenScopes(t *testing.T) {
 			gotAcct, _ := c["account_id"].(string)
 			if gotAcct != tc.wantAccount {
 				t.Errorf("account_id: got %q, want %q", gotAcct, tc.wantAccount)
+			}
+			if c["scope"] != tc.wantScope {
+				t.Errorf("scope claim: got %v, want %q", c["scope"], tc.wantScope)
 			}
 			if tc.id == id && c["aud"] != "https://billing.test" {
 				t.Errorf("aud: got %v, want the client's audience", c["aud"])
