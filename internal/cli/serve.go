@@ -27,6 +27,7 @@ import (
 func (e *env) serveCmd(df *dataFlags) *cobra.Command {
 	var addr, issuer, scopesFile, metricsAddr string
 	var withPprof bool
+	var tokenAliases []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the authorization server",
@@ -51,6 +52,9 @@ under ./gatehouse-data and listens on 127.0.0.1:8080.`,
 				if fl.Changed("pprof") {
 					c.MetricsPprof = withPprof
 				}
+				if fl.Changed("token-alias") {
+					c.Token.AliasPaths = config.PathList(tokenAliases)
+				}
 			})
 			if err != nil {
 				return err
@@ -64,6 +68,8 @@ under ./gatehouse-data and listens on 127.0.0.1:8080.`,
 	f.StringVar(&scopesFile, "scopes", "", "scope catalog file (YAML; default: the built-in catalog); env GATEHOUSE_SCOPES")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "listen address of /metrics, apart from --addr (default: metrics are not served); env GATEHOUSE_METRICS_ADDR")
 	f.BoolVar(&withPprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on --metrics-addr")
+	f.StringArrayVar(&tokenAliases, "token-alias", nil, "extra path of the token endpoint besides /oauth/token (repeatable; replaces the default "+
+		strings.Join(config.DefaultTokenAliases(), " and ")+"; --token-alias '' serves none); env GATEHOUSE_TOKEN_ALIASES (comma-separated)")
 	return cmd
 }
 
