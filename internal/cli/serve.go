@@ -138,12 +138,8 @@ func (e *env) open(ctx context.Context, cfg config.Config, log *slog.Logger) (*d
 
 func (e *env) serve(ctx context.Context, cfg config.Config) error {
 	log := e.logger(cfg)
-	d, err := e.open(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer d.st.Close()
-
+	// Listeners first: a port that is taken must stop serve before it
+	// creates the data directory, the database or the master key.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (choose another with --addr)", cfg.Addr, err)
@@ -169,6 +165,12 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 	}
 	stopMetrics := ms.run()
 	defer stopMetrics()
+
+	d, err := e.open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.st.Close()
 	con, err := e.newConsole(d, cfg, log)
 	if err != nil {
 		return err
@@ -222,12 +224,17 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
+	base := strings.TrimSuffix(cfg.Issuer, "/")
+	consoleURL, discoveryURL := base+server.PathConsole, base+server.PathMetadata
 	log.Info("gatehouse listening", append([]any{
 		"addr", "http://" + ln.Addr().String(),
 		"issuer", cfg.Issuer,
+		"console", consoleURL,
+		"discovery", discoveryURL,
 		"store", backend.Describe(cfg.Database, cfg.DataDir),
 		"scopes", strings.Join(d.catalog.Names(), " ")},
 		ms.logAttrs()...)...)
+	fmt.Fprintf(e.stderr, "\nGatehouse is running.\n    console:    %s\n    discovery:  %s\n\n", consoleURL, discoveryURL)
 	e.announceSetup(ctx, con, log)
 	stopGateway := gw.run(ctx, time.Duration(cfg.ShutdownTimeout))
 
