@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/e2e/harness"
 )
@@ -224,7 +225,7 @@ func TestCLIIssue8(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &issued); err != nil || !strings.HasPrefix(issued.ClientSecret, "ghs_") {
 		t.Fatalf("update to client_secret_basic: %q (%v)", out, err)
 	}
-	harness.Within(t, 5e9, "the new secret works and the old one does not", func() bool {
+	harness.Within(t, 5*time.Second, "the new secret works and the old one does not", func() bool {
 		return srv.tokenAt(t, "/oauth/token", c.ClientID, issued.ClientSecret) == 200 &&
 			srv.tokenAt(t, "/oauth/token", c.ClientID, c.ClientSecret) == 401
 	})
