@@ -90,6 +90,7 @@ func (e *env) rootCmd() *cobra.Command {
 		e.auditCmd(df),
 		e.gatewayCmd(),
 		e.scopesCmd(),
+		e.versionCmd(),
 	)
 	return root
 }

@@ -116,7 +116,26 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --name NAME",
 		Short: "Register a client and print its secret (shown only once)",
-		Args:  cobra.NoArgs,
+		Example: `  # A client for machine-to-machine calls, with a generated secret:
+  gatehouse clients create --name "Billing sync" --scopes "api:read-only search" --token-ttl 12h
+
+  # Choose the client ID, and supply the secret (at least 32 characters):
+  printf %s "$SECRET" | gatehouse clients create --name "Billing sync" --id billing-sync --secret-stdin
+
+  # Tokens restricted to one account (scope account:acme):
+  gatehouse clients create --name "Acme reports" --scopes api:read-only --accounts acme
+
+  # A web app with a back end (authorization code; it also gets a secret):
+  gatehouse clients create --name "Reports web" --grant-types authorization_code,refresh_token \
+      --redirect-uris https://reports.example.com/callback --scopes "profile search"
+
+  # A native or single-page app (public: no secret, PKCE required):
+  gatehouse clients create --name "Mobile" --token-endpoint-auth-method none \
+      --grant-types authorization_code,refresh_token --redirect-uris http://127.0.0.1/callback
+
+  # JSON, for scripts (client_id, client_secret, name, scopes, token_ttl_seconds, ...):
+  gatehouse clients create --name "CI" --output json`,
+		Args: cobra.NoArgs,
 		RunE: with(func(ctx context.Context, cd *clientData, cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -259,12 +278,20 @@ func (e *env) clientsShowCmd(with runner) *cobra.Command {
 
 func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 	var cf clientFlags
-	var output string
+	var output, authMethod string
 	var disable, enable bool
 	cmd := &cobra.Command{
 		Use:   "update CLIENT_ID [flags]",
 		Short: "Change a client's settings (only the flags given change)",
-		Args:  exactArgs(1, "CLIENT_ID"),
+		Long: `Change a client's settings; only the flags given change.
+
+--token-endpoint-auth-method switches how the client authenticates:
+  client_secret_basic <-> client_secret_post  the secrets stay as they are
+  to none (a public client)   deletes every secret; the client must not keep
+                              the client_credentials grant (change
+                              --grant-types in the same command)
+  from none to a secret one   generates a secret and prints it, once`,
+		Args: exactArgs(1, "CLIENT_ID"),
 		RunE: with(func(ctx context.Context, cd *clientData, cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -308,14 +335,18 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 			if disable || enable {
 				p.Disabled = &disable
 			}
+			p.TokenEndpointAuthMethod = str("token-endpoint-auth-method", authMethod)
 			if p == (clients.Patch{}) {
 				return usagef("nothing to change: give at least one of --name, --scopes, --accounts, --token-ttl, --disable, ...")
 			}
-			c, err := cd.svc.Update(ctx, e.actor(), args[0], p)
+			c, plain, err := cd.svc.UpdateIssuingSecret(ctx, e.actor(), args[0], p)
 			if err != nil {
 				return err
 			}
 			e.warn(cd.svc.Warnings(c))
+			if plain != "" {
+				return e.printIssued(output, c, plain)
+			}
 			return e.printClient(output, c)
 		}),
 	}
@@ -323,6 +354,7 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&disable, "disable", false, "disable the client: its secrets stop working")
 	f.BoolVar(&enable, "enable", false, "enable a disabled client")
+	f.StringVar(&authMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, or none (see above)")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
 }

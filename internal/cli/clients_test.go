@@ -60,3 +60,144 @@ func TestClientsRequirePKCE(t *testing.T) {
 		t.Errorf("public client with --require-pkce=false: exit %d, stderr %q; want a refusal", code, errOut)
 	}
 }
+
+// runner runs the CLI against a fresh data directory.
+func runner(t *testing.T) func(stdin string, args ...string) (int, string, string) {
+	dir := t.TempDir()
+	getenv := func(k string) string {
+		if k == "GATEHOUSE_DATA_DIR" {
+			return dir
+		}
+		return ""
+	}
+	return func(stdin string, args ...string) (int, string, string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := cli.Run(context.Background(), args, getenv, strings.NewReader(stdin), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+}
+
+// shellWords splits a command line of the help's examples: words, and
+// double-quoted strings, with "$SECRET" as a literal.
+func shellWords(line string) []string {
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for _, r := range line {
+		switch {
+		case r == '"':
+			quoted, inWord = !quoted, true
+		case r == ' ' && !quoted:
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+			}
+			inWord = false
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+// TestClientsCreateExamples runs every example in `clients create --help`.
+func TestClientsCreateExamples(t *testing.T) {
+	run := runner(t)
+	code, help, _ := run("", "clients", "create", "--help")
+	if code != 0 || !strings.Contains(help, "Examples:") {
+		t.Fatalf("clients create --help: exit %d, no Examples section:\n%s", code, help)
+	}
+	var cmds []string
+	var cur string
+	for _, line := range strings.Split(help[strings.Index(help, "Examples:"):strings.Index(help, "Flags:")], "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") || line == "" || line == "Examples:" {
+			continue
+		}
+		cur += line
+		if strings.HasSuffix(cur, "\\") {
+			cur = strings.TrimSuffix(cur, "\\")
+			continue
+		}
+		cmds = append(cmds, cur)
+		cur = ""
+	}
+	if len(cmds) < 5 {
+		t.Fatalf("found %d examples, want at least 5: %q", len(cmds), cmds)
+	}
+	const secret = "an-example-secret-of-at-least-32-characters"
+	for _, c := range cmds {
+		stdin := ""
+		if pre, rest, ok := strings.Cut(c, "| "); ok {
+			if !strings.HasPrefix(pre, "printf %s ") {
+				t.Fatalf("example %q: unexpected pipe", c)
+			}
+			stdin, c = secret, rest
+		}
+		words := shellWords(c)
+		if words[0] != "gatehouse" {
+			t.Fatalf("example %q does not run gatehouse", c)
+		}
+		code, out, errOut := run(stdin, words[1:]...)
+		if code != 0 {
+			t.Errorf("example %q: exit %d: %s", c, code, errOut)
+			continue
+		}
+		if strings.Contains(c, "--output json") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(out), &m); err != nil || m["client_secret"] == nil {
+				t.Errorf("example %q: output %q is not a created client's JSON", c, out)
+			}
+		}
+	}
+}
+
+// TestClientsUpdateAuthMethod: switching to none deletes the secrets (and
+// needs client_credentials gone); switching back prints a new secret once.
+func TestClientsUpdateAuthMethod(t *testing.T) {
+	run := runner(t)
+	code, _, errOut := run("", "clients", "create", "--name", "web", "--id", "web-app",
+		"--grant-types", "client_credentials,authorization_code", "--redirect-uris", "https://app.example/cb")
+	if code != 0 {
+		t.Fatalf("create: exit %d: %s", code, errOut)
+	}
+	for _, tc := range []struct {
+		args         []string
+		code         int
+		stdout, errs string
+	}{
+		{[]string{"--token-endpoint-auth-method", "client_secret_post"}, 0, "client_secret_post", ""},
+		{[]string{"--token-endpoint-auth-method", "none"}, 1, "", "gatehouse: a public client (token endpoint auth method none) cannot use the client_credentials grant: it has no secret\n"},
+		{[]string{"--token-endpoint-auth-method", "none", "--grant-types", "authorization_code"}, 0, "none", ""},
+		{[]string{"--token-endpoint-auth-method", "bogus"}, 1, "", "not supported"},
+	} {
+		code, out, errOut := run("", append([]string{"clients", "update", "web-app"}, tc.args...)...)
+		if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errOut, tc.errs) {
+			t.Errorf("update %v: exit %d, stdout %q, stderr %q; want %d, %q, %q", tc.args, code, out, errOut, tc.code, tc.stdout, tc.errs)
+		}
+	}
+	var shown struct {
+		Secrets []any `json:"secrets"`
+	}
+	_, out, _ := run("", "clients", "show", "web-app", "--output", "json")
+	if err := json.Unmarshal([]byte(out), &shown); err != nil || len(shown.Secrets) != 0 {
+		t.Errorf("public client's secrets: got %s (%v), want none", out, err)
+	}
+	code, out, errOut = run("", "clients", "update", "web-app", "--token-endpoint-auth-method", "client_secret_basic", "--output", "json")
+	var issued struct {
+		Secret  string `json:"client_secret"`
+		Method  string `json:"token_endpoint_auth_method"`
+		Secrets []any  `json:"secrets"`
+	}
+	if err := json.Unmarshal([]byte(out), &issued); code != 0 || err != nil || !strings.HasPrefix(issued.Secret, "ghs_") || issued.Method != "client_secret_basic" || len(issued.Secrets) != 1 {
+		t.Fatalf("update to client_secret_basic: exit %d, %q, stderr %q; want a new ghs_ secret", code, out, errOut)
+	}
+	if _, out, _ := run("", "clients", "show", "web-app", "--output", "json"); strings.Contains(out, issued.Secret) {
+		t.Errorf("clients show prints the secret")
+	}
+}

@@ -116,6 +116,21 @@ func (e *env) printCreated(output string, c store.Client, secret string) error {
 	return nil
 }
 
+// printIssued reports an update that made a public client confidential and
+// generated its first secret.
+func (e *env) printIssued(output string, c store.Client, secret string) error {
+	if output == "json" {
+		j := toClientJSON(c)
+		j.ClientSecret = secret
+		return writeJSONOut(e.stdout, j)
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "Client %s now authenticates with %s; its new secret:\n\n", c.ID, c.AuthMethod())
+	fmt.Fprintf(w, "  client_secret:  %s\n\n", secret)
+	fmt.Fprintln(w, secretWarning)
+	return nil
+}
+
 func (e *env) printRotated(output string, c store.Client, secret string, grace time.Duration) error {
 	newest := c.Secrets[len(c.Secrets)-1]
 	if output == "json" {

@@ -27,6 +27,7 @@ import (
 func (e *env) serveCmd(df *dataFlags) *cobra.Command {
 	var addr, issuer, scopesFile, metricsAddr string
 	var withPprof bool
+	var tokenAliases []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the authorization server",
@@ -51,6 +52,9 @@ under ./gatehouse-data and listens on 127.0.0.1:8080.`,
 				if fl.Changed("pprof") {
 					c.MetricsPprof = withPprof
 				}
+				if fl.Changed("token-alias") {
+					c.Token.AliasPaths = config.PathList(tokenAliases)
+				}
 			})
 			if err != nil {
 				return err
@@ -64,6 +68,8 @@ under ./gatehouse-data and listens on 127.0.0.1:8080.`,
 	f.StringVar(&scopesFile, "scopes", "", "scope catalog file (YAML; default: the built-in catalog); env GATEHOUSE_SCOPES")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "listen address of /metrics, apart from --addr (default: metrics are not served); env GATEHOUSE_METRICS_ADDR")
 	f.BoolVar(&withPprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on --metrics-addr")
+	f.StringArrayVar(&tokenAliases, "token-alias", nil, "extra path of the token endpoint besides /oauth/token (repeatable; replaces the default "+
+		strings.Join(config.DefaultTokenAliases(), " and ")+"; --token-alias '' serves none); env GATEHOUSE_TOKEN_ALIASES (comma-separated)")
 	return cmd
 }
 
@@ -132,12 +138,8 @@ func (e *env) open(ctx context.Context, cfg config.Config, log *slog.Logger) (*d
 
 func (e *env) serve(ctx context.Context, cfg config.Config) error {
 	log := e.logger(cfg)
-	d, err := e.open(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer d.st.Close()
-
+	// Listeners first: a port that is taken must stop serve before it
+	// creates the data directory, the database or the master key.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (choose another with --addr)", cfg.Addr, err)
@@ -163,6 +165,12 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 	}
 	stopMetrics := ms.run()
 	defer stopMetrics()
+
+	d, err := e.open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.st.Close()
 	con, err := e.newConsole(d, cfg, log)
 	if err != nil {
 		return err
@@ -216,12 +224,17 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
+	base := strings.TrimSuffix(cfg.Issuer, "/")
+	consoleURL, discoveryURL := base+server.PathConsole, base+server.PathMetadata
 	log.Info("gatehouse listening", append([]any{
 		"addr", "http://" + ln.Addr().String(),
 		"issuer", cfg.Issuer,
+		"console", consoleURL,
+		"discovery", discoveryURL,
 		"store", backend.Describe(cfg.Database, cfg.DataDir),
 		"scopes", strings.Join(d.catalog.Names(), " ")},
 		ms.logAttrs()...)...)
+	fmt.Fprintf(e.stderr, "\nGatehouse is running.\n    console:    %s\n    discovery:  %s\n\n", consoleURL, discoveryURL)
 	e.announceSetup(ctx, con, log)
 	stopGateway := gw.run(ctx, time.Duration(cfg.ShutdownTimeout))
 

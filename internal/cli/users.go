@@ -62,7 +62,7 @@ func (e *env) announceSetup(ctx context.Context, con *console.Console, log *slog
 func (e *env) usersCmd(df *dataFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "users",
-		Short: "Create, list, disable and enable users, and set their passwords",
+		Short: "Create, list, show, disable, enable and delete users, and set their passwords",
 	}
 	with := func(run func(ctx context.Context, svc *users.Service, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
@@ -77,6 +77,8 @@ func (e *env) usersCmd(df *dataFlags) *cobra.Command {
 	cmd.AddCommand(
 		e.usersCreateCmd(with),
 		e.usersListCmd(with),
+		e.usersShowCmd(with),
+		e.usersDeleteCmd(with),
 		e.usersSetPasswordCmd(with),
 		e.usersSetDisabledCmd(with, true),
 		e.usersSetDisabledCmd(with, false),
@@ -180,6 +182,64 @@ func (e *env) usersListCmd(with usersRunner) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
+}
+
+func (e *env) usersShowCmd(with usersRunner) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "show USERNAME",
+		Short: "Show a user",
+		Args:  exactArgs(1, "USERNAME"),
+		RunE: with(func(ctx context.Context, svc *users.Service, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			u, err := svc.GetByUsername(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSONOut(e.stdout, toUserJSON(u))
+			}
+			st := "active"
+			if u.Disabled {
+				st = "disabled"
+			}
+			w := e.stdout
+			fmt.Fprintf(w, "username:      %s\n", u.Username)
+			fmt.Fprintf(w, "display name:  %s\n", u.DisplayName)
+			fmt.Fprintf(w, "role:          %s\n", u.Role)
+			fmt.Fprintf(w, "status:        %s\n", st)
+			fmt.Fprintf(w, "ID:            %s\n", u.ID)
+			fmt.Fprintf(w, "created:       %s\n", fmtTime(u.CreatedAt))
+			fmt.Fprintf(w, "updated:       %s\n", fmtTime(u.UpdatedAt))
+			return nil
+		}),
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func (e *env) usersDeleteCmd(with usersRunner) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete USERNAME",
+		Short: "Delete a user, with their sessions, consents and refresh tokens",
+		Long: `Delete a user. Their console sessions end, and their consents and refresh
+tokens are deleted with them. The last enabled administrator cannot be
+deleted: create or enable another admin first.`,
+		Args: exactArgs(1, "USERNAME"),
+		RunE: with(func(ctx context.Context, svc *users.Service, args []string) error {
+			u, err := svc.GetByUsername(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if _, err := svc.Delete(ctx, e.actor(), u.ID); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Deleted %s %s (ID %s)\n", u.Role, u.Username, u.ID)
+			return nil
+		}),
+	}
 }
 
 func (e *env) usersSetPasswordCmd(with usersRunner) *cobra.Command {

@@ -226,3 +226,59 @@ func TestServePrintsSetupLink(t *testing.T) {
 		t.Errorf("X-Frame-Options = %q, want DENY", got)
 	}
 }
+
+func TestUsersShowDelete(t *testing.T) {
+	defer func(p secret.Argon2Params) { secret.PasswordParams = p }(secret.PasswordParams)
+	secret.PasswordParams = secret.Argon2Params{Memory: 64, Time: 1, Threads: 1}
+	dir := t.TempDir()
+	getenv := func(k string) string {
+		if k == "GATEHOUSE_DATA_DIR" {
+			return dir
+		}
+		return ""
+	}
+	run := func(stdin string, args ...string) (int, string, string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := cli.Run(context.Background(), args, getenv, strings.NewReader(stdin), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	const pw = "a good long password\n"
+	for _, args := range [][]string{
+		{"users", "create", "--username", "ann", "--role", "admin"},
+		{"users", "create", "--username", "mo"},
+	} {
+		if code, _, errOut := run(pw, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+	}
+	code, out, errOut := run("", "users", "show", "ANN", "--output", "json")
+	var u struct{ ID, Username, Role string }
+	if err := json.Unmarshal([]byte(out), &u); code != 0 || err != nil || u.Username != "ann" || u.Role != "admin" || u.ID == "" {
+		t.Fatalf("users show ANN: exit %d, %q (%v), stderr %q; want ann, admin", code, out, err, errOut)
+	}
+	if code, out, _ := run("", "users", "show", "mo"); code != 0 || !strings.Contains(out, "role:          member") {
+		t.Errorf("users show mo: exit %d, %q", code, out)
+	}
+
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"users", "delete", "ann"}, 1, "", "gatehouse: cannot delete ann, the last enabled administrator; create or enable another admin first: no other enabled administrator would be left\n"},
+		{[]string{"users", "delete", "nobody"}, 1, "", "not found"},
+		{[]string{"users", "delete"}, 2, "", "USERNAME"},
+		{[]string{"users", "delete", "mo"}, 0, "Deleted member mo", ""},
+		{[]string{"users", "show", "mo"}, 1, "", "not found"},
+	} {
+		code, out, errOut := run("", tc.args...)
+		if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errOut, tc.stderr) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d, %q, %q", tc.args, code, out, errOut, tc.code, tc.stdout, tc.stderr)
+		}
+	}
+	if _, out, _ := run("", "audit", "--action", "user.delete"); !strings.Contains(out, `username "mo"`) {
+		t.Errorf("audit has no user.delete of mo:\n%s", out)
+	}
+}

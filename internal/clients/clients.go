@@ -97,6 +97,13 @@ type Patch struct {
 	TokenTTL                                   *time.Duration
 	Disabled, RefreshWithClientCredentials     *bool
 	PKCEOptional                               *bool
+	// TokenEndpointAuthMethod switches how the client authenticates.
+	// Between client_secret_basic and client_secret_post the secrets stay.
+	// To none (a public client), the client must not keep the
+	// client_credentials grant, and its secrets are deleted: a public
+	// client has none. From none to a secret-based method a secret is
+	// generated, so only [Service.UpdateIssuingSecret] accepts that.
+	TokenEndpointAuthMethod *string
 }
 
 // Create registers a client and returns it with its secret, which is not
@@ -193,9 +200,23 @@ func (s *Service) List(ctx context.Context) ([]store.Client, error) {
 	return s.st.ListClients(ctx)
 }
 
-// Update applies a patch.
+// Update applies a patch. It refuses one that makes a public client
+// confidential, which needs a new secret: see [Service.UpdateIssuingSecret].
 func (s *Service) Update(ctx context.Context, actor, id string, p Patch) (store.Client, error) {
+	c, _, err := s.update(ctx, actor, id, p, false)
+	return c, err
+}
+
+// UpdateIssuingSecret applies a patch like Update and, when the patch makes
+// a public client confidential, generates its secret and returns it (it is
+// not stored and cannot be shown again); otherwise the secret is "".
+func (s *Service) UpdateIssuingSecret(ctx context.Context, actor, id string, p Patch) (store.Client, string, error) {
+	return s.update(ctx, actor, id, p, true)
+}
+
+func (s *Service) update(ctx context.Context, actor, id string, p Patch, mayIssue bool) (store.Client, string, error) {
 	var changed []string
+	var plain string
 	ev := store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "client.update", Target: id}
 	c, err := s.st.UpdateClient(ctx, id, func(c *store.Client) error {
 		set := func(name string, dst *string, v *string) {
@@ -234,6 +255,30 @@ func (s *Service) Update(ctx context.Context, actor, id string, p Patch) (store.
 			c.Disabled = *p.Disabled
 			changed = append(changed, map[bool]string{true: "disabled", false: "enabled"}[c.Disabled])
 		}
+		plain = ""
+		if m := p.TokenEndpointAuthMethod; m != nil && *m != c.AuthMethod() {
+			old := c.AuthMethod()
+			c.TokenEndpointAuthMethod = *m
+			what := fmt.Sprintf("token endpoint auth method %s to %s", old, *m)
+			switch {
+			case !slices.Contains(authMethods, *m):
+				// check reports it.
+			case *m == store.AuthMethodNone:
+				c.Secrets = nil
+				what += " (secrets deleted)"
+			case old == store.AuthMethodNone:
+				if !mayIssue {
+					return &ValidationError{[]string{fmt.Sprintf("making public client %s confidential (%s) issues a secret, which this caller cannot show; use the CLI: gatehouse clients update %s --token-endpoint-auth-method %s", c.ID, *m, c.ID, *m)}}
+				}
+				sec, pl, err := s.newSecret("", ev.Time)
+				if err != nil {
+					return err
+				}
+				c.Secrets, plain = []store.Secret{sec}, pl
+				what += fmt.Sprintf(" (secret %s issued)", sec.ID)
+			}
+			changed = append(changed, what)
+		}
 		if problems := s.check(c); len(problems) > 0 {
 			return &ValidationError{problems}
 		}
@@ -244,7 +289,10 @@ func (s *Service) Update(ctx context.Context, actor, id string, p Patch) (store.
 		}
 		return nil
 	}, &ev)
-	return c, s.wrap(id, err)
+	if err != nil {
+		return c, "", s.wrap(id, err)
+	}
+	return c, plain, nil
 }
 
 // Delete removes a client; its secrets stop working at once and its tokens

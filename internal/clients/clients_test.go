@@ -340,3 +340,63 @@ func TestDefaultScopes(t *testing.T) {
 		t.Errorf("Warnings(scopes not in the catalog) = %q, want one", w)
 	}
 }
+
+func TestUpdateAuthMethod(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ptr := func(s string) *string { return &s }
+	grants := func(g ...string) *[]string { return &g }
+	web := Spec{Name: "Web", GrantTypes: []string{store.GrantClientCredentials, store.GrantAuthorizationCode}, RedirectURIs: []string{"https://app.example/cb"}}
+	c, plain, err := f.svc.Create(ctx, "t", web)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// basic <-> post keeps the secret.
+	got, sec, err := f.svc.UpdateIssuingSecret(ctx, "t", c.ID, Patch{TokenEndpointAuthMethod: ptr(store.AuthMethodSecretPost)})
+	if err != nil || sec != "" || got.AuthMethod() != store.AuthMethodSecretPost || len(got.Secrets) != 1 || !secret.Matches(plain, got.Secrets[0].Digest) {
+		t.Fatalf("to client_secret_post: got %s, %d secrets, new secret %q, %v; want the same secret", got.AuthMethod(), len(got.Secrets), sec, err)
+	}
+
+	// To none: refused while the client keeps client_credentials...
+	_, err = f.svc.Update(ctx, "t", c.ID, Patch{TokenEndpointAuthMethod: ptr(store.AuthMethodNone)})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "cannot use the client_credentials grant") {
+		t.Fatalf("to none with client_credentials: got %v, want a validation error", err)
+	}
+	if got, _ := f.svc.Get(ctx, c.ID); got.AuthMethod() != store.AuthMethodSecretPost || len(got.Secrets) != 1 {
+		t.Fatalf("a refused update changed the client: %s, %d secrets", got.AuthMethod(), len(got.Secrets))
+	}
+	// ...and, without it, deletes the secrets.
+	got, err = f.svc.Update(ctx, "t", c.ID, Patch{TokenEndpointAuthMethod: ptr(store.AuthMethodNone), GrantTypes: grants(store.GrantAuthorizationCode)})
+	if err != nil || got.AuthMethod() != store.AuthMethodNone || len(got.Secrets) != 0 {
+		t.Fatalf("to none: got %s, %d secrets, %v; want none and no secrets", got.AuthMethod(), len(got.Secrets), err)
+	}
+
+	// Back to a secret: Update refuses, UpdateIssuingSecret issues one.
+	if _, err := f.svc.Update(ctx, "t", c.ID, Patch{TokenEndpointAuthMethod: ptr(store.AuthMethodSecretBasic)}); !errors.As(err, &ve) {
+		t.Fatalf("Update from none: got %v, want a validation error", err)
+	}
+	got, sec, err = f.svc.UpdateIssuingSecret(ctx, "t", c.ID, Patch{TokenEndpointAuthMethod: ptr(store.AuthMethodSecretBasic)})
+	if err != nil || !strings.HasPrefix(sec, secret.Prefix) || len(got.Secrets) != 1 || !secret.Matches(sec, got.Secrets[0].Digest) || got.AuthMethod() != store.AuthMethodSecretBasic {
+		t.Fatalf("from none: got %s, %d secrets, secret %q, %v; want one new secret", got.AuthMethod(), len(got.Secrets), sec, err)
+	}
+	if _, err := f.svc.Update(ctx, "t", c.ID, Patch{TokenEndpointAuthMethod: ptr("private_key_jwt")}); !errors.As(err, &ve) || !strings.Contains(err.Error(), "not supported") {
+		t.Errorf("unsupported method: got %v, want a validation error", err)
+	}
+
+	ev, _ := f.st.ListAudit(ctx, store.AuditFilter{Target: c.ID, Action: "client.update"})
+	var details []string
+	for _, e := range ev {
+		details = append(details, e.Detail)
+		if strings.Contains(e.Detail, sec) {
+			t.Errorf("audit detail shows the secret: %q", e.Detail)
+		}
+	}
+	all := strings.Join(details, "\n")
+	for _, want := range []string{"client_secret_basic to client_secret_post", "client_secret_post to none (secrets deleted)", "none to client_secret_basic (secret sec_"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("audit details %q lack %q", all, want)
+		}
+	}
+}

@@ -63,7 +63,8 @@ type TokenConfig struct {
 	MaxTTL     Duration `yaml:"max_ttl"`     // upper bound of every client's lifetime
 	Audience   string   `yaml:"audience"`    // aud claim; "" = the issuer
 	// AliasPaths are extra paths for the token endpoint besides
-	// /oauth/token, e.g. /oauth/v2/token.
+	// /oauth/token (the one discovery advertises). A list here replaces the
+	// default, [DefaultTokenAliases]; an empty list turns aliases off.
 	AliasPaths []string `yaml:"alias_paths"`
 }
 
@@ -86,6 +87,13 @@ type RateLimitConfig struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
+// DefaultTokenAliases returns the token endpoint aliases served by default:
+// the token paths API platforms document, so that their instructions work
+// verbatim.
+func DefaultTokenAliases() []string {
+	return []string{"/oauth/access_token", "/oauth/v2/token"}
+}
+
 // Default returns the built-in configuration. Its Issuer and Audience are
 // empty: [Config.Validate] derives them.
 func Default() Config {
@@ -96,6 +104,7 @@ func Default() Config {
 		Token: TokenConfig{
 			DefaultTTL: Duration(time.Hour),
 			MaxTTL:     Duration(30 * 24 * time.Hour),
+			AliasPaths: DefaultTokenAliases(),
 		},
 		Keys: KeysConfig{
 			Algorithm:      "ES256",
@@ -136,7 +145,8 @@ var envVars = []struct {
 // Environment variables: GATEHOUSE_ADDR, GATEHOUSE_DATA_DIR,
 // GATEHOUSE_DATABASE_URL, GATEHOUSE_ISSUER, GATEHOUSE_SECRET,
 // GATEHOUSE_SCOPES (scopes_file), GATEHOUSE_METRICS_ADDR, GATEHOUSE_LOG_FORMAT,
-// GATEHOUSE_LOG_LEVEL.
+// GATEHOUSE_LOG_LEVEL, GATEHOUSE_TOKEN_ALIASES (token.alias_paths,
+// comma-separated; replaces the default list).
 func Load(path string, getenv func(string) string) (Config, error) {
 	cfg := Default()
 	if path != "" {
@@ -155,8 +165,24 @@ func Load(path string, getenv func(string) string) (Config, error) {
 				*v.field(&cfg) = s
 			}
 		}
+		if s := getenv("GATEHOUSE_TOKEN_ALIASES"); s != "" {
+			cfg.Token.AliasPaths = PathList(strings.Split(s, ","))
+		}
 	}
 	return cfg, nil
+}
+
+// PathList trims each of paths and drops the empty ones, so that a list
+// given as "/a, /b" or as a flag set to "" (no aliases) means what it says.
+// The result is never nil.
+func PathList(paths []string) []string {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // An Error lists problems with the configuration, one per line.

@@ -44,7 +44,7 @@ func TestDefaultIsValid(t *testing.T) {
 		Addr: "127.0.0.1:8080", DataDir: "./gatehouse-data", Issuer: "http://127.0.0.1:8080",
 		Log: config.LogConfig{Format: "text", Level: "info"},
 		Token: config.TokenConfig{DefaultTTL: config.Duration(time.Hour), MaxTTL: config.Duration(30 * day),
-			Audience: "http://127.0.0.1:8080"},
+			Audience: "http://127.0.0.1:8080", AliasPaths: []string{"/oauth/access_token", "/oauth/v2/token"}},
 		Keys:            config.KeysConfig{Algorithm: "ES256", RotationPeriod: config.Duration(90 * day), LeadTime: config.Duration(time.Hour)},
 		RateLimit:       config.RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10},
 		Cache:           config.CacheConfig{MaxStaleness: config.Duration(5 * time.Second)},
@@ -521,5 +521,41 @@ func TestDuration(t *testing.T) {
 		if err := yaml.Unmarshal(out, &back); err != nil || back.D != v.D {
 			t.Errorf("round trip of %v through %q = %v, %v", tt.want, out, time.Duration(back.D), err)
 		}
+	}
+}
+
+// TestTokenAliases: the documented token paths are served by default; the
+// file and the environment replace the list, and an empty list in the file
+// turns aliases off.
+func TestTokenAliases(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, tc := range []struct {
+		name string
+		file string // "" = no file
+		env  map[string]string
+		want []string
+	}{
+		{"default", "", nil, []string{"/oauth/access_token", "/oauth/v2/token"}},
+		{"file replaces", "token:\n  alias_paths: [/api/token]\n", nil, []string{"/api/token"}},
+		{"file empty list turns off", "token:\n  alias_paths: []\n", nil, []string{}},
+		{"file key without value is unset", "token:\n  alias_paths:\n", nil, []string{"/oauth/access_token", "/oauth/v2/token"}},
+		{"env replaces file", "token:\n  alias_paths: [/api/token]\n", map[string]string{"GATEHOUSE_TOKEN_ALIASES": " /a/token, /b/token,"}, []string{"/a/token", "/b/token"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := ""
+			if tc.file != "" {
+				path = writeFile(t, tc.file)
+			}
+			got, err := config.Load(path, env(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got.Token.AliasPaths); diff != "" {
+				t.Errorf("alias_paths (-want +got):\n%s", diff)
+			}
+			if err := got.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
 	}
 }

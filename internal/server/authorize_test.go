@@ -897,3 +897,30 @@ func TestConsoleMeasured(t *testing.T) {
 		t.Errorf("metrics have no console route after a login:\n%s", body)
 	}
 }
+
+// TestRootRedirectsToConsole: GET / with a console sends a browser to it;
+// other methods and other unknown paths are not redirected.
+func TestRootRedirectsToConsole(t *testing.T) {
+	ah := newAuthzHarness(t)
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		location     string
+	}{
+		{"GET", "/", http.StatusSeeOther, "/console/"},
+		{"HEAD", "/", http.StatusSeeOther, "/console/"},
+		{"POST", "/", http.StatusMethodNotAllowed, ""},
+		{"GET", "/nope", http.StatusNotFound, ""},
+	} {
+		req, _ := http.NewRequest(tc.method, ah.http.URL+tc.path, nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || resp.Header.Get("Location") != tc.location {
+			t.Errorf("%s %s: got %d Location %q, want %d %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Location"), tc.status, tc.location)
+		}
+	}
+}

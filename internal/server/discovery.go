@@ -15,6 +15,33 @@ import (
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
+// PathConsole is where the console's pages are, when there is a console.
+const PathConsole = "/console/"
+
+// root answers GET / for someone who has only the server's address: with a
+// console, a redirect to it; without, a small JSON index of the endpoints.
+func (s *Server) root(withConsole bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if withConsole {
+			http.Redirect(w, r, PathConsole, http.StatusSeeOther)
+			return nil
+		}
+		base := strings.TrimSuffix(s.issuer, "/")
+		idx := map[string]string{
+			"issuer":                 s.issuer,
+			"token_endpoint":         base + PathToken,
+			"jwks_uri":               base + PathJWKS,
+			"metadata":               base + PathMetadata,
+			"introspection_endpoint": base + PathIntrospect,
+			"revocation_endpoint":    base + PathRevoke,
+		}
+		if s.console != nil {
+			idx["authorization_endpoint"] = base + PathAuthorize
+		}
+		return writeJSON(w, http.StatusOK, idx)
+	}
+}
+
 // metadata serves RFC 8414 authorization server metadata.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 	base := strings.TrimSuffix(s.issuer, "/")

@@ -114,38 +114,53 @@ func authorizationHeader(h http.Header) (string, error) {
 }
 
 // basicCredentials extracts client credentials from an Authorization header
-// of the Basic scheme. Per RFC 6749 §2.3.1 the client ID and secret are each
-// form-urlencoded before being joined with ":" and base64-encoded.
-// ok is false when the header is absent or of another scheme.
-func basicCredentials(header string) (id, secret string, ok bool, err error) {
+// of the Basic scheme. RFC 6749 §2.3.1 has the client ID and secret each
+// form-urlencoded before being joined with ":" and base64-encoded, but
+// curl -u, Postman and most platforms' documentation put them in raw. Both
+// are accepted:
+//
+//   - The client ID is the decoded form, or the raw one when it is not valid
+//     form-urlencoding. Client IDs contain no '%' or '+' (see
+//     clients.CheckID), so only one of the two can name a client.
+//   - secret is the decoded form and altSecret the raw one when the two
+//     differ (a secret may contain '+', '%', '/' or '='); the caller checks
+//     both. When the secret is not valid form-urlencoding (or decodes to
+//     invalid UTF-8), secret is the raw form and altSecret is "".
+//
+// When nothing is encoded, id and secret share the header's decoded bytes
+// and nothing more is allocated. ok is false when the header is absent or
+// of another scheme.
+func basicCredentials(header string) (id, secret, altSecret string, ok bool, err error) {
 	if header == "" {
-		return "", "", false, nil
+		return "", "", "", false, nil
 	}
 	const prefix = "Basic "
 	if len(header) < len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
-		return "", "", false, nil
+		return "", "", "", false, nil
 	}
 	raw, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(header[len(prefix):]))
 	if derr != nil {
-		return "", "", true, oauth.InvalidRequest("malformed Basic authorization header: not valid base64")
+		return "", "", "", true, oauth.InvalidRequest("malformed Basic authorization header: not valid base64")
 	}
 	user, pass, found := strings.Cut(string(raw), ":")
 	if !found {
-		return "", "", true, oauth.InvalidRequest("malformed Basic authorization header: no ':' between client ID and secret")
+		return "", "", "", true, oauth.InvalidRequest("malformed Basic authorization header: no ':' between client ID and secret")
 	}
-	if id, err = unescape(user); err != nil {
-		return "", "", true, oauth.InvalidRequest("malformed Basic authorization header: client ID is not valid form-urlencoding")
+	if user == "" {
+		return "", "", "", true, oauth.InvalidRequest("malformed Basic authorization header: empty client ID")
 	}
-	if secret, err = unescape(pass); err != nil {
-		return "", "", true, oauth.InvalidRequest("malformed Basic authorization header: client secret is not valid form-urlencoding")
+	if !utf8.ValidString(user) || !utf8.ValidString(pass) {
+		return "", "", "", true, oauth.InvalidRequest("malformed Basic authorization header: credentials are not valid UTF-8")
 	}
-	if id == "" {
-		return "", "", true, oauth.InvalidRequest("malformed Basic authorization header: empty client ID")
+	id = user
+	if d, err := unescape(user); err == nil && d != "" && utf8.ValidString(d) {
+		id = d
 	}
-	if !utf8.ValidString(id) || !utf8.ValidString(secret) {
-		return "", "", true, oauth.InvalidRequest("malformed Basic authorization header: credentials are not valid UTF-8")
+	secret = pass
+	if d, err := unescape(pass); err == nil && d != pass && utf8.ValidString(d) {
+		secret, altSecret = d, pass
 	}
-	return id, secret, true, nil
+	return id, secret, altSecret, true, nil
 }
 
 // isFormContentType reports whether a Content-Type header names

@@ -58,27 +58,36 @@ func TestParseForm(t *testing.T) {
 }
 
 func TestBasicCredentials(t *testing.T) {
-	b64 := base64.StdEncoding.EncodeToString
+	b64 := func(s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(s)) }
 	for _, tc := range []struct {
-		header      string
-		id, secret  string
-		ok, wantErr bool
+		header          string
+		id, secret, alt string
+		ok, wantErr     bool
 	}{
-		{"", "", "", false, false},
-		{"Bearer abc", "", "", false, false},
-		{"Basic " + b64([]byte("app:s3cret")), "app", "s3cret", true, false},
-		{"basic " + b64([]byte("app:s3cret")), "app", "s3cret", true, false},
-		{"Basic " + b64([]byte("my%20app:a%3Ab+c")), "my app", "a:b c", true, false},
-		{"Basic " + b64([]byte("app:with:colon")), "app", "with:colon", true, false},
-		{"Basic " + b64([]byte("app")), "", "", true, true},
-		{"Basic " + b64([]byte(":secret")), "", "", true, true},
-		{"Basic %%%", "", "", true, true},
-		{"Basic " + b64([]byte("a%zz:b")), "", "", true, true},
-		{"Basic " + b64([]byte("a:\xff")), "", "", true, true},
+		{"", "", "", "", false, false},
+		{"Bearer abc", "", "", "", false, false},
+		{b64("app:s3cret"), "app", "s3cret", "", true, false},
+		{"basic " + base64.StdEncoding.EncodeToString([]byte("app:s3cret")), "app", "s3cret", "", true, false},
+		{b64("my%20app:a%3Ab+c"), "my app", "a:b c", "a%3Ab+c", true, false},
+		{b64("app:with:colon"), "app", "with:colon", "", true, false},
+		// Raw secrets as curl -u sends them: both forms are candidates.
+		{b64("app:a+b/c=d"), "app", "a b/c=d", "a+b/c=d", true, false},
+		{b64("app:50%25+off"), "app", "50% off", "50%25+off", true, false},
+		// The client ID: encoded and raw both resolve.
+		{b64("app%2Eone:x"), "app.one", "x", "", true, false},
+		{b64("app.one:x"), "app.one", "x", "", true, false},
+		// Not valid form-urlencoding: the raw form alone.
+		{b64("a%zz:b"), "a%zz", "b", "", true, false},
+		{b64("app:100%"), "app", "100%", "", true, false},
+		{b64("app:%ff"), "app", "%ff", "", true, false},
+		{b64("app"), "", "", "", true, true},
+		{b64(":secret"), "", "", "", true, true},
+		{"Basic %%%", "", "", "", true, true},
+		{b64("a:\xff"), "", "", "", true, true},
 	} {
-		id, secret, ok, err := basicCredentials(tc.header)
-		if id != tc.id || secret != tc.secret || ok != tc.ok || (err != nil) != tc.wantErr {
-			t.Errorf("%q: got (%q, %q, %v, %v), want (%q, %q, %v, err=%v)", tc.header, id, secret, ok, err, tc.id, tc.secret, tc.ok, tc.wantErr)
+		id, secret, alt, ok, err := basicCredentials(tc.header)
+		if id != tc.id || secret != tc.secret || alt != tc.alt || ok != tc.ok || (err != nil) != tc.wantErr {
+			t.Errorf("%q: got (%q, %q, %q, %v, %v), want (%q, %q, %q, %v, err=%v)", tc.header, id, secret, alt, ok, err, tc.id, tc.secret, tc.alt, tc.ok, tc.wantErr)
 		}
 	}
 }
@@ -115,7 +124,7 @@ func FuzzBasicCredentials(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, header string) {
-		id, secret, ok, err := basicCredentials(header)
+		id, secret, alt, ok, err := basicCredentials(header)
 		if err != nil {
 			var oe *oauth.Error
 			if !errors.As(err, &oe) || oe.Code != oauth.CodeInvalidRequest {
@@ -123,8 +132,11 @@ func FuzzBasicCredentials(f *testing.F) {
 			}
 			return
 		}
-		if ok && (id == "" || !utf8.ValidString(id) || !utf8.ValidString(secret)) {
-			t.Fatalf("accepted id %q secret %q", id, secret)
+		if ok && (id == "" || !utf8.ValidString(id) || !utf8.ValidString(secret) || !utf8.ValidString(alt)) {
+			t.Fatalf("accepted id %q secret %q alt %q", id, secret, alt)
+		}
+		if alt != "" && alt == secret {
+			t.Fatalf("alt %q repeats the secret", alt)
 		}
 	})
 }

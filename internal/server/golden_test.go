@@ -27,6 +27,10 @@ func TestGoldenResponses(t *testing.T) {
 			req, _ := http.NewRequest("GET", h.http.URL+PathMetadata, nil)
 			return h.do(req)
 		}},
+		{"root-index", func() response {
+			req, _ := http.NewRequest("GET", h.http.URL+"/", nil)
+			return h.do(req)
+		}},
 		{"token-wrong-secret", func() response { return h.token(id, "wrong", "") }},
 		{"token-repeated-param", func() response { return h.post(PathToken, "grant_type=client_credentials&grant_type=x", auth) }},
 		{"token-invalid-scope", func() response { return h.token(id, secret, "scope=api") }},

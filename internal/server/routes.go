@@ -40,11 +40,13 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	// The console mounts its own pages (/console/...) on a mux of its own,
 	// behind the same body limit and metrics as every other route.
-	if c, ok := s.console.(interface{ Register(*http.ServeMux) }); ok {
+	c, withConsole := s.console.(interface{ Register(*http.ServeMux) })
+	if withConsole {
 		cm := http.NewServeMux()
 		c.Register(cm)
 		mux.Handle("/console/", s.measure("console", cm))
 	}
+	s.get(mux, "/{$}", "root", s.root(withConsole))
 	s.get(mux, PathRevocations, "revocations", s.revocations)
 	s.get(mux, PathJWKS, "jwks", s.jwks)
 	s.get(mux, PathMetadata, "metadata", s.metadata)

@@ -174,7 +174,7 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 		s.metrics.authFailures.WithLabelValues("malformed").Inc()
 		return nil, err
 	}
-	id, secret, basic, err := basicCredentials(hdr)
+	id, secret, altSecret, basic, err := basicCredentials(hdr)
 	if err != nil {
 		s.metrics.authFailures.WithLabelValues("malformed").Inc()
 		return nil, err
@@ -215,9 +215,10 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 		attempt.Success()
 		return cc, nil
 	}
-	sec := cc.verify(secret, now)
+	// One attempt, however many forms of the secret are checked.
+	sec := cc.verify(secret, altSecret, now)
 	if sec == nil && cc != nil {
-		cc, sec = s.recheckSecret(r, id, cc, secret, now)
+		cc, sec = s.recheckSecret(r, id, cc, secret, altSecret, now)
 	}
 	if sec == nil || cc.client.Disabled {
 		reason := "bad_secret"
@@ -243,7 +244,7 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 // process moments ago, before the change feed said so. The reload is
 // rate-limited per client (see clientCache.reload); on failure cc stands.
 // It returns the client to go on with and the matching secret, if any.
-func (s *Server) recheckSecret(r *http.Request, id string, cc *cachedClient, secret string, now time.Time) (*cachedClient, *cachedSecret) {
+func (s *Server) recheckSecret(r *http.Request, id string, cc *cachedClient, secret, altSecret string, now time.Time) (*cachedClient, *cachedSecret) {
 	fresh, err := s.clients.reload(r.Context(), id, cc, now)
 	if err != nil {
 		if r.Context().Err() == nil {
@@ -254,26 +255,38 @@ func (s *Server) recheckSecret(r *http.Request, id string, cc *cachedClient, sec
 	if fresh == cc {
 		return cc, nil
 	}
-	return fresh, fresh.verify(secret, now)
+	return fresh, fresh.verify(secret, altSecret, now)
 }
 
 // dummyDigest is compared against when the client is unknown, so that the
 // work done does not reveal whether a client ID exists.
 var dummyDigest = make([]byte, sha256.Size)
 
-// verify returns the client's unexpired secret that matches, or nil. Every
-// candidate is compared in constant time. cc may be nil (unknown client).
-func (cc *cachedClient) verify(secret string, now time.Time) *cachedSecret {
+// verify returns the client's unexpired secret that matches secret or, if
+// it is not "", alt (the other form of a Basic secret, see
+// basicCredentials), or nil. Every candidate is compared in constant time
+// against every form. cc may be nil (unknown client).
+func (cc *cachedClient) verify(secret, alt string, now time.Time) *cachedSecret {
 	d := sha256.Sum256([]byte(secret))
+	var da [sha256.Size]byte
+	if alt != "" {
+		da = sha256.Sum256([]byte(alt))
+	}
 	if cc == nil {
 		subtle.ConstantTimeCompare(d[:], dummyDigest)
+		if alt != "" {
+			subtle.ConstantTimeCompare(da[:], dummyDigest)
+		}
 		return nil
 	}
 	var match *cachedSecret
 	for i := range cc.secrets {
 		cs := &cc.secrets[i]
-		eq := subtle.ConstantTimeCompare(d[:], cs.digest) == 1
-		if eq && (cs.expiresAt.IsZero() || now.Before(cs.expiresAt)) {
+		eq := subtle.ConstantTimeCompare(d[:], cs.digest)
+		if alt != "" {
+			eq |= subtle.ConstantTimeCompare(da[:], cs.digest)
+		}
+		if eq == 1 && (cs.expiresAt.IsZero() || now.Before(cs.expiresAt)) {
 			match = cs
 		}
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -555,4 +556,43 @@ func TestRateLimitBehindProxy(t *testing.T) {
 	}
 	// A client cannot escape its limit by forging the left part of the header.
 	wantError(t, from("203.0.113.50, 198.51.100.7", "wrong"), 429, "invalid_request")
+}
+
+// TestBasicRawAndEncoded: a secret with '+', '%', '/' and '=' works in
+// HTTP Basic both raw (curl -u, Postman) and form-urlencoded (RFC 6749
+// §2.3.1), and so does an encoded client ID; a wrong secret in either form
+// counts as one failure for the rate limiter.
+func TestBasicRawAndEncoded(t *testing.T) {
+	h := newHarness(t, harnessOpts{func(o *Options) {
+		o.FailuresPerClient, o.FailuresPerAddress, o.FailureBurst = 3, -1, 3
+	}})
+	const sec = "p+q/r=s%2Fx%zz+0123456789abcdefghijklmnopqrstuv=="
+	id, _ := h.client(clients.Spec{ID: "raw.client", Secret: sec})
+	rawBasic := func(id, secret string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+	}
+	for _, tc := range []struct {
+		name, authz string
+		status      int
+	}{
+		{"raw (curl -u)", rawBasic(id, sec), 200},
+		{"form-urlencoded (RFC 6749)", basic(id, sec), 200},
+		{"encoded client ID, raw secret", rawBasic("raw%2Eclient", sec), 200},
+		{"wrong secret", rawBasic(id, sec+"x"), 401},
+		{"decoded form of a raw secret is not the secret", rawBasic(id, strings.ReplaceAll(sec, "+", " ")), 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.post(PathToken, "grant_type=client_credentials", map[string]string{"Authorization": tc.authz})
+			if r.status != tc.status {
+				t.Fatalf("got %d %s, want %d", r.status, r.body, tc.status)
+			}
+		})
+	}
+	// Two failures so far; one more is still checked (each request one
+	// attempt, though two forms of its secret were compared), the next is
+	// over the limit.
+	if r := h.post(PathToken, "grant_type=client_credentials", map[string]string{"Authorization": rawBasic(id, "a+b%2B")}); r.status != 401 {
+		t.Fatalf("third failure: got %d %s, want 401", r.status, r.body)
+	}
+	wantError(t, h.post(PathToken, "grant_type=client_credentials", map[string]string{"Authorization": rawBasic(id, "a+b%2B")}), 429, "invalid_request")
 }

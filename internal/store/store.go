@@ -314,6 +314,14 @@ type Store interface {
 	// nothing is written and that error is returned. ErrNotFound if absent;
 	// ErrConflict if the new username is another user's.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error, ev *AuditEvent) (User, error)
+	// DeleteUser removes the user and, by cascade, their sessions,
+	// consents, authorization codes and refresh tokens, and records *ev
+	// (read after fn returns). In the same transaction, serialised against
+	// every other DeleteUser call on the same database, it first calls fn
+	// with the user and the number of other enabled users with RoleAdmin;
+	// if fn returns an error, nothing is written and that error is
+	// returned. ErrNotFound if absent.
+	DeleteUser(ctx context.Context, id string, fn func(u User, otherAdmins int) error, ev *AuditEvent) error
 
 	// CreateSetupToken inserts t. ErrConflict if its ID exists. Tokens
 	// created earlier stay as they are.

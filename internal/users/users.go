@@ -30,6 +30,7 @@ type Store interface {
 	GetUserByUsername(ctx context.Context, username string) (store.User, error)
 	ListUsers(ctx context.Context) ([]store.User, error)
 	UpdateUser(ctx context.Context, id string, fn func(*store.User) error, ev *store.AuditEvent) (store.User, error)
+	DeleteUser(ctx context.Context, id string, fn func(u store.User, otherAdmins int) error, ev *store.AuditEvent) error
 	DeleteUserSessions(ctx context.Context, userID string) error
 
 	CreateSetupToken(ctx context.Context, t store.SetupToken) error
@@ -49,6 +50,8 @@ var (
 	ErrInvalidCredentials = errors.New("wrong username or password")
 	// ErrDisabled: the password was right but the user is disabled.
 	ErrDisabled = errors.New("user is disabled")
+	// ErrLastAdmin: the change would leave no enabled administrator.
+	ErrLastAdmin = errors.New("no other enabled administrator would be left")
 )
 
 // RateLimitError is returned by Authenticate while the username or the
@@ -288,6 +291,29 @@ func (s *Service) setDisabled(ctx context.Context, actor, id string, disabled bo
 		return u, fmt.Errorf("%s %s: %w", strings.TrimPrefix(action, "user."), id, err)
 	}
 	return u, nil
+}
+
+// Delete deletes a user, with their sessions, consents and refresh
+// tokens. It refuses (ErrLastAdmin) to delete the last enabled
+// administrator, counted in the same transaction as the deletion.
+func (s *Service) Delete(ctx context.Context, actor, id string) (store.User, error) {
+	var deleted store.User
+	ev := &store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "user.delete", Target: id}
+	err := s.st.DeleteUser(ctx, id, func(u store.User, otherAdmins int) error {
+		if u.Role == store.RoleAdmin && !u.Disabled && otherAdmins == 0 {
+			return fmt.Errorf("cannot delete %s, the last enabled administrator; create or enable another admin first: %w", u.Username, ErrLastAdmin)
+		}
+		deleted = u
+		ev.Detail = fmt.Sprintf("username %q, role %s", u.Username, u.Role)
+		return nil
+	}, ev)
+	if err != nil {
+		if errors.Is(err, ErrLastAdmin) {
+			return store.User{}, err
+		}
+		return store.User{}, fmt.Errorf("delete user %s: %w", id, err)
+	}
+	return deleted, nil
 }
 
 func (s *Service) endSessions(ctx context.Context, id string) error {

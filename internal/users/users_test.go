@@ -237,3 +237,51 @@ func TestDisableAndSetPasswordEndSessions(t *testing.T) {
 		t.Errorf("Disable(unknown) = %v; want ErrNotFound", err)
 	}
 }
+
+func TestDelete(t *testing.T) {
+	ctx := context.Background()
+	svc, st, _ := setup(t, users.Options{})
+	create := func(name, role string) store.User {
+		t.Helper()
+		u, err := svc.Create(ctx, "t", users.Spec{Username: name, Password: pw, Role: role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	ann, bob, mem := create("ann", store.RoleAdmin), create("bob", store.RoleAdmin), create("mem", store.RoleMember)
+
+	if got, err := svc.Delete(ctx, "cli:t", mem.ID); err != nil || got.Username != "mem" {
+		t.Fatalf("Delete(member) = %+v, %v; want mem deleted", got, err)
+	}
+	if _, err := svc.Get(ctx, mem.ID); !errors.Is(err, users.ErrNotFound) {
+		t.Errorf("Get after Delete: got %v, want ErrNotFound", err)
+	}
+	ev, err := st.ListAudit(ctx, store.AuditFilter{Target: mem.ID, Action: "user.delete"})
+	if err != nil || len(ev) != 1 || ev[0].Actor != "cli:t" || !strings.Contains(ev[0].Detail, `"mem"`) {
+		t.Errorf("audit = %+v, %v; want one user.delete of mem by cli:t", ev, err)
+	}
+
+	// A disabled admin does not count: with bob disabled, ann is the last.
+	if _, err := svc.Disable(ctx, "t", bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Delete(ctx, "t", ann.ID)
+	if !errors.Is(err, users.ErrLastAdmin) || !strings.Contains(err.Error(), "cannot delete ann, the last enabled administrator") {
+		t.Errorf("Delete(last admin): got %v, want ErrLastAdmin naming ann", err)
+	}
+	if _, err := svc.Get(ctx, ann.ID); err != nil {
+		t.Errorf("the last admin is gone after a refused Delete: %v", err)
+	}
+	// The disabled admin may go; then, with another admin, so may ann.
+	if _, err := svc.Delete(ctx, "t", bob.ID); err != nil {
+		t.Errorf("Delete(disabled admin): %v", err)
+	}
+	create("cat", store.RoleAdmin)
+	if _, err := svc.Delete(ctx, "t", ann.ID); err != nil {
+		t.Errorf("Delete(admin with another admin left): %v", err)
+	}
+	if _, err := svc.Delete(ctx, "t", "usr_nobody"); !errors.Is(err, users.ErrNotFound) {
+		t.Errorf("Delete(unknown): got %v, want ErrNotFound", err)
+	}
+}

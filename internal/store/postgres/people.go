@@ -103,6 +103,54 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 	return out, nil
 }
 
+// DeleteUser checks the user with fn and deletes it, in one transaction
+// that first locks every administrator's row, so that of two concurrent
+// deletions of the last two administrators the second sees the first.
+func (s *Store) DeleteUser(ctx context.Context, id string, fn func(store.User, int) error, ev *store.AuditEvent) error {
+	var fnErr error
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT id, disabled FROM users WHERE role = $1 ORDER BY id FOR UPDATE", store.RoleAdmin)
+		if err != nil {
+			return err
+		}
+		admins := 0
+		for rows.Next() {
+			var aid string
+			var disabled bool
+			if err := rows.Scan(&aid, &disabled); err != nil {
+				rows.Close()
+				return err
+			}
+			if aid != id && !disabled {
+				admins++
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		u, err := getUser(ctx, tx, "id = $1 FOR UPDATE", id)
+		if err != nil {
+			return err
+		}
+		if err := fn(u, admins); err != nil {
+			fnErr = err
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM users WHERE id = $1", id); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, *ev)
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fmt.Errorf("delete user %q: %w", id, err)
+	}
+	return nil
+}
+
 // UpdateUser locks the user's row, lets fn change the user and saves the
 // result, all in one transaction.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error, ev *store.AuditEvent) (store.User, error) {

@@ -145,6 +145,38 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 	return out, nil
 }
 
+// DeleteUser checks the user with fn and deletes it, in one transaction;
+// writes are serialised (see write), so the admin count stays true.
+func (s *Store) DeleteUser(ctx context.Context, id string, fn func(store.User, int) error, ev *store.AuditEvent) error {
+	var fnErr error
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, "id = ?", id)
+		if err != nil {
+			return err
+		}
+		var admins int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE role = ? AND NOT disabled AND id <> ?",
+			store.RoleAdmin, id).Scan(&admins); err != nil {
+			return err
+		}
+		if err := fn(u, admins); err != nil {
+			fnErr = err
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, *ev)
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fmt.Errorf("delete user %q: %w", id, err)
+	}
+	return nil
+}
+
 func getUser(ctx context.Context, q querier, where string, arg any) (store.User, error) {
 	u, err := scanUser(q.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE "+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {

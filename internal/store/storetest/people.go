@@ -1171,3 +1171,104 @@ func testPrunePeople(t *testing.T, s store.Store) {
 	mustGetUser(t, s, "u1")
 	mustGet(t, s, "c1")
 }
+
+func testDeleteUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	admin := func(id string, disabled bool) store.User {
+		return store.User{ID: id, Username: id, Role: store.RoleAdmin, Disabled: disabled}
+	}
+	mustCreateUser(t, s, admin("a1", false))
+	mustCreateUser(t, s, admin("a2", false))
+	mustCreateUser(t, s, admin("a3-disabled", true))
+	mustCreateUser(t, s, member("m1"))
+	mustCreate(t, s, minimalClient("c1"))
+	if err := s.CreateSession(ctx, store.Session{ID: "sess-m1", UserID: "m1", CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if err := s.SaveConsent(ctx, store.Consent{UserID: "m1", ClientID: "c1", Scopes: []string{"a"}}); err != nil {
+		t.Fatalf("SaveConsent: %v", err)
+	}
+	mustCreateRefresh(t, s, refresh("rt-m1", "f-m1", "c1", "m1"))
+
+	// fn sees the user and the other enabled admins; its error writes nothing.
+	refuse := errors.New("refused")
+	for _, tc := range []struct {
+		id     string
+		admins int
+	}{{"m1", 2}, {"a1", 1}, {"a3-disabled", 2}} {
+		err := s.DeleteUser(ctx, tc.id, func(u store.User, admins int) error {
+			if u.ID != tc.id || admins != tc.admins {
+				t.Errorf("DeleteUser(%q): fn got user %q and %d other admins, want %q and %d", tc.id, u.ID, admins, tc.id, tc.admins)
+			}
+			return refuse
+		}, evp("user.delete", tc.id))
+		if !errors.Is(err, refuse) {
+			t.Errorf("DeleteUser(%q) with a refusing fn: got error %v, want fn's", tc.id, err)
+		}
+		mustGetUser(t, s, tc.id)
+	}
+	if got := auditActions(t, s, store.AuditFilter{Action: "user.delete"}); got != nil {
+		t.Errorf("a refused DeleteUser recorded %q", got)
+	}
+
+	ok := func(store.User, int) error { return nil }
+	if err := s.DeleteUser(ctx, "m1", ok, evp("user.delete", "m1")); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	if _, err := s.GetUser(ctx, "m1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetUser after DeleteUser: got error %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetSession(ctx, "sess-m1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetSession of a deleted user: got error %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetConsent(ctx, "m1", "c1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetConsent of a deleted user: got error %v, want ErrNotFound", err)
+	}
+	refreshGone(t, s, "rt-m1")
+	if got, want := auditActions(t, s, store.AuditFilter{Action: "user.delete"}), []string{"user.delete m1"}; !slices.Equal(got, want) {
+		t.Errorf("audit events: got %q, want %q", got, want)
+	}
+	if err := s.DeleteUser(ctx, "m1", ok, evp("user.delete", "m1")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteUser again: got error %v, want ErrNotFound", err)
+	}
+	// The username is free again.
+	mustCreateUser(t, s, member("m1"))
+}
+
+// testDeleteUserConcurrent: of two concurrent deletions of the last two
+// enabled admins, each refusing to leave none, exactly one succeeds.
+func testDeleteUserConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, id := range []string{"a1", "a2"} {
+		mustCreateUser(t, s, store.User{ID: id, Username: id, Role: store.RoleAdmin})
+	}
+	last := errors.New("last admin")
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, id := range []string{"a1", "a2"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.DeleteUser(ctx, id, func(_ store.User, admins int) error {
+				if admins == 0 {
+					return last
+				}
+				return nil
+			}, evp("user.delete", id))
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, last):
+		default:
+			t.Errorf("DeleteUser: %v", err)
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d of two concurrent deletions of the last two admins succeeded (%v), want 1", n, errs)
+	}
+}

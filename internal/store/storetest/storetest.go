@@ -109,6 +109,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateUser", testUpdateUser},
 		{"UpdateUserFailuresWriteNothing", testUpdateUserFailures},
 		{"UpdateUserConcurrent", testUpdateUserConcurrent},
+		{"DeleteUser", testDeleteUser},
+		{"DeleteUserConcurrent", testDeleteUserConcurrent},
 		{"Sessions", testSessions},
 		{"Consents", testConsents},
 		{"DeleteConsentRevokesRefreshTokens", testDeleteConsent},
