@@ -1,20 +1,18 @@
 package console
 
 import (
-	"context"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
-	"github.com/gatehouse/gatehouse/scope"
 )
 
 // actor is the audit actor for console actions of u.
@@ -306,17 +304,9 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 
 // --- Authorized apps (every user) ---
 
-type authorizedApp struct {
-	ClientID, Name, Website string
-	Scopes                  []scopeLabel
-	GrantedAt               time.Time
-}
-
-type scopeLabel struct{ Name, Label string }
-
 type authorizedData struct {
 	Notice string
-	Apps   []authorizedApp
+	Apps   []consents.App
 }
 
 func (c *Console) authorizedPage(w http.ResponseWriter, r *http.Request) {
@@ -324,7 +314,7 @@ func (c *Console) authorizedPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	apps, err := c.authorizedApps(r.Context(), u.ID)
+	apps, err := c.consents.List(r.Context(), u.ID)
 	if err != nil {
 		c.serverError(w, r, "list consents", err)
 		return
@@ -332,52 +322,14 @@ func (c *Console) authorizedPage(w http.ResponseWriter, r *http.Request) {
 	c.Render(w, r, http.StatusOK, "authorized_apps", authorizedData{Notice: notice(r), Apps: apps})
 }
 
-func (c *Console) authorizedApps(ctx context.Context, userID string) ([]authorizedApp, error) {
-	cs, err := c.st.ListConsents(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	var out []authorizedApp
-	for _, cn := range cs {
-		a := authorizedApp{ClientID: cn.ClientID, Name: cn.ClientID, GrantedAt: cn.GrantedAt, Scopes: c.labels(cn.Scopes)}
-		cl, err := c.st.GetClient(ctx, cn.ClientID)
-		switch {
-		case err == nil:
-			a.Name, a.Website = cl.Name, cl.Website
-		case !errors.Is(err, store.ErrNotFound):
-			return nil, fmt.Errorf("load client %q: %w", cn.ClientID, err)
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
-// labels pairs scope names with their catalog labels.
-func (c *Console) labels(names []string) []scopeLabel {
-	out := make([]scopeLabel, 0, len(names))
-	for _, n := range names {
-		l := n
-		if s, ok := c.catalog.Get(n); ok && s.Label != "" {
-			l = s.Label
-		} else if acct, ok := scope.AccountID(n); ok {
-			l = "Limited to the account " + acct
-		}
-		out = append(out, scopeLabel{Name: n, Label: l})
-	}
-	return out
-}
-
 func (c *Console) authorizedRevoke(w http.ResponseWriter, r *http.Request) {
 	u, ok := c.RequireUser(w, r)
 	if !ok || !c.parsePost(w, r) {
 		return
 	}
-	id := r.PathValue("client")
-	ev := store.AuditEvent{Time: c.now().UTC(), Actor: actor(u), Action: "consent.revoke", Target: id,
-		Detail: fmt.Sprintf("user %q (%s) revoked the app's access", u.Username, u.ID)}
-	err := c.st.DeleteConsent(r.Context(), u.ID, id, ev)
+	err := c.consents.Revoke(r.Context(), actor(u), u, r.PathValue("client"))
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, consents.ErrNotFound):
 		c.renderError(w, r, http.StatusNotFound, "Not found", "You have not authorized that app (any more).")
 		return
 	case err != nil:

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -518,7 +519,7 @@ func TestAuthorizedAppsRevoke(t *testing.T) {
 	bob := a.createUser("bob", store.RoleMember)
 	now := a.clk.now().UTC()
 	for _, id := range []string{"timesheets", "other"} {
-		if err := a.st.SaveConsent(ctx, store.Consent{UserID: bob.ID, ClientID: id, Scopes: []string{"profile", "search"}[:map[string]int{"timesheets": 2, "other": 1}[id]], GrantedAt: now}); err != nil {
+		if _, err := consents.New(a.st, nil, a.clk.now).Approve(ctx, bob.ID, id, []string{"profile", "search"}[:map[string]int{"timesheets": 2, "other": 1}[id]]); err != nil {
 			t.Fatal(err)
 		}
 		if err := a.st.CreateRefreshToken(ctx, store.RefreshToken{ID: "rt-" + id, FamilyID: "fam-" + id, ClientID: id, UserID: bob.ID,

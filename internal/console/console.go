@@ -35,6 +35,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
@@ -58,8 +59,7 @@ type Store interface {
 	// For the admin and "Authorized apps" pages.
 	GetClient(ctx context.Context, id string) (store.Client, error)
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
-	ListConsents(ctx context.Context, userID string) ([]store.Consent, error)
-	DeleteConsent(ctx context.Context, userID, clientID string, ev store.AuditEvent) error
+	consents.Store // for the consents service when Options.Consents is nil
 }
 
 // Keys is what the signing keys page needs (a *token.Keyring).
@@ -97,6 +97,10 @@ type Options struct {
 	Clients *clients.Service
 	Keys    Keys
 	Catalog *scope.Catalog
+
+	// Consents lists and revokes the user's consents on the "Authorized
+	// apps" page; nil: a service on Store and Catalog.
+	Consents *consents.Service
 }
 
 // Console serves the console pages.
@@ -116,6 +120,7 @@ type Console struct {
 	clients  *clients.Service
 	keys     Keys
 	catalog  *scope.Catalog
+	consents *consents.Service
 
 	tickets ticketStore
 }
@@ -133,7 +138,7 @@ func New(o Options) (*Console, error) {
 		st: o.Store, users: o.Users, issuer: strings.TrimSuffix(o.Issuer, "/"), secure: iss.Scheme == "https",
 		log: o.Logger, now: o.Now, rand: o.Rand, idle: o.SessionIdle, absolute: o.SessionAbsolute,
 		clientIP: o.ClientIP,
-		clients:  o.Clients, keys: o.Keys, catalog: o.Catalog,
+		clients:  o.Clients, keys: o.Keys, catalog: o.Catalog, consents: o.Consents,
 	}
 	if c.catalog == nil {
 		c.catalog = scope.Default()
@@ -146,6 +151,9 @@ func New(o Options) (*Console, error) {
 	}
 	if c.rand == nil {
 		c.rand = rand.Reader
+	}
+	if c.consents == nil {
+		c.consents = consents.New(c.st, c.catalog, c.now)
 	}
 	if c.idle <= 0 {
 		c.idle = 2 * time.Hour

@@ -11,10 +11,10 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/oauth"
-	"github.com/gatehouse/gatehouse/scope"
 )
 
 // PathAuthorize is the authorization endpoint (RFC 6749 §3.1).
@@ -229,13 +229,11 @@ type consentPage struct {
 	ClientID   string
 	Website    string
 	User       string
-	Scopes     []consentScope
+	Scopes     []consents.Label
 	Account    string // the account the token would be restricted to, if any
 	Action     string
 	Params     []formParam
 }
-
-type consentScope struct{ Name, Label string }
 
 type formParam struct{ Name, Value string }
 
@@ -246,23 +244,26 @@ type errorPage struct {
 }
 
 // authorize is the authorization endpoint: GET shows the consent page (or
-// answers at once if the user consented before); POST is the consent form.
+// answers at once if the user consented before, showConsent); POST is the
+// consent form (decideConsent). Errors are redirected to the client once
+// its redirect URI is trusted, and shown as a page before.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
-	var q url.Values
+	var err error
 	if r.Method == http.MethodPost {
-		if err := r.ParseForm(); err != nil {
+		if perr := r.ParseForm(); perr != nil {
 			s.errorPage(w, r, pageError(http.StatusBadRequest, "The form could not be read."))
 			return nil
 		}
-		q = r.PostForm
+		err = s.decideConsent(w, r, r.PostForm)
 	} else {
-		var err error
-		if q, err = url.ParseQuery(r.URL.RawQuery); err != nil {
+		q, perr := url.ParseQuery(r.URL.RawQuery)
+		if perr != nil {
 			s.errorPage(w, r, pageError(http.StatusBadRequest, "The request's query string is malformed."))
 			return nil
 		}
+		err = s.showConsent(w, r, q)
 	}
-	if err := s.authorizeRequest(w, r, q); err != nil {
+	if err != nil {
 		var ae *authzError
 		if !errors.As(err, &ae) {
 			ae = &authzError{status: http.StatusInternalServerError, code: oauth.CodeServerError,
@@ -282,57 +283,26 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) authorizeRequest(w http.ResponseWriter, r *http.Request, q url.Values) error {
+// showConsent answers an authorization request (GET): it validates the
+// request, sends a visitor who is not logged in to the login page, and
+// then issues a code at once if the user already allowed the client every
+// requested scope, or shows the consent page.
+func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, q url.Values) error {
 	ctx := r.Context()
-	var user store.User
-	post := r.Method == http.MethodPost
-	if post {
-		// A consent decision needs a session and a valid CSRF token before anything else.
-		var ok bool
-		if user, ok = s.console.RequireUser(w, r); !ok {
-			return nil
-		}
-		if err := s.console.CheckCSRF(r); err != nil {
-			return pageError(http.StatusForbidden, "The form has expired or did not come from this site. Go back to the application and try again.")
-		}
-	}
 	ar, err := s.parseAuthorize(ctx, q)
 	if err != nil {
 		return err
 	}
-	if !post {
-		var ok bool
-		if user, ok = s.console.RequireUser(w, r); !ok {
-			return nil
-		}
+	user, ok := s.console.RequireUser(w, r)
+	if !ok {
+		return nil
 	}
-	if post {
-		switch q.Get("decision") {
-		case "allow":
-		case "deny":
-			return &authzError{redirect: true, target: ar.target, state: ar.state,
-				code: oauth.CodeAccessDenied, desc: "the user denied the request"}
-		default:
-			return pageError(http.StatusBadRequest, "The form has no decision: choose Allow or Deny.")
-		}
-		granted := ar.scopes
-		if prev, err := s.st.GetConsent(ctx, user.ID, ar.client.client.ID); err == nil {
-			granted = union(prev.Scopes, ar.scopes)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("load consent: %w", err)
-		}
-		if err := s.st.SaveConsent(ctx, store.Consent{UserID: user.ID, ClientID: ar.client.client.ID, Scopes: granted, GrantedAt: s.now()}); err != nil {
-			return fmt.Errorf("save consent: %w", err)
-		}
-		return s.issueCode(w, r, ar, user)
+	covered, err := s.consents.Covers(ctx, user.ID, ar.client.client.ID, ar.scopes)
+	if err != nil {
+		return err
 	}
-
-	c, err := s.st.GetConsent(ctx, user.ID, ar.client.client.ID)
-	switch {
-	case err == nil && covers(c.Scopes, ar.scopes):
+	if covered {
 		return s.issueCode(w, r, ar, user)
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("load consent: %w", err)
 	}
 	page := consentPage{
 		ClientName: ar.client.client.Name,
@@ -344,16 +314,12 @@ func (s *Server) authorizeRequest(w http.ResponseWriter, r *http.Request, q url.
 	if page.User == "" {
 		page.User = user.Username
 	}
-	for _, name := range ar.scopes {
-		if id, ok := scope.AccountID(name); ok && strings.HasPrefix(name, scope.AccountPrefix) {
-			page.Account = id
+	for _, l := range s.consents.Labels(ar.scopes) {
+		if l.Account != "" {
+			page.Account = l.Account
 			continue
 		}
-		label := name
-		if sc, ok := s.catalog.Get(name); ok && sc.Label != "" {
-			label = sc.Label
-		}
-		page.Scopes = append(page.Scopes, consentScope{Name: name, Label: label})
+		page.Scopes = append(page.Scopes, l)
 	}
 	for _, k := range authzParams {
 		if v := ar.params.Get(k); v != "" {
@@ -365,6 +331,38 @@ func (s *Server) authorizeRequest(w http.ResponseWriter, r *http.Request, q url.
 	// also check against form-action.
 	s.console.Render(&formActionWriter{ResponseWriter: w, origin: originOf(ar.target)}, r, http.StatusOK, "consent", page)
 	return nil
+}
+
+// decideConsent handles the consent form (POST): with a session and a
+// valid CSRF token, it re-validates the request the form carries back and
+// either records the approval and issues a code or tells the client that
+// the user denied it.
+func (s *Server) decideConsent(w http.ResponseWriter, r *http.Request, q url.Values) error {
+	ctx := r.Context()
+	// A consent decision needs a session and a valid CSRF token before anything else.
+	user, ok := s.console.RequireUser(w, r)
+	if !ok {
+		return nil
+	}
+	if err := s.console.CheckCSRF(r); err != nil {
+		return pageError(http.StatusForbidden, "The form has expired or did not come from this site. Go back to the application and try again.")
+	}
+	ar, err := s.parseAuthorize(ctx, q)
+	if err != nil {
+		return err
+	}
+	switch q.Get("decision") {
+	case "allow":
+	case "deny":
+		return &authzError{redirect: true, target: ar.target, state: ar.state,
+			code: oauth.CodeAccessDenied, desc: "the user denied the request"}
+	default:
+		return pageError(http.StatusBadRequest, "The form has no decision: choose Allow or Deny.")
+	}
+	if _, err := s.consents.Approve(ctx, user.ID, ar.client.client.ID, ar.scopes); err != nil {
+		return err
+	}
+	return s.issueCode(w, r, ar, user)
 }
 
 // issueCode stores a new authorization code and sends it to the client.
@@ -418,26 +416,6 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, ae *authzErro
 		title = "Request refused"
 	}
 	s.console.Render(w, r, ae.status, "authorize_error", errorPage{Title: title, Message: ae.pageMessage})
-}
-
-// covers reports whether every scope in want is in have.
-func covers(have, want []string) bool {
-	for _, s := range want {
-		if !slices.Contains(have, s) {
-			return false
-		}
-	}
-	return true
-}
-
-func union(a, b []string) []string {
-	out := slices.Clone(a)
-	for _, s := range b {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // formActionWriter adds origin to the form-action directive of the

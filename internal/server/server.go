@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/internal/clientip"
+	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -69,6 +70,9 @@ type Options struct {
 	// authorization code grant: it supplies the logged-in user, CSRF
 	// protection and the consent and error pages.
 	Console Console
+	// Consents decides, records and labels consents for the authorization
+	// endpoint; nil: a service on Store and Catalog.
+	Consents *consents.Service
 	// RequirePKCE: nil or true makes PKCE (S256) mandatory for every
 	// authorization request; false requires it of public clients only.
 	RequirePKCE *bool
@@ -106,6 +110,7 @@ type Server struct {
 	feedScope          string // see Options.RevocationFeedScope
 	revPageSize        int    // revocation feed page size; revocationPageSize but in tests
 	console            Console
+	consents           *consents.Service
 	requirePKCE        bool
 	codeTTL            time.Duration
 
@@ -158,6 +163,7 @@ func New(o Options) (*Server, error) {
 		feedScope:    o.RevocationFeedScope,
 		revPageSize:  revocationPageSize,
 		console:      o.Console,
+		consents:     o.Consents,
 		requirePKCE:  o.RequirePKCE == nil || *o.RequirePKCE,
 		codeTTL:      o.CodeTTL,
 	}
@@ -184,6 +190,9 @@ func New(o Options) (*Server, error) {
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
+	}
+	if s.consents == nil {
+		s.consents = consents.New(s.st, s.catalog, s.now)
 	}
 	if s.audience == "" {
 		s.audience = s.issuer

@@ -254,8 +254,8 @@ type Change struct {
 // A method fails with an error wrapping ErrUnavailable when the database
 // cannot be reached. A backend may run a transaction again after its
 // connection was lost before it committed, so the fn given to UpdateClient,
-// UpdateSigningKeys and UpdateUser may be called more than once; only what
-// the last call leaves counts.
+// UpdateSigningKeys, UpdateUser and UpdateConsent may be called more than
+// once; only what the last call leaves counts.
 type Store interface {
 	// CreateClient inserts c (with its secrets) and records ev.
 	// ErrConflict if a client with c.ID exists.
@@ -353,9 +353,15 @@ type Store interface {
 	// user is disabled or the password reset). Idempotent.
 	DeleteUserSessions(ctx context.Context, userID string) error
 
-	// SaveConsent inserts c or replaces the consent of the same user and
-	// client. ErrNotFound if the user or the client does not exist.
-	SaveConsent(ctx context.Context, c Consent) error
+	// UpdateConsent loads the user's consent for the client (a Consent with
+	// only UserID and ClientID set if there is none), calls fn inside one
+	// transaction, serialised against every other UpdateConsent and
+	// DeleteConsent of the same user and client, and saves what fn left in
+	// *Consent (inserting it if there was none); it returns the consent as
+	// stored. fn must not change UserID or ClientID. If fn returns an
+	// error, nothing is written and that error is returned. ErrNotFound if
+	// the user or the client does not exist.
+	UpdateConsent(ctx context.Context, userID, clientID string, fn func(*Consent) error) (Consent, error)
 	// GetConsent returns the user's consent for the client. ErrNotFound if
 	// absent.
 	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)

@@ -285,18 +285,63 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
 	return nil
 }
 
-// SaveConsent inserts or replaces c.
-func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
+// UpdateConsent loads the consent with a row lock, calls fn and saves what
+// it left, in one transaction. Without a row to lock, the insert waits for
+// a concurrent insert of the same consent to commit; if there was one, fn
+// runs again on what that one stored.
+func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn func(*store.Consent) error) (store.Consent, error) {
+	var (
+		out   store.Consent
+		fnErr error
+	)
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
-			c.UserID, c.ClientID, nonNilList(c.Scopes), ts(c.GrantedAt))
-		return insertErr(err, "user or client")
+		fnErr = nil
+		for {
+			c, err := scanConsent(tx.QueryRow(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+				WHERE user_id = $1 AND client_id = $2 FOR UPDATE`, userID, clientID))
+			found := err == nil
+			if errors.Is(err, pgx.ErrNoRows) {
+				c, err = store.Consent{UserID: userID, ClientID: clientID}, nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := fn(&c); err != nil {
+				fnErr = err
+				return err
+			}
+			if c.UserID != userID || c.ClientID != clientID {
+				return fmt.Errorf("the update function changed the consent's user or client to %q, %q", c.UserID, c.ClientID)
+			}
+			if found {
+				_, err = tx.Exec(ctx, `UPDATE consents SET scopes = $3, granted_at = $4 WHERE user_id = $1 AND client_id = $2`,
+					userID, clientID, nonNilList(c.Scopes), ts(c.GrantedAt))
+				if err != nil {
+					return err
+				}
+			} else {
+				tag, err := tx.Exec(ctx, `INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4)
+					ON CONFLICT (user_id, client_id) DO NOTHING`,
+					userID, clientID, nonNilList(c.Scopes), ts(c.GrantedAt))
+				if err := insertErr(err, "user or client"); err != nil {
+					return err
+				}
+				if tag.RowsAffected() == 0 {
+					continue // inserted concurrently: lock that row and start again
+				}
+			}
+			out, err = scanConsent(tx.QueryRow(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+				WHERE user_id = $1 AND client_id = $2`, userID, clientID))
+			return err
+		}
 	})
-	if err != nil {
-		return fmt.Errorf("save consent of user %q for client %q: %w", c.UserID, c.ClientID, err)
+	if fnErr != nil {
+		return store.Consent{}, fnErr
 	}
-	return nil
+	if err != nil {
+		return store.Consent{}, fmt.Errorf("update consent of user %q for client %q: %w", userID, clientID, err)
+	}
+	return out, nil
 }
 
 // GetConsent returns the user's consent for the client.

@@ -275,18 +275,46 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
 	return nil
 }
 
-// SaveConsent inserts or replaces c.
-func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
+// UpdateConsent loads the consent, calls fn and saves what it left, in one
+// write transaction (which holds the write lock from its start).
+func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn func(*store.Consent) error) (store.Consent, error) {
+	var (
+		out   store.Consent
+		fnErr error
+	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES (?, ?, ?, ?)
+		c, err := scanConsent(tx.QueryRowContext(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+			WHERE user_id = ? AND client_id = ?`, userID, clientID))
+		if errors.Is(err, sql.ErrNoRows) {
+			c, err = store.Consent{UserID: userID, ClientID: clientID}, nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(&c); err != nil {
+			fnErr = err
+			return err
+		}
+		if c.UserID != userID || c.ClientID != clientID {
+			return fmt.Errorf("the update function changed the consent's user or client to %q, %q", c.UserID, c.ClientID)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
 			c.UserID, c.ClientID, jsonList(c.Scopes), micros(c.GrantedAt))
-		return insertErr(err, "user or client")
+		if err := insertErr(err, "user or client"); err != nil {
+			return err
+		}
+		out, err = scanConsent(tx.QueryRowContext(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+			WHERE user_id = ? AND client_id = ?`, userID, clientID))
+		return err
 	})
-	if err != nil {
-		return fmt.Errorf("save consent of user %q for client %q: %w", c.UserID, c.ClientID, err)
+	if fnErr != nil {
+		return store.Consent{}, fnErr
 	}
-	return nil
+	if err != nil {
+		return store.Consent{}, fmt.Errorf("update consent of user %q for client %q: %w", userID, clientID, err)
+	}
+	return out, nil
 }
 
 // GetConsent returns the user's consent for the client.

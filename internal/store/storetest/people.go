@@ -420,8 +420,8 @@ func testConsents(t *testing.T, s store.Store) {
 	}
 	save := func(c store.Consent) {
 		t.Helper()
-		if err := s.SaveConsent(ctx, c); err != nil {
-			t.Fatalf("SaveConsent(%q, %q): %v", c.UserID, c.ClientID, err)
+		if got := mustSaveConsent(t, s, c); !cmp.Equal(got, normConsent(c)) {
+			t.Errorf("UpdateConsent(%q, %q) returned %#v, want %#v", c.UserID, c.ClientID, got, normConsent(c))
 		}
 	}
 	get := func(userID, clientID string) (store.Consent, error) {
@@ -451,7 +451,7 @@ func testConsents(t *testing.T, s store.Store) {
 		}
 	}
 
-	// Saving again replaces.
+	// Updating again replaces what the function leaves.
 	c12.Scopes = []string{"api:read", "profile", "api:write"}
 	c12.GrantedAt = t0.Add(time.Hour)
 	save(c12)
@@ -464,8 +464,8 @@ func testConsents(t *testing.T, s store.Store) {
 	}
 
 	for _, c := range []store.Consent{{UserID: "nobody", ClientID: "c1"}, {UserID: "u1", ClientID: "nothing"}} {
-		if err := s.SaveConsent(ctx, c); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("SaveConsent(%q, %q): got error %v, want ErrNotFound", c.UserID, c.ClientID, err)
+		if _, err := s.UpdateConsent(ctx, c.UserID, c.ClientID, func(*store.Consent) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("UpdateConsent(%q, %q): got error %v, want ErrNotFound", c.UserID, c.ClientID, err)
 		}
 		if _, err := get(c.UserID, c.ClientID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("GetConsent(%q, %q) after a failed save: got error %v, want ErrNotFound", c.UserID, c.ClientID, err)
@@ -550,15 +550,161 @@ func refreshGone(t *testing.T, s store.Store, id string) {
 	}
 }
 
+// mustSaveConsent stores c through UpdateConsent and returns what it
+// returned.
+func mustSaveConsent(t *testing.T, s store.Store, c store.Consent) store.Consent {
+	t.Helper()
+	got, err := s.UpdateConsent(t.Context(), c.UserID, c.ClientID, func(have *store.Consent) error {
+		have.Scopes, have.GrantedAt = c.Scopes, c.GrantedAt
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateConsent(%q, %q): %v", c.UserID, c.ClientID, err)
+	}
+	return got
+}
+
+func testUpdateConsent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, member("u1"))
+	mustCreate(t, s, minimalClient("c1"))
+
+	// A new consent: fn sees only the user and the client.
+	var seen []store.Consent
+	got, err := s.UpdateConsent(ctx, "u1", "c1", func(c *store.Consent) error {
+		seen = append(seen, *c)
+		c.Scopes, c.GrantedAt = []string{"a"}, t0
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateConsent: %v", err)
+	}
+	if diff := cmp.Diff(store.Consent{UserID: "u1", ClientID: "c1"}, seen[len(seen)-1]); diff != "" {
+		t.Errorf("UpdateConsent of a new consent: fn saw (-want +got):\n%s", diff)
+	}
+	want := normConsent(store.Consent{UserID: "u1", ClientID: "c1", Scopes: []string{"a"}, GrantedAt: t0})
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("UpdateConsent returned (-want +got):\n%s", diff)
+	}
+
+	// An existing one: fn sees it.
+	seen = nil
+	if _, err := s.UpdateConsent(ctx, "u1", "c1", func(c *store.Consent) error {
+		seen = append(seen, *c)
+		c.Scopes = append(c.Scopes, "b")
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateConsent: %v", err)
+	}
+	if diff := cmp.Diff(want, normConsent(seen[len(seen)-1])); diff != "" {
+		t.Errorf("UpdateConsent of an existing consent: fn saw (-want +got):\n%s", diff)
+	}
+
+	// An error from fn writes nothing and is returned as it is.
+	errFn := errors.New("refused")
+	if _, err := s.UpdateConsent(ctx, "u1", "c1", func(c *store.Consent) error {
+		c.Scopes = nil
+		return errFn
+	}); err != errFn {
+		t.Errorf("UpdateConsent with a failing fn: got error %v, want %v", err, errFn)
+	}
+	mustCreate(t, s, minimalClient("c2"))
+	if _, err := s.UpdateConsent(ctx, "u1", "c2", func(*store.Consent) error { return errFn }); err != errFn {
+		t.Errorf("UpdateConsent of a new consent with a failing fn: got error %v, want %v", err, errFn)
+	}
+	if _, err := s.GetConsent(ctx, "u1", "c2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetConsent after a failed UpdateConsent of a new consent: got error %v, want ErrNotFound", err)
+	}
+
+	// fn may not change the key.
+	if _, err := s.UpdateConsent(ctx, "u1", "c1", func(c *store.Consent) error {
+		c.ClientID = "c2"
+		return nil
+	}); err == nil {
+		t.Error("UpdateConsent that changed the client ID: got no error")
+	}
+	c, err := s.GetConsent(ctx, "u1", "c1")
+	if err != nil {
+		t.Fatalf("GetConsent: %v", err)
+	}
+	if got, want := c.Scopes, []string{"a", "b"}; !slices.Equal(got, want) {
+		t.Errorf("scopes after the failed updates: got %q, want %q", got, want)
+	}
+	if got := changes(t, s); !slices.Equal(got, []string{"client:c1", "client:c2"}) {
+		t.Errorf("consents wrote to the change feed: %q", got)
+	}
+}
+
+// testUpdateConsentConcurrent is the regression test for approvals that
+// lost scopes: two approvals of different scopes for the same user and
+// client, read at the same time, must both be kept. Each fn waits (briefly)
+// for the others to have read too, so an implementation that does not
+// serialise the read with the write loses scopes every time.
+func testUpdateConsentConcurrent(t *testing.T, s store.Store) {
+	const n = 4
+	mustCreateUser(t, s, member("u1"))
+	mustCreate(t, s, minimalClient("c1"))
+	for _, existing := range []bool{false, true} {
+		if existing {
+			mustSaveConsent(t, s, store.Consent{UserID: "u1", ClientID: "c1", Scopes: []string{"first"}})
+		}
+		var (
+			mu      sync.Mutex
+			arrived int
+			all     = make(chan struct{})
+			wg      sync.WaitGroup
+		)
+		for i := range n {
+			wg.Go(func() {
+				name := fmt.Sprintf("scope-%d", i)
+				_, err := s.UpdateConsent(t.Context(), "u1", "c1", func(c *store.Consent) error {
+					mu.Lock()
+					if arrived++; arrived == n {
+						close(all)
+					}
+					mu.Unlock()
+					select {
+					case <-all:
+					case <-time.After(100 * time.Millisecond):
+					}
+					if !slices.Contains(c.Scopes, name) {
+						c.Scopes = append(c.Scopes, name)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Errorf("UpdateConsent #%d: %v", i, err)
+				}
+			})
+		}
+		wg.Wait()
+		c, err := s.GetConsent(t.Context(), "u1", "c1")
+		if err != nil {
+			t.Fatalf("GetConsent: %v", err)
+		}
+		want := []string{"scope-0", "scope-1", "scope-2", "scope-3"}
+		if existing {
+			want = append([]string{"first"}, want...)
+		}
+		got := slices.Clone(c.Scopes)
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("scopes after %d concurrent approvals (existing consent: %v): got %q, want %q", n, existing, got, want)
+		}
+		if err := s.DeleteConsent(t.Context(), "u1", "c1", ev("consent.revoke", "c1")); err != nil {
+			t.Fatalf("DeleteConsent: %v", err)
+		}
+	}
+}
+
 func testDeleteConsent(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreateUser(t, s, member("u1"))
 	mustCreateUser(t, s, member("u2"))
 	mustCreate(t, s, minimalClient("c1"))
 	mustCreate(t, s, minimalClient("c2"))
-	if err := s.SaveConsent(ctx, store.Consent{UserID: "u1", ClientID: "c1", Scopes: []string{"a"}}); err != nil {
-		t.Fatalf("SaveConsent: %v", err)
-	}
+	mustSaveConsent(t, s, store.Consent{UserID: "u1", ClientID: "c1", Scopes: []string{"a"}})
 	mustCreateRefresh(t, s, refresh("f1-t1", "f1", "c1", "u1"))
 	mustCreateRefresh(t, s, refresh("f2-t1", "f2", "c1", "u1"))
 	mustRotate(t, s, "f2-t1", t0.Add(time.Minute), store.RefreshToken{ID: "f2-t2"})
@@ -1061,9 +1207,7 @@ func testDeleteClientCascades(t *testing.T, s store.Store) {
 	mustCreateUser(t, s, member("u1"))
 	for _, id := range []string{"c1", "c2"} {
 		mustCreate(t, s, minimalClient(id))
-		if err := s.SaveConsent(ctx, store.Consent{UserID: "u1", ClientID: id, Scopes: []string{"a"}}); err != nil {
-			t.Fatalf("SaveConsent: %v", err)
-		}
+		mustSaveConsent(t, s, store.Consent{UserID: "u1", ClientID: id, Scopes: []string{"a"}})
 		if err := s.CreateAuthCode(ctx, fullCode("code-"+id, id, "u1")); err != nil {
 			t.Fatalf("CreateAuthCode: %v", err)
 		}
@@ -1185,9 +1329,7 @@ func testDeleteUser(t *testing.T, s store.Store) {
 	if err := s.CreateSession(ctx, store.Session{ID: "sess-m1", UserID: "m1", CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
-	if err := s.SaveConsent(ctx, store.Consent{UserID: "m1", ClientID: "c1", Scopes: []string{"a"}}); err != nil {
-		t.Fatalf("SaveConsent: %v", err)
-	}
+	mustSaveConsent(t, s, store.Consent{UserID: "m1", ClientID: "c1", Scopes: []string{"a"}})
 	mustCreateRefresh(t, s, refresh("rt-m1", "f-m1", "c1", "m1"))
 
 	// fn sees the user and the other enabled admins; its error writes nothing.

@@ -46,6 +46,9 @@
 //     RotateRefreshToken calls for one token exactly one succeeds; the
 //     others get ErrReused and the family ends up revoked. A revocation
 //     concurrent with rotations also revokes the tokens they create.
+//   - Concurrent UpdateConsent calls for one user and client each see what
+//     the previous one saved, whether or not the consent existed before:
+//     none loses another's scopes.
 //   - A refresh token's ClientID, UserID, FamilyExpiresAt and RevokedAt
 //     are its family's.
 //   - Of concurrent RedeemSetupToken calls, with one setup token or with
@@ -113,6 +116,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteUserConcurrent", testDeleteUserConcurrent},
 		{"Sessions", testSessions},
 		{"Consents", testConsents},
+		{"UpdateConsent", testUpdateConsent},
+		{"UpdateConsentConcurrent", testUpdateConsentConcurrent},
 		{"DeleteConsentRevokesRefreshTokens", testDeleteConsent},
 		{"AuthCodes", testAuthCodes},
 		{"RedeemAuthCodeConcurrent", testRedeemAuthCodeConcurrent},

@@ -1,0 +1,157 @@
+// Package consents is the service layer for remembered consents: the
+// scopes a user allowed a client. The authorization endpoint and the
+// console's "Authorized apps" page go through it: it decides whether a
+// request needs the consent page, records an approval (adding the approved
+// scopes to what the user granted before, in one store transaction),
+// lists a user's consents and revokes one, with its audit event and the
+// revocation of the refresh tokens issued under it. Labels turns scope
+// names into what both pages show.
+package consents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/scope"
+)
+
+// Store is what the service needs from the store.
+type Store interface {
+	GetClient(ctx context.Context, id string) (store.Client, error)
+	GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error)
+	ListConsents(ctx context.Context, userID string) ([]store.Consent, error)
+	UpdateConsent(ctx context.Context, userID, clientID string, fn func(*store.Consent) error) (store.Consent, error)
+	DeleteConsent(ctx context.Context, userID, clientID string, ev store.AuditEvent) error
+}
+
+var _ Store = store.Store(nil)
+
+// ErrNotFound: the user has not authorized the client.
+var ErrNotFound = store.ErrNotFound
+
+// Service owns the consent rules.
+type Service struct {
+	st      Store
+	catalog *scope.Catalog
+	now     func() time.Time
+}
+
+// New returns a Service. catalog labels the scopes (nil: scope.Default());
+// now defaults to time.Now.
+func New(st Store, catalog *scope.Catalog, now func() time.Time) *Service {
+	if catalog == nil {
+		catalog = scope.Default()
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, catalog: catalog, now: now}
+}
+
+// Covers reports whether the user has already allowed the client every
+// scope in scopes, so that the authorization endpoint need not ask again.
+func (s *Service) Covers(ctx context.Context, userID, clientID string, scopes []string) (bool, error) {
+	c, err := s.st.GetConsent(ctx, userID, clientID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("load consent: %w", err)
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(c.Scopes, sc) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Approve records that the user allowed the client scopes: they are added
+// to the scopes the user allowed it before, and the consent's time is now.
+// The union is computed inside one store transaction, so concurrent
+// approvals of different scopes keep them all.
+func (s *Service) Approve(ctx context.Context, userID, clientID string, scopes []string) (store.Consent, error) {
+	at := s.now().UTC()
+	c, err := s.st.UpdateConsent(ctx, userID, clientID, func(c *store.Consent) error {
+		for _, sc := range scopes {
+			if !slices.Contains(c.Scopes, sc) {
+				c.Scopes = append(c.Scopes, sc)
+			}
+		}
+		c.GrantedAt = at
+		return nil
+	})
+	if err != nil {
+		return store.Consent{}, fmt.Errorf("save consent: %w", err)
+	}
+	return c, nil
+}
+
+// App is a client the user authorized, as the "Authorized apps" page
+// shows it.
+type App struct {
+	ClientID, Name, Website string // Name is the client ID if the client is gone
+	Scopes                  []Label
+	GrantedAt               time.Time
+}
+
+// List returns the apps the user authorized, ordered by client ID.
+func (s *Service) List(ctx context.Context, userID string) ([]App, error) {
+	cs, err := s.st.ListConsents(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list consents: %w", err)
+	}
+	var out []App
+	for _, c := range cs {
+		a := App{ClientID: c.ClientID, Name: c.ClientID, GrantedAt: c.GrantedAt, Scopes: s.Labels(c.Scopes)}
+		cl, err := s.st.GetClient(ctx, c.ClientID)
+		switch {
+		case err == nil:
+			a.Name, a.Website = cl.Name, cl.Website
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("load client %q: %w", c.ClientID, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Revoke removes the user's consent for the client and revokes the refresh
+// tokens issued under it, recording a consent.revoke audit event by actor,
+// all in one transaction. ErrNotFound if the user has not authorized the
+// client.
+func (s *Service) Revoke(ctx context.Context, actor string, user store.User, clientID string) error {
+	ev := store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "consent.revoke", Target: clientID,
+		Detail: fmt.Sprintf("user %q (%s) revoked the app's access", user.Username, user.ID)}
+	if err := s.st.DeleteConsent(ctx, user.ID, clientID, ev); err != nil {
+		return fmt.Errorf("revoke consent: %w", err)
+	}
+	return nil
+}
+
+// Label is a scope as the consent and "Authorized apps" pages show it.
+type Label struct {
+	Name  string
+	Label string // the catalog's label; for account:<id>, "Limited to the account <id>"; else the name
+	// Account is the account of an account:<id> scope, "" for others.
+	Account string
+}
+
+// Labels pairs scope names with what the pages show for them, in order.
+func (s *Service) Labels(names []string) []Label {
+	out := make([]Label, 0, len(names))
+	for _, n := range names {
+		l := Label{Name: n, Label: n}
+		if sc, ok := s.catalog.Get(n); ok && sc.Label != "" {
+			l.Label = sc.Label
+		} else if acct, ok := scope.AccountID(n); ok {
+			l.Account, l.Label = acct, "Limited to the account "+acct
+		}
+		out = append(out, l)
+	}
+	return out
+}
