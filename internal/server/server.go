@@ -26,7 +26,9 @@ import (
 	"github.com/gatehouse/gatehouse/scope"
 )
 
-// Options configures a Server. Store, Keys and Catalog are required.
+// Options configures a Server. Store, Keys and Catalog are required. Every
+// setting means what its zero value says; the defaults live in package
+// config, which the app turns into Options.
 type Options struct {
 	Store   store.Store
 	Keys    *token.Keyring
@@ -34,16 +36,16 @@ type Options struct {
 
 	Issuer     string        // "iss" and the base of advertised endpoint URLs
 	Audience   string        // default "aud" for clients without their own
-	DefaultTTL time.Duration // access-token lifetime for clients without their own; default 1h
-	MaxTTL     time.Duration // upper bound for any client's lifetime; default 30 days
+	DefaultTTL time.Duration // access-token lifetime for clients without their own; required, positive
+	MaxTTL     time.Duration // upper bound for any client's lifetime; required, at least DefaultTTL
 	TokenPaths []string      // extra paths for the token endpoint, e.g. /oauth/v2/token
 
 	// Failed client authentications allowed per minute, per client ID and per
-	// source address, with a burst. Zero means the defaults (30, 60, 10);
-	// negative means unlimited.
+	// source address, after a burst of FailureBurst at once. Zero or
+	// negative means no limit.
 	FailuresPerClient, FailuresPerAddress, FailureBurst int
 	// RememberSuccess is how long a (client ID, source address) pair that
-	// authenticated passes those limits: 0 means 24 hours, negative never.
+	// authenticated passes those limits; zero or negative: never.
 	RememberSuccess time.Duration
 
 	PollInterval time.Duration // change-feed poll; default 1s
@@ -68,13 +70,18 @@ type Options struct {
 	// authorization code grant: it supplies the logged-in user, CSRF
 	// protection and the consent and error pages.
 	Console Console
+	// ConsolePages, if set, registers the console's own pages (/console/...)
+	// on the mux it is given; the server mounts that mux behind the same
+	// body limit and metrics as every other route, and GET / redirects to
+	// the console. Nil: no console pages.
+	ConsolePages func(*http.ServeMux)
 	// RequirePKCE: nil or true makes PKCE (S256) mandatory for every
 	// authorization request; false requires it of public clients only.
 	RequirePKCE *bool
 	CodeTTL     time.Duration // authorization code lifetime; default 60s
-	// Refresh token lifetimes: a token unused for RefreshIdleTTL expires
-	// (default 14 days); a family ends RefreshAbsoluteTTL after the
-	// authorization that started it (default 90 days).
+	// Refresh token lifetimes: a token unused for RefreshIdleTTL expires; a
+	// family ends RefreshAbsoluteTTL after the authorization that started
+	// it. Both required, positive.
 	RefreshIdleTTL, RefreshAbsoluteTTL time.Duration
 
 	// Registry receives the server's metrics (served by its owner, not by
@@ -105,6 +112,7 @@ type Server struct {
 	feedScope          string // see Options.RevocationFeedScope
 	revPageSize        int    // revocation feed page size; revocationPageSize but in tests
 	console            Console
+	consolePages       func(*http.ServeMux)
 	requirePKCE        bool
 	codeTTL            time.Duration
 
@@ -129,6 +137,12 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Issuer == "" {
 		return nil, errors.New("server: Issuer is required")
+	}
+	if o.DefaultTTL <= 0 || o.MaxTTL < o.DefaultTTL {
+		return nil, fmt.Errorf("server: DefaultTTL (%s) must be positive and MaxTTL (%s) at least DefaultTTL", o.DefaultTTL, o.MaxTTL)
+	}
+	if o.RefreshIdleTTL <= 0 || o.RefreshAbsoluteTTL <= 0 {
+		return nil, fmt.Errorf("server: RefreshIdleTTL (%s) and RefreshAbsoluteTTL (%s) must be positive", o.RefreshIdleTTL, o.RefreshAbsoluteTTL)
 	}
 	if fs := o.RevocationFeedScope; fs != "" {
 		if toks, err := scope.Split(fs); err != nil || len(toks) != 1 || strings.HasPrefix(fs, scope.AccountPrefix) {
@@ -157,6 +171,7 @@ func New(o Options) (*Server, error) {
 		feedScope:    o.RevocationFeedScope,
 		revPageSize:  revocationPageSize,
 		console:      o.Console,
+		consolePages: o.ConsolePages,
 		requirePKCE:  o.RequirePKCE == nil || *o.RequirePKCE,
 		codeTTL:      o.CodeTTL,
 	}
@@ -169,12 +184,6 @@ func New(o Options) (*Server, error) {
 		s.codeTTL = 60 * time.Second
 	}
 	idle, absolute := o.RefreshIdleTTL, o.RefreshAbsoluteTTL
-	if idle <= 0 {
-		idle = 14 * 24 * time.Hour
-	}
-	if absolute <= 0 {
-		absolute = 90 * 24 * time.Hour
-	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -186,12 +195,6 @@ func New(o Options) (*Server, error) {
 	}
 	if s.audience == "" {
 		s.audience = s.issuer
-	}
-	if s.defaultTTL <= 0 {
-		s.defaultTTL = time.Hour
-	}
-	if s.maxTTL <= 0 {
-		s.maxTTL = 30 * 24 * time.Hour
 	}
 	if s.pollInterval <= 0 {
 		s.pollInterval = time.Second
