@@ -44,8 +44,8 @@ type Config struct {
 	// Login limits failed console logins per username and per address
 	// (TrustedProxies unused). It has no file key: the values are fixed
 	// here, with every other default.
-	Login RateLimitConfig `yaml:"-"`
-	Gateway   GatewayConfig   `yaml:"gateway"`
+	Login   RateLimitConfig `yaml:"-"`
+	Gateway GatewayConfig   `yaml:"gateway"`
 	// RevocationFeed configures GET /oauth/revocations.
 	RevocationFeed RevocationFeedConfig `yaml:"revocation_feed"`
 	OAuth          OAuthConfig          `yaml:"oauth"` // authorization code and refresh tokens
@@ -118,9 +118,9 @@ func Default() Config {
 			RotationPeriod: Duration(90 * 24 * time.Hour),
 			LeadTime:       Duration(time.Hour),
 		},
-		RateLimit:       RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10, RememberSuccess: Duration(24 * time.Hour)},
-		Login:           RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: Duration(24 * time.Hour)},
-		Cache:           CacheConfig{MaxStaleness: Duration(5 * time.Second)},
+		RateLimit: RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10, RememberSuccess: Duration(24 * time.Hour)},
+		Login:     RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: Duration(24 * time.Hour)},
+		Cache:     CacheConfig{MaxStaleness: Duration(5 * time.Second)},
 		Gateway: GatewayConfig{
 			AccountHeader:   "X-Account",
 			UpstreamTimeout: Duration(30 * time.Second),

@@ -21,7 +21,7 @@ type GatewayConfig struct {
 	// AccountHeader names the account of a request; "" = X-Account.
 	AccountHeader string `yaml:"account_header"`
 	// UpstreamTimeout bounds the wait for the upstream's response headers;
-	// it must be positive (default 30s).
+	// default 30s (0: the gateway package's own, also 30s).
 	UpstreamTimeout Duration `yaml:"upstream_timeout"`
 	// RevocationPoll is how often the revocation feed is read (default
 	// 5s); 0 turns revocation checks off.
@@ -90,8 +90,8 @@ func (c *Config) checkGateway(p *problems) {
 	if msg := checkHeaderName(g.AccountHeader); g.AccountHeader != "" && msg != "" {
 		p.add("gateway.account_header %q %s", g.AccountHeader, msg)
 	}
-	if g.UpstreamTimeout <= 0 {
-		p.add("gateway.upstream_timeout is %s; it must be positive, e.g. 30s", g.UpstreamTimeout)
+	if g.UpstreamTimeout < 0 {
+		p.add("gateway.upstream_timeout is negative (%s); use e.g. 30s", g.UpstreamTimeout)
 	}
 	switch {
 	case g.ClientID != "" && g.ClientSecret == "" && g.Enabled:
