@@ -98,11 +98,7 @@ func (e *env) rootCmd() *cobra.Command {
 // loadConfig reads the config file and environment, then applies the flags
 // the user set (flags beat environment beat file beat defaults).
 func (e *env) loadConfig(cmd *cobra.Command, df *dataFlags, apply func(*config.Config)) (config.Config, error) {
-	path := df.configFile
-	if path == "" {
-		path = e.getenv("GATEHOUSE_CONFIG")
-	}
-	cfg, err := config.Load(path, e.getenv)
+	cfg, err := config.Load(df.configFile, e.getenv) // "": GATEHOUSE_CONFIG
 	if err != nil {
 		return cfg, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/duration"
@@ -32,7 +33,7 @@ func (e *env) openClients(cmd *cobra.Command, df *dataFlags, catalogFile string)
 	if err != nil {
 		return nil, err
 	}
-	catalog, err := loadCatalog(cfg)
+	catalog, err := app.LoadCatalog(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +41,7 @@ func (e *env) openClients(cmd *cobra.Command, df *dataFlags, catalogFile string)
 	if err != nil {
 		return nil, err
 	}
-	return &clientData{st: st, svc: clientService(st, catalog, cfg)}, nil
+	return &clientData{st: st, svc: app.ClientService(st, catalog, cfg)}, nil
 }
 
 func (e *env) clientsCmd(df *dataFlags) *cobra.Command {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/resource"
@@ -23,8 +24,8 @@ func (e *env) keysCmd(df *dataFlags) *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			return e.withKeys(cmd, df, func(ctx context.Context, d *deps) error {
-				keys := d.keys.Keys()
+			return e.withKeys(cmd, df, func(ctx context.Context, d *app.Deps) error {
+				keys := d.Keys.Keys()
 				if output == "json" {
 					return writeJSONOut(e.stdout, keys)
 				}
@@ -48,12 +49,12 @@ func (e *env) keysCmd(df *dataFlags) *cobra.Command {
 		Short: "Create a new signing key; it is published at once and signs after the lead time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withKeys(cmd, df, func(ctx context.Context, d *deps) error {
-				k, err := d.keys.Rotate(ctx, e.actor(), now)
+			return e.withKeys(cmd, df, func(ctx context.Context, d *app.Deps) error {
+				k, err := d.Keys.Rotate(ctx, e.actor(), now)
 				if err != nil {
 					return err
 				}
-				maxAge := time.Duration(d.keys.JWKSCacheSeconds()) * time.Second
+				maxAge := time.Duration(d.Keys.JWKSCacheSeconds()) * time.Second
 				fmt.Fprint(e.stdout, rotateMessage(k, now, maxAge))
 				return nil
 			})
@@ -64,16 +65,16 @@ func (e *env) keysCmd(df *dataFlags) *cobra.Command {
 	return cmd
 }
 
-func (e *env) withKeys(cmd *cobra.Command, df *dataFlags, fn func(context.Context, *deps) error) error {
+func (e *env) withKeys(cmd *cobra.Command, df *dataFlags, fn func(context.Context, *app.Deps) error) error {
 	cfg, err := e.loadConfig(cmd, df, nil)
 	if err != nil {
 		return err
 	}
-	d, err := e.open(cmd.Context(), cfg, e.logger(cfg))
+	d, err := app.Open(cmd.Context(), cfg, app.Logger(cfg, e.stderr))
 	if err != nil {
 		return err
 	}
-	defer d.st.Close()
+	defer d.Store.Close()
 	return fn(cmd.Context(), d)
 }
 

@@ -3,13 +3,9 @@ package cli
 import (
 	"bufio"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -17,47 +13,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/console"
+	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/backend"
 	"github.com/gatehouse/gatehouse/internal/users"
 )
-
-// consoleCSRFKey derives the console's CSRF key from the master key, so
-// that every server sharing the master key accepts the others' tokens.
-func consoleCSRFKey(master []byte) []byte {
-	m := hmac.New(sha256.New, master)
-	m.Write([]byte("gatehouse console csrf v1"))
-	return m.Sum(nil)
-}
-
-// newConsole builds the console (login, sessions, setup) for serve.
-func (e *env) newConsole(d *deps, cfg config.Config, log *slog.Logger) (*console.Console, error) {
-	svc := users.New(users.Options{Store: d.st, Now: time.Now, Rand: rand.Reader})
-	return console.New(console.Options{
-		Store: d.st, Users: svc, Issuer: cfg.Issuer, Logger: log,
-		Now: time.Now, Rand: rand.Reader, CSRFKey: d.csrfKey, ClientIP: d.clientIP,
-		Clients: clientService(d.st, d.catalog, cfg),
-		Keys:    d.keys, Catalog: d.catalog,
-	})
-}
-
-// announceSetup stores and prints a one-time first-administrator setup link
-// when no administrator exists.
-func (e *env) announceSetup(ctx context.Context, con *console.Console, log *slog.Logger) {
-	link, err := con.SetupLink(ctx)
-	if err != nil {
-		log.Error("cannot check for an administrator", "err", err)
-		return
-	}
-	if link == "" {
-		return
-	}
-	// The link is a credential: it goes to the terminal, never into the
-	// (possibly shipped) log stream.
-	log.Warn("no administrator yet: open the setup link printed on standard error (valid 1 hour on any server sharing this database, until an administrator exists)")
-	fmt.Fprintf(e.stderr, "\nNo administrator exists yet. Create the first one within an hour at:\n\n    %s\n\n", link)
-}
 
 func (e *env) usersCmd(df *dataFlags) *cobra.Command {
 	cmd := &cobra.Command{
@@ -66,12 +26,16 @@ func (e *env) usersCmd(df *dataFlags) *cobra.Command {
 	}
 	with := func(run func(ctx context.Context, svc *users.Service, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			st, err := e.openStore(cmd, df)
+			cfg, err := e.loadConfig(cmd, df, nil)
+			if err != nil {
+				return err
+			}
+			st, err := backend.Open(cmd.Context(), cfg.Database, cfg.DataDir)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			return run(cmd.Context(), users.New(users.Options{Store: st, Now: time.Now, Rand: rand.Reader}), args)
+			return run(cmd.Context(), app.UserService(st, cfg), args)
 		}
 	}
 	cmd.AddCommand(

@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"runtime/debug"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -35,5 +38,17 @@ func TestReadBuildInfo(t *testing.T) {
 				t.Errorf("readBuildInfo (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestGatewayAccountHeaderHost: `gatehouse gateway --account-header Host`
+// is refused, as the gateway section of a config file refuses it (the
+// flag's own check used to accept it).
+func TestGatewayAccountHeaderHost(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), []string{"gateway", "--upstream", "http://127.0.0.1:1", "--issuer", "http://127.0.0.1:1", "--account-header", "Host"},
+		func(string) string { return "" }, strings.NewReader(""), &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--account-header \"Host\" is a standard HTTP header") {
+		t.Errorf("got exit %d, stderr %q; want exit 2 refusing --account-header Host", code, stderr.String())
 	}
 }

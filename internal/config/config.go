@@ -41,7 +41,11 @@ type Config struct {
 	Token     TokenConfig     `yaml:"token"`
 	Keys      KeysConfig      `yaml:"keys"`
 	RateLimit RateLimitConfig `yaml:"rate_limit"`
-	Gateway   GatewayConfig   `yaml:"gateway"`
+	// Login limits failed console logins per username and per address
+	// (TrustedProxies unused). It has no file key: the values are fixed
+	// here, with every other default.
+	Login   RateLimitConfig `yaml:"-"`
+	Gateway GatewayConfig   `yaml:"gateway"`
 	// RevocationFeed configures GET /oauth/revocations.
 	RevocationFeed RevocationFeedConfig `yaml:"revocation_feed"`
 	OAuth          OAuthConfig          `yaml:"oauth"` // authorization code and refresh tokens
@@ -76,7 +80,7 @@ type KeysConfig struct {
 }
 
 // RateLimitConfig limits failed client authentications. A limit of 0 means
-// no limit.
+// no limit (and so does a burst of 0 with rates of 0).
 type RateLimitConfig struct {
 	PerClient  int `yaml:"per_client"`  // failures per minute per client ID
 	PerAddress int `yaml:"per_address"` // failures per minute per source address
@@ -85,6 +89,9 @@ type RateLimitConfig struct {
 	// whose X-Forwarded-For is believed when finding a request's source
 	// address (see internal/clientip). Empty: the TCP peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// RememberSuccess is how long a (client or username, address) pair
+	// that authenticated passes the limits above; 0: never. No file key.
+	RememberSuccess Duration `yaml:"-"`
 }
 
 // DefaultTokenAliases returns the token endpoint aliases served by default:
@@ -111,30 +118,39 @@ func Default() Config {
 			RotationPeriod: Duration(90 * 24 * time.Hour),
 			LeadTime:       Duration(time.Hour),
 		},
-		RateLimit:       RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10},
-		Cache:           CacheConfig{MaxStaleness: Duration(5 * time.Second)},
+		RateLimit: RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10, RememberSuccess: Duration(24 * time.Hour)},
+		Login:     RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: Duration(24 * time.Hour)},
+		Cache:     CacheConfig{MaxStaleness: Duration(5 * time.Second)},
+		Gateway: GatewayConfig{
+			AccountHeader:   "X-Account",
+			UpstreamTimeout: Duration(30 * time.Second),
+			RevocationPoll:  Duration(5 * time.Second),
+		},
 		ShutdownTimeout: Duration(15 * time.Second),
 	}
 }
 
 // Environment variables Load reads, and the fields they set.
-var envVars = []struct {
-	name  string
-	field func(*Config) *string
-}{
-	{"GATEHOUSE_ADDR", func(c *Config) *string { return &c.Addr }},
-	{"GATEHOUSE_DATA_DIR", func(c *Config) *string { return &c.DataDir }},
-	{"GATEHOUSE_DATABASE_URL", func(c *Config) *string { return &c.Database }},
-	{"GATEHOUSE_ISSUER", func(c *Config) *string { return &c.Issuer }},
-	{"GATEHOUSE_SECRET", func(c *Config) *string { return &c.Secret }},
-	{"GATEHOUSE_SCOPES", func(c *Config) *string { return &c.ScopesFile }},
-	{"GATEHOUSE_METRICS_ADDR", func(c *Config) *string { return &c.MetricsAddr }},
-	{"GATEHOUSE_LOG_FORMAT", func(c *Config) *string { return &c.Log.Format }},
-	{"GATEHOUSE_LOG_LEVEL", func(c *Config) *string { return &c.Log.Level }},
+var envVars = []envVar{
+	{"GATEHOUSE_ADDR", str(func(c *Config) *string { return &c.Addr })},
+	{"GATEHOUSE_DATA_DIR", str(func(c *Config) *string { return &c.DataDir })},
+	{"GATEHOUSE_DATABASE_URL", str(func(c *Config) *string { return &c.Database })},
+	{"GATEHOUSE_ISSUER", str(func(c *Config) *string { return &c.Issuer })},
+	{"GATEHOUSE_SECRET", str(func(c *Config) *string { return &c.Secret })},
+	{"GATEHOUSE_SCOPES", str(func(c *Config) *string { return &c.ScopesFile })},
+	{"GATEHOUSE_METRICS_ADDR", str(func(c *Config) *string { return &c.MetricsAddr })},
+	{"GATEHOUSE_LOG_FORMAT", str(func(c *Config) *string { return &c.Log.Format })},
+	{"GATEHOUSE_LOG_LEVEL", str(func(c *Config) *string { return &c.Log.Level })},
+	// The embedded gateway's client secret, like the standalone one's.
+	{"GATEHOUSE_GATEWAY_CLIENT_SECRET", str(func(c *Config) *string { return &c.Gateway.ClientSecret })},
+	{"GATEHOUSE_TOKEN_ALIASES", func(c *Config, s string) error {
+		c.Token.AliasPaths = PathList(strings.Split(s, ","))
+		return nil
+	}},
 }
 
-// Load returns the defaults, overridden by the YAML file at path (unless
-// path is ""), overridden by the environment as read by getenv (nil: no
+// Load returns the defaults, overridden by the YAML file at path (if path
+// is "": the file GATEHOUSE_CONFIG names, if any), overridden by the environment as read by getenv (nil: no
 // environment). An empty environment variable counts as unset, and so does
 // a key with no value in the file. Load does not validate: apply flags,
 // then call [Config.Validate].
@@ -146,9 +162,13 @@ var envVars = []struct {
 // GATEHOUSE_DATABASE_URL, GATEHOUSE_ISSUER, GATEHOUSE_SECRET,
 // GATEHOUSE_SCOPES (scopes_file), GATEHOUSE_METRICS_ADDR, GATEHOUSE_LOG_FORMAT,
 // GATEHOUSE_LOG_LEVEL, GATEHOUSE_TOKEN_ALIASES (token.alias_paths,
-// comma-separated; replaces the default list).
+// comma-separated; replaces the default list), GATEHOUSE_GATEWAY_CLIENT_SECRET
+// (gateway.client_id's secret). [EnvVars] lists every variable.
 func Load(path string, getenv func(string) string) (Config, error) {
 	cfg := Default()
+	if path == "" && getenv != nil {
+		path = getenv("GATEHOUSE_CONFIG")
+	}
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -162,11 +182,8 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	if getenv != nil {
 		for _, v := range envVars {
 			if s := getenv(v.name); s != "" {
-				*v.field(&cfg) = s
+				_ = v.set(&cfg, s) // strings: never fails
 			}
-		}
-		if s := getenv("GATEHOUSE_TOKEN_ALIASES"); s != "" {
-			cfg.Token.AliasPaths = PathList(strings.Split(s, ","))
 		}
 	}
 	return cfg, nil

@@ -46,7 +46,9 @@ func TestDefaultIsValid(t *testing.T) {
 		Token: config.TokenConfig{DefaultTTL: config.Duration(time.Hour), MaxTTL: config.Duration(30 * day),
 			Audience: "http://127.0.0.1:8080", AliasPaths: []string{"/oauth/access_token", "/oauth/v2/token"}},
 		Keys:            config.KeysConfig{Algorithm: "ES256", RotationPeriod: config.Duration(90 * day), LeadTime: config.Duration(time.Hour)},
-		RateLimit:       config.RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10},
+		RateLimit:       config.RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10, RememberSuccess: config.Duration(day)},
+		Login:           config.RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: config.Duration(day)},
+		Gateway:         config.GatewayConfig{AccountHeader: "X-Account", UpstreamTimeout: config.Duration(30 * time.Second), RevocationPoll: config.Duration(5 * time.Second)},
 		Cache:           config.CacheConfig{MaxStaleness: config.Duration(5 * time.Second)},
 		ShutdownTimeout: config.Duration(15 * time.Second),
 	}
@@ -98,7 +100,9 @@ shutdown_timeout: 0
 		Token: config.TokenConfig{DefaultTTL: config.Duration(12 * time.Hour), MaxTTL: config.Duration(14 * day),
 			Audience: "https://api.example.com", AliasPaths: []string{"/oauth/v2/token", "/oauth/access_token"}},
 		Keys:            config.KeysConfig{Algorithm: "EdDSA", RotationPeriod: config.Duration(30 * day), LeadTime: config.Duration(36 * time.Hour)},
-		RateLimit:       config.RateLimitConfig{PerClient: 5, PerAddress: 0, Burst: 3},
+		RateLimit:       config.RateLimitConfig{PerClient: 5, PerAddress: 0, Burst: 3, RememberSuccess: config.Duration(day)},
+		Login:           config.RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: config.Duration(day)},
+		Gateway:         config.GatewayConfig{AccountHeader: "X-Account", UpstreamTimeout: config.Duration(30 * time.Second), RevocationPoll: config.Duration(5 * time.Second)},
 		Cache:           config.CacheConfig{MaxStaleness: config.Duration(10 * time.Second)},
 		ShutdownTimeout: 0,
 	}

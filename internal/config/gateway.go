@@ -9,7 +9,9 @@ import (
 
 // GatewayConfig is the `gateway:` section: the enforcing reverse proxy run
 // inside serve, on its own address, with the server's issuer and scope
-// catalog. (`gatehouse gateway` runs the same proxy on its own, from flags.)
+// catalog. `gatehouse gateway` runs the same proxy on its own from the same
+// type, filled from its flags and GATEHOUSE_GATEWAY_* (see [LoadGateway]),
+// with the same checks.
 type GatewayConfig struct {
 	Enabled  bool   `yaml:"enabled"`
 	Addr     string `yaml:"addr"`      // listen address; "" = 127.0.0.1:8081 when enabled
@@ -19,14 +21,18 @@ type GatewayConfig struct {
 	// AccountHeader names the account of a request; "" = X-Account.
 	AccountHeader string `yaml:"account_header"`
 	// UpstreamTimeout bounds the wait for the upstream's response headers;
-	// 0 = 30s.
+	// default 30s (0: the gateway package's own, also 30s).
 	UpstreamTimeout Duration `yaml:"upstream_timeout"`
-	// RevocationPoll is how often the revocation feed is read; 0 = 5s.
+	// RevocationPoll is how often the revocation feed is read (default
+	// 5s); 0 turns revocation checks off.
 	RevocationPoll Duration `yaml:"revocation_poll"`
 	// ClientID authenticates the gateway to a revocation feed that
 	// requires a client (revocation_feed.require_scope); its secret is
 	// read only from GATEHOUSE_GATEWAY_CLIENT_SECRET.
 	ClientID string `yaml:"client_id"`
+	// ClientSecret is that client's secret, read only from
+	// GATEHOUSE_GATEWAY_CLIENT_SECRET.
+	ClientSecret string `yaml:"-"`
 	// AllowEncodedSlashes passes paths with an encoded "/" (%2F) on, still
 	// encoded, matched as part of one segment; false refuses them (400).
 	AllowEncodedSlashes bool `yaml:"allow_encoded_slashes"`
@@ -85,13 +91,19 @@ func (c *Config) checkGateway(p *problems) {
 		p.add("gateway.account_header %q %s", g.AccountHeader, msg)
 	}
 	if g.UpstreamTimeout < 0 {
-		p.add("gateway.upstream_timeout is negative (%s); use e.g. 30s, or 0 for the default", g.UpstreamTimeout)
+		p.add("gateway.upstream_timeout is negative (%s); use e.g. 30s", g.UpstreamTimeout)
+	}
+	switch {
+	case g.ClientID != "" && g.ClientSecret == "" && g.Enabled:
+		p.add("gateway.client_id is set but GATEHOUSE_GATEWAY_CLIENT_SECRET is empty; set the client's secret in that variable")
+	case g.ClientID == "" && g.ClientSecret != "":
+		p.add("GATEHOUSE_GATEWAY_CLIENT_SECRET is set but gateway.client_id is not; set the client's ID (GATEHOUSE_GATEWAY_CLIENT_ID)")
 	}
 	if g.Enabled && g.ClientID == "" && c.RevocationFeed.RequireScope != "" {
 		p.add("gateway.client_id is required: revocation_feed.require_scope makes the feed need a client; create one allowed %q, set gateway.client_id and GATEHOUSE_GATEWAY_CLIENT_SECRET", c.RevocationFeed.RequireScope)
 	}
 	if g.RevocationPoll < 0 {
-		p.add("gateway.revocation_poll is negative (%s); use e.g. 5s, or 0 for the default", g.RevocationPoll)
+		p.add("gateway.revocation_poll is negative (%s); use e.g. 5s, or 0 to turn revocation checks off", g.RevocationPoll)
 	}
 }
 

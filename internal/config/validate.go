@@ -60,14 +60,7 @@ func (c *Config) Validate() error {
 			utf8.RuneCountInString(c.Secret), minSecretLen)
 	}
 
-	c.Log.Format = strings.ToLower(c.Log.Format)
-	if c.Log.Format != "text" && c.Log.Format != "json" {
-		p.add("log.format %q is not supported; use text or json (GATEHOUSE_LOG_FORMAT)", c.Log.Format)
-	}
-	c.Log.Level = strings.ToLower(c.Log.Level)
-	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
-		p.add("log.level %q is not supported; use debug, info, warn or error (GATEHOUSE_LOG_LEVEL)", c.Log.Level)
-	}
+	c.checkLog(&p)
 
 	c.checkToken(&p)
 	c.checkKeys(&p)
@@ -291,5 +284,16 @@ func (c *Config) checkKeys(p *problems) {
 		// Automatic rotation is off.
 	case k.LeadTime >= k.RotationPeriod:
 		p.add("keys.lead_time (%s) must be shorter than keys.rotation_period (%s); lower lead_time or raise rotation_period", k.LeadTime, k.RotationPeriod)
+	}
+}
+
+func (c *Config) checkLog(p *problems) {
+	c.Log.Format = strings.ToLower(c.Log.Format)
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		p.add("log.format %q is not supported; use text or json (GATEHOUSE_LOG_FORMAT)", c.Log.Format)
+	}
+	c.Log.Level = strings.ToLower(c.Log.Level)
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		p.add("log.level %q is not supported; use debug, info, warn or error (GATEHOUSE_LOG_LEVEL)", c.Log.Level)
 	}
 }

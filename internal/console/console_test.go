@@ -381,7 +381,7 @@ func TestLoginRateLimitSparesKnownPairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarnessWith(t, users.Options{FailuresPerUser: 5, FailuresPerAddress: 20, FailureBurst: 5},
+	h := newHarnessWith(t, users.Options{FailuresPerUser: 5, FailuresPerAddress: 20, FailureBurst: 5, RememberSuccess: 24 * time.Hour},
 		func(o *console.Options) { o.ClientIP = cip })
 	h.createUser("alice", store.RoleMember)
 	h.createUser("bob", store.RoleMember)

@@ -17,8 +17,8 @@ import (
 // per source address. While either has no allowance left, an attempt is
 // refused before its credential is checked, so an attacker learns nothing
 // from guesses made over the limit. Exempt are (subject, address) pairs
-// that authenticated successfully within the remembered period (default 24
-// hours): a client or user who got in from an address keeps getting in
+// that authenticated successfully within the remembered period
+// (GuardOptions.Remember): a client or user who got in from an address keeps getting in
 // from it while someone else exhausts the limits of its ID or of the
 // address they share. A remembered pair's own failures count against that
 // pair only, at the subject's rate, so it cannot be used to guess faster
@@ -37,14 +37,14 @@ type Guard struct {
 }
 
 // GuardOptions configures a Guard. The zero value limits nothing and
-// remembers pairs for 24 hours.
+// remembers no pairs.
 type GuardOptions struct {
 	// PerSubject and PerAddress are the failures allowed a minute per
 	// subject and per address after Burst failures at once; <= 0 means no
 	// limit.
 	PerSubject, PerAddress, Burst int
 	// Remember is how long a (subject, address) pair that authenticated
-	// passes the limits; 0 means 24 hours, negative means never.
+	// passes the limits; zero or negative means never.
 	Remember time.Duration
 }
 
@@ -59,9 +59,6 @@ func NewGuard(o GuardOptions) *Guard {
 		perAddr:    NewFailures(o.PerAddress, o.Burst),
 		burst:      max(o.Burst, 1),
 		remember:   o.Remember,
-	}
-	if g.remember == 0 {
-		g.remember = 24 * time.Hour
 	}
 	g.pairRate = min(g.perSubject.limit, g.perAddr.limit)
 	g.pairs.init(maxPairs)

@@ -25,7 +25,7 @@ func try(g *Guard, subject, addr string, now time.Time, right bool) (checked, ov
 
 func TestGuard(t *testing.T) {
 	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
-	g := NewGuard(GuardOptions{PerSubject: 6, PerAddress: 60, Burst: 3})
+	g := NewGuard(GuardOptions{PerSubject: 6, PerAddress: 60, Burst: 3, Remember: 24 * time.Hour})
 
 	// The legitimate client has authenticated from its address before.
 	if checked, _ := try(g, "client", "10.0.0.1", now, true); !checked {
@@ -57,7 +57,7 @@ func TestGuard(t *testing.T) {
 
 	// An address over its limit: a known pair behind it still passes, an
 	// unknown one does not.
-	g = NewGuard(GuardOptions{PerSubject: 1000, PerAddress: 6, Burst: 3})
+	g = NewGuard(GuardOptions{PerSubject: 1000, PerAddress: 6, Burst: 3, Remember: 24 * time.Hour})
 	try(g, "alice", "203.0.113.5", now, true)
 	for i := 0; i < 5; i++ {
 		try(g, "guess"+strconv.Itoa(i), "203.0.113.5", now, false)
@@ -72,7 +72,7 @@ func TestGuard(t *testing.T) {
 	// A known pair's failures count against the pair alone, at the
 	// subject's rate: it cannot guess faster than anyone else, and it
 	// does not lock the subject out elsewhere.
-	g = NewGuard(GuardOptions{PerSubject: 6, PerAddress: 60, Burst: 3})
+	g = NewGuard(GuardOptions{PerSubject: 6, PerAddress: 60, Burst: 3, Remember: 24 * time.Hour})
 	try(g, "client", "10.0.0.1", now, true)
 	checks := 0
 	for i := 0; i < 20; i++ {
@@ -111,7 +111,7 @@ func TestGuard(t *testing.T) {
 
 func TestGuardPairsBounded(t *testing.T) {
 	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
-	g := NewGuard(GuardOptions{PerSubject: 6, PerAddress: 60, Burst: 3})
+	g := NewGuard(GuardOptions{PerSubject: 6, PerAddress: 60, Burst: 3, Remember: 24 * time.Hour})
 	for i := 0; i < 2*maxPairs; i++ {
 		try(g, "client", strconv.Itoa(i), now.Add(time.Duration(i)*time.Millisecond), true)
 	}
@@ -129,7 +129,7 @@ func TestGuardPairsBounded(t *testing.T) {
 // to each request, from all CPUs at once.
 func BenchmarkGuardKnownPair(b *testing.B) {
 	now := time.Now()
-	g := NewGuard(GuardOptions{PerSubject: 30, PerAddress: 60, Burst: 10})
+	g := NewGuard(GuardOptions{PerSubject: 30, PerAddress: 60, Burst: 10, Remember: 24 * time.Hour})
 	try(g, "3f1c0e9a6b2d4c8e7f5a1b3c", "203.0.113.77", now, true)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

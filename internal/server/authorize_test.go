@@ -47,6 +47,7 @@ func newAuthzHarness(t *testing.T, mod ...func(*Options)) *authzHarness {
 			t.Fatal(err)
 		}
 		o.Console = con
+		o.ConsolePages = con.Register
 		for _, m := range mod {
 			m(o)
 		}

@@ -201,7 +201,8 @@ func (h *harness) node(st store.Store) *harness {
 	srv, err := New(Options{
 		Store: st, Keys: h.keys, Catalog: scope.Default(),
 		Issuer: "http://issuer.test", Audience: "https://api.test", Now: h.clock.Now, Rand: rand.Reader,
-		FailuresPerClient: -1, FailuresPerAddress: -1,
+		DefaultTTL: time.Hour, MaxTTL: 30 * 24 * time.Hour,
+		RefreshIdleTTL: 14 * 24 * time.Hour, RefreshAbsoluteTTL: 90 * 24 * time.Hour,
 	})
 	if err != nil {
 		h.t.Fatal(err)

@@ -13,17 +13,10 @@ import (
 // address is over the limit; anyone else over the limit gets 429 before the
 // secret is checked.
 func newAuthLimiter(o Options) *ratelimit.Guard {
-	pc, pa, b := o.FailuresPerClient, o.FailuresPerAddress, o.FailureBurst
-	if pc == 0 {
-		pc = 30
-	}
-	if pa == 0 {
-		pa = 60
-	}
-	if b <= 0 {
-		b = 10
-	}
-	return ratelimit.NewGuard(ratelimit.GuardOptions{PerSubject: pc, PerAddress: pa, Burst: b, Remember: o.RememberSuccess})
+	return ratelimit.NewGuard(ratelimit.GuardOptions{
+		PerSubject: o.FailuresPerClient, PerAddress: o.FailuresPerAddress, Burst: o.FailureBurst,
+		Remember: o.RememberSuccess,
+	})
 }
 
 // tooManyRequests is the 429 for a wait from the limiter.

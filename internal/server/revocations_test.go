@@ -405,7 +405,8 @@ func TestRevocationFeedRequiresScope(t *testing.T) {
 func TestNewRejectsFeedScope(t *testing.T) {
 	h := newHarness(t)
 	for _, sc := range []string{"api", "a b", "account:acme", `a"b`} {
-		_, err := New(Options{Store: h.st, Keys: h.keys, Catalog: scope.Default(), Issuer: "http://issuer.test", RevocationFeedScope: sc})
+		_, err := New(Options{Store: h.st, Keys: h.keys, Catalog: scope.Default(), Issuer: "http://issuer.test", RevocationFeedScope: sc,
+			DefaultTTL: time.Hour, MaxTTL: time.Hour, RefreshIdleTTL: time.Hour, RefreshAbsoluteTTL: time.Hour})
 		if err == nil {
 			t.Errorf("New with RevocationFeedScope %q: got nil error, want one", sc)
 		}

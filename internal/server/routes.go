@@ -40,13 +40,12 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	// The console mounts its own pages (/console/...) on a mux of its own,
 	// behind the same body limit and metrics as every other route.
-	c, withConsole := s.console.(interface{ Register(*http.ServeMux) })
-	if withConsole {
+	if s.consolePages != nil {
 		cm := http.NewServeMux()
-		c.Register(cm)
+		s.consolePages(cm)
 		mux.Handle("/console/", s.measure("console", cm))
 	}
-	s.get(mux, "/{$}", "root", s.root(withConsole))
+	s.get(mux, "/{$}", "root", s.root(s.consolePages != nil))
 	s.get(mux, PathRevocations, "revocations", s.revocations)
 	s.get(mux, PathJWKS, "jwks", s.jwks)
 	s.get(mux, PathMetadata, "metadata", s.metadata)

@@ -78,6 +78,9 @@ func newHarness(t testing.TB, ho ...harnessOpts) *harness {
 		Issuer: "http://issuer.test", Audience: "https://api.test",
 		TokenPaths: []string{"/oauth/v2/token"}, Now: clk.Now, Rand: rand.Reader,
 		PollInterval: 50 * time.Millisecond,
+		DefaultTTL:   time.Hour, MaxTTL: 30 * 24 * time.Hour,
+		RefreshIdleTTL: 14 * 24 * time.Hour, RefreshAbsoluteTTL: 90 * 24 * time.Hour,
+		FailuresPerClient: 30, FailuresPerAddress: 60, FailureBurst: 10, RememberSuccess: 24 * time.Hour,
 	}
 	for _, x := range ho {
 		x.opts(&o)

@@ -61,8 +61,7 @@ const (
 
 // Defaults for zero Config fields.
 const (
-	DefaultLeadTime    = time.Hour
-	DefaultMaxTokenTTL = 24 * time.Hour
+	DefaultLeadTime = time.Hour
 )
 
 // Publishing ahead. A key scheduled by Rotate or Maintain is in the JWKS
@@ -106,7 +105,8 @@ type Config struct {
 	RotationPeriod time.Duration
 	// MaxTokenTTL is the longest access-token lifetime the server issues: a
 	// retired key stays published this long after its successor became
-	// active. Default 24h.
+	// active. Zero: not at all. It has no default of its own: pass the
+	// server's token.max_ttl (package config), which bounds every token.
 	MaxTokenTTL time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -168,9 +168,6 @@ func NewKeyring(ks KeyStore, cfg Config) (*Keyring, error) {
 	}
 	if cfg.LeadTime < MinLeadTime {
 		return nil, fmt.Errorf("key lead time %s is shorter than %s: a new key must be published at least one JWKS cache lifetime (a quarter of the lead time) before it signs", cfg.LeadTime, MinLeadTime)
-	}
-	if cfg.MaxTokenTTL == 0 {
-		cfg.MaxTokenTTL = DefaultMaxTokenTTL
 	}
 	if cfg.RotationPeriod > 0 && cfg.RotationPeriod <= cfg.LeadTime {
 		return nil, fmt.Errorf("key rotation period %s must be longer than the lead time %s", cfg.RotationPeriod, cfg.LeadTime)

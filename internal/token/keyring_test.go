@@ -503,7 +503,7 @@ func TestNewKeyringConfig(t *testing.T) {
 				if err != nil {
 					t.Fatalf("got %v, want no error", err)
 				}
-				if k.cfg.Algorithm == "" || k.cfg.LeadTime != DefaultLeadTime || k.cfg.MaxTokenTTL != DefaultMaxTokenTTL || k.cfg.Now == nil || k.cfg.Rand == nil || k.log == nil {
+				if k.cfg.Algorithm == "" || k.cfg.LeadTime != DefaultLeadTime || k.cfg.MaxTokenTTL != 0 || k.cfg.Now == nil || k.cfg.Rand == nil || k.log == nil {
 					t.Errorf("got config %+v, want defaults filled in", k.cfg)
 				}
 				return

@@ -73,11 +73,12 @@ type Options struct {
 	Now   func() time.Time // default time.Now
 	Rand  io.Reader        // default crypto/rand.Reader
 
-	// Failed logins allowed per minute per username and per address, with
-	// a burst. Zero means the defaults (5, 20, 5); negative means unlimited.
+	// Failed logins allowed per minute per username and per address,
+	// after a burst of FailureBurst at once. Zero or negative means no
+	// limit; the defaults are in package config.
 	FailuresPerUser, FailuresPerAddress, FailureBurst int
 	// RememberSuccess is how long a (username, address) pair that logged
-	// in passes those limits: 0 means 24 hours, negative never.
+	// in passes those limits; zero or negative: never.
 	RememberSuccess time.Duration
 }
 
@@ -102,17 +103,10 @@ func New(o Options) *Service {
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
-	pu, pa, b := o.FailuresPerUser, o.FailuresPerAddress, o.FailureBurst
-	if pu == 0 {
-		pu = 5
-	}
-	if pa == 0 {
-		pa = 20
-	}
-	if b <= 0 {
-		b = 5
-	}
-	s.limiter = ratelimit.NewGuard(ratelimit.GuardOptions{PerSubject: pu, PerAddress: pa, Burst: b, Remember: o.RememberSuccess})
+	s.limiter = ratelimit.NewGuard(ratelimit.GuardOptions{
+		PerSubject: o.FailuresPerUser, PerAddress: o.FailuresPerAddress, Burst: o.FailureBurst,
+		Remember: o.RememberSuccess,
+	})
 	return s
 }
 

@@ -1,0 +1,309 @@
+// Package app assembles Gatehouse from one validated config.Config: the
+// store, signing keys, scope catalog, services, console, authorization
+// server and embedded gateway. It owns the listeners (public, metrics,
+// gateway), the background jobs and shutdown. The CLI only turns flags and
+// environment into a Config and calls [Run] or [RunGateway].
+package app
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/internal/clientip"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/consents"
+	"github.com/gatehouse/gatehouse/internal/console"
+	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/backend"
+	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/scope"
+)
+
+// Logger returns the log that cfg.Log describes, written to w.
+func Logger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Deps are what the data commands and the server share.
+type Deps struct {
+	Store   store.Store
+	Keys    *token.Keyring
+	Catalog *scope.Catalog
+	// CSRFKey is the console's CSRF key, derived from the master key so
+	// that every node agrees.
+	CSRFKey []byte
+	// ClientIP finds the source address rate limits count against.
+	ClientIP *clientip.Resolver
+}
+
+// Open opens the store, the scope catalog and the signing keys, creating
+// the first key (and, in dev mode, the master key file) if there is none.
+// The caller closes d.Store.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, error) {
+	catalog, err := LoadCatalog(cfg)
+	if err != nil {
+		return nil, err
+	}
+	master, generated, err := token.MasterKey(cfg.Secret, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if generated != "" {
+		log.Warn("dev mode: GATEHOUSE_SECRET is not set, so a master key was generated; set GATEHOUSE_SECRET in production", "file", generated)
+	}
+	st, err := backend.Open(ctx, cfg.Database, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := token.NewKeyring(st, token.Config{
+		Algorithm:      cfg.Keys.Algorithm,
+		MasterKey:      master,
+		LeadTime:       time.Duration(cfg.Keys.LeadTime),
+		RotationPeriod: time.Duration(cfg.Keys.RotationPeriod),
+		MaxTokenTTL:    time.Duration(cfg.Token.MaxTTL),
+		Now:            time.Now,
+		Rand:           rand.Reader,
+		Logger:         log,
+	})
+	if err == nil {
+		err = keys.Init(ctx)
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	cip, err := clientip.New(cfg.RateLimit.TrustedProxies)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &Deps{Store: st, Keys: keys, Catalog: catalog, CSRFKey: consoleCSRFKey(master), ClientIP: cip}, nil
+}
+
+// consoleCSRFKey derives the console's CSRF key from the master key, so
+// that every server sharing the master key accepts the others' tokens.
+func consoleCSRFKey(master []byte) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte("gatehouse console csrf v1"))
+	return m.Sum(nil)
+}
+
+// LoadCatalog returns the configured scope catalog (the built-in one by
+// default) and refuses a revocation_feed.require_scope that is also one of
+// its scopes.
+func LoadCatalog(cfg config.Config) (*scope.Catalog, error) {
+	catalog := scope.Default()
+	if cfg.ScopesFile != "" {
+		c, err := scope.Load(cfg.ScopesFile)
+		if err != nil {
+			return nil, err
+		}
+		catalog = c
+	}
+	if sc := cfg.RevocationFeed.RequireScope; sc != "" && catalog.Has(sc) {
+		return nil, fmt.Errorf("revocation_feed.require_scope %q is also a scope of the catalog, so every client allowed it for the API could read the feed; choose a name of its own, e.g. gatehouse:revocations", sc)
+	}
+	return catalog, nil
+}
+
+// ClientService is the client service as every command and the console use
+// it: the revocation feed's scope is not in the catalog, but clients may be
+// allowed it.
+func ClientService(st store.Store, catalog *scope.Catalog, cfg config.Config) *clients.Service {
+	return clients.NewService(st, catalog, time.Duration(cfg.Token.MaxTTL), time.Now, rand.Reader, cfg.RevocationFeed.RequireScope)
+}
+
+// UserService is the user service as the console and the users commands
+// use it, with the configured login limits.
+func UserService(st store.Store, cfg config.Config) *users.Service {
+	l := cfg.Login
+	return users.New(users.Options{
+		Store: st, Now: time.Now, Rand: rand.Reader,
+		FailuresPerUser: l.PerClient, FailuresPerAddress: l.PerAddress, FailureBurst: l.Burst,
+		RememberSuccess: time.Duration(l.RememberSuccess),
+	})
+}
+
+// serverOptions turns the configuration into the authorization server's
+// options; every value comes from cfg, none from a default of the server.
+func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consents.Service, reg *prometheus.Registry, log *slog.Logger) server.Options {
+	pkce := cfg.OAuth.PKCERequired()
+	refreshIdle, refreshAbsolute := cfg.OAuth.RefreshLifetimes()
+	rl := cfg.RateLimit
+	return server.Options{
+		Console:             con,
+		ConsolePages:        con.Register,
+		Consents:            cs,
+		RequirePKCE:         &pkce,
+		RefreshIdleTTL:      refreshIdle,
+		RefreshAbsoluteTTL:  refreshAbsolute,
+		Store:               d.Store,
+		Keys:                d.Keys,
+		Catalog:             d.Catalog,
+		Issuer:              cfg.Issuer,
+		Audience:            cfg.Token.Audience,
+		DefaultTTL:          time.Duration(cfg.Token.DefaultTTL),
+		MaxTTL:              time.Duration(cfg.Token.MaxTTL),
+		TokenPaths:          cfg.Token.AliasPaths,
+		FailuresPerClient:   rl.PerClient,
+		FailuresPerAddress:  rl.PerAddress,
+		FailureBurst:        rl.Burst,
+		RememberSuccess:     time.Duration(rl.RememberSuccess),
+		MaxStaleness:        time.Duration(cfg.Cache.MaxStaleness),
+		RevocationFeedScope: cfg.RevocationFeed.RequireScope,
+		ClientIP:            d.ClientIP,
+		Registry:            reg,
+		Logger:              log,
+		Now:                 time.Now,
+		Rand:                rand.Reader,
+	}
+}
+
+// Run serves the authorization server (and, when enabled, the embedded
+// gateway and the metrics listener) until ctx is done, then shuts down
+// gracefully. Log lines go to cfg's log on stderr; the console and setup
+// links are printed on stderr too. cfg must be validated.
+func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
+	log := Logger(cfg, stderr)
+	// Listeners first: a port that is taken must stop serve before it
+	// creates the data directory, the database or the master key.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (choose another with --addr)", cfg.Addr, err)
+	}
+	defer ln.Close()
+	if _, port, _ := net.SplitHostPort(cfg.Addr); port == "0" {
+		// A kernel-chosen port: derived defaults name the real one.
+		derived := "http://" + cfg.Addr
+		if cfg.Issuer == derived {
+			cfg.Issuer = "http://" + ln.Addr().String()
+		}
+		if cfg.Token.Audience == derived {
+			cfg.Token.Audience = cfg.Issuer
+		}
+	}
+	var reg *prometheus.Registry // the server's and the gateway's metrics, if served
+	if cfg.MetricsAddr != "" {
+		reg = newRegistry()
+	}
+	ms, err := startMetrics(cfg.MetricsAddr, reg, cfg.MetricsPprof, log)
+	if err != nil {
+		return err
+	}
+	stopMetrics := ms.run()
+	defer stopMetrics()
+
+	d, err := Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Store.Close()
+	// One consents service for the consent page and "Authorized apps".
+	cs := consents.New(d.Store, d.Catalog, time.Now)
+	con, err := console.New(console.Options{
+		Store: d.Store, Users: UserService(d.Store, cfg), Issuer: cfg.Issuer, Logger: log,
+		Now: time.Now, Rand: rand.Reader, CSRFKey: d.CSRFKey, ClientIP: d.ClientIP,
+		Clients: ClientService(d.Store, d.Catalog, cfg), Consents: cs,
+		Keys: d.Keys, Catalog: d.Catalog,
+	})
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(serverOptions(cfg, d, con, cs, reg, log))
+	if err != nil {
+		return err
+	}
+	gw, err := embeddedGateway(cfg, d.Catalog, reg, log) // nil unless gateway.enabled
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := make(chan struct{})
+	go func() { defer close(bgDone); srv.Run(bg) }()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	base := strings.TrimSuffix(cfg.Issuer, "/")
+	consoleURL, discoveryURL := base+server.PathConsole, base+server.PathMetadata
+	log.Info("gatehouse listening", append([]any{
+		"addr", "http://" + ln.Addr().String(),
+		"issuer", cfg.Issuer,
+		"console", consoleURL,
+		"discovery", discoveryURL,
+		"store", backend.Describe(cfg.Database, cfg.DataDir),
+		"scopes", strings.Join(d.Catalog.Names(), " ")},
+		ms.logAttrs()...)...)
+	fmt.Fprintf(stderr, "\nGatehouse is running.\n    console:    %s\n    discovery:  %s\n\n", consoleURL, discoveryURL)
+	announceSetup(ctx, con, log, stderr)
+	stopGateway := gw.run(ctx, time.Duration(cfg.ShutdownTimeout))
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", time.Duration(cfg.ShutdownTimeout).String())
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(cfg.ShutdownTimeout))
+		err = hs.Shutdown(sctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("shutdown timed out; closing remaining connections")
+			_ = hs.Close()
+			err = nil
+		}
+	}
+	stopGateway()
+	stopBG()
+	<-bgDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("stopped")
+	return err
+}
+
+// announceSetup stores and prints a one-time first-administrator setup link
+// when no administrator exists.
+func announceSetup(ctx context.Context, con *console.Console, log *slog.Logger, stderr io.Writer) {
+	link, err := con.SetupLink(ctx)
+	if err != nil {
+		log.Error("cannot check for an administrator", "err", err)
+		return
+	}
+	if link == "" {
+		return
+	}
+	// The link is a credential: it goes to the terminal, never into the
+	// (possibly shipped) log stream.
+	log.Warn("no administrator yet: open the setup link printed on standard error (valid 1 hour on any server sharing this database, until an administrator exists)")
+	fmt.Fprintf(stderr, "\nNo administrator exists yet. Create the first one within an hour at:\n\n    %s\n\n", link)
+}

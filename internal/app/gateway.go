@@ -1,0 +1,209 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/gateway"
+	"github.com/gatehouse/gatehouse/resource"
+	"github.com/gatehouse/gatehouse/scope"
+)
+
+// gatewayConfig is the gateway that cfg's gateway section describes, with
+// cfg's issuer, token audience and the catalog. cfg is validated.
+func gatewayConfig(cfg config.Config, catalog *scope.Catalog, reg *prometheus.Registry, log *slog.Logger) (gateway.Config, error) {
+	g := cfg.Gateway
+	up, err := url.Parse(g.Upstream) // checked by config.Validate
+	if err != nil {
+		return gateway.Config{}, fmt.Errorf("gateway.upstream: %w", err)
+	}
+	audience := g.Audience
+	if audience == "" {
+		audience = cfg.Token.Audience
+	}
+	poll := time.Duration(g.RevocationPoll)
+	if poll == 0 {
+		poll = -1 // config: 0 is off; resource.Config: negative is off
+	}
+	gcfg := gateway.Config{
+		Upstream:        up,
+		UpstreamTimeout: time.Duration(g.UpstreamTimeout),
+		Logger:          log,
+		Registry:        reg,
+		Resource: resource.Config{
+			Issuer:         cfg.Issuer,
+			Audience:       audience,
+			Catalog:        catalog,
+			BasePath:       g.BasePath,
+			AccountHeader:  g.AccountHeader,
+			RevocationPoll: poll,
+			ClientID:       g.ClientID,
+			ClientSecret:   g.ClientSecret,
+		},
+	}
+	gcfg.Resource.AllowEncodedSlashes = g.AllowEncodedSlashes
+	gcfg.AllowMethodOverrideParam = g.AllowMethodOverrideParam
+	return gcfg, nil
+}
+
+// embeddedGateway returns the gateway of the config's gateway section, to
+// run inside serve with the server's issuer and scope catalog; nil when the
+// section is disabled.
+func embeddedGateway(cfg config.Config, catalog *scope.Catalog, reg *prometheus.Registry, log *slog.Logger) (*gatewayServer, error) {
+	if !cfg.Gateway.Enabled {
+		return nil, nil
+	}
+	// serve's metrics listener serves both.
+	gcfg, err := gatewayConfig(cfg, catalog, reg, log.With("component", "gateway"))
+	if err != nil {
+		return nil, err
+	}
+	return startGateway(cfg.Gateway.Addr, gcfg)
+}
+
+// RunGateway runs the gateway alone (`gatehouse gateway`), from a config
+// that [config.Config.ValidateGateway] accepted: its gateway section, issuer,
+// scopes file, metrics listener and log. It serves until ctx is done.
+func RunGateway(ctx context.Context, cfg config.Config, stderr io.Writer) error {
+	catalog, err := LoadCatalog(cfg)
+	if err != nil {
+		return err
+	}
+	log := Logger(cfg, stderr)
+	var reg *prometheus.Registry
+	if cfg.MetricsAddr != "" {
+		reg = newRegistry()
+	}
+	gcfg, err := gatewayConfig(cfg, catalog, reg, log)
+	if err != nil {
+		return err
+	}
+	ms, err := startMetrics(cfg.MetricsAddr, reg, cfg.MetricsPprof, log)
+	if err != nil {
+		return err
+	}
+	defer ms.run()()
+	s, err := startGateway(cfg.Gateway.Addr, gcfg)
+	if err != nil {
+		return err
+	}
+	s.desc = append(s.desc, ms.logAttrs()...)
+	s.serve()
+	return s.wait(ctx, time.Duration(cfg.ShutdownTimeout), true)
+}
+
+// gatewayServer is a gateway on its own listener, standalone or inside
+// serve. Its methods do nothing on a nil receiver (a disabled gateway).
+type gatewayServer struct {
+	gw   *gateway.Gateway
+	hs   *http.Server
+	ln   net.Listener
+	log  *slog.Logger
+	desc []any // for the "listening" log line
+	done chan error
+}
+
+// startGateway builds the gateway and opens its listener, so that both
+// configuration and address problems show before anything is served.
+func startGateway(addr string, cfg gateway.Config) (*gatewayServer, error) {
+	gw, err := gateway.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		gw.Close()
+		return nil, fmt.Errorf("gateway: listen on %s: %w (choose another address)", addr, err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	desc := []any{"addr", "http://" + ln.Addr().String(), "upstream", cfg.Upstream.Redacted(), "issuer", cfg.Resource.Issuer}
+	if cfg.Resource.BasePath != "" {
+		desc = append(desc, "base_path", cfg.Resource.BasePath)
+	}
+	return &gatewayServer{
+		gw: gw,
+		ln: ln,
+		hs: &http.Server{
+			Handler: gw.Handler(),
+			// No read or write timeout: streams and large bodies pass
+			// through. Slow headers and idle connections are bounded.
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		log:  log,
+		desc: desc,
+		done: make(chan error, 1),
+	}, nil
+}
+
+// serve starts serving in the background.
+func (s *gatewayServer) serve() {
+	if s == nil {
+		return
+	}
+	go func() { s.done <- s.hs.Serve(s.ln) }()
+	s.log.Info("gatehouse gateway listening", s.desc...)
+}
+
+// wait serves until ctx is done (or serving fails), then shuts down,
+// giving requests in flight up to timeout.
+func (s *gatewayServer) wait(ctx context.Context, timeout time.Duration, logStop bool) error {
+	if s == nil {
+		return nil
+	}
+	var err error
+	select {
+	case err = <-s.done:
+	case <-ctx.Done():
+		s.log.Info("gateway shutting down", "timeout", timeout.String())
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		err = s.hs.Shutdown(sctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			s.log.Warn("gateway shutdown timed out; closing remaining connections")
+			_ = s.hs.Close()
+			err = nil
+		}
+	}
+	s.gw.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	if logStop {
+		s.log.Info("stopped")
+	}
+	return err
+}
+
+// run serves in the background until ctx is done and returns a function
+// that stops the gateway (if it is still running) and waits for it.
+func (s *gatewayServer) run(ctx context.Context, timeout time.Duration) (stop func()) {
+	if s == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	s.serve()
+	go func() {
+		defer close(stopped)
+		if err := s.wait(ctx, timeout, false); err != nil {
+			s.log.Error("gateway stopped", "err", err)
+		}
+	}()
+	return func() { cancel(); <-stopped }
+}

@@ -1,0 +1,211 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Run does the server's background work until ctx is done: it follows the
+// store's change feed (so client and key changes made by any process are seen
+// within about PollInterval, or at once if the store pushes notifications),
+// records secret usage, maintains signing keys and prunes expired data. On
+// return it flushes pending usage records.
+func (s *Server) Run(ctx context.Context) {
+	if w, ok := s.st.(changeWatcher); ok {
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); s.watch(wctx, w) }()
+		defer func() { cancel(); <-done }()
+	}
+	poll := time.NewTicker(s.pollInterval)
+	minute := time.NewTicker(time.Minute)
+	prune := time.NewTicker(10 * time.Minute)
+	defer poll.Stop()
+	defer minute.Stop()
+	defer prune.Stop()
+
+	f := feed{lastOK: s.now()}
+	s.follow(ctx, &f)
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			s.flushUsage(fctx)
+			cancel()
+			return
+		case <-poll.C:
+			s.follow(ctx, &f)
+		case <-s.wake:
+			s.follow(ctx, &f)
+		case <-minute.C:
+			s.flushUsage(ctx)
+			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("signing key maintenance failed", "err", err)
+			}
+			s.limiter.Prune(s.now())
+		case <-prune.C:
+			if err := s.st.Prune(ctx, s.now()); err != nil && ctx.Err() == nil {
+				s.log.Error("pruning expired data failed", "err", err)
+			}
+		}
+	}
+}
+
+// changeWatcher is implemented by stores that push a signal when the change
+// feed grows (PostgreSQL, with LISTEN/NOTIFY), so that a change made by any
+// process reaches every server at once. Polling stays the fallback.
+type changeWatcher interface {
+	// WatchChanges calls notify soon after any process adds to the change
+	// feed, until ctx is done (it then returns nil) or the connection it
+	// listens on fails (it returns the error). It also calls notify once
+	// it is listening, since changes made before then were not signalled.
+	// notify must not block; bursts may be signalled once.
+	WatchChanges(ctx context.Context, notify func()) error
+}
+
+// watch runs w.WatchChanges until ctx is done, starting it again after a
+// failure with a growing delay. Each notification wakes Run to read the feed;
+// notifications that arrive while a read is pending are coalesced.
+func (s *Server) watch(ctx context.Context, w changeWatcher) {
+	notify := func() {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	const minDelay, maxDelay = 100 * time.Millisecond, 30 * time.Second
+	delay := minDelay
+	for {
+		began := time.Now()
+		err := w.WatchChanges(ctx, notify)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(began) > maxDelay {
+			delay = minDelay // it ran for a while: a new failure
+		}
+		s.log.Warn("listening for change notifications failed; polling the change feed meanwhile", "err", err, "retry_in", delay.String())
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(2*delay, maxDelay)
+	}
+}
+
+// feed tracks the position in the store's change feed.
+type feed struct {
+	since  time.Time // poll entries at or after this store time
+	lastOK time.Time // local time of the last successful poll
+	// refusing: the last poll failed and the cache is older than
+	// maxStaleness, so client authentication is refused.
+	refusing bool
+	// Entries already applied that are still inside the overlap window, so
+	// that re-reading them does not invalidate the cache again.
+	seen map[store.Change]struct{}
+	// The newest entry time read, and the local time it was first read.
+	latest, latestReadAt time.Time
+}
+
+// feedOverlap re-reads this much of the feed on every poll, so a change whose
+// transaction committed after a later one had already been read is not missed.
+const feedOverlap = 10 * time.Second
+
+// feedGap: after this long without a successful poll, entries may have been
+// pruned before we read them, so everything cached is dropped.
+const feedGap = 30 * time.Minute
+
+// feedReadTimeout bounds one read of the change feed, so that a read hanging
+// on a lost connection does not hold up the background loop.
+const feedReadTimeout = 5 * time.Second
+
+func (s *Server) follow(ctx context.Context, f *feed) {
+	start := s.now()
+	rctx, cancel := context.WithTimeout(ctx, feedReadTimeout)
+	changes, err := s.st.Changes(rctx, f.since)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if stale := s.staleness(); s.maxStaleness > 0 && stale > s.maxStaleness {
+			if !f.refusing {
+				s.log.Error("change feed unreadable for longer than cache.max_staleness; refusing client authentication until it is readable again",
+					"err", err, "max_staleness", s.maxStaleness.String())
+			}
+			f.refusing = true
+		} else {
+			s.log.Warn("reading change feed failed; serving cached clients and keys", "err", err)
+		}
+		return
+	}
+	if now := s.now(); now.Sub(f.lastOK) > feedGap {
+		s.clients.flush()
+		if err := s.keys.Reload(ctx); err != nil {
+			s.log.Error("reloading signing keys failed", "err", err)
+		}
+	}
+	f.lastOK = s.now()
+	if f.seen == nil {
+		f.seen = make(map[store.Change]struct{})
+	}
+	reloadKeys := false
+	var ids []string
+	for _, c := range changes {
+		if c.At.After(f.latest) {
+			f.latest, f.latestReadAt = c.At, s.now()
+		}
+		if _, ok := f.seen[c]; ok {
+			continue
+		}
+		f.seen[c] = struct{}{}
+		switch c.Kind {
+		case store.ChangeClient:
+			ids = append(ids, c.ID)
+		case store.ChangeKey:
+			reloadKeys = true
+		}
+	}
+	if len(ids) > 0 {
+		s.clients.invalidate(ids...)
+	}
+	if reloadKeys {
+		if err := s.keys.Reload(ctx); err != nil {
+			s.log.Error("reloading signing keys failed", "err", err)
+		}
+	}
+	// Keep re-reading the last overlap window until nothing new has appeared
+	// in it for that long; then move past it.
+	next := f.latest.Add(-feedOverlap)
+	if !f.latest.IsZero() && s.now().Sub(f.latestReadAt) > feedOverlap {
+		next = f.latest.Add(time.Microsecond)
+	}
+	if next.After(f.since) {
+		f.since = next
+		for c := range f.seen {
+			if c.At.Before(f.since) {
+				delete(f.seen, c)
+			}
+		}
+	}
+	s.confirmed.Store(&start)
+	if f.refusing {
+		f.refusing = false
+		s.log.Info("change feed readable again; client authentication resumed")
+	}
+}
+
+func (s *Server) flushUsage(ctx context.Context) {
+	used := s.usage.take()
+	if len(used) == 0 {
+		return
+	}
+	if err := s.st.TouchSecrets(ctx, used); err != nil {
+		s.log.Warn("recording secret usage failed", "err", err, "secrets", len(used))
+	}
+}
