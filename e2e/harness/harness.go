@@ -17,9 +17,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // Build compiles the gatehouse command into a temporary directory and
@@ -263,22 +264,7 @@ func Start(t *testing.T, binary string, env, args []string, patterns ...*regexp.
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent use.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type SyncBuffer = testutil.SyncBuffer
 
 // Within polls cond every 50ms and fails the test if it is not true
 // within d.

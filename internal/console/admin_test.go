@@ -187,7 +187,7 @@ func TestTicketBoundToSessionAndExpires(t *testing.T) {
 		wantNoBody(t, "other admin", r, `id="client-secret"`)
 	})
 	// After five minutes it is gone for the owner too.
-	a.clk.add(console.TicketValidity)
+	a.clk.Add(console.TicketValidity)
 	r = a.get(loc)
 	wantBody(t, "expired ticket", r, `id="secret-gone"`)
 	wantNoBody(t, "expired ticket", r, `id="client-secret"`)
@@ -323,7 +323,7 @@ func TestAppDetailActions(t *testing.T) {
 	wantBody(t, "invalid edit", r, "name is required", "exceeds the configured maximum")
 
 	// Regenerate with a grace period: the new secret once, the old one's expiry.
-	a.clk.add(time.Minute)
+	a.clk.Add(time.Minute)
 	r = a.postForm(page, page+"/secrets", url.Values{"grace": {"1h"}})
 	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.hdr.Get("Location"), page+"/created?ticket=") {
 		t.Fatalf("regenerate: %d %q", r.code, r.hdr.Get("Location"))
@@ -334,13 +334,13 @@ func TestAppDetailActions(t *testing.T) {
 	if m == nil || m[1] == old {
 		t.Fatalf("regenerated page shows no new secret:\n%s", r.body)
 	}
-	expiry := a.clk.now().Add(time.Hour).UTC().Format("2006-01-02 15:04 UTC")
+	expiry := a.clk.Now().Add(time.Hour).UTC().Format("2006-01-02 15:04 UTC")
 	wantBody(t, "regenerated", r, "New secret for Billing v2", expiry)
 	wantBody(t, "regenerated again", a.get(loc), `id="secret-gone"`)
 	r = a.get(page)
 	wantBody(t, "detail after regenerate", r, expiry, "client.rotate_secret")
 	c, _ = a.clients.Get(ctx, "billing")
-	if len(c.Secrets) != 2 || !c.Secrets[0].ExpiresAt.Equal(a.clk.now().Add(time.Hour)) {
+	if len(c.Secrets) != 2 || !c.Secrets[0].ExpiresAt.Equal(a.clk.Now().Add(time.Hour)) {
 		t.Fatalf("secrets after regenerate: %+v", c.Secrets)
 	}
 	wantCode(t, "bad grace", a.postForm(page, page+"/secrets", url.Values{"grace": {"5y"}}), http.StatusBadRequest)
@@ -516,7 +516,7 @@ func TestAuthorizedAppsRevoke(t *testing.T) {
 	a.mkClient(t, clients.Spec{Name: "Other", ID: "other", GrantTypes: []string{"authorization_code"},
 		RedirectURIs: []string{"https://o.example/cb"}, Scopes: []string{"profile"}})
 	bob := a.createUser("bob", store.RoleMember)
-	now := a.clk.now().UTC()
+	now := a.clk.Now().UTC()
 	for _, id := range []string{"timesheets", "other"} {
 		if err := a.st.SaveConsent(ctx, store.Consent{UserID: bob.ID, ClientID: id, Scopes: []string{"profile", "search"}[:map[string]int{"timesheets": 2, "other": 1}[id]], GrantedAt: now}); err != nil {
 			t.Fatal(err)
