@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/scope"
@@ -266,8 +270,9 @@ func TestMemberForbidden(t *testing.T) {
 		wantCode(t, "member GET "+p, a.get(p), http.StatusForbidden)
 	}
 	for _, p := range []string{"/console/apps/new", "/console/apps/app-a", "/console/apps/app-a/secrets",
-		"/console/apps/app-a/disable", "/console/apps/app-a/delete", "/console/keys/rotate", "/console/users",
-		"/console/users/x/disable", "/console/users/x/password"} {
+		"/console/apps/app-a/disable", "/console/apps/app-a/enable", "/console/apps/app-a/secrets/x/revoke",
+		"/console/apps/app-a/delete", "/console/keys/rotate", "/console/users",
+		"/console/users/x/disable", "/console/users/x/enable", "/console/users/x/password"} {
 		wantCode(t, "member POST "+p, a.post(p, url.Values{"csrf_token": {csrf}, "name": {"Evil"}, "grace": {"0"},
 			"grant_types": {"client_credentials"}, "username": {"evil"}, "password": {pw}, "password2": {pw}}), http.StatusForbidden)
 	}
@@ -669,4 +674,42 @@ func TestAppCreateScopesAsTicked(t *testing.T) {
 			t.Errorf("%s: scopes = %q, want %q", tc.id, got, tc.want)
 		}
 	}
+}
+
+// flakyStore fails ListAudit as an unreachable database does, when down.
+type flakyStore struct {
+	console.Store
+	down *atomic.Bool
+}
+
+func (f flakyStore) ListAudit(ctx context.Context, af store.AuditFilter) ([]store.AuditEvent, error) {
+	if f.down.Load() {
+		return nil, fmt.Errorf("list: %w", store.ErrUnavailable)
+	}
+	return f.Store.ListAudit(ctx, af)
+}
+
+// TestErrorPages: the one error adapter answers 503 with Retry-After when
+// the store is unreachable, and logs the route, never the query.
+func TestErrorPages(t *testing.T) {
+	var down atomic.Bool
+	var logs testutil.SyncBuffer
+	h := newHarnessWith(t, users.Options{}, func(o *console.Options) {
+		o.Store = flakyStore{Store: o.Store, down: &down}
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	h.createUser("root", store.RoleAdmin)
+	wantCode(t, "login", h.login("root", pw, ""), http.StatusSeeOther)
+	wantCode(t, "audit", h.get("/console/audit?target=x"), http.StatusOK)
+	down.Store(true)
+	r := h.get("/console/audit?target=secret-looking-query")
+	wantCode(t, "audit, store down", r, http.StatusServiceUnavailable)
+	wantBody(t, "audit, store down", r, "temporarily_unavailable")
+	if r.hdr.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if l := logs.String(); !strings.Contains(l, "route=\"GET /console/audit\"") || strings.Contains(l, "secret-looking-query") {
+		t.Errorf("log = %q; want the route pattern and not the query", l)
+	}
+	wantCode(t, "unknown page", h.get("/console/nowhere"), http.StatusNotFound)
 }
