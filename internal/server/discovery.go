@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 )
 
 // PathConsole is where the console's pages are, when there is a console.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 )
 
 // retryAfter is the Retry-After of a 503 for an unreachable store.

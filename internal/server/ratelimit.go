@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
-	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 )
 
 // newAuthLimiter limits failed client authentications per client ID and per
