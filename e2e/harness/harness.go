@@ -49,6 +49,20 @@ func Build() (path string, cleanup func(), err error) {
 	return path, func() { os.RemoveAll(dir) }, nil
 }
 
+// Main is the body of an end-to-end package's TestMain: it builds the
+// binary, sets *binary to its path, runs the tests, removes the binary and
+// returns the exit code for os.Exit. Parse flags before calling it.
+func Main(m *testing.M, binary *string) int {
+	path, cleanup, err := Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cleanup()
+	*binary = path
+	return m.Run()
+}
+
 // openSources opens (and closes) every file of the module that goes into
 // the gatehouse binary: Go sources, embedded SQL, templates and assets.
 func openSources() error {
