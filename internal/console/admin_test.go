@@ -712,4 +712,5 @@ func TestErrorPages(t *testing.T) {
 		t.Errorf("log = %q; want the route pattern and not the query", l)
 	}
 	wantCode(t, "unknown page", h.get("/console/nowhere"), http.StatusNotFound)
+	wantCode(t, "POST to an unknown page", h.post("/console/nowhere", nil), http.StatusNotFound)
 }

@@ -64,9 +64,10 @@ func (c *Console) Register(mux *http.ServeMux) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		static.ServeHTTP(w, r)
 	}))
-	mux.Handle("/console/", c.public(func(http.ResponseWriter, *http.Request) error {
-		return notFound("There is no such page.")
-	}))
+	// Any method: a POST to no route is 404, not a CSRF failure.
+	mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
+		c.serveError(w, r, notFound("There is no such page."))
+	})
 }
 
 // handler is a console page or form action for anyone. It writes its
