@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,16 +23,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	var cleanup func()
-	var err error
-	binary, cleanup, err = harness.Build()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
+	os.Exit(harness.Main(m, &binary))
 }
 
 // instance is one data directory (or database) used by server and CLI.

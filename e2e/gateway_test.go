@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/e2e/harness"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/go-jose/go-jose/v4"
 )
 
@@ -105,71 +104,15 @@ func (s server) accessToken(t *testing.T, c createdClient, scope string) string 
 	return tok
 }
 
-// signer mints JWT access tokens with its own key, for tokens gatehouse
-// serve would never issue.
-type signer struct {
-	key *ecdsa.PrivateKey
-	kid string
-}
-
-func newSigner(t *testing.T, kid string) *signer {
+// mint signs claims as an RFC 9068 access token with s; exp is relative
+// to now.
+func mint(t *testing.T, s *testutil.Signer, iss, aud, sub, scope string, exp time.Duration) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &signer{key: key, kid: kid}
-}
-
-func (s *signer) jwks() jose.JSONWebKeySet {
-	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &s.key.PublicKey, KeyID: s.kid, Algorithm: "ES256", Use: "sig"}}}
-}
-
-// mint signs claims as an RFC 9068 access token; exp is relative to now.
-func (s *signer) mint(t *testing.T, iss, aud, sub, scope string, exp time.Duration) string {
-	t.Helper()
-	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: s.key, KeyID: s.kid}},
-		(&jose.SignerOptions{}).WithType("at+jwt"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	payload, _ := json.Marshal(map[string]any{
+	return s.Sign(t, map[string]any{
 		"iss": iss, "aud": aud, "sub": sub, "client_id": sub, "scope": scope, "jti": rand.Text(),
 		"iat": now.Add(exp - time.Hour).Unix(), "nbf": now.Add(exp - time.Hour).Unix(), "exp": now.Add(exp).Unix(),
 	})
-	jws, err := sg.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// newIssuer is a stand-in authorization server with its own key: RFC 8414
-// metadata, JWKS and an empty revocation feed.
-func newIssuer(t *testing.T, s *signer) *httptest.Server {
-	iss := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		base := "http://" + r.Host
-		switch r.URL.Path {
-		case "/.well-known/oauth-authorization-server":
-			json.NewEncoder(w).Encode(map[string]string{
-				"issuer": base, "jwks_uri": base + "/jwks", "revocation_feed_endpoint": base + "/revocations",
-			})
-		case "/jwks":
-			json.NewEncoder(w).Encode(s.jwks())
-		case "/revocations":
-			io.WriteString(w, `{"revoked":[],"cursor":"","more":false}`)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(iss.Close)
-	return iss
 }
 
 // currentKID returns the key ID the server signs with.
@@ -279,11 +222,11 @@ func TestGateway(t *testing.T) {
 
 	t.Run("tokens the server did not issue", func(t *testing.T) {
 		// The server's own key ID, but another key: the signature fails.
-		forged := newSigner(t, currentKID(t, readOnly)).mint(t, srv.URL, srv.URL, app.ClientID, "api", time.Hour)
-		unknownKey := newSigner(t, "unknown-kid").mint(t, srv.URL, srv.URL, app.ClientID, "api", time.Hour)
+		forged := mint(t, testutil.NewSigner(t, currentKID(t, readOnly)), srv.URL, srv.URL, app.ClientID, "api", time.Hour)
+		unknownKey := mint(t, testutil.NewSigner(t, "unknown-kid"), srv.URL, srv.URL, app.ClientID, "api", time.Hour)
 		// A valid token of another issuer.
-		other := newSigner(t, "other")
-		otherIssuer := other.mint(t, newIssuer(t, other).URL, srv.URL, app.ClientID, "api", time.Hour)
+		other := testutil.NewSigner(t, "other")
+		otherIssuer := mint(t, other, testutil.NewIssuer(t, other).URL, srv.URL, app.ClientID, "api", time.Hour)
 		for name, tok := range map[string]string{"forged with the server's kid": forged, "unknown key": unknownKey, "another issuer": otherIssuer} {
 			res := call(t, "GET", gw.URL+"/api/records/1", tok)
 			if res.status != 401 || !strings.Contains(res.challenge, `error="invalid_token"`) {
@@ -391,8 +334,8 @@ func TestGatewayAcceptsNewKeyAfterRotateNow(t *testing.T) {
 func TestGatewayTokenChecks(t *testing.T) {
 	in := newInstance(t)
 	up := newUpstream(t)
-	sg := newSigner(t, "k1")
-	iss := newIssuer(t, sg)
+	sg := testutil.NewSigner(t, "k1")
+	iss := testutil.NewIssuer(t, sg)
 	gw := in.gateway("--upstream", up.URL, "--issuer", iss.URL)
 
 	for _, tc := range []struct {
@@ -400,11 +343,11 @@ func TestGatewayTokenChecks(t *testing.T) {
 		want        int
 		wantDesc    string
 	}{
-		{"valid", sg.mint(t, iss.URL, iss.URL, "app", "api", time.Hour), 200, ""},
-		{"expired", sg.mint(t, iss.URL, iss.URL, "app", "api", -2*time.Minute), 401, "expired"},
-		{"another issuer", sg.mint(t, "https://auth.other.example", iss.URL, "app", "api", time.Hour), 401, ""},
-		{"another audience", sg.mint(t, iss.URL, "https://api.other.example", "app", "api", time.Hour), 401, ""},
-		{"unknown key", newSigner(t, "k2").mint(t, iss.URL, iss.URL, "app", "api", time.Hour), 401, ""},
+		{"valid", mint(t, sg, iss.URL, iss.URL, "app", "api", time.Hour), 200, ""},
+		{"expired", mint(t, sg, iss.URL, iss.URL, "app", "api", -2*time.Minute), 401, "expired"},
+		{"another issuer", mint(t, sg, "https://auth.other.example", iss.URL, "app", "api", time.Hour), 401, ""},
+		{"another audience", mint(t, sg, iss.URL, "https://api.other.example", "app", "api", time.Hour), 401, ""},
+		{"unknown key", mint(t, testutil.NewSigner(t, "k2"), iss.URL, iss.URL, "app", "api", time.Hour), 401, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := call(t, "GET", gw.URL+"/records/1", tc.token)
@@ -430,12 +373,12 @@ func TestGatewayTokenChecks(t *testing.T) {
 
 func TestGatewayUpstreamDown(t *testing.T) {
 	in := newInstance(t)
-	sg := newSigner(t, "k1")
-	iss := newIssuer(t, sg)
+	sg := testutil.NewSigner(t, "k1")
+	iss := testutil.NewIssuer(t, sg)
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
 	gw := in.gateway("--upstream", down.URL, "--issuer", iss.URL)
-	res := call(t, "GET", gw.URL+"/records/1", sg.mint(t, iss.URL, iss.URL, "app", "api", time.Hour))
+	res := call(t, "GET", gw.URL+"/records/1", mint(t, sg, iss.URL, iss.URL, "app", "api", time.Hour))
 	if res.status != 502 || !strings.Contains(res.body, `"bad_gateway"`) || strings.Contains(res.body, "127.0.0.1") {
 		t.Errorf("upstream down: got %d %s, want 502 bad_gateway without the address", res.status, res.body)
 	}
@@ -519,27 +462,13 @@ func TestGatewayCLIErrors(t *testing.T) {
 
 // mintAccount is mint for an account-restricted token: scope gets
 // "account:<account>" and the token an account_id claim, as serve issues them.
-func (s *signer) mintAccount(t *testing.T, iss, sub, scope, account string) string {
+func mintAccount(t *testing.T, s *testutil.Signer, iss, sub, scope, account string) string {
 	t.Helper()
-	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: s.key, KeyID: s.kid}},
-		(&jose.SignerOptions{}).WithType("at+jwt"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	payload, _ := json.Marshal(map[string]any{
+	return s.Sign(t, map[string]any{
 		"iss": iss, "aud": iss, "sub": sub, "client_id": sub, "scope": scope + " account:" + account,
 		"account_id": account, "jti": rand.Text(), "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	})
-	jws, err := sg.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
 }
 
 // cgiValues returns the values of every header the upstream received whose
@@ -562,13 +491,13 @@ func cgiValues(h http.Header, name string) []string {
 func TestGatewayRequestSpellings(t *testing.T) {
 	in := newInstance(t)
 	up := newUpstream(t)
-	sg := newSigner(t, "k1")
-	iss := newIssuer(t, sg)
+	sg := testutil.NewSigner(t, "k1")
+	iss := testutil.NewIssuer(t, sg)
 	gw := in.gateway("--upstream", up.URL, "--issuer", iss.URL)
 	slashes := in.gateway("--upstream", up.URL, "--issuer", iss.URL, "--allow-encoded-slashes")
-	acme := sg.mintAccount(t, iss.URL, "tenant-app", "api", "acme")
-	search := sg.mint(t, iss.URL, iss.URL, "app", "search", time.Hour)
-	readOnly := sg.mint(t, iss.URL, iss.URL, "app", "api:read-only", time.Hour)
+	acme := mintAccount(t, sg, iss.URL, "tenant-app", "api", "acme")
+	search := mint(t, sg, iss.URL, iss.URL, "app", "search", time.Hour)
+	readOnly := mint(t, sg, iss.URL, iss.URL, "app", "api:read-only", time.Hour)
 
 	t.Run("account header spellings", func(t *testing.T) {
 		for _, header := range [][]string{

@@ -4,14 +4,15 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-
-	"github.com/gatehouse/gatehouse/oauth"
 )
 
+// Error codes of RFC 6750 §3.1, plus temporarily_unavailable (RFC 6749
+// §4.1.2.1) for the 503 while no signing keys could be fetched.
 const (
-	codeInvalidToken      = oauth.CodeInvalidToken
-	codeInsufficientScope = oauth.CodeInsufficientScope
-	codeInvalidRequest    = oauth.CodeInvalidRequest
+	codeInvalidToken           = "invalid_token"
+	codeInsufficientScope      = "insufficient_scope"
+	codeInvalidRequest         = "invalid_request"
+	codeTemporarilyUnavailable = "temporarily_unavailable"
 	// codeUnauthorized is the JSON error of a request without a token:
 	// RFC 6750 §3.1 has no error code for it in the challenge, but a JSON
 	// body still needs one.
@@ -33,7 +34,7 @@ var (
 		desc: "this API needs an OAuth 2.0 bearer access token in the Authorization header"}
 	revokedToken    = &failure{status: http.StatusUnauthorized, code: codeInvalidToken, reason: ReasonRevoked, desc: "token revoked"}
 	outsideBasePath = &failure{status: http.StatusNotFound, code: codeNotFound, reason: ReasonOutsideBasePath, desc: "no such API endpoint"}
-	unavailable     = &failure{status: http.StatusServiceUnavailable, code: oauth.CodeTemporarilyUnavailable, reason: ReasonUnavailable,
+	unavailable     = &failure{status: http.StatusServiceUnavailable, code: codeTemporarilyUnavailable, reason: ReasonUnavailable,
 		desc: "the issuer's signing keys are not available; retry later"}
 )
 

@@ -1,7 +1,6 @@
 package resource
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -23,6 +22,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
 
@@ -54,24 +54,6 @@ func (s *keyStore) UpdateSigningKeys(_ context.Context, fn func([]store.SigningK
 	keys := slices.DeleteFunc(slices.Clone(s.keys), func(k store.SigningKey) bool { return slices.Contains(remove, k.ID) })
 	s.keys = append(keys, add...)
 	return nil
-}
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // testKey is a signing key the test holds, published in the JWKS while
@@ -108,7 +90,7 @@ type revocation struct {
 type issuer struct {
 	t     testing.TB
 	srv   *httptest.Server
-	clock *clock
+	clock *testutil.Clock
 	ring  *token.Keyring
 
 	mu          sync.Mutex
@@ -143,7 +125,7 @@ func newIssuerAlg(t testing.TB, alg string) *issuer {
 // master key and clock.
 func newIssuerKeys(t testing.TB, cfg token.Config) *issuer {
 	t.Helper()
-	iss := &issuer{t: t, clock: &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}}
+	iss := &issuer{t: t, clock: testutil.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))}
 	mk, _, err := token.MasterKey(testSecret, "")
 	if err != nil {
 		t.Fatal(err)
@@ -347,31 +329,13 @@ func ecHeader(k *testKey) map[string]any {
 	return map[string]any{"alg": ES256, "typ": "at+jwt", "kid": k.kid}
 }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a Guard in front of a handler that reports what it saw.
 type env struct {
 	t       *testing.T
 	iss     *issuer
 	guard   *Guard
 	handler http.Handler
-	logs    *syncBuffer
+	logs    *testutil.SyncBuffer
 	mu      sync.Mutex
 	reasons []string  // from Observe: "" when allowed
 	claims  []*Claims // as the handler saw them
@@ -386,7 +350,7 @@ type seen struct {
 
 func newEnv(t *testing.T, iss *issuer, mod func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, iss: iss, logs: &syncBuffer{}}
+	e := &env{t: t, iss: iss, logs: &testutil.SyncBuffer{}}
 	cfg := Config{
 		Issuer:         iss.URL(),
 		Audience:       testAudience,

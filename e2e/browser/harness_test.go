@@ -7,7 +7,6 @@ package browser
 import (
 	"context"
 	"flag"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -29,16 +28,7 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	var cleanup func()
-	var err error
-	binary, cleanup, err = harness.Build()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
+	os.Exit(harness.Main(m, &binary))
 }
 
 // testTimeout bounds each browser test.

@@ -17,9 +17,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // Build compiles the gatehouse command into a temporary directory and
@@ -46,6 +47,20 @@ func Build() (path string, cleanup func(), err error) {
 		return "", nil, fmt.Errorf("build gatehouse: %w", err)
 	}
 	return path, func() { os.RemoveAll(dir) }, nil
+}
+
+// Main is the body of an end-to-end package's TestMain: it builds the
+// binary, sets *binary to its path, runs the tests, removes the binary and
+// returns the exit code for os.Exit. Parse flags before calling it.
+func Main(m *testing.M, binary *string) int {
+	path, cleanup, err := Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cleanup()
+	*binary = path
+	return m.Run()
 }
 
 // openSources opens (and closes) every file of the module that goes into
@@ -263,22 +278,7 @@ func Start(t *testing.T, binary string, env, args []string, patterns ...*regexp.
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent use.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type SyncBuffer = testutil.SyncBuffer
 
 // Within polls cond every 50ms and fails the test if it is not true
 // within d.

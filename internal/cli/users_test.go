@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,11 +18,10 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 func TestUsersCLI(t *testing.T) {
-	defer func(p secret.Argon2Params) { secret.PasswordParams = p }(secret.PasswordParams)
-	secret.PasswordParams = secret.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 	dir := t.TempDir()
 	getenv := func(k string) string {
 		switch k {
@@ -153,24 +151,6 @@ func TestUsersCLI(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestServePrintsSetupLink(t *testing.T) {
 	dir := t.TempDir()
 	getenv := func(k string) string {
@@ -180,7 +160,7 @@ func TestServePrintsSetupLink(t *testing.T) {
 		return ""
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var errOut syncBuffer
+	var errOut testutil.SyncBuffer
 	done := make(chan int)
 	go func() {
 		done <- cli.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, getenv, strings.NewReader(""), io.Discard, &errOut)
@@ -228,8 +208,6 @@ func TestServePrintsSetupLink(t *testing.T) {
 }
 
 func TestUsersShowDelete(t *testing.T) {
-	defer func(p secret.Argon2Params) { secret.PasswordParams = p }(secret.PasswordParams)
-	secret.PasswordParams = secret.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 	dir := t.TempDir()
 	getenv := func(k string) string {
 		if k == "GATEHOUSE_DATA_DIR" {

@@ -3,6 +3,7 @@ package console
 import (
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,35 +18,6 @@ import (
 
 // actor is the audit actor for console actions of u.
 func actor(u store.User) string { return "console:" + u.Username }
-
-// requireAdmin returns the logged-in administrator. A visitor who is not
-// logged in is sent to the login page; a member gets 403.
-func (c *Console) requireAdmin(w http.ResponseWriter, r *http.Request) (store.User, bool) {
-	u, ok := c.RequireUser(w, r)
-	if !ok {
-		return u, false
-	}
-	if u.Role != store.RoleAdmin {
-		c.renderError(w, r, http.StatusForbidden, "Forbidden", "Only administrators may use this page.")
-		return u, false
-	}
-	return u, true
-}
-
-// adminPost is requireAdmin for a form POST: it also parses the form and
-// checks its CSRF token. The role is checked on every POST, not only when
-// the form was shown.
-func (c *Console) adminPost(w http.ResponseWriter, r *http.Request) (store.User, bool) {
-	u, ok := c.RequireUser(w, r)
-	if !ok || !c.parsePost(w, r) {
-		return u, false
-	}
-	if u.Role != store.RoleAdmin {
-		c.renderError(w, r, http.StatusForbidden, "Forbidden", "Only administrators may do this.")
-		return u, false
-	}
-	return u, true
-}
 
 // notices are the messages a page shows after a redirect (?done=CODE).
 // Only these fixed texts can appear, so the parameter cannot inject any.
@@ -133,23 +105,16 @@ type keysData struct {
 	Keys   []token.KeyInfo
 }
 
-func (c *Console) keysPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := c.requireAdmin(w, r); !ok {
-		return
-	}
+func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, _ store.User) error {
 	c.Render(w, r, http.StatusOK, "keys", keysData{Notice: notice(r), Keys: c.keys.Keys()})
+	return nil
 }
 
-func (c *Console) keysRotate(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.adminPost(w, r)
-	if !ok {
-		return
-	}
+func (c *Console) keysRotate(w http.ResponseWriter, r *http.Request, u store.User) error {
 	if _, err := c.keys.Rotate(r.Context(), actor(u), false); err != nil {
-		c.serverError(w, r, "rotate signing key", err)
-		return
+		return fmt.Errorf("rotate signing key: %w", err)
 	}
-	http.Redirect(w, r, "/console/keys?done=rotated", http.StatusSeeOther)
+	return redirect(w, r, "/console/keys?done=rotated")
 }
 
 // --- Users ---
@@ -162,35 +127,26 @@ type usersData struct {
 	Username, DisplayName, Role string
 }
 
-func (c *Console) usersPage(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.requireAdmin(w, r)
-	if !ok {
-		return
-	}
-	c.renderUsers(w, r, http.StatusOK, usersData{Notice: notice(r), Me: u.ID, Role: store.RoleMember})
+func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, u store.User) error {
+	return c.renderUsers(w, r, http.StatusOK, usersData{Notice: notice(r), Me: u.ID, Role: store.RoleMember})
 }
 
-func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, status int, d usersData) {
+func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, status int, d usersData) error {
 	list, err := c.users.List(r.Context())
 	if err != nil {
-		c.serverError(w, r, "list users", err)
-		return
+		return fmt.Errorf("list users: %w", err)
 	}
 	d.Users = list
 	c.Render(w, r, status, "users", d)
+	return nil
 }
 
-func (c *Console) usersCreate(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.adminPost(w, r)
-	if !ok {
-		return
-	}
+func (c *Console) usersCreate(w http.ResponseWriter, r *http.Request, u store.User) error {
 	f := r.PostForm
 	d := usersData{Me: u.ID, Username: f.Get("username"), DisplayName: f.Get("display_name"), Role: f.Get("role")}
 	if f.Get("password") != f.Get("password2") {
 		d.Error = "The two passwords differ."
-		c.renderUsers(w, r, http.StatusUnprocessableEntity, d)
-		return
+		return c.renderUsers(w, r, http.StatusUnprocessableEntity, d)
 	}
 	_, err := c.users.Create(r.Context(), actor(u), users.Spec{
 		Username: d.Username, DisplayName: d.DisplayName, Role: d.Role, Password: f.Get("password"),
@@ -202,78 +158,60 @@ func (c *Console) usersCreate(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, users.ErrUsernameTaken):
 		d.Error = "That username is taken."
 	case err != nil:
-		c.serverError(w, r, "create user", err)
-		return
+		return fmt.Errorf("create user: %w", err)
 	}
 	if d.Error != "" {
-		c.renderUsers(w, r, http.StatusUnprocessableEntity, d)
-		return
+		return c.renderUsers(w, r, http.StatusUnprocessableEntity, d)
 	}
-	http.Redirect(w, r, "/console/users?done=user-created", http.StatusSeeOther)
+	return redirect(w, r, "/console/users?done=user-created")
 }
 
-func (c *Console) usersSetDisabled(disable bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		u, ok := c.adminPost(w, r)
-		if !ok {
-			return
-		}
+func (c *Console) usersSetDisabled(disable bool) userHandler {
+	return func(w http.ResponseWriter, r *http.Request, u store.User) error {
 		id := r.PathValue("id")
 		var err error
 		done := "user-enabled"
 		if disable {
 			if id == u.ID {
-				c.renderUsers(w, r, http.StatusUnprocessableEntity, usersData{Me: u.ID, Role: store.RoleMember,
+				return c.renderUsers(w, r, http.StatusUnprocessableEntity, usersData{Me: u.ID, Role: store.RoleMember,
 					Error: "You cannot disable your own account."})
-				return
 			}
 			_, err = c.users.Disable(r.Context(), actor(u), id)
 			done = "user-disabled"
 		} else {
 			_, err = c.users.Enable(r.Context(), actor(u), id)
 		}
-		if c.userErr(w, r, err) {
-			return
+		if err != nil {
+			return userErr(err)
 		}
-		http.Redirect(w, r, "/console/users?done="+done, http.StatusSeeOther)
+		return redirect(w, r, "/console/users?done="+done)
 	}
 }
 
-func (c *Console) usersSetPassword(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.adminPost(w, r)
-	if !ok {
-		return
-	}
+func (c *Console) usersSetPassword(w http.ResponseWriter, r *http.Request, u store.User) error {
 	f := r.PostForm
 	if f.Get("password") != f.Get("password2") {
-		c.renderUsers(w, r, http.StatusUnprocessableEntity, usersData{Me: u.ID, Role: store.RoleMember,
+		return c.renderUsers(w, r, http.StatusUnprocessableEntity, usersData{Me: u.ID, Role: store.RoleMember,
 			Error: "The two passwords differ; the password was not changed."})
-		return
 	}
 	err := c.users.SetPassword(r.Context(), actor(u), r.PathValue("id"), f.Get("password"))
 	var ve *users.ValidationError
 	if errors.As(err, &ve) {
-		c.renderUsers(w, r, http.StatusUnprocessableEntity, usersData{Me: u.ID, Role: store.RoleMember,
+		return c.renderUsers(w, r, http.StatusUnprocessableEntity, usersData{Me: u.ID, Role: store.RoleMember,
 			Error: "The password was not changed: " + ve.Error()})
-		return
 	}
-	if c.userErr(w, r, err) {
-		return
+	if err != nil {
+		return userErr(err)
 	}
-	http.Redirect(w, r, "/console/users?done=password-set", http.StatusSeeOther)
+	return redirect(w, r, "/console/users?done=password-set")
 }
 
-// userErr answers a failed user change and reports whether there was one.
-func (c *Console) userErr(w http.ResponseWriter, r *http.Request, err error) bool {
-	switch {
-	case err == nil:
-		return false
-	case errors.Is(err, store.ErrNotFound):
-		c.renderError(w, r, http.StatusNotFound, "Not found", "There is no such user.")
-	default:
-		c.serverError(w, r, "change user", err)
+// userErr is the error for a failed user change.
+func userErr(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("There is no such user.")
 	}
-	return true
+	return fmt.Errorf("change user: %w", err)
 }
 
 // --- Audit log ---
@@ -287,19 +225,16 @@ type auditData struct {
 	Limit          int
 }
 
-func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := c.requireAdmin(w, r); !ok {
-		return
-	}
+func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, _ store.User) error {
 	q := r.URL.Query()
 	d := auditData{Target: strings.TrimSpace(q.Get("target")), Action: strings.TrimSpace(q.Get("action")), Limit: AuditLimit}
 	evs, err := c.st.ListAudit(r.Context(), store.AuditFilter{Target: d.Target, Action: d.Action, Limit: AuditLimit})
 	if err != nil {
-		c.serverError(w, r, "list audit events", err)
-		return
+		return fmt.Errorf("list audit events: %w", err)
 	}
 	d.Events = evs
 	c.Render(w, r, http.StatusOK, "audit", d)
+	return nil
 }
 
 // --- Authorized apps (every user) ---
@@ -309,34 +244,24 @@ type authorizedData struct {
 	Apps   []consents.App
 }
 
-func (c *Console) authorizedPage(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.RequireUser(w, r)
-	if !ok {
-		return
-	}
+func (c *Console) authorizedPage(w http.ResponseWriter, r *http.Request, u store.User) error {
 	apps, err := c.consents.List(r.Context(), u.ID)
 	if err != nil {
-		c.serverError(w, r, "list consents", err)
-		return
+		return fmt.Errorf("list consents: %w", err)
 	}
 	c.Render(w, r, http.StatusOK, "authorized_apps", authorizedData{Notice: notice(r), Apps: apps})
+	return nil
 }
 
-func (c *Console) authorizedRevoke(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.RequireUser(w, r)
-	if !ok || !c.parsePost(w, r) {
-		return
-	}
+func (c *Console) authorizedRevoke(w http.ResponseWriter, r *http.Request, u store.User) error {
 	err := c.consents.Revoke(r.Context(), actor(u), u, r.PathValue("client"))
 	switch {
 	case errors.Is(err, consents.ErrNotFound):
-		c.renderError(w, r, http.StatusNotFound, "Not found", "You have not authorized that app (any more).")
-		return
+		return notFound("You have not authorized that app (any more).")
 	case err != nil:
-		c.serverError(w, r, "revoke consent", err)
-		return
+		return fmt.Errorf("revoke consent: %w", err)
 	}
-	http.Redirect(w, r, "/console/authorized-apps?done=consent-revoked", http.StatusSeeOther)
+	return redirect(w, r, "/console/authorized-apps?done=consent-revoked")
 }
 
 // appPath is the console path of an app.

@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/scope"
@@ -188,7 +192,7 @@ func TestTicketBoundToSessionAndExpires(t *testing.T) {
 		wantNoBody(t, "other admin", r, `id="client-secret"`)
 	})
 	// After five minutes it is gone for the owner too.
-	a.clk.add(console.TicketValidity)
+	a.clk.Add(console.TicketValidity)
 	r = a.get(loc)
 	wantBody(t, "expired ticket", r, `id="secret-gone"`)
 	wantNoBody(t, "expired ticket", r, `id="client-secret"`)
@@ -267,8 +271,9 @@ func TestMemberForbidden(t *testing.T) {
 		wantCode(t, "member GET "+p, a.get(p), http.StatusForbidden)
 	}
 	for _, p := range []string{"/console/apps/new", "/console/apps/app-a", "/console/apps/app-a/secrets",
-		"/console/apps/app-a/disable", "/console/apps/app-a/delete", "/console/keys/rotate", "/console/users",
-		"/console/users/x/disable", "/console/users/x/password"} {
+		"/console/apps/app-a/disable", "/console/apps/app-a/enable", "/console/apps/app-a/secrets/x/revoke",
+		"/console/apps/app-a/delete", "/console/keys/rotate", "/console/users",
+		"/console/users/x/disable", "/console/users/x/enable", "/console/users/x/password"} {
 		wantCode(t, "member POST "+p, a.post(p, url.Values{"csrf_token": {csrf}, "name": {"Evil"}, "grace": {"0"},
 			"grant_types": {"client_credentials"}, "username": {"evil"}, "password": {pw}, "password2": {pw}}), http.StatusForbidden)
 	}
@@ -324,7 +329,7 @@ func TestAppDetailActions(t *testing.T) {
 	wantBody(t, "invalid edit", r, "name is required", "exceeds the configured maximum")
 
 	// Regenerate with a grace period: the new secret once, the old one's expiry.
-	a.clk.add(time.Minute)
+	a.clk.Add(time.Minute)
 	r = a.postForm(page, page+"/secrets", url.Values{"grace": {"1h"}})
 	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.hdr.Get("Location"), page+"/created?ticket=") {
 		t.Fatalf("regenerate: %d %q", r.code, r.hdr.Get("Location"))
@@ -335,13 +340,13 @@ func TestAppDetailActions(t *testing.T) {
 	if m == nil || m[1] == old {
 		t.Fatalf("regenerated page shows no new secret:\n%s", r.body)
 	}
-	expiry := a.clk.now().Add(time.Hour).UTC().Format("2006-01-02 15:04 UTC")
+	expiry := a.clk.Now().Add(time.Hour).UTC().Format("2006-01-02 15:04 UTC")
 	wantBody(t, "regenerated", r, "New secret for Billing v2", expiry)
 	wantBody(t, "regenerated again", a.get(loc), `id="secret-gone"`)
 	r = a.get(page)
 	wantBody(t, "detail after regenerate", r, expiry, "client.rotate_secret")
 	c, _ = a.clients.Get(ctx, "billing")
-	if len(c.Secrets) != 2 || !c.Secrets[0].ExpiresAt.Equal(a.clk.now().Add(time.Hour)) {
+	if len(c.Secrets) != 2 || !c.Secrets[0].ExpiresAt.Equal(a.clk.Now().Add(time.Hour)) {
 		t.Fatalf("secrets after regenerate: %+v", c.Secrets)
 	}
 	wantCode(t, "bad grace", a.postForm(page, page+"/secrets", url.Values{"grace": {"5y"}}), http.StatusBadRequest)
@@ -517,9 +522,9 @@ func TestAuthorizedAppsRevoke(t *testing.T) {
 	a.mkClient(t, clients.Spec{Name: "Other", ID: "other", GrantTypes: []string{"authorization_code"},
 		RedirectURIs: []string{"https://o.example/cb"}, Scopes: []string{"profile"}})
 	bob := a.createUser("bob", store.RoleMember)
-	now := a.clk.now().UTC()
+	now := a.clk.Now().UTC()
 	for _, id := range []string{"timesheets", "other"} {
-		if _, err := consents.New(a.st, nil, a.clk.now).Approve(ctx, bob.ID, id, []string{"profile", "search"}[:map[string]int{"timesheets": 2, "other": 1}[id]]); err != nil {
+		if _, err := consents.New(a.st, nil, a.clk.Now).Approve(ctx, bob.ID, id, []string{"profile", "search"}[:map[string]int{"timesheets": 2, "other": 1}[id]]); err != nil {
 			t.Fatal(err)
 		}
 		if err := a.st.CreateRefreshToken(ctx, store.RefreshToken{ID: "rt-" + id, FamilyID: "fam-" + id, ClientID: id, UserID: bob.ID,
@@ -670,4 +675,43 @@ func TestAppCreateScopesAsTicked(t *testing.T) {
 			t.Errorf("%s: scopes = %q, want %q", tc.id, got, tc.want)
 		}
 	}
+}
+
+// flakyStore fails ListAudit as an unreachable database does, when down.
+type flakyStore struct {
+	console.Store
+	down *atomic.Bool
+}
+
+func (f flakyStore) ListAudit(ctx context.Context, af store.AuditFilter) ([]store.AuditEvent, error) {
+	if f.down.Load() {
+		return nil, fmt.Errorf("list: %w", store.ErrUnavailable)
+	}
+	return f.Store.ListAudit(ctx, af)
+}
+
+// TestErrorPages: the one error adapter answers 503 with Retry-After when
+// the store is unreachable, and logs the route, never the query.
+func TestErrorPages(t *testing.T) {
+	var down atomic.Bool
+	var logs testutil.SyncBuffer
+	h := newHarnessWith(t, users.Options{}, func(o *console.Options) {
+		o.Store = flakyStore{Store: o.Store, down: &down}
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	h.createUser("root", store.RoleAdmin)
+	wantCode(t, "login", h.login("root", pw, ""), http.StatusSeeOther)
+	wantCode(t, "audit", h.get("/console/audit?target=x"), http.StatusOK)
+	down.Store(true)
+	r := h.get("/console/audit?target=secret-looking-query")
+	wantCode(t, "audit, store down", r, http.StatusServiceUnavailable)
+	wantBody(t, "audit, store down", r, "temporarily_unavailable")
+	if r.hdr.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if l := logs.String(); !strings.Contains(l, "route=\"GET /console/audit\"") || strings.Contains(l, "secret-looking-query") {
+		t.Errorf("log = %q; want the route pattern and not the query", l)
+	}
+	wantCode(t, "unknown page", h.get("/console/nowhere"), http.StatusNotFound)
+	wantCode(t, "POST to an unknown page", h.post("/console/nowhere", nil), http.StatusNotFound)
 }

@@ -3,6 +3,7 @@ package console
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -43,14 +44,10 @@ type appsData struct {
 	Total     int
 }
 
-func (c *Console) appsPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := c.requireAdmin(w, r); !ok {
-		return
-	}
+func (c *Console) appsPage(w http.ResponseWriter, r *http.Request, _ store.User) error {
 	list, err := c.clients.List(r.Context())
 	if err != nil {
-		c.serverError(w, r, "list clients", err)
-		return
+		return fmt.Errorf("list clients: %w", err)
 	}
 	d := appsData{Notice: notice(r), Q: strings.TrimSpace(r.URL.Query().Get("q")), Total: len(list)}
 	q := strings.ToLower(d.Q)
@@ -65,6 +62,7 @@ func (c *Console) appsPage(w http.ResponseWriter, r *http.Request) {
 		return cmp.Or(cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.ID, b.ID))
 	})
 	c.Render(w, r, http.StatusOK, "apps", d)
+	return nil
 }
 
 // appForm is the input of the new-app and edit forms, as typed.
@@ -147,20 +145,14 @@ func nonNil(v []string) []string {
 	return v
 }
 
-func (c *Console) appNewPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := c.requireAdmin(w, r); !ok {
-		return
-	}
+func (c *Console) appNewPage(w http.ResponseWriter, r *http.Request, _ store.User) error {
 	f := appForm{GrantTypes: []string{store.GrantClientCredentials}, AuthMethod: store.AuthMethodSecretBasic,
 		Scopes: c.clients.DefaultScopes()}
 	c.Render(w, r, http.StatusOK, "app_new", c.formData(true, f, nil))
+	return nil
 }
 
-func (c *Console) appCreate(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.adminPost(w, r)
-	if !ok {
-		return
-	}
+func (c *Console) appCreate(w http.ResponseWriter, r *http.Request, u store.User) error {
 	f, ttl, problems := readAppForm(r)
 	supplied := r.PostForm.Get("client_secret")
 	method := store.AuthMethodSecretBasic
@@ -171,7 +163,7 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(problems) > 0 {
 		c.Render(w, r, http.StatusUnprocessableEntity, "app_new", c.formData(true, f, secretAgain(problems, supplied)))
-		return
+		return nil
 	}
 	cl, plain, err := c.clients.Create(r.Context(), actor(u), clients.Spec{
 		ID: f.ClientID, Name: f.Name, Website: f.Website, GrantTypes: nonNil(f.GrantTypes), Scopes: nonNil(f.Scopes),
@@ -183,21 +175,19 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &ve):
 		c.Render(w, r, http.StatusUnprocessableEntity, "app_new", c.formData(true, f, secretAgain(ve.Problems, supplied)))
-		return
+		return nil
 	case errors.Is(err, clients.ErrConflict):
 		c.Render(w, r, http.StatusUnprocessableEntity, "app_new", c.formData(true, f, secretAgain([]string{"client ID " + f.ClientID + " is already taken"}, supplied)))
-		return
+		return nil
 	case err != nil:
-		c.serverError(w, r, "create client", err)
-		return
+		return fmt.Errorf("create client: %w", err)
 	}
 	c.log.Info("console created client", "client_id", cl.ID, "actor", actor(u))
 	tok, err := c.issueTicket(r, ticket{clientID: cl.ID, clientName: cl.Name, secret: plain})
 	if err != nil {
-		c.serverError(w, r, "create client", err)
-		return
+		return fmt.Errorf("create client: %w", err)
 	}
-	http.Redirect(w, r, appPath(cl.ID, "created")+"?ticket="+tok, http.StatusSeeOther)
+	return redirect(w, r, appPath(cl.ID, "created")+"?ticket="+tok)
 }
 
 // secretAgain adds a note to a form's problems when the form is shown
@@ -221,14 +211,11 @@ type createdData struct {
 }
 
 // appCreated shows a new secret once: the ticket is spent by this view.
-func (c *Console) appCreated(w http.ResponseWriter, r *http.Request) {
-	if _, ok := c.requireAdmin(w, r); !ok {
-		return
-	}
+func (c *Console) appCreated(w http.ResponseWriter, r *http.Request, _ store.User) error {
 	id := r.PathValue("id")
 	cl, err := c.clients.Get(r.Context(), id)
-	if c.clientErr(w, r, err) {
-		return
+	if err != nil {
+		return clientErr(err)
 	}
 	d := createdData{ClientID: cl.ID, Name: cl.Name, Public: cl.TokenEndpointAuthMethod == store.AuthMethodNone}
 	t, ok := c.takeTicket(r, r.URL.Query().Get("ticket"), id)
@@ -250,6 +237,7 @@ func (c *Console) appCreated(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Scopes = c.scopeLabels(cl.Scopes)
 	c.Render(w, r, http.StatusOK, "app_created", d)
+	return nil
 }
 
 // scopeLabels pairs scope names with their catalog labels.
@@ -316,22 +304,18 @@ func formOf(cl store.Client) appForm {
 	return f
 }
 
-func (c *Console) appPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := c.requireAdmin(w, r); !ok {
-		return
-	}
+func (c *Console) appPage(w http.ResponseWriter, r *http.Request, _ store.User) error {
 	cl, err := c.clients.Get(r.Context(), r.PathValue("id"))
-	if c.clientErr(w, r, err) {
-		return
+	if err != nil {
+		return clientErr(err)
 	}
-	c.renderApp(w, r, http.StatusOK, cl, formOf(cl), nil)
+	return c.renderApp(w, r, http.StatusOK, cl, formOf(cl), nil)
 }
 
-func (c *Console) renderApp(w http.ResponseWriter, r *http.Request, status int, cl store.Client, f appForm, problems []string) {
+func (c *Console) renderApp(w http.ResponseWriter, r *http.Request, status int, cl store.Client, f appForm, problems []string) error {
 	evs, err := c.st.ListAudit(r.Context(), store.AuditFilter{Target: cl.ID, Limit: 20})
 	if err != nil {
-		c.serverError(w, r, "list audit events", err)
-		return
+		return fmt.Errorf("list audit events: %w", err)
 	}
 	d := appDetailData{
 		Edit: c.formData(false, f, problems), Notice: notice(r), Client: cl,
@@ -339,39 +323,30 @@ func (c *Console) renderApp(w http.ResponseWriter, r *http.Request, status int, 
 		Secrets:    c.secretRows(cl), Graces: graceChoices, Events: evs,
 	}
 	c.Render(w, r, status, "app", d)
+	return nil
 }
 
-// clientErr answers a failed client lookup or change and reports whether
-// there was one.
-func (c *Console) clientErr(w http.ResponseWriter, r *http.Request, err error) bool {
+// clientErr is the error for a failed client lookup or change.
+func clientErr(err error) error {
 	switch {
-	case err == nil:
-		return false
 	case errors.Is(err, clients.ErrNotFound):
-		c.renderError(w, r, http.StatusNotFound, "Not found", "There is no such app.")
+		return notFound("There is no such app.")
 	case errors.Is(err, clients.ErrNoSuchSecret):
-		c.renderError(w, r, http.StatusNotFound, "Not found", "The app has no such secret.")
-	default:
-		c.serverError(w, r, "client", err)
+		return notFound("The app has no such secret.")
 	}
-	return true
+	return fmt.Errorf("client: %w", err)
 }
 
-func (c *Console) appUpdate(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.adminPost(w, r)
-	if !ok {
-		return
-	}
+func (c *Console) appUpdate(w http.ResponseWriter, r *http.Request, u store.User) error {
 	id := r.PathValue("id")
 	cl, err := c.clients.Get(r.Context(), id)
-	if c.clientErr(w, r, err) {
-		return
+	if err != nil {
+		return clientErr(err)
 	}
 	f, ttl, problems := readAppForm(r)
 	f.ClientID, f.AuthMethod = cl.ID, cl.TokenEndpointAuthMethod
 	if len(problems) > 0 {
-		c.renderApp(w, r, http.StatusUnprocessableEntity, cl, f, problems)
-		return
+		return c.renderApp(w, r, http.StatusUnprocessableEntity, cl, f, problems)
 	}
 	redirects, accounts, grants, scopes := strings.Fields(f.RedirectURIs), splitAccounts(f.Accounts), nonNil(f.GrantTypes), nonNil(f.Scopes)
 	_, err = c.clients.Update(r.Context(), actor(u), id, clients.Patch{
@@ -381,104 +356,80 @@ func (c *Console) appUpdate(w http.ResponseWriter, r *http.Request) {
 	})
 	var ve *clients.ValidationError
 	if errors.As(err, &ve) {
-		c.renderApp(w, r, http.StatusUnprocessableEntity, cl, f, ve.Problems)
-		return
+		return c.renderApp(w, r, http.StatusUnprocessableEntity, cl, f, ve.Problems)
 	}
-	if c.clientErr(w, r, err) {
-		return
+	if err != nil {
+		return clientErr(err)
 	}
-	http.Redirect(w, r, appPath(id)+"?done=updated", http.StatusSeeOther)
+	return redirect(w, r, appPath(id)+"?done=updated")
 }
 
-func (c *Console) appRegenerate(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.adminPost(w, r)
-	if !ok {
-		return
-	}
+func (c *Console) appRegenerate(w http.ResponseWriter, r *http.Request, u store.User) error {
 	id := r.PathValue("id")
 	grace := r.PostForm.Get("grace")
 	i := slices.IndexFunc(graceChoices, func(g graceChoice) bool { return g.Value == grace })
 	if i < 0 {
-		c.renderError(w, r, http.StatusBadRequest, "Bad request", "Choose one of the offered grace periods.")
-		return
+		return badRequest("Choose one of the offered grace periods.")
 	}
 	supplied := r.PostForm.Get("client_secret")
 	cl, plain, err := c.clients.RotateSecret(r.Context(), actor(u), id, graceChoices[i].D, supplied)
 	var ve *clients.ValidationError
 	if errors.As(err, &ve) {
 		cur, gerr := c.clients.Get(r.Context(), id)
-		if c.clientErr(w, r, gerr) {
-			return
+		if gerr != nil {
+			return clientErr(gerr)
 		}
-		c.renderApp(w, r, http.StatusUnprocessableEntity, cur, formOf(cur), secretAgain(ve.Problems, supplied))
-		return
+		return c.renderApp(w, r, http.StatusUnprocessableEntity, cur, formOf(cur), secretAgain(ve.Problems, supplied))
 	}
-	if c.clientErr(w, r, err) {
-		return
+	if err != nil {
+		return clientErr(err)
 	}
 	tok, err := c.issueTicket(r, ticket{clientID: cl.ID, clientName: cl.Name, secret: plain, rotated: true})
 	if err != nil {
-		c.serverError(w, r, "rotate secret", err)
-		return
+		return fmt.Errorf("rotate secret: %w", err)
 	}
-	http.Redirect(w, r, appPath(cl.ID, "created")+"?ticket="+tok, http.StatusSeeOther)
+	return redirect(w, r, appPath(cl.ID, "created")+"?ticket="+tok)
 }
 
-func (c *Console) appRevokeSecret(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.adminPost(w, r)
-	if !ok {
-		return
-	}
+func (c *Console) appRevokeSecret(w http.ResponseWriter, r *http.Request, u store.User) error {
 	id := r.PathValue("id")
-	_, err := c.clients.RevokeSecret(r.Context(), actor(u), id, r.PathValue("secret"))
-	if c.clientErr(w, r, err) {
-		return
+	if _, err := c.clients.RevokeSecret(r.Context(), actor(u), id, r.PathValue("secret")); err != nil {
+		return clientErr(err)
 	}
-	http.Redirect(w, r, appPath(id)+"?done=secret-revoked", http.StatusSeeOther)
+	return redirect(w, r, appPath(id)+"?done=secret-revoked")
 }
 
-func (c *Console) appSetDisabled(disable bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		u, ok := c.adminPost(w, r)
-		if !ok {
-			return
-		}
+func (c *Console) appSetDisabled(disable bool) userHandler {
+	return func(w http.ResponseWriter, r *http.Request, u store.User) error {
 		id := r.PathValue("id")
 		_, err := c.clients.Update(r.Context(), actor(u), id, clients.Patch{Disabled: &disable})
 		var ve *clients.ValidationError
 		if errors.As(err, &ve) {
-			c.renderError(w, r, http.StatusUnprocessableEntity, "Cannot change the app", ve.Error())
-			return
+			return &pageError{status: http.StatusUnprocessableEntity, title: "Cannot change the app", msg: ve.Error()}
 		}
-		if c.clientErr(w, r, err) {
-			return
+		if err != nil {
+			return clientErr(err)
 		}
 		done := "enabled"
 		if disable {
 			done = "disabled"
 		}
-		http.Redirect(w, r, appPath(id)+"?done="+done, http.StatusSeeOther)
+		return redirect(w, r, appPath(id)+"?done="+done)
 	}
 }
 
-func (c *Console) appDeletePage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := c.requireAdmin(w, r); !ok {
-		return
-	}
+func (c *Console) appDeletePage(w http.ResponseWriter, r *http.Request, _ store.User) error {
 	cl, err := c.clients.Get(r.Context(), r.PathValue("id"))
-	if c.clientErr(w, r, err) {
-		return
+	if err != nil {
+		return clientErr(err)
 	}
 	c.Render(w, r, http.StatusOK, "app_delete", cl)
+	return nil
 }
 
-func (c *Console) appDelete(w http.ResponseWriter, r *http.Request) {
-	u, ok := c.adminPost(w, r)
-	if !ok {
-		return
+func (c *Console) appDelete(w http.ResponseWriter, r *http.Request, u store.User) error {
+	if err := c.clients.Delete(r.Context(), actor(u), r.PathValue("id")); err != nil {
+		return clientErr(err)
 	}
-	if c.clientErr(w, r, c.clients.Delete(r.Context(), actor(u), r.PathValue("id"))) {
-		return
-	}
-	http.Redirect(w, r, "/console/apps?done=deleted", http.StatusSeeOther)
+	return redirect(w, r, "/console/apps?done=deleted")
 }

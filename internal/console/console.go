@@ -259,7 +259,7 @@ func (c *Console) RequireUser(w http.ResponseWriter, r *http.Request) (store.Use
 		return u, true
 	}
 	if err != nil { // the session may be fine: do not send the user to log in again
-		c.serverError(w, r, "load session", err)
+		c.serveError(w, r, fmt.Errorf("load session: %w", err))
 		return store.User{}, false
 	}
 	http.Redirect(w, r, "/console/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)

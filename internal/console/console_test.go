@@ -7,45 +7,26 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/console"
-	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/users"
 )
-
-func TestMain(m *testing.M) {
-	secret.PasswordParams = secret.Argon2Params{Memory: 64, Time: 1, Threads: 1}
-	os.Exit(m.Run())
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 type harness struct {
 	t     *testing.T
 	st    store.Store
 	users *users.Service
 	con   *console.Console
-	clk   *clock
+	clk   *testutil.Clock
 	srv   *httptest.Server
 	hc    *http.Client
 	xff   string // X-Forwarded-For sent with every request, if set
@@ -63,13 +44,13 @@ func newHarnessWith(t *testing.T, uo users.Options, co func(*console.Options)) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{t: t, st: st, clk: &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}}
-	uo.Store, uo.Now = st, h.clk.now
+	h := &harness{t: t, st: st, clk: testutil.NewClock(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))}
+	uo.Store, uo.Now, uo.Password = st, h.clk.Now, testutil.CheapPassword()
 	h.users = users.New(uo)
 	mux := http.NewServeMux()
 	h.srv = httptest.NewServer(mux)
 	t.Cleanup(h.srv.Close)
-	o := console.Options{Store: st, Users: h.users, Issuer: h.srv.URL, Now: h.clk.now}
+	o := console.Options{Store: st, Users: h.users, Issuer: h.srv.URL, Now: h.clk.Now}
 	co(&o)
 	h.con, err = console.New(o)
 	if err != nil {
@@ -255,10 +236,10 @@ func TestSetupTokenExpires(t *testing.T) {
 	h := newHarness(t, users.Options{})
 	link, _ := h.con.SetupLink(context.Background())
 	path := strings.TrimPrefix(link, h.srv.URL)
-	h.clk.add(time.Hour - time.Second)
+	h.clk.Add(time.Hour - time.Second)
 	r := h.get(path)
 	wantCode(t, "setup link before 1h", r, http.StatusOK)
-	h.clk.add(time.Second)
+	h.clk.Add(time.Second)
 	wantCode(t, "setup link after 1h", h.get(path), http.StatusForbidden)
 	form := url.Values{"csrf_token": {csrfOf(t, r.body)}, "token": {strings.TrimPrefix(path, "/console/setup?token=")},
 		"username": {"root"}, "password": {pw}, "password2": {pw}}
@@ -310,7 +291,7 @@ func TestLogin(t *testing.T) {
 func TestSecureCookieForHTTPSIssuer(t *testing.T) {
 	h := newHarness(t, users.Options{})
 	h.createUser("alice", store.RoleMember)
-	con, err := console.New(console.Options{Store: h.st, Users: h.users, Issuer: "https://auth.example", Now: h.clk.now})
+	con, err := console.New(console.Options{Store: h.st, Users: h.users, Issuer: "https://auth.example", Now: h.clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +349,7 @@ func TestLoginRateLimit(t *testing.T) {
 	if !strings.Contains(r.body, "Too many failed attempts") {
 		t.Errorf("429 page does not say why:\n%s", r.body)
 	}
-	h.clk.add(time.Minute)
+	h.clk.Add(time.Minute)
 	wantLocation(t, "a minute later", h.login("alice", pw, ""), "/console/")
 }
 
@@ -421,7 +402,7 @@ func TestLoginRateLimitSparesKnownPairs(t *testing.T) {
 		}
 	}
 	// alice elsewhere and carol once the allowances are back.
-	h.clk.add(time.Minute)
+	h.clk.Add(time.Minute)
 	wantLocation(t, "alice from a new address a minute later", loginFrom("192.0.2.100", "alice", pw), "/console/")
 	wantLocation(t, "carol at the office a minute later", loginFrom(office, "carol", pw), "/console/")
 }
@@ -479,11 +460,11 @@ func TestSessionIdleTimeout(t *testing.T) {
 	h := newHarness(t, users.Options{})
 	h.createUser("alice", store.RoleMember)
 	h.login("alice", pw, "")
-	h.clk.add(2*time.Hour - time.Minute)
+	h.clk.Add(2*time.Hour - time.Minute)
 	wantCode(t, "after 1h59m idle", h.get("/console/"), http.StatusOK)
-	h.clk.add(2*time.Hour - time.Minute)
+	h.clk.Add(2*time.Hour - time.Minute)
 	wantCode(t, "1h59m after the last request", h.get("/console/"), http.StatusOK)
-	h.clk.add(2 * time.Hour)
+	h.clk.Add(2 * time.Hour)
 	wantLocation(t, "after 2h idle", h.get("/console/"), "/console/login?next=%2Fconsole%2F")
 }
 
@@ -492,10 +473,10 @@ func TestSessionAbsoluteTimeout(t *testing.T) {
 	h.createUser("alice", store.RoleMember)
 	h.login("alice", pw, "")
 	for i := 1; i < 24; i++ {
-		h.clk.add(time.Hour)
+		h.clk.Add(time.Hour)
 		wantCode(t, "busy session", h.get("/console/"), http.StatusOK)
 	}
-	h.clk.add(time.Hour)
+	h.clk.Add(time.Hour)
 	wantLocation(t, "after 24h", h.get("/console/"), "/console/login?next=%2Fconsole%2F")
 }
 

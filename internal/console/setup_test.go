@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/users"
 )
 
@@ -22,11 +23,11 @@ import (
 func (h *harness) otherNode(co func(*console.Options)) *harness {
 	h.t.Helper()
 	o := &harness{t: h.t, st: h.st, clk: h.clk}
-	o.users = users.New(users.Options{Store: h.st, Now: h.clk.now})
+	o.users = users.New(users.Options{Store: h.st, Now: h.clk.Now, Password: testutil.CheapPassword()})
 	mux := http.NewServeMux()
 	o.srv = httptest.NewServer(mux)
 	h.t.Cleanup(o.srv.Close)
-	opts := console.Options{Store: h.st, Users: o.users, Issuer: o.srv.URL, Now: h.clk.now}
+	opts := console.Options{Store: h.st, Users: o.users, Issuer: o.srv.URL, Now: h.clk.Now}
 	co(&opts)
 	var err error
 	if o.con, err = console.New(opts); err != nil {

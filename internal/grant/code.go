@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/scope"
 )
 

@@ -27,9 +27,12 @@ type Argon2Params struct {
 	Threads uint8
 }
 
-// PasswordParams are the parameters HashPassword uses: 64 MiB, 2 passes, 1
-// lane (OWASP's argon2id baseline). Tests lower them to stay fast.
-var PasswordParams = Argon2Params{Memory: 64 * 1024, Time: 2, Threads: 1}
+// DefaultArgon2 returns the parameters for new password hashes unless the
+// caller chooses others: 64 MiB, 2 passes, 1 lane (OWASP's argon2id
+// baseline). Tests pass cheaper ones (the users service's Options.Password).
+func DefaultArgon2() Argon2Params {
+	return Argon2Params{Memory: 64 * 1024, Time: 2, Threads: 1}
+}
 
 const (
 	saltLen = 16
@@ -45,13 +48,15 @@ var ErrMalformedHash = errors.New("malformed password hash")
 
 // HashPassword returns an argon2id hash of password in PHC string format:
 // $argon2id$v=19$m=65536,t=2,p=1$<salt>$<hash> (unpadded standard base64).
-// The salt is read from rand.
-func HashPassword(password string, rand io.Reader) (string, error) {
+// The cost is p's (zero: DefaultArgon2); the salt is read from rand.
+func HashPassword(password string, p Argon2Params, rand io.Reader) (string, error) {
+	if p == (Argon2Params{}) {
+		p = DefaultArgon2()
+	}
 	salt := make([]byte, saltLen)
 	if _, err := io.ReadFull(rand, salt); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	p := PasswordParams
 	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, keyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",

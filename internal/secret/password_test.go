@@ -8,17 +8,15 @@ import (
 )
 
 func TestHashVerifyPassword(t *testing.T) {
-	defer func(p Argon2Params) { PasswordParams = p }(PasswordParams)
-	PasswordParams = Argon2Params{Memory: 64, Time: 1, Threads: 1}
-
-	h, err := HashPassword("correct horse battery", rand.Reader)
+	cheap := Argon2Params{Memory: 64, Time: 1, Threads: 1}
+	h, err := HashPassword("correct horse battery", cheap, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "$argon2id$v=19$m=64,t=1,p=1$"; !strings.HasPrefix(h, want) {
 		t.Errorf("hash = %q, want prefix %q", h, want)
 	}
-	h2, _ := HashPassword("correct horse battery", rand.Reader)
+	h2, _ := HashPassword("correct horse battery", cheap, rand.Reader)
 	if h == h2 {
 		t.Error("two hashes of one password are equal; want distinct salts")
 	}
@@ -38,18 +36,25 @@ func TestHashVerifyPassword(t *testing.T) {
 	}
 }
 
-func TestVerifyPasswordDefaultParamsFormat(t *testing.T) {
+func TestVerifyPasswordOtherParams(t *testing.T) {
 	// A hash made elsewhere with the production parameters still verifies
-	// after PasswordParams change: parameters come from the hash.
-	defer func(p Argon2Params) { PasswordParams = p }(PasswordParams)
-	PasswordParams = Argon2Params{Memory: 128, Time: 2, Threads: 2}
-	h, err := HashPassword("pw-123456789012", rand.Reader)
+	// by a service with other parameters: they come from the hash.
+	h, err := HashPassword("pw-123456789012", Argon2Params{Memory: 128, Time: 2, Threads: 2}, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	PasswordParams = Argon2Params{Memory: 64, Time: 1, Threads: 1}
 	if ok, err := VerifyPassword("pw-123456789012", h); !ok || err != nil {
 		t.Errorf("VerifyPassword = %v, %v; want true, nil", ok, err)
+	}
+}
+
+func TestHashPasswordDefaults(t *testing.T) {
+	h, err := HashPassword("pw-123456789012", Argon2Params{}, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "$argon2id$v=19$m=65536,t=2,p=1$"; !strings.HasPrefix(h, want) {
+		t.Errorf("hash with zero parameters = %q, want prefix %q", h, want)
 	}
 }
 

@@ -13,8 +13,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/grant"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // PathAuthorize is the authorization endpoint (RFC 6749 §3.1).

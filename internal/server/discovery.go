@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // PathConsole is where the console's pages are, when there is a console.

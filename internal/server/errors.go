@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // retryAfter is the Retry-After of a 503 for an unreachable store.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 )
 
 // maxParams bounds the number of parameters in one form body; no OAuth

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
-	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 )
 
 func TestParseForm(t *testing.T) {

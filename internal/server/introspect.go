@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/grant"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // introspection is the RFC 7662 §2.2 response for an active token.

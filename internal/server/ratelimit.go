@@ -3,8 +3,8 @@ package server
 import (
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
-	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // newAuthLimiter limits failed client authentications per client ID and per

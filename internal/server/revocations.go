@@ -9,8 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // The revocation feed lets resource servers (the gateway, the resource

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 )
 
 // Paths of the authorization server's endpoints.

@@ -20,10 +20,10 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/grant"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
-	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/scope"
 )
 

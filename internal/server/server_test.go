@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,22 +18,10 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/scope"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 type harness struct {
 	t     testing.TB
@@ -44,7 +31,7 @@ type harness struct {
 	srv   *Server
 	http  *httptest.Server
 	svc   *clients.Service
-	clock *clock
+	clock *testutil.Clock
 	reg   *prometheus.Registry // the server's metrics
 }
 
@@ -61,7 +48,7 @@ func newHarness(t testing.TB, ho ...harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := testutil.NewClock(time.Now().UTC().Truncate(time.Second))
 	master := make([]byte, 32)
 	rand.Read(master)
 	keys, err := token.NewKeyring(st, token.Config{MasterKey: master, Now: clk.Now, Rand: rand.Reader, MaxTokenTTL: 30 * 24 * time.Hour, LeadTime: time.Hour})

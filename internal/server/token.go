@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/grant"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
-	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/scope"
 )
 

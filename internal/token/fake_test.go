@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // fakeStore is an in-memory KeyStore. UpdateSigningKeys holds the mutex for
@@ -56,32 +57,9 @@ func (s *fakeStore) snapshot() ([]store.SigningKey, []store.AuditEvent) {
 	return sortedKeys(s.keys), slices.Clone(s.events)
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
+// newClock returns a settable clock at a fixed time.
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // testMaster is a fixed master key for tests.
@@ -98,7 +76,7 @@ const testSecret = "correct horse battery staple, but longer"
 
 // newTestKeyring returns a keyring on st with the given algorithm and clock,
 // initialised. mod may adjust the config first.
-func newTestKeyring(t testing.TB, st KeyStore, alg string, clk *fakeClock, mod func(*Config)) *Keyring {
+func newTestKeyring(t testing.TB, st KeyStore, alg string, clk *testutil.Clock, mod func(*Config)) *Keyring {
 	t.Helper()
 	cfg := Config{
 		Algorithm:   alg,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -473,7 +474,7 @@ func TestSignWithClockBehind(t *testing.T) {
 	clk := newClock()
 	st := &fakeStore{}
 	newTestKeyring(t, st, ES256, clk, nil)
-	behind := &fakeClock{t: clk.Now().Add(-2 * time.Second)}
+	behind := testutil.NewClock(clk.Now().Add(-2 * time.Second))
 	k := newTestKeyring(t, st, ES256, behind, nil)
 	if _, err := k.Sign(&Claims{JTI: "x"}); err != nil {
 		t.Errorf("got %v, want the only (next) key to sign", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/users"
 )
 
@@ -17,14 +18,14 @@ func TestSetup(t *testing.T) {
 	if err != nil || len(tok1) != 43 {
 		t.Fatalf("IssueSetupToken = %q, %v; want 43 characters", tok1, err)
 	}
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	tok2, err := svc.IssueSetupToken(ctx)
 	if err != nil || tok2 == tok1 {
 		t.Fatalf("second IssueSetupToken = %q, %v; want another token", tok2, err)
 	}
 	// Both work until an administrator exists, also on another service (as
 	// on another server) sharing the store.
-	other := users.New(users.Options{Store: st, Now: clk.now})
+	other := users.New(users.Options{Store: st, Now: clk.Now, Password: testutil.CheapPassword()})
 	for _, tok := range []string{tok1, tok2} {
 		if err := other.CheckSetupToken(ctx, tok); err != nil {
 			t.Errorf("CheckSetupToken on another service: %v, want nil", err)
@@ -86,11 +87,11 @@ func TestSetupTokenExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.add(users.SetupValidity - time.Microsecond)
+	clk.Add(users.SetupValidity - time.Microsecond)
 	if err := svc.CheckSetupToken(ctx, tok); err != nil {
 		t.Errorf("CheckSetupToken just before expiry = %v, want nil", err)
 	}
-	clk.add(time.Microsecond)
+	clk.Add(time.Microsecond)
 	if err := svc.CheckSetupToken(ctx, tok); !errors.Is(err, users.ErrSetupInvalid) {
 		t.Errorf("CheckSetupToken at expiry = %v, want ErrSetupInvalid", err)
 	}

@@ -80,6 +80,10 @@ type Options struct {
 	// RememberSuccess is how long a (username, address) pair that logged
 	// in passes those limits; zero or negative: never.
 	RememberSuccess time.Duration
+
+	// Password is the argon2id cost of new password hashes; zero means
+	// secret.DefaultArgon2(). Tests pass cheap parameters here.
+	Password secret.Argon2Params
 }
 
 // Service manages users.
@@ -87,6 +91,7 @@ type Service struct {
 	st   Store
 	now  func() time.Time
 	rand io.Reader
+	cost secret.Argon2Params
 
 	limiter *ratelimit.Guard
 
@@ -96,7 +101,7 @@ type Service struct {
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{st: o.Store, now: o.Now, rand: o.Rand}
+	s := &Service{st: o.Store, now: o.Now, rand: o.Rand, cost: o.Password}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -177,7 +182,7 @@ func (s *Service) newUser(actor string, sp Spec) (store.User, store.AuditEvent, 
 	if len(problems) > 0 {
 		return store.User{}, store.AuditEvent{}, &ValidationError{problems}
 	}
-	hash, err := secret.HashPassword(sp.Password, s.rand)
+	hash, err := secret.HashPassword(sp.Password, s.cost, s.rand)
 	if err != nil {
 		return store.User{}, store.AuditEvent{}, err
 	}
@@ -237,7 +242,7 @@ func (s *Service) SetPassword(ctx context.Context, actor, id, password string) e
 	if err := secret.CheckPassword(password); err != nil {
 		return &ValidationError{[]string{err.Error()}}
 	}
-	hash, err := secret.HashPassword(password, s.rand)
+	hash, err := secret.HashPassword(password, s.cost, s.rand)
 	if err != nil {
 		return err
 	}
@@ -368,7 +373,7 @@ func (s *Service) Prune() {
 
 func (s *Service) dummyHash() string {
 	s.dummyOnce.Do(func() {
-		h, err := secret.HashPassword("dummy password for timing", s.rand)
+		h, err := secret.HashPassword("dummy password for timing", s.cost, s.rand)
 		if err == nil {
 			s.dummy = h
 		}

@@ -3,44 +3,25 @@ package users_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/users"
 )
 
-func TestMain(m *testing.M) {
-	secret.PasswordParams = secret.Argon2Params{Memory: 64, Time: 1, Threads: 1}
-	os.Exit(m.Run())
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func setup(t *testing.T, o users.Options) (*users.Service, store.Store, *clock) {
+func setup(t *testing.T, o users.Options) (*users.Service, store.Store, *testutil.Clock) {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), t.TempDir()+"/g.db")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	o.Store, o.Now = st, clk.now
+	clk := testutil.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	o.Store, o.Now, o.Password = st, clk.Now, testutil.CheapPassword()
 	return users.New(o), st, clk
 }
 
@@ -141,7 +122,7 @@ func TestRateLimitPerUser(t *testing.T) {
 	if _, err := svc.Authenticate(ctx, "erin", "x", "10.0.0.9"); !errors.Is(err, users.ErrInvalidCredentials) {
 		t.Errorf("another username: got %v, want ErrInvalidCredentials", err)
 	}
-	clk.add(rl.RetryAfter)
+	clk.Add(rl.RetryAfter)
 	if _, err := svc.Authenticate(ctx, "dave", pw, "10.0.0.9"); err != nil {
 		t.Errorf("after RetryAfter: got %v, want success", err)
 	}
@@ -165,7 +146,7 @@ func TestRateLimitPerAddress(t *testing.T) {
 	if _, err := svc.Authenticate(ctx, "frank", pw, "192.0.2.2"); err != nil {
 		t.Errorf("another address: got %v, want success", err)
 	}
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	if _, err := svc.Authenticate(ctx, "frank", pw, "192.0.2.1"); err != nil {
 		t.Errorf("a minute later: got %v, want success", err)
 	}
@@ -180,7 +161,7 @@ func TestDisableAndSetPasswordEndSessions(t *testing.T) {
 	}
 	newSession := func(id string) {
 		t.Helper()
-		now := clk.now()
+		now := clk.Now()
 		if err := st.CreateSession(ctx, store.Session{ID: id, UserID: u.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}

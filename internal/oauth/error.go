@@ -1,5 +1,16 @@
-// Package oauth holds the OAuth 2.0 protocol error type shared by
-// Gatehouse's authorization server, its middleware and its clients.
+// Package oauth holds the OAuth 2.0 protocol error type of Gatehouse's
+// authorization server: the RFC 6749 §5.2 / RFC 7009 errors that
+// internal/server writes (writeError) and the grants return.
+//
+// It is internal on purpose. The other error surface, the resource
+// server's RFC 6750 errors (a WWW-Authenticate challenge plus a JSON body,
+// with 401/403/503 and its own codes such as invalid_token and
+// insufficient_scope), is written by the public package resource, which
+// needs none of this type: only a few code strings, which it defines
+// itself. Clients read token-endpoint errors with golang.org/x/oauth2's
+// RetrieveError. So nothing outside the server needs this package, and
+// keeping it internal keeps Gatehouse's public surface to scope and
+// resource.
 package oauth
 
 import (
@@ -7,7 +18,7 @@ import (
 	"net/http"
 )
 
-// Error codes from RFC 6749 §5.2, RFC 6750 §3.1 and RFC 7009 §2.2.1.
+// Error codes from RFC 6749 §4.1.2.1 and §5.2 and RFC 7009 §2.2.1.
 const (
 	CodeInvalidRequest          = "invalid_request"
 	CodeInvalidClient           = "invalid_client"
@@ -18,8 +29,6 @@ const (
 	CodeUnsupportedTokenType    = "unsupported_token_type"
 	CodeServerError             = "server_error"
 	CodeTemporarilyUnavailable  = "temporarily_unavailable"
-	CodeInvalidToken            = "invalid_token"
-	CodeInsufficientScope       = "insufficient_scope"
 	CodeAccessDenied            = "access_denied"
 	CodeUnsupportedResponseType = "unsupported_response_type"
 )
