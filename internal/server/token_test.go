@@ -596,3 +596,18 @@ func TestBasicRawAndEncoded(t *testing.T) {
 	}
 	wantError(t, h.post(PathToken, "grant_type=client_credentials", map[string]string{"Authorization": rawBasic(id, "a+b%2B")}), 429, "invalid_request")
 }
+
+// TestZeroRateLimitIsUnlimited: a limit of 0 means no limit, in the
+// server's options as in the configuration (it used to mean "the default"
+// here and "unlimited" there).
+func TestZeroRateLimitIsUnlimited(t *testing.T) {
+	h := newHarness(t, harnessOpts{func(o *Options) {
+		o.FailuresPerClient, o.FailuresPerAddress, o.FailureBurst = 0, 0, 0
+	}})
+	id, _ := h.client(clients.Spec{})
+	for i := range 100 {
+		if r := h.token(id, "wrong-secret-"+strconv.Itoa(i), ""); r.status != 401 {
+			t.Fatalf("wrong secret %d with no limit: got %d %s, want 401", i, r.status, r.body)
+		}
+	}
+}
