@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -25,6 +26,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
+
+// b64 is the base64url of JWS (RFC 7515 §2), for building tokens.
+var b64 = base64.RawURLEncoding.Strict()
 
 // This file is a fake authorization server for the tests: RFC 8414
 // metadata, a JWKS from a real token.Keyring (plus keys a test controls, to

@@ -2,10 +2,6 @@ package resource
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +15,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/internal/jws"
 )
 
 const (
@@ -30,8 +28,6 @@ const (
 	// maxKeysMaxAge caps a JWKS's max-age, so a key the issuer withdraws
 	// stops working within this time.
 	maxKeysMaxAge = time.Hour
-	// minRSABits is the smallest RSA key accepted (RFC 7518 §3.3).
-	minRSABits = 2048
 	// fetchTimeout bounds each fetch even with an HTTPClient without one.
 	fetchTimeout = 30 * time.Second
 )
@@ -44,7 +40,7 @@ type discovery struct {
 
 // keySet is an immutable snapshot of the issuer's JWKS.
 type keySet struct {
-	keys      map[string]*publicKey // by kid
+	keys      map[string]*jws.Key // by kid
 	etag      string
 	refreshAt time.Time // after this, refetch in the background
 }
@@ -91,7 +87,7 @@ func isHTTPURL(s string) bool {
 // past the JWKS's max-age a background refetch is started). An unknown one
 // is looked up in a fresh JWKS: the fetch in flight, if any, or a new one
 // unless the last began less than JWKSMinRefresh ago (see refreshKeys).
-func (g *Guard) keyFor(ctx context.Context, kid string, now time.Time) (*publicKey, *failure) {
+func (g *Guard) keyFor(ctx context.Context, kid string, now time.Time) (*jws.Key, *failure) {
 	ks := g.keys.Load()
 	if ks != nil {
 		if k := ks.keys[kid]; k != nil {
@@ -173,7 +169,7 @@ func (g *Guard) refreshKeys(ctx context.Context, seen *keySet) *keySet {
 		}
 		return cur
 	}
-	if cur == nil || !maps.EqualFunc(cur.keys, next.keys, func(a, b *publicKey) bool { return a == b }) {
+	if cur == nil || !maps.EqualFunc(cur.keys, next.keys, func(a, b *jws.Key) bool { return a == b }) {
 		g.log.Info("resource: loaded the issuer's signing keys", "issuer", g.cfg.Issuer, "kids", slices.Sorted(maps.Keys(next.keys)))
 	}
 	if cur != nil && g.cache != nil {
@@ -190,7 +186,7 @@ func (g *Guard) refreshKeys(ctx context.Context, seen *keySet) *keySet {
 }
 
 // fetchKeys fetches and parses the JWKS (RFC 7517 §5). Keys whose kid is
-// unchanged keep their *publicKey, so unchanged sets compare equal.
+// unchanged keep their *jws.Key, so unchanged sets compare equal.
 func (g *Guard) fetchKeys(ctx context.Context, cur *keySet, now time.Time) (*keySet, error) {
 	d, err := g.discover(ctx)
 	if err != nil {
@@ -211,7 +207,7 @@ func (g *Guard) fetchKeys(ctx context.Context, cur *keySet, now time.Time) (*key
 	if resp.StatusCode == http.StatusNotModified {
 		return &keySet{keys: cur.keys, etag: cur.etag, refreshAt: now.Add(maxAge)}, nil
 	}
-	ks := &keySet{keys: make(map[string]*publicKey, len(doc.Keys)), etag: resp.Header.Get("ETag"), refreshAt: now.Add(maxAge)}
+	ks := &keySet{keys: make(map[string]*jws.Key, len(doc.Keys)), etag: resp.Header.Get("ETag"), refreshAt: now.Add(maxAge)}
 	var skipped []string
 	for i, raw := range doc.Keys {
 		k, err := parseJWK(raw)
@@ -219,14 +215,14 @@ func (g *Guard) fetchKeys(ctx context.Context, cur *keySet, now time.Time) (*key
 			skipped = append(skipped, fmt.Sprintf("key %d: %v", i, err))
 			continue
 		}
-		if ks.keys[k.kid] != nil {
-			skipped = append(skipped, fmt.Sprintf("key %d: kid %q repeated", i, k.kid))
+		if ks.keys[k.ID] != nil {
+			skipped = append(skipped, fmt.Sprintf("key %d: kid %q repeated", i, k.ID))
 			continue
 		}
-		if cur != nil && sameKey(cur.keys[k.kid], k) {
-			k = cur.keys[k.kid]
+		if cur != nil && cur.keys[k.ID].Equal(k) {
+			k = cur.keys[k.ID]
 		}
-		ks.keys[k.kid] = k
+		ks.keys[k.ID] = k
 	}
 	if len(skipped) > 0 {
 		g.log.Warn("resource: ignored unusable keys in the JWKS", "jwks_uri", d.jwksURI, "problems", skipped)
@@ -239,8 +235,8 @@ func (g *Guard) fetchKeys(ctx context.Context, cur *keySet, now time.Time) (*key
 
 // parseJWK parses one JWK (RFC 7517 §4) into a verification key. It
 // refuses symmetric keys, keys not for signatures, keys without a kid, and
-// key types or sizes no accepted algorithm uses.
-func parseJWK(raw []byte) (*publicKey, error) {
+// key types, sizes or algs no accepted algorithm uses.
+func parseJWK(raw []byte) (*jws.Key, error) {
 	var jwk jose.JSONWebKey
 	if err := jwk.UnmarshalJSON(raw); err != nil {
 		return nil, err
@@ -254,49 +250,7 @@ func parseJWK(raw []byte) (*publicKey, error) {
 	if !jwk.IsPublic() {
 		jwk = jwk.Public() // a private key published by mistake: use its public half
 	}
-	k := &publicKey{kid: jwk.KeyID, alg: jwk.Algorithm}
-	switch pub := jwk.Key.(type) {
-	case *ecdsa.PublicKey:
-		if pub.Curve != elliptic.P256() {
-			return nil, errors.New("an EC key that is not on P-256")
-		}
-		k.ec = pub
-		if k.alg != "" && k.alg != ES256 {
-			return nil, fmt.Errorf("an EC P-256 key with alg %q", k.alg)
-		}
-	case *rsa.PublicKey:
-		if pub.N.BitLen() < minRSABits {
-			return nil, fmt.Errorf("an RSA key of %d bits; at least %d are needed", pub.N.BitLen(), minRSABits)
-		}
-		k.rsa = pub
-		if k.alg != "" && k.alg != RS256 && k.alg != PS256 {
-			return nil, fmt.Errorf("an RSA key with alg %q", k.alg)
-		}
-	case ed25519.PublicKey:
-		k.ed = pub
-		if k.alg != "" && k.alg != EdDSA {
-			return nil, fmt.Errorf("an Ed25519 key with alg %q", k.alg)
-		}
-	default:
-		return nil, fmt.Errorf("unsupported key type %T", jwk.Key)
-	}
-	return k, nil
-}
-
-// sameKey reports whether two parsed keys are the same key.
-func sameKey(a, b *publicKey) bool {
-	if a == nil || b == nil || a.kid != b.kid || a.alg != b.alg {
-		return false
-	}
-	switch {
-	case a.ec != nil:
-		return b.ec != nil && a.ec.Equal(b.ec)
-	case a.rsa != nil:
-		return b.rsa != nil && a.rsa.Equal(b.rsa)
-	case a.ed != nil:
-		return b.ed != nil && a.ed.Equal(b.ed)
-	}
-	return false
+	return jws.NewKey(jwk.KeyID, jwk.Algorithm, jwk.Key)
 }
 
 // keysMaxAge is how long to use a JWKS: its Cache-Control max-age, between

@@ -34,13 +34,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/jws"
 	"github.com/gatehouse/gatehouse/scope"
 )
 
 // Defaults for zero Config fields.
 const (
 	DefaultAccountHeader  = "X-Account"
-	DefaultLeeway         = 30 * time.Second
+	DefaultLeeway         = jws.DefaultLeeway // 30s, the same as the authorization server's
 	DefaultJWKSMinRefresh = 5 * time.Second
 	DefaultRevocationPoll = 5 * time.Second
 	DefaultCacheSize      = 10000
@@ -51,10 +52,10 @@ const (
 // Symmetric (HS*) algorithms and "none" are never accepted: a resource
 // server holds only public keys.
 const (
-	ES256 = "ES256" // ECDSA P-256 with SHA-256
-	RS256 = "RS256" // RSASSA-PKCS1-v1_5 with SHA-256, keys of at least 2048 bits
-	PS256 = "PS256" // RSASSA-PSS with SHA-256, keys of at least 2048 bits
-	EdDSA = "EdDSA" // Ed25519
+	ES256 = jws.ES256 // ECDSA P-256 with SHA-256
+	RS256 = jws.RS256 // RSASSA-PKCS1-v1_5 with SHA-256, keys of at least 2048 bits
+	PS256 = jws.PS256 // RSASSA-PSS with SHA-256, keys of at least 2048 bits
+	EdDSA = jws.EdDSA // Ed25519
 )
 
 // Observe reasons, passed to Config.Observe for a refused request.

@@ -21,7 +21,7 @@ type introspection struct {
 	Iat       int64  `json:"iat,omitempty"`
 	Nbf       int64  `json:"nbf,omitempty"`
 	Sub       string `json:"sub,omitempty"`
-	Aud       string `json:"aud,omitempty"`
+	Aud       any    `json:"aud,omitempty"` // a string, or an array if the token's is one of several (RFC 7662 §2.2)
 	Iss       string `json:"iss,omitempty"`
 	Jti       string `json:"jti,omitempty"`
 	AccountID string `json:"account_id,omitempty"`
@@ -74,6 +74,10 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("load token's user: %w", err)
 		}
 	}
+	var aud any = claims.Audience
+	if len(claims.Audiences) > 0 {
+		aud = claims.Audiences
+	}
 	return writeJSON(w, http.StatusOK, introspection{
 		Active:    true,
 		Scope:     claims.Scope,
@@ -83,7 +87,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		Iat:       claims.IssuedAt.Unix(),
 		Nbf:       claims.NotBefore.Unix(),
 		Sub:       claims.Subject,
-		Aud:       claims.Audience,
+		Aud:       aud,
 		Iss:       claims.Issuer,
 		Jti:       claims.JTI,
 		AccountID: claims.AccountID,

@@ -24,15 +24,16 @@ import (
 )
 
 type harness struct {
-	t     testing.TB
-	st    *sqlite.Store
-	dbDir string
-	keys  *token.Keyring
-	srv   *Server
-	http  *httptest.Server
-	svc   *clients.Service
-	clock *testutil.Clock
-	reg   *prometheus.Registry // the server's metrics
+	t      testing.TB
+	st     *sqlite.Store
+	dbDir  string
+	keys   *token.Keyring
+	master []byte // the keyring's master key
+	srv    *Server
+	http   *httptest.Server
+	svc    *clients.Service
+	clock  *testutil.Clock
+	reg    *prometheus.Registry // the server's metrics
 }
 
 type harnessOpts struct {
@@ -58,7 +59,7 @@ func newHarness(t testing.TB, ho ...harnessOpts) *harness {
 	if err := keys.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, st: st, dbDir: dir, keys: keys, clock: clk, reg: prometheus.NewRegistry()}
+	h := &harness{t: t, st: st, dbDir: dir, keys: keys, master: master, clock: clk, reg: prometheus.NewRegistry()}
 	o := Options{
 		Registry: h.reg,
 		Store:    st, Keys: keys, Catalog: scope.Default(),

@@ -8,26 +8,27 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"math/big"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/gatehouse/gatehouse/internal/jws"
 )
 
 // Claims are the claims of an access token (RFC 9068 §2.2).
 type Claims struct {
-	Issuer    string // iss
-	Subject   string // sub: the client ID (client credentials) or the user ID
-	Audience  string // aud
+	Issuer   string // iss
+	Subject  string // sub: the client ID (client credentials) or the user ID
+	Audience string // aud; from Verify, the first of an array
+	// Audiences is set by Verify only, to every element of an aud array
+	// of more than one; Sign ignores it and writes Audience.
+	Audiences []string
 	ClientID  string // client_id
 	Scope     string // scope, space-separated; omitted if empty
 	AccountID string // account_id, for account-restricted tokens; omitted if empty
@@ -38,21 +39,10 @@ type Claims struct {
 }
 
 // ErrInvalidToken is wrapped by every error Verify returns for a token that
-// is malformed, badly signed, signed by an unknown key, expired or not yet
-// valid. Compare with errors.Is.
+// is malformed, badly signed, signed by an unknown key, expired, not yet
+// valid or lacks a required claim. Compare with errors.Is; errors.As finds
+// the *jws.Error with the reason.
 var ErrInvalidToken = errors.New("invalid access token")
-
-// typAccessToken is the JOSE "typ" of RFC 9068 access tokens (§2.1).
-const typAccessToken = "at+jwt"
-
-// maxTokenLen bounds the input to Verify; Gatehouse's tokens are well under
-// 2 KiB.
-const maxTokenLen = 16 << 10
-
-// nbfLeeway tolerates clock skew between the signing and verifying process.
-const nbfLeeway = 30 * time.Second
-
-var b64 = base64.RawURLEncoding.Strict()
 
 // signBuf holds reusable buffers for Sign.
 type signBuf struct {
@@ -154,28 +144,6 @@ func putScalar(dst []byte, v []byte) bool {
 	clear(dst[:len(dst)-len(v)])
 	copy(dst[len(dst)-len(v):], v)
 	return true
-}
-
-// verify checks a JWS signature over the signing input.
-func (key *signingKey) verify(input, sig []byte) bool {
-	switch key.alg {
-	case ES256:
-		if len(sig) != 64 {
-			return false
-		}
-		d := sha256.Sum256(input)
-		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-		return ecdsa.Verify(&key.ec.PublicKey, d[:], r, s)
-	case RS256:
-		d := sha256.Sum256(input)
-		return rsa.VerifyPKCS1v15(&key.rsa.PublicKey, crypto.SHA256, d[:], sig) == nil
-	case PS256:
-		d := sha256.Sum256(input)
-		return rsa.VerifyPSS(&key.rsa.PublicKey, crypto.SHA256, d[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
-	case EdDSA:
-		return len(sig) == ed25519.SignatureSize && ed25519.Verify(key.pub.(ed25519.PublicKey), input, sig)
-	}
-	return false
 }
 
 // appendClaims appends the JSON claims set without reflection.
@@ -285,166 +253,43 @@ func readRandom(r io.Reader, dst *[16]byte) error {
 	return nil
 }
 
-// jwsHeader is the protected header of a token being verified.
-type jwsHeader struct {
-	Alg  string          `json:"alg"`
-	Typ  string          `json:"typ"`
-	Kid  string          `json:"kid"`
-	Crit json.RawMessage `json:"crit"`
-}
-
-// wireClaims is the claims set of a token being verified.
-type wireClaims struct {
-	Iss       string     `json:"iss"`
-	Sub       string     `json:"sub"`
-	Aud       string     `json:"aud"`
-	Exp       jsonNumber `json:"exp"`
-	Iat       jsonNumber `json:"iat"`
-	Nbf       jsonNumber `json:"nbf"`
-	Jti       string     `json:"jti"`
-	ClientID  string     `json:"client_id"`
-	Scope     string     `json:"scope"`
-	AccountID string     `json:"account_id"`
-}
-
-// Verify checks an access token signed by this keyring (RFC 9068 §4): a
+// Verify checks an access token signed by this keyring with jws.Verify: a
 // compact JWS with typ at+jwt, signed by a key published at now with that
-// key's algorithm, not expired at now and valid by now (allowing 30 s of
-// clock skew for nbf). It checks neither issuer nor audience nor
-// revocation; the caller does. Errors wrap ErrInvalidToken.
+// key's algorithm, carrying the claims RFC 9068 §2.2 requires, not expired
+// at now and valid by now, both within jws.DefaultLeeway. aud may be a
+// string or an array. It checks neither issuer nor audience nor
+// revocation; the caller does. Errors wrap ErrInvalidToken and a
+// *jws.Error.
 func (k *Keyring) Verify(token string, now time.Time) (Claims, error) {
-	c, err := k.verify(token, now)
-	if err != nil {
-		return Claims{}, fmt.Errorf("%w: %s", ErrInvalidToken, err)
-	}
-	return c, nil
-}
-
-func (k *Keyring) verify(token string, now time.Time) (Claims, error) {
-	if len(token) > maxTokenLen {
-		return Claims{}, errors.New("too long")
-	}
-	d1 := strings.IndexByte(token, '.')
-	if d1 < 0 {
-		return Claims{}, errors.New("not a compact JWS")
-	}
-	d2 := strings.IndexByte(token[d1+1:], '.')
-	if d2 < 0 {
-		return Claims{}, errors.New("not a compact JWS")
-	}
-	d2 += d1 + 1
-	if strings.IndexByte(token[d2+1:], '.') >= 0 {
-		return Claims{}, errors.New("not a compact JWS (a JWE?)")
-	}
-
-	hb, err := b64.DecodeString(token[:d1])
-	if err != nil {
-		return Claims{}, errors.New("header is not base64url")
-	}
-	var h jwsHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return Claims{}, errors.New("header is not a JSON object")
-	}
-	if !strings.EqualFold(h.Typ, typAccessToken) && !strings.EqualFold(h.Typ, "application/"+typAccessToken) {
-		return Claims{}, fmt.Errorf("typ %q is not %s", h.Typ, typAccessToken)
-	}
-	if h.Crit != nil {
-		return Claims{}, errors.New("header has critical extensions")
-	}
 	st := k.state.Load()
-	if st == nil {
-		return Claims{}, errors.New("no keys loaded")
-	}
-	i, ok := st.byID[h.Kid]
-	if !ok || i < firstPublished(st.meta, now, k.cfg.MaxTokenTTL) {
-		return Claims{}, fmt.Errorf("key %q is not published", h.Kid)
-	}
-	key := st.keys[i]
-	if h.Alg != key.alg {
-		return Claims{}, fmt.Errorf("alg %q does not match key %s (%s)", h.Alg, key.id, key.alg)
-	}
-	sig, err := b64.DecodeString(token[d2+1:])
-	if err != nil {
-		return Claims{}, errors.New("signature is not base64url")
-	}
-	if !key.verify([]byte(token[:d2]), sig) {
-		return Claims{}, errors.New("bad signature")
-	}
-
-	pb, err := b64.DecodeString(token[d1+1 : d2])
-	if err != nil {
-		return Claims{}, errors.New("payload is not base64url")
-	}
-	var w wireClaims
-	if err := json.Unmarshal(pb, &w); err != nil {
-		return Claims{}, fmt.Errorf("claims: %v", err)
-	}
-	c := Claims{
-		Issuer:    w.Iss,
-		Subject:   w.Sub,
-		Audience:  w.Aud,
-		ClientID:  w.ClientID,
-		Scope:     w.Scope,
-		AccountID: w.AccountID,
-		JTI:       w.Jti,
-	}
-	if c.ExpiresAt, err = numericDate("exp", w.Exp, true); err != nil {
-		return Claims{}, err
-	}
-	if c.IssuedAt, err = numericDate("iat", w.Iat, true); err != nil {
-		return Claims{}, err
-	}
-	if c.NotBefore, err = numericDate("nbf", w.Nbf, false); err != nil {
-		return Claims{}, err
-	}
-	if c.JTI == "" {
-		return Claims{}, errors.New("no jti")
-	}
-	if !c.ExpiresAt.After(now) {
-		return Claims{}, fmt.Errorf("expired at %s", c.ExpiresAt.Format(time.RFC3339))
-	}
-	if !c.NotBefore.IsZero() && c.NotBefore.After(now.Add(nbfLeeway)) {
-		return Claims{}, fmt.Errorf("not valid before %s", c.NotBefore.Format(time.RFC3339))
-	}
-	return c, nil
-}
-
-// jsonNumber holds the text of a JSON number. Unlike json.Number it refuses
-// a number in a string ("exp":"1700000000") and null.
-type jsonNumber string
-
-func (n *jsonNumber) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
-		return errors.New("not a number")
-	}
-	*n = jsonNumber(b)
-	return nil
-}
-
-// numericDate parses a NumericDate (RFC 7519 §2): seconds since the epoch,
-// possibly fractional.
-func numericDate(name string, n jsonNumber, required bool) (time.Time, error) {
-	if n == "" {
-		if required {
-			return time.Time{}, fmt.Errorf("no %s", name)
+	keys := func(kid string) *jws.Key {
+		if st == nil {
+			return nil
 		}
-		return time.Time{}, nil
-	}
-	if v, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-		if v < -maxNumericDate || v > maxNumericDate {
-			return time.Time{}, fmt.Errorf("%s out of range", name)
+		i, ok := st.byID[kid]
+		if !ok || i < firstPublished(st.meta, now, k.cfg.MaxTokenTTL) {
+			return nil
 		}
-		return time.Unix(v, 0).UTC(), nil
+		return st.keys[i].vkey
 	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil || math.IsNaN(f) || f < -maxNumericDate || f > maxNumericDate {
-		return time.Time{}, fmt.Errorf("%s is not a valid date", name)
+	c, err := jws.Verify(token, keys, jws.Policy{Leeway: jws.DefaultLeeway, Now: now})
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	out := Claims{
+		Issuer:    c.Issuer,
+		Subject:   c.Subject,
+		Audience:  c.Audience[0],
+		ClientID:  c.ClientID,
+		Scope:     c.Scope,
+		AccountID: c.AccountID,
+		JTI:       c.JTI,
+		IssuedAt:  c.IssuedAt,
+		NotBefore: c.NotBefore,
+		ExpiresAt: c.ExpiresAt,
+	}
+	if len(c.Audience) > 1 {
+		out.Audiences = c.Audience
+	}
+	return out, nil
 }
-
-// maxNumericDate bounds NumericDates to about ±285 million years: far
-// beyond any real token, and small enough that time.Unix and float seconds
-// stay exact.
-const maxNumericDate = 1 << 53

@@ -14,6 +14,8 @@ import (
 	"io"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/internal/jws"
 )
 
 // rsaBits is the size of generated RSA keys; smaller stored keys are refused.
@@ -30,7 +32,8 @@ type signingKey struct {
 	rsa    *rsa.PrivateKey
 	ed     ed25519.PrivateKey
 	pub    crypto.PublicKey
-	jwk    []byte // public key as a JWK (RFC 7517 §4)
+	vkey   *jws.Key // pub, to verify tokens with
+	jwk    []byte   // public key as a JWK (RFC 7517 §4)
 }
 
 func generatePKCS8(alg string, r io.Reader) ([]byte, error) {
@@ -93,6 +96,9 @@ func loadKey(kid, alg string, pkcs8 []byte) (*signingKey, error) {
 	h = appendJSONString(h, kid)
 	h = append(h, '}')
 	key.header = append(base64.RawURLEncoding.AppendEncode(nil, h), '.')
+	if key.vkey, err = jws.NewKey(kid, alg, key.pub); err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
+	}
 	key.jwk, err = json.Marshal(jose.JSONWebKey{Key: key.pub, KeyID: kid, Algorithm: alg, Use: "sig"})
 	if err != nil {
 		return nil, fmt.Errorf("encode public key: %w", err)
