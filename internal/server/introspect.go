@@ -78,6 +78,10 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	if len(claims.Audiences) > 0 {
 		aud = claims.Audiences
 	}
+	var nbf int64 // omitted for a token without nbf
+	if !claims.NotBefore.IsZero() {
+		nbf = claims.NotBefore.Unix()
+	}
 	return writeJSON(w, http.StatusOK, introspection{
 		Active:    true,
 		Scope:     claims.Scope,
@@ -85,7 +89,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		TokenType: "Bearer",
 		Exp:       claims.ExpiresAt.Unix(),
 		Iat:       claims.IssuedAt.Unix(),
-		Nbf:       claims.NotBefore.Unix(),
+		Nbf:       nbf,
 		Sub:       claims.Subject,
 		Aud:       aud,
 		Iss:       claims.Issuer,

@@ -90,6 +90,9 @@ func TestIntrospectArrayAudience(t *testing.T) {
 	if r.status != 200 || r.json["active"] != true {
 		t.Fatalf("introspect: got %d %s, want active", r.status, r.body)
 	}
+	if _, ok := r.json["nbf"]; ok {
+		t.Errorf("nbf: got %v for a token without nbf, want it left out", r.json["nbf"])
+	}
 	got, _ := r.json["aud"].([]any)
 	if len(got) != 2 || got[0] != aud[0] || got[1] != aud[1] {
 		t.Errorf("aud: got %v, want %v", r.json["aud"], aud)
@@ -105,5 +108,33 @@ func TestIntrospectArrayAudience(t *testing.T) {
 	}
 	if r := introspect(); r.body != `{"active":false}` {
 		t.Errorf("introspect after revoke: got %d %s, want inactive", r.status, r.body)
+	}
+}
+
+// TestIntrospectNoLeewayPastExp: introspection answers inactive from the
+// token's exp on, with no clock-skew leeway (the server's clock decides);
+// otherwise a revoked token, whose revocation is kept only until its exp,
+// would look active again once pruning dropped the revocation.
+func TestIntrospectNoLeewayPastExp(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(clients.Spec{Scopes: []string{"search"}})
+	rsID, rsSecret := h.client(clients.Spec{Name: "resource server"})
+	now := h.clock.Now()
+	tok := h.signWithStoredKey(map[string]any{
+		"iss": "http://issuer.test", "sub": id, "aud": "https://api.test", "client_id": id, "scope": "search",
+		"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(), "jti": "past-exp-1",
+	})
+	introspect := func() response {
+		return h.post(PathIntrospect, "token="+url.QueryEscape(tok), map[string]string{"Authorization": basic(rsID, rsSecret)})
+	}
+	if r := h.post(PathRevoke, "token="+url.QueryEscape(tok), map[string]string{"Authorization": basic(id, secret)}); r.status != 200 {
+		t.Fatalf("revoke: got %d %s", r.status, r.body)
+	}
+	h.clock.Add(time.Minute + 10*time.Second)
+	if err := h.st.Prune(context.Background(), h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if r := introspect(); r.body != `{"active":false}` {
+		t.Errorf("revoked token 10s past exp, revocation pruned: got %d %s, want inactive", r.status, r.body)
 	}
 }

@@ -255,9 +255,11 @@ func readRandom(r io.Reader, dst *[16]byte) error {
 
 // Verify checks an access token signed by this keyring with jws.Verify: a
 // compact JWS with typ at+jwt, signed by a key published at now with that
-// key's algorithm, carrying the claims RFC 9068 §2.2 requires, not expired
-// at now and valid by now, both within jws.DefaultLeeway. aud may be a
-// string or an array. It checks neither issuer nor audience nor
+// key's algorithm, carrying the claims RFC 9068 §2.2 requires, valid by now
+// within jws.DefaultLeeway (another node's clock may be a little ahead) and
+// not expired at now, with no leeway: the authorization server's clock
+// decides, and a revocation is kept only until the token's exp, so a token
+// past it must never look active. aud may be a string or an array. It checks neither issuer nor audience nor
 // revocation; the caller does. Errors wrap ErrInvalidToken and a
 // *jws.Error.
 func (k *Keyring) Verify(token string, now time.Time) (Claims, error) {
@@ -273,6 +275,9 @@ func (k *Keyring) Verify(token string, now time.Time) (Claims, error) {
 		return st.keys[i].vkey
 	}
 	c, err := jws.Verify(token, keys, jws.Policy{Leeway: jws.DefaultLeeway, Now: now})
+	if err == nil && !now.Before(c.ExpiresAt) {
+		err = &jws.Error{Reason: jws.Expired, Desc: "the token has expired"}
+	}
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
