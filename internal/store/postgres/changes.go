@@ -1,0 +1,48 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Changes returns the change-feed entries at or after since, oldest first.
+func (s *Store) Changes(ctx context.Context, since time.Time) ([]store.Change, error) {
+	var out []store.Change
+	err := s.query(ctx, func(q querier) error {
+		out = nil
+		rows, err := q.Query(ctx, "SELECT kind, target_id, at FROM changes WHERE at >= $1 ORDER BY at, id",
+			since.UTC().Truncate(time.Microsecond))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c store.Change
+			if err := rows.Scan(&c.Kind, &c.ID, &c.At); err != nil {
+				return err
+			}
+			c.At = c.At.UTC()
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read change feed: %w", err)
+	}
+	return out, nil
+}
+
+// addChange appends an entry to the change feed, stamped with the
+// database's clock (the column default, clock_timestamp()), and signals
+// the feed's listeners (see WatchChanges) on commit.
+func addChange(ctx context.Context, tx pgx.Tx, kind, id string) error {
+	if _, err := tx.Exec(ctx, "INSERT INTO changes (kind, target_id) VALUES ($1, $2)", kind, id); err != nil {
+		return fmt.Errorf("record change: %w", err)
+	}
+	return notifyChange(ctx, tx)
+}

@@ -1,0 +1,194 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+const userColumns = `id, username, display_name, password_hash, role, disabled, created_at, updated_at`
+
+// usernameKey is the form of a username that the unique index compares.
+func usernameKey(username string) string { return strings.ToLower(username) }
+
+// CreateUser inserts u and records ev.
+func (s *Store) CreateUser(ctx context.Context, u store.User, ev store.AuditEvent) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, ev)
+	})
+	if err != nil {
+		return fmt.Errorf("create user %q: %w", u.ID, err)
+	}
+	return nil
+}
+
+// insertUser inserts u; ErrConflict if its ID or username is taken.
+func insertUser(ctx context.Context, tx *sql.Tx, u store.User) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`, username_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Username, u.DisplayName, u.PasswordHash, u.Role, u.Disabled,
+		micros(u.CreatedAt), micros(u.UpdatedAt), usernameKey(u.Username))
+	if isUniqueViolation(err) {
+		return store.ErrConflict
+	}
+	return err
+}
+
+// GetUser returns the user with the ID.
+func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
+	var u store.User
+	err := s.query(ctx, func(q querier) (err error) {
+		u, err = getUser(ctx, q, "id = ?", id)
+		return err
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user %q: %w", id, err)
+	}
+	return u, nil
+}
+
+// GetUserByUsername returns the user whose username matches
+// case-insensitively.
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
+	var u store.User
+	err := s.query(ctx, func(q querier) (err error) {
+		u, err = getUser(ctx, q, "username_key = ?", usernameKey(username))
+		return err
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user by username %q: %w", username, err)
+	}
+	return u, nil
+}
+
+// ListUsers returns every user ordered by lower-cased username.
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	var out []store.User
+	err := s.query(ctx, func(q querier) error {
+		rows, err := q.QueryContext(ctx, "SELECT "+userColumns+" FROM users ORDER BY username_key")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			u, err := scanUser(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, u)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateUser loads the user, lets fn change it and saves the result, all in
+// one transaction.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error, ev *store.AuditEvent) (store.User, error) {
+	var (
+		out   store.User
+		fnErr error
+	)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, "id = ?", id)
+		if err != nil {
+			return err
+		}
+		if err := fn(&u); err != nil {
+			fnErr = err
+			return err
+		}
+		if u.ID != id {
+			return fmt.Errorf("the update function changed the user ID to %q", u.ID)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, username_key = ?, display_name = ?,
+			password_hash = ?, role = ?, disabled = ?, created_at = ?, updated_at = ? WHERE id = ?`,
+			u.Username, usernameKey(u.Username), u.DisplayName, u.PasswordHash, u.Role, u.Disabled,
+			micros(u.CreatedAt), micros(u.UpdatedAt), id)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("username %q: %w", u.Username, store.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		if ev != nil {
+			if err := addAudit(ctx, tx, *ev); err != nil {
+				return err
+			}
+		}
+		out, err = getUser(ctx, tx, "id = ?", id)
+		return err
+	})
+	if fnErr != nil {
+		return store.User{}, fnErr
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("update user %q: %w", id, err)
+	}
+	return out, nil
+}
+
+// DeleteUser checks the user with fn and deletes it, in one transaction;
+// writes are serialised (see write), so the admin count stays true.
+func (s *Store) DeleteUser(ctx context.Context, id string, fn func(store.User, int) error, ev *store.AuditEvent) error {
+	var fnErr error
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, "id = ?", id)
+		if err != nil {
+			return err
+		}
+		var admins int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE role = ? AND NOT disabled AND id <> ?",
+			store.RoleAdmin, id).Scan(&admins); err != nil {
+			return err
+		}
+		if err := fn(u, admins); err != nil {
+			fnErr = err
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, *ev)
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fmt.Errorf("delete user %q: %w", id, err)
+	}
+	return nil
+}
+
+func getUser(ctx context.Context, q querier, where string, arg any) (store.User, error) {
+	u, err := scanUser(q.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE "+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.User{}, store.ErrNotFound
+	}
+	return u, err
+}
+
+func scanUser(row scanner) (store.User, error) {
+	var (
+		u                store.User
+		disabled         int64
+		created, updated sql.NullInt64
+	)
+	if err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.PasswordHash, &u.Role, &disabled, &created, &updated); err != nil {
+		return store.User{}, err
+	}
+	u.Disabled = disabled != 0
+	u.CreatedAt = fromMicros(created)
+	u.UpdatedAt = fromMicros(updated)
+	return u, nil
+}
