@@ -8,28 +8,23 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // Changes returns the change-feed entries at or after since, oldest first.
 func (s *Store) Changes(ctx context.Context, since time.Time) ([]store.Change, error) {
 	var out []store.Change
 	err := s.query(ctx, func(q querier) error {
-		out = nil
-		rows, err := q.Query(ctx, "SELECT kind, target_id, at FROM changes WHERE at >= $1 ORDER BY at, id",
+		rows, err := q.Query(ctx, "SELECT "+sqlstore.ChangeColumns+" FROM changes WHERE at >= $1 ORDER BY at, id",
 			since.UTC().Truncate(time.Microsecond))
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var c store.Change
-			if err := rows.Scan(&c.Kind, &c.ID, &c.At); err != nil {
-				return err
-			}
-			c.At = c.At.UTC()
-			out = append(out, c)
-		}
-		return rows.Err()
+		out, err = sqlstore.Collect(rows, func(row sqlstore.Scanner) (store.Change, error) {
+			return sqlstore.ScanChange(codec{}, row)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read change feed: %w", err)

@@ -10,28 +10,17 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // CreateClient inserts c with its secrets and records ev.
 func (s *Store) CreateClient(ctx context.Context, c store.Client, ev store.AuditEvent) error {
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, clientArgs(c)...)
-		if isUniqueViolation(err) {
-			return store.ErrConflict
-		}
-		if err != nil {
+		if err := insertClient(ctx, tx, c); err != nil {
 			return err
 		}
-		for i, sec := range c.Secrets {
-			_, err := tx.Exec(ctx, `INSERT INTO client_secrets (client_id, seq, `+secretColumns+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, secretArgs(c.ID, i, sec)...)
-			if isUniqueViolation(err) {
-				return fmt.Errorf("secret %q: %w", sec.ID, store.ErrConflict)
-			}
-			if err != nil {
-				return fmt.Errorf("insert secret %q: %w", sec.ID, err)
-			}
+		if err := insertSecrets(ctx, tx, c.ID, c.Secrets); err != nil {
+			return err
 		}
 		if err := addChange(ctx, tx, store.ChangeClient, c.ID); err != nil {
 			return err
@@ -62,41 +51,23 @@ func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) 
 func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 	var out []store.Client
 	err := s.read(ctx, func(tx pgx.Tx) error {
-		out = nil
-		rows, err := tx.Query(ctx, "SELECT "+clientColumns+" FROM clients ORDER BY id")
+		rows, err := tx.Query(ctx, "SELECT "+sqlstore.ClientColumns+" FROM clients ORDER BY id")
 		if err != nil {
 			return err
 		}
-		index := make(map[string]int)
-		for rows.Next() {
-			c, err := scanClient(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			index[c.ID] = len(out)
-			out = append(out, c)
-		}
-		if err := rows.Err(); err != nil {
+		defer rows.Close()
+		if out, err = sqlstore.Collect(rows, scanClient); err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, "SELECT client_id, "+secretColumns+` FROM client_secrets
+		rows.Close()
+
+		rows, err = tx.Query(ctx, "SELECT client_id, "+sqlstore.SecretColumns+` FROM client_secrets
 			ORDER BY client_id, created_at NULLS FIRST, seq`)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var clientID string
-			sec, err := scanSecret(rows, &clientID)
-			if err != nil {
-				return err
-			}
-			if i, ok := index[clientID]; ok {
-				out[i].Secrets = append(out[i].Secrets, sec)
-			}
-		}
-		return rows.Err()
+		return sqlstore.AddSecrets(codec{}, rows, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
@@ -133,7 +104,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 		_, err = tx.Exec(ctx, `UPDATE clients SET name = $2, description = $3, grant_types = $4,
 			scopes = $5, accounts = $6, redirect_uris = $7, audience = $8, token_ttl_ns = $9,
 			disabled = $10, created_at = $11, updated_at = $12, website = $13, token_endpoint_auth_method = $14,
-			refresh_with_client_credentials = $15, pkce_optional = $16 WHERE id = $1`, clientArgs(c)...)
+			refresh_with_client_credentials = $15, pkce_optional = $16 WHERE id = $1`, sqlstore.ClientArgs(codec{}, c)...)
 		if err != nil {
 			return err
 		}
@@ -144,12 +115,12 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 		// re-inserting them: a concurrent TouchSecrets waiting on the row
 		// lock then applies its newer last-use time on top of ours.
 		for i, sec := range c.Secrets {
-			tag, err := tx.Exec(ctx, `INSERT INTO client_secrets (client_id, seq, `+secretColumns+`)
+			tag, err := tx.Exec(ctx, `INSERT INTO client_secrets (client_id, seq, `+sqlstore.SecretColumns+`)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 				ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, digest = excluded.digest,
 					hint = excluded.hint, created_at = excluded.created_at,
 					expires_at = excluded.expires_at, last_used_at = excluded.last_used_at
-				WHERE client_secrets.client_id = excluded.client_id`, secretArgs(id, i, sec)...)
+				WHERE client_secrets.client_id = excluded.client_id`, sqlstore.SecretArgs(codec{}, id, i, sec)...)
 			if err != nil {
 				return fmt.Errorf("save secret %q: %w", sec.ID, err)
 			}
@@ -196,25 +167,19 @@ func (s *Store) DeleteClient(ctx context.Context, id string, ev store.AuditEvent
 	return nil
 }
 
-// TouchSecrets moves secrets' last-use times forward.
+// TouchSecrets moves secrets' last-use times forward. Rows are locked in ID
+// order, as lockClient does, so this cannot deadlock with UpdateClient,
+// DeleteClient or another TouchSecrets.
 func (s *Store) TouchSecrets(ctx context.Context, used map[string]time.Time) error {
-	ids := make([]string, 0, len(used))
-	for id, t := range used {
-		if !t.IsZero() {
-			ids = append(ids, id)
-		}
-	}
+	ids := sqlstore.Touchable(used)
 	if len(ids) == 0 {
 		return nil
 	}
-	// Rows are locked in ID order, as lockClient does, so this cannot
-	// deadlock with UpdateClient, DeleteClient or another TouchSecrets.
-	slices.Sort(ids)
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		var b pgx.Batch
 		for _, id := range ids {
 			b.Queue(`UPDATE client_secrets SET last_used_at = $2
-				WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)`, id, ts(used[id]))
+			WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)`, id, ts(used[id]))
 		}
 		return tx.SendBatch(ctx, &b).Close()
 	})
@@ -222,24 +187,6 @@ func (s *Store) TouchSecrets(ctx context.Context, used map[string]time.Time) err
 		return fmt.Errorf("touch %d secrets: %w", len(ids), err)
 	}
 	return nil
-}
-
-const clientColumns = `id, name, description, grant_types, scopes, accounts, redirect_uris,
-	audience, token_ttl_ns, disabled, created_at, updated_at, website, token_endpoint_auth_method,
-	refresh_with_client_credentials, pkce_optional`
-
-const secretColumns = "id, digest, hint, created_at, expires_at, last_used_at"
-
-func clientArgs(c store.Client) []any {
-	return []any{c.ID, c.Name, c.Description, nonNilList(c.GrantTypes), nonNilList(c.Scopes),
-		nonNilList(c.Accounts), nonNilList(c.RedirectURIs), c.Audience, int64(c.TokenTTL), c.Disabled,
-		ts(c.CreatedAt), ts(c.UpdatedAt), c.Website, c.TokenEndpointAuthMethod, c.RefreshWithClientCredentials,
-		c.PKCEOptional}
-}
-
-func secretArgs(clientID string, seq int, sec store.Secret) []any {
-	return []any{clientID, seq, sec.ID, nonNilBytes(sec.Digest), sec.Hint,
-		ts(sec.CreatedAt), ts(sec.ExpiresAt), ts(sec.LastUsedAt)}
 }
 
 // lockClient locks the client's row and then its secrets' rows, in ID
@@ -265,65 +212,46 @@ func getClient(ctx context.Context, tx pgx.Tx, id string, forUpdate bool) (store
 			return store.Client{}, err
 		}
 	}
-	c, err := scanClient(tx.QueryRow(ctx, "SELECT "+clientColumns+" FROM clients WHERE id = $1", id))
+	c, err := scanClient(tx.QueryRow(ctx, "SELECT "+sqlstore.ClientColumns+" FROM clients WHERE id = $1", id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Client{}, store.ErrNotFound
 	}
 	if err != nil {
 		return store.Client{}, err
 	}
-	rows, err := tx.Query(ctx, "SELECT "+secretColumns+` FROM client_secrets WHERE client_id = $1
+	rows, err := tx.Query(ctx, "SELECT "+sqlstore.SecretColumns+` FROM client_secrets WHERE client_id = $1
 		ORDER BY created_at NULLS FIRST, seq`, id)
 	if err != nil {
 		return store.Client{}, err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		sec, err := scanSecret(rows)
-		if err != nil {
-			return store.Client{}, err
+	c.Secrets, err = sqlstore.Collect(rows, scanSecret)
+	return c, err
+}
+
+func scanClient(row sqlstore.Scanner) (store.Client, error) { return sqlstore.ScanClient(codec{}, row) }
+
+func scanSecret(row sqlstore.Scanner) (store.Secret, error) { return sqlstore.ScanSecret(codec{}, row) }
+
+func insertClient(ctx context.Context, tx pgx.Tx, c store.Client) error {
+	_, err := tx.Exec(ctx, `INSERT INTO clients (`+sqlstore.ClientColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, sqlstore.ClientArgs(codec{}, c)...)
+	if isUniqueViolation(err) {
+		return store.ErrConflict
+	}
+	return err
+}
+
+func insertSecrets(ctx context.Context, tx pgx.Tx, clientID string, secrets []store.Secret) error {
+	for i, sec := range secrets {
+		_, err := tx.Exec(ctx, `INSERT INTO client_secrets (client_id, seq, `+sqlstore.SecretColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, sqlstore.SecretArgs(codec{}, clientID, i, sec)...)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("secret %q: %w", sec.ID, store.ErrConflict)
 		}
-		c.Secrets = append(c.Secrets, sec)
+		if err != nil {
+			return fmt.Errorf("insert secret %q: %w", sec.ID, err)
+		}
 	}
-	return c, rows.Err()
-}
-
-func scanClient(row scanner) (store.Client, error) {
-	var (
-		c                store.Client
-		ttl              int64
-		created, updated *time.Time
-	)
-	if err := row.Scan(&c.ID, &c.Name, &c.Description, &c.GrantTypes, &c.Scopes, &c.Accounts, &c.RedirectURIs,
-		&c.Audience, &ttl, &c.Disabled, &created, &updated, &c.Website, &c.TokenEndpointAuthMethod,
-		&c.RefreshWithClientCredentials, &c.PKCEOptional); err != nil {
-		return store.Client{}, err
-	}
-	c.GrantTypes = nilIfEmpty(c.GrantTypes)
-	c.Scopes = nilIfEmpty(c.Scopes)
-	c.Accounts = nilIfEmpty(c.Accounts)
-	c.RedirectURIs = nilIfEmpty(c.RedirectURIs)
-	c.TokenTTL = time.Duration(ttl)
-	c.CreatedAt = fromTS(created)
-	c.UpdatedAt = fromTS(updated)
-	return c, nil
-}
-
-// scanSecret scans secretColumns, preceded by the extra destinations.
-func scanSecret(row scanner, extra ...any) (store.Secret, error) {
-	var (
-		sec                        store.Secret
-		created, expires, lastUsed *time.Time
-	)
-	dest := append(extra, &sec.ID, &sec.Digest, &sec.Hint, &created, &expires, &lastUsed)
-	if err := row.Scan(dest...); err != nil {
-		return store.Secret{}, err
-	}
-	if len(sec.Digest) == 0 {
-		sec.Digest = nil
-	}
-	sec.CreatedAt = fromTS(created)
-	sec.ExpiresAt = fromTS(expires)
-	sec.LastUsedAt = fromTS(lastUsed)
-	return sec, nil
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // Authorization codes.
@@ -16,16 +17,11 @@ import (
 // Concurrency: RedeemAuthCode is one conditional UPDATE (... WHERE used_at
 // IS NULL), so of concurrent redeemers exactly one changes the row.
 
-const authCodeColumns = `id, client_id, user_id, redirect_uri, scopes, code_challenge, nonce,
-	created_at, expires_at, used_at, access_token_jti, access_token_expires, refresh_family_id`
-
 // CreateAuthCode inserts c.
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			c.ID, c.ClientID, c.UserID, c.RedirectURI, nonNilList(c.Scopes), c.CodeChallenge, c.Nonce,
-			ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.UsedAt), c.AccessTokenJTI, ts(c.AccessTokenExpires), c.RefreshFamilyID)
+		_, err := tx.Exec(ctx, `INSERT INTO auth_codes (`+sqlstore.AuthCodeColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, sqlstore.AuthCodeArgs(codec{}, c)...)
 		return insertErr(err, "client or user")
 	})
 	if err != nil {
@@ -44,11 +40,11 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, at time.Time) (st
 	)
 	err := s.write(ctx, func(tx pgx.Tx) (err error) {
 		c, err = scanAuthCode(tx.QueryRow(ctx, `UPDATE auth_codes SET used_at = $2
-			WHERE id = $1 AND used_at IS NULL RETURNING `+authCodeColumns, id, ts(at)))
+			WHERE id = $1 AND used_at IS NULL RETURNING `+sqlstore.AuthCodeColumns, id, ts(at)))
 		if used = errors.Is(err, pgx.ErrNoRows); !used {
 			return err
 		}
-		c, err = scanAuthCode(tx.QueryRow(ctx, "SELECT "+authCodeColumns+" FROM auth_codes WHERE id = $1", id))
+		c, err = scanAuthCode(tx.QueryRow(ctx, "SELECT "+sqlstore.AuthCodeColumns+" FROM auth_codes WHERE id = $1", id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -79,20 +75,6 @@ func (s *Store) RecordAuthCodeIssue(ctx context.Context, id, accessJTI string, a
 	return nil
 }
 
-func scanAuthCode(row scanner) (store.AuthCode, error) {
-	var (
-		c                                     store.AuthCode
-		created, expires, used, accessExpires *time.Time
-	)
-	err := row.Scan(&c.ID, &c.ClientID, &c.UserID, &c.RedirectURI, &c.Scopes, &c.CodeChallenge, &c.Nonce,
-		&created, &expires, &used, &c.AccessTokenJTI, &accessExpires, &c.RefreshFamilyID)
-	if err != nil {
-		return store.AuthCode{}, err
-	}
-	c.Scopes = nilIfEmpty(c.Scopes)
-	c.CreatedAt = fromTS(created)
-	c.ExpiresAt = fromTS(expires)
-	c.UsedAt = fromTS(used)
-	c.AccessTokenExpires = fromTS(accessExpires)
-	return c, nil
+func scanAuthCode(row sqlstore.Scanner) (store.AuthCode, error) {
+	return sqlstore.ScanAuthCode(codec{}, row)
 }

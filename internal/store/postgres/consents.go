@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // UpdateConsent loads the consent with a row lock, calls fn and saves what
@@ -23,7 +24,7 @@ func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn f
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		fnErr = nil
 		for {
-			c, err := scanConsent(tx.QueryRow(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+			c, err := scanConsent(tx.QueryRow(ctx, `SELECT `+sqlstore.ConsentColumns+` FROM consents
 				WHERE user_id = $1 AND client_id = $2 FOR UPDATE`, userID, clientID))
 			found := err == nil
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -41,14 +42,14 @@ func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn f
 			}
 			if found {
 				_, err = tx.Exec(ctx, `UPDATE consents SET scopes = $3, granted_at = $4 WHERE user_id = $1 AND client_id = $2`,
-					userID, clientID, nonNilList(c.Scopes), ts(c.GrantedAt))
+					sqlstore.ConsentArgs(codec{}, c)...)
 				if err != nil {
 					return err
 				}
 			} else {
-				tag, err := tx.Exec(ctx, `INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4)
+				tag, err := tx.Exec(ctx, `INSERT INTO consents (`+sqlstore.ConsentColumns+`) VALUES ($1, $2, $3, $4)
 					ON CONFLICT (user_id, client_id) DO NOTHING`,
-					userID, clientID, nonNilList(c.Scopes), ts(c.GrantedAt))
+					sqlstore.ConsentArgs(codec{}, c)...)
 				if err := insertErr(err, "user or client"); err != nil {
 					return err
 				}
@@ -56,7 +57,7 @@ func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn f
 					continue // inserted concurrently: lock that row and start again
 				}
 			}
-			out, err = scanConsent(tx.QueryRow(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+			out, err = scanConsent(tx.QueryRow(ctx, `SELECT `+sqlstore.ConsentColumns+` FROM consents
 				WHERE user_id = $1 AND client_id = $2`, userID, clientID))
 			return err
 		}
@@ -74,7 +75,7 @@ func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn f
 func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error) {
 	var c store.Consent
 	err := s.query(ctx, func(q querier) (err error) {
-		c, err = scanConsent(q.QueryRow(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+		c, err = scanConsent(q.QueryRow(ctx, `SELECT `+sqlstore.ConsentColumns+` FROM consents
 			WHERE user_id = $1 AND client_id = $2`, userID, clientID))
 		return err
 	})
@@ -91,21 +92,14 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.
 func (s *Store) ListConsents(ctx context.Context, userID string) ([]store.Consent, error) {
 	var out []store.Consent
 	err := s.query(ctx, func(q querier) error {
-		out = nil
-		rows, err := q.Query(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+		rows, err := q.Query(ctx, `SELECT `+sqlstore.ConsentColumns+` FROM consents
 			WHERE user_id = $1 ORDER BY client_id`, userID)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			c, err := scanConsent(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, c)
-		}
-		return rows.Err()
+		out, err = sqlstore.Collect(rows, scanConsent)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list consents of user %q: %w", userID, err)
@@ -142,15 +136,6 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string, ev s
 	return nil
 }
 
-func scanConsent(row scanner) (store.Consent, error) {
-	var (
-		c       store.Consent
-		granted *time.Time
-	)
-	if err := row.Scan(&c.UserID, &c.ClientID, &c.Scopes, &granted); err != nil {
-		return store.Consent{}, err
-	}
-	c.Scopes = nilIfEmpty(c.Scopes)
-	c.GrantedAt = fromTS(granted)
-	return c, nil
+func scanConsent(row sqlstore.Scanner) (store.Consent, error) {
+	return sqlstore.ScanConsent(codec{}, row)
 }

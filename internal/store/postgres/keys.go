@@ -3,11 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // keysLockClass is the first key of the advisory lock that serialises
@@ -51,8 +51,8 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Sign
 			return err
 		}
 		for _, k := range add {
-			_, err := tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, encrypted, created_at, active_at)
-				VALUES ($1, $2, $3, $4, $5)`, k.ID, k.Algorithm, nonNilBytes(k.Encrypted), ts(k.CreatedAt), ts(k.ActiveAt))
+			_, err := tx.Exec(ctx, `INSERT INTO signing_keys (`+sqlstore.KeyColumns+`)
+				VALUES ($1, $2, $3, $4, $5)`, sqlstore.KeyArgs(codec{}, k)...)
 			if isUniqueViolation(err) {
 				return fmt.Errorf("signing key %q: %w", k.ID, store.ErrConflict)
 			}
@@ -89,27 +89,11 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Sign
 }
 
 func listKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
-	rows, err := q.Query(ctx, `SELECT id, algorithm, encrypted, created_at, active_at FROM signing_keys
+	rows, err := q.Query(ctx, "SELECT "+sqlstore.KeyColumns+` FROM signing_keys
 		ORDER BY active_at NULLS FIRST, id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
-		var (
-			k               store.SigningKey
-			created, active *time.Time
-		)
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Encrypted, &created, &active); err != nil {
-			return nil, err
-		}
-		if len(k.Encrypted) == 0 {
-			k.Encrypted = nil
-		}
-		k.CreatedAt = fromTS(created)
-		k.ActiveAt = fromTS(active)
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, func(row sqlstore.Scanner) (store.SigningKey, error) { return sqlstore.ScanKey(codec{}, row) })
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // Refresh tokens.
@@ -20,12 +21,8 @@ import (
 // CreateRefreshToken inserts t as the first token of a new family.
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		var userID *string
-		if t.UserID != "" {
-			userID = &t.UserID
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO refresh_families (id, client_id, user_id, expires_at, revoked_at)
-			VALUES ($1, $2, $3, $4, $5)`, t.FamilyID, t.ClientID, userID, ts(t.FamilyExpiresAt), ts(t.RevokedAt))
+		_, err := tx.Exec(ctx, `INSERT INTO refresh_families (`+sqlstore.FamilyColumns+`)
+			VALUES ($1, $2, $3, $4, $5)`, sqlstore.FamilyArgs(codec{}, t)...)
 		if err := insertErr(err, "client or user"); err != nil {
 			return fmt.Errorf("family %q: %w", t.FamilyID, err)
 		}
@@ -127,37 +124,15 @@ func revokeFamily(ctx context.Context, q querier, familyID string, at time.Time)
 }
 
 func insertRefreshToken(ctx context.Context, tx pgx.Tx, t store.RefreshToken) error {
-	_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (id, family_id, scopes, account_id, created_at, expires_at, used_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, t.ID, t.FamilyID, nonNilList(t.Scopes), t.AccountID,
-		ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.UsedAt))
+	_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (`+sqlstore.RefreshTokenColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, sqlstore.RefreshTokenArgs(codec{}, t)...)
 	return insertErr(err, "family")
 }
 
 func getRefreshToken(ctx context.Context, q querier, id string) (store.RefreshToken, error) {
-	var (
-		t                                                store.RefreshToken
-		userID                                           *string
-		created, expires, used, familyExpires, revokedAt *time.Time
-	)
-	err := q.QueryRow(ctx, `SELECT t.id, t.family_id, f.client_id, f.user_id, t.scopes, t.account_id,
-			t.created_at, t.expires_at, f.expires_at, t.used_at, f.revoked_at
-		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.id = $1`, id).Scan(
-		&t.ID, &t.FamilyID, &t.ClientID, &userID, &t.Scopes, &t.AccountID,
-		&created, &expires, &familyExpires, &used, &revokedAt)
+	t, err := sqlstore.ScanRefreshToken(codec{}, q.QueryRow(ctx, sqlstore.RefreshTokenSelect+" WHERE t.id = $1", id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.RefreshToken{}, store.ErrNotFound
 	}
-	if err != nil {
-		return store.RefreshToken{}, err
-	}
-	if userID != nil {
-		t.UserID = *userID
-	}
-	t.Scopes = nilIfEmpty(t.Scopes)
-	t.CreatedAt = fromTS(created)
-	t.ExpiresAt = fromTS(expires)
-	t.FamilyExpiresAt = fromTS(familyExpires)
-	t.UsedAt = fromTS(used)
-	t.RevokedAt = fromTS(revokedAt)
-	return t, nil
+	return t, err
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // RevokeToken records jti as revoked until expiresAt, stamped with the
@@ -42,24 +43,17 @@ func (s *Store) ListRevocations(ctx context.Context, since, now time.Time, limit
 	}
 	var out []store.Revocation
 	err := s.query(ctx, func(q querier) error {
-		out = nil
-		rows, err := q.Query(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens
+		rows, err := q.Query(ctx, `SELECT `+sqlstore.RevocationColumns+` FROM revoked_tokens
 			WHERE revoked_at >= $1 AND expires_at > $2 ORDER BY revoked_at, jti COLLATE "C" LIMIT $3`,
 			since.UTC().Truncate(time.Microsecond), now.UTC().Truncate(time.Microsecond), lim)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var r store.Revocation
-			if err := rows.Scan(&r.JTI, &r.ExpiresAt, &r.RevokedAt); err != nil {
-				return err
-			}
-			r.ExpiresAt = r.ExpiresAt.UTC()
-			r.RevokedAt = r.RevokedAt.UTC()
-			out = append(out, r)
-		}
-		return rows.Err()
+		out, err = sqlstore.Collect(rows, func(row sqlstore.Scanner) (store.Revocation, error) {
+			return sqlstore.ScanRevocation(codec{}, row)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", err)

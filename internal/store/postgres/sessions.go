@@ -9,13 +9,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // CreateSession inserts sess.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5)`, sess.ID, sess.UserID, ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt))
+		_, err := tx.Exec(ctx, `INSERT INTO sessions (`+sqlstore.SessionColumns+`)
+			VALUES ($1, $2, $3, $4, $5)`, sqlstore.SessionArgs(codec{}, sess)...)
 		return insertErr(err, "user")
 	})
 	if err != nil {
@@ -26,13 +27,10 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 
 // GetSession returns the session.
 func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error) {
-	var (
-		sess                     store.Session
-		created, seen, expiresAt *time.Time
-	)
-	err := s.query(ctx, func(q querier) error {
-		return q.QueryRow(ctx, "SELECT id, user_id, created_at, last_seen_at, expires_at FROM sessions WHERE id = $1", id).
-			Scan(&sess.ID, &sess.UserID, &created, &seen, &expiresAt)
+	var sess store.Session
+	err := s.query(ctx, func(q querier) (err error) {
+		sess, err = sqlstore.ScanSession(codec{}, q.QueryRow(ctx, "SELECT "+sqlstore.SessionColumns+" FROM sessions WHERE id = $1", id))
+		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
@@ -40,9 +38,6 @@ func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error
 	if err != nil {
 		return store.Session{}, fmt.Errorf("get session: %w", err)
 	}
-	sess.CreatedAt = fromTS(created)
-	sess.LastSeenAt = fromTS(seen)
-	sess.ExpiresAt = fromTS(expiresAt)
 	return sess, nil
 }
 

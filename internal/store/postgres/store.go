@@ -26,12 +26,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -333,7 +335,18 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-type scanner interface{ Scan(dest ...any) error }
+// codec is how PostgreSQL stores what sqlstore leaves to the dialect: times
+// as timestamptz (NULL for the zero time), string lists as text[], booleans
+// as boolean.
+type codec struct{}
+
+var _ sqlstore.Codec = codec{}
+
+func (codec) Time(t time.Time) any      { return ts(t) }
+func (codec) List(l []string) any       { return nonNilList(l) }
+func (codec) TimeDest(t *time.Time) any { return tsDest{t} }
+func (codec) ListDest(l *[]string) any  { return l }
+func (codec) BoolDest(b *bool) any      { return b }
 
 // ts encodes t for a nullable timestamptz column: nil for the zero time,
 // otherwise t in UTC truncated to microseconds (pgx would truncate too, but
@@ -346,11 +359,20 @@ func ts(t time.Time) *time.Time {
 	return &u
 }
 
-func fromTS(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
+// tsDest decodes a nullable timestamptz: the zero time for NULL, otherwise
+// the time in UTC.
+type tsDest struct{ t *time.Time }
+
+func (d tsDest) ScanTimestamptz(v pgtype.Timestamptz) error {
+	*d.t = time.Time{}
+	if !v.Valid {
+		return nil
 	}
-	return t.UTC()
+	if v.InfinityModifier != pgtype.Finite {
+		return fmt.Errorf("cannot scan an infinite timestamptz into a time")
+	}
+	*d.t = v.Time.UTC()
+	return nil
 }
 
 func nonNilList(l []string) []string {
@@ -358,20 +380,6 @@ func nonNilList(l []string) []string {
 		return []string{}
 	}
 	return l
-}
-
-func nilIfEmpty(l []string) []string {
-	if len(l) == 0 {
-		return nil
-	}
-	return l
-}
-
-func nonNilBytes(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }
 
 // isForeignKeyViolation reports a reference to a row that does not exist.
@@ -398,16 +406,8 @@ func prunePeople(ctx context.Context, tx pgx.Tx, now time.Time) error {
 	return err
 }
 
-// insertErr maps the constraint violations of an INSERT: a duplicate key
-// is store.ErrConflict, a reference to a missing row store.ErrNotFound.
+// insertErr maps the constraint violations of an INSERT (see
+// sqlstore.InsertErr).
 func insertErr(err error, referenced string) error {
-	switch {
-	case err == nil:
-		return nil
-	case isUniqueViolation(err):
-		return store.ErrConflict
-	case isForeignKeyViolation(err):
-		return fmt.Errorf("%s: %w", referenced, store.ErrNotFound)
-	}
-	return err
+	return sqlstore.InsertErr(err, referenced, isUniqueViolation, isForeignKeyViolation)
 }

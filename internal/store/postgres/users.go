@@ -4,18 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
-
-const userColumns = `id, username, display_name, password_hash, role, disabled, created_at, updated_at`
-
-// usernameKey is the form of a username that the unique index compares.
-func usernameKey(username string) string { return strings.ToLower(username) }
 
 // CreateUser inserts u and records ev.
 func (s *Store) CreateUser(ctx context.Context, u store.User, ev store.AuditEvent) error {
@@ -33,10 +27,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User, ev store.AuditEven
 
 // insertUser inserts u; ErrConflict if its ID or username is taken.
 func insertUser(ctx context.Context, tx pgx.Tx, u store.User) error {
-	_, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`, username_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		u.ID, u.Username, u.DisplayName, u.PasswordHash, u.Role, u.Disabled,
-		ts(u.CreatedAt), ts(u.UpdatedAt), usernameKey(u.Username))
+	_, err := tx.Exec(ctx, `INSERT INTO users (`+sqlstore.UserColumns+`, username_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, sqlstore.UserArgs(codec{}, u)...)
 	if isUniqueViolation(err) {
 		return store.ErrConflict
 	}
@@ -61,7 +53,7 @@ func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
 	var u store.User
 	err := s.query(ctx, func(q querier) (err error) {
-		u, err = getUser(ctx, q, "username_key = $1", usernameKey(username))
+		u, err = getUser(ctx, q, "username_key = $1", sqlstore.UsernameKey(username))
 		return err
 	})
 	if err != nil {
@@ -74,20 +66,13 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.U
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 	var out []store.User
 	err := s.query(ctx, func(q querier) error {
-		out = nil
-		rows, err := q.Query(ctx, "SELECT "+userColumns+" FROM users ORDER BY username_key")
+		rows, err := q.Query(ctx, "SELECT "+sqlstore.UserColumns+" FROM users ORDER BY username_key")
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			u, err := scanUser(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, u)
-		}
-		return rows.Err()
+		out, err = sqlstore.Collect(rows, scanUser)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
@@ -114,10 +99,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		if u.ID != id {
 			return fmt.Errorf("the update function changed the user ID to %q", u.ID)
 		}
-		_, err = tx.Exec(ctx, `UPDATE users SET username = $2, username_key = $3, display_name = $4,
-			password_hash = $5, role = $6, disabled = $7, created_at = $8, updated_at = $9 WHERE id = $1`,
-			id, u.Username, usernameKey(u.Username), u.DisplayName, u.PasswordHash, u.Role, u.Disabled,
-			ts(u.CreatedAt), ts(u.UpdatedAt))
+		_, err = tx.Exec(ctx, `UPDATE users SET username = $2, display_name = $3, password_hash = $4,
+			role = $5, disabled = $6, created_at = $7, updated_at = $8, username_key = $9 WHERE id = $1`,
+			sqlstore.UserArgs(codec{}, u)...)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("username %q: %w", u.Username, store.ErrConflict)
 		}
@@ -190,22 +174,11 @@ func (s *Store) DeleteUser(ctx context.Context, id string, fn func(store.User, i
 }
 
 func getUser(ctx context.Context, q querier, where string, arg any) (store.User, error) {
-	u, err := scanUser(q.QueryRow(ctx, "SELECT "+userColumns+" FROM users WHERE "+where, arg))
+	u, err := scanUser(q.QueryRow(ctx, "SELECT "+sqlstore.UserColumns+" FROM users WHERE "+where, arg))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.User{}, store.ErrNotFound
 	}
 	return u, err
 }
 
-func scanUser(row scanner) (store.User, error) {
-	var (
-		u                store.User
-		created, updated *time.Time
-	)
-	if err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.PasswordHash, &u.Role, &u.Disabled, &created, &updated); err != nil {
-		return store.User{}, err
-	}
-	u.CreatedAt = fromTS(created)
-	u.UpdatedAt = fromTS(updated)
-	return u, nil
-}
+func scanUser(row sqlstore.Scanner) (store.User, error) { return sqlstore.ScanUser(codec{}, row) }

@@ -7,29 +7,22 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // Changes returns the change-feed entries at or after since, oldest first.
 func (s *Store) Changes(ctx context.Context, since time.Time) ([]store.Change, error) {
 	var out []store.Change
 	err := s.query(ctx, func(q querier) error {
-		rows, err := q.QueryContext(ctx, "SELECT kind, target_id, at FROM changes WHERE at >= ? ORDER BY at, id", since.UnixMicro())
+		rows, err := q.QueryContext(ctx, "SELECT "+sqlstore.ChangeColumns+" FROM changes WHERE at >= ? ORDER BY at, id", since.UnixMicro())
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var (
-				c  store.Change
-				at int64
-			)
-			if err := rows.Scan(&c.Kind, &c.ID, &at); err != nil {
-				return err
-			}
-			c.At = time.UnixMicro(at).UTC()
-			out = append(out, c)
-		}
-		return rows.Err()
+		out, err = sqlstore.Collect(rows, func(row sqlstore.Scanner) (store.Change, error) {
+			return sqlstore.ScanChange(codec{}, row)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read change feed: %w", err)

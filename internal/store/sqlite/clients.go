@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // CreateClient inserts c with its secrets and records ev.
@@ -49,41 +49,23 @@ func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) 
 func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 	var out []store.Client
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT "+clientColumns+" FROM clients ORDER BY id")
+		rows, err := tx.QueryContext(ctx, "SELECT "+sqlstore.ClientColumns+" FROM clients ORDER BY id")
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		index := make(map[string]int)
-		for rows.Next() {
-			c, err := scanClient(rows)
-			if err != nil {
-				return err
-			}
-			index[c.ID] = len(out)
-			out = append(out, c)
-		}
-		if err := rows.Err(); err != nil {
+		if out, err = sqlstore.Collect(rows, scanClient); err != nil {
 			return err
 		}
 		rows.Close()
 
-		rows, err = tx.QueryContext(ctx, "SELECT client_id, "+secretColumns+" FROM client_secrets ORDER BY client_id, created_at, seq")
+		rows, err = tx.QueryContext(ctx, "SELECT client_id, "+sqlstore.SecretColumns+` FROM client_secrets
+			ORDER BY client_id, created_at, seq`)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var clientID string
-			sec, err := scanSecret(rows, &clientID)
-			if err != nil {
-				return err
-			}
-			if i, ok := index[clientID]; ok {
-				out[i].Secrets = append(out[i].Secrets, sec)
-			}
-		}
-		return rows.Err()
+		return sqlstore.AddSecrets(codec{}, rows, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
@@ -110,14 +92,10 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 		if c.ID != id {
 			return fmt.Errorf("the update function changed the client ID to %q", c.ID)
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE clients SET name = ?, description = ?, grant_types = ?,
-			scopes = ?, accounts = ?, redirect_uris = ?, audience = ?, token_ttl_ns = ?, disabled = ?,
-			created_at = ?, updated_at = ?, website = ?, token_endpoint_auth_method = ?,
-			refresh_with_client_credentials = ?, pkce_optional = ? WHERE id = ?`,
-			c.Name, c.Description, jsonList(c.GrantTypes), jsonList(c.Scopes), jsonList(c.Accounts),
-			jsonList(c.RedirectURIs), c.Audience, int64(c.TokenTTL), c.Disabled,
-			micros(c.CreatedAt), micros(c.UpdatedAt), c.Website, c.TokenEndpointAuthMethod,
-			c.RefreshWithClientCredentials, c.PKCEOptional, id)
+		res, err := tx.ExecContext(ctx, `UPDATE clients SET name = ?2, description = ?3, grant_types = ?4,
+			scopes = ?5, accounts = ?6, redirect_uris = ?7, audience = ?8, token_ttl_ns = ?9,
+			disabled = ?10, created_at = ?11, updated_at = ?12, website = ?13, token_endpoint_auth_method = ?14,
+			refresh_with_client_credentials = ?15, pkce_optional = ?16 WHERE id = ?1`, sqlstore.ClientArgs(codec{}, c)...)
 		if err != nil {
 			return err
 		}
@@ -178,19 +156,19 @@ func (s *Store) DeleteClient(ctx context.Context, id string, ev store.AuditEvent
 
 // TouchSecrets moves secrets' last-use times forward.
 func (s *Store) TouchSecrets(ctx context.Context, used map[string]time.Time) error {
-	ids := touchable(used)
+	ids := sqlstore.Touchable(used)
 	if len(ids) == 0 {
 		return nil
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE client_secrets SET last_used_at = ?1
-			WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)`)
+		stmt, err := tx.PrepareContext(ctx, `UPDATE client_secrets SET last_used_at = ?2
+			WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, id := range ids {
-			if _, err := stmt.ExecContext(ctx, micros(used[id]), id); err != nil {
+			if _, err := stmt.ExecContext(ctx, id, micros(used[id])); err != nil {
 				return err
 			}
 		}
@@ -202,104 +180,32 @@ func (s *Store) TouchSecrets(ctx context.Context, used map[string]time.Time) err
 	return nil
 }
 
-// touchable returns the IDs in used with a non-zero time, sorted.
-func touchable(used map[string]time.Time) []string {
-	ids := make([]string, 0, len(used))
-	for id, t := range used {
-		if !t.IsZero() {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-const clientColumns = `id, name, description, grant_types, scopes, accounts, redirect_uris,
-	audience, token_ttl_ns, disabled, created_at, updated_at, website, token_endpoint_auth_method,
-	refresh_with_client_credentials, pkce_optional`
-
-const secretColumns = "id, digest, hint, created_at, expires_at, last_used_at"
-
 // getClient reads one client with its secrets.
-func getClient(ctx context.Context, q querier, id string) (store.Client, error) {
-	c, err := scanClient(q.QueryRowContext(ctx, "SELECT "+clientColumns+" FROM clients WHERE id = ?", id))
+func getClient(ctx context.Context, tx *sql.Tx, id string) (store.Client, error) {
+	c, err := scanClient(tx.QueryRowContext(ctx, "SELECT "+sqlstore.ClientColumns+" FROM clients WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Client{}, store.ErrNotFound
 	}
 	if err != nil {
 		return store.Client{}, err
 	}
-	rows, err := q.QueryContext(ctx, "SELECT "+secretColumns+" FROM client_secrets WHERE client_id = ? ORDER BY created_at, seq", id)
+	rows, err := tx.QueryContext(ctx, "SELECT "+sqlstore.SecretColumns+` FROM client_secrets WHERE client_id = ?
+		ORDER BY created_at, seq`, id)
 	if err != nil {
 		return store.Client{}, err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		sec, err := scanSecret(rows)
-		if err != nil {
-			return store.Client{}, err
-		}
-		c.Secrets = append(c.Secrets, sec)
-	}
-	return c, rows.Err()
+	c.Secrets, err = sqlstore.Collect(rows, scanSecret)
+	return c, err
 }
 
-func scanClient(row scanner) (store.Client, error) {
-	var (
-		c                                          store.Client
-		grantTypes, scopes, accounts, redirectURIs string
-		ttl                                        int64
-		disabled, refreshCC, pkceOptional          int64
-		created, updated                           sql.NullInt64
-	)
-	if err := row.Scan(&c.ID, &c.Name, &c.Description, &grantTypes, &scopes, &accounts, &redirectURIs,
-		&c.Audience, &ttl, &disabled, &created, &updated, &c.Website, &c.TokenEndpointAuthMethod,
-		&refreshCC, &pkceOptional); err != nil {
-		return store.Client{}, err
-	}
-	for _, f := range []struct {
-		dst *[]string
-		src string
-	}{{&c.GrantTypes, grantTypes}, {&c.Scopes, scopes}, {&c.Accounts, accounts}, {&c.RedirectURIs, redirectURIs}} {
-		var err error
-		if *f.dst, err = parseList(f.src); err != nil {
-			return store.Client{}, fmt.Errorf("client %q: %w", c.ID, err)
-		}
-	}
-	c.TokenTTL = time.Duration(ttl)
-	c.Disabled = disabled != 0
-	c.RefreshWithClientCredentials = refreshCC != 0
-	c.PKCEOptional = pkceOptional != 0
-	c.CreatedAt = fromMicros(created)
-	c.UpdatedAt = fromMicros(updated)
-	return c, nil
-}
+func scanClient(row sqlstore.Scanner) (store.Client, error) { return sqlstore.ScanClient(codec{}, row) }
 
-// scanSecret scans secretColumns, preceded by the extra destinations.
-func scanSecret(row scanner, extra ...any) (store.Secret, error) {
-	var (
-		sec                        store.Secret
-		created, expires, lastUsed sql.NullInt64
-	)
-	dest := append(extra, &sec.ID, &sec.Digest, &sec.Hint, &created, &expires, &lastUsed)
-	if err := row.Scan(dest...); err != nil {
-		return store.Secret{}, err
-	}
-	if len(sec.Digest) == 0 {
-		sec.Digest = nil
-	}
-	sec.CreatedAt = fromMicros(created)
-	sec.ExpiresAt = fromMicros(expires)
-	sec.LastUsedAt = fromMicros(lastUsed)
-	return sec, nil
-}
+func scanSecret(row sqlstore.Scanner) (store.Secret, error) { return sqlstore.ScanSecret(codec{}, row) }
 
 func insertClient(ctx context.Context, tx *sql.Tx, c store.Client) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Name, c.Description, jsonList(c.GrantTypes), jsonList(c.Scopes), jsonList(c.Accounts),
-		jsonList(c.RedirectURIs), c.Audience, int64(c.TokenTTL), c.Disabled, micros(c.CreatedAt), micros(c.UpdatedAt),
-		c.Website, c.TokenEndpointAuthMethod, c.RefreshWithClientCredentials, c.PKCEOptional)
+	_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+sqlstore.ClientColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, sqlstore.ClientArgs(codec{}, c)...)
 	if isUniqueViolation(err) {
 		return store.ErrConflict
 	}
@@ -308,10 +214,8 @@ func insertClient(ctx context.Context, tx *sql.Tx, c store.Client) error {
 
 func insertSecrets(ctx context.Context, tx *sql.Tx, clientID string, secrets []store.Secret) error {
 	for i, sec := range secrets {
-		_, err := tx.ExecContext(ctx, `INSERT INTO client_secrets (client_id, seq, `+secretColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			clientID, i, sec.ID, nonNilBytes(sec.Digest), sec.Hint,
-			micros(sec.CreatedAt), micros(sec.ExpiresAt), micros(sec.LastUsedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO client_secrets (client_id, seq, `+sqlstore.SecretColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, sqlstore.SecretArgs(codec{}, clientID, i, sec)...)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("secret %q: %w", sec.ID, store.ErrConflict)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // Authorization codes.
@@ -16,17 +17,11 @@ import (
 // (BEGIN IMMEDIATE), so the read-check-write of redeeming a code cannot
 // interleave.
 
-const authCodeColumns = `id, client_id, user_id, redirect_uri, scopes, code_challenge, nonce,
-	created_at, expires_at, used_at, access_token_jti, access_token_expires, refresh_family_id`
-
 // CreateAuthCode inserts c.
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.ID, c.ClientID, c.UserID, c.RedirectURI, jsonList(c.Scopes), c.CodeChallenge, c.Nonce,
-			micros(c.CreatedAt), micros(c.ExpiresAt), micros(c.UsedAt),
-			c.AccessTokenJTI, micros(c.AccessTokenExpires), c.RefreshFamilyID)
+		_, err := tx.ExecContext(ctx, `INSERT INTO auth_codes (`+sqlstore.AuthCodeColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, sqlstore.AuthCodeArgs(codec{}, c)...)
 		return insertErr(err, "client or user")
 	})
 	if err != nil {
@@ -82,27 +77,14 @@ func (s *Store) RecordAuthCodeIssue(ctx context.Context, id, accessJTI string, a
 	return nil
 }
 
-func getAuthCode(ctx context.Context, q querier, id string) (store.AuthCode, error) {
-	var (
-		c                                     store.AuthCode
-		scopes                                string
-		created, expires, used, accessExpires sql.NullInt64
-	)
-	err := q.QueryRowContext(ctx, "SELECT "+authCodeColumns+" FROM auth_codes WHERE id = ?", id).Scan(
-		&c.ID, &c.ClientID, &c.UserID, &c.RedirectURI, &scopes, &c.CodeChallenge, &c.Nonce,
-		&created, &expires, &used, &c.AccessTokenJTI, &accessExpires, &c.RefreshFamilyID)
+func getAuthCode(ctx context.Context, tx *sql.Tx, id string) (store.AuthCode, error) {
+	c, err := scanAuthCode(tx.QueryRowContext(ctx, "SELECT "+sqlstore.AuthCodeColumns+" FROM auth_codes WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.AuthCode{}, store.ErrNotFound
 	}
-	if err != nil {
-		return store.AuthCode{}, err
-	}
-	if c.Scopes, err = parseList(scopes); err != nil {
-		return store.AuthCode{}, err
-	}
-	c.CreatedAt = fromMicros(created)
-	c.ExpiresAt = fromMicros(expires)
-	c.UsedAt = fromMicros(used)
-	c.AccessTokenExpires = fromMicros(accessExpires)
-	return c, nil
+	return c, err
+}
+
+func scanAuthCode(row sqlstore.Scanner) (store.AuthCode, error) {
+	return sqlstore.ScanAuthCode(codec{}, row)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // UpdateConsent loads the consent, calls fn and saves what it left, in one
@@ -18,7 +19,7 @@ func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn f
 		fnErr error
 	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		c, err := scanConsent(tx.QueryRowContext(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+		c, err := scanConsent(tx.QueryRowContext(ctx, `SELECT `+sqlstore.ConsentColumns+` FROM consents
 			WHERE user_id = ? AND client_id = ?`, userID, clientID))
 		if errors.Is(err, sql.ErrNoRows) {
 			c, err = store.Consent{UserID: userID, ClientID: clientID}, nil
@@ -33,13 +34,13 @@ func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn f
 		if c.UserID != userID || c.ClientID != clientID {
 			return fmt.Errorf("the update function changed the consent's user or client to %q, %q", c.UserID, c.ClientID)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES (?, ?, ?, ?)
+		_, err = tx.ExecContext(ctx, `INSERT INTO consents (`+sqlstore.ConsentColumns+`) VALUES (?, ?, ?, ?)
 			ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
-			c.UserID, c.ClientID, jsonList(c.Scopes), micros(c.GrantedAt))
+			sqlstore.ConsentArgs(codec{}, c)...)
 		if err := insertErr(err, "user or client"); err != nil {
 			return err
 		}
-		out, err = scanConsent(tx.QueryRowContext(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+		out, err = scanConsent(tx.QueryRowContext(ctx, `SELECT `+sqlstore.ConsentColumns+` FROM consents
 			WHERE user_id = ? AND client_id = ?`, userID, clientID))
 		return err
 	})
@@ -56,7 +57,7 @@ func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn f
 func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error) {
 	var c store.Consent
 	err := s.query(ctx, func(q querier) (err error) {
-		c, err = scanConsent(q.QueryRowContext(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+		c, err = scanConsent(q.QueryRowContext(ctx, `SELECT `+sqlstore.ConsentColumns+` FROM consents
 			WHERE user_id = ? AND client_id = ?`, userID, clientID))
 		return err
 	})
@@ -73,20 +74,14 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.
 func (s *Store) ListConsents(ctx context.Context, userID string) ([]store.Consent, error) {
 	var out []store.Consent
 	err := s.query(ctx, func(q querier) error {
-		rows, err := q.QueryContext(ctx, `SELECT user_id, client_id, scopes, granted_at FROM consents
+		rows, err := q.QueryContext(ctx, `SELECT `+sqlstore.ConsentColumns+` FROM consents
 			WHERE user_id = ? ORDER BY client_id`, userID)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			c, err := scanConsent(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, c)
-		}
-		return rows.Err()
+		out, err = sqlstore.Collect(rows, scanConsent)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list consents of user %q: %w", userID, err)
@@ -123,19 +118,6 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string, ev s
 	return nil
 }
 
-func scanConsent(row scanner) (store.Consent, error) {
-	var (
-		c       store.Consent
-		scopes  string
-		granted sql.NullInt64
-	)
-	if err := row.Scan(&c.UserID, &c.ClientID, &scopes, &granted); err != nil {
-		return store.Consent{}, err
-	}
-	var err error
-	if c.Scopes, err = parseList(scopes); err != nil {
-		return store.Consent{}, err
-	}
-	c.GrantedAt = fromMicros(granted)
-	return c, nil
+func scanConsent(row sqlstore.Scanner) (store.Consent, error) {
+	return sqlstore.ScanConsent(codec{}, row)
 }

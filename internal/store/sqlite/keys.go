@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // ListSigningKeys returns all signing keys ordered by ActiveAt, then ID.
@@ -37,8 +38,8 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Sign
 			return err
 		}
 		for _, k := range add {
-			_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, encrypted, created_at, active_at)
-				VALUES (?, ?, ?, ?, ?)`, k.ID, k.Algorithm, nonNilBytes(k.Encrypted), micros(k.CreatedAt), micros(k.ActiveAt))
+			_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+sqlstore.KeyColumns+`)
+				VALUES (?, ?, ?, ?, ?)`, sqlstore.KeyArgs(codec{}, k)...)
 			if err != nil {
 				if isUniqueViolation(err) {
 					return fmt.Errorf("signing key %q: %w", k.ID, store.ErrConflict)
@@ -77,26 +78,10 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Sign
 }
 
 func listKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
-	rows, err := q.QueryContext(ctx, "SELECT id, algorithm, encrypted, created_at, active_at FROM signing_keys ORDER BY active_at, id")
+	rows, err := q.QueryContext(ctx, "SELECT "+sqlstore.KeyColumns+` FROM signing_keys ORDER BY active_at, id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
-		var (
-			k               store.SigningKey
-			created, active sql.NullInt64
-		)
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Encrypted, &created, &active); err != nil {
-			return nil, err
-		}
-		if len(k.Encrypted) == 0 {
-			k.Encrypted = nil
-		}
-		k.CreatedAt = fromMicros(created)
-		k.ActiveAt = fromMicros(active)
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, func(row sqlstore.Scanner) (store.SigningKey, error) { return sqlstore.ScanKey(codec{}, row) })
 }

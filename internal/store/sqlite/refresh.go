@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // Refresh tokens.
@@ -19,8 +20,8 @@ import (
 // CreateRefreshToken inserts t as the first token of a new family.
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO refresh_families (id, client_id, user_id, expires_at, revoked_at)
-			VALUES (?, ?, ?, ?, ?)`, t.FamilyID, t.ClientID, nullString(t.UserID), micros(t.FamilyExpiresAt), micros(t.RevokedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO refresh_families (`+sqlstore.FamilyColumns+`)
+			VALUES (?, ?, ?, ?, ?)`, sqlstore.FamilyArgs(codec{}, t)...)
 		if err := insertErr(err, "client or user"); err != nil {
 			return fmt.Errorf("family %q: %w", t.FamilyID, err)
 		}
@@ -110,38 +111,15 @@ func revokeFamily(ctx context.Context, tx *sql.Tx, familyID string, at time.Time
 }
 
 func insertRefreshToken(ctx context.Context, tx *sql.Tx, t store.RefreshToken) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (id, family_id, scopes, account_id, created_at, expires_at, used_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, t.ID, t.FamilyID, jsonList(t.Scopes), t.AccountID,
-		micros(t.CreatedAt), micros(t.ExpiresAt), micros(t.UsedAt))
+	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+sqlstore.RefreshTokenColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, sqlstore.RefreshTokenArgs(codec{}, t)...)
 	return insertErr(err, "family")
 }
 
 func getRefreshToken(ctx context.Context, q querier, id string) (store.RefreshToken, error) {
-	var (
-		t                                                store.RefreshToken
-		userID                                           sql.NullString
-		scopes                                           string
-		created, expires, used, familyExpires, revokedAt sql.NullInt64
-	)
-	err := q.QueryRowContext(ctx, `SELECT t.id, t.family_id, f.client_id, f.user_id, t.scopes, t.account_id,
-			t.created_at, t.expires_at, f.expires_at, t.used_at, f.revoked_at
-		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.id = ?`, id).Scan(
-		&t.ID, &t.FamilyID, &t.ClientID, &userID, &scopes, &t.AccountID,
-		&created, &expires, &familyExpires, &used, &revokedAt)
+	t, err := sqlstore.ScanRefreshToken(codec{}, q.QueryRowContext(ctx, sqlstore.RefreshTokenSelect+" WHERE t.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.RefreshToken{}, store.ErrNotFound
 	}
-	if err != nil {
-		return store.RefreshToken{}, err
-	}
-	if t.Scopes, err = parseList(scopes); err != nil {
-		return store.RefreshToken{}, err
-	}
-	t.UserID = userID.String
-	t.CreatedAt = fromMicros(created)
-	t.ExpiresAt = fromMicros(expires)
-	t.FamilyExpiresAt = fromMicros(familyExpires)
-	t.UsedAt = fromMicros(used)
-	t.RevokedAt = fromMicros(revokedAt)
-	return t, nil
+	return t, err
 }

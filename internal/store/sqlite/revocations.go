@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // RevokeToken records jti as revoked until expiresAt, stamped with this
@@ -49,26 +50,17 @@ func (s *Store) ListRevocations(ctx context.Context, since, now time.Time, limit
 	}
 	var out []store.Revocation
 	err := s.query(ctx, func(q querier) error {
-		rows, err := q.QueryContext(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens
+		rows, err := q.QueryContext(ctx, `SELECT `+sqlstore.RevocationColumns+` FROM revoked_tokens
 			WHERE revoked_at >= ? AND expires_at > ? ORDER BY revoked_at, jti LIMIT ?`,
 			since.UnixMicro(), now.UnixMicro(), limit)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var (
-				r            store.Revocation
-				exp, revoked int64
-			)
-			if err := rows.Scan(&r.JTI, &exp, &revoked); err != nil {
-				return err
-			}
-			r.ExpiresAt = time.UnixMicro(exp).UTC()
-			r.RevokedAt = time.UnixMicro(revoked).UTC()
-			out = append(out, r)
-		}
-		return rows.Err()
+		out, err = sqlstore.Collect(rows, func(row sqlstore.Scanner) (store.Revocation, error) {
+			return sqlstore.ScanRevocation(codec{}, row)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", err)

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // CreateSession inserts sess.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at)
-			VALUES (?, ?, ?, ?, ?)`, sess.ID, sess.UserID, micros(sess.CreatedAt), micros(sess.LastSeenAt), micros(sess.ExpiresAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sqlstore.SessionColumns+`)
+			VALUES (?, ?, ?, ?, ?)`, sqlstore.SessionArgs(codec{}, sess)...)
 		return insertErr(err, "user")
 	})
 	if err != nil {
@@ -25,13 +26,10 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 
 // GetSession returns the session.
 func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error) {
-	var (
-		sess                     store.Session
-		created, seen, expiresAt sql.NullInt64
-	)
-	err := s.query(ctx, func(q querier) error {
-		return q.QueryRowContext(ctx, "SELECT id, user_id, created_at, last_seen_at, expires_at FROM sessions WHERE id = ?", id).
-			Scan(&sess.ID, &sess.UserID, &created, &seen, &expiresAt)
+	var sess store.Session
+	err := s.query(ctx, func(q querier) (err error) {
+		sess, err = sqlstore.ScanSession(codec{}, q.QueryRowContext(ctx, "SELECT "+sqlstore.SessionColumns+" FROM sessions WHERE id = ?", id))
+		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -39,9 +37,6 @@ func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error
 	if err != nil {
 		return store.Session{}, fmt.Errorf("get session: %w", err)
 	}
-	sess.CreatedAt = fromMicros(created)
-	sess.LastSeenAt = fromMicros(seen)
-	sess.ExpiresAt = fromMicros(expiresAt)
 	return sess, nil
 }
 
@@ -51,8 +46,8 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 		return nil
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ?1
-			WHERE id = ?2 AND (last_seen_at IS NULL OR last_seen_at < ?1)`, micros(at), id)
+		_, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ?2
+			WHERE id = ?1 AND (last_seen_at IS NULL OR last_seen_at < ?2)`, id, micros(at))
 		return err
 	})
 	if err != nil {
@@ -63,11 +58,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 
 // DeleteSession removes the session.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE id = ?", id)
-		return err
-	})
-	if err != nil {
+	if err := s.exec(ctx, "DELETE FROM sessions WHERE id = ?", id); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
@@ -75,11 +66,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 
 // DeleteUserSessions removes every session of the user.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", userID)
-		return err
-	})
-	if err != nil {
+	if err := s.exec(ctx, "DELETE FROM sessions WHERE user_id = ?", userID); err != nil {
 		return fmt.Errorf("delete sessions of user %q: %w", userID, err)
 	}
 	return nil

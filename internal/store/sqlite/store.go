@@ -31,6 +31,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // busyTimeout is how long a statement waits for a lock held by another
@@ -279,6 +280,14 @@ func (s *Store) query(_ context.Context, fn func(q querier) error) error {
 	return s.check(fn(s.db))
 }
 
+// exec runs one statement that writes, in a write transaction (see write).
+func (s *Store) exec(ctx context.Context, query string, args ...any) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	})
+}
+
 // check marks an error that means the database cannot be used right now
 // (closed, locked by another process for longer than the busy timeout, an
 // I/O error, a full disk, a deadline) as store.ErrUnavailable. SQLite has
@@ -325,7 +334,18 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-type scanner interface{ Scan(dest ...any) error }
+// codec is how SQLite stores what sqlstore leaves to the dialect: times as
+// integer microseconds since the Unix epoch (NULL for the zero time), string
+// lists as JSON arrays, booleans as integers.
+type codec struct{}
+
+var _ sqlstore.Codec = codec{}
+
+func (codec) Time(t time.Time) any      { return micros(t) }
+func (codec) List(l []string) any       { return jsonList(l) }
+func (codec) TimeDest(t *time.Time) any { return microsDest{t} }
+func (codec) ListDest(l *[]string) any  { return listDest{l} }
+func (codec) BoolDest(b *bool) any      { return boolDest{b} }
 
 // micros encodes t as microseconds since the Unix epoch, NULL for zero.
 func micros(t time.Time) sql.NullInt64 {
@@ -335,11 +355,19 @@ func micros(t time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
 }
 
-func fromMicros(v sql.NullInt64) time.Time {
-	if !v.Valid {
-		return time.Time{}
+// microsDest decodes what micros encoded.
+type microsDest struct{ t *time.Time }
+
+func (d microsDest) Scan(src any) error {
+	var v sql.NullInt64
+	if err := v.Scan(src); err != nil {
+		return err
 	}
-	return time.UnixMicro(v.Int64).UTC()
+	*d.t = time.Time{}
+	if v.Valid {
+		*d.t = time.UnixMicro(v.Int64).UTC()
+	}
+	return nil
 }
 
 // jsonList encodes a string list as a JSON array; nil becomes "[]".
@@ -354,23 +382,35 @@ func jsonList(l []string) string {
 	return string(b)
 }
 
-// parseList decodes a JSON array of strings; an empty one becomes nil.
-func parseList(s string) ([]string, error) {
+// listDest decodes a JSON array of strings; an empty one becomes nil.
+type listDest struct{ l *[]string }
+
+func (d listDest) Scan(src any) error {
+	var s sql.NullString
+	if err := s.Scan(src); err != nil {
+		return err
+	}
 	var l []string
-	if err := json.Unmarshal([]byte(s), &l); err != nil {
-		return nil, fmt.Errorf("decode string list: %w", err)
+	if err := json.Unmarshal([]byte(s.String), &l); err != nil {
+		return fmt.Errorf("decode string list: %w", err)
 	}
 	if len(l) == 0 {
-		return nil, nil
+		l = nil
 	}
-	return l, nil
+	*d.l = l
+	return nil
 }
 
-func nonNilBytes(b []byte) []byte {
-	if b == nil {
-		return []byte{}
+// boolDest decodes an integer: any but 0 is true.
+type boolDest struct{ b *bool }
+
+func (d boolDest) Scan(src any) error {
+	var v sql.NullInt64
+	if err := v.Scan(src); err != nil {
+		return err
 	}
-	return b
+	*d.b = v.Int64 != 0
+	return nil
 }
 
 func isBusy(err error) bool {
@@ -410,20 +450,8 @@ func prunePeople(ctx context.Context, tx *sql.Tx, now time.Time) error {
 	return err
 }
 
-// insertErr maps the constraint violations of an INSERT: a duplicate key
-// is store.ErrConflict, a reference to a missing row store.ErrNotFound.
+// insertErr maps the constraint violations of an INSERT (see
+// sqlstore.InsertErr).
 func insertErr(err error, referenced string) error {
-	switch {
-	case err == nil:
-		return nil
-	case isUniqueViolation(err):
-		return store.ErrConflict
-	case isForeignKeyViolation(err):
-		return fmt.Errorf("%s: %w", referenced, store.ErrNotFound)
-	}
-	return err
-}
-
-func nullString(s string) sql.NullString {
-	return sql.NullString{String: s, Valid: s != ""}
+	return sqlstore.InsertErr(err, referenced, isUniqueViolation, isForeignKeyViolation)
 }

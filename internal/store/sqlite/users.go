@@ -5,15 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
-
-const userColumns = `id, username, display_name, password_hash, role, disabled, created_at, updated_at`
-
-// usernameKey is the form of a username that the unique index compares.
-func usernameKey(username string) string { return strings.ToLower(username) }
 
 // CreateUser inserts u and records ev.
 func (s *Store) CreateUser(ctx context.Context, u store.User, ev store.AuditEvent) error {
@@ -31,10 +26,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User, ev store.AuditEven
 
 // insertUser inserts u; ErrConflict if its ID or username is taken.
 func insertUser(ctx context.Context, tx *sql.Tx, u store.User) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`, username_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Username, u.DisplayName, u.PasswordHash, u.Role, u.Disabled,
-		micros(u.CreatedAt), micros(u.UpdatedAt), usernameKey(u.Username))
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+sqlstore.UserColumns+`, username_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, sqlstore.UserArgs(codec{}, u)...)
 	if isUniqueViolation(err) {
 		return store.ErrConflict
 	}
@@ -59,7 +52,7 @@ func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
 	var u store.User
 	err := s.query(ctx, func(q querier) (err error) {
-		u, err = getUser(ctx, q, "username_key = ?", usernameKey(username))
+		u, err = getUser(ctx, q, "username_key = ?", sqlstore.UsernameKey(username))
 		return err
 	})
 	if err != nil {
@@ -72,19 +65,13 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.U
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 	var out []store.User
 	err := s.query(ctx, func(q querier) error {
-		rows, err := q.QueryContext(ctx, "SELECT "+userColumns+" FROM users ORDER BY username_key")
+		rows, err := q.QueryContext(ctx, "SELECT "+sqlstore.UserColumns+" FROM users ORDER BY username_key")
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			u, err := scanUser(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, u)
-		}
-		return rows.Err()
+		out, err = sqlstore.Collect(rows, scanUser)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
@@ -111,10 +98,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		if u.ID != id {
 			return fmt.Errorf("the update function changed the user ID to %q", u.ID)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, username_key = ?, display_name = ?,
-			password_hash = ?, role = ?, disabled = ?, created_at = ?, updated_at = ? WHERE id = ?`,
-			u.Username, usernameKey(u.Username), u.DisplayName, u.PasswordHash, u.Role, u.Disabled,
-			micros(u.CreatedAt), micros(u.UpdatedAt), id)
+		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?2, display_name = ?3, password_hash = ?4,
+			role = ?5, disabled = ?6, created_at = ?7, updated_at = ?8, username_key = ?9 WHERE id = ?1`,
+			sqlstore.UserArgs(codec{}, u)...)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("username %q: %w", u.Username, store.ErrConflict)
 		}
@@ -171,24 +157,11 @@ func (s *Store) DeleteUser(ctx context.Context, id string, fn func(store.User, i
 }
 
 func getUser(ctx context.Context, q querier, where string, arg any) (store.User, error) {
-	u, err := scanUser(q.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE "+where, arg))
+	u, err := scanUser(q.QueryRowContext(ctx, "SELECT "+sqlstore.UserColumns+" FROM users WHERE "+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, store.ErrNotFound
 	}
 	return u, err
 }
 
-func scanUser(row scanner) (store.User, error) {
-	var (
-		u                store.User
-		disabled         int64
-		created, updated sql.NullInt64
-	)
-	if err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.PasswordHash, &u.Role, &disabled, &created, &updated); err != nil {
-		return store.User{}, err
-	}
-	u.Disabled = disabled != 0
-	u.CreatedAt = fromMicros(created)
-	u.UpdatedAt = fromMicros(updated)
-	return u, nil
-}
+func scanUser(row sqlstore.Scanner) (store.User, error) { return sqlstore.ScanUser(codec{}, row) }
