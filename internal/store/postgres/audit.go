@@ -14,24 +14,11 @@ import (
 // ListAudit returns the audit events that match f, newest first.
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
 	q, args := sqlstore.AuditQuery(f, func(n int) string { return "$" + strconv.Itoa(n) })
-	var out []store.AuditEvent
-	err := s.query(ctx, func(qr querier) error {
-		rows, err := qr.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sqlstore.Collect(rows, scanAuditEvent)
-		return err
-	})
+	out, err := list(ctx, s, sqlstore.ScanAuditEvent, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
 	return out, nil
-}
-
-func scanAuditEvent(row sqlstore.Scanner) (store.AuditEvent, error) {
-	return sqlstore.ScanAuditEvent(codec{}, row)
 }
 
 func addAudit(ctx context.Context, tx pgx.Tx, ev store.AuditEvent) error {

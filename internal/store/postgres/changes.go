@@ -13,19 +13,8 @@ import (
 
 // Changes returns the change-feed entries at or after since, oldest first.
 func (s *Store) Changes(ctx context.Context, since time.Time) ([]store.Change, error) {
-	var out []store.Change
-	err := s.query(ctx, func(q querier) error {
-		rows, err := q.Query(ctx, "SELECT "+sqlstore.ChangeColumns+" FROM changes WHERE at >= $1 ORDER BY at, id",
-			since.UTC().Truncate(time.Microsecond))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sqlstore.Collect(rows, func(row sqlstore.Scanner) (store.Change, error) {
-			return sqlstore.ScanChange(codec{}, row)
-		})
-		return err
-	})
+	out, err := list(ctx, s, sqlstore.ScanChange, "SELECT "+sqlstore.ChangeColumns+" FROM changes WHERE at >= $1 ORDER BY at, id",
+		since.UTC().Truncate(time.Microsecond))
 	if err != nil {
 		return nil, fmt.Errorf("read change feed: %w", err)
 	}

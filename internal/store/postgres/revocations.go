@@ -41,20 +41,9 @@ func (s *Store) ListRevocations(ctx context.Context, since, now time.Time, limit
 	if limit > 0 {
 		lim = &limit
 	}
-	var out []store.Revocation
-	err := s.query(ctx, func(q querier) error {
-		rows, err := q.Query(ctx, `SELECT `+sqlstore.RevocationColumns+` FROM revoked_tokens
+	out, err := list(ctx, s, sqlstore.ScanRevocation, `SELECT `+sqlstore.RevocationColumns+` FROM revoked_tokens
 			WHERE revoked_at >= $1 AND expires_at > $2 ORDER BY revoked_at, jti COLLATE "C" LIMIT $3`,
-			since.UTC().Truncate(time.Microsecond), now.UTC().Truncate(time.Microsecond), lim)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sqlstore.Collect(rows, func(row sqlstore.Scanner) (store.Revocation, error) {
-			return sqlstore.ScanRevocation(codec{}, row)
-		})
-		return err
-	})
+		since.UTC().Truncate(time.Microsecond), now.UTC().Truncate(time.Microsecond), lim)
 	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", err)
 	}

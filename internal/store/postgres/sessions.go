@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -27,14 +26,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 
 // GetSession returns the session.
 func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error) {
-	var sess store.Session
-	err := s.query(ctx, func(q querier) (err error) {
-		sess, err = sqlstore.ScanSession(codec{}, q.QueryRow(ctx, "SELECT "+sqlstore.SessionColumns+" FROM sessions WHERE id = $1", id))
-		return err
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = store.ErrNotFound
-	}
+	sess, err := get(ctx, s, sqlstore.ScanSession, "SELECT "+sqlstore.SessionColumns+" FROM sessions WHERE id = $1", id)
 	if err != nil {
 		return store.Session{}, fmt.Errorf("get session: %w", err)
 	}

@@ -219,6 +219,35 @@ func (s *Store) query(ctx context.Context, fn func(q querier) error) error {
 	}, always)
 }
 
+// list runs query outside a transaction (see query) and scans every row.
+func list[T any](ctx context.Context, s *Store, scan func(sqlstore.Codec, sqlstore.Scanner) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := s.query(ctx, func(q querier) error {
+		rows, err := q.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out, err = sqlstore.Collect(rows, func(row sqlstore.Scanner) (T, error) { return scan(codec{}, row) })
+		return err
+	})
+	return out, err
+}
+
+// get runs query outside a transaction (see query) and scans its row; no
+// row is store.ErrNotFound.
+func get[T any](ctx context.Context, s *Store, scan func(sqlstore.Codec, sqlstore.Scanner) (T, error), query string, args ...any) (T, error) {
+	var v T
+	err := s.query(ctx, func(q querier) (err error) {
+		v, err = scan(codec{}, q.QueryRow(ctx, query, args...))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	return v, err
+}
+
 // write runs fn in a read-write transaction and commits it unless fn fails.
 // Every write goes through a transaction, even a single statement, so that
 // one whose connection was lost is known not to have committed unless the

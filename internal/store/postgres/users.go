@@ -64,16 +64,7 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.U
 
 // ListUsers returns every user ordered by lower-cased username.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	var out []store.User
-	err := s.query(ctx, func(q querier) error {
-		rows, err := q.Query(ctx, "SELECT "+sqlstore.UserColumns+" FROM users ORDER BY username_key")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sqlstore.Collect(rows, scanUser)
-		return err
-	})
+	out, err := list(ctx, s, sqlstore.ScanUser, "SELECT "+sqlstore.UserColumns+" FROM users ORDER BY username_key")
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}

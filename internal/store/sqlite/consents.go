@@ -55,15 +55,8 @@ func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn f
 
 // GetConsent returns the user's consent for the client.
 func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error) {
-	var c store.Consent
-	err := s.query(ctx, func(q querier) (err error) {
-		c, err = scanConsent(q.QueryRowContext(ctx, `SELECT `+sqlstore.ConsentColumns+` FROM consents
-			WHERE user_id = ? AND client_id = ?`, userID, clientID))
-		return err
-	})
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
+	c, err := get(ctx, s, sqlstore.ScanConsent, `SELECT `+sqlstore.ConsentColumns+` FROM consents
+			WHERE user_id = ? AND client_id = ?`, userID, clientID)
 	if err != nil {
 		return store.Consent{}, fmt.Errorf("get consent of user %q for client %q: %w", userID, clientID, err)
 	}
@@ -72,17 +65,8 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.
 
 // ListConsents returns the user's consents ordered by client ID.
 func (s *Store) ListConsents(ctx context.Context, userID string) ([]store.Consent, error) {
-	var out []store.Consent
-	err := s.query(ctx, func(q querier) error {
-		rows, err := q.QueryContext(ctx, `SELECT `+sqlstore.ConsentColumns+` FROM consents
+	out, err := list(ctx, s, sqlstore.ScanConsent, `SELECT `+sqlstore.ConsentColumns+` FROM consents
 			WHERE user_id = ? ORDER BY client_id`, userID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sqlstore.Collect(rows, scanConsent)
-		return err
-	})
 	if err != nil {
 		return nil, fmt.Errorf("list consents of user %q: %w", userID, err)
 	}

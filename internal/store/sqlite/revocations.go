@@ -48,20 +48,9 @@ func (s *Store) ListRevocations(ctx context.Context, since, now time.Time, limit
 	if limit <= 0 {
 		limit = -1 // no limit
 	}
-	var out []store.Revocation
-	err := s.query(ctx, func(q querier) error {
-		rows, err := q.QueryContext(ctx, `SELECT `+sqlstore.RevocationColumns+` FROM revoked_tokens
+	out, err := list(ctx, s, sqlstore.ScanRevocation, `SELECT `+sqlstore.RevocationColumns+` FROM revoked_tokens
 			WHERE revoked_at >= ? AND expires_at > ? ORDER BY revoked_at, jti LIMIT ?`,
-			since.UnixMicro(), now.UnixMicro(), limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sqlstore.Collect(rows, func(row sqlstore.Scanner) (store.Revocation, error) {
-			return sqlstore.ScanRevocation(codec{}, row)
-		})
-		return err
-	})
+		since.UnixMicro(), now.UnixMicro(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", err)
 	}

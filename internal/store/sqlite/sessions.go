@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,14 +25,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 
 // GetSession returns the session.
 func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error) {
-	var sess store.Session
-	err := s.query(ctx, func(q querier) (err error) {
-		sess, err = sqlstore.ScanSession(codec{}, q.QueryRowContext(ctx, "SELECT "+sqlstore.SessionColumns+" FROM sessions WHERE id = ?", id))
-		return err
-	})
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
+	sess, err := get(ctx, s, sqlstore.ScanSession, "SELECT "+sqlstore.SessionColumns+" FROM sessions WHERE id = ?", id)
 	if err != nil {
 		return store.Session{}, fmt.Errorf("get session: %w", err)
 	}

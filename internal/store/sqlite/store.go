@@ -280,6 +280,35 @@ func (s *Store) query(_ context.Context, fn func(q querier) error) error {
 	return s.check(fn(s.db))
 }
 
+// list runs query outside a transaction (see query) and scans every row.
+func list[T any](ctx context.Context, s *Store, scan func(sqlstore.Codec, sqlstore.Scanner) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := s.query(ctx, func(q querier) error {
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out, err = sqlstore.Collect(rows, func(row sqlstore.Scanner) (T, error) { return scan(codec{}, row) })
+		return err
+	})
+	return out, err
+}
+
+// get runs query outside a transaction (see query) and scans its row; no
+// row is store.ErrNotFound.
+func get[T any](ctx context.Context, s *Store, scan func(sqlstore.Codec, sqlstore.Scanner) (T, error), query string, args ...any) (T, error) {
+	var v T
+	err := s.query(ctx, func(q querier) (err error) {
+		v, err = scan(codec{}, q.QueryRowContext(ctx, query, args...))
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	return v, err
+}
+
 // exec runs one statement that writes, in a write transaction (see write).
 func (s *Store) exec(ctx context.Context, query string, args ...any) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
