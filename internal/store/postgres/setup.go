@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // Setup tokens: one-time links that create the first administrator.
@@ -26,8 +27,8 @@ const setupLockClass = 0x73657475 // "setu"
 
 // CreateSetupToken inserts t.
 func (s *Store) CreateSetupToken(ctx context.Context, t store.SetupToken) error {
-	err := s.exec(ctx, "INSERT INTO setup_tokens (id, created_at, expires_at) VALUES ($1, $2, $3)",
-		t.ID, ts(t.CreatedAt), ts(t.ExpiresAt))
+	err := s.exec(ctx, "INSERT INTO setup_tokens ("+sqlstore.SetupTokenColumns+") VALUES ($1, $2, $3)",
+		sqlstore.SetupTokenArgs(codec{}, t)...)
 	if isUniqueViolation(err) {
 		err = store.ErrConflict
 	}
@@ -87,21 +88,11 @@ func (s *Store) RedeemSetupToken(ctx context.Context, id string, at time.Time, u
 }
 
 func getSetupToken(ctx context.Context, q querier, id string) (store.SetupToken, error) {
-	var (
-		t                store.SetupToken
-		created, expires *time.Time
-	)
-	err := q.QueryRow(ctx, "SELECT id, created_at, expires_at FROM setup_tokens WHERE id = $1", id).
-		Scan(&t.ID, &created, &expires)
+	t, err := sqlstore.ScanSetupToken(codec{}, q.QueryRow(ctx, "SELECT "+sqlstore.SetupTokenColumns+" FROM setup_tokens WHERE id = $1", id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.SetupToken{}, store.ErrNotFound
 	}
-	if err != nil {
-		return store.SetupToken{}, err
-	}
-	t.CreatedAt = fromTS(created)
-	t.ExpiresAt = fromTS(expires)
-	return t, nil
+	return t, err
 }
 
 func pruneSetupTokens(ctx context.Context, tx pgx.Tx, now time.Time) error {

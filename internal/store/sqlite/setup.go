@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // Setup tokens: one-time links that create the first administrator.
@@ -19,14 +20,11 @@ import (
 
 // CreateSetupToken inserts t.
 func (s *Store) CreateSetupToken(ctx context.Context, t store.SetupToken) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO setup_tokens (id, created_at, expires_at) VALUES (?, ?, ?)",
-			t.ID, micros(t.CreatedAt), micros(t.ExpiresAt))
-		if isUniqueViolation(err) {
-			return store.ErrConflict
-		}
-		return err
-	})
+	err := s.exec(ctx, "INSERT INTO setup_tokens ("+sqlstore.SetupTokenColumns+") VALUES (?, ?, ?)",
+		sqlstore.SetupTokenArgs(codec{}, t)...)
+	if isUniqueViolation(err) {
+		err = store.ErrConflict
+	}
 	if err != nil {
 		return fmt.Errorf("create setup token: %w", err)
 	}
@@ -80,21 +78,11 @@ func (s *Store) RedeemSetupToken(ctx context.Context, id string, at time.Time, u
 }
 
 func getSetupToken(ctx context.Context, q querier, id string) (store.SetupToken, error) {
-	var (
-		t                store.SetupToken
-		created, expires sql.NullInt64
-	)
-	err := q.QueryRowContext(ctx, "SELECT id, created_at, expires_at FROM setup_tokens WHERE id = ?", id).
-		Scan(&t.ID, &created, &expires)
+	t, err := sqlstore.ScanSetupToken(codec{}, q.QueryRowContext(ctx, "SELECT "+sqlstore.SetupTokenColumns+" FROM setup_tokens WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.SetupToken{}, store.ErrNotFound
 	}
-	if err != nil {
-		return store.SetupToken{}, err
-	}
-	t.CreatedAt = fromMicros(created)
-	t.ExpiresAt = fromMicros(expires)
-	return t, nil
+	return t, err
 }
 
 func pruneSetupTokens(ctx context.Context, tx *sql.Tx, now time.Time) error {
