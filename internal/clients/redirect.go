@@ -3,6 +3,8 @@ package clients
 import (
 	"fmt"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -90,4 +92,58 @@ func containsEmpty(ss []string) bool {
 		}
 	}
 	return false
+}
+
+// MatchRedirectURI picks the redirect URI for a request: sent must equal one
+// of the registered URIs exactly (no normalisation, OAuth 2.0 Security BCP
+// §4.1.3), except that an http URI on a loopback IP address may name any
+// port (RFC 8252 §7.3: a native app listens on a port the system gives it
+// at the time of the request). It may be omitted only if exactly one is
+// registered.
+func MatchRedirectURI(registered []string, sent string) (string, bool) {
+	if sent == "" {
+		if len(registered) == 1 {
+			return registered[0], true
+		}
+		return "", false
+	}
+	if slices.Contains(registered, sent) {
+		return sent, true
+	}
+	if portless, ok := loopbackWithoutPort(sent); ok {
+		for _, r := range registered {
+			if p, ok := loopbackWithoutPort(r); ok && p == portless {
+				return sent, true
+			}
+		}
+	}
+	return "", false
+}
+
+// loopbackWithoutPort returns an http URI on 127.0.0.1 or [::1] without its
+// port, and whether it is one. Every other character stays as it is, so two
+// such URIs compare equal only if they differ in the port alone. localhost
+// is not a loopback IP address (RFC 8252 §8.3) and must match exactly.
+func loopbackWithoutPort(uri string) (string, bool) {
+	rest, ok := strings.CutPrefix(uri, "http://")
+	if !ok {
+		return "", false
+	}
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	host := authority
+	if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.HasSuffix(authority, "]") {
+		host = authority[:i]
+		port := authority[i+1:]
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '0' || port[0] == '+' {
+			return "", false
+		}
+	}
+	if host != "127.0.0.1" && host != "[::1]" {
+		return "", false
+	}
+	return "http://" + host + tail, true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -152,6 +153,74 @@ func FuzzCheckRedirectURI(f *testing.F) {
 			if s[i] <= ' ' || s[i] >= 0x7f {
 				t.Fatalf("%q allowed with byte %#x", s, s[i])
 			}
+		}
+	})
+}
+
+func TestMatchRedirectURI(t *testing.T) {
+	reg := []string{"https://a.example/cb", "http://localhost:8000/cb"}
+	loop := []string{"http://127.0.0.1:8000/cb", "http://[::1]/cb?x=1"}
+	for _, tc := range []struct {
+		registered []string
+		sent, want string
+		ok         bool
+	}{
+		{reg, "https://a.example/cb", "https://a.example/cb", true},
+		{reg, "https://a.example/cb/", "", false},
+		{reg, "https://A.example/cb", "", false},
+		{reg, "", "", false},
+		{reg[:1], "", "https://a.example/cb", true},
+		{nil, "", "", false},
+		// RFC 8252 §7.3: any port on a loopback IP address, nothing else loose.
+		{loop, "http://127.0.0.1:49152/cb", "http://127.0.0.1:49152/cb", true},
+		{loop, "http://127.0.0.1/cb", "http://127.0.0.1/cb", true},
+		{loop, "http://[::1]:61000/cb?x=1", "http://[::1]:61000/cb?x=1", true},
+		{loop, "http://[::1]/cb?x=1", "http://[::1]/cb?x=1", true},
+		{loop, "http://127.0.0.1:49152/cb2", "", false},
+		{loop, "http://127.0.0.1:49152/cb?x=1", "", false},
+		{loop, "http://[::1]:61000/cb", "", false},
+		{loop, "https://127.0.0.1:49152/cb", "", false},
+		{loop, "http://127.0.0.1:0/cb", "", false},
+		{loop, "http://127.0.0.1:049152/cb", "", false},
+		{loop, "http://127.0.0.1:70000/cb", "", false},
+		{loop, "http://127.0.0.1:+80/cb", "", false},
+		{loop, "http://127.0.0.1:/cb", "", false},
+		{loop, "http://user@127.0.0.1:5/cb", "", false},
+		{loop, "http://127.0.0.2:5/cb", "", false},
+		{reg, "http://localhost:8001/cb", "", false}, // localhost: exact only
+		{reg, "http://localhost:8000/cb", "http://localhost:8000/cb", true},
+	} {
+		got, ok := MatchRedirectURI(tc.registered, tc.sent)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("MatchRedirectURI(%q, %q) = %q, %v; want %q, %v", tc.registered, tc.sent, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func FuzzRedirectURIMatch(f *testing.F) {
+	f.Add("https://a.example/cb", "https://a.example/cb")
+	f.Add("https://a.example/cb", "")
+	f.Add("https://a.example/cb", "https://a.example/cb?x")
+	f.Add("http://127.0.0.1:8000/cb", "http://127.0.0.1:49152/cb")
+	f.Add("http://[::1]/cb", "http://[::1]:5/cb")
+	f.Fuzz(func(t *testing.T, registered, sent string) {
+		reg := strings.Split(registered, " ")
+		got, ok := MatchRedirectURI(reg, sent)
+		if !ok {
+			return
+		}
+		if !slices.Contains(reg, got) {
+			// Only a loopback IP URI differing in its port alone.
+			p, ok := loopbackWithoutPort(got)
+			if !ok || !slices.ContainsFunc(reg, func(r string) bool { q, ok := loopbackWithoutPort(r); return ok && q == p }) {
+				t.Fatalf("matched %q, which is not registered", got)
+			}
+		}
+		if sent != "" && got != sent {
+			t.Fatalf("sent %q, matched %q", sent, got)
+		}
+		if sent == "" && len(reg) != 1 {
+			t.Fatalf("omitted redirect_uri matched with %d registered", len(reg))
 		}
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
@@ -67,60 +66,6 @@ func pageError(status int, msg string) *authzError {
 	return &authzError{status: status, code: oauth.CodeInvalidRequest, desc: msg, pageMessage: msg}
 }
 
-// matchRedirectURI picks the redirect URI for a request: sent must equal one
-// of the registered URIs exactly (no normalisation, OAuth 2.0 Security BCP
-// §4.1.3), except that an http URI on a loopback IP address may name any
-// port (RFC 8252 §7.3: a native app listens on a port the system gives it
-// at the time of the request). It may be omitted only if exactly one is
-// registered.
-func matchRedirectURI(registered []string, sent string) (string, bool) {
-	if sent == "" {
-		if len(registered) == 1 {
-			return registered[0], true
-		}
-		return "", false
-	}
-	if slices.Contains(registered, sent) {
-		return sent, true
-	}
-	if portless, ok := loopbackWithoutPort(sent); ok {
-		for _, r := range registered {
-			if p, ok := loopbackWithoutPort(r); ok && p == portless {
-				return sent, true
-			}
-		}
-	}
-	return "", false
-}
-
-// loopbackWithoutPort returns an http URI on 127.0.0.1 or [::1] without its
-// port, and whether it is one. Every other character stays as it is, so two
-// such URIs compare equal only if they differ in the port alone. localhost
-// is not a loopback IP address (RFC 8252 §8.3) and must match exactly.
-func loopbackWithoutPort(uri string) (string, bool) {
-	rest, ok := strings.CutPrefix(uri, "http://")
-	if !ok {
-		return "", false
-	}
-	end := strings.IndexAny(rest, "/?")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, tail := rest[:end], rest[end:]
-	host := authority
-	if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.HasSuffix(authority, "]") {
-		host = authority[:i]
-		port := authority[i+1:]
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '0' || port[0] == '+' {
-			return "", false
-		}
-	}
-	if host != "127.0.0.1" && host != "[::1]" {
-		return "", false
-	}
-	return "http://" + host + tail, true
-}
-
 // parseAuthorize validates an authorization request (RFC 6749 §4.1.1,
 // RFC 7636 §4.3). The client and redirect URI are checked first; until
 // both are trusted every error is a page, never a redirect.
@@ -153,7 +98,7 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 	if !ok {
 		return nil, pageError(http.StatusBadRequest, "The request has more than one redirect_uri.")
 	}
-	target, ok := matchRedirectURI(cc.client.RedirectURIs, sent)
+	target, ok := clients.MatchRedirectURI(cc.client.RedirectURIs, sent)
 	if !ok {
 		msg := "The redirect URI of the request is not registered for this application."
 		if sent == "" {

@@ -420,8 +420,6 @@ type Store interface {
 	// refresh token families (with their tokens) whose FamilyExpiresAt is
 	// before now, and setup tokens that expired before now.
 	Prune(ctx context.Context, now time.Time) error
-	// Ping checks that the database is reachable.
-	Ping(ctx context.Context) error
 	// SchemaVersion returns the database's applied schema migration
 	// version and the newest version this build embeds (and Open applies).
 	SchemaVersion(ctx context.Context) (applied, latest int64, err error)

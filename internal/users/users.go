@@ -364,13 +364,6 @@ func (s *Service) Authenticate(ctx context.Context, username, password, addr str
 	return u, nil
 }
 
-// Prune drops rate-limit state that is back at full allowance and login
-// pairs no longer remembered. The limiter also does this by itself, at
-// most once a minute, as logins come in.
-func (s *Service) Prune() {
-	s.limiter.Prune(s.now())
-}
-
 func (s *Service) dummyHash() string {
 	s.dummyOnce.Do(func() {
 		h, err := secret.HashPassword("dummy password for timing", s.cost, s.rand)

@@ -172,18 +172,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	err := s.query(ctx, func(q querier) error {
-		_, err := q.Exec(ctx, "SELECT 1")
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("ping postgres: %w", err)
-	}
-	return nil
-}
-
 // SchemaVersion returns the applied migration version and the newest
 // embedded one.
 func (s *Store) SchemaVersion(ctx context.Context) (applied, latest int64, err error) {

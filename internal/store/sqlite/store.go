@@ -209,18 +209,6 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// Ping checks that the database can be read.
-func (s *Store) Ping(ctx context.Context) error {
-	var one int
-	err := s.query(ctx, func(q querier) error {
-		return q.QueryRowContext(ctx, "SELECT 1").Scan(&one)
-	})
-	if err != nil {
-		return fmt.Errorf("ping sqlite: %w", err)
-	}
-	return nil
-}
-
 // SchemaVersion returns the applied migration version and the newest
 // embedded one.
 func (s *Store) SchemaVersion(ctx context.Context) (applied, latest int64, err error) {

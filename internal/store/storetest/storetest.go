@@ -103,7 +103,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListRevocations", testListRevocations},
 		{"Changes", testChanges},
 		{"Prune", testPrune},
-		{"Ping", testPing},
 		{"SchemaVersion", testSchemaVersion},
 		{"Unavailable", testUnavailable},
 
@@ -1351,12 +1350,6 @@ func testPrune(t *testing.T, s store.Store) {
 	}
 }
 
-func testPing(t *testing.T, s store.Store) {
-	if err := s.Ping(t.Context()); err != nil {
-		t.Errorf("Ping: %v", err)
-	}
-}
-
 func testSchemaVersion(t *testing.T, s store.Store) {
 	applied, latest, err := s.SchemaVersion(t.Context())
 	if err != nil {
@@ -1398,5 +1391,4 @@ func testUnavailable(t *testing.T, s store.Store) {
 	check("Changes", err)
 	_, _, err = s.SchemaVersion(ctx)
 	check("SchemaVersion", err)
-	check("Ping", s.Ping(ctx))
 }
