@@ -119,7 +119,7 @@ func overrideParams(rawQuery string) []string {
 				name = n
 			}
 		}
-		if isoverrideParam(name) {
+		if isOverrideParam(name) {
 			if v, err := url.QueryUnescape(val); err == nil {
 				val = v
 			}
@@ -139,7 +139,7 @@ func cut2(s string, a, b byte) (before, after string, found bool) {
 	return s, "", false
 }
 
-func isoverrideParam(name string) bool {
+func isOverrideParam(name string) bool {
 	name = strings.TrimLeft(name, " ")
 	if i := strings.IndexByte(name, '['); i >= 0 {
 		name = name[:i]

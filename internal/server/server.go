@@ -251,7 +251,7 @@ func (s *Server) checkFresh(now time.Time) error {
 	if s.maxStaleness <= 0 || now.Sub(*s.confirmed.Load()) <= s.maxStaleness {
 		return nil
 	}
-	return &oauth.Error{Code: oauth.CodeTemporarilyUnavailable, Status: http.StatusServiceUnavailable,
-		Description: "this server cannot currently confirm that its client data is up to date; retry later",
-		RetryAfter:  max(1, int(s.pollInterval/time.Second))}
+	e := oauth.TemporarilyUnavailable(max(1, int(s.pollInterval/time.Second)))
+	e.Description = "this server cannot currently confirm that its client data is up to date; retry later"
+	return e
 }
