@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // changesChannel is the LISTEN/NOTIFY channel on which every write to the
@@ -21,7 +23,7 @@ const listenCheck = 30 * time.Second
 // notifyChange signals the change feed's listeners. PostgreSQL delivers the
 // notification when tx commits, and not at all if it rolls back; several
 // in one transaction are delivered once.
-func notifyChange(ctx context.Context, tx pgx.Tx) error {
+func notifyChange(ctx context.Context, tx sqlstore.Tx) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_notify($1, coalesce(current_schema(), ''))", changesChannel); err != nil {
 		return fmt.Errorf("notify change: %w", err)
 	}
@@ -34,7 +36,7 @@ func notifyChange(ctx context.Context, tx pgx.Tx) error {
 // (it returns nil) or the connection fails (it returns the error; the
 // caller may call it again). notify must not block.
 func (s *Store) WatchChanges(ctx context.Context, notify func()) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	conn, err := pgx.ConnectConfig(ctx, s.db.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -120,14 +120,14 @@ func TestDatabaseDown(t *testing.T) {
 	s := openTest(t, pgtest.DSN(t))
 	// Point the pool at a dead port: its idle connections still work, so
 	// drop them, then every new connection is refused.
-	cfg := s.pool.Config()
+	cfg := s.db.pool.Config()
 	cfg.ConnConfig.Port = 1
 	dead, err := newPoolForTest(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.pool.Close()
-	s.pool = dead
+	s.db.pool.Close()
+	s.db.pool = dead
 	_, err = s.IsTokenRevoked(t.Context(), "j")
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("IsTokenRevoked with the database down: got %v, want store.ErrUnavailable", err)

@@ -2,16 +2,12 @@ package postgres
 
 import (
 	"context"
-	"io/fs"
-	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
@@ -67,7 +63,7 @@ func TestConcurrentOpen(t *testing.T) {
 		t.Errorf("Migrate: got schema version %d, want 5", v)
 	}
 	var applied int
-	if err := stores[0].pool.QueryRow(t.Context(), "SELECT count(*) FROM goose_db_version WHERE version_id = 1").Scan(&applied); err != nil {
+	if err := stores[0].db.pool.QueryRow(t.Context(), "SELECT count(*) FROM goose_db_version WHERE version_id = 1").Scan(&applied); err != nil {
 		t.Fatal(err)
 	}
 	if applied != 1 {
@@ -112,105 +108,36 @@ func TestOpenErrorHidesPassword(t *testing.T) {
 	}
 }
 
-// TestMigrateRevocationFeed upgrades a database with revocations recorded
-// before the revocation feed existed: they are listed, stamped with the
-// time of the upgrade.
+// legacy returns a new database for the tests of the migrations.
+func legacy(t *testing.T) storetest.Legacy {
+	dsn := pgtest.DSN(t)
+	pool, err := connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	db := stdlib.OpenDBFromPool(pool)
+	t.Cleanup(func() { db.Close() })
+	p, err := newProvider(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return storetest.Legacy{
+		Migrations: p,
+		Exec: func(query string, args ...any) error {
+			_, err := pool.Exec(t.Context(), query, args...)
+			return err
+		},
+		At:   func(at time.Time) any { return codec{}.At(at) },
+		Open: func() store.Store { return openTest(t, dsn) },
+	}
+}
+
 func TestMigrateRevocationFeed(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	ctx := t.Context()
-	pool, err := connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	fsys, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 1); err != nil {
-		t.Fatalf("migrate to version 1: %v", err)
-	}
-	exp := time.Now().Add(time.Hour)
-	for _, jti := range []string{"z", "a", "m"} {
-		if _, err := pool.Exec(ctx, "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)", jti, exp); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	before := time.Now()
-	s := openTest(t, dsn)
-	after := time.Now()
-	got, err := s.ListRevocations(ctx, time.Time{}, time.Now(), 0)
-	if err != nil {
-		t.Fatalf("ListRevocations: %v", err)
-	}
-	var jtis []string
-	for _, r := range got {
-		jtis = append(jtis, r.JTI)
-		// The database's clock may be another machine's.
-		if r.RevokedAt.Before(before.Add(-time.Minute)) || r.RevokedAt.After(after.Add(time.Minute)) {
-			t.Errorf("%q: RevokedAt = %v, want the time of the upgrade (%v to %v)", r.JTI, r.RevokedAt, before, after)
-		}
-	}
-	slices.Sort(jtis)
-	if want := []string{"a", "m", "z"}; !slices.Equal(jtis, want) {
-		t.Errorf("ListRevocations after the upgrade: got %q, want %q", jtis, want)
-	}
+	storetest.MigrateRevocationFeed(t, legacy(t), time.Minute)
 }
 
-// TestMigratePeople upgrades a database with a client made before the
-// people migration: it reads back with the new fields empty. The
-// migration can be rolled back and applied again.
-func TestMigratePeople(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	ctx := t.Context()
-	pool, err := connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	fsys, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 2); err != nil {
-		t.Fatalf("migrate to version 2: %v", err)
-	}
-	if _, err := pool.Exec(ctx, `INSERT INTO clients (id, name, description, audience, token_ttl_ns, disabled)
-		VALUES ('old', 'Old', '', '', 0, false)`); err != nil {
-		t.Fatal(err)
-	}
-	for i, step := range []func() error{
-		func() error { _, err := p.Up(ctx); return err },
-		func() error { _, err := p.DownTo(ctx, 2); return err },
-		func() error { _, err := p.Up(ctx); return err },
-	} {
-		if err := step(); err != nil {
-			t.Fatalf("migration step %d: %v", i+1, err)
-		}
-	}
-
-	s := openTest(t, dsn)
-	got, err := s.GetClient(ctx, "old")
-	if err != nil {
-		t.Fatalf("GetClient: %v", err)
-	}
-	if want := (store.Client{ID: "old", Name: "Old"}); !reflect.DeepEqual(got, want) {
-		t.Errorf("client from before the migration: got %+v, want %+v", got, want)
-	}
-}
+func TestMigratePeople(t *testing.T) { storetest.MigratePeople(t, legacy(t)) }
 
 // TestWatchChanges: a change committed through one store wakes the
 // watcher of another store on the same schema (another node) at once, and
@@ -276,4 +203,13 @@ func TestWatchChanges(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("WatchChanges did not return after cancel")
 	}
+}
+
+func BenchmarkStore(b *testing.B) {
+	s, err := Open(b.Context(), pgtest.DSN(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.Benchmark(b, s)
 }

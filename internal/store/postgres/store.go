@@ -20,11 +20,9 @@ import (
 	"io/fs"
 	"net"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,12 +43,15 @@ const migrateLockClass = 0x6d696772 // "migr"
 
 // Store is a store.Store on a PostgreSQL database.
 type Store struct {
-	pool   *pgxpool.Pool
-	closed atomic.Bool
+	*sqlstore.Store
+	db *db
 	// schema reads the applied migration version (without goose's lock).
 	schema *goose.Provider
-	sqlDB  *sql.DB // schema's database handle, on pool
+	sqlDB  *sql.DB // schema's database handle, on the pool
 }
+
+// dialect is PostgreSQL's SQL where the backends differ.
+var dialect = sqlstore.Dialect{ForUpdate: " FOR UPDATE", Now: "clock_timestamp()", Bytewise: ` COLLATE "C"`}
 
 var _ store.Store = (*Store)(nil)
 
@@ -67,15 +68,16 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	// database/sql keeps no connection of its own idle: each use takes
 	// one from the pool and gives it back.
-	db := stdlib.OpenDBFromPool(pool)
-	db.SetMaxIdleConns(0)
-	schema, err := newProvider(db)
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	sqlDB.SetMaxIdleConns(0)
+	schema, err := newProvider(sqlDB)
 	if err != nil {
-		db.Close()
+		sqlDB.Close()
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, schema: schema, sqlDB: db}, nil
+	d := &db{pool: pool}
+	return &Store{Store: sqlstore.New(d, dialect), db: d, schema: schema, sqlDB: sqlDB}, nil
 }
 
 // Migrate applies the schema migrations to the database at dsn and returns
@@ -166,16 +168,16 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 
 // Close closes every connection.
 func (s *Store) Close() error {
-	s.closed.Store(true)
+	s.db.closed.Store(true)
 	s.sqlDB.Close()
-	s.pool.Close()
+	s.db.pool.Close()
 	return nil
 }
 
 // SchemaVersion returns the applied migration version and the newest
 // embedded one.
 func (s *Store) SchemaVersion(ctx context.Context) (applied, latest int64, err error) {
-	err = s.attempt(ctx, func(ctx context.Context) error {
+	err = s.db.attempt(ctx, func(ctx context.Context) error {
 		applied, latest, err = s.schema.GetVersions(ctx)
 		return err
 	}, always)
@@ -183,89 +185,6 @@ func (s *Store) SchemaVersion(ctx context.Context) (applied, latest int64, err e
 		return 0, 0, fmt.Errorf("read schema version: %w", err)
 	}
 	return applied, latest, nil
-}
-
-// querier is what *pgxpool.Pool and pgx.Tx have in common.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// read runs fn in a read-only transaction that sees one snapshot.
-func (s *Store) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return s.attempt(ctx, func(ctx context.Context) error {
-		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
-	}, always)
-}
-
-// query runs fn, which only reads, on one connection of the pool, outside
-// a transaction.
-func (s *Store) query(ctx context.Context, fn func(q querier) error) error {
-	return s.attempt(ctx, func(ctx context.Context) error {
-		return s.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error { return fn(c) })
-	}, always)
-}
-
-// list runs query outside a transaction (see query) and scans every row.
-func list[T any](ctx context.Context, s *Store, scan func(sqlstore.Codec, sqlstore.Scanner) (T, error), query string, args ...any) ([]T, error) {
-	var out []T
-	err := s.query(ctx, func(q querier) error {
-		rows, err := q.Query(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sqlstore.Collect(rows, func(row sqlstore.Scanner) (T, error) { return scan(codec{}, row) })
-		return err
-	})
-	return out, err
-}
-
-// get runs query outside a transaction (see query) and scans its row; no
-// row is store.ErrNotFound.
-func get[T any](ctx context.Context, s *Store, scan func(sqlstore.Codec, sqlstore.Scanner) (T, error), query string, args ...any) (T, error) {
-	var v T
-	err := s.query(ctx, func(q querier) (err error) {
-		v, err = scan(codec{}, q.QueryRow(ctx, query, args...))
-		return err
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = store.ErrNotFound
-	}
-	return v, err
-}
-
-// write runs fn in a read-write transaction and commits it unless fn fails.
-// Every write goes through a transaction, even a single statement, so that
-// one whose connection was lost is known not to have committed unless the
-// loss came with the COMMIT.
-func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	var committing bool
-	return s.attempt(ctx, func(ctx context.Context) error {
-		committing = false
-		tx, err := s.pool.Begin(ctx)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback(context.WithoutCancel(ctx)) // a no-op after Commit
-		if err := fn(tx); err != nil {
-			return err
-		}
-		committing = true
-		return tx.Commit(ctx)
-	}, func(err error) bool {
-		// A COMMIT that failed after it was sent may have committed.
-		return !committing || pgconn.SafeToRetry(err)
-	})
-}
-
-// exec runs one statement that writes, in a transaction (see write).
-func (s *Store) exec(ctx context.Context, sql string, args ...any) error {
-	return s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, sql, args...)
-		return err
-	})
 }
 
 // defaultConnectTimeout bounds opening a connection when the connection
@@ -283,12 +202,12 @@ func always(error) bool { return true }
 // failure is safe to retry, op runs once more, on a connection the pool
 // has just checked: the others may have been lost too. An error that means
 // the database cannot be reached is marked store.ErrUnavailable.
-func (s *Store) attempt(ctx context.Context, op func(ctx context.Context) error, retryable func(error) bool) error {
+func (d *db) attempt(ctx context.Context, op func(ctx context.Context) error, retryable func(error) bool) error {
 	err := op(ctx)
-	if err != nil && connLost(err) && retryable(err) && ctx.Err() == nil && !s.closed.Load() {
+	if err != nil && connLost(err) && retryable(err) && ctx.Err() == nil && !d.closed.Load() {
 		err = op(context.WithValue(ctx, checkConnKey{}, true))
 	}
-	if err != nil && (s.closed.Load() || unavailable(err)) {
+	if err != nil && (d.closed.Load() || unavailable(err)) {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err
@@ -330,28 +249,6 @@ func unavailable(err error) bool {
 		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne)
 }
 
-// Prune deletes revocations that expired before now, change-feed entries
-// older than an hour before now, and expired sessions, authorization codes,
-// refresh token families and setup tokens (see store.Store).
-func (s *Store) Prune(ctx context.Context, now time.Time) error {
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "DELETE FROM revoked_tokens WHERE expires_at < $1", now.UTC()); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "DELETE FROM changes WHERE at < $1", now.Add(-time.Hour).UTC()); err != nil {
-			return err
-		}
-		if err := prunePeople(ctx, tx, now); err != nil {
-			return err
-		}
-		return pruneSetupTokens(ctx, tx, now)
-	})
-	if err != nil {
-		return fmt.Errorf("prune: %w", err)
-	}
-	return nil
-}
-
 // codec is how PostgreSQL stores what sqlstore leaves to the dialect: times
 // as timestamptz (NULL for the zero time), string lists as text[], booleans
 // as boolean.
@@ -360,6 +257,7 @@ type codec struct{}
 var _ sqlstore.Codec = codec{}
 
 func (codec) Time(t time.Time) any      { return ts(t) }
+func (codec) At(t time.Time) any        { return sqlstore.Stored(t) }
 func (codec) List(l []string) any       { return nonNilList(l) }
 func (codec) TimeDest(t *time.Time) any { return tsDest{t} }
 func (codec) ListDest(l *[]string) any  { return l }
@@ -397,34 +295,4 @@ func nonNilList(l []string) []string {
 		return []string{}
 	}
 	return l
-}
-
-// isForeignKeyViolation reports a reference to a row that does not exist.
-func isForeignKeyViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23503"
-}
-
-func isUniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
-
-// prunePeople deletes expired sessions, authorization codes that expired
-// more than an hour ago and expired refresh token families.
-func prunePeople(ctx context.Context, tx pgx.Tx, now time.Time) error {
-	if _, err := tx.Exec(ctx, "DELETE FROM sessions WHERE expires_at < $1", now.UTC()); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, "DELETE FROM auth_codes WHERE expires_at < $1", now.Add(-time.Hour).UTC()); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, "DELETE FROM refresh_families WHERE expires_at < $1", now.UTC())
-	return err
-}
-
-// insertErr maps the constraint violations of an INSERT (see
-// sqlstore.InsertErr).
-func insertErr(err error, referenced string) error {
-	return sqlstore.InsertErr(err, referenced, isUniqueViolation, isForeignKeyViolation)
 }

@@ -3,17 +3,13 @@ package sqlite
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
@@ -63,7 +59,7 @@ func TestOpenSettings(t *testing.T) {
 	ctx := t.Context()
 	var conns []interface{ Close() error }
 	for range 3 {
-		conn, err := s.db.Conn(ctx)
+		conn, err := s.db.sqlDB.Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,13 +105,13 @@ func TestBeginImmediate(t *testing.T) {
 	b := openTemp(t, path)
 	ctx := t.Context()
 
-	tx, err := a.db.BeginTx(ctx, nil)
+	tx, err := a.db.sqlDB.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
 	// Without IMMEDIATE this would start a read, not take the write lock.
-	conn, err := b.db.Conn(ctx)
+	conn, err := b.db.sqlDB.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +227,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	// As if a later version of gatehouse had migrated the database.
-	_, err = s.db.ExecContext(t.Context(), "INSERT INTO goose_db_version (version_id, is_applied) VALUES (99, 1)")
+	_, err = s.db.sqlDB.ExecContext(t.Context(), "INSERT INTO goose_db_version (version_id, is_applied) VALUES (99, 1)")
 	s.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -242,49 +238,36 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	}
 }
 
-// TestMigrateRevocationFeed upgrades a database with revocations recorded
-// before the revocation feed existed: they are listed, stamped with the
-// time of the upgrade, one microsecond apart in the order they were
-// recorded.
-func TestMigrateRevocationFeed(t *testing.T) {
+// legacy returns a new database for the tests of the migrations.
+func legacy(t *testing.T) storetest.Legacy {
 	path := filepath.Join(t.TempDir(), "gatehouse.db")
-	ctx := t.Context()
-	db, err := openDB(ctx, path)
+	db, err := openDB(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys, err := fs.Sub(migrationFiles, "migrations")
+	t.Cleanup(func() { db.Close() })
+	p, err := newProvider(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
+	return storetest.Legacy{
+		Migrations: p,
+		Exec: func(query string, args ...any) error {
+			_, err := db.ExecContext(t.Context(), query, args...)
+			return err
+		},
+		At:   func(at time.Time) any { return codec{}.At(at) },
+		Open: func() store.Store { return openTemp(t, path) },
 	}
-	if _, err := p.UpTo(ctx, 1); err != nil {
-		t.Fatalf("migrate to version 1: %v", err)
-	}
-	exp := time.Now().Add(time.Hour).UnixMicro()
-	for _, jti := range []string{"z", "a", "m"} {
-		if _, err := db.ExecContext(ctx, "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?)", jti, exp); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
+}
 
-	before := time.Now()
-	s := openTemp(t, path)
-	after := time.Now()
-	got, err := s.ListRevocations(ctx, time.Time{}, time.Now(), 0)
-	if err != nil {
-		t.Fatalf("ListRevocations: %v", err)
-	}
+// TestMigrateRevocationFeed: the upgraded revocations are stamped one
+// microsecond apart in the order they were recorded.
+func TestMigrateRevocationFeed(t *testing.T) {
+	got := storetest.MigrateRevocationFeed(t, legacy(t), time.Second)
 	var jtis []string
 	for i, r := range got {
 		jtis = append(jtis, r.JTI)
-		if r.RevokedAt.Before(before.Add(-time.Second)) || r.RevokedAt.After(after) {
-			t.Errorf("%q: RevokedAt = %v, want the time of the upgrade (%v to %v)", r.JTI, r.RevokedAt, before, after)
-		}
 		if i > 0 && got[i].RevokedAt.Sub(got[i-1].RevokedAt) != time.Microsecond {
 			t.Errorf("%q: RevokedAt = %v, want 1µs after %q's %v", r.JTI, r.RevokedAt, got[i-1].JTI, got[i-1].RevokedAt)
 		}
@@ -294,48 +277,13 @@ func TestMigrateRevocationFeed(t *testing.T) {
 	}
 }
 
-// TestMigratePeople upgrades a database with a client made before the
-// people migration: it reads back with the new fields empty. The
-// migration can be rolled back and applied again.
-func TestMigratePeople(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "gatehouse.db")
-	ctx := t.Context()
-	db, err := openDB(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	fsys, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 2); err != nil {
-		t.Fatalf("migrate to version 2: %v", err)
-	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO clients (id, name, description, audience, token_ttl_ns, disabled)
-		VALUES ('old', 'Old', '', '', 0, 0)`); err != nil {
-		t.Fatal(err)
-	}
-	for i, step := range []func() error{
-		func() error { _, err := p.Up(ctx); return err },
-		func() error { _, err := p.DownTo(ctx, 2); return err },
-		func() error { _, err := p.Up(ctx); return err },
-	} {
-		if err := step(); err != nil {
-			t.Fatalf("migration step %d: %v", i+1, err)
-		}
-	}
+func TestMigratePeople(t *testing.T) { storetest.MigratePeople(t, legacy(t)) }
 
-	s := openTemp(t, path)
-	got, err := s.GetClient(ctx, "old")
+func BenchmarkStore(b *testing.B) {
+	s, err := Open(b.Context(), filepath.Join(b.TempDir(), "gatehouse.db"))
 	if err != nil {
-		t.Fatalf("GetClient: %v", err)
+		b.Fatal(err)
 	}
-	if want := (store.Client{ID: "old", Name: "Old"}); !reflect.DeepEqual(got, want) {
-		t.Errorf("client from before the migration: got %+v, want %+v", got, want)
-	}
+	defer s.Close()
+	storetest.Benchmark(b, s)
 }

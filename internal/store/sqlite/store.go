@@ -23,7 +23,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -43,14 +42,16 @@ var migrationFiles embed.FS
 
 // Store is a store.Store on one SQLite database file.
 type Store struct {
-	db     *sql.DB
-	closed atomic.Bool
+	*sqlstore.Store
+	db     *db
 	schema *goose.Provider // reads the applied migration version
-	// writeSem serialises this process's write transactions, so they queue
-	// in order here instead of polling SQLite's busy handler. Writers in
-	// other processes are serialised by BEGIN IMMEDIATE.
-	writeSem chan struct{}
 }
+
+// dialect is SQLite's SQL where the backends differ. A write transaction
+// holds the database's write lock, so no row needs locking; the clock is
+// this process's (see nowFunc), read while the transaction holds that
+// lock.
+var dialect = sqlstore.Dialect{Now: nowFunc + "()"}
 
 var _ store.Store = (*Store)(nil)
 
@@ -58,20 +59,21 @@ var _ store.Store = (*Store)(nil)
 // its parent directory with mode 0700 if it is missing, and applies the
 // schema migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
-	db, err := openDB(ctx, path)
+	sqlDB, err := openDB(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := migrate(ctx, db); err != nil {
-		db.Close()
+	if _, err := migrate(ctx, sqlDB); err != nil {
+		sqlDB.Close()
 		return nil, fmt.Errorf("migrate sqlite database %s: %w", path, err)
 	}
-	schema, err := newProvider(db)
+	schema, err := newProvider(sqlDB)
 	if err != nil {
-		db.Close()
+		sqlDB.Close()
 		return nil, err
 	}
-	return &Store{db: db, schema: schema, writeSem: make(chan struct{}, 1)}, nil
+	d := &db{sqlDB: sqlDB, writeSem: make(chan struct{}, 1)}
+	return &Store{Store: sqlstore.New(d, dialect), db: d, schema: schema}, nil
 }
 
 // Migrate applies the schema migrations to the database at path (creating
@@ -205,112 +207,26 @@ func migrate(ctx context.Context, db *sql.DB) (int64, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	s.closed.Store(true)
-	return s.db.Close()
+	s.db.closed.Store(true)
+	return s.db.sqlDB.Close()
 }
 
 // SchemaVersion returns the applied migration version and the newest
 // embedded one.
 func (s *Store) SchemaVersion(ctx context.Context) (applied, latest int64, err error) {
 	applied, latest, err = s.schema.GetVersions(ctx)
-	if err = s.check(err); err != nil {
+	if err = s.db.check(err); err != nil {
 		return 0, 0, fmt.Errorf("read schema version: %w", err)
 	}
 	return applied, latest, nil
-}
-
-// querier is what *sql.DB and *sql.Tx have in common.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// write runs fn in a write (IMMEDIATE) transaction and commits it unless fn
-// fails.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.check(s.writeTx(ctx, fn))
-}
-
-func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	select {
-	case s.writeSem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-s.writeSem }()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-// read runs fn in a read-only transaction, so that it sees one snapshot.
-func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return s.check(fmt.Errorf("begin transaction: %w", err))
-	}
-	defer tx.Rollback()
-	return s.check(fn(tx))
-}
-
-// query runs fn, which only reads, on the database outside a transaction.
-func (s *Store) query(_ context.Context, fn func(q querier) error) error {
-	return s.check(fn(s.db))
-}
-
-// list runs query outside a transaction (see query) and scans every row.
-func list[T any](ctx context.Context, s *Store, scan func(sqlstore.Codec, sqlstore.Scanner) (T, error), query string, args ...any) ([]T, error) {
-	var out []T
-	err := s.query(ctx, func(q querier) error {
-		rows, err := q.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sqlstore.Collect(rows, func(row sqlstore.Scanner) (T, error) { return scan(codec{}, row) })
-		return err
-	})
-	return out, err
-}
-
-// get runs query outside a transaction (see query) and scans its row; no
-// row is store.ErrNotFound.
-func get[T any](ctx context.Context, s *Store, scan func(sqlstore.Codec, sqlstore.Scanner) (T, error), query string, args ...any) (T, error) {
-	var v T
-	err := s.query(ctx, func(q querier) (err error) {
-		v, err = scan(codec{}, q.QueryRowContext(ctx, query, args...))
-		return err
-	})
-	if errors.Is(err, sql.ErrNoRows) {
-		err = store.ErrNotFound
-	}
-	return v, err
-}
-
-// exec runs one statement that writes, in a write transaction (see write).
-func (s *Store) exec(ctx context.Context, query string, args ...any) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, query, args...)
-		return err
-	})
 }
 
 // check marks an error that means the database cannot be used right now
 // (closed, locked by another process for longer than the busy timeout, an
 // I/O error, a full disk, a deadline) as store.ErrUnavailable. SQLite has
 // no connection to lose, so nothing is retried.
-func (s *Store) check(err error) error {
-	if err != nil && (s.closed.Load() || unavailable(err)) {
+func (d *db) check(err error) error {
+	if err != nil && (d.closed.Load() || unavailable(err)) {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err
@@ -329,28 +245,6 @@ func unavailable(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone)
 }
 
-// Prune deletes revocations that expired before now, change-feed entries
-// older than an hour before now, and expired sessions, authorization codes,
-// refresh token families and setup tokens (see store.Store).
-func (s *Store) Prune(ctx context.Context, now time.Time) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM revoked_tokens WHERE expires_at < ?", now.UnixMicro()); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM changes WHERE at < ?", now.Add(-time.Hour).UnixMicro()); err != nil {
-			return err
-		}
-		if err := prunePeople(ctx, tx, now); err != nil {
-			return err
-		}
-		return pruneSetupTokens(ctx, tx, now)
-	})
-	if err != nil {
-		return fmt.Errorf("prune: %w", err)
-	}
-	return nil
-}
-
 // codec is how SQLite stores what sqlstore leaves to the dialect: times as
 // integer microseconds since the Unix epoch (NULL for the zero time), string
 // lists as JSON arrays, booleans as integers.
@@ -359,6 +253,7 @@ type codec struct{}
 var _ sqlstore.Codec = codec{}
 
 func (codec) Time(t time.Time) any      { return micros(t) }
+func (codec) At(t time.Time) any        { return t.UnixMicro() }
 func (codec) List(l []string) any       { return jsonList(l) }
 func (codec) TimeDest(t *time.Time) any { return microsDest{t} }
 func (codec) ListDest(l *[]string) any  { return listDest{l} }
@@ -433,42 +328,4 @@ func (d boolDest) Scan(src any) error {
 func isBusy(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
-}
-
-// isForeignKeyViolation reports a reference to a client or user that does
-// not exist.
-func isForeignKeyViolation(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
-}
-
-func isUniqueViolation(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code() {
-	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-		return true
-	}
-	return false
-}
-
-// prunePeople deletes expired sessions, authorization codes that expired
-// more than an hour ago and expired refresh token families.
-func prunePeople(ctx context.Context, tx *sql.Tx, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE expires_at < ?", now.UnixMicro()); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM auth_codes WHERE expires_at < ?", now.Add(-time.Hour).UnixMicro()); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, "DELETE FROM refresh_families WHERE expires_at < ?", now.UnixMicro())
-	return err
-}
-
-// insertErr maps the constraint violations of an INSERT (see
-// sqlstore.InsertErr).
-func insertErr(err error, referenced string) error {
-	return sqlstore.InsertErr(err, referenced, isUniqueViolation, isForeignKeyViolation)
 }

@@ -1,16 +1,21 @@
-// Package sqlstore is what the two SQL backends of store.Store (sqlite and
-// postgres) have in common: the column lists, the arguments that write a
-// domain value into its columns, the scanning of a row back into one, and
-// the error mapping they share. Where the dialects store a value
-// differently (times, string lists, booleans) the backend passes its Codec.
+// Package sqlstore is store.Store written once for the SQL backends
+// (sqlite, postgres): every statement, column list and scan. A backend
+// supplies a DB (how it runs transactions, takes locks and tells its errors
+// apart), a Codec (how it stores times, string lists and booleans) and a
+// Dialect (the few fragments of SQL that differ), and adds opening,
+// migrating and closing the database.
 //
-// The SQL statements, the transactions and the locking stay in the
-// backends: that is where the dialects really differ.
+// Concurrency: a read-modify-write (UpdateClient, UpdateUser, DeleteUser,
+// UpdateConsent, RotateRefreshToken) first selects the rows it changes with
+// Dialect.ForUpdate, and one without a row to lock takes a DB.Lock. On
+// PostgreSQL those are row locks and advisory locks and every statement
+// after them reads a fresh snapshot (READ COMMITTED); on SQLite every
+// write transaction holds the database's write lock from its start.
 package sqlstore
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +27,8 @@ type Codec interface {
 	// Time is the argument for a nullable time column: NULL for the zero
 	// time.
 	Time(t time.Time) any
+	// At is the argument that compares t with a time column.
+	At(t time.Time) any
 	// List is the argument for a string-list column; nil is stored as an
 	// empty list.
 	List(l []string) any
@@ -37,12 +44,12 @@ type Codec interface {
 // Scanner is a row to scan: *sql.Row, *sql.Rows, pgx.Row, pgx.Rows.
 type Scanner interface{ Scan(dest ...any) error }
 
-// Rows is what *sql.Rows and pgx.Rows have in common, but Close (which the
-// caller defers).
+// Rows are the rows a query returned.
 type Rows interface {
 	Scanner
 	Next() bool
 	Err() error
+	Close()
 }
 
 // Collect scans every row with scan.
@@ -56,22 +63,6 @@ func Collect[T any](rows Rows, scan func(Scanner) (T, error)) ([]T, error) {
 		out = append(out, v)
 	}
 	return out, rows.Err()
-}
-
-// InsertErr maps the constraint violations of an INSERT, as the dialect's
-// unique and foreignKey recognise them: a duplicate key is
-// store.ErrConflict, a reference to a missing row (the referenced one)
-// store.ErrNotFound.
-func InsertErr(err error, referenced string, unique, foreignKey func(error) bool) error {
-	switch {
-	case err == nil:
-		return nil
-	case unique(err):
-		return store.ErrConflict
-	case foreignKey(err):
-		return fmt.Errorf("%s: %w", referenced, store.ErrNotFound)
-	}
-	return err
 }
 
 // UsernameKey is the form of a username that the unique index compares.
@@ -90,8 +81,8 @@ func Touchable(used map[string]time.Time) []string {
 }
 
 // AuditQuery returns the SELECT of the audit events that match f, newest
-// first, and its arguments; placeholder(n) is the dialect's n-th parameter.
-func AuditQuery(f store.AuditFilter, placeholder func(n int) string) (string, []any) {
+// first, and its arguments.
+func AuditQuery(f store.AuditFilter) (string, []any) {
 	q := "SELECT " + AuditColumns + " FROM audit_events"
 	var (
 		where []string
@@ -99,11 +90,11 @@ func AuditQuery(f store.AuditFilter, placeholder func(n int) string) (string, []
 	)
 	if f.Target != "" {
 		args = append(args, f.Target)
-		where = append(where, "target = "+placeholder(len(args)))
+		where = append(where, "target = "+"$"+strconv.Itoa(len(args)))
 	}
 	if f.Action != "" {
 		args = append(args, f.Action)
-		where = append(where, "action = "+placeholder(len(args)))
+		where = append(where, "action = "+"$"+strconv.Itoa(len(args)))
 	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -111,7 +102,7 @@ func AuditQuery(f store.AuditFilter, placeholder func(n int) string) (string, []
 	q += " ORDER BY id DESC"
 	if f.Limit > 0 {
 		args = append(args, f.Limit)
-		q += " LIMIT " + placeholder(len(args))
+		q += " LIMIT " + "$" + strconv.Itoa(len(args))
 	}
 	return q, args
 }

@@ -1,23 +1,17 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // CreateSession inserts sess.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sqlstore.SessionColumns+`)
-			VALUES (?, ?, ?, ?, ?)`, sqlstore.SessionArgs(codec{}, sess)...)
-		return insertErr(err, "user")
-	})
-	if err != nil {
+	_, err := s.exec(ctx, `INSERT INTO sessions (`+SessionColumns+`) VALUES ($1, $2, $3, $4, $5)`, SessionArgs(s.db, sess)...)
+	if err := s.insertErr(err, "user"); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
 	return nil
@@ -25,7 +19,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 
 // GetSession returns the session.
 func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error) {
-	sess, err := get(ctx, s, sqlstore.ScanSession, "SELECT "+sqlstore.SessionColumns+" FROM sessions WHERE id = ?", id)
+	sess, err := get(ctx, s, ScanSession, "SELECT "+SessionColumns+" FROM sessions WHERE id = $1", id)
 	if err != nil {
 		return store.Session{}, fmt.Errorf("get session: %w", err)
 	}
@@ -37,11 +31,8 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 	if at.IsZero() {
 		return nil
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ?2
-			WHERE id = ?1 AND (last_seen_at IS NULL OR last_seen_at < ?2)`, id, micros(at))
-		return err
-	})
+	_, err := s.exec(ctx, `UPDATE sessions SET last_seen_at = $2
+		WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < $2)`, id, s.db.Time(at))
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
@@ -50,7 +41,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 
 // DeleteSession removes the session.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if err := s.exec(ctx, "DELETE FROM sessions WHERE id = ?", id); err != nil {
+	if _, err := s.exec(ctx, "DELETE FROM sessions WHERE id = $1", id); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
@@ -58,7 +49,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 
 // DeleteUserSessions removes every session of the user.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
-	if err := s.exec(ctx, "DELETE FROM sessions WHERE user_id = ?", userID); err != nil {
+	if _, err := s.exec(ctx, "DELETE FROM sessions WHERE user_id = $1", userID); err != nil {
 		return fmt.Errorf("delete sessions of user %q: %w", userID, err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // Authorization codes.
@@ -19,12 +16,9 @@ import (
 
 // CreateAuthCode inserts c.
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO auth_codes (`+sqlstore.AuthCodeColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, sqlstore.AuthCodeArgs(codec{}, c)...)
-		return insertErr(err, "client or user")
-	})
-	if err != nil {
+	_, err := s.exec(ctx, `INSERT INTO auth_codes (`+AuthCodeColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, AuthCodeArgs(s.db, c)...)
+	if err := s.insertErr(err, "client or user"); err != nil {
 		return fmt.Errorf("create authorization code: %w", err)
 	}
 	return nil
@@ -38,16 +32,13 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, at time.Time) (st
 		c    store.AuthCode
 		used bool
 	)
-	err := s.write(ctx, func(tx pgx.Tx) (err error) {
-		c, err = scanAuthCode(tx.QueryRow(ctx, `UPDATE auth_codes SET used_at = $2
-			WHERE id = $1 AND used_at IS NULL RETURNING `+sqlstore.AuthCodeColumns, id, ts(at)))
-		if used = errors.Is(err, pgx.ErrNoRows); !used {
+	err := s.db.Write(ctx, func(tx Tx) (err error) {
+		c, err = queryOne(ctx, s.db, tx, ScanAuthCode, `UPDATE auth_codes SET used_at = $2
+			WHERE id = $1 AND used_at IS NULL RETURNING `+AuthCodeColumns, id, s.db.Time(at))
+		if used = errors.Is(err, store.ErrNotFound); !used {
 			return err
 		}
-		c, err = scanAuthCode(tx.QueryRow(ctx, "SELECT "+sqlstore.AuthCodeColumns+" FROM auth_codes WHERE id = $1", id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return store.ErrNotFound
-		}
+		c, err = queryOne(ctx, s.db, tx, ScanAuthCode, "SELECT "+AuthCodeColumns+" FROM auth_codes WHERE id = $1", id)
 		return err
 	})
 	if err != nil {
@@ -61,20 +52,13 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string, at time.Time) (st
 
 // RecordAuthCodeIssue stores what the redemption of the code issued.
 func (s *Store) RecordAuthCodeIssue(ctx context.Context, id, accessJTI string, accessExpires time.Time, refreshFamilyID string) error {
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE auth_codes SET access_token_jti = $2, access_token_expires = $3,
-			refresh_family_id = $4 WHERE id = $1`, id, accessJTI, ts(accessExpires), refreshFamilyID)
-		if err == nil && tag.RowsAffected() == 0 {
-			err = store.ErrNotFound
-		}
-		return err
-	})
+	n, err := s.exec(ctx, `UPDATE auth_codes SET access_token_jti = $2, access_token_expires = $3,
+		refresh_family_id = $4 WHERE id = $1`, id, accessJTI, s.db.Time(accessExpires), refreshFamilyID)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		return fmt.Errorf("record authorization code issue: %w", err)
 	}
 	return nil
-}
-
-func scanAuthCode(row sqlstore.Scanner) (store.AuthCode, error) {
-	return sqlstore.ScanAuthCode(codec{}, row)
 }

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // UpdateConsent loads the consent with a row lock, calls fn and saves what
@@ -21,13 +18,13 @@ func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn f
 		out   store.Consent
 		fnErr error
 	)
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	const get = `SELECT ` + ConsentColumns + ` FROM consents WHERE user_id = $1 AND client_id = $2`
+	err := s.db.Write(ctx, func(tx Tx) error {
 		fnErr = nil
 		for {
-			c, err := scanConsent(tx.QueryRow(ctx, `SELECT `+sqlstore.ConsentColumns+` FROM consents
-				WHERE user_id = $1 AND client_id = $2 FOR UPDATE`, userID, clientID))
+			c, err := queryOne(ctx, s.db, tx, ScanConsent, get+s.d.ForUpdate, userID, clientID)
 			found := err == nil
-			if errors.Is(err, pgx.ErrNoRows) {
+			if errors.Is(err, store.ErrNotFound) {
 				c, err = store.Consent{UserID: userID, ClientID: clientID}, nil
 			}
 			if err != nil {
@@ -42,23 +39,21 @@ func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn f
 			}
 			if found {
 				_, err = tx.Exec(ctx, `UPDATE consents SET scopes = $3, granted_at = $4 WHERE user_id = $1 AND client_id = $2`,
-					sqlstore.ConsentArgs(codec{}, c)...)
+					ConsentArgs(s.db, c)...)
 				if err != nil {
 					return err
 				}
 			} else {
-				tag, err := tx.Exec(ctx, `INSERT INTO consents (`+sqlstore.ConsentColumns+`) VALUES ($1, $2, $3, $4)
-					ON CONFLICT (user_id, client_id) DO NOTHING`,
-					sqlstore.ConsentArgs(codec{}, c)...)
-				if err := insertErr(err, "user or client"); err != nil {
+				n, err := tx.Exec(ctx, `INSERT INTO consents (`+ConsentColumns+`) VALUES ($1, $2, $3, $4)
+					ON CONFLICT (user_id, client_id) DO NOTHING`, ConsentArgs(s.db, c)...)
+				if err := s.insertErr(err, "user or client"); err != nil {
 					return err
 				}
-				if tag.RowsAffected() == 0 {
+				if n == 0 {
 					continue // inserted concurrently: lock that row and start again
 				}
 			}
-			out, err = scanConsent(tx.QueryRow(ctx, `SELECT `+sqlstore.ConsentColumns+` FROM consents
-				WHERE user_id = $1 AND client_id = $2`, userID, clientID))
+			out, err = queryOne(ctx, s.db, tx, ScanConsent, get, userID, clientID)
 			return err
 		}
 	})
@@ -73,8 +68,8 @@ func (s *Store) UpdateConsent(ctx context.Context, userID, clientID string, fn f
 
 // GetConsent returns the user's consent for the client.
 func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error) {
-	c, err := get(ctx, s, sqlstore.ScanConsent, `SELECT `+sqlstore.ConsentColumns+` FROM consents
-			WHERE user_id = $1 AND client_id = $2`, userID, clientID)
+	c, err := get(ctx, s, ScanConsent, `SELECT `+ConsentColumns+` FROM consents
+		WHERE user_id = $1 AND client_id = $2`, userID, clientID)
 	if err != nil {
 		return store.Consent{}, fmt.Errorf("get consent of user %q for client %q: %w", userID, clientID, err)
 	}
@@ -83,8 +78,8 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.
 
 // ListConsents returns the user's consents ordered by client ID.
 func (s *Store) ListConsents(ctx context.Context, userID string) ([]store.Consent, error) {
-	out, err := list(ctx, s, sqlstore.ScanConsent, `SELECT `+sqlstore.ConsentColumns+` FROM consents
-			WHERE user_id = $1 ORDER BY client_id`, userID)
+	out, err := list(ctx, s, ScanConsent, `SELECT `+ConsentColumns+` FROM consents
+		WHERE user_id = $1 ORDER BY client_id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list consents of user %q: %w", userID, err)
 	}
@@ -98,28 +93,24 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string, ev s
 	if at.IsZero() {
 		at = time.Now()
 	}
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "DELETE FROM consents WHERE user_id = $1 AND client_id = $2", userID, clientID)
+	err := s.db.Write(ctx, func(tx Tx) error {
+		n, err := tx.Exec(ctx, "DELETE FROM consents WHERE user_id = $1 AND client_id = $2", userID, clientID)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if n == 0 {
 			return store.ErrNotFound
 		}
 		// Waits for the lock of a family being rotated, then sees the
 		// committed row.
 		if _, err := tx.Exec(ctx, `UPDATE refresh_families SET revoked_at = $3
-			WHERE client_id = $1 AND user_id = $2 AND revoked_at IS NULL`, clientID, userID, ts(at)); err != nil {
+			WHERE client_id = $1 AND user_id = $2 AND revoked_at IS NULL`, clientID, userID, s.db.Time(at)); err != nil {
 			return fmt.Errorf("revoke refresh tokens: %w", err)
 		}
-		return addAudit(ctx, tx, ev)
+		return s.addAudit(ctx, tx, ev)
 	})
 	if err != nil {
 		return fmt.Errorf("delete consent of user %q for client %q: %w", userID, clientID, err)
 	}
 	return nil
-}
-
-func scanConsent(row sqlstore.Scanner) (store.Consent, error) {
-	return sqlstore.ScanConsent(codec{}, row)
 }

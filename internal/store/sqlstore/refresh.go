@@ -1,15 +1,11 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // Refresh tokens.
@@ -20,13 +16,13 @@ import (
 
 // CreateRefreshToken inserts t as the first token of a new family.
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO refresh_families (`+sqlstore.FamilyColumns+`)
-			VALUES ($1, $2, $3, $4, $5)`, sqlstore.FamilyArgs(codec{}, t)...)
-		if err := insertErr(err, "client or user"); err != nil {
+	err := s.db.Write(ctx, func(tx Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO refresh_families (`+FamilyColumns+`)
+			VALUES ($1, $2, $3, $4, $5)`, FamilyArgs(s.db, t)...)
+		if err := s.insertErr(err, "client or user"); err != nil {
 			return fmt.Errorf("family %q: %w", t.FamilyID, err)
 		}
-		return insertRefreshToken(ctx, tx, t)
+		return s.insertRefreshToken(ctx, tx, t)
 	})
 	if err != nil {
 		return fmt.Errorf("create refresh token: %w", err)
@@ -36,11 +32,7 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 
 // GetRefreshToken returns the token.
 func (s *Store) GetRefreshToken(ctx context.Context, id string) (store.RefreshToken, error) {
-	var t store.RefreshToken
-	err := s.query(ctx, func(q querier) (err error) {
-		t, err = getRefreshToken(ctx, q, id)
-		return err
-	})
+	t, err := get(ctx, s, ScanRefreshToken, RefreshTokenSelect+" WHERE t.id = $1", id)
 	if err != nil {
 		return store.RefreshToken{}, fmt.Errorf("get refresh token: %w", err)
 	}
@@ -54,22 +46,20 @@ func (s *Store) RotateRefreshToken(ctx context.Context, id string, at time.Time,
 		old     store.RefreshToken
 		outcome error // ErrRevoked or ErrReused, after committing
 	)
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.db.Write(ctx, func(tx Tx) error {
+		outcome = nil
 		// A token's family never changes, so it can be read before the lock.
-		var familyID string
-		err := tx.QueryRow(ctx, "SELECT family_id FROM refresh_tokens WHERE id = $1", id).Scan(&familyID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return store.ErrNotFound
-		}
+		familyID, err := queryOne(ctx, s.db, tx, scanString, "SELECT family_id FROM refresh_tokens WHERE id = $1", id)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "SELECT 1 FROM refresh_families WHERE id = $1 FOR UPDATE", familyID); err != nil {
-			return fmt.Errorf("lock refresh token family: %w", err)
+		if s.d.ForUpdate != "" {
+			if _, err := tx.Exec(ctx, "SELECT 1 FROM refresh_families WHERE id = $1"+s.d.ForUpdate, familyID); err != nil {
+				return fmt.Errorf("lock refresh token family: %w", err)
+			}
 		}
-		// READ COMMITTED: this statement sees what the lock's previous
-		// holder committed.
-		if old, err = getRefreshToken(ctx, tx, id); err != nil {
+		// This statement sees what the lock's previous holder committed.
+		if old, err = queryOne(ctx, s.db, tx, ScanRefreshToken, RefreshTokenSelect+" WHERE t.id = $1", id); err != nil {
 			return err
 		}
 		if !old.RevokedAt.IsZero() {
@@ -78,10 +68,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, id string, at time.Time,
 		}
 		if !old.UsedAt.IsZero() {
 			// Reuse: commit the family's revocation.
-			if err := revokeFamily(ctx, tx, old.FamilyID, at); err != nil {
+			if err := s.revokeFamily(ctx, tx, old.FamilyID, at); err != nil {
 				return err
 			}
-			old.RevokedAt = *ts(at)
+			old.RevokedAt = Stored(at)
 			outcome = store.ErrReused
 			return nil
 		}
@@ -89,13 +79,13 @@ func (s *Store) RotateRefreshToken(ctx context.Context, id string, at time.Time,
 			return fmt.Errorf("the next token's family %q is not the family %q", next.FamilyID, old.FamilyID)
 		}
 		next.FamilyID = old.FamilyID
-		if _, err := tx.Exec(ctx, "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1", id, ts(at)); err != nil {
+		if _, err := tx.Exec(ctx, "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1", id, s.db.Time(at)); err != nil {
 			return err
 		}
-		if err := insertRefreshToken(ctx, tx, next); err != nil {
+		if err := s.insertRefreshToken(ctx, tx, next); err != nil {
 			return fmt.Errorf("next token: %w", err)
 		}
-		old.UsedAt = *ts(at)
+		old.UsedAt = Stored(at)
 		return nil
 	})
 	if err != nil {
@@ -110,29 +100,21 @@ func (s *Store) RotateRefreshToken(ctx context.Context, id string, at time.Time,
 // RevokeRefreshFamily revokes every token of the family. The UPDATE waits
 // for a rotation holding the family's lock.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string, at time.Time) error {
-	err := s.write(ctx, func(tx pgx.Tx) error { return revokeFamily(ctx, tx, familyID, at) })
+	err := s.db.Write(ctx, func(tx Tx) error { return s.revokeFamily(ctx, tx, familyID, at) })
 	if err != nil {
 		return fmt.Errorf("revoke refresh token family %q: %w", familyID, err)
 	}
 	return nil
 }
 
-func revokeFamily(ctx context.Context, q querier, familyID string, at time.Time) error {
-	_, err := q.Exec(ctx, "UPDATE refresh_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-		familyID, ts(at))
+func (s *Store) revokeFamily(ctx context.Context, tx Tx, familyID string, at time.Time) error {
+	_, err := tx.Exec(ctx, "UPDATE refresh_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+		familyID, s.db.Time(at))
 	return err
 }
 
-func insertRefreshToken(ctx context.Context, tx pgx.Tx, t store.RefreshToken) error {
-	_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (`+sqlstore.RefreshTokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, sqlstore.RefreshTokenArgs(codec{}, t)...)
-	return insertErr(err, "family")
-}
-
-func getRefreshToken(ctx context.Context, q querier, id string) (store.RefreshToken, error) {
-	t, err := sqlstore.ScanRefreshToken(codec{}, q.QueryRow(ctx, sqlstore.RefreshTokenSelect+" WHERE t.id = $1", id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.RefreshToken{}, store.ErrNotFound
-	}
-	return t, err
+func (s *Store) insertRefreshToken(ctx context.Context, tx Tx, t store.RefreshToken) error {
+	_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (`+RefreshTokenColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, RefreshTokenArgs(s.db, t)...)
+	return s.insertErr(err, "family")
 }

@@ -1,23 +1,19 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // CreateUser inserts u and records ev.
 func (s *Store) CreateUser(ctx context.Context, u store.User, ev store.AuditEvent) error {
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		if err := insertUser(ctx, tx, u); err != nil {
+	err := s.db.Write(ctx, func(tx Tx) error {
+		if err := s.insertUser(ctx, tx, u); err != nil {
 			return err
 		}
-		return addAudit(ctx, tx, ev)
+		return s.addAudit(ctx, tx, ev)
 	})
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.ID, err)
@@ -26,22 +22,17 @@ func (s *Store) CreateUser(ctx context.Context, u store.User, ev store.AuditEven
 }
 
 // insertUser inserts u; ErrConflict if its ID or username is taken.
-func insertUser(ctx context.Context, tx pgx.Tx, u store.User) error {
-	_, err := tx.Exec(ctx, `INSERT INTO users (`+sqlstore.UserColumns+`, username_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, sqlstore.UserArgs(codec{}, u)...)
-	if isUniqueViolation(err) {
-		return store.ErrConflict
-	}
-	return err
+func (s *Store) insertUser(ctx context.Context, tx Tx, u store.User) error {
+	_, err := tx.Exec(ctx, `INSERT INTO users (`+UserColumns+`, username_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, UserArgs(s.db, u)...)
+	return s.insertErr(err, "")
 }
+
+const getUser = "SELECT " + UserColumns + " FROM users WHERE "
 
 // GetUser returns the user with the ID.
 func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
-	var u store.User
-	err := s.query(ctx, func(q querier) (err error) {
-		u, err = getUser(ctx, q, "id = $1", id)
-		return err
-	})
+	u, err := get(ctx, s, ScanUser, getUser+"id = $1", id)
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user %q: %w", id, err)
 	}
@@ -51,11 +42,7 @@ func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 // GetUserByUsername returns the user whose username matches
 // case-insensitively.
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
-	var u store.User
-	err := s.query(ctx, func(q querier) (err error) {
-		u, err = getUser(ctx, q, "username_key = $1", sqlstore.UsernameKey(username))
-		return err
-	})
+	u, err := get(ctx, s, ScanUser, getUser+"username_key = $1", UsernameKey(username))
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user by username %q: %w", username, err)
 	}
@@ -64,7 +51,7 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.U
 
 // ListUsers returns every user ordered by lower-cased username.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	out, err := list(ctx, s, sqlstore.ScanUser, "SELECT "+sqlstore.UserColumns+" FROM users ORDER BY username_key")
+	out, err := list(ctx, s, ScanUser, "SELECT "+UserColumns+" FROM users ORDER BY username_key")
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -78,8 +65,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		out   store.User
 		fnErr error
 	)
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		u, err := getUser(ctx, tx, "id = $1 FOR UPDATE", id)
+	err := s.db.Write(ctx, func(tx Tx) error {
+		u, err := queryOne(ctx, s.db, tx, ScanUser, getUser+"id = $1"+s.d.ForUpdate, id)
 		if err != nil {
 			return err
 		}
@@ -92,19 +79,16 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		}
 		_, err = tx.Exec(ctx, `UPDATE users SET username = $2, display_name = $3, password_hash = $4,
 			role = $5, disabled = $6, created_at = $7, updated_at = $8, username_key = $9 WHERE id = $1`,
-			sqlstore.UserArgs(codec{}, u)...)
-		if isUniqueViolation(err) {
-			return fmt.Errorf("username %q: %w", u.Username, store.ErrConflict)
-		}
-		if err != nil {
-			return err
+			UserArgs(s.db, u)...)
+		if err := s.insertErr(err, ""); err != nil {
+			return fmt.Errorf("username %q: %w", u.Username, err)
 		}
 		if ev != nil {
-			if err := addAudit(ctx, tx, *ev); err != nil {
+			if err := s.addAudit(ctx, tx, *ev); err != nil {
 				return err
 			}
 		}
-		out, err = getUser(ctx, tx, "id = $1", id)
+		out, err = queryOne(ctx, s.db, tx, ScanUser, getUser+"id = $1", id)
 		return err
 	})
 	if fnErr != nil {
@@ -121,39 +105,29 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 // deletions of the last two administrators the second sees the first.
 func (s *Store) DeleteUser(ctx context.Context, id string, fn func(store.User, int) error, ev *store.AuditEvent) error {
 	var fnErr error
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT id, disabled FROM users WHERE role = $1 ORDER BY id FOR UPDATE", store.RoleAdmin)
+	err := s.db.Write(ctx, func(tx Tx) error {
+		admins, err := queryAll(ctx, s.db, tx, ScanUser, getUser+"role = $1 ORDER BY id"+s.d.ForUpdate, store.RoleAdmin)
 		if err != nil {
 			return err
 		}
-		admins := 0
-		for rows.Next() {
-			var aid string
-			var disabled bool
-			if err := rows.Scan(&aid, &disabled); err != nil {
-				rows.Close()
-				return err
-			}
-			if aid != id && !disabled {
-				admins++
+		others := 0
+		for _, a := range admins {
+			if a.ID != id && !a.Disabled {
+				others++
 			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		u, err := getUser(ctx, tx, "id = $1 FOR UPDATE", id)
+		u, err := queryOne(ctx, s.db, tx, ScanUser, getUser+"id = $1"+s.d.ForUpdate, id)
 		if err != nil {
 			return err
 		}
-		if err := fn(u, admins); err != nil {
+		if err := fn(u, others); err != nil {
 			fnErr = err
 			return err
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM users WHERE id = $1", id); err != nil {
 			return err
 		}
-		return addAudit(ctx, tx, *ev)
+		return s.addAudit(ctx, tx, *ev)
 	})
 	if fnErr != nil {
 		return fnErr
@@ -163,13 +137,3 @@ func (s *Store) DeleteUser(ctx context.Context, id string, fn func(store.User, i
 	}
 	return nil
 }
-
-func getUser(ctx context.Context, q querier, where string, arg any) (store.User, error) {
-	u, err := scanUser(q.QueryRow(ctx, "SELECT "+sqlstore.UserColumns+" FROM users WHERE "+where, arg))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.User{}, store.ErrNotFound
-	}
-	return u, err
-}
-
-func scanUser(row sqlstore.Scanner) (store.User, error) { return sqlstore.ScanUser(codec{}, row) }

@@ -1,0 +1,229 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// CreateClient inserts c with its secrets and records ev.
+func (s *Store) CreateClient(ctx context.Context, c store.Client, ev store.AuditEvent) error {
+	err := s.db.Write(ctx, func(tx Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO clients (`+ClientColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, ClientArgs(s.db, c)...)
+		if err := s.insertErr(err, ""); err != nil {
+			return err
+		}
+		for i, sec := range c.Secrets {
+			_, err := tx.Exec(ctx, `INSERT INTO client_secrets (client_id, seq, `+SecretColumns+`)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, SecretArgs(s.db, c.ID, i, sec)...)
+			if err := s.insertErr(err, ""); err != nil {
+				return fmt.Errorf("secret %q: %w", sec.ID, err)
+			}
+		}
+		if err := s.addChange(ctx, tx, store.ChangeClient, c.ID); err != nil {
+			return err
+		}
+		return s.addAudit(ctx, tx, ev)
+	})
+	if err != nil {
+		return fmt.Errorf("create client %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// GetClient returns the client with its secrets.
+func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
+	var c store.Client
+	err := s.db.Read(ctx, func(tx Tx) (err error) {
+		c, err = s.getClient(ctx, tx, id, false)
+		return err
+	})
+	if err != nil {
+		return store.Client{}, fmt.Errorf("get client %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// ListClients returns every client with its secrets, ordered by ID.
+func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
+	var out []store.Client
+	err := s.db.Read(ctx, func(tx Tx) (err error) {
+		out, err = queryAll(ctx, s.db, tx, ScanClient, "SELECT "+ClientColumns+" FROM clients ORDER BY id")
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, "SELECT client_id, "+SecretColumns+` FROM client_secrets
+			ORDER BY client_id, created_at NULLS FIRST, seq`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return AddSecrets(s.db, rows, out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateClient locks the client's row, lets fn change the client and saves
+// the result, all in one transaction.
+func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Client) error, ev *store.AuditEvent) (store.Client, error) {
+	var (
+		out   store.Client
+		fnErr error
+	)
+	err := s.db.Write(ctx, func(tx Tx) error {
+		c, err := s.getClient(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		before := slices.Clone(c.Secrets) // fn may change c.Secrets in place
+		if err := fn(&c); err != nil {
+			fnErr = err
+			return err
+		}
+		if c.ID != id {
+			return fmt.Errorf("the update function changed the client ID to %q", c.ID)
+		}
+		ids := make([]string, 0, len(c.Secrets))
+		for _, sec := range c.Secrets {
+			if slices.Contains(ids, sec.ID) {
+				return fmt.Errorf("secret %q twice: %w", sec.ID, store.ErrConflict)
+			}
+			ids = append(ids, sec.ID)
+		}
+		_, err = tx.Exec(ctx, `UPDATE clients SET name = $2, description = $3, grant_types = $4,
+			scopes = $5, accounts = $6, redirect_uris = $7, audience = $8, token_ttl_ns = $9,
+			disabled = $10, created_at = $11, updated_at = $12, website = $13, token_endpoint_auth_method = $14,
+			refresh_with_client_credentials = $15, pkce_optional = $16 WHERE id = $1`, ClientArgs(s.db, c)...)
+		if err != nil {
+			return err
+		}
+		for _, sec := range before {
+			if !slices.Contains(ids, sec.ID) {
+				if _, err := tx.Exec(ctx, "DELETE FROM client_secrets WHERE client_id = $1 AND id = $2", id, sec.ID); err != nil {
+					return err
+				}
+			}
+		}
+		// Update the kept secrets in place rather than deleting and
+		// re-inserting them: a concurrent TouchSecrets waiting on the row
+		// lock then applies its newer last-use time on top of ours.
+		for i, sec := range c.Secrets {
+			n, err := tx.Exec(ctx, `INSERT INTO client_secrets (client_id, seq, `+SecretColumns+`)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+				ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, digest = excluded.digest,
+					hint = excluded.hint, created_at = excluded.created_at,
+					expires_at = excluded.expires_at, last_used_at = excluded.last_used_at
+				WHERE client_secrets.client_id = excluded.client_id`, SecretArgs(s.db, id, i, sec)...)
+			if err != nil {
+				return fmt.Errorf("save secret %q: %w", sec.ID, err)
+			}
+			if n != 1 { // the ID belongs to another client
+				return fmt.Errorf("secret %q: %w", sec.ID, store.ErrConflict)
+			}
+		}
+		if err := s.addChange(ctx, tx, store.ChangeClient, id); err != nil {
+			return err
+		}
+		if err := s.addAudit(ctx, tx, *ev); err != nil {
+			return err
+		}
+		out, err = s.getClient(ctx, tx, id, false)
+		return err
+	})
+	if fnErr != nil {
+		return store.Client{}, fnErr
+	}
+	if err != nil {
+		return store.Client{}, fmt.Errorf("update client %q: %w", id, err)
+	}
+	return out, nil
+}
+
+// DeleteClient removes the client and its secrets, and by cascade its
+// consents, authorization codes and refresh tokens.
+func (s *Store) DeleteClient(ctx context.Context, id string, ev store.AuditEvent) error {
+	err := s.db.Write(ctx, func(tx Tx) error {
+		if err := s.lockClient(ctx, tx, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM clients WHERE id = $1", id); err != nil {
+			return err
+		}
+		if err := s.addChange(ctx, tx, store.ChangeClient, id); err != nil {
+			return err
+		}
+		return s.addAudit(ctx, tx, ev)
+	})
+	if err != nil {
+		return fmt.Errorf("delete client %q: %w", id, err)
+	}
+	return nil
+}
+
+// TouchSecrets moves secrets' last-use times forward. Rows are changed in
+// ID order, the order in which lockClient locks them, so this cannot
+// deadlock with UpdateClient, DeleteClient or another TouchSecrets.
+func (s *Store) TouchSecrets(ctx context.Context, used map[string]time.Time) error {
+	ids := Touchable(used)
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.db.Write(ctx, func(tx Tx) error {
+		for _, id := range ids {
+			if _, err := tx.Exec(ctx, `UPDATE client_secrets SET last_used_at = $2
+				WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)`, id, s.db.Time(used[id])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("touch %d secrets: %w", len(ids), err)
+	}
+	return nil
+}
+
+// lockClient locks the client's row and then its secrets' rows, in ID
+// order. ErrNotFound if the client does not exist.
+func (s *Store) lockClient(ctx context.Context, tx Tx, id string) error {
+	if _, err := queryOne(ctx, s.db, tx, scanString, "SELECT id FROM clients WHERE id = $1"+s.d.ForUpdate, id); err != nil {
+		return err
+	}
+	if s.d.ForUpdate == "" {
+		return nil
+	}
+	_, err := tx.Exec(ctx, "SELECT id FROM client_secrets WHERE client_id = $1 ORDER BY id"+s.d.ForUpdate, id)
+	return err
+}
+
+// getClient reads one client with its secrets, locking them first if
+// forUpdate is set.
+func (s *Store) getClient(ctx context.Context, tx Tx, id string, forUpdate bool) (store.Client, error) {
+	if forUpdate {
+		if err := s.lockClient(ctx, tx, id); err != nil {
+			return store.Client{}, err
+		}
+	}
+	c, err := queryOne(ctx, s.db, tx, ScanClient, "SELECT "+ClientColumns+" FROM clients WHERE id = $1", id)
+	if err != nil {
+		return store.Client{}, err
+	}
+	c.Secrets, err = queryAll(ctx, s.db, tx, scanSecret, "SELECT "+SecretColumns+` FROM client_secrets
+		WHERE client_id = $1 ORDER BY created_at NULLS FIRST, seq`, id)
+	return c, err
+}
+
+func scanSecret(c Codec, row Scanner) (store.Secret, error) { return ScanSecret(c, row) }
+
+func scanString(_ Codec, row Scanner) (string, error) {
+	var v string
+	err := row.Scan(&v)
+	return v, err
+}
