@@ -16,6 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/gateway"
+	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/resource"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -116,15 +119,15 @@ func Default() Config {
 		Keys: KeysConfig{
 			Algorithm:      "ES256",
 			RotationPeriod: Duration(90 * 24 * time.Hour),
-			LeadTime:       Duration(time.Hour),
+			LeadTime:       Duration(token.DefaultLeadTime),
 		},
 		RateLimit: RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10, RememberSuccess: Duration(24 * time.Hour)},
 		Login:     RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: Duration(24 * time.Hour)},
 		Cache:     CacheConfig{MaxStaleness: Duration(5 * time.Second)},
 		Gateway: GatewayConfig{
-			AccountHeader:   "X-Account",
-			UpstreamTimeout: Duration(30 * time.Second),
-			RevocationPoll:  Duration(5 * time.Second),
+			AccountHeader:   resource.DefaultAccountHeader,
+			UpstreamTimeout: Duration(gateway.DefaultUpstreamTimeout),
+			RevocationPoll:  Duration(resource.DefaultRevocationPoll),
 		},
 		ShutdownTimeout: Duration(15 * time.Second),
 	}
