@@ -42,8 +42,17 @@ func invalidToken(desc string) *failure {
 	return &failure{status: http.StatusUnauthorized, code: codeInvalidToken, reason: ReasonInvalidToken, desc: desc}
 }
 
+// Refusal is a refused request, as Config.WriteError receives it.
+type Refusal struct {
+	Status      int    // the HTTP status: 400, 401, 403, 404 or 503
+	Code        string // the RFC 6750 error code, e.g. "invalid_token", "insufficient_scope"
+	Description string // a sentence for the caller
+	Scope       string // for insufficient_scope: the scopes that would allow the call, space-separated
+	Reason      string // one of the Reason constants
+}
+
 // refuse writes f (RFC 6750 §3) and reports it to Observe.
-func (g *Guard) refuse(w http.ResponseWriter, f *failure) {
+func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, f *failure) {
 	if g.cfg.Observe != nil {
 		g.cfg.Observe(false, f.reason)
 	}
@@ -59,6 +68,11 @@ func (g *Guard) refuse(w http.ResponseWriter, f *failure) {
 		h.Set("WWW-Authenticate", g.challenge+`, error="insufficient_scope", error_description=`+quoteDesc(f.desc))
 	case f.status == http.StatusServiceUnavailable:
 		h.Set("Retry-After", "5")
+	}
+	if g.cfg.WriteError != nil {
+		h.Set("Cache-Control", "no-store")
+		g.cfg.WriteError(w, r, Refusal{Status: f.status, Code: f.code, Description: f.desc, Scope: f.scope, Reason: f.reason})
+		return
 	}
 	body, err := json.Marshal(struct {
 		Error       string `json:"error"`

@@ -142,6 +142,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// WriteError, if set, writes the response of a refused request in the
+	// API's own error format instead of the RFC 6750 JSON body. The guard
+	// has set WWW-Authenticate (and Retry-After for a 503) already;
+	// WriteError sets the content type and writes the status and the body.
+	WriteError func(w http.ResponseWriter, r *http.Request, ref Refusal)
 	// Observe, if set, is called once per request with the decision (for
 	// metrics), from the request's goroutine: reason is "" when allowed,
 	// else one of the Reason constants.
@@ -420,32 +425,32 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	now := g.now()
 	rel, ok := g.relPath(r.URL.EscapedPath())
 	if !ok {
-		g.refuse(w, outsideBasePath)
+		g.refuse(w, r, outsideBasePath)
 		return
 	}
 	e, f := g.authenticate(r.Context(), r.Header["Authorization"], now)
 	if f != nil {
-		g.refuse(w, f)
+		g.refuse(w, r, f)
 		return
 	}
 	segs, err := g.paths.Split(rel)
 	if err != nil {
-		g.refuse(w, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
+		g.refuse(w, r, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
 			desc: "the request path cannot be checked: " + err.Error()})
 		return
 	}
 	if !g.catalog.Allows(e.set, r.Method, segs) {
-		g.refuse(w, g.insufficientScope(r.Method, segs))
+		g.refuse(w, r, g.insufficientScope(r.Method, segs))
 		return
 	}
 	if g.cfg.MethodOverride != nil {
 		m, err := g.cfg.MethodOverride(r)
 		if err != nil {
-			g.refuse(w, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest, desc: err.Error()})
+			g.refuse(w, r, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest, desc: err.Error()})
 			return
 		}
 		if m != "" && m != r.Method && !g.catalog.Allows(e.set, m, segs) {
-			g.refuse(w, g.insufficientScope(m, segs))
+			g.refuse(w, r, g.insufficientScope(m, segs))
 			return
 		}
 	}
@@ -455,14 +460,14 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	if c.AccountID != "" {
 		switch vals := r.Header[g.acctHeader]; {
 		case len(vals) > 1:
-			g.refuse(w, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
+			g.refuse(w, r, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
 				desc: "the " + g.acctHeader + " header is repeated"})
 			return
 		case len(vals) == 0 || vals[0] == "":
 			r2.Header = r.Header.Clone()
 			r2.Header[g.acctHeader] = []string{c.AccountID}
 		case vals[0] != c.AccountID:
-			g.refuse(w, &failure{status: http.StatusForbidden, code: codeInsufficientScope, reason: ReasonAccountMismatch,
+			g.refuse(w, r, &failure{status: http.StatusForbidden, code: codeInsufficientScope, reason: ReasonAccountMismatch,
 				desc: "the token may act only for account " + c.AccountID + ", not " + cut(vals[0], 64)})
 			return
 		}

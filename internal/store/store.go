@@ -145,7 +145,25 @@ type AuditEvent struct {
 type AuditFilter struct {
 	Target string
 	Action string
-	Limit  int // 0 = no limit; newest events first
+	Actor  string
+	Since  time.Time // only events at or after it; zero: all
+	Before int64     // only events with a smaller ID (a page's cursor); 0: all
+	Limit  int       // 0 = no limit; newest events first
+}
+
+// ClientQuery selects a page of clients for ListClientPage.
+type ClientQuery struct {
+	After string // only clients whose ID sorts after this: the previous page's last ID
+	Limit int    // at most this many; must be positive
+	// Search keeps the clients whose ID or name contains it, ignoring
+	// ASCII case.
+	Search string
+	// Account keeps the clients whose Accounts list it (AnyAccount is not
+	// expanded).
+	Account string
+	// Owner keeps the clients bound to exactly this one account (Accounts
+	// is just it): the clients a tenant manages.
+	Owner string
 }
 
 // Revocation is a revoked access token, as listed by ListRevocations.
@@ -264,6 +282,9 @@ type Store interface {
 	GetClient(ctx context.Context, id string) (Client, error)
 	// ListClients returns all clients (with secrets) ordered by ID.
 	ListClients(ctx context.Context) ([]Client, error)
+	// ListClientPage returns, ordered by ID, at most q.Limit clients (with
+	// secrets) whose ID sorts after q.After and that match q's filters.
+	ListClientPage(ctx context.Context, q ClientQuery) ([]Client, error)
 	// UpdateClient loads the client, calls fn inside one transaction and saves
 	// what fn left in *Client (including its Secrets: added, changed and removed
 	// ones), then records *ev, which is read after fn returns so that fn may

@@ -51,7 +51,12 @@ type Store struct {
 }
 
 // dialect is PostgreSQL's SQL where the backends differ.
-var dialect = sqlstore.Dialect{ForUpdate: " FOR UPDATE", Now: "clock_timestamp()", Bytewise: ` COLLATE "C"`}
+var dialect = sqlstore.Dialect{
+	ForUpdate: " FOR UPDATE",
+	Now:       "clock_timestamp()",
+	Bytewise:  ` COLLATE "C"`,
+	ListHas:   "%[2]s = ANY (%[1]s)",
+}
 
 var _ store.Store = (*Store)(nil)
 

@@ -51,7 +51,10 @@ type Store struct {
 // holds the database's write lock, so no row needs locking; the clock is
 // this process's (see nowFunc), read while the transaction holds that
 // lock.
-var dialect = sqlstore.Dialect{Now: nowFunc + "()"}
+var dialect = sqlstore.Dialect{
+	Now:     nowFunc + "()",
+	ListHas: "EXISTS (SELECT 1 FROM json_each(%[1]s) WHERE value = %[2]s)",
+}
 
 var _ store.Store = (*Store)(nil)
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -69,6 +71,59 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 	}
 	return out, nil
 }
+
+// ListClientPage returns a page of the clients that match q, ordered by ID,
+// with their secrets.
+func (s *Store) ListClientPage(ctx context.Context, q store.ClientQuery) ([]store.Client, error) {
+	if q.Limit <= 0 {
+		return nil, fmt.Errorf("list clients: the limit must be positive, not %d", q.Limit)
+	}
+	where := []string{"id" + s.d.Bytewise + " > $1"}
+	args := []any{q.After}
+	param := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.Search != "" {
+		p := param("%" + likeEscaper.Replace(strings.ToLower(q.Search)) + "%")
+		where = append(where, "(lower(id) LIKE "+p+` ESCAPE '\' OR lower(name) LIKE `+p+` ESCAPE '\')`)
+	}
+	if q.Account != "" {
+		where = append(where, fmt.Sprintf(s.d.ListHas, "accounts", param(q.Account)))
+	}
+	if q.Owner != "" {
+		where = append(where, "accounts = "+param(s.db.List([]string{q.Owner})))
+	}
+	query := "SELECT " + ClientColumns + " FROM clients WHERE " + strings.Join(where, " AND ") +
+		" ORDER BY id" + s.d.Bytewise + " LIMIT " + param(q.Limit)
+	var out []store.Client
+	err := s.db.Read(ctx, func(tx Tx) (err error) {
+		out, err = queryAll(ctx, s.db, tx, ScanClient, query, args...)
+		if err != nil || len(out) == 0 {
+			return err
+		}
+		in := make([]string, len(out))
+		ids := make([]any, len(out))
+		for i, c := range out {
+			in[i] = "$" + strconv.Itoa(i+1)
+			ids[i] = c.ID
+		}
+		rows, err := tx.Query(ctx, "SELECT client_id, "+SecretColumns+" FROM client_secrets WHERE client_id IN ("+
+			strings.Join(in, ", ")+") ORDER BY client_id, created_at NULLS FIRST, seq", ids...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return AddSecrets(s.db, rows, out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	return out, nil
+}
+
+// likeEscaper escapes the wildcards of a LIKE pattern (ESCAPE '\').
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 // UpdateClient locks the client's row, lets fn change the client and saves
 // the result, all in one transaction.

@@ -72,6 +72,9 @@ type Dialect struct {
 	// Bytewise follows a text column in ORDER BY to compare bytes, as Go
 	// does, rather than by the locale's rules.
 	Bytewise string
+	// ListHas is a condition that a string-list column (%[1]s) holds a
+	// value (%[2]s, a parameter).
+	ListHas string
 }
 
 // Store is a store.Store on db, but for what a backend adds (opening,
@@ -184,7 +187,7 @@ func (s *Store) addAudit(ctx context.Context, tx Tx, ev store.AuditEvent) error 
 
 // ListAudit returns the audit events that match f, newest first.
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
-	q, args := AuditQuery(f)
+	q, args := AuditQuery(s.db, f)
 	out, err := list(ctx, s, ScanAuditEvent, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)

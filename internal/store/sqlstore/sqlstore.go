@@ -82,19 +82,30 @@ func Touchable(used map[string]time.Time) []string {
 
 // AuditQuery returns the SELECT of the audit events that match f, newest
 // first, and its arguments.
-func AuditQuery(f store.AuditFilter) (string, []any) {
+func AuditQuery(c Codec, f store.AuditFilter) (string, []any) {
 	q := "SELECT " + AuditColumns + " FROM audit_events"
 	var (
 		where []string
 		args  []any
 	)
+	cond := func(expr string, v any) {
+		args = append(args, v)
+		where = append(where, expr+" $"+strconv.Itoa(len(args)))
+	}
 	if f.Target != "" {
-		args = append(args, f.Target)
-		where = append(where, "target = "+"$"+strconv.Itoa(len(args)))
+		cond("target =", f.Target)
 	}
 	if f.Action != "" {
-		args = append(args, f.Action)
-		where = append(where, "action = "+"$"+strconv.Itoa(len(args)))
+		cond("action =", f.Action)
+	}
+	if f.Actor != "" {
+		cond("actor =", f.Actor)
+	}
+	if !f.Since.IsZero() {
+		cond("time >=", c.At(f.Since))
+	}
+	if f.Before > 0 {
+		cond("id <", f.Before)
 	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -102,7 +113,7 @@ func AuditQuery(f store.AuditFilter) (string, []any) {
 	q += " ORDER BY id DESC"
 	if f.Limit > 0 {
 		args = append(args, f.Limit)
-		q += " LIMIT " + "$" + strconv.Itoa(len(args))
+		q += " LIMIT $" + strconv.Itoa(len(args))
 	}
 	return q, args
 }

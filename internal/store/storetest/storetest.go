@@ -90,6 +90,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CreateConflict", testCreateConflict},
 		{"NotFound", testNotFound},
 		{"ListClientsOrder", testListClientsOrder},
+		{"ListClientPage", testListClientPage},
 		{"UpdateClientReplaces", testUpdateClientReplaces},
 		{"UpdateClientFailuresWriteNothing", testUpdateClientFailures},
 		{"UpdateClientConcurrent", testUpdateClientConcurrent},
@@ -969,6 +970,69 @@ func testSigningKeysConcurrent(t *testing.T, s store.Store) {
 	}
 }
 
+// testListClientPage pages through clients with and without filters.
+func testListClientPage(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, c := range []store.Client{
+		{ID: "B-upper", Name: "Upper", Accounts: []string{"acme"}},
+		{ID: "a1", Name: "Acme Billing", Accounts: []string{"acme"}},
+		{ID: "a2", Name: "Acme 100% sync_job", Accounts: []string{"acme", "globex"}},
+		{ID: "g1", Name: "Globex", Accounts: []string{"globex"}},
+		{ID: "any", Name: "Every account", Accounts: []string{store.AnyAccount}},
+		{ID: "none", Name: "No account"},
+	} {
+		c.Secrets = []store.Secret{{ID: c.ID + "-s1", Digest: digest(c.ID), CreatedAt: t0}, {ID: c.ID + "-s2", Digest: digest(c.ID), CreatedAt: t0.Add(time.Second)}}
+		mustCreate(t, s, c)
+	}
+	ids := func(q store.ClientQuery) []string {
+		t.Helper()
+		page, err := s.ListClientPage(ctx, q)
+		if err != nil {
+			t.Fatalf("ListClientPage(%+v): %v", q, err)
+		}
+		var out []string
+		for _, c := range page {
+			if len(c.Secrets) != 2 || c.Secrets[0].ID != c.ID+"-s1" {
+				t.Errorf("ListClientPage(%+v): client %q has secrets %+v, want its two in order", q, c.ID, c.Secrets)
+			}
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		q    store.ClientQuery
+		want []string
+	}{
+		{store.ClientQuery{Limit: 100}, []string{"B-upper", "a1", "a2", "any", "g1", "none"}}, // byte order
+		{store.ClientQuery{Limit: 2}, []string{"B-upper", "a1"}},
+		{store.ClientQuery{Limit: 2, After: "a1"}, []string{"a2", "any"}},
+		{store.ClientQuery{Limit: 2, After: "g1"}, []string{"none"}},
+		{store.ClientQuery{Limit: 2, After: "none"}, nil},
+		{store.ClientQuery{Limit: 100, Search: "acme"}, []string{"a1", "a2"}},
+		{store.ClientQuery{Limit: 100, Search: "ACME b"}, []string{"a1"}},
+		{store.ClientQuery{Limit: 100, Search: "b-UP"}, []string{"B-upper"}},
+		{store.ClientQuery{Limit: 100, Search: "100%"}, []string{"a2"}},
+		{store.ClientQuery{Limit: 100, Search: "%"}, []string{"a2"}},
+		{store.ClientQuery{Limit: 100, Search: "e_b"}, nil}, // "_" is no wildcard: not "Acme Billing"
+		{store.ClientQuery{Limit: 100, Search: "_"}, []string{"a2"}},
+		{store.ClientQuery{Limit: 100, Account: "acme"}, []string{"B-upper", "a1", "a2"}},
+		{store.ClientQuery{Limit: 100, Account: "globex"}, []string{"a2", "g1"}},
+		{store.ClientQuery{Limit: 100, Account: "ac"}, nil},
+		{store.ClientQuery{Limit: 100, Account: store.AnyAccount}, []string{"any"}},
+		{store.ClientQuery{Limit: 100, Owner: "acme"}, []string{"B-upper", "a1"}},
+		{store.ClientQuery{Limit: 1, Owner: "acme", After: "B-upper"}, []string{"a1"}},
+		{store.ClientQuery{Limit: 100, Owner: "globex", Search: "glo"}, []string{"g1"}},
+		{store.ClientQuery{Limit: 100, Owner: "nobody"}, nil},
+	} {
+		if got := ids(tt.q); !slices.Equal(got, tt.want) {
+			t.Errorf("ListClientPage(%+v): got %q, want %q", tt.q, got, tt.want)
+		}
+	}
+	if _, err := s.ListClientPage(ctx, store.ClientQuery{}); err == nil {
+		t.Error("ListClientPage without a limit: got no error")
+	}
+}
+
 func testAudit(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreate(t, s, minimalClient("a"))
@@ -1028,6 +1092,12 @@ func testAudit(t *testing.T, s store.Store) {
 		{store.AuditFilter{Limit: 2}, []string{"key.rotate k1", "client.delete b"}},
 		{store.AuditFilter{Limit: 1, Target: "a"}, []string{"client.rotate_secret a"}},
 		{store.AuditFilter{Limit: 10, Action: "client.create"}, []string{"client.create b", "client.create a"}},
+		{store.AuditFilter{Actor: "cli:root@test", Limit: 1}, []string{"key.rotate k1"}},
+		{store.AuditFilter{Actor: "someone else"}, nil},
+		{store.AuditFilter{Since: t0.Add(time.Minute)}, []string{"key.rotate k1", "client.delete b", "client.rotate_secret a", "client.create b", "client.create a"}},
+		{store.AuditFilter{Since: t0.Add(time.Minute + time.Microsecond)}, nil},
+		{store.AuditFilter{Before: all[1].ID, Limit: 2}, []string{"client.rotate_secret a", "client.create b"}},
+		{store.AuditFilter{Before: all[len(all)-1].ID}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%+v", tt.filter), func(t *testing.T) {

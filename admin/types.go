@@ -1,0 +1,105 @@
+// Package admin is the Go client of Gatehouse's admin API (/admin/v1/):
+// the JSON types the API sends and accepts, and a typed client for it.
+//
+// The types are also what `gatehouse clients|keys|users|audit ... --output
+// json` prints, so scripts read the same fields locally and over the API.
+package admin
+
+import "time"
+
+// Client is an OAuth client registration. ClientSecret is set only in the
+// response that created the secret (a create, or a rotation).
+type Client struct {
+	ClientID                     string    `json:"client_id"`
+	ClientSecret                 string    `json:"client_secret,omitempty"`
+	Name                         string    `json:"name"`
+	Description                  string    `json:"description,omitempty"`
+	GrantTypes                   []string  `json:"grant_types"`
+	Scopes                       []string  `json:"scopes"`
+	Accounts                     []string  `json:"accounts"`
+	RedirectURIs                 []string  `json:"redirect_uris"`
+	Audience                     string    `json:"audience,omitempty"`
+	Website                      string    `json:"website,omitempty"`
+	TokenEndpointAuthMethod      string    `json:"token_endpoint_auth_method"`
+	RefreshWithClientCredentials bool      `json:"refresh_with_client_credentials,omitempty"`
+	RequirePKCE                  bool      `json:"require_pkce"`
+	TokenTTLSeconds              int64     `json:"token_ttl_seconds"`
+	Disabled                     bool      `json:"disabled"`
+	CreatedAt                    time.Time `json:"created_at"`
+	UpdatedAt                    time.Time `json:"updated_at"`
+	Secrets                      []Secret  `json:"secrets"`
+}
+
+// Secret is the metadata of a client secret; the secret itself is never
+// stored, only shown once.
+type Secret struct {
+	ID         string     `json:"id"`
+	Hint       string     `json:"hint"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+// NewClient is the body of POST /admin/v1/clients. Only Name is required;
+// a nil list takes the server's default (scopes: the catalog's default
+// scopes; grant types: client_credentials).
+type NewClient struct {
+	ClientID                     string   `json:"client_id,omitempty"`
+	Name                         string   `json:"name"`
+	Description                  string   `json:"description,omitempty"`
+	GrantTypes                   []string `json:"grant_types,omitempty"`
+	Scopes                       []string `json:"scopes,omitempty"`
+	Accounts                     []string `json:"accounts,omitempty"`
+	RedirectURIs                 []string `json:"redirect_uris,omitempty"`
+	Audience                     string   `json:"audience,omitempty"`
+	Website                      string   `json:"website,omitempty"`
+	TokenEndpointAuthMethod      string   `json:"token_endpoint_auth_method,omitempty"`
+	RefreshWithClientCredentials bool     `json:"refresh_with_client_credentials,omitempty"`
+	RequirePKCE                  *bool    `json:"require_pkce,omitempty"`
+	TokenTTLSeconds              int64    `json:"token_ttl_seconds,omitempty"`
+}
+
+// Rotation is the response of a secret rotation: the new secret, once.
+type Rotation struct {
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret"`
+	SecretID     string   `json:"secret_id"`
+	GraceSeconds int64    `json:"grace_seconds"`
+	Secrets      []Secret `json:"secrets"`
+}
+
+// TokenRevocation is the response of POST /admin/v1/clients/{id}/revoke-tokens:
+// every access token of the client issued at or before IssuedBefore is
+// revoked, and so are its refresh tokens.
+type TokenRevocation struct {
+	ClientID     string    `json:"client_id"`
+	IssuedBefore time.Time `json:"issued_before"`
+}
+
+// User is a console user.
+type User struct {
+	ID          string    `json:"id"`
+	Username    string    `json:"username"`
+	DisplayName string    `json:"display_name"`
+	Role        string    `json:"role"`
+	Disabled    bool      `json:"disabled"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// AuditEvent is one entry of the audit trail.
+type AuditEvent struct {
+	ID     int64     `json:"id"`
+	Time   time.Time `json:"time"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Target string    `json:"target"`
+	Detail string    `json:"detail"`
+}
+
+// Page is one page of a list. NextCursor, when not empty, is the cursor
+// of the next page (?cursor=); the last page has none.
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
