@@ -103,3 +103,33 @@ type Page[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor,omitempty"`
 }
+
+// Scope is a scope of the API's catalog.
+type Scope struct {
+	Name        string     `json:"name"`
+	Label       string     `json:"label"`
+	Default     bool       `json:"default"`
+	SelfService bool       `json:"self_service"`
+	Endpoints   []Endpoint `json:"endpoints"`
+}
+
+// Endpoint is what a scope allows: a path pattern relative to the API's
+// base path ("*" is one segment, or one or more at the end) and the
+// methods (none: every method).
+type Endpoint struct {
+	Pattern string   `json:"pattern"`
+	Methods []string `json:"methods,omitempty"`
+}
+
+// Key is a token signing key (never its private part).
+type Key struct {
+	ID        string `json:"id"`
+	Algorithm string `json:"algorithm"`
+	// State is next (published, not signing yet), active (signing),
+	// retired (published while its tokens may be valid) or expired.
+	State          string     `json:"state"`
+	CreatedAt      time.Time  `json:"created_at"`
+	ActiveAt       time.Time  `json:"active_at"`
+	RetiredAt      *time.Time `json:"retired_at,omitempty"`
+	PublishedUntil *time.Time `json:"published_until,omitempty"`
+}

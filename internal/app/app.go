@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -31,6 +32,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store/backend"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/resource"
 	"github.com/gatehouse/gatehouse/scope"
 )
 
@@ -53,6 +55,8 @@ type Deps struct {
 	// CSRFKey is the console's CSRF key, derived from the master key so
 	// that every node agrees.
 	CSRFKey []byte
+	// IdempotencyKey seals the admin API's responses kept for retries.
+	IdempotencyKey []byte
 	// ClientIP finds the source address rate limits count against.
 	ClientIP *clientip.Resolver
 }
@@ -98,14 +102,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		st.Close()
 		return nil, err
 	}
-	return &Deps{Store: st, Keys: keys, Catalog: catalog, CSRFKey: consoleCSRFKey(master), ClientIP: cip}, nil
+	return &Deps{Store: st, Keys: keys, Catalog: catalog, ClientIP: cip,
+		CSRFKey:        deriveKey(master, "gatehouse console csrf v1"),
+		IdempotencyKey: deriveKey(master, "gatehouse admin api idempotency v1"),
+	}, nil
 }
 
-// consoleCSRFKey derives the console's CSRF key from the master key, so
-// that every server sharing the master key accepts the others' tokens.
-func consoleCSRFKey(master []byte) []byte {
+// deriveKey derives a key for one purpose from the master key, so that
+// every server sharing the master key derives the same (the console's CSRF
+// tokens, the admin API's kept responses work on every node).
+func deriveKey(master []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, master)
-	m.Write([]byte("gatehouse console csrf v1"))
+	m.Write([]byte(purpose))
 	return m.Sum(nil)
 }
 
@@ -131,7 +139,8 @@ func LoadCatalog(cfg config.Config) (*scope.Catalog, error) {
 // it: the revocation feed's scope is not in the catalog, but clients may be
 // allowed it.
 func ClientService(st store.Store, catalog *scope.Catalog, cfg config.Config) *clients.Service {
-	return clients.NewService(st, catalog, time.Duration(cfg.Token.MaxTTL), time.Now, rand.Reader, cfg.RevocationFeed.RequireScope)
+	extra := append([]string{cfg.RevocationFeed.RequireScope}, adminapi.SystemScopes()...)
+	return clients.NewService(st, catalog, time.Duration(cfg.Token.MaxTTL), time.Now, rand.Reader, extra...)
 }
 
 // UserService is the user service as the console and the users commands
@@ -221,16 +230,36 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	defer d.Store.Close()
 	// One consents service for the consent page and "Authorized apps".
 	cs := consents.New(d.Store, d.Catalog, time.Now)
+	clientSvc, userSvc := ClientService(d.Store, d.Catalog, cfg), UserService(d.Store, cfg)
 	con, err := console.New(console.Options{
-		Store: d.Store, Users: UserService(d.Store, cfg), Issuer: cfg.Issuer, Logger: log,
+		Store: d.Store, Users: userSvc, Issuer: cfg.Issuer, Logger: log,
 		Now: time.Now, Rand: rand.Reader, CSRFKey: d.CSRFKey, ClientIP: d.ClientIP,
-		Clients: ClientService(d.Store, d.Catalog, cfg), Consents: cs,
+		Clients: clientSvc, Consents: cs,
 		Keys: d.Keys, Catalog: d.Catalog,
 	})
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(serverOptions(cfg, d, con, cs, reg, log))
+	opts := serverOptions(cfg, d, con, cs, reg, log)
+	var srv *server.Server
+	if cfg.AdminAPI.Enabled {
+		api, err := adminapi.New(adminapi.Options{
+			Store: d.Store, Clients: clientSvc, Users: userSvc, Consents: cs, Keys: d.Keys, Catalog: d.Catalog,
+			Issuer: cfg.Issuer, Audience: cfg.Token.Audience,
+			Local: func() http.Handler { return srv.Handler() },
+			Live: func(ctx context.Context, c *resource.Claims) (bool, error) {
+				return srv.Live(ctx, server.Token{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject, IssuedAt: c.IssuedAt})
+			},
+			IdempotencyKey: d.IdempotencyKey, Logger: log, Now: time.Now,
+		})
+		if err != nil {
+			return err
+		}
+		defer api.Close()
+		opts.AdminAPI = api.Handler()
+		opts.SystemScopes = adminapi.SystemScopes()
+	}
+	srv, err = server.New(opts)
 	if err != nil {
 		return err
 	}

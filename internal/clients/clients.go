@@ -90,6 +90,23 @@ type Spec struct {
 	PKCEOptional bool
 }
 
+// Require is a condition on a client as stored, checked in the same store
+// transaction as the change it guards (an If-Match, who may change it): an
+// error aborts the change and is returned as it is.
+type Require func(store.Client) error
+
+// check runs the conditions.
+func (rs requires) check(c store.Client) error {
+	for _, r := range rs {
+		if err := r(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type requires []Require
+
 // Patch changes a client; nil fields stay as they are.
 type Patch struct {
 	Name, Description, Audience, Website       *string
@@ -202,23 +219,27 @@ func (s *Service) List(ctx context.Context) ([]store.Client, error) {
 
 // Update applies a patch. It refuses one that makes a public client
 // confidential, which needs a new secret: see [Service.UpdateIssuingSecret].
-func (s *Service) Update(ctx context.Context, actor, id string, p Patch) (store.Client, error) {
-	c, _, err := s.update(ctx, actor, id, p, false)
+func (s *Service) Update(ctx context.Context, actor, id string, p Patch, req ...Require) (store.Client, error) {
+	c, _, err := s.update(ctx, actor, id, p, false, req)
 	return c, err
 }
 
 // UpdateIssuingSecret applies a patch like Update and, when the patch makes
 // a public client confidential, generates its secret and returns it (it is
 // not stored and cannot be shown again); otherwise the secret is "".
-func (s *Service) UpdateIssuingSecret(ctx context.Context, actor, id string, p Patch) (store.Client, string, error) {
-	return s.update(ctx, actor, id, p, true)
+func (s *Service) UpdateIssuingSecret(ctx context.Context, actor, id string, p Patch, req ...Require) (store.Client, string, error) {
+	return s.update(ctx, actor, id, p, true, req)
 }
 
-func (s *Service) update(ctx context.Context, actor, id string, p Patch, mayIssue bool) (store.Client, string, error) {
+func (s *Service) update(ctx context.Context, actor, id string, p Patch, mayIssue bool, req requires) (store.Client, string, error) {
 	var changed []string
 	var plain string
 	ev := store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "client.update", Target: id}
 	c, err := s.st.UpdateClient(ctx, id, func(c *store.Client) error {
+		if err := req.check(*c); err != nil {
+			return err
+		}
+		changed = nil
 		set := func(name string, dst *string, v *string) {
 			if v != nil && *v != *dst {
 				*dst = *v
@@ -297,15 +318,19 @@ func (s *Service) update(ctx context.Context, actor, id string, p Patch, mayIssu
 
 // Delete removes a client; its secrets stop working at once and its tokens
 // stop introspecting as active.
-func (s *Service) Delete(ctx context.Context, actor, id string) error {
+func (s *Service) Delete(ctx context.Context, actor, id string, req ...Require) error {
 	ev := store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "client.delete", Target: id}
-	return s.wrap(id, s.st.DeleteClient(ctx, id, ev))
+	var check func(store.Client) error
+	if len(req) > 0 {
+		check = requires(req).check
+	}
+	return s.wrap(id, s.st.DeleteClient(ctx, id, check, ev))
 }
 
 // RotateSecret adds a new secret (supplied, or generated if empty) and makes
 // the existing ones expire after grace (at once if grace is 0). It returns
 // the new secret, which cannot be shown again.
-func (s *Service) RotateSecret(ctx context.Context, actor, id string, grace time.Duration, supplied string) (store.Client, string, error) {
+func (s *Service) RotateSecret(ctx context.Context, actor, id string, grace time.Duration, supplied string, req ...Require) (store.Client, string, error) {
 	if grace < 0 {
 		return store.Client{}, "", &ValidationError{[]string{"grace period must not be negative"}}
 	}
@@ -322,6 +347,9 @@ func (s *Service) RotateSecret(ctx context.Context, actor, id string, grace time
 	until := now.Add(grace)
 	ev := store.AuditEvent{Time: now, Actor: actor, Action: "client.rotate_secret", Target: id}
 	c, err := s.st.UpdateClient(ctx, id, func(c *store.Client) error {
+		if err := requires(req).check(*c); err != nil {
+			return err
+		}
 		if c.TokenEndpointAuthMethod == store.AuthMethodNone {
 			return &ValidationError{[]string{"a public client (token endpoint auth method none) has no secret to rotate"}}
 		}
@@ -350,9 +378,12 @@ func (s *Service) RotateSecret(ctx context.Context, actor, id string, grace time
 }
 
 // RevokeSecret removes one secret at once.
-func (s *Service) RevokeSecret(ctx context.Context, actor, id, secretID string) (store.Client, error) {
+func (s *Service) RevokeSecret(ctx context.Context, actor, id, secretID string, req ...Require) (store.Client, error) {
 	ev := store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "client.revoke_secret", Target: id, Detail: "revoked secret " + secretID}
 	c, err := s.st.UpdateClient(ctx, id, func(c *store.Client) error {
+		if err := requires(req).check(*c); err != nil {
+			return err
+		}
 		i := slices.IndexFunc(c.Secrets, func(s store.Secret) bool { return s.ID == secretID })
 		if i < 0 {
 			return fmt.Errorf("client %q has no secret %q: %w", id, secretID, ErrNoSuchSecret)

@@ -53,9 +53,15 @@ type Config struct {
 	RevocationFeed RevocationFeedConfig `yaml:"revocation_feed"`
 	OAuth          OAuthConfig          `yaml:"oauth"` // authorization code and refresh tokens
 	Cache          CacheConfig          `yaml:"cache"` // the client cache's bounded staleness
+	AdminAPI       AdminAPIConfig       `yaml:"admin_api"`
 	// ShutdownTimeout is how long serve waits for requests in flight when
 	// stopping; 0 closes connections at once.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// AdminAPIConfig configures the admin API (/admin/v1/).
+type AdminAPIConfig struct {
+	Enabled bool `yaml:"enabled"` // default true
 }
 
 // LogConfig configures the server's log.
@@ -130,6 +136,7 @@ func Default() Config {
 			RevocationPoll:  Duration(resource.DefaultRevocationPoll),
 		},
 		ShutdownTimeout: Duration(15 * time.Second),
+		AdminAPI:        AdminAPIConfig{Enabled: true},
 	}
 }
 

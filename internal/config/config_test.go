@@ -50,6 +50,7 @@ func TestDefaultIsValid(t *testing.T) {
 		Login:           config.RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: config.Duration(day)},
 		Gateway:         config.GatewayConfig{AccountHeader: "X-Account", UpstreamTimeout: config.Duration(30 * time.Second), RevocationPoll: config.Duration(5 * time.Second)},
 		Cache:           config.CacheConfig{MaxStaleness: config.Duration(5 * time.Second)},
+		AdminAPI:        config.AdminAPIConfig{Enabled: true},
 		ShutdownTimeout: config.Duration(15 * time.Second),
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
@@ -87,6 +88,8 @@ rate_limit:
   burst: 3
 cache:
   max_staleness: 10s
+admin_api:
+  enabled: false
 shutdown_timeout: 0
 `)
 	got, err := config.Load(path, nil)
@@ -104,6 +107,7 @@ shutdown_timeout: 0
 		Login:           config.RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: config.Duration(day)},
 		Gateway:         config.GatewayConfig{AccountHeader: "X-Account", UpstreamTimeout: config.Duration(30 * time.Second), RevocationPoll: config.Duration(5 * time.Second)},
 		Cache:           config.CacheConfig{MaxStaleness: config.Duration(10 * time.Second)},
+		AdminAPI:        config.AdminAPIConfig{Enabled: false},
 		ShutdownTimeout: 0,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -219,7 +223,7 @@ token:
 log:
   formt: json
 `, []string{
-			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, shutdown_timeout)`,
+			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, admin_api, shutdown_timeout)`,
 			`line 4: unknown key "ttl" in token (known keys: default_ttl, max_ttl, audience, alias_paths)`,
 			`line 6: unknown key "formt" in log (known keys: format, level)`,
 		}},

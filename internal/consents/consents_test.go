@@ -105,7 +105,7 @@ func TestListAndRevoke(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.DeleteClient(ctx, "gone", store.AuditEvent{Action: "client.delete"}); err != nil {
+	if err := st.DeleteClient(ctx, "gone", nil, store.AuditEvent{Action: "client.delete"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Approve(ctx, "u1", "gone", nil); !errors.Is(err, store.ErrNotFound) {

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -49,30 +51,12 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || claims.Issuer != s.issuer {
 		return writeJSON(w, http.StatusOK, inactive)
 	}
-	revoked, err := s.st.IsTokenRevoked(r.Context(), claims.JTI)
+	live, err := s.Live(r.Context(), Token{JTI: claims.JTI, ClientID: claims.ClientID, Subject: claims.Subject, IssuedAt: claims.IssuedAt})
 	if err != nil {
-		return fmt.Errorf("check revocation: %w", err)
+		return err
 	}
-	if revoked {
+	if !live {
 		return writeJSON(w, http.StatusOK, inactive)
-	}
-	owner, err := s.clients.get(r.Context(), claims.ClientID)
-	if err != nil {
-		return fmt.Errorf("load token's client: %w", err)
-	}
-	if owner == nil || owner.client.Disabled {
-		return writeJSON(w, http.StatusOK, inactive)
-	}
-	if claims.Subject != claims.ClientID {
-		// Issued for a user (authorization code): the user must still exist
-		// and be enabled.
-		u, err := s.st.GetUser(r.Context(), claims.Subject)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
-			return writeJSON(w, http.StatusOK, inactive)
-		}
-		if err != nil {
-			return fmt.Errorf("load token's user: %w", err)
-		}
 	}
 	var aud any = claims.Audience
 	if len(claims.Audiences) > 0 {
@@ -151,4 +135,43 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("record revocation: %w", err)
 	}
 	return ok()
+}
+
+// Token is what Live needs of a verified access token.
+type Token struct {
+	JTI, ClientID, Subject string
+	IssuedAt               time.Time
+}
+
+// Live reports whether a verified, unexpired access token still stands:
+// it was not revoked, its client exists and is enabled, and the user it
+// was issued for (if any) exists and is enabled. Introspection answers
+// with it, and the admin API checks its callers' tokens with it.
+func (s *Server) Live(ctx context.Context, t Token) (bool, error) {
+	revoked, err := s.st.IsTokenRevoked(ctx, t.JTI)
+	if err != nil {
+		return false, fmt.Errorf("check revocation: %w", err)
+	}
+	if revoked {
+		return false, nil
+	}
+	owner, err := s.clients.get(ctx, t.ClientID)
+	if err != nil {
+		return false, fmt.Errorf("load token's client: %w", err)
+	}
+	if owner == nil || owner.client.Disabled {
+		return false, nil
+	}
+	if t.Subject != t.ClientID {
+		// Issued for a user (authorization code): the user must still exist
+		// and be enabled.
+		u, err := s.st.GetUser(ctx, t.Subject)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("load token's user: %w", err)
+		}
+	}
+	return true, nil
 }

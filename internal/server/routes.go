@@ -17,6 +17,8 @@ const (
 	PathRevocations = "/oauth/revocations"
 	PathJWKS        = "/.well-known/jwks.json"
 	PathMetadata    = "/.well-known/oauth-authorization-server"
+	// PathAdminAPI is where the admin API is mounted (Options.AdminAPI).
+	PathAdminAPI = "/admin/v1/"
 )
 
 // maxBody bounds every request body.
@@ -44,6 +46,9 @@ func (s *Server) routes() (http.Handler, error) {
 		cm := http.NewServeMux()
 		s.consolePages(cm)
 		mux.Handle("/console/", s.measure("console", cm))
+	}
+	if s.adminAPI != nil {
+		mux.Handle(PathAdminAPI, s.measure("admin", s.adminAPI))
 	}
 	s.get(mux, "/{$}", "root", s.root(s.consolePages != nil))
 	s.get(mux, PathRevocations, "revocations", s.revocations)

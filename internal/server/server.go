@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,13 @@ type Options struct {
 	// endpoint grants it, like a catalog scope, to clients allowed it that
 	// ask for it by name.
 	RevocationFeedScope string
+	// SystemScopes are more scopes outside the catalog that the token
+	// endpoint grants, like RevocationFeedScope, only to clients allowed
+	// them that ask for them by name: the admin API's.
+	SystemScopes []string
+	// AdminAPI, if set, serves the admin API under /admin/v1/, behind the
+	// same metrics as every other route (it bounds its own bodies).
+	AdminAPI http.Handler
 
 	// Console, if set, enables the authorization endpoint and the
 	// authorization code grant: it supplies the logged-in user, CSRF
@@ -113,8 +121,10 @@ type Server struct {
 	pollInterval       time.Duration
 	maxStaleness       time.Duration
 	clientIP           *clientip.Resolver
-	feedScope          string // see Options.RevocationFeedScope
-	revPageSize        int    // revocation feed page size; revocationPageSize but in tests
+	feedScope          string   // see Options.RevocationFeedScope
+	byName             []string // feedScope and Options.SystemScopes
+	adminAPI           http.Handler
+	revPageSize        int // revocation feed page size; revocationPageSize but in tests
 	console            Console
 	consents           *consents.Service
 	consolePages       func(*http.ServeMux)
@@ -174,6 +184,7 @@ func New(o Options) (*Server, error) {
 		wake:         make(chan struct{}, 1),
 		clientIP:     o.ClientIP,
 		feedScope:    o.RevocationFeedScope,
+		adminAPI:     o.AdminAPI,
 		revPageSize:  revocationPageSize,
 		console:      o.Console,
 		consents:     o.Consents,
@@ -207,6 +218,11 @@ func New(o Options) (*Server, error) {
 	}
 	if s.pollInterval <= 0 {
 		s.pollInterval = time.Second
+	}
+	for _, sc := range append([]string{o.RevocationFeedScope}, o.SystemScopes...) {
+		if sc != "" && !slices.Contains(s.byName, sc) {
+			s.byName = append(s.byName, sc)
+		}
 	}
 	s.limiter = newAuthLimiter(o)
 	start := s.now()

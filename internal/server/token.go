@@ -341,7 +341,7 @@ func (s *Server) resolveScope(cc *cachedClient, requested string, narrowing bool
 			account = id
 			continue
 		}
-		if !s.catalog.Has(t) && t != s.feedScope { // t is never ""
+		if !s.catalog.Has(t) && !slices.Contains(s.byName, t) {
 			return nil, "", oauth.InvalidScope("unknown scope %q", safeName(t))
 		}
 		if !slices.Contains(cc.client.Scopes, t) {
@@ -369,8 +369,14 @@ func (s *Server) resolveScope(cc *cachedClient, requested string, narrowing bool
 // noScopes is the error for a client that may be granted no scope without
 // naming it.
 func (s *Server) noScopes(cc *cachedClient) error {
-	if s.feedScope != "" && slices.Contains(cc.client.Scopes, s.feedScope) {
-		return oauth.InvalidScope("this client is allowed no scopes it gets without naming them; request %s by name", s.feedScope)
+	var named []string
+	for _, sc := range s.byName {
+		if slices.Contains(cc.client.Scopes, sc) {
+			named = append(named, sc)
+		}
+	}
+	if len(named) > 0 {
+		return oauth.InvalidScope("this client is allowed no scopes it gets without naming them; request %s by name", strings.Join(named, " "))
 	}
 	return oauth.InvalidScope("this client is allowed no scopes")
 }

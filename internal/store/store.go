@@ -151,6 +151,17 @@ type AuditFilter struct {
 	Limit  int       // 0 = no limit; newest events first
 }
 
+// IdempotencyRecord is what the admin API keeps of a request made with an
+// Idempotency-Key, to answer a retry with the first response.
+type IdempotencyRecord struct {
+	Key       string // identifies the caller and the key
+	Request   []byte // identifies the request; a retry must match it
+	Status    int    // the response's HTTP status; 0 while the request runs
+	Response  []byte // the sealed response; empty while the request runs
+	CreatedAt time.Time
+	ExpiresAt time.Time // after it the record is ignored, and pruned
+}
+
 // ClientQuery selects a page of clients for ListClientPage.
 type ClientQuery struct {
 	After string // only clients whose ID sorts after this: the previous page's last ID
@@ -292,9 +303,11 @@ type Store interface {
 	// nothing is written and that error is returned. ErrNotFound if absent.
 	UpdateClient(ctx context.Context, id string, fn func(*Client) error, ev *AuditEvent) (Client, error)
 	// DeleteClient removes the client with its secrets, consents,
-	// authorization codes and refresh tokens and records ev.
-	// ErrNotFound if absent.
-	DeleteClient(ctx context.Context, id string, ev AuditEvent) error
+	// authorization codes and refresh tokens and records ev. If check is
+	// not nil, it is called first, in the same transaction, with the client
+	// as stored; if it returns an error, nothing is deleted and that error
+	// is returned. ErrNotFound if absent.
+	DeleteClient(ctx context.Context, id string, check func(Client) error, ev AuditEvent) error
 	// TouchSecrets records last-use times by secret ID. A stored time only
 	// moves forward; unknown IDs are ignored. It writes no change-feed entry.
 	TouchSecrets(ctx context.Context, used map[string]time.Time) error
@@ -429,6 +442,17 @@ type Store interface {
 	// not an error.
 	RevokeRefreshFamily(ctx context.Context, familyID string, at time.Time) error
 
+	// ReserveIdempotencyKey inserts r, a request that starts running,
+	// unless an unexpired record with its Key exists (one that expired at
+	// or before now is replaced): then it returns that one and ErrConflict.
+	ReserveIdempotencyKey(ctx context.Context, r IdempotencyRecord, now time.Time) (IdempotencyRecord, error)
+	// FinishIdempotencyKey stores the response of a reserved key and its
+	// new expiry. ErrNotFound if the key is not reserved.
+	FinishIdempotencyKey(ctx context.Context, key string, status int, response []byte, expiresAt time.Time) error
+	// ReleaseIdempotencyKey deletes a key, so that a retry runs the request
+	// again (it failed). Deleting a missing key is not an error.
+	ReleaseIdempotencyKey(ctx context.Context, key string) error
+
 	// ListAudit returns audit events, newest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
@@ -439,7 +463,8 @@ type Store interface {
 	// entries older than now minus one hour, sessions that expired before
 	// now, authorization codes that expired before now minus one hour,
 	// refresh token families (with their tokens) whose FamilyExpiresAt is
-	// before now, and setup tokens that expired before now.
+	// before now, setup tokens that expired before now, and idempotency
+	// records that expired at or before now.
 	Prune(ctx context.Context, now time.Time) error
 	// SchemaVersion returns the database's applied schema migration
 	// version and the newest version this build embeds (and Open applies).

@@ -91,8 +91,8 @@ func TestOpenSettings(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if v != 5 {
-		t.Errorf("Migrate: got schema version %d, want 5", v)
+	if v != 7 {
+		t.Errorf("Migrate: got schema version %d, want 7", v)
 	}
 }
 
@@ -212,7 +212,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 			t.Errorf("store %s: IsTokenRevoked(s1-00) = %v, %v; want true, nil", name, revoked, err)
 		}
 	}
-	if err := b.DeleteClient(ctx, "shared", store.AuditEvent{Action: "client.delete"}); err != nil {
+	if err := b.DeleteClient(ctx, "shared", nil, store.AuditEvent{Action: "client.delete"}); err != nil {
 		t.Fatalf("DeleteClient on b: %v", err)
 	}
 	if _, err := a.GetClient(ctx, "shared"); !errors.Is(err, store.ErrNotFound) {

@@ -203,10 +203,22 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 
 // DeleteClient removes the client and its secrets, and by cascade its
 // consents, authorization codes and refresh tokens.
-func (s *Store) DeleteClient(ctx context.Context, id string, ev store.AuditEvent) error {
+func (s *Store) DeleteClient(ctx context.Context, id string, check func(store.Client) error, ev store.AuditEvent) error {
+	var checkErr error
 	err := s.db.Write(ctx, func(tx Tx) error {
-		if err := s.lockClient(ctx, tx, id); err != nil {
-			return err
+		checkErr = nil
+		if check == nil {
+			if err := s.lockClient(ctx, tx, id); err != nil {
+				return err
+			}
+		} else {
+			c, err := s.getClient(ctx, tx, id, true)
+			if err != nil {
+				return err
+			}
+			if checkErr = check(c); checkErr != nil {
+				return checkErr
+			}
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM clients WHERE id = $1", id); err != nil {
 			return err
@@ -216,6 +228,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string, ev store.AuditEvent
 		}
 		return s.addAudit(ctx, tx, ev)
 	})
+	if checkErr != nil {
+		return checkErr
+	}
 	if err != nil {
 		return fmt.Errorf("delete client %q: %w", id, err)
 	}

@@ -211,6 +211,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 			{"auth_codes", "expires_at", now.Add(-time.Hour)},
 			{"refresh_families", "expires_at", now},
 			{"setup_tokens", "expires_at", now},
+			{"idempotency_keys", "expires_at", now.Add(time.Microsecond)}, // at or before now
 		} {
 			if _, err := tx.Exec(ctx, "DELETE FROM "+p.table+" WHERE "+p.column+" < $1", s.db.At(p.before)); err != nil {
 				return err

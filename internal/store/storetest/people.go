@@ -1214,7 +1214,7 @@ func testDeleteClientCascades(t *testing.T, s store.Store) {
 		mustCreateRefresh(t, s, refresh("rt-"+id, "f-"+id, id, "u1"))
 		mustCreateRefresh(t, s, refresh("cc-"+id, "fcc-"+id, id, ""))
 	}
-	if err := s.DeleteClient(ctx, "c1", ev("client.delete", "c1")); err != nil {
+	if err := s.DeleteClient(ctx, "c1", nil, ev("client.delete", "c1")); err != nil {
 		t.Fatalf("DeleteClient: %v", err)
 	}
 	// Recreating the client does not bring anything back.

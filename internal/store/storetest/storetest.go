@@ -132,6 +132,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RedeemSetupToken", testRedeemSetupToken},
 		{"RedeemSetupTokenConcurrent", testRedeemSetupTokenConcurrent},
 		{"PruneSetupTokens", testPruneSetupTokens},
+		{"IdempotencyKeys", testIdempotencyKeys},
+		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -487,7 +489,7 @@ func testNotFound(t *testing.T, s store.Store) {
 			return err
 		}},
 		{"DeleteClient", func() error {
-			return s.DeleteClient(ctx, "missing", ev("client.delete", "missing"))
+			return s.DeleteClient(ctx, "missing", nil, ev("client.delete", "missing"))
 		}},
 	}
 	for _, tt := range tests {
@@ -702,13 +704,23 @@ func testDeleteClient(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreate(t, s, fullClient("a"))
 	mustCreate(t, s, fullClient("b"))
-	if err := s.DeleteClient(ctx, "a", ev("client.delete", "a")); err != nil {
+	refuse := errors.New("not yours")
+	var checked store.Client
+	err := s.DeleteClient(ctx, "a", func(c store.Client) error { checked = c; return refuse }, ev("client.delete", "a"))
+	if !errors.Is(err, refuse) {
+		t.Errorf("DeleteClient with a check that refuses: got error %v, want the check's", err)
+	}
+	if diff := cmp.Diff(norm(fullClient("a")), checked); diff != "" {
+		t.Errorf("the check's client (-want +got):\n%s", diff)
+	}
+	mustGet(t, s, "a")
+	if err := s.DeleteClient(ctx, "a", func(store.Client) error { return nil }, ev("client.delete", "a")); err != nil {
 		t.Fatalf("DeleteClient: %v", err)
 	}
 	if _, err := s.GetClient(ctx, "a"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetClient after delete: got error %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteClient(ctx, "a", ev("client.delete", "a")); !errors.Is(err, store.ErrNotFound) {
+	if err := s.DeleteClient(ctx, "a", nil, ev("client.delete", "a")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second DeleteClient: got error %v, want ErrNotFound", err)
 	}
 	list, err := s.ListClients(ctx)
@@ -1040,7 +1052,7 @@ func testAudit(t *testing.T, s store.Store) {
 	if _, err := s.UpdateClient(ctx, "a", func(c *store.Client) error { c.Name = "A"; return nil }, evp("client.rotate_secret", "a")); err != nil {
 		t.Fatalf("UpdateClient: %v", err)
 	}
-	if err := s.DeleteClient(ctx, "b", ev("client.delete", "b")); err != nil {
+	if err := s.DeleteClient(ctx, "b", nil, ev("client.delete", "b")); err != nil {
 		t.Fatalf("DeleteClient: %v", err)
 	}
 	err := s.UpdateSigningKeys(ctx, func([]store.SigningKey) ([]store.SigningKey, []string, error) {
@@ -1295,7 +1307,7 @@ func testChanges(t *testing.T, s store.Store) {
 		t.Fatalf("UpdateClient: %v", err)
 	}
 	mustCreate(t, s, minimalClient("b"))
-	if err := s.DeleteClient(ctx, "a", ev("client.delete", "a")); err != nil {
+	if err := s.DeleteClient(ctx, "a", nil, ev("client.delete", "a")); err != nil {
 		t.Fatalf("DeleteClient: %v", err)
 	}
 	if err := s.UpdateSigningKeys(ctx, func([]store.SigningKey) ([]store.SigningKey, []string, error) {

@@ -1,0 +1,60 @@
+package adminapi
+
+import (
+	"github.com/gatehouse/gatehouse/scope"
+)
+
+// The system scopes: what a token may do with the admin API. They are not
+// in the API catalog, so the token endpoint grants them only to clients
+// allowed them that ask for them by name, consent pages never show them and
+// the metadata's scopes_supported does not list them.
+const (
+	// ScopeAdmin allows every call.
+	ScopeAdmin = "gatehouse:admin"
+	// ScopeAdminRead allows every GET.
+	ScopeAdminRead = "gatehouse:admin:read"
+	// ScopeClients allows managing clients and their secrets (and reading
+	// the scope catalog to offer its self-service scopes). Restricted to an
+	// account, it manages only the clients bound to that account.
+	ScopeClients = "gatehouse:clients"
+)
+
+// SystemScopes are the system scopes, which only an administrator may give
+// to a client.
+func SystemScopes() []string { return []string{ScopeAdmin, ScopeAdminRead, ScopeClients} }
+
+// systemYAML is the catalog the API's guard checks tokens against: paths
+// are relative to the server's root.
+const systemYAML = `scopes:
+  gatehouse:admin:
+    label: Administer Gatehouse through its admin API
+    endpoints:
+      - admin/v1/*
+  gatehouse:admin:read:
+    label: Read Gatehouse's clients, keys, users, consents and audit trail
+    endpoints:
+      - admin/v1/*: GET
+  gatehouse:clients:
+    label: Manage OAuth clients and their secrets
+    endpoints:
+      - admin/v1/clients: [GET, POST]
+      - admin/v1/clients/*: [GET, POST, PATCH, DELETE]
+      - admin/v1/scopes: GET
+`
+
+func systemCatalog() *scope.Catalog {
+	c, err := scope.Parse([]byte(systemYAML))
+	if err != nil {
+		panic("adminapi: system catalog: " + err.Error())
+	}
+	return c
+}
+
+// IsSystem reports whether name is a system scope.
+func IsSystem(name string) bool {
+	switch name {
+	case ScopeAdmin, ScopeAdminRead, ScopeClients:
+		return true
+	}
+	return false
+}
