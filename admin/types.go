@@ -76,15 +76,38 @@ type TokenRevocation struct {
 	IssuedBefore time.Time `json:"issued_before"`
 }
 
-// User is a console user.
+// User is a console user. SetPasswordURL is set only in the response that
+// created a user without a password: a one-time link, valid until
+// SetPasswordExpiresAt, where the user chooses one.
 type User struct {
-	ID          string    `json:"id"`
-	Username    string    `json:"username"`
-	DisplayName string    `json:"display_name"`
-	Role        string    `json:"role"`
-	Disabled    bool      `json:"disabled"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID                   string     `json:"id"`
+	Username             string     `json:"username"`
+	DisplayName          string     `json:"display_name"`
+	Role                 string     `json:"role"`
+	Disabled             bool       `json:"disabled"`
+	CreatedAt            time.Time  `json:"created_at"`
+	UpdatedAt            time.Time  `json:"updated_at"`
+	SetPasswordURL       string     `json:"set_password_url,omitempty"`
+	SetPasswordExpiresAt *time.Time `json:"set_password_expires_at,omitempty"`
+}
+
+// NewUser is the body of POST /admin/v1/users. Without a Password the
+// response carries a one-time set-password link.
+type NewUser struct {
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name,omitempty"`
+	Role        string `json:"role,omitempty"` // admin or member (default)
+	Password    string `json:"password,omitempty"`
+}
+
+// Consent is a user's consent to a client (an app the user authorized).
+// ID is "<user_id>:<client_id>".
+type Consent struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"`
+	ClientID  string    `json:"client_id"`
+	Scopes    []string  `json:"scopes"`
+	GrantedAt time.Time `json:"granted_at"`
 }
 
 // AuditEvent is one entry of the audit trail.
