@@ -1,6 +1,14 @@
 // Package admin is the Go client of Gatehouse's admin API (/admin/v1/):
 // the JSON types the API sends and accepts, and a typed client for it.
 //
+// [New] returns an [API] for a server's URL and a source of access tokens;
+// [ClientCredentials] is one, for a client allowed the system scope
+// gatehouse:admin (or gatehouse:admin:read, or gatehouse:clients). Every
+// error response is an RFC 9457 problem, returned as a *[Problem]: compare
+// its Type with the Problem* constants. Lists come in pages ([Page]); the
+// All* methods iterate over every page. Updates and deletes take [IfMatch]
+// for optimistic concurrency, creates an [IdempotencyKey] for safe retries.
+//
 // The types are also what `gatehouse clients|keys|users|audit ... --output
 // json` prints, so scripts read the same fields locally and over the API.
 package admin
