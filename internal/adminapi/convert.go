@@ -5,6 +5,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
 )
 
 // The store's values as the API (and the CLI's --output json) shows them.
@@ -38,6 +39,12 @@ func Secrets(secrets []store.Secret) []admin.Secret {
 func User(u store.User) admin.User {
 	return admin.User{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: u.Role,
 		Disabled: u.Disabled, CreatedAt: stored(u.CreatedAt), UpdatedAt: stored(u.UpdatedAt)}
+}
+
+// Key returns k as the API shows it: never its private part.
+func Key(k token.KeyInfo) admin.Key {
+	return admin.Key{ID: k.ID, Algorithm: k.Algorithm, State: k.State, CreatedAt: stored(k.CreatedAt),
+		ActiveAt: stored(k.ActiveAt), RetiredAt: timePtr(k.RetiredAt), PublishedUntil: timePtr(k.PublishedUntil)}
 }
 
 // AuditEvent returns e as the API shows it.

@@ -66,8 +66,7 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request, _ *caller) error 
 	}
 	out := []admin.Key{}
 	for _, k := range a.o.Keys.Keys() {
-		out = append(out, admin.Key{ID: k.ID, Algorithm: k.Algorithm, State: k.State, CreatedAt: k.CreatedAt.UTC(),
-			ActiveAt: k.ActiveAt.UTC(), RetiredAt: timePtr(k.RetiredAt), PublishedUntil: timePtr(k.PublishedUntil)})
+		out = append(out, Key(k))
 	}
 	return writeJSON(w, http.StatusOK, admin.Page[admin.Key]{Items: out})
 }
@@ -89,8 +88,7 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request, c *caller) error
 	}
 	for _, info := range a.o.Keys.Keys() {
 		if info.ID == k.ID {
-			return writeJSON(w, http.StatusCreated, admin.Key{ID: info.ID, Algorithm: info.Algorithm, State: info.State,
-				CreatedAt: info.CreatedAt.UTC(), ActiveAt: info.ActiveAt.UTC()})
+			return writeJSON(w, http.StatusCreated, Key(info))
 		}
 	}
 	return writeJSON(w, http.StatusCreated, admin.Key{ID: k.ID, Algorithm: k.Algorithm, State: "next",

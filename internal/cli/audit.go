@@ -1,16 +1,17 @@
 package cli
 
 import (
-	"time"
-
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 func (e *env) auditCmd(df *dataFlags) *cobra.Command {
 	var f store.AuditFilter
 	var output string
+	sf := &serverFlag{}
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "List the audit trail of administrative changes, newest first",
@@ -22,35 +23,20 @@ func (e *env) auditCmd(df *dataFlags) *cobra.Command {
 			if f.Limit < 0 {
 				return usagef("--limit must not be negative")
 			}
-			st, err := e.openStore(cmd, df)
+			rc, err := e.remote(cmd, sf)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			events, err := st.ListAudit(cmd.Context(), f)
+			var events []admin.AuditEvent
+			if rc != nil {
+				events, err = remoteAudit(cmd, rc.api, f)
+			} else {
+				events, err = e.localAudit(cmd, df, f)
+			}
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				type ev struct {
-					ID     int64     `json:"id"`
-					Time   time.Time `json:"time"`
-					Actor  string    `json:"actor"`
-					Action string    `json:"action"`
-					Target string    `json:"target"`
-					Detail string    `json:"detail"`
-				}
-				out := make([]ev, 0, len(events))
-				for _, e := range events {
-					out = append(out, ev{e.ID, e.Time, e.Actor, e.Action, e.Target, e.Detail})
-				}
-				return writeJSONOut(e.stdout, out)
-			}
-			t := newTable(e.stdout, "TIME", "ACTOR", "ACTION", "TARGET", "DETAIL")
-			for _, ev := range events {
-				t.row(ev.Time.Local().Format(time.RFC3339), ev.Actor, ev.Action, ev.Target, ev.Detail)
-			}
-			return t.flush()
+			return e.printAudit(output, events)
 		},
 	}
 	fl := cmd.Flags()
@@ -58,5 +44,44 @@ func (e *env) auditCmd(df *dataFlags) *cobra.Command {
 	fl.StringVar(&f.Action, "action", "", "only events of this action, e.g. client.rotate_secret")
 	fl.IntVar(&f.Limit, "limit", 50, "at most this many events (0 = all)")
 	fl.StringVarP(&output, "output", "o", "table", "output format: table or json")
+	sf.register(cmd, false)
 	return cmd
+}
+
+func (e *env) localAudit(cmd *cobra.Command, df *dataFlags, f store.AuditFilter) ([]admin.AuditEvent, error) {
+	st, err := e.openStore(cmd, df)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	events, err := st.ListAudit(cmd.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]admin.AuditEvent, 0, len(events))
+	for _, ev := range events {
+		out = append(out, adminapi.AuditEvent(ev))
+	}
+	return out, nil
+}
+
+// maxAuditPage is the admin API's largest page.
+const maxAuditPage = 200
+
+func remoteAudit(cmd *cobra.Command, api *admin.API, f store.AuditFilter) ([]admin.AuditEvent, error) {
+	af := admin.AuditFilter{Target: f.Target, Action: f.Action, Limit: maxAuditPage}
+	if f.Limit > 0 && f.Limit < maxAuditPage {
+		af.Limit = f.Limit
+	}
+	out := []admin.AuditEvent{}
+	for ev, err := range api.AllAudit(cmd.Context(), af) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+		if len(out) == f.Limit {
+			break
+		}
+	}
+	return out, nil
 }

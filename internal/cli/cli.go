@@ -38,7 +38,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "gatehouse: "+oneLine(err))
+		fmt.Fprintln(stderr, "gatehouse: "+errorText(err))
 		var ue usageError
 		if errors.As(err, &ue) {
 			return 2

@@ -10,38 +10,58 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/app"
-	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/duration"
-	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
 )
 
-// clientData opens what client commands need: the store and the catalog.
-type clientData struct {
-	st  store.Store
-	svc *clients.Service
+// clientsBackend runs the clients commands: on the store, through the
+// client service (local), or through the admin API (--server).
+type clientsBackend interface {
+	isRemote() bool
+	// create registers a client; secret is a supplied secret ("": one is
+	// generated). It returns the client with its secret and warnings.
+	create(ctx context.Context, nc admin.NewClient, secret string) (admin.Client, []string, error)
+	list(ctx context.Context) ([]admin.Client, error)
+	get(ctx context.Context, id string) (admin.Client, error)
+	// update returns the client, with a secret if the change issued one.
+	update(ctx context.Context, id string, p admin.ClientPatch) (admin.Client, []string, error)
+	delete(ctx context.Context, id string) error
+	rotateSecret(ctx context.Context, id string, grace time.Duration, secret string) (admin.Rotation, error)
+	revokeSecret(ctx context.Context, id, secretID string) error
 }
 
-func (e *env) openClients(cmd *cobra.Command, df *dataFlags, catalogFile string) (*clientData, error) {
+// openClients returns the backend of a clients command and what closes it.
+func (e *env) openClients(cmd *cobra.Command, df *dataFlags, sf *serverFlag, catalogFile string) (clientsBackend, func(), error) {
+	rc, err := e.remote(cmd, sf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rc != nil {
+		if catalogFile != "" {
+			return nil, nil, localOnly("--catalog", "with --server the server checks scopes against its own catalog")
+		}
+		return remoteClients{rc.api}, func() {}, nil
+	}
 	cfg, err := e.loadConfig(cmd, df, func(c *config.Config) {
 		if catalogFile != "" {
 			c.ScopesFile = catalogFile
 		}
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	catalog, err := app.LoadCatalog(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st, err := backend.Open(cmd.Context(), cfg.Database, cfg.DataDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &clientData{st: st, svc: app.ClientService(st, catalog, cfg)}, nil
+	return localClients{st: st, svc: app.ClientService(st, catalog, cfg), actor: e.actor()}, func() { st.Close() }, nil
 }
 
 func (e *env) clientsCmd(df *dataFlags) *cobra.Command {
@@ -50,15 +70,17 @@ func (e *env) clientsCmd(df *dataFlags) *cobra.Command {
 		Short: "Create, list, change and delete OAuth clients",
 	}
 	var catalogFile string
+	sf := &serverFlag{}
 	cmd.PersistentFlags().StringVar(&catalogFile, "catalog", "", "scope catalog file to check scopes against (default: the configured one)")
-	with := func(run func(ctx context.Context, cd *clientData, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	sf.register(cmd, true)
+	with := func(run func(ctx context.Context, b clientsBackend, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			cd, err := e.openClients(cmd, df, catalogFile)
+			b, closeFn, err := e.openClients(cmd, df, sf, catalogFile)
 			if err != nil {
 				return err
 			}
-			defer cd.st.Close()
-			return run(cmd.Context(), cd, cmd, args)
+			defer closeFn()
+			return run(cmd.Context(), b, cmd, args)
 		}
 	}
 	cmd.AddCommand(
@@ -73,7 +95,7 @@ func (e *env) clientsCmd(df *dataFlags) *cobra.Command {
 	return cmd
 }
 
-type runner = func(run func(ctx context.Context, cd *clientData, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error
+type runner = func(run func(ctx context.Context, b clientsBackend, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error
 
 // clientFlags are the editable client fields shared by create and update.
 type clientFlags struct {
@@ -102,12 +124,16 @@ func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 }
 
-func parseTTL(s string) (time.Duration, error) {
+// parseTTL reads --token-ttl as whole seconds, as the API takes it.
+func parseTTL(s string) (int64, error) {
 	d, err := duration.Parse(s)
 	if err != nil {
 		return 0, usagef("--token-ttl: %v", err)
 	}
-	return d, nil
+	if d%time.Second != 0 {
+		return 0, usagef("--token-ttl %s: give whole seconds", s)
+	}
+	return int64(d / time.Second), nil
 }
 
 func (e *env) clientsCreateCmd(with runner) *cobra.Command {
@@ -137,48 +163,49 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
   # JSON, for scripts (client_id, client_secret, name, scopes, token_ttl_seconds, ...):
   gatehouse clients create --name "CI" --output json`,
 		Args: cobra.NoArgs,
-		RunE: with(func(ctx context.Context, cd *clientData, cmd *cobra.Command, _ []string) error {
+		RunE: with(func(ctx context.Context, b clientsBackend, cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
 			if !cmd.Flags().Changed("name") {
 				return usagef("--name is required, e.g. gatehouse clients create --name \"Billing sync\"")
 			}
-			sp := clients.Spec{
-				ID: id, Name: cf.name, Description: cf.description, Audience: cf.audience,
+			if secretStdin && b.isRemote() {
+				return localOnly("--secret-stdin", "the admin API generates every secret")
+			}
+			nc := admin.NewClient{
+				ClientID: id, Name: cf.name, Description: cf.description, Audience: cf.audience,
 				Accounts: splitList(cf.accounts), RedirectURIs: splitList(cf.redirects),
 				Website: cf.website, TokenEndpointAuthMethod: authMethod, RefreshWithClientCredentials: cf.refreshWithCC,
-				PKCEOptional: !cf.requirePKCE,
+				RequirePKCE: &cf.requirePKCE,
 			}
 			if cmd.Flags().Changed("grant-types") {
-				sp.GrantTypes = splitList(cf.grants)
+				nc.GrantTypes = splitList(cf.grants)
 			}
 			if cmd.Flags().Changed("scopes") { // else the catalog's default scopes
-				sp.Scopes = nonNil(splitList(cf.scopes))
+				nc.Scopes = nonNil(splitList(cf.scopes))
 			}
 			if cf.ttl != "" {
-				d, err := parseTTL(cf.ttl)
+				ttl, err := parseTTL(cf.ttl)
 				if err != nil {
 					return err
 				}
-				sp.TokenTTL = d
+				nc.TokenTTLSeconds = ttl
 			}
+			var supplied string
 			if secretStdin {
 				s, err := readSecret(e.stdin)
 				if err != nil {
 					return err
 				}
-				sp.Secret = s
+				supplied = s
 			}
-			c, plain, err := cd.svc.Create(ctx, e.actor(), sp)
+			c, warnings, err := b.create(ctx, nc, supplied)
 			if err != nil {
 				return err
 			}
-			e.warn(cd.svc.Warnings(c))
-			if c.TokenEndpointAuthMethod == store.AuthMethodNone {
-				return e.printCreatedPublic(output, c)
-			}
-			return e.printCreated(output, c, plain)
+			e.warn(warnings)
+			return e.printCreated(output, c)
 		}),
 	}
 	cf.register(cmd)
@@ -195,20 +222,6 @@ func (e *env) warn(warnings []string) {
 	for _, w := range warnings {
 		fmt.Fprintln(e.stderr, "gatehouse: warning: "+w)
 	}
-}
-
-// printCreatedPublic reports a new public client, which has no secret.
-func (e *env) printCreatedPublic(output string, c store.Client) error {
-	if output == "json" {
-		return writeJSONOut(e.stdout, toClientJSON(c))
-	}
-	w := e.stdout
-	fmt.Fprintf(w, "Created public client %q (no secret; PKCE required).\n\n", c.Name)
-	fmt.Fprintf(w, "  client_id:      %s\n", c.ID)
-	fmt.Fprintf(w, "  scopes:         %s\n", orDash(strings.Join(c.Scopes, " ")))
-	fmt.Fprintf(w, "  redirect URIs:  %s\n", orDash(strings.Join(c.RedirectURIs, " ")))
-	fmt.Fprintf(w, "  token lifetime: %s\n", ttlText(c.TokenTTL))
-	return nil
 }
 
 func readSecret(r io.Reader) (string, error) {
@@ -229,27 +242,15 @@ func (e *env) clientsListCmd(with runner) *cobra.Command {
 		Use:   "list",
 		Short: "List clients",
 		Args:  cobra.NoArgs,
-		RunE: with(func(ctx context.Context, cd *clientData, _ *cobra.Command, _ []string) error {
+		RunE: with(func(ctx context.Context, b clientsBackend, _ *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			cs, err := cd.svc.List(ctx)
+			cs, err := b.list(ctx)
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				out := make([]clientJSON, 0, len(cs))
-				for _, c := range cs {
-					out = append(out, toClientJSON(c))
-				}
-				return writeJSONOut(e.stdout, out)
-			}
-			t := newTable(e.stdout, "CLIENT ID", "NAME", "GRANT TYPES", "SCOPES", "TOKEN TTL", "STATUS", "LAST USED")
-			for _, c := range cs {
-				t.row(c.ID, c.Name, strings.Join(c.GrantTypes, ","), orDash(strings.Join(c.Scopes, " ")),
-					ttlText(c.TokenTTL), status(c), when(c.LastUsed()))
-			}
-			return t.flush()
+			return e.printClients(output, cs)
 		}),
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
@@ -262,11 +263,11 @@ func (e *env) clientsShowCmd(with runner) *cobra.Command {
 		Use:   "show CLIENT_ID",
 		Short: "Show one client and its secrets' metadata (never the secrets)",
 		Args:  exactArgs(1, "CLIENT_ID"),
-		RunE: with(func(ctx context.Context, cd *clientData, _ *cobra.Command, args []string) error {
+		RunE: with(func(ctx context.Context, b clientsBackend, _ *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			c, err := cd.svc.Get(ctx, args[0])
+			c, err := b.get(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -293,12 +294,12 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
                               --grant-types in the same command)
   from none to a secret one   generates a secret and prints it, once`,
 		Args: exactArgs(1, "CLIENT_ID"),
-		RunE: with(func(ctx context.Context, cd *clientData, cmd *cobra.Command, args []string) error {
+		RunE: with(func(ctx context.Context, b clientsBackend, cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
 			fl := cmd.Flags()
-			var p clients.Patch
+			var p admin.ClientPatch
 			str := func(name string, v string) *string {
 				if fl.Changed(name) {
 					return &v
@@ -307,7 +308,7 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 			}
 			lst := func(name string, v string) *[]string {
 				if fl.Changed(name) {
-					l := splitList(v)
+					l := nonNil(splitList(v))
 					return &l
 				}
 				return nil
@@ -318,17 +319,16 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 				p.RefreshWithClientCredentials = &cf.refreshWithCC
 			}
 			if fl.Changed("require-pkce") {
-				optional := !cf.requirePKCE
-				p.PKCEOptional = &optional
+				p.RequirePKCE = &cf.requirePKCE
 			}
 			p.Scopes, p.Accounts = lst("scopes", cf.scopes), lst("accounts", cf.accounts)
 			p.GrantTypes, p.RedirectURIs = lst("grant-types", cf.grants), lst("redirect-uris", cf.redirects)
 			if fl.Changed("token-ttl") {
-				d, err := parseTTL(cf.ttl)
+				ttl, err := parseTTL(cf.ttl)
 				if err != nil {
 					return err
 				}
-				p.TokenTTL = &d
+				p.TokenTTLSeconds = &ttl
 			}
 			if disable && enable {
 				return usagef("--disable and --enable contradict each other")
@@ -337,16 +337,16 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 				p.Disabled = &disable
 			}
 			p.TokenEndpointAuthMethod = str("token-endpoint-auth-method", authMethod)
-			if p == (clients.Patch{}) {
+			if p == (admin.ClientPatch{}) {
 				return usagef("nothing to change: give at least one of --name, --scopes, --accounts, --token-ttl, --disable, ...")
 			}
-			c, plain, err := cd.svc.UpdateIssuingSecret(ctx, e.actor(), args[0], p)
+			c, warnings, err := b.update(ctx, args[0], p)
 			if err != nil {
 				return err
 			}
-			e.warn(cd.svc.Warnings(c))
-			if plain != "" {
-				return e.printIssued(output, c, plain)
+			e.warn(warnings)
+			if c.ClientSecret != "" {
+				return e.printIssued(output, c)
 			}
 			return e.printClient(output, c)
 		}),
@@ -365,8 +365,8 @@ func (e *env) clientsDeleteCmd(with runner) *cobra.Command {
 		Use:   "delete CLIENT_ID",
 		Short: "Delete a client; its secrets stop working at once",
 		Args:  exactArgs(1, "CLIENT_ID"),
-		RunE: with(func(ctx context.Context, cd *clientData, _ *cobra.Command, args []string) error {
-			if err := cd.svc.Delete(ctx, e.actor(), args[0]); err != nil {
+		RunE: with(func(ctx context.Context, b clientsBackend, _ *cobra.Command, args []string) error {
+			if err := b.delete(ctx, args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "deleted client %s\n", args[0])
@@ -382,7 +382,7 @@ func (e *env) clientsRotateCmd(with runner) *cobra.Command {
 		Use:   "rotate-secret CLIENT_ID",
 		Short: "Issue a new secret; the old ones keep working for the grace period",
 		Args:  exactArgs(1, "CLIENT_ID"),
-		RunE: with(func(ctx context.Context, cd *clientData, _ *cobra.Command, args []string) error {
+		RunE: with(func(ctx context.Context, b clientsBackend, _ *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
@@ -390,17 +390,23 @@ func (e *env) clientsRotateCmd(with runner) *cobra.Command {
 			if err != nil {
 				return usagef("--grace: %v", err)
 			}
+			if g < 0 {
+				return usagef("--grace %s: must not be negative", grace)
+			}
+			if secretStdin && b.isRemote() {
+				return localOnly("--secret-stdin", "the admin API generates every secret")
+			}
 			var supplied string
 			if secretStdin {
 				if supplied, err = readSecret(e.stdin); err != nil {
 					return err
 				}
 			}
-			c, plain, err := cd.svc.RotateSecret(ctx, e.actor(), args[0], g, supplied)
+			r, err := b.rotateSecret(ctx, args[0], g, supplied)
 			if err != nil {
 				return err
 			}
-			return e.printRotated(output, c, plain, g)
+			return e.printRotated(output, r)
 		}),
 	}
 	f := cmd.Flags()
@@ -415,8 +421,8 @@ func (e *env) clientsRevokeSecretCmd(with runner) *cobra.Command {
 		Use:   "revoke-secret CLIENT_ID SECRET_ID",
 		Short: "Revoke one of a client's secrets at once (IDs from 'clients show')",
 		Args:  exactArgs(2, "CLIENT_ID SECRET_ID"),
-		RunE: with(func(ctx context.Context, cd *clientData, _ *cobra.Command, args []string) error {
-			if _, err := cd.svc.RevokeSecret(ctx, e.actor(), args[0], args[1]); err != nil {
+		RunE: with(func(ctx context.Context, b clientsBackend, _ *cobra.Command, args []string) error {
+			if err := b.revokeSecret(ctx, args[0], args[1]); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "revoked secret %s of client %s\n", args[1], args[0])

@@ -9,9 +9,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
+
+// Every command prints values of the admin package, as the admin API sends
+// them, whether it ran locally or remotely: --output json is those types'
+// JSON, and the tables are made from the same values.
 
 func checkOutput(o string) error {
 	if o != "table" && o != "json" {
@@ -39,42 +44,6 @@ func writeJSONOut(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-type secretJSON struct {
-	ID         string     `json:"id"`
-	Hint       string     `json:"hint"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
-	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
-}
-
-type clientJSON struct {
-	ClientID        string       `json:"client_id"`
-	ClientSecret    string       `json:"client_secret,omitempty"`
-	Name            string       `json:"name"`
-	Description     string       `json:"description,omitempty"`
-	GrantTypes      []string     `json:"grant_types"`
-	Scopes          []string     `json:"scopes"`
-	Accounts        []string     `json:"accounts"`
-	RedirectURIs    []string     `json:"redirect_uris"`
-	Audience        string       `json:"audience,omitempty"`
-	Website         string       `json:"website,omitempty"`
-	AuthMethod      string       `json:"token_endpoint_auth_method"`
-	RefreshWithCC   bool         `json:"refresh_with_client_credentials,omitempty"`
-	RequirePKCE     bool         `json:"require_pkce"`
-	TokenTTLSeconds int64        `json:"token_ttl_seconds"`
-	Disabled        bool         `json:"disabled"`
-	CreatedAt       time.Time    `json:"created_at"`
-	UpdatedAt       time.Time    `json:"updated_at"`
-	Secrets         []secretJSON `json:"secrets"`
-}
-
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -82,85 +51,75 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func toClientJSON(c store.Client) clientJSON {
-	j := clientJSON{
-		ClientID: c.ID, Name: c.Name, Description: c.Description,
-		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes), Accounts: nonNil(c.Accounts),
-		RedirectURIs: nonNil(c.RedirectURIs), Audience: c.Audience, Website: c.Website,
-		AuthMethod: c.AuthMethod(), RefreshWithCC: c.RefreshWithClientCredentials,
-		RequirePKCE: !c.PKCEOptional, TokenTTLSeconds: int64(c.TokenTTL / time.Second), Disabled: c.Disabled,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Secrets: []secretJSON{},
-	}
-	for _, s := range c.Secrets {
-		j.Secrets = append(j.Secrets, secretJSON{ID: s.ID, Hint: s.Hint, CreatedAt: s.CreatedAt,
-			ExpiresAt: timePtr(s.ExpiresAt), LastUsedAt: timePtr(s.LastUsedAt)})
-	}
-	return j
-}
-
 const secretWarning = "Store the client secret now: it is not saved and cannot be shown again."
 
-func (e *env) printCreated(output string, c store.Client, secret string) error {
+// printCreated reports a new client with its secret (c.ClientSecret), or a
+// new public client, which has none.
+func (e *env) printCreated(output string, c admin.Client) error {
 	if output == "json" {
-		j := toClientJSON(c)
-		j.ClientSecret = secret
-		return writeJSONOut(e.stdout, j)
+		return writeJSONOut(e.stdout, c)
 	}
 	w := e.stdout
+	if c.TokenEndpointAuthMethod == store.AuthMethodNone {
+		fmt.Fprintf(w, "Created public client %q (no secret; PKCE required).\n\n", c.Name)
+		fmt.Fprintf(w, "  client_id:      %s\n", c.ClientID)
+		fmt.Fprintf(w, "  scopes:         %s\n", orDash(strings.Join(c.Scopes, " ")))
+		fmt.Fprintf(w, "  redirect URIs:  %s\n", orDash(strings.Join(c.RedirectURIs, " ")))
+		fmt.Fprintf(w, "  token lifetime: %s\n", ttlText(c.TokenTTLSeconds))
+		return nil
+	}
 	fmt.Fprintf(w, "Created client %q.\n\n", c.Name)
-	fmt.Fprintf(w, "  client_id:      %s\n", c.ID)
-	fmt.Fprintf(w, "  client_secret:  %s\n", secret)
+	fmt.Fprintf(w, "  client_id:      %s\n", c.ClientID)
+	fmt.Fprintf(w, "  client_secret:  %s\n", c.ClientSecret)
 	fmt.Fprintf(w, "  scopes:         %s\n", orDash(strings.Join(c.Scopes, " ")))
-	fmt.Fprintf(w, "  token lifetime: %s\n\n", ttlText(c.TokenTTL))
+	fmt.Fprintf(w, "  token lifetime: %s\n\n", ttlText(c.TokenTTLSeconds))
 	fmt.Fprintln(w, secretWarning)
 	return nil
 }
 
 // printIssued reports an update that made a public client confidential and
-// generated its first secret.
-func (e *env) printIssued(output string, c store.Client, secret string) error {
+// generated its first secret (c.ClientSecret).
+func (e *env) printIssued(output string, c admin.Client) error {
 	if output == "json" {
-		j := toClientJSON(c)
-		j.ClientSecret = secret
-		return writeJSONOut(e.stdout, j)
+		return writeJSONOut(e.stdout, c)
 	}
 	w := e.stdout
-	fmt.Fprintf(w, "Client %s now authenticates with %s; its new secret:\n\n", c.ID, c.AuthMethod())
-	fmt.Fprintf(w, "  client_secret:  %s\n\n", secret)
+	fmt.Fprintf(w, "Client %s now authenticates with %s; its new secret:\n\n", c.ClientID, c.TokenEndpointAuthMethod)
+	fmt.Fprintf(w, "  client_secret:  %s\n\n", c.ClientSecret)
 	fmt.Fprintln(w, secretWarning)
 	return nil
 }
 
-func (e *env) printRotated(output string, c store.Client, secret string, grace time.Duration) error {
-	newest := c.Secrets[len(c.Secrets)-1]
+func (e *env) printRotated(output string, r admin.Rotation) error {
 	if output == "json" {
-		return writeJSONOut(e.stdout, struct {
-			ClientID     string       `json:"client_id"`
-			ClientSecret string       `json:"client_secret"`
-			SecretID     string       `json:"secret_id"`
-			GraceSeconds int64        `json:"grace_seconds"`
-			Secrets      []secretJSON `json:"secrets"`
-		}{c.ID, secret, newest.ID, int64(grace / time.Second), toClientJSON(c).Secrets})
+		return writeJSONOut(e.stdout, r)
 	}
 	w := e.stdout
-	fmt.Fprintf(w, "New secret %s for client %s.\n\n", newest.ID, c.ID)
-	fmt.Fprintf(w, "  client_secret:  %s\n\n", secret)
+	fmt.Fprintf(w, "New secret %s for client %s.\n\n", r.SecretID, r.ClientID)
+	fmt.Fprintf(w, "  client_secret:  %s\n\n", r.ClientSecret)
+	grace := time.Duration(r.GraceSeconds) * time.Second
 	if grace == 0 {
 		fmt.Fprintln(w, "Older secrets stopped working.")
 	} else {
-		fmt.Fprintf(w, "Older secrets keep working for %s (until %s).\n", duration.Format(grace), newest.CreatedAt.Add(grace).Local().Format(time.RFC3339))
+		created := time.Now()
+		for _, s := range r.Secrets {
+			if s.ID == r.SecretID {
+				created = s.CreatedAt
+			}
+		}
+		fmt.Fprintf(w, "Older secrets keep working for %s (until %s).\n", duration.Format(grace), created.Add(grace).Local().Format(time.RFC3339))
 	}
 	fmt.Fprintln(w, secretWarning)
 	return nil
 }
 
-func (e *env) printClient(output string, c store.Client) error {
+func (e *env) printClient(output string, c admin.Client) error {
 	if output == "json" {
-		return writeJSONOut(e.stdout, toClientJSON(c))
+		return writeJSONOut(e.stdout, c)
 	}
 	w := e.stdout
 	kv := newTable(w, "FIELD", "VALUE")
-	kv.row("client_id", c.ID)
+	kv.row("client_id", c.ClientID)
 	kv.row("name", c.Name)
 	if c.Description != "" {
 		kv.row("description", c.Description)
@@ -176,14 +135,14 @@ func (e *env) printClient(output string, c store.Client) error {
 	if c.Website != "" {
 		kv.row("website", c.Website)
 	}
-	kv.row("token endpoint auth", c.AuthMethod())
+	kv.row("token endpoint auth", c.TokenEndpointAuthMethod)
 	if c.RefreshWithClientCredentials {
 		kv.row("refresh tokens", "also with client_credentials")
 	}
-	if slices.Contains(c.GrantTypes, store.GrantAuthorizationCode) || c.PKCEOptional {
+	if slices.Contains(c.GrantTypes, store.GrantAuthorizationCode) || !c.RequirePKCE {
 		kv.row("PKCE", pkceText(c))
 	}
-	kv.row("token lifetime", ttlText(c.TokenTTL))
+	kv.row("token lifetime", ttlText(c.TokenTTLSeconds))
 	kv.row("created", c.CreatedAt.Local().Format(time.RFC3339))
 	kv.row("updated", c.UpdatedAt.Local().Format(time.RFC3339))
 	if err := kv.flush(); err != nil {
@@ -197,18 +156,41 @@ func (e *env) printClient(output string, c store.Client) error {
 	return t.flush()
 }
 
-func status(c store.Client) string {
+func (e *env) printClients(output string, cs []admin.Client) error {
+	if output == "json" {
+		return writeJSONOut(e.stdout, cs)
+	}
+	t := newTable(e.stdout, "CLIENT ID", "NAME", "GRANT TYPES", "SCOPES", "TOKEN TTL", "STATUS", "LAST USED")
+	for _, c := range cs {
+		t.row(c.ClientID, c.Name, strings.Join(c.GrantTypes, ","), orDash(strings.Join(c.Scopes, " ")),
+			ttlText(c.TokenTTLSeconds), status(c), when(lastUsed(c)))
+	}
+	return t.flush()
+}
+
+// lastUsed is when any of the client's secrets was last used; nil if never.
+func lastUsed(c admin.Client) *time.Time {
+	var t *time.Time
+	for _, s := range c.Secrets {
+		if s.LastUsedAt != nil && (t == nil || s.LastUsedAt.After(*t)) {
+			t = s.LastUsedAt
+		}
+	}
+	return t
+}
+
+func status(c admin.Client) string {
 	if c.Disabled {
 		return "disabled"
 	}
 	return "enabled"
 }
 
-func ttlText(d time.Duration) string {
-	if d == 0 {
+func ttlText(seconds int64) string {
+	if seconds == 0 {
 		return "default"
 	}
-	return duration.Format(d)
+	return duration.Format(time.Duration(seconds) * time.Second)
 }
 
 func orDash(s string) string {
@@ -218,15 +200,15 @@ func orDash(s string) string {
 	return s
 }
 
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
+func fmtTime(t *time.Time) string {
+	if t == nil || t.IsZero() {
 		return ""
 	}
 	return t.Local().Format(time.RFC3339)
 }
 
-func when(t time.Time) string {
-	if t.IsZero() {
+func when(t *time.Time) string {
+	if t == nil || t.IsZero() {
 		return "never"
 	}
 	return t.Local().Format(time.RFC3339)
@@ -234,12 +216,34 @@ func when(t time.Time) string {
 
 // pkceText says whether the client must use PKCE at the authorization
 // endpoint, as far as its own record decides.
-func pkceText(c store.Client) string {
+func pkceText(c admin.Client) string {
 	switch {
 	case c.TokenEndpointAuthMethod == store.AuthMethodNone:
 		return "required (public client)"
-	case c.PKCEOptional:
+	case !c.RequirePKCE:
 		return "not required for this client (--require-pkce=false)"
 	}
 	return "required (unless the server sets oauth.require_pkce: false)"
+}
+
+func (e *env) printKeys(output string, keys []admin.Key) error {
+	if output == "json" {
+		return writeJSONOut(e.stdout, keys)
+	}
+	t := newTable(e.stdout, "KEY ID", "ALG", "STATE", "CREATED", "SIGNS FROM", "PUBLISHED UNTIL")
+	for _, k := range keys {
+		t.row(k.ID, k.Algorithm, k.State, k.CreatedAt.Local().Format(time.RFC3339), k.ActiveAt.Local().Format(time.RFC3339), orDash(fmtTime(k.PublishedUntil)))
+	}
+	return t.flush()
+}
+
+func (e *env) printAudit(output string, events []admin.AuditEvent) error {
+	if output == "json" {
+		return writeJSONOut(e.stdout, events)
+	}
+	t := newTable(e.stdout, "TIME", "ACTOR", "ACTION", "TARGET", "DETAIL")
+	for _, ev := range events {
+		t.row(ev.Time.Local().Format(time.RFC3339), ev.Actor, ev.Action, ev.Target, ev.Detail)
+	}
+	return t.flush()
 }

@@ -8,24 +8,45 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
 	"github.com/gatehouse/gatehouse/internal/users"
 )
 
+// usersBackend runs the users commands: on the store, through the user
+// service (local), or through the admin API (--server).
+type usersBackend interface {
+	create(ctx context.Context, nu admin.NewUser) (admin.User, error)
+	list(ctx context.Context) ([]admin.User, error)
+	byUsername(ctx context.Context, username string) (admin.User, error)
+	delete(ctx context.Context, id string) error
+	setPassword(ctx context.Context, id, password string) error
+	setDisabled(ctx context.Context, id string, disabled bool) error
+}
+
 func (e *env) usersCmd(df *dataFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "users",
 		Short: "Create, list, show, disable, enable and delete users, and set their passwords",
 	}
-	with := func(run func(ctx context.Context, svc *users.Service, args []string) error) func(*cobra.Command, []string) error {
+	sf := &serverFlag{}
+	sf.register(cmd, true)
+	with := func(run func(ctx context.Context, b usersBackend, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
+			rc, err := e.remote(cmd, sf)
+			if err != nil {
+				return err
+			}
+			if rc != nil {
+				return run(cmd.Context(), remoteUsers{rc.api}, args)
+			}
 			cfg, err := e.loadConfig(cmd, df, nil)
 			if err != nil {
 				return err
@@ -35,7 +56,7 @@ func (e *env) usersCmd(df *dataFlags) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			return run(cmd.Context(), app.UserService(st, cfg), args)
+			return run(cmd.Context(), localUsers{svc: app.UserService(st, cfg), actor: e.actor()}, args)
 		}
 	}
 	cmd.AddCommand(
@@ -50,7 +71,7 @@ func (e *env) usersCmd(df *dataFlags) *cobra.Command {
 	return cmd
 }
 
-type usersRunner = func(run func(ctx context.Context, svc *users.Service, args []string) error) func(*cobra.Command, []string) error
+type usersRunner = func(run func(ctx context.Context, b usersBackend, args []string) error) func(*cobra.Command, []string) error
 
 const passwordHelp = `The password is never a flag. On a terminal it is prompted for twice,
 without echo; otherwise it is read from standard input (the first line), e.g.
@@ -64,7 +85,7 @@ func (e *env) usersCreateCmd(with usersRunner) *cobra.Command {
 		Short: "Create a user",
 		Long:  "Create a user.\n\n" + passwordHelp,
 		Args:  cobra.NoArgs,
-		RunE: with(func(ctx context.Context, svc *users.Service, _ []string) error {
+		RunE: with(func(ctx context.Context, b usersBackend, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
@@ -78,12 +99,12 @@ func (e *env) usersCreateCmd(with usersRunner) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			u, err := svc.Create(ctx, e.actor(), users.Spec{Username: username, DisplayName: displayName, Password: pw, Role: role})
+			u, err := b.create(ctx, admin.NewUser{Username: username, DisplayName: displayName, Password: pw, Role: role})
 			if err != nil {
 				return err
 			}
 			if output == "json" {
-				return writeJSONOut(e.stdout, toUserJSON(u))
+				return writeJSONOut(e.stdout, u)
 			}
 			fmt.Fprintf(e.stdout, "Created %s %s (%s), ID %s\n", u.Role, u.Username, u.DisplayName, u.ID)
 			return nil
@@ -97,41 +118,22 @@ func (e *env) usersCreateCmd(with usersRunner) *cobra.Command {
 	return cmd
 }
 
-type userJSON struct {
-	ID          string    `json:"id"`
-	Username    string    `json:"username"`
-	DisplayName string    `json:"display_name"`
-	Role        string    `json:"role"`
-	Disabled    bool      `json:"disabled"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-}
-
-func toUserJSON(u store.User) userJSON {
-	return userJSON{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: u.Role,
-		Disabled: u.Disabled, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
-}
-
 func (e *env) usersListCmd(with usersRunner) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List users",
 		Args:  cobra.NoArgs,
-		RunE: with(func(ctx context.Context, svc *users.Service, _ []string) error {
+		RunE: with(func(ctx context.Context, b usersBackend, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			us, err := svc.List(ctx)
+			us, err := b.list(ctx)
 			if err != nil {
 				return err
 			}
 			if output == "json" {
-				out := make([]userJSON, 0, len(us))
-				for _, u := range us {
-					out = append(out, toUserJSON(u))
-				}
-				return writeJSONOut(e.stdout, out)
+				return writeJSONOut(e.stdout, us)
 			}
 			t := newTable(e.stdout, "USERNAME", "DISPLAY NAME", "ROLE", "STATUS", "ID", "CREATED")
 			for _, u := range us {
@@ -139,7 +141,7 @@ func (e *env) usersListCmd(with usersRunner) *cobra.Command {
 				if u.Disabled {
 					st = "disabled"
 				}
-				t.row(u.Username, u.DisplayName, u.Role, st, u.ID, fmtTime(u.CreatedAt))
+				t.row(u.Username, u.DisplayName, u.Role, st, u.ID, fmtTime(&u.CreatedAt))
 			}
 			return t.flush()
 		}),
@@ -154,16 +156,16 @@ func (e *env) usersShowCmd(with usersRunner) *cobra.Command {
 		Use:   "show USERNAME",
 		Short: "Show a user",
 		Args:  exactArgs(1, "USERNAME"),
-		RunE: with(func(ctx context.Context, svc *users.Service, args []string) error {
+		RunE: with(func(ctx context.Context, b usersBackend, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			u, err := svc.GetByUsername(ctx, args[0])
+			u, err := b.byUsername(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			if output == "json" {
-				return writeJSONOut(e.stdout, toUserJSON(u))
+				return writeJSONOut(e.stdout, u)
 			}
 			st := "active"
 			if u.Disabled {
@@ -175,8 +177,8 @@ func (e *env) usersShowCmd(with usersRunner) *cobra.Command {
 			fmt.Fprintf(w, "role:          %s\n", u.Role)
 			fmt.Fprintf(w, "status:        %s\n", st)
 			fmt.Fprintf(w, "ID:            %s\n", u.ID)
-			fmt.Fprintf(w, "created:       %s\n", fmtTime(u.CreatedAt))
-			fmt.Fprintf(w, "updated:       %s\n", fmtTime(u.UpdatedAt))
+			fmt.Fprintf(w, "created:       %s\n", fmtTime(&u.CreatedAt))
+			fmt.Fprintf(w, "updated:       %s\n", fmtTime(&u.UpdatedAt))
 			return nil
 		}),
 	}
@@ -192,12 +194,12 @@ func (e *env) usersDeleteCmd(with usersRunner) *cobra.Command {
 tokens are deleted with them. The last enabled administrator cannot be
 deleted: create or enable another admin first.`,
 		Args: exactArgs(1, "USERNAME"),
-		RunE: with(func(ctx context.Context, svc *users.Service, args []string) error {
-			u, err := svc.GetByUsername(ctx, args[0])
+		RunE: with(func(ctx context.Context, b usersBackend, args []string) error {
+			u, err := b.byUsername(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			if _, err := svc.Delete(ctx, e.actor(), u.ID); err != nil {
+			if err := b.delete(ctx, u.ID); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "Deleted %s %s (ID %s)\n", u.Role, u.Username, u.ID)
@@ -212,8 +214,8 @@ func (e *env) usersSetPasswordCmd(with usersRunner) *cobra.Command {
 		Short: "Set a user's password (ends all of their sessions)",
 		Long:  "Set a user's password. All of the user's console sessions end.\n\n" + passwordHelp,
 		Args:  exactArgs(1, "USERNAME"),
-		RunE: with(func(ctx context.Context, svc *users.Service, args []string) error {
-			u, err := svc.GetByUsername(ctx, args[0])
+		RunE: with(func(ctx context.Context, b usersBackend, args []string) error {
+			u, err := b.byUsername(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -221,7 +223,7 @@ func (e *env) usersSetPasswordCmd(with usersRunner) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := svc.SetPassword(ctx, e.actor(), u.ID, pw); err != nil {
+			if err := b.setPassword(ctx, u.ID, pw); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "Password of %s set; their sessions have ended\n", u.Username)
@@ -239,17 +241,12 @@ func (e *env) usersSetDisabledCmd(with usersRunner, disable bool) *cobra.Command
 		Use:   use,
 		Short: short,
 		Args:  exactArgs(1, "USERNAME"),
-		RunE: with(func(ctx context.Context, svc *users.Service, args []string) error {
-			u, err := svc.GetByUsername(ctx, args[0])
+		RunE: with(func(ctx context.Context, b usersBackend, args []string) error {
+			u, err := b.byUsername(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			if disable {
-				_, err = svc.Disable(ctx, e.actor(), u.ID)
-			} else {
-				_, err = svc.Enable(ctx, e.actor(), u.ID)
-			}
-			if err != nil {
+			if err := b.setDisabled(ctx, u.ID, disable); err != nil {
 				return err
 			}
 			if disable {
@@ -292,4 +289,100 @@ func (e *env) readPassword() (string, error) {
 		return "", usagef("no password on standard input; pipe it in, e.g. printf '%%s\\n' \"$PASSWORD\" | gatehouse users ...")
 	}
 	return pw, nil
+}
+
+// localUsers runs the users commands through the user service.
+type localUsers struct {
+	svc   *users.Service
+	actor string
+}
+
+func (l localUsers) create(ctx context.Context, nu admin.NewUser) (admin.User, error) {
+	u, err := l.svc.Create(ctx, l.actor, users.Spec{Username: nu.Username, DisplayName: nu.DisplayName, Password: nu.Password, Role: nu.Role})
+	if err != nil {
+		return admin.User{}, err
+	}
+	return adminapi.User(u), nil
+}
+
+func (l localUsers) list(ctx context.Context) ([]admin.User, error) {
+	us, err := l.svc.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]admin.User, 0, len(us))
+	for _, u := range us {
+		out = append(out, adminapi.User(u))
+	}
+	return out, nil
+}
+
+func (l localUsers) byUsername(ctx context.Context, username string) (admin.User, error) {
+	u, err := l.svc.GetByUsername(ctx, username)
+	if err != nil {
+		return admin.User{}, err
+	}
+	return adminapi.User(u), nil
+}
+
+func (l localUsers) delete(ctx context.Context, id string) error {
+	_, err := l.svc.Delete(ctx, l.actor, id)
+	return err
+}
+
+func (l localUsers) setPassword(ctx context.Context, id, password string) error {
+	return l.svc.SetPassword(ctx, l.actor, id, password)
+}
+
+func (l localUsers) setDisabled(ctx context.Context, id string, disabled bool) (err error) {
+	if disabled {
+		_, err = l.svc.Disable(ctx, l.actor, id)
+	} else {
+		_, err = l.svc.Enable(ctx, l.actor, id)
+	}
+	return err
+}
+
+// remoteUsers runs the users commands through the admin API.
+type remoteUsers struct{ api *admin.API }
+
+func (r remoteUsers) create(ctx context.Context, nu admin.NewUser) (admin.User, error) {
+	return r.api.CreateUser(ctx, nu)
+}
+
+func (r remoteUsers) list(ctx context.Context) ([]admin.User, error) {
+	out := []admin.User{}
+	for u, err := range r.api.AllUsers(ctx, admin.UserFilter{Limit: 200}) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// byUsername finds the user among those whose name contains username:
+// usernames are unique regardless of case.
+func (r remoteUsers) byUsername(ctx context.Context, username string) (admin.User, error) {
+	for u, err := range r.api.AllUsers(ctx, admin.UserFilter{Q: username, Limit: 200}) {
+		if err != nil {
+			return admin.User{}, err
+		}
+		if strings.EqualFold(u.Username, username) {
+			return u, nil
+		}
+	}
+	return admin.User{}, fmt.Errorf("user %q: not found", username)
+}
+
+func (r remoteUsers) delete(ctx context.Context, id string) error { return r.api.DeleteUser(ctx, id) }
+
+func (r remoteUsers) setPassword(ctx context.Context, id, password string) error {
+	_, _, err := r.api.UpdateUser(ctx, id, admin.UserPatch{Password: &password})
+	return err
+}
+
+func (r remoteUsers) setDisabled(ctx context.Context, id string, disabled bool) error {
+	_, _, err := r.api.UpdateUser(ctx, id, admin.UserPatch{Disabled: &disabled})
+	return err
 }

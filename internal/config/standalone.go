@@ -135,11 +135,14 @@ var gatewayEnv = []envVar{
 }
 
 // EnvVars lists every environment variable Gatehouse reads: [Load]'s
-// (serve and the data commands, including GATEHOUSE_CONFIG) and
-// [LoadGateway]'s.
+// (serve and the data commands, including GATEHOUSE_CONFIG),
+// [LoadGateway]'s and [LoadRemote]'s.
 func EnvVars() []string {
 	seen := map[string]bool{"GATEHOUSE_CONFIG": true}
 	for _, v := range envVars {
+		seen[v.name] = true
+	}
+	for _, v := range remoteEnv {
 		seen[v.name] = true
 	}
 	for _, v := range gatewayEnv {
