@@ -56,11 +56,17 @@ type API struct {
 type Option func(*API)
 
 // WithHTTPClient makes the API send its requests with hc instead of a
-// client with a 30-second timeout. The token source has its own client
-// (for [ClientCredentials], the one in its context, see oauth2.HTTPClient).
+// client with a 30-second timeout that follows no redirect (the API sends
+// none; following one could carry the token elsewhere, and a 3xx is
+// returned as a [Problem]). The token source has its own client (for
+// [ClientCredentials], the one in its context, see oauth2.HTTPClient).
 func WithHTTPClient(hc *http.Client) Option {
 	return func(a *API) { a.hc = hc }
 }
+
+// NoRedirects is an http.Client CheckRedirect function that follows no
+// redirect: the client returns the 3xx response itself.
+func NoRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // New returns a client of the admin API of the Gatehouse server at baseURL
 // (the server's URL, its issuer, e.g. "https://auth.example.com"; the API
@@ -75,7 +81,7 @@ func New(baseURL string, ts oauth2.TokenSource, opts ...Option) *API {
 		o(a)
 	}
 	if a.hc == nil {
-		a.hc = &http.Client{Timeout: 30 * time.Second}
+		a.hc = &http.Client{Timeout: 30 * time.Second, CheckRedirect: NoRedirects}
 	}
 	return a
 }
@@ -204,6 +210,10 @@ func problemFrom(resp *http.Response) *Problem {
 				p.Detail += ": " + ex
 			}
 		}
+	}
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
+		// Not followed: check the URL the API was given.
+		p.Detail = "redirected to " + excerpt([]byte(loc)) + ", which is not followed"
 	}
 	p.Status = resp.StatusCode
 	if p.Type == "" {

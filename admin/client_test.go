@@ -296,8 +296,10 @@ func TestProblems(t *testing.T) {
 			w.WriteHeader(400)
 			io.WriteString(w, `{"type":`)
 		}, admin.Problem{Type: "about:blank", Title: "Bad Request", Status: 400, Detail: `unexpected application/problem+json response: {"type":`}},
-		{"a redirect", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(304) },
-			admin.Problem{Type: "about:blank", Title: "Not Modified", Status: 304}},
+		{"a redirect is not followed", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "http://127.0.0.1:1/elsewhere", http.StatusTemporaryRedirect)
+		}, admin.Problem{Type: "about:blank", Title: "Temporary Redirect", Status: 307,
+			Detail: "redirected to http://127.0.0.1:1/elsewhere, which is not followed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, api := newStandIn(t, tc.answer)

@@ -62,7 +62,7 @@ func (e *env) remote(cmd *cobra.Command, sf *serverFlag) (*remoteConn, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	hc := &http.Client{Timeout: remoteTimeout}
+	hc := &http.Client{Timeout: remoteTimeout, CheckRedirect: admin.NoRedirects}
 	ctx := context.WithValue(cmd.Context(), oauth2.HTTPClient, hc)
 	ts := admin.ClientCredentials(ctx, r.Server, r.ClientID, r.ClientSecret)
 	return &remoteConn{api: admin.New(r.Server, ts, admin.WithHTTPClient(hc)), server: r.Server, hc: hc}, nil
