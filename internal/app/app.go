@@ -248,7 +248,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 			Issuer: cfg.Issuer, Audience: cfg.Token.Audience,
 			Local: func() http.Handler { return srv.Handler() },
 			Live: func(ctx context.Context, c *resource.Claims) (bool, error) {
-				return srv.Live(ctx, server.Token{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject, IssuedAt: c.IssuedAt})
+				return srv.Live(ctx, server.Token{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject, IssuedAt: c.IssuedAt, Fresh: true})
 			},
 			IdempotencyKey: d.IdempotencyKey, Logger: log, Now: time.Now,
 		})
