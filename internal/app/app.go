@@ -231,7 +231,12 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	// One consents service for the consent page and "Authorized apps".
 	cs := consents.New(d.Store, d.Catalog, time.Now)
 	clientSvc, userSvc := ClientService(d.Store, d.Catalog, cfg), UserService(d.Store, cfg)
+	var system []string
+	if cfg.AdminAPI.Enabled {
+		system = adminapi.SystemScopes()
+	}
 	con, err := console.New(console.Options{
+		SystemScopes: system,
 		Store: d.Store, Users: userSvc, Issuer: cfg.Issuer, Logger: log,
 		Now: time.Now, Rand: rand.Reader, CSRFKey: d.CSRFKey, ClientIP: d.ClientIP,
 		Clients: clientSvc, Consents: cs,
