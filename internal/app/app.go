@@ -237,7 +237,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	}
 	con, err := console.New(console.Options{
 		SystemScopes: system,
-		Store: d.Store, Users: userSvc, Issuer: cfg.Issuer, Logger: log,
+		Store:        d.Store, Users: userSvc, Issuer: cfg.Issuer, Logger: log,
 		Now: time.Now, Rand: rand.Reader, CSRFKey: d.CSRFKey, ClientIP: d.ClientIP,
 		Clients: clientSvc, Consents: cs,
 		Keys: d.Keys, Catalog: d.Catalog,
