@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -675,5 +677,41 @@ func TestHandlerNotCalledOnRefusal(t *testing.T) {
 	}
 	if called {
 		t.Error("the handler was called for a refused request")
+	}
+}
+
+// TestWriteError: a guard with WriteError lets the API write refusals in
+// its own format, after the challenge is set.
+func TestWriteError(t *testing.T) {
+	iss := newIssuer(t)
+	var got []Refusal
+	e := newEnv(t, iss, func(c *Config) {
+		c.WriteError = func(w http.ResponseWriter, r *http.Request, ref Refusal) {
+			got = append(got, ref)
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(ref.Status)
+			w.Write([]byte(`{"status":` + strconv.Itoa(ref.Status) + `}`))
+		}
+	})
+	w := e.do("GET", "/records/1/search", iss.token("profile"))
+	if w.Code != 403 || w.Header().Get("Content-Type") != "application/problem+json" || w.Body.String() != `{"status":403}` {
+		t.Errorf("refusal: %d %s %s, want WriteError's 403", w.Code, w.Header().Get("Content-Type"), w.Body)
+	}
+	if !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="insufficient_scope"`) || w.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("headers %v: want the insufficient_scope challenge and no-store", w.Header())
+	}
+	w = e.do("GET", "/records/1", "")
+	if w.Code != 401 || w.Body.String() != `{"status":401}` {
+		t.Errorf("no token: %d %s", w.Code, w.Body)
+	}
+	want := []Refusal{
+		{Status: 403, Code: "insufficient_scope", Scope: "search api:read-only api", Reason: ReasonInsufficientScope},
+		{Status: 401, Code: "unauthorized", Reason: ReasonMissingToken},
+	}
+	for i := range got {
+		got[i].Description = ""
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("refusals %+v, want %+v", got, want)
 	}
 }

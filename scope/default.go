@@ -7,14 +7,17 @@ const DefaultYAML = `scopes:
     label: Access your profile information
     endpoints:
       - workers/me: GET
+    self_service: true
   search:
     label: Search records on your behalf
     endpoints:
       - records/*/search: [GET]
+    self_service: true
   api:read-only:
     label: Make any read-only API request on your behalf
     endpoints:
       - "*": [GET]
+    self_service: true
   api:
     label: Make any API request on your behalf
     endpoints:
@@ -23,7 +26,8 @@ const DefaultYAML = `scopes:
 `
 
 // Default returns the built-in catalog ([DefaultYAML]): profile, search,
-// api:read-only and api, with api the default scope.
+// api:read-only and api, with api the default scope and the three read-only
+// ones self-service.
 func Default() *Catalog {
 	c, err := Parse([]byte(DefaultYAML))
 	if err != nil {

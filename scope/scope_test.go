@@ -17,11 +17,11 @@ func TestDefault(t *testing.T) {
 	c := scope.Default()
 	want := []scope.Scope{
 		{Name: "profile", Label: "Access your profile information",
-			Endpoints: []scope.Endpoint{{Pattern: "workers/me", Methods: []string{"GET"}}}},
+			Endpoints: []scope.Endpoint{{Pattern: "workers/me", Methods: []string{"GET"}}}, SelfService: true},
 		{Name: "search", Label: "Search records on your behalf",
-			Endpoints: []scope.Endpoint{{Pattern: "records/*/search", Methods: []string{"GET"}}}},
+			Endpoints: []scope.Endpoint{{Pattern: "records/*/search", Methods: []string{"GET"}}}, SelfService: true},
 		{Name: "api:read-only", Label: "Make any read-only API request on your behalf",
-			Endpoints: []scope.Endpoint{{Pattern: "*", Methods: []string{"GET"}}}},
+			Endpoints: []scope.Endpoint{{Pattern: "*", Methods: []string{"GET"}}}, SelfService: true},
 		{Name: "api", Label: "Make any API request on your behalf",
 			Endpoints: []scope.Endpoint{{Pattern: "*"}}, Default: true},
 	}
@@ -31,8 +31,8 @@ func TestDefault(t *testing.T) {
 	if got := c.Defaults(); !cmp.Equal(got, []string{"api"}) {
 		t.Errorf("Defaults() = %q, want [api]", got)
 	}
-	if got := c.SelfService(); got != nil {
-		t.Errorf("SelfService() = %q, want none", got)
+	if got := c.SelfService(); !cmp.Equal(got, []string{"profile", "search", "api:read-only"}) {
+		t.Errorf("SelfService() = %q, want the read-only scopes", got)
 	}
 	if got := c.Len(); got != 4 {
 		t.Errorf("Len() = %d, want 4", got)

@@ -3,6 +3,7 @@ package adminapi
 import (
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gatehouse/gatehouse/admin"
@@ -19,7 +20,10 @@ const (
 
 // pageParams reads ?limit= and ?cursor=.
 func pageParams(r *http.Request) (limit int, after string, err error) {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return 0, "", err
+	}
 	limit = defaultLimit
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -53,4 +57,13 @@ func pageOf[T any](items []T, limit int, key func(T) string) admin.Page[T] {
 		p.Items = []T{}
 	}
 	return p
+}
+
+// query parses the query string; a malformed one is a 400.
+func query(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, badRequest("", "malformed query string: "+err.Error())
+	}
+	return q, nil
 }

@@ -42,6 +42,12 @@ const systemYAML = `scopes:
       - admin/v1/scopes: GET
 `
 
+// SystemLabel is the label of a system scope, for pages that offer it.
+func SystemLabel(name string) string {
+	s, _ := systemCatalog().Get(name)
+	return s.Label
+}
+
 func systemCatalog() *scope.Catalog {
 	c, err := scope.Parse([]byte(systemYAML))
 	if err != nil {

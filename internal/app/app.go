@@ -231,8 +231,13 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	// One consents service for the consent page and "Authorized apps".
 	cs := consents.New(d.Store, d.Catalog, time.Now)
 	clientSvc, userSvc := ClientService(d.Store, d.Catalog, cfg), UserService(d.Store, cfg)
+	var system []string
+	if cfg.AdminAPI.Enabled {
+		system = adminapi.SystemScopes()
+	}
 	con, err := console.New(console.Options{
-		Store: d.Store, Users: userSvc, Issuer: cfg.Issuer, Logger: log,
+		SystemScopes: system,
+		Store:        d.Store, Users: userSvc, Issuer: cfg.Issuer, Logger: log,
 		Now: time.Now, Rand: rand.Reader, CSRFKey: d.CSRFKey, ClientIP: d.ClientIP,
 		Clients: clientSvc, Consents: cs,
 		Keys: d.Keys, Catalog: d.Catalog,
@@ -248,7 +253,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 			Issuer: cfg.Issuer, Audience: cfg.Token.Audience,
 			Local: func() http.Handler { return srv.Handler() },
 			Live: func(ctx context.Context, c *resource.Claims) (bool, error) {
-				return srv.Live(ctx, server.Token{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject, IssuedAt: c.IssuedAt})
+				return srv.Live(ctx, server.Token{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject, IssuedAt: c.IssuedAt, Fresh: true})
 			},
 			IdempotencyKey: d.IdempotencyKey, Logger: log, Now: time.Now,
 		})

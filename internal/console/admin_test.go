@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/console"
@@ -34,12 +36,15 @@ type adminHarness struct {
 	keys    *token.Keyring
 }
 
-func newAdminHarness(t *testing.T) *adminHarness {
+func newAdminHarness(t *testing.T, opts ...func(*console.Options)) *adminHarness {
 	t.Helper()
 	a := &adminHarness{}
 	h := newHarnessWith(t, users.Options{}, func(o *console.Options) {
+		for _, f := range opts {
+			f(o)
+		}
 		st := o.Store.(store.Store)
-		a.clients = clients.NewService(st, scope.Default(), 30*24*time.Hour, o.Now, rand.Reader)
+		a.clients = clients.NewService(st, scope.Default(), 30*24*time.Hour, o.Now, rand.Reader, o.SystemScopes...)
 		master := bytes.Repeat([]byte{7}, 32)
 		k, err := token.NewKeyring(st, token.Config{MasterKey: master, Now: o.Now, LeadTime: time.Hour, MaxTokenTTL: 24 * time.Hour})
 		if err != nil {
@@ -196,6 +201,27 @@ func TestTicketBoundToSessionAndExpires(t *testing.T) {
 	r = a.get(loc)
 	wantBody(t, "expired ticket", r, `id="secret-gone"`)
 	wantNoBody(t, "expired ticket", r, `id="client-secret"`)
+}
+
+// TestAppFormSystemScopes: with the admin API on, an administrator can
+// give an app its system scopes from the form.
+func TestAppFormSystemScopes(t *testing.T) {
+	a := newAdminHarness(t, func(o *console.Options) { o.SystemScopes = adminapi.SystemScopes() })
+	r := a.get("/console/apps/new")
+	wantBody(t, "new app form", r, `name="scopes" value="gatehouse:admin"`, `name="scopes" value="gatehouse:clients"`, "(Gatehouse admin API)")
+	form := url.Values{"name": {"Provisioning"}, "client_id": {"prov"}, "grant_types": {"client_credentials"},
+		"scopes": {"gatehouse:clients"}, "token_endpoint_auth_method": {"client_secret_basic"}}
+	r = a.postForm("/console/apps/new", "/console/apps/new", form)
+	wantCode(t, "create", r, http.StatusSeeOther)
+	c, err := a.clients.Get(context.Background(), "prov")
+	if err != nil || !slices.Equal(c.Scopes, []string{"gatehouse:clients"}) {
+		t.Errorf("created app: %+v, %v; want scopes [gatehouse:clients]", c.Scopes, err)
+	}
+	wantBody(t, "app page", a.get("/console/apps/prov"), "Manage OAuth clients and their secrets (Gatehouse admin API)")
+
+	// Without the admin API, the form offers no system scope.
+	b := newAdminHarness(t)
+	wantNoBody(t, "new app form without the admin API", b.get("/console/apps/new"), "gatehouse:admin")
 }
 
 func TestAppFormValidation(t *testing.T) {

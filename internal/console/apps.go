@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -96,12 +97,27 @@ func (c *Console) formData(isNew bool, f appForm, problems []string) appFormData
 		s, _ := c.catalog.Get(n)
 		d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: s.Label, Checked: slices.Contains(f.Scopes, n)})
 	}
+	for _, n := range c.system {
+		d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: c.scopeLabel(n), Checked: slices.Contains(f.Scopes, n)})
+	}
 	for _, n := range f.Scopes {
-		if !c.catalog.Has(n) {
-			d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: "(not in the scope catalog)", Checked: true})
+		if !c.catalog.Has(n) && !slices.Contains(c.system, n) {
+			d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: c.scopeLabel(n), Checked: true})
 		}
 	}
 	return d
+}
+
+// scopeLabel is what the pages show for a scope: its catalog label, or
+// the admin API's label for a system scope.
+func (c *Console) scopeLabel(name string) string {
+	if s, ok := c.catalog.Get(name); ok {
+		return s.Label
+	}
+	if adminapi.IsSystem(name) {
+		return adminapi.SystemLabel(name) + " (Gatehouse admin API)"
+	}
+	return "(not in the scope catalog)"
 }
 
 // readAppForm reads the app form from a parsed POST; problems are the
@@ -244,11 +260,7 @@ func (c *Console) appCreated(w http.ResponseWriter, r *http.Request, _ store.Use
 func (c *Console) scopeLabels(names []string) []scopeChoice {
 	var out []scopeChoice
 	for _, n := range names {
-		label := "(not in the scope catalog)"
-		if s, ok := c.catalog.Get(n); ok {
-			label = s.Label
-		}
-		out = append(out, scopeChoice{Name: n, Label: label})
+		out = append(out, scopeChoice{Name: n, Label: c.scopeLabel(n)})
 	}
 	return out
 }

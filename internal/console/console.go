@@ -97,6 +97,9 @@ type Options struct {
 	Clients *clients.Service
 	Keys    Keys
 	Catalog *scope.Catalog
+	// SystemScopes are the admin API's scopes (when it is on), offered on
+	// the app form after the catalog's: only administrators reach it.
+	SystemScopes []string
 
 	// Consents lists and revokes the user's consents on the "Authorized
 	// apps" page; nil: a service on Store and Catalog.
@@ -120,6 +123,7 @@ type Console struct {
 	clients  *clients.Service
 	keys     Keys
 	catalog  *scope.Catalog
+	system   []string
 	consents *consents.Service
 
 	tickets ticketStore
@@ -138,7 +142,7 @@ func New(o Options) (*Console, error) {
 		st: o.Store, users: o.Users, issuer: strings.TrimSuffix(o.Issuer, "/"), secure: iss.Scheme == "https",
 		log: o.Logger, now: o.Now, rand: o.Rand, idle: o.SessionIdle, absolute: o.SessionAbsolute,
 		clientIP: o.ClientIP,
-		clients:  o.Clients, keys: o.Keys, catalog: o.Catalog, consents: o.Consents,
+		clients:  o.Clients, keys: o.Keys, catalog: o.Catalog, consents: o.Consents, system: o.SystemScopes,
 	}
 	if c.catalog == nil {
 		c.catalog = scope.Default()

@@ -141,6 +141,10 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 type Token struct {
 	JTI, ClientID, Subject string
 	IssuedAt               time.Time
+	// Fresh reads the client from the store rather than the client cache,
+	// which follows changes within the change feed's poll interval: the
+	// admin API cuts off a caller whose client was just disabled.
+	Fresh bool
 }
 
 // Live reports whether a verified, unexpired access token still stands:
@@ -155,11 +159,21 @@ func (s *Server) Live(ctx context.Context, t Token) (bool, error) {
 	if revoked {
 		return false, nil
 	}
-	owner, err := s.clients.get(ctx, t.ClientID)
-	if err != nil {
-		return false, fmt.Errorf("load token's client: %w", err)
+	var enabled bool
+	if t.Fresh {
+		c, err := s.st.GetClient(ctx, t.ClientID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return false, fmt.Errorf("load token's client: %w", err)
+		}
+		enabled = err == nil && !c.Disabled
+	} else {
+		owner, err := s.clients.get(ctx, t.ClientID)
+		if err != nil {
+			return false, fmt.Errorf("load token's client: %w", err)
+		}
+		enabled = owner != nil && !owner.client.Disabled
 	}
-	if owner == nil || owner.client.Disabled {
+	if !enabled {
 		return false, nil
 	}
 	if t.Subject != t.ClientID {

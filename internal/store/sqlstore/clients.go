@@ -58,13 +58,7 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, "SELECT client_id, "+SecretColumns+` FROM client_secrets
-			ORDER BY client_id, created_at NULLS FIRST, seq`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		return AddSecrets(s.db, rows, out)
+		return s.addSecrets(ctx, tx, out, "")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
@@ -108,18 +102,24 @@ func (s *Store) ListClientPage(ctx context.Context, q store.ClientQuery) ([]stor
 			in[i] = "$" + strconv.Itoa(i+1)
 			ids[i] = c.ID
 		}
-		rows, err := tx.Query(ctx, "SELECT client_id, "+SecretColumns+" FROM client_secrets WHERE client_id IN ("+
-			strings.Join(in, ", ")+") ORDER BY client_id, created_at NULLS FIRST, seq", ids...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		return AddSecrets(s.db, rows, out)
+		return s.addSecrets(ctx, tx, out, "WHERE client_id IN ("+strings.Join(in, ", ")+")", ids...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
 	}
 	return out, nil
+}
+
+// addSecrets reads the secrets of the clients in out (those that match
+// where) and adds them to their clients.
+func (s *Store) addSecrets(ctx context.Context, tx Tx, out []store.Client, where string, args ...any) error {
+	rows, err := tx.Query(ctx, "SELECT client_id, "+SecretColumns+" FROM client_secrets "+where+
+		" ORDER BY client_id, created_at NULLS FIRST, seq", args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return AddSecrets(s.db, rows, out)
 }
 
 // likeEscaper escapes the wildcards of a LIKE pattern (ESCAPE '\').
