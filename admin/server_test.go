@@ -13,24 +13,20 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/gatehouse/gatehouse/admin"
-	"github.com/gatehouse/gatehouse/internal/app/apptest"
-	"github.com/gatehouse/gatehouse/scope"
+	"github.com/gatehouse/gatehouse/internal/adminapi/apitest"
 )
 
-// These tests run the client against the real server (internal/app as
-// `gatehouse serve` assembles it) on a SQLite store in a temporary
-// directory.
+// These tests run the client against a real server with the admin API
+// (adminapi/apitest: the real services, server and API on a SQLite store in
+// a temporary directory, its catalog apitest.CatalogYAML).
 
 // serverAPI starts a server and returns it with a client of its admin API
-// authenticated as a client allowed scopes (default gatehouse:admin).
-func serverAPI(t *testing.T, scopes ...string) (*apptest.Server, *admin.API, string) {
+// authenticated as a client allowed gatehouse:admin, and that client's ID.
+func serverAPI(t *testing.T) (*apitest.Server, *admin.API, string) {
 	t.Helper()
-	srv := apptest.Start(t, "", nil)
-	if len(scopes) == 0 {
-		scopes = []string{admin.ScopeAdmin}
-	}
-	id, secret := srv.CreateClient(t, "admin test", scopes...)
-	return srv, admin.New(srv.URL, admin.ClientCredentials(context.Background(), srv.URL, id, secret, scopes...)), id
+	srv := apitest.Start(t)
+	id, secret := srv.Client([]string{admin.ScopeAdmin}, nil)
+	return srv, admin.New(srv.URL, admin.ClientCredentials(context.Background(), srv.URL, id, secret)), id
 }
 
 // problemOf returns err as a *admin.Problem, failing the test if it is not
@@ -48,7 +44,7 @@ func problemOf(t *testing.T, what string, err error, status int, typ string) *ad
 }
 
 // tokenFor gets a token for a client at the server's token endpoint.
-func tokenFor(srv *apptest.Server, id, secret string) error {
+func tokenFor(srv *apitest.Server, id, secret string) error {
 	cc := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: srv.URL + "/oauth/token", AuthStyle: oauth2.AuthStyleInHeader}
 	_, err := cc.Token(context.Background())
 	return err
@@ -68,7 +64,7 @@ func TestClientLifecycle(t *testing.T) {
 	srv, api, adminID := serverAPI(t)
 	ctx := context.Background()
 
-	nc := admin.NewClient{ClientID: "billing-sync", Name: "Billing sync", Scopes: []string{"api:read-only", "search"}, TokenTTLSeconds: 43200}
+	nc := admin.NewClient{ClientID: "billing-sync", Name: "Billing sync", Scopes: []string{"orders", "reports"}, TokenTTLSeconds: 43200}
 	created, err := api.CreateClient(ctx, nc, admin.IdempotencyKey("create-billing-sync"))
 	if err != nil {
 		t.Fatalf("CreateClient: %v", err)
@@ -106,7 +102,7 @@ func TestClientLifecycle(t *testing.T) {
 		t.Errorf("CreateClient with Scopes []: scopes %q, err %v; want none", none.Scopes, err)
 	}
 	def, err := api.CreateClient(ctx, admin.NewClient{Name: "Default scopes"})
-	if want := scope.Default().Defaults(); err != nil || !slices.Equal(def.Scopes, want) {
+	if want := srv.Catalog.Defaults(); err != nil || !slices.Equal(def.Scopes, want) {
 		t.Errorf("CreateClient with nil Scopes: scopes %q, err %v; want the defaults %q", def.Scopes, err, want)
 	}
 
@@ -124,7 +120,7 @@ func TestClientLifecycle(t *testing.T) {
 	}
 
 	// A merge patch with If-Match; then the old tag no longer matches.
-	name, scopes, ttl := "Billing sync v2", []string{"search"}, int64(0)
+	name, scopes, ttl := "Billing sync v2", []string{"billing"}, int64(0)
 	updated, etag2, err := api.UpdateClient(ctx, "billing-sync", admin.ClientPatch{Name: &name, Scopes: &scopes, TokenTTLSeconds: &ttl}, admin.IfMatch(etag))
 	if err != nil {
 		t.Fatalf("UpdateClient: %v", err)
@@ -323,7 +319,7 @@ func TestAuditPages(t *testing.T) {
 }
 
 func TestScopes(t *testing.T) {
-	_, api, _ := serverAPI(t)
+	srv, api, _ := serverAPI(t)
 	scopes, err := api.ListScopes(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +328,7 @@ func TestScopes(t *testing.T) {
 	for _, s := range scopes {
 		names = append(names, s.Name)
 	}
-	if want := scope.Default().Names(); !slices.Equal(names, want) {
+	if want := srv.Catalog.Names(); !slices.Equal(names, want) {
 		t.Errorf("ListScopes: %q, want %q", names, want)
 	}
 }
@@ -342,7 +338,7 @@ func TestServerRefusals(t *testing.T) {
 	ctx := context.Background()
 
 	// A read-only token reads but does not change.
-	id, secret := srv.CreateClient(t, "reader", admin.ScopeAdminRead)
+	id, secret := srv.Client([]string{admin.ScopeAdminRead}, nil)
 	reader := admin.New(srv.URL, admin.ClientCredentials(ctx, srv.URL, id, secret, admin.ScopeAdminRead))
 	if _, err := reader.ListClients(ctx, admin.ClientFilter{}); err != nil {
 		t.Errorf("ListClients with gatehouse:admin:read: %v", err)

@@ -7,13 +7,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/admin"
-	"github.com/gatehouse/gatehouse/internal/app/apptest"
 	"github.com/gatehouse/gatehouse/internal/cli"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // cliRun runs the CLI with the environment vars.
@@ -24,11 +26,58 @@ func cliRun(t *testing.T, vars map[string]string, stdin string, args ...string) 
 	return code, out.String(), errOut.String()
 }
 
+// server is `gatehouse serve` running in the test process.
+type server struct {
+	URL     string
+	DataDir string
+	Logs    *testutil.SyncBuffer // its standard error: log and banner
+}
+
+var listening = regexp.MustCompile(`msg="gatehouse listening" addr=(http://127\.0\.0\.1:\d+)`)
+
+// startServe runs `gatehouse serve` on a kernel-chosen port and a new data
+// directory until the test ends.
+func startServe(t *testing.T) *server {
+	t.Helper()
+	s := &server{DataDir: t.TempDir(), Logs: &testutil.SyncBuffer{}}
+	vars := map[string]string{"GATEHOUSE_DATA_DIR": s.DataDir}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, func(k string) string { return vars[k] }, strings.NewReader(""), io.Discard, s.Logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve: exit %d\n%s", code, s.Logs)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("serve did not stop within 30s")
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if m := listening.FindStringSubmatch(s.Logs.String()); m != nil {
+			s.URL = m[1] // the listener was bound before the line was logged
+			return s
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited: %d\n%s", code, s.Logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start within 30s\n%s", s.Logs)
+		}
+	}
+}
+
 // remoteSetup starts a server and returns the environment of local mode
 // (its data directory) and of remote mode (its URL and an admin client).
-func remoteSetup(t *testing.T) (srv *apptest.Server, local, remote map[string]string) {
+func remoteSetup(t *testing.T) (srv *server, local, remote map[string]string) {
 	t.Helper()
-	srv = apptest.Start(t, "", nil)
+	srv = startServe(t)
 	local = map[string]string{"GATEHOUSE_DATA_DIR": srv.DataDir, "USER": "tester"}
 	code, out, errOut := cliRun(t, local, "", "clients", "create", "--name", "admin CLI", "--id", "admin-cli", "--scopes", "gatehouse:admin", "-o", "json")
 	var c admin.Client
