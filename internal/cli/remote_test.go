@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/cli"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
@@ -36,11 +38,12 @@ type server struct {
 var listening = regexp.MustCompile(`msg="gatehouse listening" addr=(http://127\.0\.0\.1:\d+)`)
 
 // startServe runs `gatehouse serve` on a kernel-chosen port and a new data
-// directory until the test ends.
-func startServe(t *testing.T) *server {
+// directory, with the environment variables env, until the test ends.
+func startServe(t *testing.T, env map[string]string) *server {
 	t.Helper()
 	s := &server{DataDir: t.TempDir(), Logs: &testutil.SyncBuffer{}}
 	vars := map[string]string{"GATEHOUSE_DATA_DIR": s.DataDir}
+	maps.Copy(vars, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
@@ -73,12 +76,14 @@ func startServe(t *testing.T) *server {
 	}
 }
 
-// remoteSetup starts a server and returns the environment of local mode
-// (its data directory) and of remote mode (its URL and an admin client).
-func remoteSetup(t *testing.T) (srv *server, local, remote map[string]string) {
+// remoteSetup starts a server with the environment variables env and
+// returns the environment of local mode (its data directory and env) and
+// of remote mode (its URL and an admin client).
+func remoteSetup(t *testing.T, env map[string]string) (srv *server, local, remote map[string]string) {
 	t.Helper()
-	srv = startServe(t)
+	srv = startServe(t, env)
 	local = map[string]string{"GATEHOUSE_DATA_DIR": srv.DataDir, "USER": "tester"}
+	maps.Copy(local, env)
 	code, out, errOut := cliRun(t, local, "", "clients", "create", "--name", "admin CLI", "--id", "admin-cli", "--scopes", "gatehouse:admin", "-o", "json")
 	var c admin.Client
 	if code != 0 || json.Unmarshal([]byte(out), &c) != nil {
@@ -104,9 +109,17 @@ func mustRun(t *testing.T, vars map[string]string, stdin string, args ...string)
 }
 
 // TestRemoteOutputIsLocalOutput: the data commands print the same bytes
-// through the admin API as on the store, for data made both ways.
+// through the admin API as on the store, for data made both ways, on
+// SQLite and on PostgreSQL (whose collation could order IDs differently).
 func TestRemoteOutputIsLocalOutput(t *testing.T) {
-	_, local, remote := remoteSetup(t)
+	t.Run("sqlite", func(t *testing.T) { testRemoteOutputIsLocalOutput(t, nil) })
+	t.Run("postgres", func(t *testing.T) {
+		testRemoteOutputIsLocalOutput(t, map[string]string{"GATEHOUSE_DATABASE_URL": pgtest.DSN(t)})
+	})
+}
+
+func testRemoteOutputIsLocalOutput(t *testing.T, env map[string]string) {
+	_, local, remote := remoteSetup(t, env)
 
 	mustRun(t, local, "", "clients", "create", "--name", "Billing sync", "--id", "billing-sync", "--scopes", "api:read-only search", "--token-ttl", "12h")
 	mustRun(t, remote, "", "clients", "create", "--name", "Reports web", "--id", "reports-web", "--description", "the reports app",
@@ -120,6 +133,10 @@ func TestRemoteOutputIsLocalOutput(t *testing.T) {
 	mustRun(t, local, "", "clients", "rotate-secret", "reports-web", "--grace", "0")
 	mustRun(t, remote, "", "clients", "update", "mobile", "--disable")
 	mustRun(t, remote, "", "keys", "rotate")
+	// IDs that sort differently by bytes and by a language's collation.
+	for _, id := range []string{"Zeta-app", "alpha_app", "alpha-app", "alpha.app", "Alpha"} {
+		mustRun(t, remote, "", "clients", "create", "--name", id, "--id", id)
+	}
 
 	for _, args := range [][]string{
 		{"clients", "list", "-o", "json"},
@@ -164,7 +181,7 @@ func TestRemoteOutputIsLocalOutput(t *testing.T) {
 	for _, c := range list {
 		ids = append(ids, c.ClientID)
 	}
-	if want := "admin-cli billing-sync mobile no-scopes reports-web"; strings.Join(ids, " ") != want {
+	if want := "Alpha Zeta-app admin-cli alpha-app alpha.app alpha_app billing-sync mobile no-scopes reports-web"; strings.Join(ids, " ") != want {
 		t.Errorf("clients list: %q, want %s", ids, want)
 	}
 	var audit []admin.AuditEvent
@@ -179,7 +196,7 @@ func TestRemoteOutputIsLocalOutput(t *testing.T) {
 
 // TestRemoteClients: the clients commands change the server's data.
 func TestRemoteClients(t *testing.T) {
-	srv, local, remote := remoteSetup(t)
+	srv, local, remote := remoteSetup(t, nil)
 	out := mustRun(t, remote, "", "clients", "create", "--name", "CI", "--id", "ci-bot", "--scopes", "api", "-o", "json")
 	var c admin.Client
 	if err := json.Unmarshal([]byte(out), &c); err != nil || !strings.HasPrefix(c.ClientSecret, "ghs_") || c.ClientID != "ci-bot" {
@@ -230,7 +247,7 @@ func TestRemoteClients(t *testing.T) {
 // TestRemoteRefusals: what remote mode refuses, in one line each, with the
 // fix; and the secret is never printed.
 func TestRemoteRefusals(t *testing.T) {
-	srv, local, remote := remoteSetup(t)
+	srv, local, remote := remoteSetup(t, nil)
 	without := func(drop ...string) map[string]string {
 		m := map[string]string{}
 		for k, v := range remote {
