@@ -1,22 +1,24 @@
 package adminapi
 
 import (
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/scope"
 )
 
-// The system scopes: what a token may do with the admin API. They are not
+// The system scopes (named in package admin, for the API's clients): what
+// a token may do with the admin API. They are not
 // in the API catalog, so the token endpoint grants them only to clients
 // allowed them that ask for them by name, consent pages never show them and
 // the metadata's scopes_supported does not list them.
 const (
 	// ScopeAdmin allows every call.
-	ScopeAdmin = "gatehouse:admin"
+	ScopeAdmin = admin.ScopeAdmin
 	// ScopeAdminRead allows every GET.
-	ScopeAdminRead = "gatehouse:admin:read"
+	ScopeAdminRead = admin.ScopeAdminRead
 	// ScopeClients allows managing clients and their secrets (and reading
 	// the scope catalog to offer its self-service scopes). Restricted to an
 	// account, it manages only the clients bound to that account.
-	ScopeClients = "gatehouse:clients"
+	ScopeClients = admin.ScopeClients
 )
 
 // SystemScopes are the system scopes, which only an administrator may give
