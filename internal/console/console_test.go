@@ -215,7 +215,7 @@ func TestSetupTokenSingleUse(t *testing.T) {
 	wantLocation(t, "setup", h.post("/console/setup", form), "/console/")
 
 	// Even with the admin gone (as if deleted), the token stays spent.
-	if _, err := h.st.UpdateUser(context.Background(), mustUser(t, h, "root").ID, func(u *store.User) error {
+	if _, err := h.st.UpdateUser(context.Background(), mustUser(t, h, "root").ID, func(u *store.User, _ int) error {
 		u.Role = store.RoleMember
 		return nil
 	}, nil); err != nil {
@@ -486,7 +486,7 @@ func TestDisabledUserSession(t *testing.T) {
 	h.login("alice", pw, "")
 	wantCode(t, "logged in", h.get("/console/"), http.StatusOK)
 	// Disabled behind the service's back (sessions kept): still refused.
-	if _, err := h.st.UpdateUser(context.Background(), u.ID, func(u *store.User) error { u.Disabled = true; return nil }, nil); err != nil {
+	if _, err := h.st.UpdateUser(context.Background(), u.ID, func(u *store.User, _ int) error { u.Disabled = true; return nil }, nil); err != nil {
 		t.Fatal(err)
 	}
 	wantLocation(t, "disabled user", h.get("/console/"), "/console/login?next=%2Fconsole%2F")

@@ -617,7 +617,7 @@ func TestRefreshTokens(t *testing.T) {
 		if r := ah.clientPost(PathIntrospect, id, secret, url.Values{"token": {at}}); r.json["active"] != true {
 			t.Fatalf("introspect before disabling: got %s, want active", r.body)
 		}
-		if _, err := ah.st.UpdateUser(context.Background(), ah.user.ID, func(u *store.User) error { u.Disabled = true; return nil },
+		if _, err := ah.st.UpdateUser(context.Background(), ah.user.ID, func(u *store.User, _ int) error { u.Disabled = true; return nil },
 			&store.AuditEvent{Time: ah.clock.Now(), Actor: "test", Action: "user.disable", Target: ah.user.ID}); err != nil {
 			t.Fatal(err)
 		}

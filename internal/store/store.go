@@ -215,6 +215,40 @@ type SetupToken struct {
 	ExpiresAt time.Time
 }
 
+// PasswordToken is a one-time set-password token: its holder may choose
+// the password of the user once, before it expires. It is stored by the
+// SHA-256 of the token.
+type PasswordToken struct {
+	ID        string // SHA-256 hex of the token; the token itself is never stored
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// UserQuery selects a page of users for ListUserPage.
+type UserQuery struct {
+	// After keeps the users whose lower-cased username (strings.ToLower)
+	// sorts bytewise after it: the previous page's last.
+	After string
+	Limit int // at most this many; must be positive
+	// Search keeps the users whose username or display name contains it,
+	// ignoring case: the username's as strings.ToLower folds it, the
+	// display name's at least for ASCII letters (the database's lower()).
+	Search string
+}
+
+// ConsentQuery selects a page of consents for ListConsentPage. Zero
+// filters match everything.
+type ConsentQuery struct {
+	UserID   string // only this user's consents
+	ClientID string // only consents to this client
+	// AfterUser and AfterClient keep the consents that sort after this
+	// user and client ID (by user ID, then client ID, bytewise): the
+	// previous page's last. Both "" start at the beginning.
+	AfterUser, AfterClient string
+	Limit                  int // at most this many; must be positive
+}
+
 // Consent is a remembered consent: the scopes a user granted a client.
 type Consent struct {
 	UserID    string
@@ -342,19 +376,28 @@ type Store interface {
 	GetUserByUsername(ctx context.Context, username string) (User, error)
 	// ListUsers returns all users ordered by lower-cased username (bytewise).
 	ListUsers(ctx context.Context) ([]User, error)
+	// ListUserPage returns, ordered like ListUsers, at most q.Limit users
+	// whose lower-cased username sorts after q.After and that match
+	// q.Search.
+	ListUserPage(ctx context.Context, q UserQuery) ([]User, error)
 	// UpdateUser loads the user, calls fn inside one transaction and saves
 	// what fn left in *User, then records *ev (read after fn returns; nil
-	// records nothing). fn must not change the ID. If fn returns an error,
-	// nothing is written and that error is returned. ErrNotFound if absent;
-	// ErrConflict if the new username is another user's.
-	UpdateUser(ctx context.Context, id string, fn func(*User) error, ev *AuditEvent) (User, error)
+	// records nothing). fn also gets the number of other enabled users with
+	// RoleAdmin, counted in the same transaction, serialised against every
+	// other UpdateUser and DeleteUser call on the same database, so that fn
+	// can refuse a change that would leave no enabled administrator. fn
+	// must not change the ID. If fn returns an error, nothing is written and
+	// that error is returned. A change of PasswordHash also deletes the
+	// user's set-password tokens. ErrNotFound if absent; ErrConflict if the
+	// new username is another user's.
+	UpdateUser(ctx context.Context, id string, fn func(u *User, otherAdmins int) error, ev *AuditEvent) (User, error)
 	// DeleteUser removes the user and, by cascade, their sessions,
-	// consents, authorization codes and refresh tokens, and records *ev
-	// (read after fn returns). In the same transaction, serialised against
-	// every other DeleteUser call on the same database, it first calls fn
-	// with the user and the number of other enabled users with RoleAdmin;
-	// if fn returns an error, nothing is written and that error is
-	// returned. ErrNotFound if absent.
+	// consents, authorization codes, refresh tokens and set-password
+	// tokens, and records *ev (read after fn returns). In the same
+	// transaction, serialised against every other DeleteUser and UpdateUser
+	// call on the same database, it first calls fn with the user and the
+	// number of other enabled users with RoleAdmin; if fn returns an error,
+	// nothing is written and that error is returned. ErrNotFound if absent.
 	DeleteUser(ctx context.Context, id string, fn func(u User, otherAdmins int) error, ev *AuditEvent) error
 
 	// CreateSetupToken inserts t. ErrConflict if its ID exists. Tokens
@@ -372,6 +415,24 @@ type Store interface {
 	// with one token or with different ones, at most one inserts a user
 	// with RoleAdmin.
 	RedeemSetupToken(ctx context.Context, id string, at time.Time, u User, ev AuditEvent) error
+
+	// CreateUserWithPasswordToken inserts u, as CreateUser does, and the
+	// set-password token t for it, and records ev, in one transaction.
+	// ErrConflict (and nothing written) if u's ID or username or t's ID is
+	// taken; t.UserID must be u.ID.
+	CreateUserWithPasswordToken(ctx context.Context, u User, t PasswordToken, ev AuditEvent) error
+	// GetPasswordToken returns the set-password token. ErrNotFound if
+	// absent.
+	GetPasswordToken(ctx context.Context, id string) (PasswordToken, error)
+	// RedeemPasswordToken spends set-password token id. In one transaction
+	// it returns ErrNotFound if the token does not exist or its ExpiresAt
+	// is not after at; otherwise it loads the token's user, calls fn with
+	// it, saves what fn left in *User (fn must not change the ID; its error
+	// is returned, nothing written and the token kept), deletes every
+	// set-password token of the user, this one included, records *ev (read
+	// after fn) and returns the user as stored. Of concurrent calls with one
+	// token at most one succeeds; the others get ErrNotFound.
+	RedeemPasswordToken(ctx context.Context, id string, at time.Time, fn func(*User) error, ev *AuditEvent) (User, error)
 
 	// CreateSession inserts s. ErrConflict if its ID exists; ErrNotFound if
 	// its user does not.
@@ -401,6 +462,10 @@ type Store interface {
 	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
 	// ListConsents returns the user's consents ordered by ClientID.
 	ListConsents(ctx context.Context, userID string) ([]Consent, error)
+	// ListConsentPage returns, ordered by user ID and then client ID
+	// (bytewise), at most q.Limit consents that match q's filters and sort
+	// after (q.AfterUser, q.AfterClient).
+	ListConsentPage(ctx context.Context, q ConsentQuery) ([]Consent, error)
 	// DeleteConsent removes the consent, revokes (at ev.Time, or the
 	// store's clock if that is zero) every live refresh token family of
 	// clientID for userID, and records ev, in one transaction. ErrNotFound
@@ -463,8 +528,8 @@ type Store interface {
 	// entries older than now minus one hour, sessions that expired before
 	// now, authorization codes that expired before now minus one hour,
 	// refresh token families (with their tokens) whose FamilyExpiresAt is
-	// before now, setup tokens that expired before now, and idempotency
-	// records that expired at or before now.
+	// before now, setup tokens and set-password tokens that expired before
+	// now, and idempotency records that expired at or before now.
 	Prune(ctx context.Context, now time.Time) error
 	// SchemaVersion returns the database's applied schema migration
 	// version and the newest version this build embeds (and Open applies).

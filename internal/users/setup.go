@@ -30,9 +30,20 @@ var (
 	ErrSetupInvalid = errors.New("setup token is invalid, used or expired")
 )
 
-func setupTokenID(tok string) string {
+// tokenID is the ID under which the store keeps a one-time token (a setup
+// or set-password token): its SHA-256, hex.
+func tokenID(tok string) string {
 	d := sha256.Sum256([]byte(tok))
 	return hex.EncodeToString(d[:])
+}
+
+// newToken returns 32 random bytes, base64url.
+func (s *Service) newToken() (string, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "", fmt.Errorf("generate token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
 // IssueSetupToken stores and returns a new setup token, valid for
@@ -43,14 +54,13 @@ func (s *Service) IssueSetupToken(ctx context.Context) (string, error) {
 	if err != nil || has {
 		return "", err
 	}
-	var b [32]byte
-	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
-		return "", fmt.Errorf("generate setup token: %w", err)
+	tok, err := s.newToken()
+	if err != nil {
+		return "", fmt.Errorf("setup token: %w", err)
 	}
-	tok := base64.RawURLEncoding.EncodeToString(b[:])
 	now := s.now().UTC()
 	if err := s.st.CreateSetupToken(ctx, store.SetupToken{
-		ID: setupTokenID(tok), CreatedAt: now, ExpiresAt: now.Add(SetupValidity),
+		ID: tokenID(tok), CreatedAt: now, ExpiresAt: now.Add(SetupValidity),
 	}); err != nil {
 		return "", err
 	}
@@ -68,7 +78,7 @@ func (s *Service) CheckSetupToken(ctx context.Context, tok string) error {
 	if has {
 		return ErrSetupDone
 	}
-	t, err := s.st.GetSetupToken(ctx, setupTokenID(tok))
+	t, err := s.st.GetSetupToken(ctx, tokenID(tok))
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrSetupInvalid
 	}
@@ -95,7 +105,7 @@ func (s *Service) Setup(ctx context.Context, actor, tok string, sp Spec) (store.
 	if err != nil {
 		return store.User{}, err
 	}
-	err = s.st.RedeemSetupToken(ctx, setupTokenID(tok), s.now(), u, ev)
+	err = s.st.RedeemSetupToken(ctx, tokenID(tok), s.now(), u, ev)
 	switch {
 	case err == nil:
 		return u, nil

@@ -29,13 +29,18 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (store.User, error)
 	GetUserByUsername(ctx context.Context, username string) (store.User, error)
 	ListUsers(ctx context.Context) ([]store.User, error)
-	UpdateUser(ctx context.Context, id string, fn func(*store.User) error, ev *store.AuditEvent) (store.User, error)
+	ListUserPage(ctx context.Context, q store.UserQuery) ([]store.User, error)
+	UpdateUser(ctx context.Context, id string, fn func(u *store.User, otherAdmins int) error, ev *store.AuditEvent) (store.User, error)
 	DeleteUser(ctx context.Context, id string, fn func(u store.User, otherAdmins int) error, ev *store.AuditEvent) error
 	DeleteUserSessions(ctx context.Context, userID string) error
 
 	CreateSetupToken(ctx context.Context, t store.SetupToken) error
 	GetSetupToken(ctx context.Context, id string) (store.SetupToken, error)
 	RedeemSetupToken(ctx context.Context, id string, at time.Time, u store.User, ev store.AuditEvent) error
+
+	CreateUserWithPasswordToken(ctx context.Context, u store.User, t store.PasswordToken, ev store.AuditEvent) error
+	GetPasswordToken(ctx context.Context, id string) (store.PasswordToken, error)
+	RedeemPasswordToken(ctx context.Context, id string, at time.Time, fn func(*store.User) error, ev *store.AuditEvent) (store.User, error)
 }
 
 var _ Store = store.Store(nil)
@@ -158,6 +163,12 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.User
 // newUser checks sp and returns the user it describes, with a new ID and
 // password hash, and the audit event that records its creation by actor.
 func (s *Service) newUser(actor string, sp Spec) (store.User, store.AuditEvent, error) {
+	return s.newUserWith(actor, sp, true)
+}
+
+// newUserWith is newUser; without withPassword the user has no password
+// (sp.Password must be "") and cannot log in until one is set.
+func (s *Service) newUserWith(actor string, sp Spec, withPassword bool) (store.User, store.AuditEvent, error) {
 	var problems []string
 	sp.Username = strings.TrimSpace(sp.Username)
 	if err := CheckUsername(sp.Username); err != nil {
@@ -167,24 +178,32 @@ func (s *Service) newUser(actor string, sp Spec) (store.User, store.AuditEvent, 
 	if sp.DisplayName == "" {
 		sp.DisplayName = sp.Username
 	}
-	if utf8.RuneCountInString(sp.DisplayName) > 200 || !utf8.ValidString(sp.DisplayName) {
-		problems = append(problems, "display name must be valid UTF-8, at most 200 characters")
+	if err := checkDisplayName(sp.DisplayName); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if sp.Role == "" {
 		sp.Role = store.RoleMember
 	}
-	if sp.Role != store.RoleAdmin && sp.Role != store.RoleMember {
-		problems = append(problems, fmt.Sprintf("role %q: use %s or %s", sp.Role, store.RoleAdmin, store.RoleMember))
-	}
-	if err := secret.CheckPassword(sp.Password); err != nil {
+	if err := checkRole(sp.Role); err != nil {
 		problems = append(problems, err.Error())
+	}
+	switch {
+	case withPassword:
+		if err := secret.CheckPassword(sp.Password); err != nil {
+			problems = append(problems, err.Error())
+		}
+	case sp.Password != "":
+		problems = append(problems, "a user created with a set-password link has no password yet; leave it out")
 	}
 	if len(problems) > 0 {
 		return store.User{}, store.AuditEvent{}, &ValidationError{problems}
 	}
-	hash, err := secret.HashPassword(sp.Password, s.cost, s.rand)
-	if err != nil {
-		return store.User{}, store.AuditEvent{}, err
+	hash := ""
+	if withPassword {
+		var err error
+		if hash, err = secret.HashPassword(sp.Password, s.cost, s.rand); err != nil {
+			return store.User{}, store.AuditEvent{}, err
+		}
 	}
 	id, err := s.newID()
 	if err != nil {
@@ -200,9 +219,30 @@ func (s *Service) newUser(actor string, sp Spec) (store.User, store.AuditEvent, 
 	return u, ev, nil
 }
 
+func checkDisplayName(d string) error {
+	if utf8.RuneCountInString(d) > 200 || !utf8.ValidString(d) {
+		return errors.New("display name must be valid UTF-8, at most 200 characters")
+	}
+	return nil
+}
+
+func checkRole(r string) error {
+	if r != store.RoleAdmin && r != store.RoleMember {
+		return fmt.Errorf("role %q: use %s or %s", r, store.RoleAdmin, store.RoleMember)
+	}
+	return nil
+}
+
 // List returns all users ordered by username.
 func (s *Service) List(ctx context.Context) ([]store.User, error) {
 	return s.st.ListUsers(ctx)
+}
+
+// Page returns at most q.Limit users ordered by lower-cased username,
+// after q.After, whose username or display name contains q.Search
+// (ignoring case).
+func (s *Service) Page(ctx context.Context, q store.UserQuery) ([]store.User, error) {
+	return s.st.ListUserPage(ctx, q)
 }
 
 // Get returns the user with this ID.
@@ -248,7 +288,7 @@ func (s *Service) SetPassword(ctx context.Context, actor, id, password string) e
 	}
 	now := s.now().UTC()
 	ev := &store.AuditEvent{Time: now, Actor: actor, Action: "user.set_password", Target: id}
-	if _, err := s.st.UpdateUser(ctx, id, func(u *store.User) error {
+	if _, err := s.st.UpdateUser(ctx, id, func(u *store.User, _ int) error {
 		u.PasswordHash = hash
 		u.UpdatedAt = now
 		ev.Detail = fmt.Sprintf("username %q", u.Username)
@@ -259,7 +299,9 @@ func (s *Service) SetPassword(ctx context.Context, actor, id, password string) e
 	return s.endSessions(ctx, id)
 }
 
-// Disable disables a user and ends all of their sessions.
+// Disable disables a user and ends all of their sessions. It refuses
+// (ErrLastAdmin) to disable the last enabled administrator, counted in the
+// same transaction.
 func (s *Service) Disable(ctx context.Context, actor, id string) (store.User, error) {
 	u, err := s.setDisabled(ctx, actor, id, true)
 	if err != nil {
@@ -280,26 +322,161 @@ func (s *Service) setDisabled(ctx context.Context, actor, id string, disabled bo
 	}
 	now := s.now().UTC()
 	ev := &store.AuditEvent{Time: now, Actor: actor, Action: action, Target: id}
-	u, err := s.st.UpdateUser(ctx, id, func(u *store.User) error {
+	u, err := s.st.UpdateUser(ctx, id, func(u *store.User, otherAdmins int) error {
+		if disabled && lastAdmin(*u, otherAdmins) {
+			return fmt.Errorf("cannot disable %s, the last enabled administrator; create or enable another admin first: %w", u.Username, ErrLastAdmin)
+		}
 		u.Disabled = disabled
 		u.UpdatedAt = now
 		ev.Detail = fmt.Sprintf("username %q", u.Username)
 		return nil
 	}, ev)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrLastAdmin):
+		return store.User{}, err
+	case err != nil:
 		return u, fmt.Errorf("%s %s: %w", strings.TrimPrefix(action, "user."), id, err)
 	}
 	return u, nil
 }
 
-// Delete deletes a user, with their sessions, consents and refresh
-// tokens. It refuses (ErrLastAdmin) to delete the last enabled
-// administrator, counted in the same transaction as the deletion.
-func (s *Service) Delete(ctx context.Context, actor, id string) (store.User, error) {
+// lastAdmin reports whether u is an enabled administrator and no other
+// enabled administrator exists.
+func lastAdmin(u store.User, otherAdmins int) bool {
+	return u.Role == store.RoleAdmin && !u.Disabled && otherAdmins == 0
+}
+
+// Patch changes a user; nil fields stay as they are.
+type Patch struct {
+	DisplayName *string // "" is the username
+	Role        *string // store.RoleAdmin or store.RoleMember
+	Disabled    *bool
+	Password    *string // the new password; it ends the user's sessions
+}
+
+// Require is a condition on a user as stored, checked in the same store
+// transaction as the change it guards (an If-Match): an error aborts the
+// change and is returned as it is.
+type Require func(store.User) error
+
+// Update applies a patch in one store transaction, recorded as one
+// user.update audit event. It refuses (ErrLastAdmin) to demote or disable
+// the last enabled administrator, counted in the same transaction as the
+// change, and checks req there first. Disabling the user or setting their
+// password ends their sessions, and a password set here spends any
+// set-password link of theirs.
+func (s *Service) Update(ctx context.Context, actor, id string, p Patch, req ...Require) (store.User, error) {
+	var problems []string
+	if p.DisplayName != nil {
+		d := strings.TrimSpace(*p.DisplayName)
+		p.DisplayName = &d
+		if err := checkDisplayName(d); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if p.Role != nil {
+		if err := checkRole(*p.Role); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if p.Password != nil {
+		if err := secret.CheckPassword(*p.Password); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return store.User{}, &ValidationError{problems}
+	}
+	hash := ""
+	if p.Password != nil {
+		var err error
+		if hash, err = secret.HashPassword(*p.Password, s.cost, s.rand); err != nil {
+			return store.User{}, err
+		}
+	}
+	now := s.now().UTC()
+	ev := &store.AuditEvent{Time: now, Actor: actor, Action: "user.update", Target: id}
+	var (
+		disabledNow bool
+		refused     error // fn's error
+	)
+	u, err := s.st.UpdateUser(ctx, id, func(u *store.User, otherAdmins int) error {
+		refused = nil
+		for _, r := range req {
+			if err := r(*u); err != nil {
+				refused = err
+				return err
+			}
+		}
+		was := *u
+		var changed []string
+		if p.DisplayName != nil {
+			d := *p.DisplayName
+			if d == "" {
+				d = u.Username
+			}
+			if d != u.DisplayName {
+				u.DisplayName = d
+				changed = append(changed, "display name")
+			}
+		}
+		if p.Role != nil && *p.Role != u.Role {
+			changed = append(changed, "role "+u.Role+" to "+*p.Role)
+			u.Role = *p.Role
+		}
+		if p.Disabled != nil && *p.Disabled != u.Disabled {
+			u.Disabled = *p.Disabled
+			changed = append(changed, map[bool]string{true: "disabled", false: "enabled"}[u.Disabled])
+		}
+		if p.Password != nil {
+			u.PasswordHash = hash
+			changed = append(changed, "password")
+		}
+		if lastAdmin(was, otherAdmins) && (u.Role != store.RoleAdmin || u.Disabled) {
+			verb := "disable"
+			if u.Role != store.RoleAdmin {
+				verb = "demote"
+			}
+			refused = fmt.Errorf("cannot %s %s, the last enabled administrator; create or enable another admin first: %w", verb, u.Username, ErrLastAdmin)
+			return refused
+		}
+		disabledNow = u.Disabled && !was.Disabled
+		ev.Detail = fmt.Sprintf("username %q: no changes", u.Username)
+		if len(changed) > 0 {
+			u.UpdatedAt = now
+			ev.Detail = fmt.Sprintf("username %q: changed %s", u.Username, strings.Join(changed, ", "))
+		}
+		return nil
+	}, ev)
+	switch {
+	case refused != nil:
+		return store.User{}, err // a Require's or the last-admin refusal, as it is
+	case err != nil:
+		return store.User{}, fmt.Errorf("update user %s: %w", id, err)
+	}
+	if disabledNow || p.Password != nil {
+		return u, s.endSessions(ctx, id)
+	}
+	return u, nil
+}
+
+// Delete deletes a user, with their sessions, consents, refresh tokens
+// and set-password link. It refuses (ErrLastAdmin) to delete the last
+// enabled administrator, counted in the same transaction as the deletion,
+// and checks req there first.
+func (s *Service) Delete(ctx context.Context, actor, id string, req ...Require) (store.User, error) {
 	var deleted store.User
 	ev := &store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "user.delete", Target: id}
+	var refused error
 	err := s.st.DeleteUser(ctx, id, func(u store.User, otherAdmins int) error {
-		if u.Role == store.RoleAdmin && !u.Disabled && otherAdmins == 0 {
+		refused = nil
+		for _, r := range req {
+			if err := r(u); err != nil {
+				refused = err
+				return err
+			}
+		}
+		if lastAdmin(u, otherAdmins) {
 			return fmt.Errorf("cannot delete %s, the last enabled administrator; create or enable another admin first: %w", u.Username, ErrLastAdmin)
 		}
 		deleted = u
@@ -307,7 +484,7 @@ func (s *Service) Delete(ctx context.Context, actor, id string) (store.User, err
 		return nil
 	}, ev)
 	if err != nil {
-		if errors.Is(err, ErrLastAdmin) {
+		if errors.Is(err, ErrLastAdmin) || refused != nil {
 			return store.User{}, err
 		}
 		return store.User{}, fmt.Errorf("delete user %s: %w", id, err)
@@ -348,6 +525,13 @@ func (s *Service) Authenticate(ctx context.Context, username, password, addr str
 		return store.User{}, ErrInvalidCredentials
 	case err != nil:
 		return store.User{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if u.PasswordHash == "" {
+		// Created with a set-password link that has not been used: no
+		// password is right.
+		_, _ = secret.VerifyPassword(password, s.dummyHash())
+		attempt.Failure()
+		return store.User{}, ErrInvalidCredentials
 	}
 	ok, err := secret.VerifyPassword(password, u.PasswordHash)
 	if err != nil {

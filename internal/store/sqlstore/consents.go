@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -82,6 +84,33 @@ func (s *Store) ListConsents(ctx context.Context, userID string) ([]store.Consen
 		WHERE user_id = $1 ORDER BY client_id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list consents of user %q: %w", userID, err)
+	}
+	return out, nil
+}
+
+// ListConsentPage returns a page of the consents that match q, ordered by
+// user ID, then client ID.
+func (s *Store) ListConsentPage(ctx context.Context, q store.ConsentQuery) ([]store.Consent, error) {
+	if q.Limit <= 0 {
+		return nil, fmt.Errorf("list consents: the limit must be positive, not %d", q.Limit)
+	}
+	where := []string{"(user_id > $1 OR (user_id = $1 AND client_id > $2))"}
+	args := []any{q.AfterUser, q.AfterClient}
+	param := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.UserID != "" {
+		where = append(where, "user_id = "+param(q.UserID))
+	}
+	if q.ClientID != "" {
+		where = append(where, "client_id = "+param(q.ClientID))
+	}
+	query := "SELECT " + ConsentColumns + " FROM consents WHERE " + strings.Join(where, " AND ") +
+		" ORDER BY user_id, client_id LIMIT " + param(q.Limit)
+	out, err := list(ctx, s, ScanConsent, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list consents: %w", err)
 	}
 	return out, nil
 }

@@ -197,8 +197,8 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 
 // Prune deletes revocations that expired before now, change-feed entries
 // older than an hour before now, expired sessions, authorization codes
-// that expired more than an hour ago, and expired refresh token families
-// and setup tokens.
+// that expired more than an hour ago, expired refresh token families,
+// setup tokens and set-password tokens, and expired idempotency records.
 func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	err := s.db.Write(ctx, func(tx Tx) error {
 		for _, p := range []struct {
@@ -211,6 +211,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 			{"auth_codes", "expires_at", now.Add(-time.Hour)},
 			{"refresh_families", "expires_at", now},
 			{"setup_tokens", "expires_at", now},
+			{"password_tokens", "expires_at", now},
 			{"idempotency_keys", "expires_at", now.Add(time.Microsecond)}, // at or before now
 		} {
 			if _, err := tx.Exec(ctx, "DELETE FROM "+p.table+" WHERE "+p.column+" < $1", s.db.At(p.before)); err != nil {

@@ -264,6 +264,24 @@ func ScanSetupToken(c Codec, row Scanner) (store.SetupToken, error) {
 	return t, nil
 }
 
+// PasswordTokenColumns are the columns of password_tokens, in the order of
+// PasswordTokenArgs and ScanPasswordToken.
+const PasswordTokenColumns = "id, user_id, created_at, expires_at"
+
+// PasswordTokenArgs are the values of PasswordTokenColumns for t.
+func PasswordTokenArgs(c Codec, t store.PasswordToken) []any {
+	return []any{t.ID, t.UserID, c.Time(t.CreatedAt), c.Time(t.ExpiresAt)}
+}
+
+// ScanPasswordToken scans PasswordTokenColumns.
+func ScanPasswordToken(c Codec, row Scanner) (store.PasswordToken, error) {
+	var t store.PasswordToken
+	if err := row.Scan(&t.ID, &t.UserID, c.TimeDest(&t.CreatedAt), c.TimeDest(&t.ExpiresAt)); err != nil {
+		return store.PasswordToken{}, err
+	}
+	return t, nil
+}
+
 // RevocationColumns are the columns of revoked_tokens, in the order of
 // ScanRevocation.
 const RevocationColumns = "jti, expires_at, revoked_at"

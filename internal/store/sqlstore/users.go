@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -58,38 +60,100 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 	return out, nil
 }
 
-// UpdateUser locks the user's row, lets fn change the user and saves the
-// result, all in one transaction.
-func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error, ev *store.AuditEvent) (store.User, error) {
+// ListUserPage returns a page of the users that match q, ordered by
+// lower-cased username.
+func (s *Store) ListUserPage(ctx context.Context, q store.UserQuery) ([]store.User, error) {
+	if q.Limit <= 0 {
+		return nil, fmt.Errorf("list users: the limit must be positive, not %d", q.Limit)
+	}
+	where := "username_key > $1"
+	args := []any{q.After}
+	if q.Search != "" {
+		// username_key is already lower-cased as Go does it.
+		args = append(args, "%"+likeEscaper.Replace(strings.ToLower(q.Search))+"%")
+		where += ` AND (username_key LIKE $2 ESCAPE '\' OR lower(display_name) LIKE $2 ESCAPE '\')`
+	}
+	args = append(args, q.Limit)
+	out, err := list(ctx, s, ScanUser, "SELECT "+UserColumns+" FROM users WHERE "+where+
+		" ORDER BY username_key LIMIT $"+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}
+
+// lockUser locks every administrator's row and then the user's, and
+// returns the user and the number of other enabled administrators. Every
+// change that may leave fewer enabled administrators (UpdateUser,
+// DeleteUser, RedeemPasswordToken) takes these locks first and in this
+// order, so that of two concurrent changes to the last two administrators
+// the second sees the first, and none waits for another in a cycle.
+func (s *Store) lockUser(ctx context.Context, tx Tx, id string) (store.User, int, error) {
+	admins, err := queryAll(ctx, s.db, tx, ScanUser, getUser+"role = $1 ORDER BY id"+s.d.ForUpdate, store.RoleAdmin)
+	if err != nil {
+		return store.User{}, 0, err
+	}
+	others := 0
+	for _, a := range admins {
+		if a.ID != id && !a.Disabled {
+			others++
+		}
+	}
+	u, err := queryOne(ctx, s.db, tx, ScanUser, getUser+"id = $1"+s.d.ForUpdate, id)
+	if err != nil {
+		return store.User{}, 0, err
+	}
+	return u, others, nil
+}
+
+// saveUser writes u, locked by lockUser, and records ev (if not nil), and
+// returns the user as stored.
+func (s *Store) saveUser(ctx context.Context, tx Tx, id string, u store.User, ev *store.AuditEvent) (store.User, error) {
+	if u.ID != id {
+		return store.User{}, fmt.Errorf("the update function changed the user ID to %q", u.ID)
+	}
+	_, err := tx.Exec(ctx, `UPDATE users SET username = $2, display_name = $3, password_hash = $4,
+		role = $5, disabled = $6, created_at = $7, updated_at = $8, username_key = $9 WHERE id = $1`,
+		UserArgs(s.db, u)...)
+	if err := s.insertErr(err, ""); err != nil {
+		return store.User{}, fmt.Errorf("username %q: %w", u.Username, err)
+	}
+	if ev != nil {
+		if err := s.addAudit(ctx, tx, *ev); err != nil {
+			return store.User{}, err
+		}
+	}
+	return queryOne(ctx, s.db, tx, ScanUser, getUser+"id = $1", id)
+}
+
+// UpdateUser locks the administrators' rows and the user's, lets fn
+// change the user and saves the result, all in one transaction.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User, int) error, ev *store.AuditEvent) (store.User, error) {
 	var (
 		out   store.User
 		fnErr error
 	)
 	err := s.db.Write(ctx, func(tx Tx) error {
-		u, err := queryOne(ctx, s.db, tx, ScanUser, getUser+"id = $1"+s.d.ForUpdate, id)
+		fnErr = nil
+		u, others, err := s.lockUser(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if err := fn(&u); err != nil {
+		old := u.PasswordHash
+		if err := fn(&u, others); err != nil {
 			fnErr = err
 			return err
 		}
-		if u.ID != id {
-			return fmt.Errorf("the update function changed the user ID to %q", u.ID)
+		if out, err = s.saveUser(ctx, tx, id, u, ev); err != nil {
+			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE users SET username = $2, display_name = $3, password_hash = $4,
-			role = $5, disabled = $6, created_at = $7, updated_at = $8, username_key = $9 WHERE id = $1`,
-			UserArgs(s.db, u)...)
-		if err := s.insertErr(err, ""); err != nil {
-			return fmt.Errorf("username %q: %w", u.Username, err)
-		}
-		if ev != nil {
-			if err := s.addAudit(ctx, tx, *ev); err != nil {
-				return err
+		if u.PasswordHash != old {
+			// A set-password link must not replace the password set now.
+			if _, err := tx.Exec(ctx, "DELETE FROM password_tokens WHERE user_id = $1", id); err != nil {
+				return fmt.Errorf("delete set-password tokens: %w", err)
 			}
 		}
-		out, err = queryOne(ctx, s.db, tx, ScanUser, getUser+"id = $1", id)
-		return err
+		return nil
 	})
 	if fnErr != nil {
 		return store.User{}, fnErr
@@ -101,22 +165,12 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 }
 
 // DeleteUser checks the user with fn and deletes it, in one transaction
-// that first locks every administrator's row, so that of two concurrent
-// deletions of the last two administrators the second sees the first.
+// that first locks every administrator's row (lockUser).
 func (s *Store) DeleteUser(ctx context.Context, id string, fn func(store.User, int) error, ev *store.AuditEvent) error {
 	var fnErr error
 	err := s.db.Write(ctx, func(tx Tx) error {
-		admins, err := queryAll(ctx, s.db, tx, ScanUser, getUser+"role = $1 ORDER BY id"+s.d.ForUpdate, store.RoleAdmin)
-		if err != nil {
-			return err
-		}
-		others := 0
-		for _, a := range admins {
-			if a.ID != id && !a.Disabled {
-				others++
-			}
-		}
-		u, err := queryOne(ctx, s.db, tx, ScanUser, getUser+"id = $1"+s.d.ForUpdate, id)
+		fnErr = nil
+		u, others, err := s.lockUser(ctx, tx, id)
 		if err != nil {
 			return err
 		}

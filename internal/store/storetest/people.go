@@ -162,7 +162,7 @@ func testUpdateUser(t *testing.T, s store.Store) {
 	mustCreateUser(t, s, member("bob"))
 
 	var want store.User
-	got, err := s.UpdateUser(ctx, "usr_a", func(u *store.User) error {
+	got, err := s.UpdateUser(ctx, "usr_a", func(u *store.User, _ int) error {
 		if diff := cmp.Diff(normUser(orig), *u); diff != "" {
 			t.Errorf("fn got a user different from the stored one (-want +got):\n%s", diff)
 		}
@@ -190,7 +190,7 @@ func testUpdateUser(t *testing.T, s store.Store) {
 	}
 
 	// Renaming frees the old name; a nil event records nothing.
-	if _, err := s.UpdateUser(ctx, "usr_a", func(u *store.User) error { u.Username = "Alicia"; return nil }, nil); err != nil {
+	if _, err := s.UpdateUser(ctx, "usr_a", func(u *store.User, _ int) error { u.Username = "Alicia"; return nil }, nil); err != nil {
 		t.Fatalf("UpdateUser renaming: %v", err)
 	}
 	if _, err := s.GetUserByUsername(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
@@ -243,7 +243,7 @@ func testUpdateUserFailures(t *testing.T, s store.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.UpdateUser(ctx, tt.id, tt.fn, evp("user.update", tt.id))
+			got, err := s.UpdateUser(ctx, tt.id, func(u *store.User, _ int) error { return tt.fn(u) }, evp("user.update", tt.id))
 			switch {
 			case err == nil:
 				t.Fatalf("UpdateUser succeeded with %+v, want an error", got)
@@ -272,7 +272,7 @@ func testUpdateUserConcurrent(t *testing.T, s store.Store) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, err := s.UpdateUser(t.Context(), "u", func(u *store.User) error {
+			_, err := s.UpdateUser(t.Context(), "u", func(u *store.User, _ int) error {
 				u.DisplayName += "x"
 				return nil
 			}, evp("user.update", "u"))
@@ -1412,5 +1412,111 @@ func testDeleteUserConcurrent(t *testing.T, s store.Store) {
 	}
 	if n != 1 {
 		t.Errorf("%d of two concurrent deletions of the last two admins succeeded (%v), want 1", n, errs)
+	}
+}
+
+// testUpdateUserAdmins: UpdateUser's fn sees the other enabled
+// administrators, counted like DeleteUser's.
+func testUpdateUserAdmins(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, u := range []store.User{
+		{ID: "a1", Username: "a1", Role: store.RoleAdmin},
+		{ID: "a2", Username: "a2", Role: store.RoleAdmin},
+		{ID: "a3-disabled", Username: "a3", Role: store.RoleAdmin, Disabled: true},
+		member("m1"),
+	} {
+		mustCreateUser(t, s, u)
+	}
+	for _, tc := range []struct {
+		id     string
+		admins int
+	}{{"m1", 2}, {"a1", 1}, {"a2", 1}, {"a3-disabled", 2}} {
+		_, err := s.UpdateUser(ctx, tc.id, func(u *store.User, admins int) error {
+			if u.ID != tc.id || admins != tc.admins {
+				t.Errorf("UpdateUser(%q): fn got user %q and %d other admins, want %q and %d", tc.id, u.ID, admins, tc.id, tc.admins)
+			}
+			return nil
+		}, nil)
+		if err != nil {
+			t.Errorf("UpdateUser(%q): %v", tc.id, err)
+		}
+	}
+}
+
+// testUpdateUserAdminsConcurrent: of concurrent changes that each take one
+// of the last two enabled administrators away (a demotion, a disabling, a
+// deletion), each refusing to leave none, exactly one succeeds.
+func testUpdateUserAdminsConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	last := errors.New("last admin")
+	type change func(id string) error
+	demote := func(id string) error {
+		_, err := s.UpdateUser(ctx, id, func(u *store.User, admins int) error {
+			if admins == 0 {
+				return last
+			}
+			u.Role = store.RoleMember
+			return nil
+		}, evp("user.update", id))
+		return err
+	}
+	disable := func(id string) error {
+		_, err := s.UpdateUser(ctx, id, func(u *store.User, admins int) error {
+			if admins == 0 {
+				return last
+			}
+			u.Disabled = true
+			return nil
+		}, evp("user.update", id))
+		return err
+	}
+	del := func(id string) error {
+		return s.DeleteUser(ctx, id, func(_ store.User, admins int) error {
+			if admins == 0 {
+				return last
+			}
+			return nil
+		}, evp("user.delete", id))
+	}
+	for _, tc := range []struct {
+		name string
+		a, b change
+	}{
+		{"demote both", demote, demote},
+		{"disable both", disable, disable},
+		{"demote and disable", demote, disable},
+		{"demote and delete", demote, del},
+		{"disable and delete", disable, del},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := "a-"+strings.ReplaceAll(tc.name, " ", "-"), "b-"+strings.ReplaceAll(tc.name, " ", "-")
+			for _, id := range []string{a, b} {
+				mustCreateUser(t, s, store.User{ID: id, Username: id, Role: store.RoleAdmin})
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			wg.Go(func() { errs[0] = tc.a(a) })
+			wg.Go(func() { errs[1] = tc.b(b) })
+			wg.Wait()
+			n := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					n++
+				case errors.Is(err, last):
+				default:
+					t.Errorf("change: %v", err)
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d of two concurrent changes to the last two admins succeeded (%v), want 1", n, errs)
+			}
+			// Leave no enabled admin behind for the next case.
+			for _, id := range []string{a, b} {
+				if _, err := s.UpdateUser(ctx, id, func(u *store.User, _ int) error { u.Disabled = true; return nil }, nil); err != nil && !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("disable %s: %v", id, err)
+				}
+			}
+		})
 	}
 }

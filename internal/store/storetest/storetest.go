@@ -51,6 +51,15 @@
 //     none loses another's scopes.
 //   - A refresh token's ClientID, UserID, FamilyExpiresAt and RevokedAt
 //     are its family's.
+//   - Of concurrent changes that each take one of the last two enabled
+//     administrators away (UpdateUser demoting or disabling, DeleteUser),
+//     each refusing to leave none, exactly one succeeds.
+//   - Of concurrent RedeemPasswordToken calls with one token exactly one
+//     succeeds; the others get ErrNotFound. A change of a user's password
+//     hash by UpdateUser, and DeleteUser, delete the user's set-password
+//     tokens; other changes keep them.
+//   - ListUserPage and ListConsentPage order and compare bytewise; their
+//     searches take "%", "_" and "\" literally.
 //   - Of concurrent RedeemSetupToken calls, with one setup token or with
 //     several, exactly one succeeds; the others get ErrUsed. Setup tokens
 //     write neither audit events nor change-feed entries; a successful
@@ -114,11 +123,15 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateUserConcurrent", testUpdateUserConcurrent},
 		{"DeleteUser", testDeleteUser},
 		{"DeleteUserConcurrent", testDeleteUserConcurrent},
+		{"UpdateUserAdmins", testUpdateUserAdmins},
+		{"UpdateUserAdminsConcurrent", testUpdateUserAdminsConcurrent},
+		{"ListUserPage", testListUserPage},
 		{"Sessions", testSessions},
 		{"Consents", testConsents},
 		{"UpdateConsent", testUpdateConsent},
 		{"UpdateConsentConcurrent", testUpdateConsentConcurrent},
 		{"DeleteConsentRevokesRefreshTokens", testDeleteConsent},
+		{"ListConsentPage", testListConsentPage},
 		{"AuthCodes", testAuthCodes},
 		{"RedeemAuthCodeConcurrent", testRedeemAuthCodeConcurrent},
 		{"RefreshTokens", testRefreshTokens},
@@ -132,6 +145,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RedeemSetupToken", testRedeemSetupToken},
 		{"RedeemSetupTokenConcurrent", testRedeemSetupTokenConcurrent},
 		{"PruneSetupTokens", testPruneSetupTokens},
+		{"PasswordTokenRoundTrip", testPasswordTokenRoundTrip},
+		{"RedeemPasswordToken", testRedeemPasswordToken},
+		{"RedeemPasswordTokenConcurrent", testRedeemPasswordTokenConcurrent},
+		{"PrunePasswordTokens", testPrunePasswordTokens},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
 	}
