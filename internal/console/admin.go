@@ -208,8 +208,12 @@ func (c *Console) usersSetPassword(w http.ResponseWriter, r *http.Request, u sto
 
 // userErr is the error for a failed user change.
 func userErr(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return notFound("There is no such user.")
+	case errors.Is(err, users.ErrLastAdmin):
+		return &pageError{status: http.StatusConflict, title: "Conflict",
+			msg: "That is the last enabled administrator. Create or enable another administrator first."}
 	}
 	return fmt.Errorf("change user: %w", err)
 }

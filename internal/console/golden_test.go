@@ -62,6 +62,10 @@ func TestPagesGolden(t *testing.T) {
 		"csrf_token": {csrfOf(t, pages["login"])}, "username": {"alice"}, "password": {"wrong password!"}, "next": {"/console/"},
 	}).body
 	pages["setup-invalid"] = h.get("/console/setup?token=nope").body
+	pages["set-password"] = h.get("/console/set-password").body
+	pages["set-password-invalid"] = h.post("/console/set-password", url.Values{
+		"csrf_token": {csrfOf(t, pages["set-password"])}, "token": {"nope"}, "password": {pw}, "password2": {pw},
+	}).body
 	h.login("alice", pw, "")
 	pages["home"] = h.get("/console/").body
 	pages["not-found"] = h.get("/console/nope").body

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -188,4 +189,55 @@ func (c *Console) setupSubmit(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("setup: %w", err)
 	}
 	return redirect(w, r, "/console/")
+}
+
+// setPasswordData is the data of set_password.html.
+type setPasswordData struct {
+	Done, Invalid   bool
+	Token, Username string
+	Error           string
+}
+
+// setPasswordPage is where a user created without a password chooses one
+// with the code of a set-password link (users.SetPasswordLink). The code is
+// in the link's fragment, which no browser sends: the page's script moves
+// it into the form, or the user pastes it.
+func (c *Console) setPasswordPage(w http.ResponseWriter, r *http.Request) error {
+	if err := c.ensureCSRFCookie(w, r); err != nil {
+		return fmt.Errorf("set-password page: %w", err)
+	}
+	c.Render(w, r, http.StatusOK, "set_password", setPasswordData{})
+	return nil
+}
+
+func (c *Console) setPasswordSubmit(w http.ResponseWriter, r *http.Request) error {
+	f := r.PostForm
+	d := setPasswordData{Token: strings.TrimSpace(f.Get("token"))}
+	// Checked first so that a dead link says so rather than complaining
+	// about the form; RedeemPasswordToken checks again, atomically.
+	err := c.users.CheckPasswordToken(r.Context(), d.Token)
+	if err == nil && f.Get("password") != f.Get("password2") {
+		d.Error = "The two passwords differ."
+		c.Render(w, r, http.StatusUnprocessableEntity, "set_password", d)
+		return nil
+	}
+	var u store.User
+	if err == nil {
+		u, err = c.users.RedeemPasswordToken(r.Context(), "console:set-password", d.Token, f.Get("password"))
+	}
+	var ve *users.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		d.Error = ve.Error()
+		c.Render(w, r, http.StatusUnprocessableEntity, "set_password", d)
+		return nil
+	case errors.Is(err, users.ErrPasswordTokenInvalid):
+		c.Render(w, r, http.StatusForbidden, "set_password", setPasswordData{Invalid: true})
+		return nil
+	case err != nil:
+		return fmt.Errorf("set password with a link: %w", err)
+	}
+	c.log.Info("password set with a one-time link", "user", u.ID, "username", u.Username)
+	c.Render(w, r, http.StatusOK, "set_password", setPasswordData{Done: true, Username: u.Username})
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/internal/web"
 )
 
@@ -28,6 +29,8 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.Handle("POST /console/logout", c.public(c.logout))
 	mux.Handle("GET /console/setup", c.public(c.setupPage))
 	mux.Handle("POST /console/setup", c.public(c.setupSubmit))
+	mux.Handle("GET "+users.SetPasswordPath, c.public(c.setPasswordPage))
+	mux.Handle("POST "+users.SetPasswordPath, c.public(c.setPasswordSubmit))
 
 	mux.Handle("GET /console/{$}", c.loggedIn(c.home))
 	mux.Handle("GET /console/authorized-apps", c.loggedIn(c.authorizedPage))
