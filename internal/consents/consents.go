@@ -3,9 +3,10 @@
 // console's "Authorized apps" page go through it: it decides whether a
 // request needs the consent page, records an approval (adding the approved
 // scopes to what the user granted before, in one store transaction),
-// lists a user's consents and revokes one, with its audit event and the
-// revocation of the refresh tokens issued under it. Labels turns scope
-// names into what both pages show.
+// lists a user's consents (and, for the admin API, pages of a user's or a
+// client's) and revokes one, with its audit event and the revocation of the
+// refresh tokens issued under it. Labels turns scope names into what both
+// pages show.
 package consents
 
 import (
@@ -24,6 +25,7 @@ type Store interface {
 	GetClient(ctx context.Context, id string) (store.Client, error)
 	GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error)
 	ListConsents(ctx context.Context, userID string) ([]store.Consent, error)
+	ListConsentPage(ctx context.Context, q store.ConsentQuery) ([]store.Consent, error)
 	UpdateConsent(ctx context.Context, userID, clientID string, fn func(*store.Consent) error) (store.Consent, error)
 	DeleteConsent(ctx context.Context, userID, clientID string, ev store.AuditEvent) error
 }
@@ -120,13 +122,35 @@ func (s *Service) List(ctx context.Context, userID string) ([]App, error) {
 	return out, nil
 }
 
+// Page returns at most q.Limit consents, of q.UserID or to q.ClientID (at
+// least one of them is required), ordered by user ID and then client ID,
+// after (q.AfterUser, q.AfterClient).
+func (s *Service) Page(ctx context.Context, q store.ConsentQuery) ([]store.Consent, error) {
+	if q.UserID == "" && q.ClientID == "" {
+		return nil, errors.New("list consents: name a user, a client or both")
+	}
+	cs, err := s.st.ListConsentPage(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list consents: %w", err)
+	}
+	return cs, nil
+}
+
 // Revoke removes the user's consent for the client and revokes the refresh
 // tokens issued under it, recording a consent.revoke audit event by actor,
-// all in one transaction. ErrNotFound if the user has not authorized the
-// client.
+// all in one transaction: the user revokes an app's access. ErrNotFound if
+// the user has not authorized the client.
 func (s *Service) Revoke(ctx context.Context, actor string, user store.User, clientID string) error {
-	ev := store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "consent.revoke", Target: clientID,
-		Detail: fmt.Sprintf("user %q (%s) revoked the app's access", user.Username, user.ID)}
+	return s.revoke(ctx, actor, user, clientID, fmt.Sprintf("user %q (%s) revoked the app's access", user.Username, user.ID))
+}
+
+// RevokeFor is Revoke by an administrator (actor) for the user.
+func (s *Service) RevokeFor(ctx context.Context, actor string, user store.User, clientID string) error {
+	return s.revoke(ctx, actor, user, clientID, fmt.Sprintf("the app's access for user %q (%s) revoked by an administrator", user.Username, user.ID))
+}
+
+func (s *Service) revoke(ctx context.Context, actor string, user store.User, clientID, detail string) error {
+	ev := store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "consent.revoke", Target: clientID, Detail: detail}
 	if err := s.st.DeleteConsent(ctx, user.ID, clientID, ev); err != nil {
 		return fmt.Errorf("revoke consent: %w", err)
 	}

@@ -154,3 +154,49 @@ func TestListAndRevoke(t *testing.T) {
 		t.Errorf("consent.revoke events = %+v, want one by console:bob on app at %v", evs, t0)
 	}
 }
+
+func TestPageAndRevokeFor(t *testing.T) {
+	ctx := context.Background()
+	svc, st := setup(t)
+	if err := st.CreateUser(ctx, store.User{ID: "u2", Username: "cyd", Role: store.RoleMember}, store.AuditEvent{Action: "user.create"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range [][2]string{{"u1", "app"}, {"u2", "app"}, {"u1", "gone"}} {
+		if _, err := svc.Approve(ctx, k[0], k[1], []string{"profile"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := func(q store.ConsentQuery) []string {
+		t.Helper()
+		cs, err := svc.Page(ctx, q)
+		if err != nil {
+			t.Fatalf("Page(%+v): %v", q, err)
+		}
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.UserID+":"+c.ClientID)
+		}
+		return out
+	}
+	if got, want := page(store.ConsentQuery{ClientID: "app", Limit: 10}), []string{"u1:app", "u2:app"}; !slices.Equal(got, want) {
+		t.Errorf("Page(client app) = %q, want %q", got, want)
+	}
+	if got, want := page(store.ConsentQuery{UserID: "u1", Limit: 1}), []string{"u1:app"}; !slices.Equal(got, want) {
+		t.Errorf("Page(user u1, limit 1) = %q, want %q", got, want)
+	}
+	if _, err := svc.Page(ctx, store.ConsentQuery{Limit: 10}); err == nil {
+		t.Error("Page without a user or a client: got no error")
+	}
+
+	if err := svc.RevokeFor(ctx, "api:ops", store.User{ID: "u2", Username: "cyd"}, "app"); err != nil {
+		t.Fatalf("RevokeFor: %v", err)
+	}
+	if got, want := page(store.ConsentQuery{ClientID: "app", Limit: 10}), []string{"u1:app"}; !slices.Equal(got, want) {
+		t.Errorf("Page(client app) after RevokeFor = %q, want %q", got, want)
+	}
+	evs, _ := st.ListAudit(ctx, store.AuditFilter{Action: "consent.revoke"})
+	if len(evs) != 1 || evs[0].Actor != "api:ops" || evs[0].Target != "app" ||
+		evs[0].Detail != `the app's access for user "cyd" (u2) revoked by an administrator` {
+		t.Errorf("consent.revoke events = %+v; want one by api:ops saying an administrator revoked cyd's", evs)
+	}
+}
