@@ -10,7 +10,9 @@
 // an account (account:<id>) manages only the clients bound to that account
 // (see tenant.go). Every error is an RFC 9457 problem (problem.go); lists
 // are paged with opaque cursors (page.go); updates honour If-Match (etag.go)
-// and creates an Idempotency-Key (idempotency.go).
+// and creates an Idempotency-Key (idempotency.go). Users and consents
+// (users.go, consents.go) are the administrators' alone; a user created
+// without a password gets a one-time set-password link to the console.
 //
 // The wire types are the public package admin's, which is also the Go
 // client of this API.

@@ -47,6 +47,12 @@ func Key(k token.KeyInfo) admin.Key {
 		ActiveAt: stored(k.ActiveAt), RetiredAt: timePtr(k.RetiredAt), PublishedUntil: timePtr(k.PublishedUntil)}
 }
 
+// Consent returns c as the API shows it, with its ID "<user_id>:<client_id>".
+func Consent(c store.Consent) admin.Consent {
+	return admin.Consent{ID: c.UserID + ":" + c.ClientID, UserID: c.UserID, ClientID: c.ClientID,
+		Scopes: nonNil(c.Scopes), GrantedAt: stored(c.GrantedAt)}
+}
+
 // AuditEvent returns e as the API shows it.
 func AuditEvent(e store.AuditEvent) admin.AuditEvent {
 	return admin.AuditEvent{ID: e.ID, Time: stored(e.Time), Actor: e.Actor, Action: e.Action, Target: e.Target, Detail: e.Detail}

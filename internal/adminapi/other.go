@@ -14,6 +14,7 @@ func (a *API) otherRoutes() {
 	a.handle("GET /audit", a.listAudit)
 	a.handle("GET /keys", a.listKeys)
 	a.handle("POST /keys/rotate", a.rotateKey)
+	a.peopleRoutes()
 }
 
 // GET /scopes: the API's scope catalog (never the system scopes).
