@@ -233,13 +233,17 @@ func (e *env) usersSetPasswordCmd(with usersRunner) *cobra.Command {
 }
 
 func (e *env) usersSetDisabledCmd(with usersRunner, disable bool) *cobra.Command {
-	use, short := "enable USERNAME", "Enable a disabled user"
+	use, short, long := "enable USERNAME", "Enable a disabled user", ""
 	if disable {
 		use, short = "disable USERNAME", "Disable a user: they cannot log in, and their sessions end"
+		long = `Disable a user: they cannot log in, and their console sessions end. The
+last enabled administrator cannot be disabled: create or enable another
+admin first.`
 	}
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
+		Long:  long,
 		Args:  exactArgs(1, "USERNAME"),
 		RunE: with(func(ctx context.Context, b usersBackend, args []string) error {
 			u, err := b.byUsername(ctx, args[0])

@@ -246,6 +246,7 @@ func TestUsersShowDelete(t *testing.T) {
 		stderr string
 	}{
 		{[]string{"users", "delete", "ann"}, 1, "", "gatehouse: cannot delete ann, the last enabled administrator; create or enable another admin first: no other enabled administrator would be left\n"},
+		{[]string{"users", "disable", "ann"}, 1, "", "gatehouse: cannot disable ann, the last enabled administrator; create or enable another admin first"},
 		{[]string{"users", "delete", "nobody"}, 1, "", "not found"},
 		{[]string{"users", "delete"}, 2, "", "USERNAME"},
 		{[]string{"users", "delete", "mo"}, 0, "Deleted member mo", ""},

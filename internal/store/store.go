@@ -317,8 +317,9 @@ type Change struct {
 // A method fails with an error wrapping ErrUnavailable when the database
 // cannot be reached. A backend may run a transaction again after its
 // connection was lost before it committed, so the fn given to UpdateClient,
-// UpdateSigningKeys, UpdateUser and UpdateConsent may be called more than
-// once; only what the last call leaves counts.
+// UpdateSigningKeys, UpdateUser, DeleteUser, RedeemPasswordToken and
+// UpdateConsent may be called more than once; only what the last call
+// leaves counts.
 type Store interface {
 	// CreateClient inserts c (with its secrets) and records ev.
 	// ErrConflict if a client with c.ID exists.

@@ -6,11 +6,12 @@
 // migrating and closing the database.
 //
 // Concurrency: a read-modify-write (UpdateClient, UpdateUser, DeleteUser,
-// UpdateConsent, RotateRefreshToken) first selects the rows it changes with
-// Dialect.ForUpdate, and one without a row to lock takes a DB.Lock. On
-// PostgreSQL those are row locks and advisory locks and every statement
-// after them reads a fresh snapshot (READ COMMITTED); on SQLite every
-// write transaction holds the database's write lock from its start.
+// RedeemPasswordToken, UpdateConsent, RotateRefreshToken) first selects the
+// rows it changes with Dialect.ForUpdate, and one without a row to lock
+// takes a DB.Lock. On PostgreSQL those are row locks and advisory locks and
+// every statement after them reads a fresh snapshot (READ COMMITTED); on
+// SQLite every write transaction holds the database's write lock from its
+// start.
 package sqlstore
 
 import (

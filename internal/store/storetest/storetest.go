@@ -34,9 +34,10 @@
 //     time it records a jti; revoking it again changes neither RevokedAt nor
 //     the feed order. ListRevocations compares and orders JTIs bytewise.
 //   - Usernames are unique after strings.ToLower, also for non-ASCII
-//     letters; the username itself round-trips as given. CreateUser and
-//     UpdateUser record their audit event; nothing else about people
-//     does except DeleteConsent. Nothing about people writes to the
+//     letters; the username itself round-trips as given. CreateUser,
+//     CreateUserWithPasswordToken, UpdateUser and RedeemPasswordToken
+//     record their audit event; nothing else about people does except
+//     DeleteUser and DeleteConsent. Nothing about people writes to the
 //     change feed.
 //   - Sessions, consents, authorization codes and refresh tokens refer to
 //     existing users and clients (ErrNotFound otherwise); deleting a client
