@@ -24,7 +24,7 @@ func (h *harness) app(id string) (secret string) {
 	h.t.Helper()
 	_, secret, err := h.clients.Create(context.Background(), "test", clients.Spec{ID: id, Name: "App " + id,
 		GrantTypes:   []string{store.GrantAuthorizationCode, store.GrantRefreshToken},
-		RedirectURIs: []string{"https://" + id + ".example/cb"}, Scopes: []string{"profile", "search"}})
+		RedirectURIs: []string{"https://" + id + ".example/cb"}, Scopes: []string{"orders", "reports"}})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -81,9 +81,9 @@ func TestConsents(t *testing.T) {
 	}
 	reportsSecret := h.app("reports")
 	h.app("sync")
-	annReports := h.consent(ann, "reports", "profile", "search")
-	benReports := h.consent(ben, "reports", "profile")
-	h.consent(ann, "sync", "search")
+	annReports := h.consent(ann, "reports", "orders", "reports")
+	benReports := h.consent(ben, "reports", "orders")
+	h.consent(ann, "sync", "reports")
 
 	list := func(query string) admin.Page[admin.Consent] {
 		t.Helper()
@@ -102,7 +102,7 @@ func TestConsents(t *testing.T) {
 	if len(page.Items) != 2 || page.NextCursor != "" {
 		t.Fatalf("ann's consents: %+v, want two on one page", page)
 	}
-	want := admin.Consent{ID: ann + ":reports", UserID: ann, ClientID: "reports", Scopes: []string{"profile", "search"},
+	want := admin.Consent{ID: ann + ":reports", UserID: ann, ClientID: "reports", Scopes: []string{"orders", "reports"},
 		GrantedAt: h.clk.Now().UTC()}
 	if got := page.Items[0]; got.ID != want.ID || got.UserID != want.UserID || got.ClientID != want.ClientID ||
 		!slices.Equal(got.Scopes, want.Scopes) || !got.GrantedAt.Equal(want.GrantedAt) {

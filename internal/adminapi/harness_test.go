@@ -2,14 +2,11 @@ package adminapi_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -19,95 +16,35 @@ import (
 
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/adminapi"
+	"github.com/gatehouse/gatehouse/internal/adminapi/apitest"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/consents"
-	"github.com/gatehouse/gatehouse/internal/console"
-	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse/gatehouse/internal/testutil"
-	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
-	"github.com/gatehouse/gatehouse/resource"
-	"github.com/gatehouse/gatehouse/scope"
 )
 
 // harness is the whole server in process, as `gatehouse serve` assembles
-// it, on a SQLite store in a temporary directory: the authorization
-// server with the console and the admin API. Callers of the API get real
-// access tokens from its token endpoint.
+// it (apitest, with the console, a settable clock and a log to read):
+// callers of the API get real access tokens from its token endpoint.
 type harness struct {
 	t       *testing.T
+	srv     *apitest.Server
 	st      store.Store
 	clk     *testutil.Clock
 	clients *clients.Service
 	users   *users.Service
 	cons    *consents.Service
-	ts      *httptest.Server
 	url     string               // the issuer
 	logs    *testutil.SyncBuffer // every log line of the server, console and API
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/gatehouse.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	h := &harness{t: t, st: st, clk: testutil.NewClock(time.Now().UTC().Truncate(time.Second)), logs: &testutil.SyncBuffer{}}
-	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
-	var srv *server.Server
-	h.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { srv.Handler().ServeHTTP(w, r) }))
-	t.Cleanup(h.ts.Close)
-	h.url = h.ts.URL
-
-	master := make([]byte, 32)
-	rand.Read(master)
-	keys, err := token.NewKeyring(st, token.Config{MasterKey: master, Now: h.clk.Now, Rand: rand.Reader,
-		MaxTokenTTL: 24 * time.Hour, LeadTime: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keys.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	catalog := scope.Default()
-	h.clients = clients.NewService(st, catalog, 24*time.Hour, h.clk.Now, rand.Reader, adminapi.SystemScopes()...)
-	h.users = users.New(users.Options{Store: st, Now: h.clk.Now, Password: testutil.CheapPassword()})
-	h.cons = consents.New(st, catalog, h.clk.Now)
-	con, err := console.New(console.Options{Store: st, Users: h.users, Issuer: h.url, Logger: log, Now: h.clk.Now,
-		Clients: h.clients, Consents: h.cons, Catalog: catalog})
-	if err != nil {
-		t.Fatal(err)
-	}
-	idemKey := make([]byte, 32)
-	rand.Read(idemKey)
-	api, err := adminapi.New(adminapi.Options{
-		Store: st, Clients: h.clients, Users: h.users, Consents: h.cons, Keys: keys, Catalog: catalog,
-		Issuer: h.url, Audience: h.url,
-		Local: func() http.Handler { return srv.Handler() },
-		Live: func(ctx context.Context, c *resource.Claims) (bool, error) {
-			return srv.Live(ctx, server.Token{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject, IssuedAt: c.IssuedAt})
-		},
-		IdempotencyKey: idemKey, Logger: log, Now: h.clk.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.Close)
-	srv, err = server.New(server.Options{
-		Store: st, Keys: keys, Catalog: catalog, Issuer: h.url, Audience: h.url,
-		DefaultTTL: time.Hour, MaxTTL: 24 * time.Hour, RefreshIdleTTL: 24 * time.Hour, RefreshAbsoluteTTL: 48 * time.Hour,
-		Console: con, ConsolePages: con.Register, Consents: h.cons,
-		AdminAPI: api.Handler(), SystemScopes: adminapi.SystemScopes(),
-		Logger: log, Now: h.clk.Now, Rand: rand.Reader,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := &harness{t: t, clk: testutil.NewClock(time.Now().UTC().Truncate(time.Second)), logs: &testutil.SyncBuffer{}}
+	h.srv = apitest.StartWith(t, apitest.Options{Now: h.clk.Now, Console: true,
+		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	h.st, h.clients, h.users, h.cons, h.url = h.srv.Store, h.srv.Clients, h.srv.Users, h.srv.Consents, h.srv.URL
 	return h
 }
 
@@ -115,28 +52,8 @@ func newHarness(t *testing.T) *harness {
 // an access token from the token endpoint for the scopes in ask.
 func (h *harness) apiClient(scopes, accounts []string, ask string) (clientID, tok string) {
 	h.t.Helper()
-	c, secret, err := h.clients.Create(context.Background(), "test", clients.Spec{Name: "API caller", Scopes: scopes, Accounts: accounts})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return c.ID, h.token(c.ID, secret, ask)
-}
-
-// token gets an access token with the client credentials grant.
-func (h *harness) token(id, secret, scope string) string {
-	h.t.Helper()
-	req, _ := http.NewRequest("POST", h.url+"/oauth/token", strings.NewReader(url.Values{
-		"grant_type": {"client_credentials"}, "scope": {scope}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	r := h.do(req)
-	var body struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.Unmarshal([]byte(r.body), &body); r.code != http.StatusOK || err != nil || body.AccessToken == "" {
-		h.t.Fatalf("token for %s (%s): %d %s", id, scope, r.code, r.body)
-	}
-	return body.AccessToken
+	id, secret := h.srv.Client(scopes, accounts)
+	return id, h.srv.TokenFor(id, secret, ask)
 }
 
 // admin returns a token with gatehouse:admin.

@@ -1,7 +1,8 @@
 // Package apitest runs a real authorization server with the admin API in
 // process, for the tests of the API, its Go client and the CLI's remote
 // mode: a SQLite store in a temporary directory, the real services, a real
-// HTTP listener, and real access tokens from its token endpoint.
+// HTTP listener, and real access tokens from its token endpoint; on
+// request (StartWith) also the console, a clock and a logger.
 package apitest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/consents"
+	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
@@ -61,13 +64,34 @@ type Server struct {
 	Catalog  *scope.Catalog
 	Server   *server.Server
 	API      *adminapi.API
+	Console  *console.Console // nil unless Options.Console
 
 	t testing.TB
 }
 
+// Options are what StartWith adds to the server Start starts. The zero
+// value is Start's.
+type Options struct {
+	// Now is the clock of every part of the server; nil: time.Now.
+	Now func() time.Time
+	// Console also serves the console's pages (/console/...), as serve does.
+	Console bool
+	// Logger receives the log of every part of the server; nil: none.
+	Logger *slog.Logger
+}
+
 // Start starts a server for the test's duration.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return StartWith(t, Options{}) }
+
+// StartWith starts a server with the options for the test's duration.
+func StartWith(t testing.TB, o Options) *Server {
 	t.Helper()
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/gatehouse.db")
 	if err != nil {
@@ -76,7 +100,7 @@ func Start(t testing.TB) *Server {
 	t.Cleanup(func() { st.Close() })
 	master := make([]byte, 32)
 	rand.Read(master)
-	keys, err := token.NewKeyring(st, token.Config{MasterKey: master, Now: time.Now, Rand: rand.Reader,
+	keys, err := token.NewKeyring(st, token.Config{MasterKey: master, Now: o.Now, Rand: rand.Reader,
 		MaxTokenTTL: 24 * time.Hour, LeadTime: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -89,12 +113,18 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{Store: st, Keys: keys, Catalog: catalog, t: t,
-		Clients:  clients.NewService(st, catalog, 24*time.Hour, time.Now, rand.Reader, adminapi.SystemScopes()...),
-		Users:    users.New(users.Options{Store: st, Now: time.Now, Rand: rand.Reader, Password: testutil.CheapPassword()}),
-		Consents: consents.New(st, catalog, time.Now),
+		Clients:  clients.NewService(st, catalog, 24*time.Hour, o.Now, rand.Reader, adminapi.SystemScopes()...),
+		Users:    users.New(users.Options{Store: st, Now: o.Now, Rand: rand.Reader, Password: testutil.CheapPassword()}),
+		Consents: consents.New(st, catalog, o.Now),
 	}
 	hs := httptest.NewUnstartedServer(nil)
 	s.URL = "http://" + hs.Listener.Addr().String()
+	if o.Console {
+		if s.Console, err = console.New(console.Options{Store: st, Users: s.Users, Issuer: s.URL, Logger: o.Logger, Now: o.Now,
+			Clients: s.Clients, Consents: s.Consents, Keys: keys, Catalog: catalog, SystemScopes: adminapi.SystemScopes()}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	idemKey := make([]byte, 32)
 	rand.Read(idemKey)
 	s.API, err = adminapi.New(adminapi.Options{
@@ -104,19 +134,24 @@ func Start(t testing.TB) *Server {
 		Live: func(ctx context.Context, c *resource.Claims) (bool, error) {
 			return s.Server.Live(ctx, server.Token{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject, IssuedAt: c.IssuedAt, Fresh: true})
 		},
-		IdempotencyKey: idemKey,
+		IdempotencyKey: idemKey, Logger: o.Logger, Now: o.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.API.Close)
-	s.Server, err = server.New(server.Options{
+	so := server.Options{
 		Store: st, Keys: keys, Catalog: catalog, Issuer: s.URL, Audience: s.URL,
 		DefaultTTL: time.Hour, MaxTTL: 24 * time.Hour,
 		RefreshIdleTTL: 24 * time.Hour, RefreshAbsoluteTTL: 48 * time.Hour,
 		PollInterval: 50 * time.Millisecond,
 		SystemScopes: adminapi.SystemScopes(), AdminAPI: s.API.Handler(),
-	})
+		Consents: s.Consents, Logger: o.Logger, Now: o.Now, Rand: rand.Reader,
+	}
+	if s.Console != nil {
+		so.Console, so.ConsolePages = s.Console, s.Console.Register
+	}
+	s.Server, err = server.New(so)
 	if err != nil {
 		t.Fatal(err)
 	}
