@@ -30,7 +30,8 @@ type introspection struct {
 // introspect is the RFC 7662 introspection endpoint. Any authenticated client
 // may introspect (resource servers authenticate as clients). A token is
 // active only if its signature, issuer and lifetime check out, it has not
-// been revoked, and the client (and, for a user's token, the user) it was
+// been revoked (by its ID, or with every token issued to its client until a
+// time: [clients.Service.RevokeTokens]), and the client (and, for a user's token, the user) it was
 // issued to still exists and is enabled; anything else is {"active":false}.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	var f form
@@ -49,7 +50,10 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || claims.Issuer != s.issuer {
 		return writeJSON(w, http.StatusOK, inactive)
 	}
-	revoked, err := s.st.IsTokenRevoked(r.Context(), claims.JTI)
+	// Revoked by its ID, or with every token of its client issued until a
+	// time: iat is whole seconds, so one issued in the second of that time,
+	// even just after it, is inactive too (fail closed).
+	revoked, err := s.st.IsTokenRevoked(r.Context(), claims.JTI, claims.ClientID, claims.IssuedAt)
 	if err != nil {
 		return fmt.Errorf("check revocation: %w", err)
 	}

@@ -59,8 +59,8 @@ func TestConcurrentOpen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if v != 5 {
-		t.Errorf("Migrate: got schema version %d, want 5", v)
+	if v != 6 {
+		t.Errorf("Migrate: got schema version %d, want 6", v)
 	}
 	var applied int
 	if err := stores[0].db.pool.QueryRow(t.Context(), "SELECT count(*) FROM goose_db_version WHERE version_id = 1").Scan(&applied); err != nil {
@@ -138,6 +138,10 @@ func TestMigrateRevocationFeed(t *testing.T) {
 }
 
 func TestMigratePeople(t *testing.T) { storetest.MigratePeople(t, legacy(t)) }
+
+func TestMigrateClientRevocations(t *testing.T) {
+	storetest.MigrateClientRevocations(t, legacy(t))
+}
 
 // TestWatchChanges: a change committed through one store wakes the
 // watcher of another store on the same schema (another node) at once, and
