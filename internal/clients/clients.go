@@ -1,7 +1,8 @@
 // Package clients is the service layer for OAuth client registrations: the
-// CLI, the console and any admin API create, change and delete clients only
-// through it. It enforces the domain rules (ID syntax, known scopes, lifetime
-// limits, secret strength) and records an audit event for every change.
+// CLI, the console and any admin API create, change and delete clients, and
+// revoke everything issued to one, only through it. It enforces the domain
+// rules (ID syntax, known scopes, lifetime limits, secret strength) and
+// records an audit event for every change.
 package clients
 
 import (
@@ -362,6 +363,33 @@ func (s *Service) RevokeSecret(ctx context.Context, actor, id, secretID string) 
 		return nil
 	}, &ev)
 	return c, s.wrap(id, err)
+}
+
+// RevokeTokens revokes everything issued to the client until now, for a
+// client whose secret leaked, and returns now (to the microsecond, as
+// stored): every access token issued to it until now, which is every one
+// whose iat (whole seconds) is at or before now's second, introspects as
+// inactive at once and is refused by resource servers within their poll of
+// the revocation feed; every refresh token of the client is revoked. The
+// revocation is kept until the last of those access tokens expires: the
+// end of now's second plus the longest token lifetime (maxTTL), and
+// recorded with an audit event.
+//
+// It does not stop the client from getting new tokens: after a leak,
+// rotate the secret away first (RotateSecret with grace 0) and wait for
+// every node to see that (cache.max_staleness), then revoke.
+func (s *Service) RevokeTokens(ctx context.Context, actor, id string) (time.Time, error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	// A token issued later in now's second has now's second as its iat and
+	// is revoked too (fail closed): it expires by maxTTL after that second.
+	until := now.Truncate(time.Second).Add(time.Second + s.maxTTL)
+	ev := store.AuditEvent{Time: now, Actor: actor, Action: "client.revoke_tokens", Target: id,
+		Detail: fmt.Sprintf("revoked the access tokens issued until %s (iat at or before %s) and every refresh token",
+			now.Format(time.RFC3339Nano), now.Truncate(time.Second).Format(time.RFC3339))}
+	if err := s.st.RevokeClientTokens(ctx, id, now, until, ev); err != nil {
+		return time.Time{}, s.wrap(id, err)
+	}
+	return now, nil
 }
 
 func (s *Service) wrap(id string, err error) error {
