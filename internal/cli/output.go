@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -151,6 +152,25 @@ func (e *env) printRotated(output string, c store.Client, secret string, grace t
 		fmt.Fprintf(w, "Older secrets keep working for %s (until %s).\n", duration.Format(grace), newest.CreatedAt.Add(grace).Local().Format(time.RFC3339))
 	}
 	fmt.Fprintln(w, secretWarning)
+	return nil
+}
+
+// printRevokedTokens reports RevokeTokens: the client's tokens issued
+// until at are revoked.
+func (e *env) printRevokedTokens(output, id string, at time.Time) error {
+	if output == "json" {
+		return writeJSONOut(e.stdout, struct {
+			ClientID     string    `json:"client_id"`
+			IssuedBefore time.Time `json:"issued_before"`
+			IATBefore    int64     `json:"iat_before"`
+		}{id, at, clients.IATBefore(at)})
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "Revoked every token issued to client %s until %s.\n\n", id, at.Local().Format(time.RFC3339))
+	fmt.Fprintln(w, "  access tokens:   issued in that second or before: inactive at introspection now, refused by")
+	fmt.Fprintln(w, "                   gateways and resource servers at their next revocation-feed poll")
+	fmt.Fprintln(w, "  refresh tokens:  revoked")
+	fmt.Fprintf(w, "\nTokens issued from the next second on work: if the secret leaked, rotate it away too\n(gatehouse clients rotate-secret %s --grace 0).\n", id)
 	return nil
 }
 

@@ -382,7 +382,7 @@ func (s *Service) RevokeTokens(ctx context.Context, actor, id string) (time.Time
 	now := s.now().UTC().Truncate(time.Microsecond)
 	// A token issued later in now's second has now's second as its iat and
 	// is revoked too (fail closed): it expires by maxTTL after that second.
-	until := now.Truncate(time.Second).Add(time.Second + s.maxTTL)
+	until := time.Unix(IATBefore(now), 0).UTC().Add(s.maxTTL)
 	ev := store.AuditEvent{Time: now, Actor: actor, Action: "client.revoke_tokens", Target: id,
 		Detail: fmt.Sprintf("revoked the access tokens issued until %s (iat at or before %s) and every refresh token",
 			now.Format(time.RFC3339Nano), now.Truncate(time.Second).Format(time.RFC3339))}
@@ -391,6 +391,13 @@ func (s *Service) RevokeTokens(ctx context.Context, actor, id string) (time.Time
 	}
 	return now, nil
 }
+
+// IATBefore is what a revocation of a client's tokens issued until t
+// revokes, as the revocation feed says it (iat_before): the tokens whose
+// iat is less than it, the Unix time of the second after t's. A token's
+// iat is whole seconds, so one issued in t's second, even after t, is
+// revoked too.
+func IATBefore(t time.Time) int64 { return t.Unix() + 1 }
 
 func (s *Service) wrap(id string, err error) error {
 	if err == nil {

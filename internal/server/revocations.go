@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -75,8 +76,7 @@ type revokedToken struct {
 // feedEntry is rv as the feed sends it.
 func feedEntry(rv store.Revocation) revokedToken {
 	if rv.JTI == "" && rv.ClientID != "" {
-		// Every iat up to IssuedBefore's second, in whole seconds.
-		return revokedToken{ClientID: rv.ClientID, IATBefore: rv.IssuedBefore.Unix() + 1, Exp: rv.ExpiresAt.Unix()}
+		return revokedToken{ClientID: rv.ClientID, IATBefore: clients.IATBefore(rv.IssuedBefore), Exp: rv.ExpiresAt.Unix()}
 	}
 	return revokedToken{JTI: rv.JTI, Exp: rv.ExpiresAt.Unix()}
 }
