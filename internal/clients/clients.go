@@ -371,9 +371,9 @@ func (s *Service) RevokeSecret(ctx context.Context, actor, id, secretID string) 
 // whose iat (whole seconds) is at or before now's second, introspects as
 // inactive at once and is refused by resource servers within their poll of
 // the revocation feed; every refresh token of the client is revoked. The
-// revocation is kept until the last of those access tokens expires: the
-// end of now's second plus the longest token lifetime (maxTTL), and
-// recorded with an audit event.
+// revocation is recorded with an audit event and kept until the last of
+// those access tokens expires: the end of now's second plus the longest
+// token lifetime (maxTTL).
 //
 // It does not stop the client from getting new tokens: after a leak,
 // rotate the secret away first (RotateSecret with grace 0) and wait for
