@@ -117,25 +117,24 @@ func (s *Store) ListRevocations(ctx context.Context, since, now time.Time, limit
 }
 
 // mergeRevocations merges two lists ordered by RevokedAt, then JTI, then
-// ClientID (strings bytewise) into one in that order, and keeps the first
-// limit entries (limit <= 0: all).
+// ClientID (strings bytewise) into one in that order, in a's array (grown
+// if need be), and keeps the first limit entries (limit <= 0: all).
 func mergeRevocations(a, b []store.Revocation, limit int) []store.Revocation {
-	if len(b) == 0 {
-		return a
-	}
-	out := make([]store.Revocation, 0, len(a)+len(b))
-	for len(a) > 0 && len(b) > 0 {
-		if compareRevocations(b[0], a[0]) < 0 {
-			out, b = append(out, b[0]), b[1:]
-		} else {
-			out, a = append(out, a[0]), a[1:]
+	if len(b) > 0 {
+		i, j := len(a)-1, len(b)-1
+		a = append(a, b...)
+		for k := len(a) - 1; j >= 0; k-- { // from the back, so that nothing is overwritten before it moved
+			if i >= 0 && compareRevocations(a[i], b[j]) > 0 {
+				a[k], i = a[i], i-1
+			} else {
+				a[k], j = b[j], j-1
+			}
 		}
 	}
-	out = append(append(out, a...), b...)
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
+	if limit > 0 && len(a) > limit {
+		a = a[:limit]
 	}
-	return out
+	return a
 }
 
 func compareRevocations(x, y store.Revocation) int {
