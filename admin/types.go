@@ -77,11 +77,15 @@ type Rotation struct {
 }
 
 // TokenRevocation is the response of POST /admin/v1/clients/{id}/revoke-tokens:
-// every access token of the client issued at or before IssuedBefore is
-// revoked, and so are its refresh tokens.
+// every access token of the client issued until IssuedBefore (to the
+// second: see IATBefore) is revoked, and so are its refresh tokens.
 type TokenRevocation struct {
 	ClientID     string    `json:"client_id"`
 	IssuedBefore time.Time `json:"issued_before"`
+	// IATBefore is the feed's iat_before: access tokens whose iat (whole
+	// seconds) is less than it are revoked, so one issued in the same
+	// second as IssuedBefore is too.
+	IATBefore int64 `json:"iat_before"`
 }
 
 // User is a console user. SetPasswordURL is set only in the response that

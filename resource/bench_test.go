@@ -5,10 +5,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/token"
 )
@@ -45,25 +47,41 @@ func BenchmarkBareECDSAVerify(b *testing.B) {
 // disabled): parse, signature, claims, catalog.
 func BenchmarkVerifyCold(b *testing.B) {
 	for _, alg := range []string{token.ES256, token.EdDSA, token.RS256, token.PS256} {
-		b.Run(alg, func(b *testing.B) { benchMiddleware(b, alg, -1, false) })
+		b.Run(alg, func(b *testing.B) { benchMiddleware(b, alg, -1, false, false) })
 	}
 }
 
 // BenchmarkVerifyWarm finds the token in the verified-token cache: hash,
-// lookup, compare, revocation check, catalog, context.
-func BenchmarkVerifyWarm(b *testing.B) { benchMiddleware(b, token.ES256, 0, false) }
+// lookup, compare, revocation check (nothing revoked), catalog, context.
+func BenchmarkVerifyWarm(b *testing.B) { benchMiddleware(b, token.ES256, 0, false, false) }
 
 // BenchmarkVerifyWarmParallel is BenchmarkVerifyWarm from GOMAXPROCS
 // goroutines.
-func BenchmarkVerifyWarmParallel(b *testing.B) { benchMiddleware(b, token.ES256, 0, true) }
+func BenchmarkVerifyWarmParallel(b *testing.B) { benchMiddleware(b, token.ES256, 0, false, true) }
 
-func benchMiddleware(b *testing.B, alg string, cacheSize int, parallel bool) {
+// BenchmarkVerifyWarmRevocations is BenchmarkVerifyWarm while the feed has
+// revoked 1,000 token IDs and the tokens of 100 clients (not the token's):
+// the revocation check looks up the jti and the client.
+func BenchmarkVerifyWarmRevocations(b *testing.B) { benchMiddleware(b, token.ES256, 0, true, false) }
+
+func benchMiddleware(b *testing.B, alg string, cacheSize int, revocations, parallel bool) {
 	iss := newIssuerAlg(b, alg)
 	g, err := New(Config{Issuer: iss.URL(), Audience: testAudience, RevocationPoll: -1, CacheSize: cacheSize, Now: iss.clock.Now})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer g.Close()
+	if revocations {
+		exp := iss.clock.Now().Add(time.Hour).Unix()
+		var add []revokedEntry
+		for i := range 1000 {
+			add = append(add, revokedEntry{JTI: fmt.Sprintf("revoked-%d", i), Exp: exp})
+		}
+		for i := range 100 {
+			add = append(add, revokedEntry{ClientID: fmt.Sprintf("client-%d", i+2), IATBefore: iss.clock.Now().Unix(), Exp: exp})
+		}
+		g.addRevocations(add)
+	}
 	var served atomic.Int64
 	h := g.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served.Add(1) }))
 	r := httptest.NewRequest("GET", "/records/1", nil)

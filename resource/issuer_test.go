@@ -86,9 +86,13 @@ func (k *testKey) jwk(t testing.TB) json.RawMessage {
 	return b
 }
 
+// revocation is an entry of the feed: {jti, exp}, or a client's
+// {client_id, iat_before, exp}.
 type revocation struct {
-	JTI string `json:"jti"`
-	Exp int64  `json:"exp"`
+	JTI       string `json:"jti,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	IATBefore int64  `json:"iat_before,omitempty"`
+	Exp       int64  `json:"exp"`
 }
 
 type issuer struct {
@@ -251,7 +255,15 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (iss *issuer) revoke(jti string, exp time.Time) {
 	iss.mu.Lock()
 	defer iss.mu.Unlock()
-	iss.revoked = append(iss.revoked, revocation{jti, exp.Unix()})
+	iss.revoked = append(iss.revoked, revocation{JTI: jti, Exp: exp.Unix()})
+}
+
+// revokeClient revokes the client's tokens whose iat is before iatBefore
+// (Unix seconds), until exp.
+func (iss *issuer) revokeClient(clientID string, iatBefore int64, exp time.Time) {
+	iss.mu.Lock()
+	defer iss.mu.Unlock()
+	iss.revoked = append(iss.revoked, revocation{ClientID: clientID, IATBefore: iatBefore, Exp: exp.Unix()})
 }
 
 func (iss *issuer) set(f func(iss *issuer)) {

@@ -15,9 +15,11 @@
 // [ClaimsFrom].
 //
 // Verified tokens are cached (so a repeated token costs a hash lookup, not a
-// signature check), and token IDs revoked at the issuer are polled from its
-// revocation feed (advertised as revocation_feed_endpoint) and refused on
-// every request, cached or not.
+// signature check), and revocations are polled from the issuer's
+// revocation feed (advertised as revocation_feed_endpoint): a token whose
+// ID was revoked, or whose client's tokens issued until a time were all
+// revoked (its client_id claim is the entry's and its iat is before the
+// entry's iat_before), is refused on every request, cached or not.
 package resource
 
 import (
@@ -63,7 +65,7 @@ const (
 	ReasonMissingToken      = "missing_token"      // 401, no bearer token
 	ReasonInvalidToken      = "invalid_token"      // 401, malformed, badly signed, unknown key, wrong iss/aud/typ/alg
 	ReasonExpired           = "expired"            // 401, exp (plus leeway) has passed
-	ReasonRevoked           = "revoked"            // 401, the token ID is in the issuer's revocation feed
+	ReasonRevoked           = "revoked"            // 401, the issuer's revocation feed revokes the token ID, or its client's tokens issued until a time
 	ReasonInsufficientScope = "insufficient_scope" // 403, no scope of the token allows the endpoint
 	ReasonAccountMismatch   = "account_mismatch"   // 403, the account header names another account
 	ReasonOutsideBasePath   = "outside_base_path"  // 404, the path is not under Config.BasePath
@@ -529,7 +531,7 @@ func (g *Guard) authenticate(ctx context.Context, auth []string, now time.Time) 
 	if g.cache != nil {
 		h = maphash.String(g.seed, tok)
 		if e := g.cache.get(h, tok, now); e != nil {
-			if g.isRevoked(e.claims.JTI) {
+			if g.isRevoked(e) {
 				return nil, revokedToken
 			}
 			return e, nil
@@ -539,7 +541,7 @@ func (g *Guard) authenticate(ctx context.Context, auth []string, now time.Time) 
 	if f != nil {
 		return nil, f
 	}
-	if g.isRevoked(e.claims.JTI) {
+	if g.isRevoked(e) {
 		return nil, revokedToken
 	}
 	if g.cache != nil {

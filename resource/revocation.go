@@ -22,16 +22,30 @@ const (
 	pruneEvery = time.Minute
 )
 
-// revocations is an immutable snapshot of the revoked token IDs.
+// revocations is an immutable snapshot of what the feed revoked.
 type revocations struct {
-	exp    map[string]int64 // jti → the token's exp, Unix seconds
-	pruned time.Time
+	exp map[string]int64 // jti → the token's exp, Unix seconds
+	// clients holds the revocations of every token of a client issued
+	// before a time; nil while there is none, so that the check of a
+	// token costs one map lookup (its jti) unless there is.
+	clients map[string]clientRevocation
+	pruned  time.Time
 }
 
-// revokedEntry is one entry of the revocation feed.
+// clientRevocation revokes the tokens of a client whose iat is less than
+// iatBefore (Unix seconds), until exp (Unix seconds), when the last of
+// them expires.
+type clientRevocation struct {
+	iatBefore, exp int64
+}
+
+// revokedEntry is one entry of the revocation feed: a revoked token (JTI),
+// or the tokens of a client issued before IATBefore (ClientID, no JTI).
 type revokedEntry struct {
-	JTI string `json:"jti"`
-	Exp int64  `json:"exp"`
+	JTI       string `json:"jti"`
+	ClientID  string `json:"client_id"`
+	IATBefore int64  `json:"iat_before"`
+	Exp       int64  `json:"exp"`
 }
 
 // feedPage is one response of the revocation feed.
@@ -44,13 +58,21 @@ type feedPage struct {
 // errBadCursor is the feed's 400 for a cursor it does not accept.
 var errBadCursor = errors.New("the revocation feed refused the cursor")
 
-func (g *Guard) isRevoked(jti string) bool {
+// isRevoked reports whether the feed revoked the verified token e: its
+// jti, or its client's tokens issued before a time that its iat is before.
+func (g *Guard) isRevoked(e *entry) bool {
 	r := g.revoked.Load()
 	if r == nil {
 		return false
 	}
-	_, ok := r.exp[jti]
-	return ok
+	if _, ok := r.exp[e.claims.JTI]; ok {
+		return true
+	}
+	if len(r.clients) == 0 {
+		return false
+	}
+	cr, ok := r.clients[e.claims.ClientID]
+	return ok && e.iat < cr.iatBefore
 }
 
 // pollRevocations polls the revocation feed every RevocationPoll until
@@ -169,22 +191,34 @@ func (g *Guard) fetchFeed(ctx context.Context, feed, cursor string) (*feedPage, 
 	return &p, nil
 }
 
-// addRevocations records revoked token IDs and drops those whose tokens
-// have expired (exp plus leeway passed), copying the set only when it
-// changes.
+// addRevocations records revoked token IDs and clients' revocations and
+// drops those whose tokens have expired (exp plus leeway passed), copying
+// the snapshot only when it changes. An entry without a jti is a client's
+// (client_id and a positive iat_before); one that is neither is ignored.
 func (g *Guard) addRevocations(add []revokedEntry) {
 	now := g.now()
 	cutoff := now.Add(-g.cfg.Leeway - time.Second).Unix()
 	old := g.revoked.Load()
 	fresh := add[:0]
 	for _, e := range add {
-		if e.JTI == "" || e.Exp < cutoff {
+		if e.Exp < cutoff {
 			continue
 		}
-		if old != nil {
-			if exp, ok := old.exp[e.JTI]; ok && exp >= e.Exp {
-				continue // the feed re-sends recent entries
+		switch {
+		case e.JTI != "":
+			if old != nil {
+				if exp, ok := old.exp[e.JTI]; ok && exp >= e.Exp {
+					continue // the feed re-sends recent entries
+				}
 			}
+		case e.ClientID != "" && e.IATBefore > 0:
+			if old != nil {
+				if cr, ok := old.clients[e.ClientID]; ok && cr.iatBefore >= e.IATBefore && cr.exp >= e.Exp {
+					continue
+				}
+			}
+		default:
+			continue
 		}
 		fresh = append(fresh, e)
 	}
@@ -202,12 +236,31 @@ func (g *Guard) addRevocations(add []revokedEntry) {
 				next.exp[jti] = exp
 			}
 		}
+		for id, cr := range old.clients {
+			if cr.exp >= cutoff {
+				next.addClient(id, cr)
+			}
+		}
 	}
 	for _, e := range fresh {
-		next.exp[e.JTI] = max(next.exp[e.JTI], e.Exp)
+		if e.JTI != "" {
+			next.exp[e.JTI] = max(next.exp[e.JTI], e.Exp)
+		} else {
+			next.addClient(e.ClientID, clientRevocation{iatBefore: e.IATBefore, exp: e.Exp})
+		}
 	}
 	if len(fresh) > 0 {
-		g.log.Debug("resource: revoked tokens added", "count", len(fresh), "total", len(next.exp))
+		g.log.Debug("resource: revocations added", "count", len(fresh), "tokens", len(next.exp), "clients", len(next.clients))
 	}
 	g.revoked.Store(next)
+}
+
+// addClient records a client's revocation, keeping the greater iatBefore
+// and exp of what is there.
+func (r *revocations) addClient(id string, cr clientRevocation) {
+	if r.clients == nil {
+		r.clients = make(map[string]clientRevocation)
+	}
+	have := r.clients[id]
+	r.clients[id] = clientRevocation{iatBefore: max(have.iatBefore, cr.iatBefore), exp: max(have.exp, cr.exp)}
 }

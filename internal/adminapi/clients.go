@@ -21,6 +21,7 @@ func (a *API) clientRoutes() {
 	a.handleTenant("GET /clients/{client}/secrets", a.listSecrets)
 	a.handleTenant("POST /clients/{client}/secrets", a.rotateSecret)
 	a.handleTenant("DELETE /clients/{client}/secrets/{secret}", a.revokeSecret)
+	a.handleTenant("POST /clients/{client}/revoke-tokens", a.revokeTokens)
 }
 
 func clientPath(id string) string { return Prefix + "/clients/" + id }
@@ -264,4 +265,18 @@ func (a *API) revokeSecret(w http.ResponseWriter, r *http.Request, c *caller) er
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// POST /clients/{client}/revoke-tokens: every access token issued to the
+// client until now is revoked (introspection at once; gateways and
+// resource servers at their next poll of the revocation feed), and every
+// refresh token. For the incident where a client's secret leaked: rotate
+// the secret away too.
+func (a *API) revokeTokens(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id := r.PathValue("client")
+	at, err := a.o.Clients.RevokeTokens(r.Context(), c.actor(), id, c.requires()...)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, TokenRevocation(id, at))
 }

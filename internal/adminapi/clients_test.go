@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/adminapi"
@@ -288,6 +289,7 @@ func TestTenantIsolation(t *testing.T) {
 			{"GET", "/admin/v1/clients/" + other + "/secrets", ""},
 			{"POST", "/admin/v1/clients/" + other + "/secrets", `{"grace":"0s"}`},
 			{"DELETE", "/admin/v1/clients/" + other + "/secrets/any", ""},
+			{"POST", "/admin/v1/clients/" + other + "/revoke-tokens", ""},
 		} {
 			var body any
 			if rt.body != "" {
@@ -442,4 +444,33 @@ func TestDisabledCallerCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	problemOf(t, s.Do("GET", "/admin/v1/clients", tok, nil), 401, admin.ProblemUnauthorized)
+}
+
+// TestRevokeTokens: every token issued to the client until now stops
+// working (here: at the admin API itself, which checks each call), and a
+// new one works.
+func TestRevokeTokens(t *testing.T) {
+	s := apitest.Start(t)
+	tok := s.AdminToken()
+	id, secret := s.Client([]string{adminapi.ScopeAdminRead}, nil)
+	reader := s.TokenFor(id, secret, adminapi.ScopeAdminRead)
+	if r := s.Do("GET", "/admin/v1/clients", reader, nil); r.Status != 200 {
+		t.Fatalf("before: %d %s", r.Status, r.Body)
+	}
+	r := s.Do("POST", "/admin/v1/clients/"+id+"/revoke-tokens", tok, nil)
+	var rev admin.TokenRevocation
+	r.JSON(t, &rev)
+	if r.Status != 200 || rev.ClientID != id || rev.IssuedBefore.IsZero() || rev.IATBefore != rev.IssuedBefore.Unix()+1 {
+		t.Fatalf("revoke-tokens: %d %s", r.Status, r.Body)
+	}
+	problemOf(t, s.Do("GET", "/admin/v1/clients", reader, nil), 401, admin.ProblemUnauthorized)
+	events, err := s.Store.ListAudit(context.Background(), store.AuditFilter{Target: id, Action: "client.revoke_tokens"})
+	if err != nil || len(events) != 1 || !strings.HasPrefix(events[0].Actor, "api:") {
+		t.Errorf("audit: %+v, %v", events, err)
+	}
+	time.Sleep(time.Until(time.Unix(rev.IATBefore, 0)))
+	if r := s.Do("GET", "/admin/v1/clients", s.TokenFor(id, secret, adminapi.ScopeAdminRead), nil); r.Status != 200 {
+		t.Errorf("a token issued after the revocation's second: %d %s", r.Status, r.Body)
+	}
+	problemOf(t, s.Do("POST", "/admin/v1/clients/nobody/revoke-tokens", tok, nil), 404, admin.ProblemNotFound)
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
@@ -73,4 +74,10 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// TokenRevocation is the revocation of every token issued to the client
+// until at (clients.Service.RevokeTokens).
+func TokenRevocation(id string, at time.Time) admin.TokenRevocation {
+	return admin.TokenRevocation{ClientID: id, IssuedBefore: stored(at), IATBefore: clients.IATBefore(at)}
 }

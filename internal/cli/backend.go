@@ -111,6 +111,14 @@ func (l localClients) revokeSecret(ctx context.Context, id, secretID string) err
 	return err
 }
 
+func (l localClients) revokeTokens(ctx context.Context, id string) (admin.TokenRevocation, error) {
+	at, err := l.svc.RevokeTokens(ctx, l.actor, id)
+	if err != nil {
+		return admin.TokenRevocation{}, err
+	}
+	return adminapi.TokenRevocation(id, at), nil
+}
+
 // remoteClients runs the clients commands through the admin API.
 type remoteClients struct{ api *admin.API }
 
@@ -154,6 +162,10 @@ func (r remoteClients) rotateSecret(ctx context.Context, id string, grace time.D
 
 func (r remoteClients) revokeSecret(ctx context.Context, id, secretID string) error {
 	return r.api.RevokeSecret(ctx, id, secretID)
+}
+
+func (r remoteClients) revokeTokens(ctx context.Context, id string) (admin.TokenRevocation, error) {
+	return r.api.RevokeTokens(ctx, id)
 }
 
 // noScopeWarning is the clients service's warning about a client allowed

@@ -31,6 +31,7 @@ type clientsBackend interface {
 	delete(ctx context.Context, id string) error
 	rotateSecret(ctx context.Context, id string, grace time.Duration, secret string) (admin.Rotation, error)
 	revokeSecret(ctx context.Context, id, secretID string) error
+	revokeTokens(ctx context.Context, id string) (admin.TokenRevocation, error)
 }
 
 // openClients returns the backend of a clients command and what closes it.
@@ -91,6 +92,7 @@ func (e *env) clientsCmd(df *dataFlags) *cobra.Command {
 		e.clientsDeleteCmd(with),
 		e.clientsRotateCmd(with),
 		e.clientsRevokeSecretCmd(with),
+		e.clientsRevokeTokensCmd(with),
 	)
 	return cmd
 }
@@ -429,6 +431,46 @@ func (e *env) clientsRevokeSecretCmd(with runner) *cobra.Command {
 			return nil
 		}),
 	}
+}
+
+func (e *env) clientsRevokeTokensCmd(with runner) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "revoke-tokens CLIENT_ID",
+		Short: "Revoke every token issued to a client until now (access and refresh tokens)",
+		Long: `Revoke every token issued to a client until now, e.g. when its secret leaked.
+
+Access tokens issued until now (every one whose iat is in this second or
+earlier) introspect as inactive at once, and the gatehouse gateway and the
+resource middleware refuse them within their poll of the revocation feed
+(5s by default). Every refresh token of the client is revoked. Tokens issued
+from the next second on work.
+
+It does not stop the client from getting new tokens. After a leak, first
+rotate the secret away, wait until every node has seen that
+(cache.max_staleness, 5s by default), then revoke the tokens:
+
+  gatehouse clients rotate-secret CLIENT_ID --grace 0
+  sleep 5
+  gatehouse clients revoke-tokens CLIENT_ID
+
+The revocation is kept until the last token it covers expires, by the
+configured token.max_ttl: run it with the server's configuration (--config
+or GATEHOUSE_CONFIG).`,
+		Args: exactArgs(1, "CLIENT_ID"),
+		RunE: with(func(ctx context.Context, b clientsBackend, _ *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			r, err := b.revokeTokens(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return e.printRevokedTokens(output, r)
+		}),
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
 }
 
 func exactArgs(n int, names string) cobra.PositionalArgs {

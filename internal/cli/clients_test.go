@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/cli"
 )
@@ -199,5 +200,47 @@ func TestClientsUpdateAuthMethod(t *testing.T) {
 	}
 	if _, out, _ := run("", "clients", "show", "web-app", "--output", "json"); strings.Contains(out, issued.Secret) {
 		t.Errorf("clients show prints the secret")
+	}
+}
+
+// TestClientsRevokeTokens: revoke-tokens says what it revoked, as text and
+// as JSON, records an audit event, and refuses an unknown client.
+func TestClientsRevokeTokens(t *testing.T) {
+	run := runner(t)
+	if code, _, errOut := run("", "clients", "create", "--name", "Leaky", "--id", "leaky-app"); code != 0 {
+		t.Fatalf("create: exit %d: %s", code, errOut)
+	}
+	code, out, errOut := run("", "clients", "revoke-tokens", "leaky-app")
+	if code != 0 || errOut != "" {
+		t.Fatalf("revoke-tokens: exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{"Revoked every token issued to client leaky-app until ", "access tokens:", "refresh tokens:  revoked",
+		"gatehouse clients rotate-secret leaky-app --grace 0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("revoke-tokens: got\n%s\nwant it to contain %q", out, want)
+		}
+	}
+
+	code, out, errOut = run("", "clients", "revoke-tokens", "leaky-app", "--output", "json")
+	var got struct {
+		ClientID     string    `json:"client_id"`
+		IssuedBefore time.Time `json:"issued_before"`
+		IATBefore    int64     `json:"iat_before"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil {
+		t.Fatalf("revoke-tokens --output json: exit %d, %q (%v), stderr %q", code, out, err, errOut)
+	}
+	if got.ClientID != "leaky-app" || time.Since(got.IssuedBefore).Abs() > time.Minute || got.IATBefore != got.IssuedBefore.Unix()+1 {
+		t.Errorf("revoke-tokens --output json: got %+v, want leaky-app, about now, and iat_before the second after it", got)
+	}
+
+	if _, out, _ := run("", "audit", "--action", "client.revoke_tokens"); strings.Count(out, "leaky-app") != 2 {
+		t.Errorf("audit: got\n%s\nwant two client.revoke_tokens events for leaky-app", out)
+	}
+	if code, _, errOut := run("", "clients", "revoke-tokens", "nope"); code != 1 || !strings.Contains(errOut, `client "nope" not found`) {
+		t.Errorf("unknown client: exit %d, stderr %q; want 1 and not found", code, errOut)
+	}
+	if code, _, errOut := run("", "clients", "revoke-tokens", "leaky-app", "--output", "yaml"); code != 2 || !strings.Contains(errOut, "--output") {
+		t.Errorf("--output yaml: exit %d, stderr %q; want a usage error", code, errOut)
 	}
 }

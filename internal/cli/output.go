@@ -113,6 +113,21 @@ func (e *env) printRotated(output string, r admin.Rotation) error {
 	return nil
 }
 
+// printRevokedTokens reports RevokeTokens: the client's tokens issued
+// until at are revoked.
+func (e *env) printRevokedTokens(output string, r admin.TokenRevocation) error {
+	if output == "json" {
+		return writeJSONOut(e.stdout, r)
+	}
+	w, id := e.stdout, r.ClientID
+	fmt.Fprintf(w, "Revoked every token issued to client %s until %s.\n\n", id, r.IssuedBefore.Format(time.RFC3339))
+	fmt.Fprintln(w, "  access tokens:   issued in that second or before: inactive at introspection now, refused by")
+	fmt.Fprintln(w, "                   gateways and resource servers at their next revocation-feed poll")
+	fmt.Fprintln(w, "  refresh tokens:  revoked")
+	fmt.Fprintf(w, "\nTokens issued from the next second on work: if the secret leaked, rotate it away too\n(gatehouse clients rotate-secret %s --grace 0).\n", id)
+	return nil
+}
+
 func (e *env) printClient(output string, c admin.Client) error {
 	if output == "json" {
 		return writeJSONOut(e.stdout, c)

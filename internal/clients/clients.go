@@ -1,7 +1,8 @@
 // Package clients is the service layer for OAuth client registrations: the
-// CLI, the console and any admin API create, change and delete clients only
-// through it. It enforces the domain rules (ID syntax, known scopes, lifetime
-// limits, secret strength) and records an audit event for every change.
+// CLI, the console and any admin API create, change and delete clients, and
+// revoke everything issued to one, only through it. It enforces the domain
+// rules (ID syntax, known scopes, lifetime limits, secret strength) and
+// records an audit event for every change.
 package clients
 
 import (
@@ -394,6 +395,44 @@ func (s *Service) RevokeSecret(ctx context.Context, actor, id, secretID string, 
 	}, &ev)
 	return c, s.wrap(id, err)
 }
+
+// RevokeTokens revokes everything issued to the client until now, for a
+// client whose secret leaked, and returns now (to the microsecond, as
+// stored): every access token issued to it until now, which is every one
+// whose iat (whole seconds) is at or before now's second, introspects as
+// inactive at once and is refused by resource servers within their poll of
+// the revocation feed; every refresh token of the client is revoked. The
+// revocation is recorded with an audit event and kept until the last of
+// those access tokens expires: the end of now's second plus the longest
+// token lifetime (maxTTL).
+//
+// It does not stop the client from getting new tokens: after a leak,
+// rotate the secret away first (RotateSecret with grace 0) and wait for
+// every node to see that (cache.max_staleness), then revoke.
+func (s *Service) RevokeTokens(ctx context.Context, actor, id string, req ...Require) (time.Time, error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	// A token issued later in now's second has now's second as its iat and
+	// is revoked too (fail closed): it expires by maxTTL after that second.
+	until := time.Unix(IATBefore(now), 0).UTC().Add(s.maxTTL)
+	ev := store.AuditEvent{Time: now, Actor: actor, Action: "client.revoke_tokens", Target: id,
+		Detail: fmt.Sprintf("revoked the access tokens issued until %s (iat at or before %s) and every refresh token",
+			now.Format(time.RFC3339Nano), now.Truncate(time.Second).Format(time.RFC3339))}
+	var check func(store.Client) error
+	if len(req) > 0 {
+		check = requires(req).check
+	}
+	if err := s.st.RevokeClientTokens(ctx, id, now, until, check, ev); err != nil {
+		return time.Time{}, s.wrap(id, err)
+	}
+	return now, nil
+}
+
+// IATBefore is what a revocation of a client's tokens issued until t
+// revokes, as the revocation feed says it (iat_before): the tokens whose
+// iat is less than it, the Unix time of the second after t's. A token's
+// iat is whole seconds, so one issued in t's second, even after t, is
+// revoked too.
+func IATBefore(t time.Time) int64 { return t.Unix() + 1 }
 
 func (s *Service) wrap(id string, err error) error {
 	if err == nil {

@@ -400,3 +400,75 @@ func TestUpdateAuthMethod(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeTokens: the client's access tokens issued until now (by iat,
+// whole seconds) are revoked until the last of them expires, its refresh
+// tokens too, with an audit event; another client's are not.
+func TestRevokeTokens(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.now = time.Date(2026, 11, 24, 9, 0, 0, 123_456_789, time.UTC)
+	mk := func(id string) {
+		t.Helper()
+		if _, _, err := f.svc.Create(ctx, "tester", Spec{ID: id, Name: id, GrantTypes: []string{"client_credentials", "refresh_token"},
+			RefreshWithClientCredentials: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.st.CreateRefreshToken(ctx, store.RefreshToken{ID: id + "-rt", FamilyID: id + "-f", ClientID: id,
+			CreatedAt: f.now, ExpiresAt: f.now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("leaky")
+	mk("other")
+
+	f.now = f.now.Add(time.Minute)
+	at, err := f.svc.RevokeTokens(ctx, "cli:ops", "leaky")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := f.now.Truncate(time.Microsecond); !at.Equal(want) || at.Location() != time.UTC {
+		t.Errorf("RevokeTokens returned %v, want now to the microsecond in UTC, %v", at, want)
+	}
+
+	revs, err := f.st.ListRevocations(ctx, time.Time{}, f.now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last token it covers is issued at the end of now's second with
+	// the longest lifetime, 30 days.
+	wantUntil := time.Date(2026, 11, 24, 9, 1, 1, 0, time.UTC).Add(30 * 24 * time.Hour)
+	if len(revs) != 1 || revs[0].ClientID != "leaky" || !revs[0].IssuedBefore.Equal(at) || !revs[0].ExpiresAt.Equal(wantUntil) {
+		t.Fatalf("revocations: got %+v, want client leaky, issued before %v, until %v", revs, at, wantUntil)
+	}
+	for _, tc := range []struct {
+		client string
+		iat    time.Time
+		want   bool
+	}{
+		{"leaky", at.Truncate(time.Second), true},                   // iat in the same second: fail closed
+		{"leaky", at.Truncate(time.Second).Add(-time.Hour), true},   // issued an hour before
+		{"leaky", at.Truncate(time.Second).Add(time.Second), false}, // issued in the next second
+		{"other", at.Truncate(time.Second).Add(-time.Hour), false},  // another client
+	} {
+		got, err := f.st.IsTokenRevoked(ctx, "jti", tc.client, tc.iat)
+		if err != nil || got != tc.want {
+			t.Errorf("IsTokenRevoked(%s, iat %v): got %v, %v; want %v", tc.client, tc.iat, got, err, tc.want)
+		}
+	}
+	for id, want := range map[string]bool{"leaky-rt": true, "other-rt": false} {
+		rt, err := f.st.GetRefreshToken(ctx, id)
+		if err != nil || rt.RevokedAt.IsZero() != !want {
+			t.Errorf("refresh token %s: RevokedAt %v (%v), want revoked %v", id, rt.RevokedAt, err, want)
+		}
+	}
+	ev, _ := f.st.ListAudit(ctx, store.AuditFilter{Action: "client.revoke_tokens"})
+	if len(ev) != 1 || ev[0].Actor != "cli:ops" || ev[0].Target != "leaky" || !ev[0].Time.Equal(at) ||
+		!strings.Contains(ev[0].Detail, "2026-11-24T09:01:00.123456Z") || !strings.Contains(ev[0].Detail, "refresh token") {
+		t.Errorf("audit: got %+v", ev)
+	}
+
+	if _, err := f.svc.RevokeTokens(ctx, "cli:ops", "nope"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `client "nope" not found`) {
+		t.Errorf("unknown client: got %v, want ErrNotFound naming it", err)
+	}
+}

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse/gatehouse/internal/gateway"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/resource"
 )
 
@@ -464,5 +467,79 @@ func TestUpstreamSeesAuthorizedPath(t *testing.T) {
 		if resp.StatusCode != 403 && resp.StatusCode != 400 {
 			t.Errorf("GET %s with profile scope: got %d, want 403 or 400", p, resp.StatusCode)
 		}
+	}
+}
+
+// TestRevokedClientRefused: the gateway (through resource) refuses the
+// tokens of a client whose tokens the feed revoked until a time, cached or
+// not, without calling the upstream; the client's newer tokens and other
+// clients' pass.
+func TestRevokedClientRefused(t *testing.T) {
+	signer := testutil.NewSigner(t, "test-key")
+	var (
+		mu      sync.Mutex
+		revoked []map[string]any
+	)
+	as := &authServer{signer: signer, srv: testutil.NewIssuerWithFeed(t, signer, func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		return revoked
+	})}
+	echo, calls := newEcho(t)
+	reg := prometheus.NewRegistry()
+	gw := newGateway(t, setup{as: as, upstream: echo.URL, registry: reg, mod: func(c *gateway.Config) { c.Resource.RevocationPoll = 20 * time.Millisecond }})
+	now := time.Now().Unix()
+	mint := func(client string, iat int64) string {
+		return signer.Sign(t, map[string]any{
+			"iss": as.srv.URL, "aud": as.srv.URL, "sub": client, "client_id": client,
+			"iat": iat, "nbf": iat, "exp": now + 3600, "jti": rand.Text(), "scope": "api",
+		})
+	}
+	old, sameSecond, next, other := mint("leaky", now-600), mint("leaky", now), mint("leaky", now+1), mint("other", now-600)
+	for _, tok := range []string{old, sameSecond, next, other} { // and now cached
+		if resp, body := do(t, "GET", gw+"/records/1", tok, nil, nil); resp.StatusCode != 200 {
+			t.Fatalf("before the revocation: got %d %s", resp.StatusCode, body)
+		}
+	}
+
+	// leaky's tokens issued until some time in the second now are revoked.
+	mu.Lock()
+	revoked = []map[string]any{{"client_id": "leaky", "iat_before": now + 1, "exp": now + 3600}}
+	mu.Unlock()
+	waitFor(t, 2*time.Second, func() bool {
+		resp, _ := do(t, "GET", gw+"/records/1", old, nil, nil)
+		return resp.StatusCode == 401
+	})
+	before := calls.Load()
+	for name, tok := range map[string]string{"issued ten minutes before": old, "issued in the same second": sameSecond} {
+		resp, body := do(t, "GET", gw+"/records/1", tok, nil, nil)
+		if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error_description="token revoked"`) {
+			t.Errorf("%s: got %d %s, WWW-Authenticate %q; want 401 token revoked", name, resp.StatusCode, body, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+	if n := calls.Load() - before; n != 0 {
+		t.Errorf("upstream called %d times for revoked tokens, want 0", n)
+	}
+	for name, tok := range map[string]string{"issued the next second": next, "another client's": other, "a new token of the client": mint("leaky", now+2)} {
+		if resp, body := do(t, "GET", gw+"/records/1", tok, nil, nil); resp.StatusCode != 200 {
+			t.Errorf("%s: got %d %s, want 200", name, resp.StatusCode, body)
+		}
+	}
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `gatehouse_gateway_requests_total{decision="denied",reason="revoked"}`) {
+		t.Errorf("metrics lack the revoked denials:\n%s", rec.Body)
+	}
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %s", d)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -32,7 +32,8 @@ type introspection struct {
 // introspect is the RFC 7662 introspection endpoint. Any authenticated client
 // may introspect (resource servers authenticate as clients). A token is
 // active only if its signature, issuer and lifetime check out, it has not
-// been revoked, and the client (and, for a user's token, the user) it was
+// been revoked (by its ID, or with every token issued to its client until a
+// time: [clients.Service.RevokeTokens]), and the client (and, for a user's token, the user) it was
 // issued to still exists and is enabled; anything else is {"active":false}.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	var f form
@@ -152,7 +153,10 @@ type Token struct {
 // was issued for (if any) exists and is enabled. Introspection answers
 // with it, and the admin API checks its callers' tokens with it.
 func (s *Server) Live(ctx context.Context, t Token) (bool, error) {
-	revoked, err := s.st.IsTokenRevoked(ctx, t.JTI)
+	// Revoked by its ID, or with every token of its client issued until a
+	// time: iat is whole seconds, so one issued in the second of that time,
+	// even just after it, is revoked too (fail closed).
+	revoked, err := s.st.IsTokenRevoked(ctx, t.JTI, t.ClientID, t.IssuedAt)
 	if err != nil {
 		return false, fmt.Errorf("check revocation: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -18,13 +19,34 @@ import (
 // introspecting every token:
 //
 //	GET /oauth/revocations[?cursor=C]
-//	{"revoked":[{"jti":"...","exp":1795555145}],"cursor":"...","more":false}
+//	{"revoked":[{"jti":"...","exp":1795555145},
+//	            {"client_id":"billing-sync","iat_before":1795551546,"exp":1798143546}],
+//	 "cursor":"...","more":false}
 //
-// Without a cursor it lists every revocation whose token has not expired;
+// An entry is one of two kinds:
+//
+//   - {"jti", "exp"}: the token with that jti is revoked; exp is the
+//     token's.
+//   - {"client_id", "iat_before", "exp"} (no jti): every token of that
+//     client issued until a time T was revoked (gatehouse clients
+//     revoke-tokens). A token is revoked if its client_id claim is
+//     client_id and its iat is less than iat_before. iat_before is the
+//     first whole second after T's second (T's Unix time, rounded down,
+//     plus one): iat is whole seconds, so a token issued in T's second,
+//     even just after T, is revoked too (fail closed), and one issued in
+//     the next second or later is not. exp is when the last token it
+//     covers expires (iat_before plus the longest token lifetime); the
+//     entry drops out of the feed then. Consumers that know only the
+//     first kind must skip entries without a jti.
+//
+// The two kinds come in one order, by when the store recorded them.
+// Without a cursor the feed lists every revocation that has not expired;
 // with the cursor of the previous response, the revocations recorded since,
 // re-sending those recorded in the revocationOverlap before the newest one
 // it sent, so that a revocation whose transaction committed late is not
-// missed. Clients de-duplicate by jti. A page holds at most
+// missed. Clients de-duplicate by jti, and by client_id keeping the
+// greatest iat_before and exp (revoking a client's tokens again moves
+// iat_before forward and sends the entry again). A page holds at most
 // revocationPageSize entries; "more": true means call again at once.
 //
 // The cursor is the base64url encoding of a store time in microseconds
@@ -42,9 +64,21 @@ type revocationFeed struct {
 	More    bool           `json:"more"`
 }
 
+// revokedToken is an entry of the feed: a revoked token (JTI), or the
+// tokens of a client issued before IATBefore (ClientID).
 type revokedToken struct {
-	JTI string `json:"jti"`
-	Exp int64  `json:"exp"` // Unix seconds
+	JTI       string `json:"jti,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	IATBefore int64  `json:"iat_before,omitempty"` // Unix seconds: iat < IATBefore is revoked
+	Exp       int64  `json:"exp"`                  // Unix seconds
+}
+
+// feedEntry is rv as the feed sends it.
+func feedEntry(rv store.Revocation) revokedToken {
+	if rv.JTI == "" && rv.ClientID != "" {
+		return revokedToken{ClientID: rv.ClientID, IATBefore: clients.IATBefore(rv.IssuedBefore), Exp: rv.ExpiresAt.Unix()}
+	}
+	return revokedToken{JTI: rv.JTI, Exp: rv.ExpiresAt.Unix()}
 }
 
 // revocations serves the revocation feed. It is open unless the server
@@ -98,8 +132,8 @@ func (s *Server) authorizeFeed(r *http.Request) error {
 	return nil
 }
 
-// readRevocations reads one page of the feed: the revocations recorded at
-// or after since whose tokens expire after now.
+// readRevocations reads one page of the feed: the revocations (of tokens
+// and of clients' tokens) recorded at or after since that expire after now.
 //
 // A full page ends just before the store time of the first entry that did
 // not fit, and the next cursor is that time, without overlap, so that
@@ -140,7 +174,7 @@ func (s *Server) readRevocations(ctx context.Context, since, now time.Time) (rev
 	}
 	feed := revocationFeed{Revoked: make([]revokedToken, len(list)), Cursor: encodeCursor(next), More: more}
 	for i, rv := range list {
-		feed.Revoked[i] = revokedToken{JTI: rv.JTI, Exp: rv.ExpiresAt.Unix()}
+		feed.Revoked[i] = feedEntry(rv)
 	}
 	return feed, nil
 }

@@ -112,6 +112,21 @@ func (h *harness) seed(rows ...seeded) {
 	}
 }
 
+// seedClient records the revocation of a client's tokens issued before
+// before, stamped at revokedAt, as if RevokeClientTokens had run then.
+func (h *harness) seedClient(clientID string, before, exp, revokedAt time.Time) {
+	h.t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(h.dbDir, "gatehouse.db")+"?_busy_timeout=10000&_txlock=immediate")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("INSERT INTO client_revocations (client_id, issued_before, expires_at, revoked_at) VALUES (?, ?, ?, ?)",
+		clientID, before.UnixMicro(), exp.UnixMicro(), revokedAt.UnixMicro()); err != nil {
+		h.t.Fatalf("seed client %s: %v", clientID, err)
+	}
+}
+
 func mustDecodeCursor(t *testing.T, c string) time.Time {
 	t.Helper()
 	at, ok := decodeCursor(c)
@@ -413,7 +428,8 @@ func TestNewRejectsFeedScope(t *testing.T) {
 	}
 }
 
-// TestRevocationFeedGolden pins the feed's response shape.
+// TestRevocationFeedGolden pins the feed's response shape, both kinds of
+// entry.
 func TestRevocationFeedGolden(t *testing.T) {
 	h := newHarness(t, harnessOpts{opts: func(o *Options) { o.RevocationFeedScope = feedScope }})
 	svc := clients.NewService(h.st, scope.Default(), 30*24*time.Hour, h.clock.Now, rand.Reader, feedScope)
@@ -431,6 +447,8 @@ func TestRevocationFeedGolden(t *testing.T) {
 		seeded{"Nq4Ew1LZcV9q3x3bN0aWbA", exp, base},
 		seeded{"p0bsBiOtT3eHkKr0yqkm1g", exp.Add(time.Hour), base.Add(2 * time.Second)},
 	)
+	// The tokens of golden-app issued until 12:00:00.75 (iat < 12:00:01).
+	h.seedClient(app.ID, base.Add(750*time.Millisecond), exp.Add(2*time.Hour), base.Add(time.Second))
 	for _, tc := range []struct {
 		name string
 		hdr  map[string]string

@@ -177,11 +177,23 @@ type ClientQuery struct {
 	Owner string
 }
 
-// Revocation is a revoked access token, as listed by ListRevocations.
+// Revocation is an entry of ListRevocations: a revoked access token
+// (JTI set), or the revocation of every access token issued to a client
+// before a time (ClientID and IssuedBefore set, JTI empty).
 type Revocation struct {
-	JTI       string    // the token's "jti"
-	ExpiresAt time.Time // when the token expires; the record is kept until then
-	RevokedAt time.Time // when the store first recorded the revocation, by its own clock
+	JTI string // the token's "jti"; "" for a client's tokens
+	// ClientID and IssuedBefore: the client's access tokens issued before
+	// IssuedBefore are revoked (RevokeClientTokens). Empty and zero for a
+	// token's revocation.
+	ClientID     string
+	IssuedBefore time.Time
+	// ExpiresAt is when the token expires, or, for a client's tokens, when
+	// the last of them does; the record is kept until then.
+	ExpiresAt time.Time
+	// RevokedAt is when the store recorded the revocation, by its own clock:
+	// for a token's, the first time; for a client's, the last time it moved
+	// IssuedBefore or ExpiresAt forward.
+	RevokedAt time.Time
 }
 
 // User is a person who logs in to the console and authorizes clients.
@@ -360,11 +372,31 @@ type Store interface {
 	// RevokedAt. RevokedAt is stamped by the store's clock (the database's,
 	// for a networked database).
 	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
-	// IsTokenRevoked reports whether jti is recorded as revoked.
-	IsTokenRevoked(ctx context.Context, jti string) (bool, error)
-	// ListRevocations returns the revocations with RevokedAt >= since whose
-	// ExpiresAt is after now, ordered by RevokedAt, then JTI (bytewise), at
-	// most limit of them (limit <= 0: all).
+	// RevokeClientTokens revokes everything issued to the client before
+	// before: it records that the client's access tokens issued before
+	// before are revoked, kept until expiresAt (when the last of them
+	// expires); revokes (at before) every live refresh token family of the
+	// client; and records ev, in one transaction. Revoking again keeps the
+	// later of the two IssuedBefore and of the two ExpiresAt; RevokedAt is
+	// stamped by the store's clock whenever either moves forward, so that
+	// the revocation feed sends the entry again. The record does not
+	// depend on the client: deleting the client keeps it. ErrNotFound (and
+	// nothing written) if the client does not exist. If check is not nil,
+	// it is called first, in the same transaction, with the client as
+	// stored; if it returns an error, nothing is written and that error is
+	// returned.
+	RevokeClientTokens(ctx context.Context, clientID string, before, expiresAt time.Time, check func(Client) error, ev AuditEvent) error
+	// IsTokenRevoked reports whether the access token with the ID jti,
+	// issued to clientID at issuedAt (its "iat"), is revoked: jti is
+	// recorded by RevokeToken, or RevokeClientTokens recorded for clientID
+	// an IssuedBefore at or after issuedAt. (A token's iat is in whole
+	// seconds, so a token issued in the same second as a client's
+	// revocation, even just after it, counts as revoked.)
+	IsTokenRevoked(ctx context.Context, jti, clientID string, issuedAt time.Time) (bool, error)
+	// ListRevocations returns the revocations, of tokens and of clients'
+	// tokens, with RevokedAt >= since whose ExpiresAt is after now, ordered
+	// by RevokedAt, then JTI, then ClientID (bytewise), at most limit of
+	// them (limit <= 0: all).
 	ListRevocations(ctx context.Context, since, now time.Time, limit int) ([]Revocation, error)
 
 	// CreateUser inserts u and records ev. ErrConflict if a user with u.ID
@@ -525,12 +557,13 @@ type Store interface {
 	// Changes returns change-feed entries with At >= since, oldest first.
 	Changes(ctx context.Context, since time.Time) ([]Change, error)
 
-	// Prune deletes revocations that expired before now, change-feed
-	// entries older than now minus one hour, sessions that expired before
-	// now, authorization codes that expired before now minus one hour,
-	// refresh token families (with their tokens) whose FamilyExpiresAt is
-	// before now, setup tokens and set-password tokens that expired before
-	// now, and idempotency records that expired at or before now.
+	// Prune deletes revocations (of tokens and of clients' tokens) that
+	// expired before now, change-feed entries older than now minus one
+	// hour, sessions that expired before now, authorization codes that
+	// expired before now minus one hour, refresh token families (with
+	// their tokens) whose FamilyExpiresAt is before now, setup tokens and
+	// set-password tokens that expired before now, and idempotency records
+	// that expired at or before now.
 	Prune(ctx context.Context, now time.Time) error
 	// SchemaVersion returns the database's applied schema migration
 	// version and the newest version this build embeds (and Open applies).

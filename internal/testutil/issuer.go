@@ -63,6 +63,14 @@ func (s *Signer) Sign(t testing.TB, claims map[string]any) string {
 // s and an empty revocation feed, at Gatehouse's paths.
 func NewIssuer(t testing.TB, s *Signer) *httptest.Server {
 	t.Helper()
+	return NewIssuerWithFeed(t, s, nil)
+}
+
+// NewIssuerWithFeed is NewIssuer whose revocation feed lists, on every
+// request whatever its cursor, the entries revoked returns (none if
+// revoked is nil), in one page.
+func NewIssuerWithFeed(t testing.TB, s *Signer, revoked func() []map[string]any) *httptest.Server {
+	t.Helper()
 	var srv *httptest.Server
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +85,11 @@ func NewIssuer(t testing.TB, s *Signer) *httptest.Server {
 		writeJSON(w, s.JWKS())
 	})
 	mux.HandleFunc("GET /oauth/revocations", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"revoked": []any{}, "cursor": "0", "more": false})
+		entries := []map[string]any{}
+		if revoked != nil {
+			entries = append(entries, revoked()...)
+		}
+		writeJSON(w, map[string]any{"revoked": entries, "cursor": "0", "more": false})
 	})
 	srv = httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -79,13 +79,16 @@ func TestKilledConnectionsRetried(t *testing.T) {
 		op   func() error
 	}{
 		{"GetClient (read transaction)", func() error { _, err := s.GetClient(ctx, "c"); return err }},
-		{"IsTokenRevoked (read)", func() error { _, err := s.IsTokenRevoked(ctx, "j"); return err }},
+		{"IsTokenRevoked (read)", func() error { _, err := s.IsTokenRevoked(ctx, "j", "c", time.Now()); return err }},
 		{"ListRevocations (read)", func() error { _, err := s.ListRevocations(ctx, time.Time{}, time.Now(), 10); return err }},
 		{"RevokeToken (single-statement write)", func() error { return s.RevokeToken(ctx, "j", time.Now().Add(time.Hour)) }},
 		{"UpdateClient (write transaction)", func() error {
 			_, err := s.UpdateClient(ctx, "c", func(c *store.Client) error { c.Name = "renamed"; return nil },
 				&store.AuditEvent{Action: "client.update"})
 			return err
+		}},
+		{"RevokeClientTokens (write transaction)", func() error {
+			return s.RevokeClientTokens(ctx, "c", time.Now(), time.Now().Add(time.Hour), nil, store.AuditEvent{Action: "client.revoke_tokens"})
 		}},
 		{"SchemaVersion", func() error { _, _, err := s.SchemaVersion(ctx); return err }},
 	} {
@@ -95,7 +98,7 @@ func TestKilledConnectionsRetried(t *testing.T) {
 			var wg sync.WaitGroup
 			for range 4 {
 				wg.Go(func() {
-					if _, err := s.IsTokenRevoked(ctx, "warm"); err != nil {
+					if _, err := s.IsTokenRevoked(ctx, "warm", "c", time.Now()); err != nil {
 						t.Error(err)
 					}
 				})
@@ -128,7 +131,7 @@ func TestDatabaseDown(t *testing.T) {
 	}
 	s.db.pool.Close()
 	s.db.pool = dead
-	_, err = s.IsTokenRevoked(t.Context(), "j")
+	_, err = s.IsTokenRevoked(t.Context(), "j", "c", time.Now())
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("IsTokenRevoked with the database down: got %v, want store.ErrUnavailable", err)
 	}

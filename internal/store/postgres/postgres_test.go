@@ -139,6 +139,10 @@ func TestMigrateRevocationFeed(t *testing.T) {
 
 func TestMigratePeople(t *testing.T) { storetest.MigratePeople(t, legacy(t)) }
 
+func TestMigrateClientRevocations(t *testing.T) {
+	storetest.MigrateClientRevocations(t, legacy(t))
+}
+
 // TestWatchChanges: a change committed through one store wakes the
 // watcher of another store on the same schema (another node) at once, and
 // not one on another schema.

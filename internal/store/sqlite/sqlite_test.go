@@ -207,7 +207,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 		if want := 1 + 2*perStore; len(got.Secrets) != want {
 			t.Errorf("store %s sees %d secrets, want %d", name, len(got.Secrets), want)
 		}
-		revoked, err := s.IsTokenRevoked(ctx, "s1-00")
+		revoked, err := s.IsTokenRevoked(ctx, "s1-00", "shared", time.Now())
 		if err != nil || !revoked {
 			t.Errorf("store %s: IsTokenRevoked(s1-00) = %v, %v; want true, nil", name, revoked, err)
 		}
@@ -278,6 +278,10 @@ func TestMigrateRevocationFeed(t *testing.T) {
 }
 
 func TestMigratePeople(t *testing.T) { storetest.MigratePeople(t, legacy(t)) }
+
+func TestMigrateClientRevocations(t *testing.T) {
+	storetest.MigrateClientRevocations(t, legacy(t))
+}
 
 func BenchmarkStore(b *testing.B) {
 	s, err := Open(b.Context(), filepath.Join(b.TempDir(), "gatehouse.db"))

@@ -195,10 +195,11 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	return out, nil
 }
 
-// Prune deletes revocations that expired before now, change-feed entries
-// older than an hour before now, expired sessions, authorization codes
-// that expired more than an hour ago, expired refresh token families,
-// setup tokens and set-password tokens, and expired idempotency records.
+// Prune deletes revocations (of tokens and of clients' tokens) that
+// expired before now, change-feed entries older than an hour before now,
+// expired sessions, authorization codes that expired more than an hour
+// ago, expired refresh token families, setup tokens and set-password
+// tokens, and expired idempotency records.
 func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	err := s.db.Write(ctx, func(tx Tx) error {
 		for _, p := range []struct {
@@ -206,6 +207,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 			before        time.Time
 		}{
 			{"revoked_tokens", "expires_at", now},
+			{"client_revocations", "expires_at", now},
 			{"changes", "at", now.Add(-time.Hour)},
 			{"sessions", "expires_at", now},
 			{"auth_codes", "expires_at", now.Add(-time.Hour)},

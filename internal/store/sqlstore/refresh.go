@@ -113,6 +113,16 @@ func (s *Store) revokeFamily(ctx context.Context, tx Tx, familyID string, at tim
 	return err
 }
 
+// revokeClientFamilies revokes every live refresh token family of the
+// client at at. The UPDATE waits for the lock of a family being rotated,
+// then sees the committed row (and the token the rotation added belongs
+// to the family it revokes).
+func (s *Store) revokeClientFamilies(ctx context.Context, tx Tx, clientID string, at time.Time) error {
+	_, err := tx.Exec(ctx, "UPDATE refresh_families SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
+		clientID, s.db.Time(at))
+	return err
+}
+
 func (s *Store) insertRefreshToken(ctx context.Context, tx Tx, t store.RefreshToken) error {
 	_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (`+RefreshTokenColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, RefreshTokenArgs(s.db, t)...)

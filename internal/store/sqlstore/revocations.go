@@ -1,8 +1,10 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -22,11 +24,66 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time
 	return nil
 }
 
-// IsTokenRevoked reports whether jti is recorded as revoked.
-func (s *Store) IsTokenRevoked(ctx context.Context, jti string) (bool, error) {
+// RevokeClientTokens records that the client's access tokens issued before
+// before are revoked until expiresAt, revokes its refresh token families
+// and records ev, holding the client's row. Revoking again keeps the later
+// time and the later expiry, and stamps the entry again with the
+// database's clock if either moved, so that the feed sends it again.
+//
+// The client's row lock serialises this with UpdateClient and DeleteClient
+// and makes a concurrent CreateRefreshToken for the client (whose foreign
+// key check waits for the lock) commit after it: its family is either
+// committed before the UPDATE of the families reads them, or created after
+// the revocation.
+func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, before, expiresAt time.Time, check func(store.Client) error, ev store.AuditEvent) error {
+	var checkErr error
+	err := s.db.Write(ctx, func(tx Tx) error {
+		checkErr = nil
+		c, err := s.getClient(ctx, tx, clientID, true)
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if checkErr = check(c); checkErr != nil {
+				return checkErr
+			}
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO client_revocations (client_id, issued_before, expires_at, revoked_at)
+			VALUES ($1, $2, $3, `+s.d.Now+`)
+			ON CONFLICT (client_id) DO UPDATE SET
+				issued_before = CASE WHEN excluded.issued_before > client_revocations.issued_before
+					THEN excluded.issued_before ELSE client_revocations.issued_before END,
+				expires_at = CASE WHEN excluded.expires_at > client_revocations.expires_at
+					THEN excluded.expires_at ELSE client_revocations.expires_at END,
+				revoked_at = excluded.revoked_at
+			WHERE excluded.issued_before > client_revocations.issued_before
+				OR excluded.expires_at > client_revocations.expires_at`,
+			clientID, s.db.At(before), s.db.At(expiresAt))
+		if err != nil {
+			return fmt.Errorf("record the revocation: %w", err)
+		}
+		if err := s.revokeClientFamilies(ctx, tx, clientID, before); err != nil {
+			return fmt.Errorf("revoke refresh tokens: %w", err)
+		}
+		return s.addAudit(ctx, tx, ev)
+	})
+	if checkErr != nil {
+		return checkErr
+	}
+	if err != nil {
+		return fmt.Errorf("revoke tokens of client %q: %w", clientID, err)
+	}
+	return nil
+}
+
+// IsTokenRevoked reports whether the token's jti is recorded as revoked or
+// its client's tokens issued at or after issuedAt are.
+func (s *Store) IsTokenRevoked(ctx context.Context, jti, clientID string, issuedAt time.Time) (bool, error) {
 	var revoked bool
 	err := s.db.Query(ctx, func(tx Tx) error {
-		return tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)", jti).Scan(s.db.BoolDest(&revoked))
+		return tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)
+			OR EXISTS (SELECT 1 FROM client_revocations WHERE client_id = $2 AND issued_before >= $3)`,
+			jti, clientID, s.db.At(issuedAt)).Scan(s.db.BoolDest(&revoked))
 	})
 	if err != nil {
 		return false, fmt.Errorf("check token revocation: %w", err)
@@ -34,19 +91,63 @@ func (s *Store) IsTokenRevoked(ctx context.Context, jti string) (bool, error) {
 	return revoked, nil
 }
 
-// ListRevocations returns the revocations recorded at or after since whose
-// tokens expire after now, oldest first.
+// ListRevocations returns the revocations of tokens and of clients' tokens
+// recorded at or after since that expire after now, oldest first. It reads
+// each table in the order of its (revoked_at, id, expires_at) index, at
+// most limit rows of each, in one snapshot, and merges them. (One UNION
+// ALL ordered by its output columns does not use the indexes: PostgreSQL
+// sorts every unexpired revocation to return the first page.)
 func (s *Store) ListRevocations(ctx context.Context, since, now time.Time, limit int) ([]store.Revocation, error) {
-	q := `SELECT ` + RevocationColumns + ` FROM revoked_tokens
+	tokens := `SELECT ` + RevocationColumns + ` FROM revoked_tokens
 		WHERE revoked_at >= $1 AND expires_at > $2 ORDER BY revoked_at, jti` + s.d.Bytewise
+	clients := `SELECT ` + ClientRevocationColumns + ` FROM client_revocations
+		WHERE revoked_at >= $1 AND expires_at > $2 ORDER BY revoked_at, client_id` + s.d.Bytewise
 	args := []any{s.db.At(since), s.db.At(now)}
 	if limit > 0 {
-		q += " LIMIT $3"
+		tokens += " LIMIT $3"
+		clients += " LIMIT $3"
 		args = append(args, limit)
 	}
-	out, err := list(ctx, s, ScanRevocation, q, args...)
+	var out []store.Revocation
+	err := s.db.Read(ctx, func(tx Tx) error {
+		t, err := queryAll(ctx, s.db, tx, ScanRevocation, tokens, args...)
+		if err != nil {
+			return err
+		}
+		c, err := queryAll(ctx, s.db, tx, ScanClientRevocation, clients, args...)
+		if err != nil {
+			return err
+		}
+		out = mergeRevocations(t, c, limit)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", err)
 	}
 	return out, nil
+}
+
+// mergeRevocations merges two lists ordered by RevokedAt, then JTI, then
+// ClientID (strings bytewise) into one in that order, in a's array (grown
+// if need be), and keeps the first limit entries (limit <= 0: all).
+func mergeRevocations(a, b []store.Revocation, limit int) []store.Revocation {
+	if len(b) > 0 {
+		i, j := len(a)-1, len(b)-1
+		a = append(a, b...)
+		for k := len(a) - 1; j >= 0; k-- { // from the back, so that nothing is overwritten before it moved
+			if i >= 0 && compareRevocations(a[i], b[j]) > 0 {
+				a[k], i = a[i], i-1
+			} else {
+				a[k], j = b[j], j-1
+			}
+		}
+	}
+	if limit > 0 && len(a) > limit {
+		a = a[:limit]
+	}
+	return a
+}
+
+func compareRevocations(x, y store.Revocation) int {
+	return cmp.Or(x.RevokedAt.Compare(y.RevokedAt), strings.Compare(x.JTI, y.JTI), strings.Compare(x.ClientID, y.ClientID))
 }

@@ -295,6 +295,19 @@ func ScanRevocation(c Codec, row Scanner) (store.Revocation, error) {
 	return r, nil
 }
 
+// ClientRevocationColumns are the columns of client_revocations, in the
+// order of ScanClientRevocation.
+const ClientRevocationColumns = "client_id, issued_before, expires_at, revoked_at"
+
+// ScanClientRevocation scans ClientRevocationColumns.
+func ScanClientRevocation(c Codec, row Scanner) (store.Revocation, error) {
+	var r store.Revocation
+	if err := row.Scan(&r.ClientID, c.TimeDest(&r.IssuedBefore), c.TimeDest(&r.ExpiresAt), c.TimeDest(&r.RevokedAt)); err != nil {
+		return store.Revocation{}, err
+	}
+	return r, nil
+}
+
 // ChangeColumns are the columns of changes but id, in the order of
 // ScanChange.
 const ChangeColumns = "kind, target_id, at"

@@ -1,11 +1,13 @@
 package storetest
 
 import (
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/pressly/goose/v3"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -90,5 +92,74 @@ func MigratePeople(t *testing.T, l Legacy) {
 	}
 	if want := (store.Client{ID: "old", Name: "Old"}); !reflect.DeepEqual(got, want) {
 		t.Errorf("client from before the migration: got %+v, want %+v", got, want)
+	}
+}
+
+// MigrateClientRevocations upgrades a database with a client and a revoked
+// token made before client revocations existed (version 5): the token's
+// revocation is listed as before, and the client's tokens can be revoked.
+// The migration can be rolled back (which drops the client revocations)
+// and applied again.
+func MigrateClientRevocations(t *testing.T, l Legacy) {
+	ctx := t.Context()
+	if _, err := l.Migrations.UpTo(ctx, 5); err != nil {
+		t.Fatalf("migrate to version 5: %v", err)
+	}
+	now := time.Now()
+	if err := l.Exec(`INSERT INTO clients (id, name, description, audience, token_ttl_ns, disabled)
+		VALUES ('old', 'Old', '', '', 0, $1)`, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Exec("INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ('j', $1, $2)",
+		l.At(now.Add(time.Hour)), l.At(now)); err != nil {
+		t.Fatal(err)
+	}
+	insert := func() error {
+		return l.Exec("INSERT INTO client_revocations (client_id, issued_before, expires_at, revoked_at) VALUES ('gone', $1, $2, $3)",
+			l.At(now), l.At(now.Add(time.Hour)), l.At(now))
+	}
+	if insert() == nil {
+		t.Fatal("client_revocations exists at version 5")
+	}
+	for i, step := range []func() error{
+		func() error { _, err := l.Migrations.Up(ctx); return err },
+		insert,
+		func() error { _, err := l.Migrations.DownTo(ctx, 5); return err },
+		func() error {
+			if insert() == nil {
+				return errors.New("client_revocations is still there after migrating down to version 5")
+			}
+			return nil
+		},
+		func() error { _, err := l.Migrations.Up(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("migration step %d: %v", i+1, err)
+		}
+	}
+
+	s := l.Open()
+	list := func() []store.Revocation {
+		t.Helper()
+		got, err := s.ListRevocations(ctx, time.Time{}, now, 0)
+		if err != nil {
+			t.Fatalf("ListRevocations: %v", err)
+		}
+		return got
+	}
+	want := []store.Revocation{{JTI: "j", ExpiresAt: now.Add(time.Hour).UTC().Truncate(time.Microsecond), RevokedAt: now.UTC().Truncate(time.Microsecond)}}
+	if diff := cmp.Diff(want, list()); diff != "" {
+		t.Errorf("ListRevocations after the migrations (-want +got):\n%s", diff)
+	}
+	before := now.Add(time.Minute)
+	if err := s.RevokeClientTokens(ctx, "old", before, before.Add(time.Hour), nil, store.AuditEvent{Action: "client.revoke_tokens", Target: "old"}); err != nil {
+		t.Fatalf("RevokeClientTokens after the migrations: %v", err)
+	}
+	got := list()
+	if len(got) != 2 || got[1].ClientID != "old" || !got[1].IssuedBefore.Equal(before.Truncate(time.Microsecond)) {
+		t.Errorf("ListRevocations after RevokeClientTokens: got %+v, want the token's and then the client's", got)
+	}
+	if ok, err := s.IsTokenRevoked(ctx, "other", "old", now); err != nil || !ok {
+		t.Errorf("IsTokenRevoked for a token of the client: got %v, %v; want true", ok, err)
 	}
 }

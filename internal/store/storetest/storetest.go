@@ -33,6 +33,15 @@
 //   - RevokeToken stamps RevokedAt with the store's current time the first
 //     time it records a jti; revoking it again changes neither RevokedAt nor
 //     the feed order. ListRevocations compares and orders JTIs bytewise.
+//   - RevokeClientTokens stores IssuedBefore and ExpiresAt to the
+//     microsecond and stamps RevokedAt with the store's current time each
+//     time it moves either forward (and only then); it writes no
+//     change-feed entry. ListRevocations orders a client's revocation with
+//     the tokens' by RevokedAt, and client IDs bytewise. IsTokenRevoked
+//     compares issuedAt with IssuedBefore to the microsecond, and only for
+//     the token's own client. A client's revocation outlives the client.
+//     Of a rotation concurrent with RevokeClientTokens, the token it
+//     creates is revoked too.
 //   - Usernames are unique after strings.ToLower, also for non-ASCII
 //     letters; the username itself round-trips as given. CreateUser,
 //     CreateUserWithPasswordToken, UpdateUser and RedeemPasswordToken
@@ -112,6 +121,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"RevokeToken", testRevokeToken},
 		{"ListRevocations", testListRevocations},
+		{"RevokeClientTokens", testRevokeClientTokens},
+		{"RevokeClientTokensAgain", testRevokeClientTokensAgain},
+		{"RevokeClientTokensFailures", testRevokeClientTokensFailures},
+		{"ListRevocationsWithClients", testListRevocationsWithClients},
+		{"RevokeClientTokensDuringRotation", testRevokeClientTokensDuringRotation},
+		{"PruneClientRevocations", testPruneClientRevocations},
 		{"Changes", testChanges},
 		{"Prune", testPrune},
 		{"SchemaVersion", testSchemaVersion},
@@ -1142,7 +1157,7 @@ func testRevokeToken(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	isRevoked := func(jti string) bool {
 		t.Helper()
-		ok, err := s.IsTokenRevoked(ctx, jti)
+		ok, err := s.IsTokenRevoked(ctx, jti, "c1", t0)
 		if err != nil {
 			t.Fatalf("IsTokenRevoked(%q): %v", jti, err)
 		}
@@ -1426,7 +1441,7 @@ func testPrune(t *testing.T, s store.Store) {
 		}
 		var got []string
 		for _, jti := range slices.Sorted(maps.Keys(revoke)) {
-			ok, err := s.IsTokenRevoked(ctx, jti)
+			ok, err := s.IsTokenRevoked(ctx, jti, "a", t0)
 			if err != nil {
 				t.Fatalf("IsTokenRevoked(%q): %v", jti, err)
 			}
@@ -1478,8 +1493,9 @@ func testUnavailable(t *testing.T, s store.Store) {
 		}
 	}
 	check("GetClient", err)
-	_, err = s.IsTokenRevoked(ctx, "jti")
+	_, err = s.IsTokenRevoked(ctx, "jti", "a", time.Now())
 	check("IsTokenRevoked", err)
+	check("RevokeClientTokens", s.RevokeClientTokens(ctx, "a", time.Now(), time.Now().Add(time.Hour), nil, ev("client.revoke_tokens", "a")))
 	_, err = s.ListRevocations(ctx, time.Time{}, time.Now(), 10)
 	check("ListRevocations", err)
 	check("RevokeToken", s.RevokeToken(ctx, "jti", time.Now().Add(time.Hour)))
