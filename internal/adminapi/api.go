@@ -129,10 +129,15 @@ func New(o Options) (*API, error) {
 // Close stops the guard's background work.
 func (a *API) Close() { a.guard.Close() }
 
-// Handler serves every path under Prefix.
+// Handler serves every path under Prefix: the OpenAPI document to anyone,
+// everything else to callers the guard lets through.
 func (a *API) Handler() http.Handler {
 	inner := a.guard.Handler(http.HandlerFunc(a.serveAuthorized))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == PathOpenAPI { // public, before the guard: see openapi.go
+			serveOpenAPI(w, r)
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		inner.ServeHTTP(w, r)
 	})
