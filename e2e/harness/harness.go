@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,13 @@ func NewInstance(t *testing.T, binary string, extraEnv ...string) *Instance {
 	env := append(os.Environ(), "GATEHOUSE_DATA_DIR="+dir)
 	env = append(env, extraEnv...)
 	return &Instance{T: t, Binary: binary, DataDir: dir, Env: env}
+}
+
+// WithEnv returns a copy of the instance whose commands also get env.
+func (in *Instance) WithEnv(env ...string) *Instance {
+	c := *in
+	c.Env = append(slices.Clip(in.Env), env...)
+	return &c
 }
 
 // CLI runs a gatehouse command with stdin and returns its stdout, stderr
