@@ -61,7 +61,13 @@ import (
 type Catalog struct {
 	scopes []Scope
 	index  map[string]int // name → position in scopes
-	root   *node          // the endpoints compiled for matching
+	rules  []rule         // every rule, in catalog order
+	// specific: the most specific pattern that has rules for a call's
+	// method decides it (Definition.MostSpecific).
+	specific bool
+	open     bool  // some rule needs no scope
+	params   bool  // {parameter} segments match one segment (New)
+	root     *node // the rules compiled for matching
 }
 
 // A Scope is one entry of a catalog.
@@ -85,6 +91,12 @@ type Endpoint struct {
 	Pattern string
 	// Methods are upper-case HTTP methods; nil means every method.
 	Methods []string
+	// With names the other scopes a token needs, besides the scope whose
+	// endpoint this is, for the endpoint to allow a call: the scopes
+	// together allow it, none of them alone (an OpenAPI security
+	// requirement naming several scopes). Nil, as always in a YAML
+	// catalog: the scope alone allows the endpoint.
+	With []string
 }
 
 // Names returns the catalog's scope names in the order they were defined.
@@ -147,7 +159,7 @@ func (s Scope) clone() Scope {
 	}
 	eps := make([]Endpoint, len(s.Endpoints))
 	for i, e := range s.Endpoints {
-		eps[i] = Endpoint{Pattern: e.Pattern, Methods: slices.Clone(e.Methods)}
+		eps[i] = Endpoint{Pattern: e.Pattern, Methods: slices.Clone(e.Methods), With: slices.Clone(e.With)}
 	}
 	s.Endpoints = eps
 	return s
