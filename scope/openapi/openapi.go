@@ -74,8 +74,11 @@ type Operation struct {
 	Pattern string // the catalog pattern of Path, e.g. "orders/*"; "" for the API root, which no pattern matches
 	// Requirements are the alternatives a token may meet, each the scopes
 	// it needs together, in catalog order; an empty one needs a valid
-	// token of any scopes. Requirement objects Gatehouse cannot meet are
-	// not here (see API.Warnings).
+	// token of any scopes. They are what the catalog enforces: requirement
+	// objects Gatehouse cannot meet are not here, an operation of a method
+	// the catalog cannot name (TRACE) or of the API root has none, and
+	// operations of one pattern and method have the same, combined (see
+	// API.Warnings).
 	Requirements [][]string
 	// Public is set for an operation that needs no token (security: [],
 	// or an empty requirement object among its alternatives).
@@ -154,7 +157,14 @@ func Parse(data []byte, opts Options) (*API, error) {
 }
 
 // load parses an OpenAPI 3.0 or 3.1 document.
-func load(data []byte) (*openapi3.T, error) {
+func load(data []byte) (doc *openapi3.T, err error) {
+	defer func() {
+		// A parser bug must not take down the process that reads the
+		// document: report it as a problem with the document.
+		if r := recover(); r != nil {
+			doc, err = nil, fmt.Errorf("the OpenAPI parser failed on this document: %v", r)
+		}
+	}()
 	if len(data) == 0 {
 		return nil, errors.New("empty document; want an OpenAPI 3.0 or 3.1 document in YAML or JSON")
 	}
@@ -164,7 +174,7 @@ func load(data []byte) (*openapi3.T, error) {
 	l.ReadFromURIFunc = func(*openapi3.Loader, *url.URL) ([]byte, error) {
 		return nil, errors.New("references to other files or URLs are not followed; put everything in one document")
 	}
-	doc, err := l.LoadFromData(data)
+	doc, err = l.LoadFromData(data)
 	if err != nil {
 		return nil, fmt.Errorf("not a valid OpenAPI document: %v", err)
 	}

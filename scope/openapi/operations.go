@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -36,6 +37,7 @@ type group struct {
 	pattern, method string
 	alts            []alt
 	paths           []string
+	ops             []int // positions in API.Operations
 }
 
 // operations reads every operation and returns the catalog's rules.
@@ -94,16 +96,8 @@ func (c *converter) operations() []scope.Rule {
 			if op.Servers != nil {
 				c.checkServers(line, what, *op.Servers)
 			}
-			o := Operation{Method: method, Path: tmpl, ID: op.OperationID, Line: line, Pattern: pattern}
+			c.api.Operations = append(c.api.Operations, Operation{Method: method, Path: tmpl, ID: op.OperationID, Line: line, Pattern: pattern})
 			alts, declared := c.security(what, line, op)
-			for _, a := range alts {
-				if a.public {
-					o.Public = true
-					continue
-				}
-				o.Requirements = append(o.Requirements, c.names(a.scopes))
-			}
-			c.api.Operations = append(c.api.Operations, o)
 			switch {
 			case !slices.Contains(catalogMethods, method):
 				c.warn(line, "%s: a catalog cannot name the method %s, so no call with it is allowed", what, method)
@@ -120,13 +114,27 @@ func (c *converter) operations() []scope.Rule {
 				g = &group{pattern: pattern, method: method, alts: alts, paths: []string{tmpl}}
 				groups[k] = g
 				order = append(order, g)
+				g.ops = append(g.ops, len(c.api.Operations)-1)
 				continue
 			}
+			g.ops = append(g.ops, len(c.api.Operations)-1)
 			g.paths = append(g.paths, tmpl)
 			c.warn(line, "%s and %s %s both match the pattern %s: a call needs what each of them needs", what, method, g.paths[0], shape)
 			if g.alts = combine(g.alts, alts); len(g.alts) > maxAlternatives {
 				c.add(line, "%s: with the other operations of the pattern %s it has more than %d combined security requirements", what, shape, maxAlternatives)
 				g.alts = nil
+			}
+		}
+	}
+	for _, g := range order {
+		for _, i := range g.ops {
+			o := &c.api.Operations[i]
+			for _, a := range g.alts {
+				if a.public {
+					o.Public = true
+				} else {
+					o.Requirements = append(o.Requirements, c.names(a.scopes))
+				}
 			}
 		}
 	}
@@ -291,6 +299,9 @@ func patternOf(tmpl string) (pattern, shape, msg string) {
 	if !strings.HasPrefix(tmpl, "/") {
 		return "", "", `a path template starts with "/"`
 	}
+	if !utf8.ValidString(tmpl) {
+		return "", "", "not valid UTF-8"
+	}
 	var segs, shapes []string
 	for raw := range strings.SplitSeq(tmpl[1:], "/") {
 		if raw == "" {
@@ -311,6 +322,8 @@ func patternOf(tmpl string) (pattern, shape, msg string) {
 			return "", "", fmt.Sprintf("a %q segment", seg)
 		case strings.Contains(seg, "/"):
 			return "", "", fmt.Sprintf(`segment %q holds an encoded "/"`, raw)
+		case !utf8.ValidString(seg):
+			return "", "", fmt.Sprintf("segment %q is not valid UTF-8", raw)
 		case strings.Contains(seg, "*"):
 			return "", "", fmt.Sprintf(`segment %q holds a "*", which is a wildcard in Gatehouse's patterns`, raw)
 		}
