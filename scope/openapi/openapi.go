@@ -278,7 +278,7 @@ func (c *converter) readSchemes() {
 	}
 	type decl struct {
 		name, desc, where string
-		line              int
+		line, col         int
 	}
 	var decls []decl
 	names := make([]string, 0, len(c.doc.Components.SecuritySchemes))
@@ -327,21 +327,25 @@ func (c *converter) readSchemes() {
 			if f.flow == nil {
 				continue
 			}
-			lines := make(map[string]int)
+			locs := make(map[string]openapi3.Location)
 			if f.flow.Origin != nil {
 				for _, loc := range f.flow.Origin.Sequences["scopes"] {
-					lines[loc.Name] = loc.Line
+					locs[loc.Name] = loc
 				}
 			}
 			for sc, desc := range f.flow.Scopes {
 				s.scopes[sc] = true
-				decls = append(decls, decl{sc, desc, fmt.Sprintf("scheme %q, flow %s", name, f.name), lines[sc]})
+				decls = append(decls, decl{sc, desc, fmt.Sprintf("scheme %q, flow %s", name, f.name), locs[sc].Line, locs[sc].Column})
 			}
 		}
 	}
+	// In document order (a flow mapping's scopes share a line).
 	slices.SortStableFunc(decls, func(a, b decl) int {
 		if a.line != b.line {
 			return a.line - b.line
+		}
+		if a.col != b.col {
+			return a.col - b.col
 		}
 		return strings.Compare(a.name, b.name)
 	})
