@@ -44,6 +44,20 @@
 // [Catalog.Explain] say which scopes allow a call and through which
 // endpoint.
 //
+// # Rules: AND and OR
+//
+// A catalog is a list of rules ([Rule]): a pattern, methods, and the scopes
+// a token needs all of. The rules that match a call are alternatives. In a
+// YAML catalog every endpoint of a scope is a rule of that one scope, so a
+// call is allowed to any scope with an endpoint that matches it. A catalog
+// made by [New] from a [Definition], such as the one package
+// github.com/gatehouse/gatehouse/scope/openapi derives from an OpenAPI
+// document, may also have rules that need several scopes together, or none
+// (public and any-token operations), and may be decided by the most
+// specific matching pattern alone ([Definition].MostSpecific), as OpenAPI
+// matches paths. [Catalog.Required] names a set of scopes that would allow
+// a refused call; [Catalog.RulesFor] lists the alternatives.
+//
 // The package also handles scope strings as they travel in requests and
 // tokens: [Split], [Join], and the reserved account:<id> scope ([AccountID]).
 package scope
@@ -56,8 +70,9 @@ import (
 )
 
 // A Catalog is a validated, immutable set of scopes, in the order they were
-// defined. Obtain one from [Parse], [Load] or [Default]; it is safe for
-// concurrent use.
+// defined, and the rules that say which of them allow which calls. Obtain
+// one from [Parse], [Load], [Default] or [New]; it is safe for concurrent
+// use.
 type Catalog struct {
 	scopes []Scope
 	index  map[string]int // name → position in scopes
