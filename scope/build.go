@@ -226,6 +226,9 @@ func build(scopes []Scope, rules []rule, specific, params bool) *Catalog {
 		if len(r.idx) == 0 {
 			c.open = true
 		}
+		if len(r.idx) != 1 {
+			c.multi = true
+		}
 		for _, x := range r.idx {
 			var with []string
 			if len(r.idx) > 1 {

@@ -281,7 +281,6 @@ func (l *leaf) add(ri int32, r *rule, next []int32) {
 }
 
 // allows reports whether a rule of l allows slot to a token with scopes s.
-// (node.allows, the hot path, spells it out.)
 func (l *leaf) allows(s *Set, slot int) bool {
 	return l.allow[slot].intersects(s) || l.more != nil && l.allowsMore(s, slot)
 }
@@ -324,25 +323,43 @@ func (c *Catalog) Allows(s Set, method string, segments []string) bool {
 		return false
 	}
 	slot := methodSlot(method)
-	if c.specific {
+	switch {
+	case c.specific:
 		l := c.root.decide(slot, segments)
 		return l != nil && l.allows(&s, slot)
+	case c.multi:
+		return c.root.allowsMulti(&s, slot, segments)
 	}
 	return c.root.allows(&s, slot, segments)
 }
 
+// allows is Allows for a catalog whose every rule is of one scope (as a
+// YAML catalog's): a leaf allows if its scopes for the slot meet s.
 func (n *node) allows(s *Set, slot int, segs []string) bool {
 	if len(segs) == 0 {
-		l := n.end
-		return l != nil && (l.allow[slot].intersects(s) || l.more != nil && l.allowsMore(s, slot))
+		return n.end != nil && n.end.allow[slot].intersects(s)
 	}
-	if l := n.rest; l != nil && (l.allow[slot].intersects(s) || l.more != nil && l.allowsMore(s, slot)) {
+	if n.rest != nil && n.rest.allow[slot].intersects(s) {
 		return true
 	}
 	if c := n.lit[segs[0]]; c != nil && c.allows(s, slot, segs[1:]) {
 		return true
 	}
 	return n.star != nil && n.star.allows(s, slot, segs[1:])
+}
+
+// allowsMulti is allows for a catalog with rules of several scopes or none.
+func (n *node) allowsMulti(s *Set, slot int, segs []string) bool {
+	if len(segs) == 0 {
+		return n.end != nil && n.end.allows(s, slot)
+	}
+	if n.rest != nil && n.rest.allows(s, slot) {
+		return true
+	}
+	if c := n.lit[segs[0]]; c != nil && c.allowsMulti(s, slot, segs[1:]) {
+		return true
+	}
+	return n.star != nil && n.star.allowsMulti(s, slot, segs[1:])
 }
 
 // decide returns the leaf of the most specific pattern that matches segs

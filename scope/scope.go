@@ -81,6 +81,7 @@ type Catalog struct {
 	// method decides it (Definition.MostSpecific).
 	specific bool
 	open     bool  // some rule needs no scope
+	multi    bool  // some rule needs no scope or several
 	params   bool  // {parameter} segments match one segment (New)
 	root     *node // the rules compiled for matching
 }
