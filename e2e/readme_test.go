@@ -60,7 +60,7 @@ func parseFences(doc string) ([]readmeBlock, error) {
 // readmeNotCode says why blocks in these languages are not run. A block in
 // any other language fails the test until it is run or listed.
 var readmeNotCode = map[string]string{
-	"yaml": "configuration (the scope catalog that starts with `scopes:` is saved as scopes.yaml for the scopes block)",
+	"yaml": "configuration (the scope catalog that starts with `scopes:` is saved as scopes.yaml, the OpenAPI document that starts with `openapi:` as openapi.yaml, for the blocks that use them)",
 	"":     "program output, shown as it is printed",
 }
 
@@ -114,14 +114,14 @@ func TestReadme(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README.md: %v", err)
 	}
-	run, catalog := selectReadmeBlocks(t, blocks)
+	run, files := selectReadmeBlocks(t, blocks)
 	if t.Failed() {
 		return
 	}
 
 	dir := t.TempDir()
-	if catalog != "" {
-		if err := os.WriteFile(filepath.Join(dir, "scopes.yaml"), []byte(catalog), 0o644); err != nil {
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -174,11 +174,13 @@ func TestReadme(t *testing.T) {
 	}
 }
 
-// selectReadmeBlocks returns the blocks to run, in order, and the scope
-// catalog example; it fails the test for a block that is neither run nor
-// exempt, and for an exemption that does not name exactly one block.
-func selectReadmeBlocks(t *testing.T, blocks []readmeBlock) (run []readmeBlock, catalog string) {
+// selectReadmeBlocks returns the blocks to run, in order, and the example
+// files (scopes.yaml, the scope catalog; openapi.yaml, the OpenAPI
+// document) by name; it fails the test for a block that is neither run
+// nor exempt, and for an exemption that does not name exactly one block.
+func selectReadmeBlocks(t *testing.T, blocks []readmeBlock) (run []readmeBlock, files map[string]string) {
 	t.Helper()
+	files = make(map[string]string)
 	matched := make([]int, len(readmeExempt))
 	for _, b := range blocks {
 		lang := readmeLang(b.lang)
@@ -186,8 +188,11 @@ func selectReadmeBlocks(t *testing.T, blocks []readmeBlock) (run []readmeBlock, 
 			if _, ok := readmeNotCode[lang]; !ok {
 				t.Errorf("%s: a block in a language this test does not know: run it or list it in readmeNotCode", b)
 			}
-			if lang == "yaml" && strings.HasPrefix(b.text, "scopes:") {
-				catalog = b.text
+			switch {
+			case lang == "yaml" && strings.HasPrefix(b.text, "scopes:"):
+				files["scopes.yaml"] = b.text
+			case lang == "yaml" && strings.HasPrefix(b.text, "openapi:"):
+				files["openapi.yaml"] = b.text
 			}
 			continue
 		}
@@ -208,7 +213,7 @@ func selectReadmeBlocks(t *testing.T, blocks []readmeBlock) (run []readmeBlock, 
 			t.Errorf("readmeExempt %q matches %d README blocks, want 1", e.contains, matched[i])
 		}
 	}
-	return run, catalog
+	return run, files
 }
 
 // shell is one bash session that runs README blocks in turn, like a

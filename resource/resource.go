@@ -7,8 +7,10 @@
 // Authorization header only (RFC 6750 §2.1), verifies it against the
 // issuer's published keys (RFC 8414 discovery → jwks_uri, RFC 7517), checks
 // the RFC 9068 §4 rules (typ at+jwt, an allowed alg, iss, aud, exp, nbf),
-// then checks that one of the token's scopes allows the request's method
-// and path, and that an account-restricted token acts only for its account.
+// then checks that the token's scopes allow the request's method and path
+// (one scope of a YAML catalog; or, in a catalog derived from an OpenAPI
+// document, every scope of one of the operation's security requirements),
+// and that an account-restricted token acts only for its account.
 // Refusals are RFC 6750 §3 responses: 401 with a WWW-Authenticate challenge
 // for a missing or bad token, 403 error="insufficient_scope" for a token
 // that may not call the endpoint. Handlers read the verified claims with
@@ -102,6 +104,14 @@ type Config struct {
 	// the guard might decode them and route the request somewhere other than
 	// what was checked. See scope.PathRules.
 	AllowEncodedSlashes bool
+	// AllowPublic lets a request without an Authorization header through,
+	// without claims, to an endpoint the catalog marks public
+	// (scope.Catalog.Public: an OpenAPI operation with security: [] or an
+	// empty requirement object); PublicFrom tells the handler. Off by
+	// default, so that such an endpoint still needs a valid token, of any
+	// scopes. A request that carries a token is checked as usual either
+	// way, and a bad token refused.
+	AllowPublic bool
 	// MethodOverride, if set, returns the method the API will take a
 	// request for when that is not r.Method (as some web frameworks take a
 	// "_method" parameter), or "" for none. A request with an override is
@@ -170,6 +180,16 @@ type Claims struct {
 }
 
 type claimsKey struct{}
+
+type publicKey struct{}
+
+// PublicFrom reports whether the guard let the request whose context is ctx
+// through without a token, as a call to a public endpoint
+// (Config.AllowPublic). ClaimsFrom then finds no claims.
+func PublicFrom(ctx context.Context) bool {
+	p, _ := ctx.Value(publicKey{}).(bool)
+	return p
+}
 
 // ClaimsFrom returns the claims of the access token that authorized the
 // request whose context is ctx. The Claims are shared by every request
@@ -394,6 +414,9 @@ func isToken(s string) bool {
 // access token (RFC 6750 §2.1, from the Authorization header; never from
 // the query or body) whose scopes allow its method and path (relative to
 // Config.BasePath), with the token's claims in its context (ClaimsFrom).
+// The one exception, with Config.AllowPublic, is a request without an
+// Authorization header to an endpoint the catalog marks public: it reaches
+// next without claims (PublicFrom).
 //
 // An account-restricted token (with an account_id claim) may act only for
 // its account: a request whose account header names another account is
@@ -407,7 +430,9 @@ func isToken(s string) bool {
 //   - a malformed, badly signed, expired, not yet valid or revoked token,
 //     or one for another issuer or audience: 401, error="invalid_token";
 //   - a token whose scopes do not allow the call: 403,
-//     error="insufficient_scope", scope="<the scopes that would>";
+//     error="insufficient_scope", scope="<scopes that would>": every
+//     scope that alone would, or else all the scopes of one requirement
+//     that needs several together (the one the token lacks fewest of);
 //   - an account header naming another account: 403,
 //     error="insufficient_scope";
 //   - a path outside BasePath: 404; a path that cannot be matched safely
@@ -430,6 +455,9 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 		g.refuse(w, r, outsideBasePath)
 		return
 	}
+	if g.cfg.AllowPublic && len(r.Header["Authorization"]) == 0 && g.servePublic(w, r, rel, next) {
+		return
+	}
 	e, f := g.authenticate(r.Context(), r.Header["Authorization"], now)
 	if f != nil {
 		g.refuse(w, r, f)
@@ -437,12 +465,11 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	}
 	segs, err := g.paths.Split(rel)
 	if err != nil {
-		g.refuse(w, r, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
-			desc: "the request path cannot be checked: " + err.Error()})
+		g.refuse(w, r, badPath(err))
 		return
 	}
 	if !g.catalog.Allows(e.set, r.Method, segs) {
-		g.refuse(w, r, g.insufficientScope(r.Method, segs))
+		g.refuse(w, r, g.insufficientScope(e.set, r.Method, segs))
 		return
 	}
 	if g.cfg.MethodOverride != nil {
@@ -452,7 +479,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 			return
 		}
 		if m != "" && m != r.Method && !g.catalog.Allows(e.set, m, segs) {
-			g.refuse(w, r, g.insufficientScope(m, segs))
+			g.refuse(w, r, g.insufficientScope(e.set, m, segs))
 			return
 		}
 	}
@@ -480,6 +507,33 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	next.ServeHTTP(w, r2)
 }
 
+// servePublic serves a request without a token if the catalog marks its
+// call public (and so is the method override, if any), and reports
+// whether it did; otherwise the request is checked as one without a token.
+func (g *Guard) servePublic(w http.ResponseWriter, r *http.Request, rel string, next http.Handler) bool {
+	segs, err := g.paths.Split(rel)
+	if err != nil || !g.catalog.Public(r.Method, segs) {
+		return false
+	}
+	if g.cfg.MethodOverride != nil {
+		m, err := g.cfg.MethodOverride(r)
+		if err != nil || m != "" && m != r.Method && !g.catalog.Public(m, segs) {
+			return false
+		}
+	}
+	if g.cfg.Observe != nil {
+		g.cfg.Observe(true, "")
+	}
+	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), publicKey{}, true)))
+	return true
+}
+
+// badPath is the 400 for a path that cannot be checked.
+func badPath(err error) *failure {
+	return &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
+		desc: "the request path cannot be checked: " + err.Error()}
+}
+
 // relPath returns the escaped path relative to the base path.
 func (g *Guard) relPath(p string) (string, bool) {
 	if g.base == "" {
@@ -500,12 +554,18 @@ func cut(s string, n int) string {
 	return s
 }
 
-// insufficientScope is the 403 for a call the token's scopes do not allow.
-func (g *Guard) insufficientScope(method string, segs []string) *failure {
+// insufficientScope is the 403 for a call the token's scopes s do not
+// allow. Its scope attribute names a set of scopes that would (RFC 6750
+// §3): every scope that alone allows the call, or else the scopes of one
+// rule that needs several together (scope.Catalog.Required).
+func (g *Guard) insufficientScope(s scope.Set, method string, segs []string) *failure {
 	f := &failure{status: http.StatusForbidden, code: codeInsufficientScope, reason: ReasonInsufficientScope}
-	if names := g.catalog.Allowing(method, segs); len(names) > 0 {
-		f.scope = strings.Join(names, " ")
+	if alone := g.catalog.Allowing(method, segs); len(alone) > 0 {
+		f.scope = strings.Join(alone, " ")
 		f.desc = "this call needs one of the scopes: " + f.scope
+	} else if all := g.catalog.Required(s, method, segs); len(all) > 0 {
+		f.scope = strings.Join(all, " ")
+		f.desc = "this call needs all of the scopes: " + f.scope
 	} else {
 		f.desc = "no scope allows this call"
 	}

@@ -131,3 +131,60 @@ func BenchmarkSplitPathAllows(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAllowsRules is BenchmarkAllows for a catalog as an OpenAPI
+// document derives it (scope.New, MostSpecific): n/10 services of ten
+// operations each, with AND requirements, OR alternatives, {param}
+// segments and concrete paths beside templates.
+func BenchmarkAllowsRules(b *testing.B) {
+	const n = 1000
+	var d scope.Definition
+	d.MostSpecific = true
+	for s := range n / 10 {
+		read, write, admin := fmt.Sprint("svc", s, ":read"), fmt.Sprint("svc", s, ":write"), fmt.Sprint("svc", s, ":admin")
+		d.Scopes = append(d.Scopes, scope.Scope{Name: read, Label: "R"}, scope.Scope{Name: write, Label: "W"}, scope.Scope{Name: admin, Label: "A"})
+		p := fmt.Sprint("svc", s)
+		d.Rules = append(d.Rules,
+			scope.Rule{Pattern: p + "/items", Methods: []string{"GET"}, Scopes: []string{read}},
+			scope.Rule{Pattern: p + "/items", Methods: []string{"POST"}, Scopes: []string{write}},
+			scope.Rule{Pattern: p + "/items/{id}", Methods: []string{"GET"}, Scopes: []string{read}},
+			scope.Rule{Pattern: p + "/items/{id}", Methods: []string{"DELETE"}, Scopes: []string{write, admin}},
+			scope.Rule{Pattern: p + "/items/{id}", Methods: []string{"PATCH"}, Scopes: []string{write}},
+			scope.Rule{Pattern: p + "/items/{id}", Methods: []string{"PATCH"}, Scopes: []string{admin}},
+			scope.Rule{Pattern: p + "/items/mine", Methods: []string{"GET"}, Scopes: []string{read, write}},
+			scope.Rule{Pattern: p + "/items/{id}/history", Methods: []string{"GET"}, Scopes: []string{read, admin}},
+			scope.Rule{Pattern: "tenants/{t}/" + p + "/{x}", Methods: []string{"GET"}, Scopes: []string{read}},
+			scope.Rule{Pattern: p + "/status", Methods: []string{"GET"}, Public: true},
+		)
+	}
+	c, err := scope.New(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := fmt.Sprint("svc", n/20)
+	set := c.SetOf([]string{s + ":write", s + ":admin"})
+	calls := []struct {
+		method string
+		segs   []string
+		want   bool
+	}{
+		{"DELETE", []string{s, "items", "42"}, true},
+		{"PATCH", []string{s, "items", "42"}, true},
+		{"GET", []string{s, "items", "mine"}, false},
+		{"GET", []string{s, "items", "42", "history"}, false},
+		{"GET", []string{"tenants", "acme", s, "x"}, false},
+		{"GET", []string{s, "status"}, true},
+		{"POST", []string{s, "items", "42"}, false},
+		{"DELETE", []string{"nope", "items", "42"}, false},
+	}
+	for _, call := range calls {
+		if got := c.Allows(set, call.method, call.segs); got != call.want {
+			b.Fatalf("Allows(%s %q) = %v, want %v", call.method, call.segs, got, call.want)
+		}
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		call := &calls[i%len(calls)]
+		c.Allows(set, call.method, call.segs)
+	}
+}

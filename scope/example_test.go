@@ -2,6 +2,7 @@ package scope_test
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/scope"
 )
@@ -173,4 +174,50 @@ api:
 	// scopes: [profile api]
 	// default: [api]
 	// self-service: [profile]
+}
+
+// A catalog from rules, as an OpenAPI document gives them: deleting an
+// order needs orders:write and admin together (AND); changing one needs
+// either (OR); /orders/mine takes its call before /orders/{id}.
+func ExampleNew() {
+	c, err := scope.New(scope.Definition{
+		Scopes: []scope.Scope{
+			{Name: "orders:read", Label: "Read your orders"},
+			{Name: "orders:write", Label: "Change your orders"},
+			{Name: "admin", Label: "Administer the shop"},
+		},
+		Rules: []scope.Rule{
+			{Pattern: "orders/{id}", Methods: []string{"GET"}, Scopes: []string{"orders:read"}},
+			{Pattern: "orders/{id}", Methods: []string{"DELETE"}, Scopes: []string{"orders:write", "admin"}},
+			{Pattern: "orders/{id}", Methods: []string{"PATCH"}, Scopes: []string{"orders:write"}},
+			{Pattern: "orders/{id}", Methods: []string{"PATCH"}, Scopes: []string{"admin"}},
+			{Pattern: "orders/mine", Methods: []string{"GET"}, Scopes: []string{"admin"}},
+		},
+		MostSpecific: true,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, call := range []struct{ token, method, path string }{
+		{"orders:write", "DELETE", "/orders/7"},
+		{"orders:write admin", "DELETE", "/orders/7"},
+		{"admin", "PATCH", "/orders/7"},
+		{"orders:read", "GET", "/orders/7"},
+		{"orders:read", "GET", "/orders/mine"},
+	} {
+		segs, _ := scope.SplitPath(call.path)
+		token := c.SetOf(strings.Fields(call.token))
+		if c.Allows(token, call.method, segs) {
+			fmt.Printf("%s %s with %q: allowed\n", call.method, call.path, call.token)
+		} else {
+			fmt.Printf("%s %s with %q: needs %q\n", call.method, call.path, call.token, c.Required(token, call.method, segs))
+		}
+	}
+	// Output:
+	// DELETE /orders/7 with "orders:write": needs ["orders:write" "admin"]
+	// DELETE /orders/7 with "orders:write admin": allowed
+	// PATCH /orders/7 with "admin": allowed
+	// GET /orders/7 with "orders:read": allowed
+	// GET /orders/mine with "orders:read": needs ["admin"]
 }

@@ -95,6 +95,15 @@ func Load(path string) (*Catalog, error) {
 // Parse reports every problem it finds at once, as a *[ParseError].
 func Parse(data []byte) (*Catalog, error) {
 	p := &parser{c: &Catalog{index: make(map[string]int)}}
+	if err := p.parse(data); err != nil {
+		return nil, err
+	}
+	return fromScopes(p.c.scopes), nil
+}
+
+// parse parses data into p.c.scopes, reporting every problem as a
+// *ParseError.
+func (p *parser) parse(data []byte) error {
 	root, err := document(data)
 	if err != nil {
 		p.add(nil, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
@@ -108,10 +117,23 @@ func Parse(data []byte) (*Catalog, error) {
 		for i, pr := range p.problems {
 			pe.Problems[i] = pr.msg
 		}
-		return nil, pe
+		return pe
 	}
-	p.c.root = compile(p.c.scopes)
-	return p.c, nil
+	return nil
+}
+
+// fromScopes builds the catalog of valid scopes whose endpoints are each a
+// rule of that one scope, as in a YAML catalog.
+func fromScopes(scopes []Scope) *Catalog {
+	var rules []rule
+	for i := range scopes {
+		names, idx := []string{scopes[i].Name}, []int{i}
+		for _, e := range scopes[i].Endpoints {
+			rules = append(rules, rule{Rule: Rule{Pattern: e.Pattern, Methods: e.Methods, Scopes: names}, idx: idx})
+		}
+		scopes[i].Endpoints = nil
+	}
+	return build(scopes, rules, false, false)
 }
 
 // document decodes the one YAML document in data and returns its root node,
@@ -141,6 +163,17 @@ type parser struct {
 	c          *Catalog
 	problems   []problem
 	nEndpoints int // endpoint entries seen, for maxEndpoints
+	// overlay parses a catalog for Definition.Merge: a label may be left
+	// out, and meta records which keys each scope gives.
+	overlay bool
+	meta    []scopeMeta
+}
+
+// scopeMeta is where a scope of an overlay is and which keys it gives (nil:
+// not given).
+type scopeMeta struct {
+	name                                *yaml.Node
+	label, endpoints, dflt, selfService *yaml.Node
 }
 
 type problem struct {
@@ -278,23 +311,27 @@ var scopeKeys = []string{"label", "endpoints", "default", "self_service"}
 
 func (p *parser) scopes(n *yaml.Node) {
 	for _, kv := range p.pairs(n, func(k string) string { return fmt.Sprintf("scope %q", k) }) {
-		if s, ok := p.scope(kv); ok {
+		if s, m, ok := p.scope(kv); ok {
 			p.c.index[s.Name] = len(p.c.scopes)
 			p.c.scopes = append(p.c.scopes, s)
+			p.meta = append(p.meta, m)
 		}
 	}
 }
 
 // scope checks one scope definition; ok is false if it has problems.
-func (p *parser) scope(kv pair) (s Scope, ok bool) {
+func (p *parser) scope(kv pair) (s Scope, m scopeMeta, ok bool) {
 	before := len(p.problems)
 	name := kv.key
+	m.name = kv.kn
 	if msg := checkName(name); msg != "" {
 		p.add(kv.kn, "%s", msg)
 	}
 	what := fmt.Sprintf("scope %q", name)
 	var label *yaml.Node
 	switch {
+	case isNull(kv.v) && p.overlay:
+		p.add(kv.kn, "%s: says nothing; give a label, default or self_service, or remove it", what)
 	case isNull(kv.v):
 		p.add(kv.kn, "%s: missing label", what)
 	case kv.v.Kind != yaml.MappingNode:
@@ -303,24 +340,27 @@ func (p *parser) scope(kv pair) (s Scope, ok bool) {
 		for _, f := range p.pairs(kv.v, func(k string) string { return fmt.Sprintf("%s: key %q", what, k) }) {
 			switch f.key {
 			case "label":
-				label = f.v
+				label, m.label = f.v, f.kn
 				s.Label = p.label(what, f.kn, f.v)
 			case "endpoints":
+				m.endpoints = f.kn
 				s.Endpoints = p.endpoints(what, f.v)
 			case "default":
+				m.dflt = f.kn
 				s.Default = p.flag(what, f.key, f.v)
 			case "self_service":
+				m.selfService = f.kn
 				s.SelfService = p.flag(what, f.key, f.v)
 			default:
 				p.add(f.kn, "%s: unknown key %q (valid keys: %s)", what, f.key, strings.Join(scopeKeys, ", "))
 			}
 		}
-		if label == nil {
+		if label == nil && !p.overlay {
 			p.add(kv.kn, "%s: missing label", what)
 		}
 	}
 	s.Name = name
-	return s, len(p.problems) == before
+	return s, m, len(p.problems) == before
 }
 
 // checkName returns what is wrong with a scope name, or "".

@@ -44,6 +44,20 @@
 // [Catalog.Explain] say which scopes allow a call and through which
 // endpoint.
 //
+// # Rules: AND and OR
+//
+// A catalog is a list of rules ([Rule]): a pattern, methods, and the scopes
+// a token needs all of. The rules that match a call are alternatives. In a
+// YAML catalog every endpoint of a scope is a rule of that one scope, so a
+// call is allowed to any scope with an endpoint that matches it. A catalog
+// made by [New] from a [Definition], such as the one package
+// github.com/gatehouse/gatehouse/scope/openapi derives from an OpenAPI
+// document, may also have rules that need several scopes together, or none
+// (public and any-token operations), and may be decided by the most
+// specific matching pattern alone ([Definition].MostSpecific), as OpenAPI
+// matches paths. [Catalog.Required] names a set of scopes that would allow
+// a refused call; [Catalog.RulesFor] lists the alternatives.
+//
 // The package also handles scope strings as they travel in requests and
 // tokens: [Split], [Join], and the reserved account:<id> scope ([AccountID]).
 package scope
@@ -56,12 +70,20 @@ import (
 )
 
 // A Catalog is a validated, immutable set of scopes, in the order they were
-// defined. Obtain one from [Parse], [Load] or [Default]; it is safe for
-// concurrent use.
+// defined, and the rules that say which of them allow which calls. Obtain
+// one from [Parse], [Load], [Default] or [New]; it is safe for concurrent
+// use.
 type Catalog struct {
 	scopes []Scope
 	index  map[string]int // name → position in scopes
-	root   *node          // the endpoints compiled for matching
+	rules  []rule         // every rule, in catalog order
+	// specific: the most specific pattern that has rules for a call's
+	// method decides it (Definition.MostSpecific).
+	specific bool
+	open     bool  // some rule needs no scope
+	multi    bool  // some rule needs no scope or several
+	params   bool  // {parameter} segments match one segment (New)
+	root     *node // the rules compiled for matching
 }
 
 // A Scope is one entry of a catalog.
@@ -85,6 +107,12 @@ type Endpoint struct {
 	Pattern string
 	// Methods are upper-case HTTP methods; nil means every method.
 	Methods []string
+	// With names the other scopes a token needs, besides the scope whose
+	// endpoint this is, for the endpoint to allow a call: the scopes
+	// together allow it, none of them alone (an OpenAPI security
+	// requirement naming several scopes). Nil, as always in a YAML
+	// catalog: the scope alone allows the endpoint.
+	With []string
 }
 
 // Names returns the catalog's scope names in the order they were defined.
@@ -147,7 +175,7 @@ func (s Scope) clone() Scope {
 	}
 	eps := make([]Endpoint, len(s.Endpoints))
 	for i, e := range s.Endpoints {
-		eps[i] = Endpoint{Pattern: e.Pattern, Methods: slices.Clone(e.Methods)}
+		eps[i] = Endpoint{Pattern: e.Pattern, Methods: slices.Clone(e.Methods), With: slices.Clone(e.With)}
 	}
 	s.Endpoints = eps
 	return s

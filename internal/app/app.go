@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/resource"
 	"github.com/gatehouse/gatehouse/scope"
+	"github.com/gatehouse/gatehouse/scope/openapi"
 )
 
 // Logger returns the log that cfg.Log describes, written to w.
@@ -52,6 +53,9 @@ type Deps struct {
 	Store   store.Store
 	Keys    *token.Keyring
 	Catalog *scope.Catalog
+	// APIBasePath is the base path of the API's OpenAPI document, if any:
+	// the embedded gateway's unless gateway.base_path is set.
+	APIBasePath string
 	// CSRFKey is the console's CSRF key, derived from the master key so
 	// that every node agrees.
 	CSRFKey []byte
@@ -65,10 +69,12 @@ type Deps struct {
 // the first key (and, in dev mode, the master key file) if there is none.
 // The caller closes d.Store.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, error) {
-	catalog, err := LoadCatalog(cfg)
+	api, err := LoadAPI(cfg)
 	if err != nil {
 		return nil, err
 	}
+	api.logWarnings(log)
+	catalog := api.Catalog
 	master, generated, err := token.MasterKey(cfg.Secret, cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -102,7 +108,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		st.Close()
 		return nil, err
 	}
-	return &Deps{Store: st, Keys: keys, Catalog: catalog, ClientIP: cip,
+	return &Deps{Store: st, Keys: keys, Catalog: catalog, APIBasePath: api.BasePath, ClientIP: cip,
 		CSRFKey:        deriveKey(master, "gatehouse console csrf v1"),
 		IdempotencyKey: deriveKey(master, "gatehouse admin api idempotency v1"),
 	}, nil
@@ -117,22 +123,59 @@ func deriveKey(master []byte, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-// LoadCatalog returns the configured scope catalog (the built-in one by
-// default) and refuses a revocation_feed.require_scope that is also one of
-// its scopes.
+// LoadCatalog returns the configured scope catalog (see [LoadAPI]).
 func LoadCatalog(cfg config.Config) (*scope.Catalog, error) {
-	catalog := scope.Default()
-	if cfg.ScopesFile != "" {
+	api, err := LoadAPI(cfg)
+	return api.Catalog, err
+}
+
+// API is the protected API as the configuration describes it.
+type API struct {
+	Catalog *scope.Catalog
+	// BasePath is the base path of the API's OpenAPI document (its servers'
+	// path), "" without one.
+	BasePath string
+	// Warnings are what the catalog derived from the OpenAPI document
+	// leaves out (openapi.API.Warnings), each naming the document.
+	Warnings []string
+}
+
+// LoadAPI returns the configured scope catalog: derived from api.openapi
+// with scopes_file merged in, or scopes_file alone, or the built-in one. It
+// refuses a revocation_feed.require_scope that is also one of its scopes.
+func LoadAPI(cfg config.Config) (API, error) {
+	var api API
+	switch {
+	case cfg.API.OpenAPI != "":
+		a, err := openapi.Load(cfg.API.OpenAPI, openapi.Options{ScopesFile: cfg.ScopesFile})
+		if err != nil {
+			return API{}, err
+		}
+		api.Catalog, api.BasePath = a.Catalog, a.BasePath
+		for _, w := range a.Warnings {
+			api.Warnings = append(api.Warnings, cfg.API.OpenAPI+": "+w)
+		}
+	case cfg.ScopesFile != "":
 		c, err := scope.Load(cfg.ScopesFile)
 		if err != nil {
-			return nil, err
+			return API{}, err
 		}
-		catalog = c
+		api.Catalog = c
+	default:
+		api.Catalog = scope.Default()
 	}
-	if sc := cfg.RevocationFeed.RequireScope; sc != "" && catalog.Has(sc) {
-		return nil, fmt.Errorf("revocation_feed.require_scope %q is also a scope of the catalog, so every client allowed it for the API could read the feed; choose a name of its own, e.g. gatehouse:revocations", sc)
+	if sc := cfg.RevocationFeed.RequireScope; sc != "" && api.Catalog.Has(sc) {
+		return API{}, fmt.Errorf("revocation_feed.require_scope %q is also a scope of the catalog, so every client allowed it for the API could read the feed; choose a name of its own, e.g. gatehouse:revocations", sc)
 	}
-	return catalog, nil
+	return api, nil
+}
+
+// logWarnings logs what the catalog derived from the OpenAPI document
+// leaves out.
+func (a API) logWarnings(log *slog.Logger) {
+	for _, w := range a.Warnings {
+		log.Warn("OpenAPI document: " + w)
+	}
 }
 
 // ClientService is the client service as every command and the console use
@@ -268,7 +311,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	gw, err := embeddedGateway(cfg, d.Catalog, reg, log) // nil unless gateway.enabled
+	gw, err := embeddedGateway(cfg, API{Catalog: d.Catalog, BasePath: d.APIBasePath}, reg, log) // nil unless gateway.enabled
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,12 +17,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/resource"
-	"github.com/gatehouse/gatehouse/scope"
 )
 
 // gatewayConfig is the gateway that cfg's gateway section describes, with
-// cfg's issuer, token audience and the catalog. cfg is validated.
-func gatewayConfig(cfg config.Config, catalog *scope.Catalog, reg *prometheus.Registry, log *slog.Logger) (gateway.Config, error) {
+// cfg's issuer, token audience and the API's catalog; its base path is
+// gateway.base_path, or else the OpenAPI document's. cfg is validated.
+func gatewayConfig(cfg config.Config, api API, reg *prometheus.Registry, log *slog.Logger) (gateway.Config, error) {
 	g := cfg.Gateway
 	up, err := url.Parse(g.Upstream) // checked by config.Validate
 	if err != nil {
@@ -43,8 +44,9 @@ func gatewayConfig(cfg config.Config, catalog *scope.Catalog, reg *prometheus.Re
 		Resource: resource.Config{
 			Issuer:         cfg.Issuer,
 			Audience:       audience,
-			Catalog:        catalog,
-			BasePath:       g.BasePath,
+			Catalog:        api.Catalog,
+			BasePath:       cmp.Or(g.BasePath, api.BasePath),
+			AllowPublic:    g.AllowPublic,
 			AccountHeader:  g.AccountHeader,
 			RevocationPoll: poll,
 			ClientID:       g.ClientID,
@@ -59,12 +61,12 @@ func gatewayConfig(cfg config.Config, catalog *scope.Catalog, reg *prometheus.Re
 // embeddedGateway returns the gateway of the config's gateway section, to
 // run inside serve with the server's issuer and scope catalog; nil when the
 // section is disabled.
-func embeddedGateway(cfg config.Config, catalog *scope.Catalog, reg *prometheus.Registry, log *slog.Logger) (*gatewayServer, error) {
+func embeddedGateway(cfg config.Config, api API, reg *prometheus.Registry, log *slog.Logger) (*gatewayServer, error) {
 	if !cfg.Gateway.Enabled {
 		return nil, nil
 	}
 	// serve's metrics listener serves both.
-	gcfg, err := gatewayConfig(cfg, catalog, reg, log.With("component", "gateway"))
+	gcfg, err := gatewayConfig(cfg, api, reg, log.With("component", "gateway"))
 	if err != nil {
 		return nil, err
 	}
@@ -75,16 +77,17 @@ func embeddedGateway(cfg config.Config, catalog *scope.Catalog, reg *prometheus.
 // that [config.Config.ValidateGateway] accepted: its gateway section, issuer,
 // scopes file, metrics listener and log. It serves until ctx is done.
 func RunGateway(ctx context.Context, cfg config.Config, stderr io.Writer) error {
-	catalog, err := LoadCatalog(cfg)
+	api, err := LoadAPI(cfg)
 	if err != nil {
 		return err
 	}
 	log := Logger(cfg, stderr)
+	api.logWarnings(log)
 	var reg *prometheus.Registry
 	if cfg.MetricsAddr != "" {
 		reg = newRegistry()
 	}
-	gcfg, err := gatewayConfig(cfg, catalog, reg, log)
+	gcfg, err := gatewayConfig(cfg, api, reg, log)
 	if err != nil {
 		return err
 	}
@@ -132,6 +135,9 @@ func startGateway(addr string, cfg gateway.Config) (*gatewayServer, error) {
 	desc := []any{"addr", "http://" + ln.Addr().String(), "upstream", cfg.Upstream.Redacted(), "issuer", cfg.Resource.Issuer}
 	if cfg.Resource.BasePath != "" {
 		desc = append(desc, "base_path", cfg.Resource.BasePath)
+	}
+	if cfg.Resource.AllowPublic {
+		desc = append(desc, "allow_public", true)
 	}
 	return &gatewayServer{
 		gw: gw,

@@ -13,9 +13,9 @@ import (
 // config.LoadGateway); the secret is only ever read from
 // GATEHOUSE_GATEWAY_CLIENT_SECRET, so it shows in no process listing.
 type gatewayFlags struct {
-	upstream, issuer, audience, scopesFile, addr, basePath, accountHeader, clientID string
-	revocationPoll, upstreamTimeout, metricsAddr                                    string
-	allowEncodedSlashes, allowMethodOverrideParam, pprof                            bool
+	upstream, issuer, audience, scopesFile, openAPIFile, addr, basePath, accountHeader, clientID string
+	revocationPoll, upstreamTimeout, metricsAddr                                                 string
+	allowEncodedSlashes, allowMethodOverrideParam, allowPublic, pprof                            bool
 }
 
 func (e *env) gatewayCmd() *cobra.Command {
@@ -54,8 +54,10 @@ in GATEHOUSE_GATEWAY_CLIENT_SECRET (it is never a flag).`,
 	f.StringVar(&gf.issuer, "issuer", "", "issuer URL of the authorization server (its JWKS and revocation feed are found from it); env GATEHOUSE_GATEWAY_ISSUER")
 	f.StringVar(&gf.audience, "audience", "", "audience the tokens must name (default: the issuer, the server's default aud); env GATEHOUSE_GATEWAY_AUDIENCE")
 	f.StringVar(&gf.scopesFile, "scopes", "", "scope catalog file, the same as the server's (default: the built-in catalog); env GATEHOUSE_GATEWAY_SCOPES")
+	f.StringVar(&gf.openAPIFile, "openapi", "", "the API's OpenAPI 3.0/3.1 document, the same as the server's: derive the scope catalog from it (its servers' path is the default --base-path); env GATEHOUSE_GATEWAY_OPENAPI")
+	f.BoolVar(&gf.allowPublic, "allow-public", false, "pass calls without a token on to operations the OpenAPI document marks public (security: []) (default: they need a valid token too); env GATEHOUSE_GATEWAY_ALLOW_PUBLIC")
 	f.StringVar(&gf.addr, "addr", config.DefaultGatewayAddr, "listen address; env GATEHOUSE_GATEWAY_ADDR")
-	f.StringVar(&gf.basePath, "base-path", "", "base path of the API, e.g. /api: catalog paths are relative to it and other paths are refused (the upstream sees the path unchanged); env GATEHOUSE_GATEWAY_BASE_PATH")
+	f.StringVar(&gf.basePath, "base-path", "", "base path of the API, e.g. /api: catalog paths are relative to it and other paths are refused (the upstream sees the path unchanged; default: the OpenAPI document's, if any); env GATEHOUSE_GATEWAY_BASE_PATH")
 	f.StringVar(&gf.accountHeader, "account-header", def.Gateway.AccountHeader, "request header naming the account, for account-restricted tokens; env GATEHOUSE_GATEWAY_ACCOUNT_HEADER")
 	f.StringVar(&gf.clientID, "client-id", "", "client ID for a revocation feed that requires a client (secret from GATEHOUSE_GATEWAY_CLIENT_SECRET); env GATEHOUSE_GATEWAY_CLIENT_ID")
 	f.StringVar(&gf.revocationPoll, "revocation-poll", def.Gateway.RevocationPoll.String(), "how often to read the revocation feed; 0 turns revocation checks off; env GATEHOUSE_GATEWAY_REVOCATION_POLL")
@@ -85,6 +87,7 @@ func (e *env) gatewayConfig(cmd *cobra.Command, gf *gatewayFlags) (config.Config
 		{"issuer", &gf.issuer, &cfg.Issuer},
 		{"audience", &gf.audience, &cfg.Gateway.Audience},
 		{"scopes", &gf.scopesFile, &cfg.ScopesFile},
+		{"openapi", &gf.openAPIFile, &cfg.API.OpenAPI},
 		{"addr", &gf.addr, &cfg.Gateway.Addr},
 		{"base-path", &gf.basePath, &cfg.Gateway.BasePath},
 		{"account-header", &gf.accountHeader, &cfg.Gateway.AccountHeader},
@@ -117,6 +120,9 @@ func (e *env) gatewayConfig(cmd *cobra.Command, gf *gatewayFlags) (config.Config
 	}
 	if fl.Changed("allow-method-override-param") {
 		cfg.Gateway.AllowMethodOverrideParam = gf.allowMethodOverrideParam
+	}
+	if fl.Changed("allow-public") {
+		cfg.Gateway.AllowPublic = gf.allowPublic
 	}
 	if fl.Changed("pprof") {
 		cfg.MetricsPprof = gf.pprof

@@ -12,7 +12,7 @@ import (
 )
 
 func (e *env) serveCmd(df *dataFlags) *cobra.Command {
-	var addr, issuer, scopesFile, metricsAddr string
+	var addr, issuer, scopesFile, openAPIFile, metricsAddr string
 	var withPprof bool
 	var tokenAliases []string
 	cmd := &cobra.Command{
@@ -33,6 +33,9 @@ under ./gatehouse-data and listens on 127.0.0.1:8080.`,
 				if fl.Changed("scopes") {
 					c.ScopesFile = scopesFile
 				}
+				if fl.Changed("openapi") {
+					c.API.OpenAPI = openAPIFile
+				}
 				if fl.Changed("metrics-addr") {
 					c.MetricsAddr = metricsAddr
 				}
@@ -52,7 +55,8 @@ under ./gatehouse-data and listens on 127.0.0.1:8080.`,
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address; env GATEHOUSE_ADDR")
 	f.StringVar(&issuer, "issuer", "", "issuer URL, the base of every advertised endpoint (default http://ADDR); env GATEHOUSE_ISSUER")
-	f.StringVar(&scopesFile, "scopes", "", "scope catalog file (YAML; default: the built-in catalog); env GATEHOUSE_SCOPES")
+	f.StringVar(&scopesFile, "scopes", "", "scope catalog file (YAML; default: the built-in catalog; with --openapi, merged into the derived one); env GATEHOUSE_SCOPES")
+	f.StringVar(&openAPIFile, "openapi", "", "the API's OpenAPI 3.0/3.1 document (YAML or JSON): derive the scope catalog from it; env GATEHOUSE_OPENAPI")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "listen address of /metrics, apart from --addr (default: metrics are not served); env GATEHOUSE_METRICS_ADDR")
 	f.BoolVar(&withPprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on --metrics-addr")
 	f.StringArrayVar(&tokenAliases, "token-alias", nil, "extra path of the token endpoint besides /oauth/token (repeatable; replaces the default "+

@@ -54,6 +54,7 @@ type Config struct {
 	OAuth          OAuthConfig          `yaml:"oauth"` // authorization code and refresh tokens
 	Cache          CacheConfig          `yaml:"cache"` // the client cache's bounded staleness
 	AdminAPI       AdminAPIConfig       `yaml:"admin_api"`
+	API            APIConfig            `yaml:"api"` // the protected API's OpenAPI document
 	// ShutdownTimeout is how long serve waits for requests in flight when
 	// stopping; 0 closes connections at once.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -148,6 +149,7 @@ var envVars = []envVar{
 	{"GATEHOUSE_ISSUER", str(func(c *Config) *string { return &c.Issuer })},
 	{"GATEHOUSE_SECRET", str(func(c *Config) *string { return &c.Secret })},
 	{"GATEHOUSE_SCOPES", str(func(c *Config) *string { return &c.ScopesFile })},
+	{"GATEHOUSE_OPENAPI", str(func(c *Config) *string { return &c.API.OpenAPI })},
 	{"GATEHOUSE_METRICS_ADDR", str(func(c *Config) *string { return &c.MetricsAddr })},
 	{"GATEHOUSE_LOG_FORMAT", str(func(c *Config) *string { return &c.Log.Format })},
 	{"GATEHOUSE_LOG_LEVEL", str(func(c *Config) *string { return &c.Log.Level })},
@@ -170,7 +172,7 @@ var envVars = []envVar{
 //
 // Environment variables: GATEHOUSE_ADDR, GATEHOUSE_DATA_DIR,
 // GATEHOUSE_DATABASE_URL, GATEHOUSE_ISSUER, GATEHOUSE_SECRET,
-// GATEHOUSE_SCOPES (scopes_file), GATEHOUSE_METRICS_ADDR, GATEHOUSE_LOG_FORMAT,
+// GATEHOUSE_SCOPES (scopes_file), GATEHOUSE_OPENAPI (api.openapi), GATEHOUSE_METRICS_ADDR, GATEHOUSE_LOG_FORMAT,
 // GATEHOUSE_LOG_LEVEL, GATEHOUSE_TOKEN_ALIASES (token.alias_paths,
 // comma-separated; replaces the default list), GATEHOUSE_GATEWAY_CLIENT_SECRET
 // (gateway.client_id's secret). [EnvVars] lists every variable.

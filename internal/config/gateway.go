@@ -36,6 +36,10 @@ type GatewayConfig struct {
 	// AllowEncodedSlashes passes paths with an encoded "/" (%2F) on, still
 	// encoded, matched as part of one segment; false refuses them (400).
 	AllowEncodedSlashes bool `yaml:"allow_encoded_slashes"`
+	// AllowPublic passes calls without a token on to operations the
+	// OpenAPI document (api.openapi) marks public (security: []); false
+	// makes them need a valid token, of any scopes.
+	AllowPublic bool `yaml:"allow_public"`
 	// AllowMethodOverrideParam passes a _method query parameter on, and
 	// the token must then allow both the request's method and the
 	// parameter's; false refuses such a request (400).

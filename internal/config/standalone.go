@@ -13,7 +13,7 @@ import (
 // the GATEHOUSE_GATEWAY_* environment (and GATEHOUSE_LOG_*) as read by
 // getenv. The CLI then applies its flags and calls
 // [Config.ValidateGateway]. Only the gateway section, Issuer, ScopesFile,
-// MetricsAddr, MetricsPprof, Log and ShutdownTimeout are used.
+// API, MetricsAddr, MetricsPprof, Log and ShutdownTimeout are used.
 func LoadGateway(getenv func(string) string) (Config, error) {
 	cfg := Default()
 	cfg.Addr = "" // no authorization server here
@@ -51,6 +51,7 @@ func (c *Config) ValidateGateway() error {
 	}
 	c.checkLog(&p)
 	c.checkGateway(&p)
+	c.checkAPI(&p, "GATEHOUSE_GATEWAY_OPENAPI")
 	c.checkMetrics(&p)
 	if len(p) == 0 {
 		return nil
@@ -72,6 +73,9 @@ var gatewayFlagNames = strings.NewReplacer(
 	"gateway.account_header", "--account-header",
 	"gateway.revocation_poll", "--revocation-poll",
 	"gateway.client_id", "--client-id",
+	"gateway.allow_public", "--allow-public",
+	"api.openapi", "--openapi",
+	"GATEHOUSE_GATEWAY_OPENAPI, --openapi", "--openapi, GATEHOUSE_GATEWAY_OPENAPI",
 	"metrics_pprof", "--pprof",
 	"metrics_addr", "--metrics-addr",
 	"issuer is required", "--issuer is required",
@@ -120,6 +124,8 @@ var gatewayEnv = []envVar{
 	{"GATEHOUSE_GATEWAY_ISSUER", str(func(c *Config) *string { return &c.Issuer })},
 	{"GATEHOUSE_GATEWAY_AUDIENCE", str(func(c *Config) *string { return &c.Gateway.Audience })},
 	{"GATEHOUSE_GATEWAY_SCOPES", str(func(c *Config) *string { return &c.ScopesFile })},
+	{"GATEHOUSE_GATEWAY_OPENAPI", str(func(c *Config) *string { return &c.API.OpenAPI })},
+	{"GATEHOUSE_GATEWAY_ALLOW_PUBLIC", boolean(func(c *Config) *bool { return &c.Gateway.AllowPublic })},
 	{"GATEHOUSE_GATEWAY_ADDR", str(func(c *Config) *string { return &c.Gateway.Addr })},
 	{"GATEHOUSE_GATEWAY_BASE_PATH", str(func(c *Config) *string { return &c.Gateway.BasePath })},
 	{"GATEHOUSE_GATEWAY_ACCOUNT_HEADER", str(func(c *Config) *string { return &c.Gateway.AccountHeader })},

@@ -71,9 +71,10 @@ func newProxy(upstream *url.URL, tr http.RoundTripper, hr headerRules, paths sco
 		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := resource.ClaimsFrom(r.Context()); !ok {
-			// Not reached behind the guard; refuse rather than pass on an
-			// unauthenticated request.
+		if _, ok := resource.ClaimsFrom(r.Context()); !ok && !resource.PublicFrom(r.Context()) {
+			// Not reached behind the guard (which lets a request without
+			// claims through only as a public call, with AllowPublic);
+			// refuse rather than pass on an unauthenticated request.
 			log.Error("gateway: request reached the proxy without verified claims", "method", r.Method, "path", r.URL.Path)
 			writeJSONError(w, http.StatusInternalServerError, "server_error", "the gateway could not authorize the request")
 			return
