@@ -20,7 +20,8 @@ import (
 )
 
 // gatewayConfig is the gateway that cfg's gateway section describes, with
-// cfg's issuer, token audience and the catalog. cfg is validated.
+// cfg's issuer, token audience, CORS origins and the catalog. cfg is
+// validated.
 func gatewayConfig(cfg config.Config, catalog *scope.Catalog, reg *prometheus.Registry, log *slog.Logger) (gateway.Config, error) {
 	g := cfg.Gateway
 	up, err := url.Parse(g.Upstream) // checked by config.Validate
@@ -38,6 +39,7 @@ func gatewayConfig(cfg config.Config, catalog *scope.Catalog, reg *prometheus.Re
 	gcfg := gateway.Config{
 		Upstream:        up,
 		UpstreamTimeout: time.Duration(g.UpstreamTimeout),
+		CORSOrigins:     cfg.CORS.AllowedOrigins,
 		Logger:          log,
 		Registry:        reg,
 		Resource: resource.Config{

@@ -65,6 +65,7 @@ func (c *Config) Validate() error {
 	c.checkToken(&p)
 	c.checkKeys(&p)
 	c.checkGateway(&p)
+	c.checkCORS(&p, false)
 	c.checkMetrics(&p)
 	c.checkRevocationFeed(&p)
 	c.checkOAuth(&p)
