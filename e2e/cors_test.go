@@ -87,7 +87,7 @@ func TestCORSWithoutConfiguration(t *testing.T) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 401 || resp.Header.Get("Access-Control-Allow-Origin") != issuerOrigin ||
-		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "Www-Authenticate") {
+		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
 		t.Errorf("GET without a token from the issuer's origin: got %d %v; want 401 a page there can read, WWW-Authenticate exposed", resp.StatusCode, resp.Header)
 	}
 

@@ -108,30 +108,22 @@ func New(p Policy) (func(http.Handler) http.Handler, error) {
 		}
 		c.methods[m] = true
 	}
-	names := func(what string, list []string) ([]string, error) {
-		out := make([]string, len(list))
-		for i, h := range list {
-			if !isToken(h) {
-				return nil, fmt.Errorf("cors: %s %q is not a header name", what, h)
-			}
-			out[i] = http.CanonicalHeaderKey(h)
+	// Header names are sent as spelled here (browsers compare them
+	// without case).
+	for _, h := range p.Headers {
+		if !isToken(h) {
+			return nil, fmt.Errorf("cors: request header %q is not a header name", h)
 		}
-		return out, nil
-	}
-	headers, err := names("request header", p.Headers)
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range headers {
 		c.headers[strings.ToLower(h)] = true
 	}
-	expose, err := names("exposed header", p.Expose)
-	if err != nil {
-		return nil, err
+	for _, h := range p.Expose {
+		if !isToken(h) {
+			return nil, fmt.Errorf("cors: exposed header %q is not a header name", h)
+		}
 	}
 	c.allowMethods = strings.Join(p.Methods, ", ")
-	c.allowHeaders = strings.Join(headers, ", ")
-	c.expose = strings.Join(expose, ", ")
+	c.allowHeaders = strings.Join(p.Headers, ", ")
+	c.expose = strings.Join(p.Expose, ", ")
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.serve(w, r, next) })
 	}, nil

@@ -15,8 +15,8 @@ import (
 var policy = cors.Policy{
 	Origins: []string{"https://app.example", "HTTP://Localhost:3000", "https://tools.example:443", "http://[0:0::1]:8000"},
 	Methods: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"},
-	Headers: []string{"authorization", "Content-Type", "X-Account"},
-	Expose:  []string{"www-authenticate", "Retry-After"},
+	Headers: []string{"Authorization", "Content-Type", "X-Account"},
+	Expose:  []string{"WWW-Authenticate", "Retry-After"},
 }
 
 // serve sends a request through p's middleware to a handler that answers
@@ -64,7 +64,7 @@ func TestActualRequests(t *testing.T) {
 	allowed := func(o string) map[string]string {
 		return map[string]string{
 			"Access-Control-Allow-Origin":   o,
-			"Access-Control-Expose-Headers": "Www-Authenticate, Retry-After",
+			"Access-Control-Expose-Headers": "WWW-Authenticate, Retry-After",
 			"Vary":                          "Origin",
 		}
 	}

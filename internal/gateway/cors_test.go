@@ -118,7 +118,7 @@ func TestCORSRefusals(t *testing.T) {
 			}
 			want := map[string]string{
 				"Access-Control-Allow-Origin":   appOrigin,
-				"Access-Control-Expose-Headers": "Www-Authenticate, Retry-After",
+				"Access-Control-Expose-Headers": "WWW-Authenticate, Retry-After",
 				"Vary":                          "Origin",
 			}
 			if diff := cmp.Diff(want, corsOf(resp.Header)); diff != "" {
@@ -160,7 +160,7 @@ func TestCORSUpstreamHeaders(t *testing.T) {
 	resp, _ := do(t, "GET", gw+"/api/records/1", tok, http.Header{"Origin": {appOrigin}}, nil)
 	want := map[string]string{
 		"Access-Control-Allow-Origin":   appOrigin,
-		"Access-Control-Expose-Headers": "Www-Authenticate, Retry-After",
+		"Access-Control-Expose-Headers": "WWW-Authenticate, Retry-After",
 		"Vary":                          "Origin, Accept-Encoding",
 	}
 	if diff := cmp.Diff(want, corsOf(resp.Header)); resp.StatusCode != 200 || diff != "" {

@@ -68,7 +68,7 @@ func corsOf(r response) map[string]string {
 func TestCORSRoutes(t *testing.T) {
 	h := corsHarness(t)
 	const preflightVary = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
-	tokenExpose := "Www-Authenticate, Retry-After"
+	tokenExpose := "WWW-Authenticate, Retry-After"
 	for _, tc := range []struct {
 		path, method, askHeaders string
 		wantMethods, wantHeaders string
@@ -174,7 +174,7 @@ func TestCORSTokenEndpointProtections(t *testing.T) {
 		if got := r.header.Get("Access-Control-Allow-Origin"); got != appOrigin {
 			t.Errorf("Access-Control-Allow-Origin: got %q, want %q", got, appOrigin)
 		}
-		if got := r.header.Get("Access-Control-Expose-Headers"); !strings.Contains(got, "Www-Authenticate") || !strings.Contains(got, "Retry-After") {
+		if got := r.header.Get("Access-Control-Expose-Headers"); !strings.Contains(got, "WWW-Authenticate") || !strings.Contains(got, "Retry-After") {
 			t.Errorf("Access-Control-Expose-Headers: got %q, want WWW-Authenticate and Retry-After", got)
 		}
 	}
