@@ -224,6 +224,8 @@ func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consent
 		RememberSuccess:     time.Duration(rl.RememberSuccess),
 		MaxStaleness:        time.Duration(cfg.Cache.MaxStaleness),
 		RevocationFeedScope: cfg.RevocationFeed.RequireScope,
+		CORSOrigins:         cfg.CORS.AllowedOrigins,
+		CORSPublicOrigins:   cfg.CORS.PublicOrigins,
 		ClientIP:            d.ClientIP,
 		Registry:            reg,
 		Logger:              log,

@@ -20,8 +20,9 @@ import (
 )
 
 // gatewayConfig is the gateway that cfg's gateway section describes, with
-// cfg's issuer, token audience and the API's catalog; its base path is
-// gateway.base_path, or else the OpenAPI document's. cfg is validated.
+// cfg's issuer, token audience, CORS origins and the API's catalog; its
+// base path is gateway.base_path, or else the OpenAPI document's. cfg is
+// validated.
 func gatewayConfig(cfg config.Config, api API, reg *prometheus.Registry, log *slog.Logger) (gateway.Config, error) {
 	g := cfg.Gateway
 	up, err := url.Parse(g.Upstream) // checked by config.Validate
@@ -39,6 +40,7 @@ func gatewayConfig(cfg config.Config, api API, reg *prometheus.Registry, log *sl
 	gcfg := gateway.Config{
 		Upstream:        up,
 		UpstreamTimeout: time.Duration(g.UpstreamTimeout),
+		CORSOrigins:     cfg.CORS.AllowedOrigins,
 		Logger:          log,
 		Registry:        reg,
 		Resource: resource.Config{

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/internal/app"
@@ -14,7 +16,7 @@ import (
 // GATEHOUSE_GATEWAY_CLIENT_SECRET, so it shows in no process listing.
 type gatewayFlags struct {
 	upstream, issuer, audience, scopesFile, openAPIFile, addr, basePath, accountHeader, clientID string
-	revocationPoll, upstreamTimeout, metricsAddr                                                 string
+	revocationPoll, upstreamTimeout, metricsAddr, corsOrigins                                    string
 	allowEncodedSlashes, allowMethodOverrideParam, allowPublic, pprof                            bool
 }
 
@@ -35,6 +37,9 @@ encoding are refused (400), and so is a _method query parameter, unless
 Method override headers are never passed on.
 
 /healthz is answered by the gateway itself; every other path is the API's.
+CORS preflights are answered by the gateway too, without a token: pages on
+the issuer's origin and on --cors-allowed-origins may call the API from a
+browser.
 With --metrics-addr, /metrics is served on a listener of its own.
 
 If the revocation feed requires a client, give --client-id and set the secret
@@ -66,6 +71,7 @@ in GATEHOUSE_GATEWAY_CLIENT_SECRET (it is never a flag).`,
 	f.BoolVar(&gf.allowMethodOverrideParam, "allow-method-override-param", false, "pass a _method query parameter on; the token must then allow both the request's method and the parameter's (default: refuse it, 400); env GATEHOUSE_GATEWAY_ALLOW_METHOD_OVERRIDE_PARAM")
 	f.StringVar(&gf.metricsAddr, "metrics-addr", "", "listen address of /metrics, apart from --addr (default: metrics are not served); env GATEHOUSE_GATEWAY_METRICS_ADDR")
 	f.BoolVar(&gf.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on --metrics-addr")
+	f.StringVar(&gf.corsOrigins, "cors-allowed-origins", "", "origins, comma-separated (e.g. https://app.example), whose pages may call the API from a browser, besides the issuer's, which always may; env GATEHOUSE_GATEWAY_CORS_ALLOWED_ORIGINS")
 	return cmd
 }
 
@@ -126,6 +132,9 @@ func (e *env) gatewayConfig(cmd *cobra.Command, gf *gatewayFlags) (config.Config
 	}
 	if fl.Changed("pprof") {
 		cfg.MetricsPprof = gf.pprof
+	}
+	if fl.Changed("cors-allowed-origins") {
+		cfg.CORS.AllowedOrigins = config.PathList(strings.Split(gf.corsOrigins, ","))
 	}
 	if err := cfg.ValidateGateway(); err != nil {
 		return cfg, usageError{err}

@@ -55,6 +55,9 @@ type Config struct {
 	Cache          CacheConfig          `yaml:"cache"` // the client cache's bounded staleness
 	AdminAPI       AdminAPIConfig       `yaml:"admin_api"`
 	API            APIConfig            `yaml:"api"` // the protected API's OpenAPI document
+	// CORS says which pages on other origins may call the server's token
+	// endpoint, revocation feed, metadata and JWKS, and the gateway.
+	CORS CORSConfig `yaml:"cors"`
 	// ShutdownTimeout is how long serve waits for requests in flight when
 	// stopping; 0 closes connections at once.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -159,6 +162,8 @@ var envVars = []envVar{
 		c.Token.AliasPaths = PathList(strings.Split(s, ","))
 		return nil
 	}},
+	{"GATEHOUSE_CORS_ALLOWED_ORIGINS", list(func(c *Config) *[]string { return &c.CORS.AllowedOrigins })},
+	{"GATEHOUSE_CORS_PUBLIC_ORIGINS", list(func(c *Config) *[]string { return &c.CORS.PublicOrigins })},
 }
 
 // Load returns the defaults, overridden by the YAML file at path (if path
@@ -175,7 +180,9 @@ var envVars = []envVar{
 // GATEHOUSE_SCOPES (scopes_file), GATEHOUSE_OPENAPI (api.openapi), GATEHOUSE_METRICS_ADDR, GATEHOUSE_LOG_FORMAT,
 // GATEHOUSE_LOG_LEVEL, GATEHOUSE_TOKEN_ALIASES (token.alias_paths,
 // comma-separated; replaces the default list), GATEHOUSE_GATEWAY_CLIENT_SECRET
-// (gateway.client_id's secret). [EnvVars] lists every variable.
+// (gateway.client_id's secret), GATEHOUSE_CORS_ALLOWED_ORIGINS and
+// GATEHOUSE_CORS_PUBLIC_ORIGINS (cors.allowed_origins, cors.public_origins;
+// comma-separated). [EnvVars] lists every variable.
 func Load(path string, getenv func(string) string) (Config, error) {
 	cfg := Default()
 	if path == "" && getenv != nil {
@@ -203,7 +210,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 
 // PathList trims each of paths and drops the empty ones, so that a list
 // given as "/a, /b" or as a flag set to "" (no aliases) means what it says.
-// The result is never nil.
+// The result is never nil. Lists of origins are read the same way.
 func PathList(paths []string) []string {
 	out := make([]string, 0, len(paths))
 	for _, p := range paths {

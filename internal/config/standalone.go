@@ -13,7 +13,8 @@ import (
 // the GATEHOUSE_GATEWAY_* environment (and GATEHOUSE_LOG_*) as read by
 // getenv. The CLI then applies its flags and calls
 // [Config.ValidateGateway]. Only the gateway section, Issuer, ScopesFile,
-// API, MetricsAddr, MetricsPprof, Log and ShutdownTimeout are used.
+// API, MetricsAddr, MetricsPprof, Log, CORS.AllowedOrigins and ShutdownTimeout
+// are used.
 func LoadGateway(getenv func(string) string) (Config, error) {
 	cfg := Default()
 	cfg.Addr = "" // no authorization server here
@@ -34,9 +35,10 @@ func LoadGateway(getenv func(string) string) (Config, error) {
 }
 
 // ValidateGateway is [Config.Validate] for `gatehouse gateway`: the same
-// checks of the gateway section, plus the issuer (required: the gateway
-// has no server of its own to derive it from), the metrics listener and
-// the log. Problems name the command's flags.
+// checks of the gateway section and of cors.allowed_origins, plus the
+// issuer (required: the gateway has no server of its own to derive it
+// from), the metrics listener and the log. Problems name the command's
+// flags.
 func (c *Config) ValidateGateway() error {
 	var p problems
 	c.Gateway.Enabled = true
@@ -52,6 +54,7 @@ func (c *Config) ValidateGateway() error {
 	c.checkLog(&p)
 	c.checkGateway(&p)
 	c.checkAPI(&p, "GATEHOUSE_GATEWAY_OPENAPI")
+	c.checkCORS(&p, true)
 	c.checkMetrics(&p)
 	if len(p) == 0 {
 		return nil
@@ -76,6 +79,7 @@ var gatewayFlagNames = strings.NewReplacer(
 	"gateway.allow_public", "--allow-public",
 	"api.openapi", "--openapi",
 	"GATEHOUSE_GATEWAY_OPENAPI, --openapi", "--openapi, GATEHOUSE_GATEWAY_OPENAPI",
+	"cors.allowed_origins", "--cors-allowed-origins",
 	"metrics_pprof", "--pprof",
 	"metrics_addr", "--metrics-addr",
 	"issuer is required", "--issuer is required",
@@ -107,6 +111,11 @@ func boolean(f func(*Config) *bool) func(*Config, string) error {
 	}
 }
 
+// list sets a comma-separated list (see PathList).
+func list(f func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, s string) error { *f(c) = PathList(strings.Split(s, ",")); return nil }
+}
+
 func dur(f func(*Config) *Duration) func(*Config, string) error {
 	return func(c *Config, s string) error {
 		v, err := duration.Parse(s)
@@ -136,6 +145,7 @@ var gatewayEnv = []envVar{
 	{"GATEHOUSE_GATEWAY_METRICS_ADDR", str(func(c *Config) *string { return &c.MetricsAddr })},
 	{"GATEHOUSE_GATEWAY_ALLOW_ENCODED_SLASHES", boolean(func(c *Config) *bool { return &c.Gateway.AllowEncodedSlashes })},
 	{"GATEHOUSE_GATEWAY_ALLOW_METHOD_OVERRIDE_PARAM", boolean(func(c *Config) *bool { return &c.Gateway.AllowMethodOverrideParam })},
+	{"GATEHOUSE_GATEWAY_CORS_ALLOWED_ORIGINS", list(func(c *Config) *[]string { return &c.CORS.AllowedOrigins })},
 	{"GATEHOUSE_LOG_FORMAT", str(func(c *Config) *string { return &c.Log.Format })},
 	{"GATEHOUSE_LOG_LEVEL", str(func(c *Config) *string { return &c.Log.Level })},
 }

@@ -14,11 +14,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse/internal/cors"
 	"github.com/gatehouse/gatehouse/resource"
 	"github.com/gatehouse/gatehouse/scope"
 )
@@ -69,6 +71,11 @@ type Config struct {
 	// refused (400). Method override headers (X-HTTP-Method-Override,
 	// X-Method-Override, X-HTTP-Method) are never passed on.
 	AllowMethodOverrideParam bool
+	// CORSOrigins are the origins (exact, as cors.ParseOrigin accepts them;
+	// not "*") whose pages may call the API from a browser, besides the
+	// issuer's own, which always may: the API reference page the
+	// authorization server serves calls the API from there. See corsPolicy.
+	CORSOrigins []string
 }
 
 // Gateway is a running gateway. Its Handler serves /healthz and proxies
@@ -129,12 +136,20 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 
+	withCORS, err := corsPolicy(rc.Issuer, cfg.CORSOrigins, hr)
+	if err != nil {
+		guard.Close()
+		return nil, err
+	}
+
 	tr := newTransport(cfg.UpstreamTimeout)
 	p := newProxy(cfg.Upstream, tr, hr, scope.PathRules{AllowEncodedSlash: rc.AllowEncodedSlashes}, m, log)
 	return &Gateway{
 		guard:     guard,
 		transport: tr,
-		handler:   routes(screen(guard.Handler(p), hr, cfg.AllowMethodOverrideParam, rc.Observe)),
+		// CORS first: preflights carry no token, and the gateway's own
+		// refusals must reach the page like the API's answers.
+		handler: routes(withCORS(screen(guard.Handler(p), hr, cfg.AllowMethodOverrideParam, rc.Observe))),
 	}, nil
 }
 
@@ -166,6 +181,32 @@ func routes(guarded http.Handler) http.Handler {
 			guarded.ServeHTTP(w, r)
 		}
 	})
+}
+
+// corsPolicy returns the gateway's CORS middleware (internal/cors): the
+// issuer's origin and origins may call every method of the API with a
+// token, JSON and the account header, and read the gateway's challenges
+// (WWW-Authenticate) and Retry-After. The upstream's own Access-Control-*
+// headers are removed from its responses (see newProxy), so the gateway
+// alone decides.
+func corsPolicy(issuer string, origins []string, hr headerRules) (func(http.Handler) http.Handler, error) {
+	own, err := cors.OriginOf(issuer)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: issuer %q %v", issuer, err)
+	}
+	if slices.Contains(origins, cors.Any) {
+		return nil, fmt.Errorf("gateway: CORS origins may not hold %q: list each origin", cors.Any)
+	}
+	mw, err := cors.New(cors.Policy{
+		Origins: append([]string{own}, origins...),
+		Methods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+		Headers: []string{"Authorization", "Content-Type", hr.account},
+		Expose:  []string{"WWW-Authenticate", "Retry-After"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	return mw, nil
 }
 
 // checkUpstream reports what is wrong with an upstream URL, or nil.

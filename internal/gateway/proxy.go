@@ -62,6 +62,12 @@ func newProxy(upstream *url.URL, tr http.RoundTripper, hr headerRules, paths sco
 				setIdentity(pr.Out.Header, hr.account, c)
 			}
 		},
+		// The gateway answers CORS for the API (corsPolicy): the upstream's
+		// own Access-Control-* headers would repeat or contradict its.
+		ModifyResponse: func(resp *http.Response) error {
+			stripCORS(resp.Header)
+			return nil
+		},
 		Transport:     timedTransport{next: tr, m: m},
 		FlushInterval: flushInterval,
 		BufferPool:    newBufferPool(32 << 10),
@@ -82,6 +88,18 @@ func newProxy(upstream *url.URL, tr http.RoundTripper, hr headerRules, paths sco
 		rp.ServeHTTP(w, r)
 	})
 }
+
+// stripCORS removes the Access-Control-* headers from h, an upstream's
+// response.
+func stripCORS(h http.Header) {
+	for name := range h {
+		if len(name) >= len(corsPrefix) && strings.EqualFold(name[:len(corsPrefix)], corsPrefix) {
+			delete(h, name)
+		}
+	}
+}
+
+const corsPrefix = "Access-Control-"
 
 // canonicalize rewrites u's path to the cleaned form the guard authorized
 // ("//", "." and ".." resolved, each segment re-escaped), so an upstream

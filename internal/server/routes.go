@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -27,9 +28,9 @@ const maxBody = 64 << 10
 func (s *Server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 
-	s.post(mux, PathToken, "token", s.token)
+	s.post(mux, PathToken, "token", s.token, s.cors.token)
 	for _, p := range s.tokenPaths {
-		if err := s.register(mux, p, "token", s.token); err != nil {
+		if err := s.register(mux, p, "token", s.token, s.cors.token); err != nil {
 			return nil, fmt.Errorf("token endpoint alias: %w", err)
 		}
 	}
@@ -51,9 +52,9 @@ func (s *Server) routes() (http.Handler, error) {
 		mux.Handle(PathAdminAPI, s.measure("admin", s.adminAPI))
 	}
 	s.get(mux, "/{$}", "root", s.root(s.consolePages != nil))
-	s.get(mux, PathRevocations, "revocations", s.revocations)
-	s.get(mux, PathJWKS, "jwks", s.jwks)
-	s.get(mux, PathMetadata, "metadata", s.metadata)
+	s.get(mux, PathRevocations, "revocations", s.revocations, s.cors.feed)
+	s.get(mux, PathJWKS, "jwks", s.jwks, s.cors.public)
+	s.get(mux, PathMetadata, "metadata", s.metadata, s.cors.public)
 	s.get(mux, "/healthz", "healthz", s.healthz)
 	s.get(mux, "/readyz", "readyz", s.readyz)
 	mux.Handle("/", s.instrument("not_found", func(w http.ResponseWriter, r *http.Request) error {
@@ -63,27 +64,30 @@ func (s *Server) routes() (http.Handler, error) {
 }
 
 // register mounts a POST endpoint at path, answering other methods with 405.
-func (s *Server) register(mux *http.ServeMux, path, route string, h handlerFunc) (err error) {
+func (s *Server) register(mux *http.ServeMux, path, route string, h handlerFunc, mw ...middleware) (err error) {
 	defer func() {
 		// ServeMux panics on conflicting patterns; report it as an error.
 		if r := recover(); r != nil {
 			err = fmt.Errorf("path %q: %v", path, r)
 		}
 	}()
-	s.post(mux, path, route, h)
+	s.post(mux, path, route, h, mw...)
 	return nil
 }
 
 type handlerFunc func(http.ResponseWriter, *http.Request) error
 
-func (s *Server) post(mux *http.ServeMux, path, route string, h handlerFunc) {
-	mux.Handle("POST "+path, s.instrument(route, h))
-	mux.Handle(path, s.instrument(route, methodNotAllowed("POST")))
+// post mounts a POST endpoint at path, answering other methods with 405;
+// mw (e.g. CORS, which answers preflights) wraps both.
+func (s *Server) post(mux *http.ServeMux, path, route string, h handlerFunc, mw ...middleware) {
+	mux.Handle("POST "+path, s.instrument(route, h, mw...))
+	mux.Handle(path, s.instrument(route, methodNotAllowed("POST"), mw...))
 }
 
-func (s *Server) get(mux *http.ServeMux, path, route string, h handlerFunc) {
-	mux.Handle("GET "+path, s.instrument(route, h)) // GET also matches HEAD
-	mux.Handle(path, s.instrument(route, methodNotAllowed("GET, HEAD")))
+// get is post for a GET (and HEAD) endpoint.
+func (s *Server) get(mux *http.ServeMux, path, route string, h handlerFunc, mw ...middleware) {
+	mux.Handle("GET "+path, s.instrument(route, h, mw...)) // GET also matches HEAD
+	mux.Handle(path, s.instrument(route, methodNotAllowed("GET, HEAD"), mw...))
 }
 
 func methodNotAllowed(allow string) handlerFunc {
@@ -94,13 +98,18 @@ func methodNotAllowed(allow string) handlerFunc {
 }
 
 // instrument turns a handler that returns an error into an http.Handler
-// that writes the error, bounds the body and records metrics.
-func (s *Server) instrument(route string, h handlerFunc) http.Handler {
-	return s.measure(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// that writes the error, bounds the body and records metrics, with mw
+// (the first outermost) between the metrics and the handler.
+func (s *Server) instrument(route string, h handlerFunc, mw ...middleware) http.Handler {
+	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
-	}))
+	})
+	for _, m := range slices.Backward(mw) {
+		next = m(next)
+	}
+	return s.measure(route, next)
 }
 
 // measure bounds the request body and records the route's latency and

@@ -75,6 +75,13 @@ type Options struct {
 	// same metrics as every other route (it bounds its own bodies).
 	AdminAPI http.Handler
 
+	// CORSOrigins are the origins (exact, as cors.ParseOrigin accepts them)
+	// whose pages may call the token endpoint, the revocation feed, the
+	// metadata and the JWKS from a browser; CORSPublicOrigins are more for
+	// the metadata and the JWKS only, where cors.Any allows every origin.
+	// None: no CORS (the server's own pages are on its origin).
+	CORSOrigins, CORSPublicOrigins []string
+
 	// Console, if set, enables the authorization endpoint and the
 	// authorization code grant: it supplies the logged-in user, CSRF
 	// protection and the consent and error pages.
@@ -124,6 +131,7 @@ type Server struct {
 	feedScope          string   // see Options.RevocationFeedScope
 	byName             []string // feedScope and Options.SystemScopes
 	adminAPI           http.Handler
+	cors               corsRoutes
 	revPageSize        int // revocation feed page size; revocationPageSize but in tests
 	console            Console
 	consents           *consents.Service
@@ -197,6 +205,9 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	if s.cors, err = newCORS(o); err != nil {
+		return nil, err
+	}
 	if s.codeTTL <= 0 {
 		s.codeTTL = 60 * time.Second
 	}
