@@ -13,11 +13,18 @@ import (
 // type, filled from its flags and GATEHOUSE_GATEWAY_* (see [LoadGateway]),
 // with the same checks.
 type GatewayConfig struct {
-	Enabled  bool   `yaml:"enabled"`
-	Addr     string `yaml:"addr"`      // listen address; "" = 127.0.0.1:8081 when enabled
-	Upstream string `yaml:"upstream"`  // the API to protect: absolute http(s) URL
-	Audience string `yaml:"audience"`  // expected aud; "" = token.audience
-	BasePath string `yaml:"base_path"` // e.g. /api: catalog paths are relative to it
+	Enabled bool   `yaml:"enabled"`
+	Addr    string `yaml:"addr"` // listen address; "" = 127.0.0.1:8081 when enabled
+	// PublicURL is where clients reach the gateway, e.g.
+	// https://api.example.com: the API reference (/docs) sends "Try it"
+	// calls there, with the base path appended. "" = http://<addr> when
+	// the gateway is enabled; with the gateway disabled (run on its own
+	// with `gatehouse gateway`), set it to send calls there, or leave it
+	// empty to keep the OpenAPI document's servers.
+	PublicURL string `yaml:"public_url"`
+	Upstream  string `yaml:"upstream"`  // the API to protect: absolute http(s) URL
+	Audience  string `yaml:"audience"`  // expected aud; "" = token.audience
+	BasePath  string `yaml:"base_path"` // e.g. /api: catalog paths are relative to it
 	// AccountHeader names the account of a request; "" = X-Account.
 	AccountHeader string `yaml:"account_header"`
 	// UpstreamTimeout bounds the wait for the upstream's response headers;
@@ -71,6 +78,14 @@ func (c *Config) checkGateway(p *problems) {
 			p.add("gateway.addr %q is not host:port (%s); use e.g. 127.0.0.1:8081", g.Addr, unwrapAddrErr(err))
 		case g.Addr == c.Addr && port != "0":
 			p.add("gateway.addr %q is also the server's addr; give the gateway its own port, e.g. 127.0.0.1:8081", g.Addr)
+		}
+	}
+
+	if g.PublicURL != "" {
+		if msg := checkUpstreamURL(g.PublicURL); msg != "" {
+			p.add("gateway.public_url %q %s", g.PublicURL, strings.Replace(msg, "http://127.0.0.1:3000", "https://api.example.com", 1))
+		} else {
+			g.PublicURL = strings.TrimSuffix(g.PublicURL, "/")
 		}
 	}
 

@@ -18,6 +18,7 @@ gateway:
   upstream: http://127.0.0.1:3000
   audience: https://api.example.com
   base_path: /api/
+  public_url: https://api.example.com/
   account_header: X-Tenant
   upstream_timeout: 10s
   revocation_poll: 2s
@@ -32,6 +33,7 @@ gateway:
 	want := config.GatewayConfig{
 		Enabled: true, Addr: "127.0.0.1:8081", Upstream: "http://127.0.0.1:3000",
 		Audience: "https://api.example.com", BasePath: "/api", AccountHeader: "X-Tenant",
+		PublicURL:       "https://api.example.com",
 		UpstreamTimeout: config.Duration(10 * time.Second), RevocationPoll: config.Duration(2 * time.Second),
 	}
 	if diff := cmp.Diff(want, c.Gateway); diff != "" {
@@ -50,6 +52,8 @@ func TestGatewayProblems(t *testing.T) {
 		{"relative upstream", config.GatewayConfig{Enabled: true, Upstream: "127.0.0.1:3000"}, []string{"not an absolute http or https URL"}},
 		{"upstream with query", config.GatewayConfig{Enabled: true, Upstream: "http://x/?a=b"}, []string{"query or fragment"}},
 		{"checked while disabled", config.GatewayConfig{Upstream: "ftp://x"}, []string{"gateway.upstream"}},
+		{"relative public URL", config.GatewayConfig{Enabled: true, Upstream: "http://x", PublicURL: "api.example.com"}, []string{"gateway.public_url \"api.example.com\" is not an absolute http or https URL; e.g. https://api.example.com"}},
+		{"public URL with fragment", config.GatewayConfig{PublicURL: "https://api.example.com/#x"}, []string{"gateway.public_url \"https://api.example.com/#x\" must not have a query or fragment"}},
 		{"bad addr", config.GatewayConfig{Enabled: true, Upstream: "http://x", Addr: "8081"}, []string{"gateway.addr \"8081\" is not host:port"}},
 		{"same addr as server", config.GatewayConfig{Enabled: true, Upstream: "http://x", Addr: "127.0.0.1:8080"}, []string{"also the server's addr"}},
 		{"base path", config.GatewayConfig{Enabled: true, Upstream: "http://x", BasePath: "api"}, []string{"gateway.base_path \"api\" must start with"}},
