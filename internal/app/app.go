@@ -286,6 +286,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		Now: time.Now, Rand: rand.Reader, CSRFKey: d.CSRFKey, ClientIP: d.ClientIP,
 		Clients: clientSvc, Consents: cs,
 		Keys: d.Keys, Catalog: d.Catalog,
+		APIReference: cfg.API.OpenAPI != "",
 	})
 	if err != nil {
 		return err
@@ -309,12 +310,15 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		opts.AdminAPI = api.Handler()
 		opts.SystemScopes = adminapi.SystemScopes()
 	}
-	srv, err = server.New(opts)
+	gw, err := embeddedGateway(cfg, API{Catalog: d.Catalog, BasePath: d.APIBasePath}, reg, log) // nil unless gateway.enabled
 	if err != nil {
 		return err
 	}
-	gw, err := embeddedGateway(cfg, API{Catalog: d.Catalog, BasePath: d.APIBasePath}, reg, log) // nil unless gateway.enabled
+	if opts.Docs, err = apiReference(cfg, d.APIBasePath, gw); err == nil {
+		srv, err = server.New(opts)
+	}
 	if err != nil {
+		gw.close()
 		return err
 	}
 	hs := &http.Server{

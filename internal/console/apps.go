@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -224,6 +225,9 @@ type createdData struct {
 	// in while it is shown ("" if the app cannot use client_credentials).
 	Curl   string
 	Scopes []scopeChoice // the app's scopes with their labels
+	// Docs links to the API reference with the client ID filled in; ""
+	// when the server serves none.
+	Docs string
 }
 
 // appCreated shows a new secret once: the ticket is spent by this view.
@@ -252,6 +256,9 @@ func (c *Console) appCreated(w http.ResponseWriter, r *http.Request, _ store.Use
 		d.Curl = "curl -u " + shellQuote(cl.ID+":"+sec) + " -d grant_type=client_credentials " + d.TokenURL
 	}
 	d.Scopes = c.scopeLabels(cl.Scopes)
+	if c.apiReference {
+		d.Docs = "/docs?" + url.Values{"client_id": {cl.ID}}.Encode()
+	}
 	c.Render(w, r, http.StatusOK, "app_created", d)
 	return nil
 }

@@ -104,27 +104,33 @@ type Options struct {
 	// Consents lists and revokes the user's consents on the "Authorized
 	// apps" page; nil: a service on Store and Catalog.
 	Consents *consents.Service
+
+	// APIReference says the server serves the API reference (/docs): the
+	// page that shows new credentials links to it with the client ID.
+	APIReference bool
 }
 
 // Console serves the console pages.
 type Console struct {
-	st       Store
-	users    *users.Service
-	issuer   string
-	secure   bool
-	log      *slog.Logger
-	now      func() time.Time
-	rand     io.Reader
-	idle     time.Duration
-	absolute time.Duration
-	csrfKey  []byte
-	clientIP *clientip.Resolver
-	pages    *pages
-	clients  *clients.Service
-	keys     Keys
-	catalog  *scope.Catalog
-	system   []string
-	consents *consents.Service
+	st     Store
+	users  *users.Service
+	issuer string
+	// apiReference: the server serves /docs (Options.APIReference).
+	apiReference bool
+	secure       bool
+	log          *slog.Logger
+	now          func() time.Time
+	rand         io.Reader
+	idle         time.Duration
+	absolute     time.Duration
+	csrfKey      []byte
+	clientIP     *clientip.Resolver
+	pages        *pages
+	clients      *clients.Service
+	keys         Keys
+	catalog      *scope.Catalog
+	system       []string
+	consents     *consents.Service
 
 	tickets ticketStore
 }
@@ -143,6 +149,7 @@ func New(o Options) (*Console, error) {
 		log: o.Logger, now: o.Now, rand: o.Rand, idle: o.SessionIdle, absolute: o.SessionAbsolute,
 		clientIP: o.ClientIP,
 		clients:  o.Clients, keys: o.Keys, catalog: o.Catalog, consents: o.Consents, system: o.SystemScopes,
+		apiReference: o.APIReference,
 	}
 	if c.catalog == nil {
 		c.catalog = scope.Default()

@@ -51,6 +51,10 @@ func (s *Server) routes() (http.Handler, error) {
 	if s.adminAPI != nil {
 		mux.Handle(PathAdminAPI, s.measure("admin", s.adminAPI))
 	}
+	if s.docs != nil {
+		mux.Handle("/docs", s.measure("docs", s.docs))
+		mux.Handle("/docs/", s.measure("docs", s.docs))
+	}
 	s.get(mux, "/{$}", "root", s.root(s.consolePages != nil))
 	s.get(mux, PathRevocations, "revocations", s.revocations, s.cors.feed)
 	s.get(mux, PathJWKS, "jwks", s.jwks, s.cors.public)
