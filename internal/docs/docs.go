@@ -163,11 +163,21 @@ func (d *Docs) Register(mux *http.ServeMux) {
 		mux.HandleFunc(Path+"/", notConfigured)
 		return
 	}
-	mux.HandleFunc("GET "+Path, d.servePage)
-	mux.HandleFunc("GET "+PathDocument, d.serveDocument)
-	mux.HandleFunc("GET "+PathRedirect, d.serveRedirect)
-	mux.HandleFunc("GET "+pathAssets+"{digest}/{file}", d.serveAsset)
+	for p, h := range map[string]http.HandlerFunc{
+		Path:                           d.servePage,
+		PathDocument:                   d.serveDocument,
+		PathRedirect:                   d.serveRedirect,
+		pathAssets + "{digest}/{file}": d.serveAsset,
+	} {
+		mux.HandleFunc("GET "+p, h) // GET also matches HEAD
+		mux.HandleFunc(p, methodNotAllowed)
+	}
 	mux.HandleFunc(Path+"/", notFound)
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 }
 
 // Handler returns a handler of the reference's routes alone.
