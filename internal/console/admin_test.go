@@ -741,3 +741,27 @@ func TestErrorPages(t *testing.T) {
 	wantCode(t, "unknown page", h.get("/console/nowhere"), http.StatusNotFound)
 	wantCode(t, "POST to an unknown page", h.post("/console/nowhere", nil), http.StatusNotFound)
 }
+
+// TestAppCreatedLinksToDocs: with the API reference served, the created
+// page links to it with the client ID; without it, it does not.
+func TestAppCreatedLinksToDocs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		on   bool
+	}{{"API reference", true}, {"no API reference", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAdminHarness(t, func(o *console.Options) { o.APIReference = tc.on })
+			form := url.Values{"name": {"Docs app"}, "client_id": {"docs.app"}, "grant_types": {"client_credentials"},
+				"scopes": {"api"}, "token_endpoint_auth_method": {"client_secret_basic"}}
+			r := a.postForm("/console/apps/new", "/console/apps/new", form)
+			wantCode(t, "create", r, http.StatusSeeOther)
+			r = a.get(r.hdr.Get("Location"))
+			link := `<a id="docs-link" href="/docs?client_id=docs.app">`
+			if tc.on {
+				wantBody(t, "created", r, link, "type the secret in its Authorize dialog")
+			} else {
+				wantNoBody(t, "created", r, `id="docs-link"`)
+			}
+		})
+	}
+}
