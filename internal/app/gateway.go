@@ -159,6 +159,34 @@ func startGateway(addr string, cfg gateway.Config) (*gatewayServer, error) {
 	}, nil
 }
 
+// close closes a gateway that was never served.
+func (s *gatewayServer) close() {
+	if s == nil {
+		return
+	}
+	s.ln.Close()
+	s.gw.Close()
+}
+
+// apiURL returns the API's URL through the gateway: its listening address
+// (an unspecified IP replaced by the issuer's host) and base path
+// (gateway.base_path, else the document's, basePath). "" for no gateway.
+func (s *gatewayServer) apiURL(cfg config.Config, basePath string) string {
+	if s == nil {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(s.ln.Addr().String())
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if iu, err := url.Parse(cfg.Issuer); err == nil && iu.Hostname() != "" {
+			host = iu.Hostname()
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port) + cmp.Or(cfg.Gateway.BasePath, basePath)
+}
+
 // serve starts serving in the background.
 func (s *gatewayServer) serve() {
 	if s == nil {

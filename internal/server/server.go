@@ -74,6 +74,9 @@ type Options struct {
 	// AdminAPI, if set, serves the admin API under /admin/v1/, behind the
 	// same metrics as every other route (it bounds its own bodies).
 	AdminAPI http.Handler
+	// Postman, if set, serves GET /docs/postman.json: the API's Postman
+	// collection (internal/postman).
+	Postman http.Handler
 
 	// CORSOrigins are the origins (exact, as cors.ParseOrigin accepts them)
 	// whose pages may call the token endpoint, the revocation feed, the
@@ -131,6 +134,7 @@ type Server struct {
 	feedScope          string   // see Options.RevocationFeedScope
 	byName             []string // feedScope and Options.SystemScopes
 	adminAPI           http.Handler
+	postman            http.Handler
 	cors               corsRoutes
 	revPageSize        int // revocation feed page size; revocationPageSize but in tests
 	console            Console
@@ -193,6 +197,7 @@ func New(o Options) (*Server, error) {
 		clientIP:     o.ClientIP,
 		feedScope:    o.RevocationFeedScope,
 		adminAPI:     o.AdminAPI,
+		postman:      o.Postman,
 		revPageSize:  revocationPageSize,
 		console:      o.Console,
 		consents:     o.Consents,
