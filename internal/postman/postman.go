@@ -270,17 +270,17 @@ func describe(o openapi.Operation, op *openapi3.Operation) string {
 	case o.Public:
 		b.WriteString("Public: needs no access token.")
 	case len(o.Requirements) == 0:
-		b.WriteString("Gatehouse allows this operation to no token.")
+		b.WriteString("Gatehouse allows no token to call this operation (see gatehouse scopes check).")
 	default:
 		var alts []string
 		for _, req := range o.Requirements {
 			if len(req) == 0 {
-				alts = append(alts, "any scope")
+				alts = append(alts, "any scopes")
 				continue
 			}
-			alts = append(alts, "`"+strings.Join(req, " ")+"`")
+			alts = append(alts, "the scopes `"+strings.Join(req, " ")+"`")
 		}
-		b.WriteString("Needs an access token with the scopes " + strings.Join(alts, ", or ") + ".")
+		b.WriteString("Needs an access token with " + strings.Join(alts, ", or with ") + ".")
 	}
 	return b.String()
 }

@@ -25,6 +25,7 @@
     const form = function (s) {
         return encodeURIComponent(s).replace(/%20/g, '+');
     };
+    const CryptoJS = require('crypto-js');
     const basic = CryptoJS.enc.Base64.stringify(CryptoJS.enc.Utf8.parse(form(clientId) + ':' + form(clientSecret)));
     const fields = [{ key: 'grant_type', value: 'client_credentials' }];
     if (scope) {
