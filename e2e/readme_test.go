@@ -72,6 +72,7 @@ var readmeExempt = []struct{ contains, reason string }{
 	{"go install ./cmd/gatehouse", "builds the binary into GOPATH: the test builds the same package (harness.Build) and puts it on PATH"},
 	{"gatehouse clients create --name NAME", "a synopsis: [optional] arguments and | alternatives, not commands"},
 	{"gatehouse users create --username alice", "a synopsis ([--output json]), and set-password reads a new password from a terminal"},
+	{"npx newman run api.postman.json", "fetches newman from npm and needs a client's secret: e2e/postman_test.go runs newman on serve's collection through the gateway"},
 	{"grant_type=authorization_code", "needs a code from a browser login and consent, which e2e/browser drives"},
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/console"
+	"github.com/gatehouse/gatehouse/internal/postman"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
@@ -56,6 +57,9 @@ type Deps struct {
 	// APIBasePath is the base path of the API's OpenAPI document, if any:
 	// the embedded gateway's unless gateway.base_path is set.
 	APIBasePath string
+	// OpenAPI is the API's OpenAPI document, as loaded, if api.openapi is
+	// set.
+	OpenAPI *openapi.API
 	// CSRFKey is the console's CSRF key, derived from the master key so
 	// that every node agrees.
 	CSRFKey []byte
@@ -108,7 +112,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		st.Close()
 		return nil, err
 	}
-	return &Deps{Store: st, Keys: keys, Catalog: catalog, APIBasePath: api.BasePath, ClientIP: cip,
+	return &Deps{Store: st, Keys: keys, Catalog: catalog, APIBasePath: api.BasePath, OpenAPI: api.OpenAPI, ClientIP: cip,
 		CSRFKey:        deriveKey(master, "gatehouse console csrf v1"),
 		IdempotencyKey: deriveKey(master, "gatehouse admin api idempotency v1"),
 	}, nil
@@ -138,6 +142,8 @@ type API struct {
 	// Warnings are what the catalog derived from the OpenAPI document
 	// leaves out (openapi.API.Warnings), each naming the document.
 	Warnings []string
+	// OpenAPI is the loaded document, nil without one.
+	OpenAPI *openapi.API
 }
 
 // LoadAPI returns the configured scope catalog: derived from api.openapi
@@ -151,7 +157,7 @@ func LoadAPI(cfg config.Config) (API, error) {
 		if err != nil {
 			return API{}, err
 		}
-		api.Catalog, api.BasePath = a.Catalog, a.BasePath
+		api.Catalog, api.BasePath, api.OpenAPI = a.Catalog, a.BasePath, a
 		for _, w := range a.Warnings {
 			api.Warnings = append(api.Warnings, cfg.API.OpenAPI+": "+w)
 		}
@@ -314,6 +320,10 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	opts.Postman = postman.Handler(d.OpenAPI, postman.Options{
+		TokenURL: strings.TrimSuffix(cfg.Issuer, "/") + server.PathToken,
+		BaseURL:  gw.apiURL(cfg, d.APIBasePath),
+	}, log)
 	if opts.Docs, err = apiReference(cfg, d.APIBasePath, gw); err == nil {
 		srv, err = server.New(opts)
 	}

@@ -159,6 +159,40 @@ func startGateway(addr string, cfg gateway.Config) (*gatewayServer, error) {
 	}, nil
 }
 
+// close closes a gateway that was never served.
+func (s *gatewayServer) close() {
+	if s == nil {
+		return
+	}
+	s.ln.Close()
+	s.gw.Close()
+}
+
+// apiURL returns the API's URL through the gateway, where integrators'
+// tools send calls: gateway.public_url, else the embedded gateway's
+// listening address (an unspecified IP replaced by the issuer's host), with
+// the base path (gateway.base_path, else the document's, basePath); "" for
+// neither.
+func (s *gatewayServer) apiURL(cfg config.Config, basePath string) string {
+	base := cmp.Or(cfg.Gateway.BasePath, basePath)
+	if cfg.Gateway.PublicURL != "" {
+		return cfg.Gateway.PublicURL + base
+	}
+	if s == nil {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(s.ln.Addr().String())
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if iu, err := url.Parse(cfg.Issuer); err == nil && iu.Hostname() != "" {
+			host = iu.Hostname()
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port) + base
+}
+
 // serve starts serving in the background.
 func (s *gatewayServer) serve() {
 	if s == nil {

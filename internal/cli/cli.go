@@ -90,6 +90,7 @@ func (e *env) rootCmd() *cobra.Command {
 		e.auditCmd(df),
 		e.gatewayCmd(),
 		e.scopesCmd(),
+		e.openapiCmd(df),
 		e.versionCmd(),
 	)
 	return root

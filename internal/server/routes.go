@@ -18,6 +18,8 @@ const (
 	PathRevocations = "/oauth/revocations"
 	PathJWKS        = "/.well-known/jwks.json"
 	PathMetadata    = "/.well-known/oauth-authorization-server"
+	// PathPostman serves the API's Postman collection (Options.Postman).
+	PathPostman = "/docs/postman.json"
 	// PathAdminAPI is where the admin API is mounted (Options.AdminAPI).
 	PathAdminAPI = "/admin/v1/"
 )
@@ -50,6 +52,12 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	if s.adminAPI != nil {
 		mux.Handle(PathAdminAPI, s.measure("admin", s.adminAPI))
+	}
+	if s.postman != nil {
+		s.get(mux, PathPostman, "postman", func(w http.ResponseWriter, r *http.Request) error {
+			s.postman.ServeHTTP(w, r)
+			return nil
+		})
 	}
 	if s.docs != nil {
 		mux.Handle("/docs", s.measure("docs", s.docs))

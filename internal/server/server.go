@@ -77,6 +77,9 @@ type Options struct {
 	// Docs, if set, serves /docs and everything under /docs/ (the API
 	// reference, package docs); nil: those paths are not found.
 	Docs http.Handler
+	// Postman, if set, serves GET /docs/postman.json: the API's Postman
+	// collection (internal/postman).
+	Postman http.Handler
 
 	// CORSOrigins are the origins (exact, as cors.ParseOrigin accepts them)
 	// whose pages may call the token endpoint, the revocation feed, the
@@ -135,6 +138,7 @@ type Server struct {
 	byName             []string // feedScope and Options.SystemScopes
 	adminAPI           http.Handler
 	docs               http.Handler
+	postman            http.Handler
 	cors               corsRoutes
 	revPageSize        int // revocation feed page size; revocationPageSize but in tests
 	console            Console
@@ -198,6 +202,7 @@ func New(o Options) (*Server, error) {
 		feedScope:    o.RevocationFeedScope,
 		adminAPI:     o.AdminAPI,
 		docs:         o.Docs,
+		postman:      o.Postman,
 		revPageSize:  revocationPageSize,
 		console:      o.Console,
 		consents:     o.Consents,

@@ -63,6 +63,9 @@ type API struct {
 	// Warnings say what the catalog leaves out, and why: schemes that are
 	// not oauth2, operations no token may call. One sentence each.
 	Warnings []string
+	// Document is the parsed document, for what else is derived from it
+	// (a Postman collection: parameters, request bodies, tags).
+	Document *openapi3.T
 }
 
 // An Operation is one operation of the document and what it needs.
@@ -121,7 +124,7 @@ func Parse(data []byte, opts Options) (*API, error) {
 	if err != nil {
 		return nil, &scope.ParseError{Problems: []string{err.Error()}}
 	}
-	c := &converter{doc: doc, api: &API{Version: doc.OpenAPI}}
+	c := &converter{doc: doc, api: &API{Version: doc.OpenAPI, Document: doc}}
 	def := c.convert()
 	if len(c.problems) > 0 {
 		return nil, c.parseError()
