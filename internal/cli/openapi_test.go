@@ -32,7 +32,7 @@ func TestOpenAPIPostman(t *testing.T) {
 			Schema string `json:"schema"`
 		} `json:"info"`
 		Variable []struct{ Key, Value string } `json:"variable"`
-		Item     []json.RawMessage            `json:"item"`
+		Item     []json.RawMessage             `json:"item"`
 	}
 	if err := json.Unmarshal(b, &col); err != nil {
 		t.Fatalf("the collection is not JSON: %v", err)
