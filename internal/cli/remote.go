@@ -64,8 +64,51 @@ func (e *env) remote(cmd *cobra.Command, sf *serverFlag) (*remoteConn, error) {
 	}
 	hc := &http.Client{Timeout: remoteTimeout, CheckRedirect: admin.NoRedirects}
 	ctx := context.WithValue(cmd.Context(), oauth2.HTTPClient, hc)
-	ts := admin.ClientCredentials(ctx, r.Server, r.ClientID, r.ClientSecret)
+	ts := &scopeFallback{ctx: ctx, server: r.Server, id: r.ClientID, secret: r.ClientSecret}
 	return &remoteConn{api: admin.New(r.Server, ts, admin.WithHTTPClient(hc)), server: r.Server, hc: hc}, nil
+}
+
+// remoteScopes are the scope sets remote mode asks for, in order, until the
+// token endpoint grants one: everything; managing clients and reading the
+// rest; managing clients; reading. A command the granted scopes do not
+// allow then fails with the admin API's 403, which names the scope it
+// needs, rather than at the token endpoint.
+var remoteScopes = [][]string{
+	{admin.ScopeAdmin},
+	{admin.ScopeClients, admin.ScopeAdminRead},
+	{admin.ScopeClients},
+	{admin.ScopeAdminRead},
+}
+
+// scopeFallback is the token source of remote mode: client credentials with
+// the first of remoteScopes the client is allowed.
+type scopeFallback struct {
+	ctx                context.Context
+	server, id, secret string
+	ts                 oauth2.TokenSource // the one that worked
+}
+
+func (f *scopeFallback) Token() (*oauth2.Token, error) {
+	if f.ts != nil {
+		return f.ts.Token()
+	}
+	var first error
+	for _, scopes := range remoteScopes {
+		ts := admin.ClientCredentials(f.ctx, f.server, f.id, f.secret, scopes...)
+		tok, err := ts.Token()
+		if err == nil {
+			f.ts = ts
+			return tok, nil
+		}
+		if first == nil {
+			first = err
+		}
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.ErrorCode != "invalid_scope" {
+			return nil, err // bad credentials, unreachable: asking again will not help
+		}
+	}
+	return nil, first
 }
 
 // localOnly is the error of an option that remote mode cannot honour.
@@ -79,7 +122,7 @@ func errorText(err error) string {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		// The token endpoint refused the credentials of remote mode.
-		return oneLine(err) + " (check GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET: a client allowed the scope " + admin.ScopeAdmin + ")"
+		return oneLine(err) + " (check GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET: a client allowed " + admin.ScopeAdmin + ", " + admin.ScopeClients + " or " + admin.ScopeAdminRead + ")"
 	}
 	var p *admin.Problem
 	if errors.As(err, &p) && len(p.Errors) > 0 {

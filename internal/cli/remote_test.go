@@ -286,7 +286,7 @@ func TestRemoteRefusals(t *testing.T) {
 		{"rotate --secret-stdin", remote, "a-supplied-secret-of-more-than-32-characters", []string{"clients", "rotate-secret", "admin-cli", "--secret-stdin"}, 2,
 			"gatehouse: --secret-stdin works only without --server"},
 		{"--catalog", remote, "", []string{"clients", "list", "--catalog", "scopes.yaml"}, 2, "gatehouse: --catalog works only without --server"},
-		{"wrong secret", wrong, "", []string{"clients", "list"}, 1, `gatehouse: admin: get an access token: oauth2: "invalid_client" "client authentication failed" (check GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET: a client allowed the scope gatehouse:admin)`},
+		{"wrong secret", wrong, "", []string{"clients", "list"}, 1, `gatehouse: admin: get an access token: oauth2: "invalid_client" "client authentication failed" (check GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET: a client allowed gatehouse:admin, gatehouse:clients or gatehouse:admin:read)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := cliRun(t, tc.vars, tc.stdin, tc.args...)
@@ -378,5 +378,45 @@ func TestRemoteUsers(t *testing.T) {
 	code, _, errOut := cliRun(t, vars, "", "users", "show", "ali")
 	if code != 1 || errOut != "gatehouse: user \"ali\": not found\n" {
 		t.Errorf("users show ali (no exact match): exit %d, %q", code, errOut)
+	}
+}
+
+// TestRemoteScopes: remote mode works with a client allowed less than
+// gatehouse:admin: a read-only client reads, and its writes are the admin
+// API's 403 naming the scope; a gatehouse:clients client manages clients.
+func TestRemoteScopes(t *testing.T) {
+	_, local, remote := remoteSetup(t, nil)
+	as := func(scopes string) map[string]string {
+		t.Helper()
+		var c admin.Client
+		out := mustRun(t, local, "", "clients", "create", "--name", scopes, "--scopes", scopes, "-o", "json")
+		if err := json.Unmarshal([]byte(out), &c); err != nil {
+			t.Fatal(err)
+		}
+		env := maps.Clone(remote)
+		env["GATEHOUSE_CLIENT_ID"], env["GATEHOUSE_CLIENT_SECRET"] = c.ClientID, c.ClientSecret
+		return env
+	}
+	reader := as("gatehouse:admin:read")
+	if out := mustRun(t, reader, "", "keys", "list", "-o", "json"); !strings.Contains(out, `"state"`) {
+		t.Errorf("keys list as a read-only client: %q", out)
+	}
+	code, _, errOut := cliRun(t, reader, "", "clients", "create", "--name", "x")
+	if code == 0 || !strings.Contains(errOut, "403") {
+		t.Errorf("clients create as a read-only client: exit %d, stderr %q; want the API's 403", code, errOut)
+	}
+	manager := as("gatehouse:clients")
+	mustRun(t, manager, "", "clients", "create", "--name", "made by a manager", "--id", "managed")
+	if out := mustRun(t, manager, "", "clients", "show", "managed", "-o", "json"); !strings.Contains(out, `"managed"`) {
+		t.Errorf("clients show as a clients manager: %q", out)
+	}
+	code, _, errOut = cliRun(t, manager, "", "keys", "list")
+	if code == 0 || !strings.Contains(errOut, "403") {
+		t.Errorf("keys list as a clients manager: exit %d, stderr %q; want the API's 403", code, errOut)
+	}
+	nobody := as("api")
+	code, _, errOut = cliRun(t, nobody, "", "clients", "list")
+	if code == 0 || !strings.Contains(errOut, "invalid_scope") || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+		t.Errorf("clients list as a client with no system scope: exit %d, stderr %q; want one line with invalid_scope", code, errOut)
 	}
 }
