@@ -48,3 +48,27 @@ func TestSubject(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSubject: Subject never panics, refuses with an *Error, and agrees
+// with Verify on the sub of every token Verify accepts as a client
+// assertion.
+func FuzzSubject(f *testing.F) {
+	k := newTestKey(f, "k", EdDSA)
+	f.Add(k.sign(f, with(k.header(), "typ", "JWT"), validClaims()))
+	f.Add(k.sign(f, with(k.header(), "typ", nil), with(validClaims(), "sub", 7)))
+	for _, s := range []string{"", ".", "..", "a.b.c", "e30.e30.AA", "e30.bnVsbA.AA"} {
+		f.Add(s)
+	}
+	p := policy
+	p.Type = TypeJWT
+	f.Fuzz(func(t *testing.T, tok string) {
+		sub, err := Subject(tok)
+		var je *Error
+		if err != nil && !errors.As(err, &je) {
+			t.Fatalf("%q: refused with %#v", tok, err)
+		}
+		if c, verr := Verify(tok, keysOf(k), p); verr == nil && (err != nil || sub != c.Subject) {
+			t.Fatalf("%q: Subject %q, %v; Verify's sub %q", tok, sub, err, c.Subject)
+		}
+	})
+}
