@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"iter"
 	"net/http"
 	"time"
@@ -38,6 +39,10 @@ type ClientPatch struct {
 	RequirePKCE                  *bool     `json:"require_pkce,omitempty"`
 	TokenTTLSeconds              *int64    `json:"token_ttl_seconds,omitempty"`
 	Disabled                     *bool     `json:"disabled,omitempty"`
+	// JWKSURI or JWKS replaces the keys of a private_key_jwt client (and
+	// clears the other).
+	JWKSURI *string         `json:"jwks_uri,omitempty"`
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
 }
 
 // ListClients returns a page of the clients that match f, ordered by ID

@@ -13,29 +13,36 @@
 // json` prints, so scripts read the same fields locally and over the API.
 package admin
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Client is an OAuth client registration. ClientSecret is set only in the
 // response that created the secret (a create, or a rotation).
 type Client struct {
-	ClientID                     string    `json:"client_id"`
-	ClientSecret                 string    `json:"client_secret,omitempty"`
-	Name                         string    `json:"name"`
-	Description                  string    `json:"description,omitempty"`
-	GrantTypes                   []string  `json:"grant_types"`
-	Scopes                       []string  `json:"scopes"`
-	Accounts                     []string  `json:"accounts"`
-	RedirectURIs                 []string  `json:"redirect_uris"`
-	Audience                     string    `json:"audience,omitempty"`
-	Website                      string    `json:"website,omitempty"`
-	TokenEndpointAuthMethod      string    `json:"token_endpoint_auth_method"`
-	RefreshWithClientCredentials bool      `json:"refresh_with_client_credentials,omitempty"`
-	RequirePKCE                  bool      `json:"require_pkce"`
-	TokenTTLSeconds              int64     `json:"token_ttl_seconds"`
-	Disabled                     bool      `json:"disabled"`
-	CreatedAt                    time.Time `json:"created_at"`
-	UpdatedAt                    time.Time `json:"updated_at"`
-	Secrets                      []Secret  `json:"secrets"`
+	ClientID                     string   `json:"client_id"`
+	ClientSecret                 string   `json:"client_secret,omitempty"`
+	Name                         string   `json:"name"`
+	Description                  string   `json:"description,omitempty"`
+	GrantTypes                   []string `json:"grant_types"`
+	Scopes                       []string `json:"scopes"`
+	Accounts                     []string `json:"accounts"`
+	RedirectURIs                 []string `json:"redirect_uris"`
+	Audience                     string   `json:"audience,omitempty"`
+	Website                      string   `json:"website,omitempty"`
+	TokenEndpointAuthMethod      string   `json:"token_endpoint_auth_method"`
+	RefreshWithClientCredentials bool     `json:"refresh_with_client_credentials,omitempty"`
+	RequirePKCE                  bool     `json:"require_pkce"`
+	// JWKSURI or JWKS: the public keys of a private_key_jwt client (RFC
+	// 7523 §2.2): the URL of its JSON Web Key Set, or the set itself.
+	JWKSURI         string          `json:"jwks_uri,omitempty"`
+	JWKS            json.RawMessage `json:"jwks,omitempty"`
+	TokenTTLSeconds int64           `json:"token_ttl_seconds"`
+	Disabled        bool            `json:"disabled"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
+	Secrets         []Secret        `json:"secrets"`
 }
 
 // Secret is the metadata of a client secret; the secret itself is never
@@ -65,6 +72,10 @@ type NewClient struct {
 	RefreshWithClientCredentials bool     `json:"refresh_with_client_credentials,omitempty"`
 	RequirePKCE                  *bool    `json:"require_pkce,omitempty"`
 	TokenTTLSeconds              int64    `json:"token_ttl_seconds,omitempty"`
+	// JWKSURI or JWKS (exactly one) for token_endpoint_auth_method
+	// private_key_jwt: the client's public keys; it then has no secret.
+	JWKSURI string          `json:"jwks_uri,omitempty"`
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
 }
 
 // Rotation is the response of a secret rotation: the new secret, once.

@@ -71,6 +71,7 @@ var readmeExempt = []struct{ contains, reason string }{
 	{"go run ./cmd/gatehouse serve", "runs serve in the foreground and the whole test suite: the test builds the same package (harness.Build) and starts serve itself"},
 	{"go install ./cmd/gatehouse", "builds the binary into GOPATH: the test builds the same package (harness.Build) and puts it on PATH"},
 	{"gatehouse clients create --name NAME", "a synopsis: [optional] arguments and | alternatives, not commands"},
+	{"--jwks-file jwks.json", "needs a key pair's JWKS file and a client ID; TestPrivateKeyJWT (pkjwt_test.go) registers a client with --jwks-file and signs assertions with its private key"},
 	{"gatehouse users create --username alice", "a synopsis ([--output json]), and set-password reads a new password from a terminal"},
 	{"npx newman run api.postman.json", "fetches newman from npm and needs a client's secret: e2e/postman_test.go runs newman on serve's collection through the gateway"},
 	{"grant_type=authorization_code", "needs a code from a browser login and consent, which e2e/browser drives"},

@@ -60,6 +60,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, c *caller) er
 			RefreshWithClientCredentials: in.RefreshWithClientCredentials,
 			TokenTTL:                     time.Duration(in.TokenTTLSeconds) * time.Second,
 			PKCEOptional:                 in.RequirePKCE != nil && !*in.RequirePKCE,
+			JWKS:                         string(in.JWKS), JWKSURI: in.JWKSURI,
 		}
 		if in.TokenTTLSeconds < 0 {
 			return invalid("/token_ttl_seconds", "must not be negative; 0 is the server's default")
@@ -161,6 +162,19 @@ func (a *API) clientPatch(c *caller, raw map[string]json.RawMessage) (clients.Pa
 		"redirect_uris": list(&p.RedirectURIs),
 		"disabled":      flag(&p.Disabled, false), "refresh_with_client_credentials": flag(&p.RefreshWithClientCredentials, false),
 		"require_pkce": flag(&requirePKCE, true),
+		"jwks_uri":     str(&p.JWKSURI),
+		"jwks": func(v json.RawMessage) error {
+			s := ""
+			if string(v) != "null" {
+				var set map[string]json.RawMessage
+				if err := json.Unmarshal(v, &set); err != nil {
+					return err
+				}
+				s = string(v)
+			}
+			p.JWKS = &s
+			return nil
+		},
 		"token_ttl_seconds": func(v json.RawMessage) error {
 			var n int64
 			ttl = &n

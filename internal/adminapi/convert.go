@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/gatehouse/gatehouse/admin"
@@ -23,6 +24,10 @@ func Client(c store.Client) admin.Client {
 		RequirePKCE: !c.PKCEOptional, TokenTTLSeconds: int64(c.TokenTTL / time.Second), Disabled: c.Disabled,
 		CreatedAt: stored(c.CreatedAt), UpdatedAt: stored(c.UpdatedAt), Secrets: Secrets(c.Secrets),
 	}
+	if c.JWKS != "" {
+		j.JWKS = json.RawMessage(c.JWKS)
+	}
+	j.JWKSURI = c.JWKSURI
 	return j
 }
 

@@ -276,7 +276,10 @@ var otherSchemas = map[string]string{
 	"TokenEndpointAuthMethod": "a string of Client.TokenEndpointAuthMethod",
 	"Role":                    "a string of User.Role",
 	"NextCursor":              "Page.NextCursor",
+	"JWKS":                    "the JSON Web Key Set of Client.JWKS (json.RawMessage)",
 }
+
+var rawJSONType = reflect.TypeFor[json.RawMessage]()
 
 // TestOpenAPISchemas: the schema of each admin type has exactly the
 // members the type sends, required exactly when they are always sent (no
@@ -425,6 +428,8 @@ func sameType(d *openAPIDoc, typ reflect.Type, p map[string]any) error {
 		want = "boolean"
 	case typ.Kind() == reflect.Int || typ.Kind() == reflect.Int64:
 		want = "integer"
+	case typ == rawJSONType: // a JSON document sent as it is: a JWKS
+		want = "object"
 	case typ.Kind() == reflect.Slice:
 		want = "array"
 		items, _ := p["items"].(map[string]any)

@@ -32,6 +32,7 @@ func (l localClients) create(ctx context.Context, nc admin.NewClient, secret str
 		TokenTTL:                     time.Duration(nc.TokenTTLSeconds) * time.Second,
 		PKCEOptional:                 nc.RequirePKCE != nil && !*nc.RequirePKCE,
 		Secret:                       secret,
+		JWKS:                         string(nc.JWKS), JWKSURI: nc.JWKSURI,
 	})
 	if err != nil {
 		return admin.Client{}, nil, err
@@ -73,7 +74,11 @@ func (l localClients) update(ctx context.Context, id string, p admin.ClientPatch
 		Name: p.Name, Description: p.Description, Audience: p.Audience, Website: p.Website,
 		GrantTypes: p.GrantTypes, Scopes: p.Scopes, Accounts: p.Accounts, RedirectURIs: p.RedirectURIs,
 		Disabled: p.Disabled, RefreshWithClientCredentials: p.RefreshWithClientCredentials,
-		TokenEndpointAuthMethod: p.TokenEndpointAuthMethod,
+		TokenEndpointAuthMethod: p.TokenEndpointAuthMethod, JWKSURI: p.JWKSURI,
+	}
+	if p.JWKS != nil {
+		s := string(p.JWKS)
+		cp.JWKS = &s
 	}
 	if p.TokenTTLSeconds != nil {
 		d := time.Duration(*p.TokenTTLSeconds) * time.Second

@@ -3,8 +3,11 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
@@ -105,6 +109,30 @@ type clientFlags struct {
 	scopes, accounts, grants, redirects string
 	ttl, website                        string
 	refreshWithCC, requirePKCE          bool
+	jwksFile, jwksURI                   string
+}
+
+// jwks reads --jwks-file: a JSON Web Key Set document of public keys, which
+// the client service validates.
+func (cf *clientFlags) jwks() (json.RawMessage, error) {
+	if cf.jwksFile == "" {
+		return nil, nil
+	}
+	f, err := os.Open(cf.jwksFile)
+	if err != nil {
+		return nil, usagef("--jwks-file: %v", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, clients.MaxJWKSSize+1))
+	switch {
+	case err != nil:
+		return nil, usagef("--jwks-file: %v", err)
+	case len(b) > clients.MaxJWKSSize:
+		return nil, usagef("--jwks-file: larger than %d KiB", clients.MaxJWKSSize>>10)
+	case !json.Valid(b):
+		return nil, usagef("--jwks-file: %s is not a JSON document (a JWKS: {\"keys\": [...]})", cf.jwksFile)
+	}
+	return json.RawMessage(b), nil
 }
 
 func (cf *clientFlags) register(cmd *cobra.Command) {
@@ -120,6 +148,9 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 	f.StringVar(&cf.website, "website", "", "the app's website, shown on the consent page")
 	f.BoolVar(&cf.refreshWithCC, "refresh-with-client-credentials", false, "also issue refresh tokens with client_credentials (needs the refresh_token grant)")
 	f.BoolVar(&cf.requirePKCE, "require-pkce", true, "require PKCE at the authorization endpoint; --require-pkce=false lets a legacy confidential client leave it out (never a public one)")
+	f.StringVar(&cf.jwksFile, "jwks-file", "", "for private_key_jwt: a file with the client's public keys as a JSON Web Key Set (each key with a kid)")
+	f.StringVar(&cf.jwksURI, "jwks-uri", "", "for private_key_jwt: the https URL of the client's JSON Web Key Set")
+	cmd.MarkFlagsMutuallyExclusive("jwks-file", "jwks-uri")
 }
 
 func splitList(s string) []string {
@@ -179,8 +210,13 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 				ClientID: id, Name: cf.name, Description: cf.description, Audience: cf.audience,
 				Accounts: splitList(cf.accounts), RedirectURIs: splitList(cf.redirects),
 				Website: cf.website, TokenEndpointAuthMethod: authMethod, RefreshWithClientCredentials: cf.refreshWithCC,
-				RequirePKCE: &cf.requirePKCE,
+				RequirePKCE: &cf.requirePKCE, JWKSURI: cf.jwksURI,
 			}
+			jwks, err := cf.jwks()
+			if err != nil {
+				return err
+			}
+			nc.JWKS = jwks
 			if cmd.Flags().Changed("grant-types") {
 				nc.GrantTypes = splitList(cf.grants)
 			}
@@ -214,7 +250,7 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&id, "id", "", "client ID to use (3-64 of A-Z a-z 0-9 . _ -; default: generated)")
 	f.BoolVar(&secretStdin, "secret-stdin", false, "read the client secret from standard input instead of generating one (at least 32 characters)")
-	f.StringVar(&authMethod, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, or none: a public client (no secret, PKCE required)")
+	f.StringVar(&authMethod, "token-endpoint-auth-method", "", "client_secret_basic (default), client_secret_post, private_key_jwt (a signed JWT; give --jwks-file or --jwks-uri, no secret), or none: a public client (no secret, PKCE required)")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
 }
@@ -294,7 +330,10 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
   to none (a public client)   deletes every secret; the client must not keep
                               the client_credentials grant (change
                               --grant-types in the same command)
-  from none to a secret one   generates a secret and prints it, once`,
+  to private_key_jwt          deletes every secret; give --jwks-file or
+                              --jwks-uri in the same command
+  from none or private_key_jwt to a secret one
+                              generates a secret and prints it, once`,
 		Args: exactArgs(1, "CLIENT_ID"),
 		RunE: with(func(ctx context.Context, b clientsBackend, cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
@@ -339,7 +378,13 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 				p.Disabled = &disable
 			}
 			p.TokenEndpointAuthMethod = str("token-endpoint-auth-method", authMethod)
-			if p == (admin.ClientPatch{}) {
+			p.JWKSURI = str("jwks-uri", cf.jwksURI)
+			jwks, err := cf.jwks()
+			if err != nil {
+				return err
+			}
+			p.JWKS = jwks
+			if reflect.ValueOf(p).IsZero() {
 				return usagef("nothing to change: give at least one of --name, --scopes, --accounts, --token-ttl, --disable, ...")
 			}
 			c, warnings, err := b.update(ctx, args[0], p)
@@ -357,7 +402,7 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&disable, "disable", false, "disable the client: its secrets stop working")
 	f.BoolVar(&enable, "enable", false, "enable a disabled client")
-	f.StringVar(&authMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, or none (see above)")
+	f.StringVar(&authMethod, "token-endpoint-auth-method", "", "client_secret_basic, client_secret_post, private_key_jwt, or none (see above)")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
 }

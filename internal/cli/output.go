@@ -68,6 +68,14 @@ func (e *env) printCreated(output string, c admin.Client) error {
 		fmt.Fprintf(w, "  token lifetime: %s\n", ttlText(c.TokenTTLSeconds))
 		return nil
 	}
+	if c.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT {
+		fmt.Fprintf(w, "Created client %q (private_key_jwt: no secret; it signs its assertions with its keys).\n\n", c.Name)
+		fmt.Fprintf(w, "  client_id:      %s\n", c.ClientID)
+		fmt.Fprintf(w, "  keys:           %s\n", keysText(c))
+		fmt.Fprintf(w, "  scopes:         %s\n", orDash(strings.Join(c.Scopes, " ")))
+		fmt.Fprintf(w, "  token lifetime: %s\n", ttlText(c.TokenTTLSeconds))
+		return nil
+	}
 	fmt.Fprintf(w, "Created client %q.\n\n", c.Name)
 	fmt.Fprintf(w, "  client_id:      %s\n", c.ClientID)
 	fmt.Fprintf(w, "  client_secret:  %s\n", c.ClientSecret)
@@ -151,6 +159,9 @@ func (e *env) printClient(output string, c admin.Client) error {
 		kv.row("website", c.Website)
 	}
 	kv.row("token endpoint auth", c.TokenEndpointAuthMethod)
+	if c.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT {
+		kv.row("keys", keysText(c))
+	}
 	if c.RefreshWithClientCredentials {
 		kv.row("refresh tokens", "also with client_credentials")
 	}
@@ -227,6 +238,26 @@ func when(t *time.Time) string {
 		return "never"
 	}
 	return t.Local().Format(time.RFC3339)
+}
+
+// keysText says where a private_key_jwt client's keys are.
+func keysText(c admin.Client) string {
+	if c.JWKSURI != "" {
+		return "JWKS at " + c.JWKSURI
+	}
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if len(c.JWKS) == 0 || json.Unmarshal(c.JWKS, &set) != nil {
+		return "-"
+	}
+	kids := make([]string, len(set.Keys))
+	for i, k := range set.Keys {
+		kids[i] = k.Kid
+	}
+	return fmt.Sprintf("registered JWKS (kid %s)", strings.Join(kids, ", "))
 }
 
 // pkceText says whether the client must use PKCE at the authorization

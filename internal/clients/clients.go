@@ -89,6 +89,10 @@ type Spec struct {
 	// client that cannot send it; CLI --require-pkce=false). Refused for a
 	// public client.
 	PKCEOptional bool
+	// JWKS (a JSON Web Key Set document of public keys) or JWKSURI (its
+	// https URL), exactly one, for store.AuthMethodPrivateKeyJWT: the
+	// client then has no secret.
+	JWKS, JWKSURI string
 }
 
 // Require is a condition on a client as stored, checked in the same store
@@ -121,7 +125,13 @@ type Patch struct {
 	// client_credentials grant, and its secrets are deleted: a public
 	// client has none. From none to a secret-based method a secret is
 	// generated, so only [Service.UpdateIssuingSecret] accepts that.
+	// To private_key_jwt, the patch must set JWKS or JWKSURI, and the
+	// secrets are deleted; from it to a secret-based method a secret is
+	// generated (as from none) and the JWKS and JWKS URI are cleared.
 	TokenEndpointAuthMethod *string
+	// JWKS and JWKSURI replace the keys of a private_key_jwt client; set
+	// one and the other is cleared.
+	JWKS, JWKSURI *string
 }
 
 // Create registers a client and returns it with its secret, which is not
@@ -151,12 +161,16 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 		Audience: sp.Audience, TokenTTL: sp.TokenTTL, CreatedAt: now, UpdatedAt: now,
 		Website: strings.TrimSpace(sp.Website), TokenEndpointAuthMethod: sp.TokenEndpointAuthMethod,
 		RefreshWithClientCredentials: sp.RefreshWithClientCredentials, PKCEOptional: sp.PKCEOptional,
+		JWKS: strings.TrimSpace(sp.JWKS), JWKSURI: strings.TrimSpace(sp.JWKSURI),
 	}
 	problems = append(problems, s.check(&c)...)
 	public := c.TokenEndpointAuthMethod == store.AuthMethodNone
+	keyed := c.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT
 	switch {
 	case public && sp.Secret != "":
 		problems = append(problems, "a public client (token endpoint auth method none) has no secret; do not supply one")
+	case keyed && sp.Secret != "":
+		problems = append(problems, "a private_key_jwt client authenticates with its keys and has no secret; do not supply one")
 	case sp.Secret != "":
 		if err := secret.CheckSupplied(sp.Secret); err != nil {
 			problems = append(problems, err.Error())
@@ -166,7 +180,12 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 		return store.Client{}, "", &ValidationError{problems}
 	}
 	secretDetail, plain := "none (public client)", ""
-	if !public {
+	switch {
+	case keyed && c.JWKSURI != "":
+		secretDetail = "none (private_key_jwt, JWKS URI " + c.JWKSURI + ")"
+	case keyed:
+		secretDetail = "none (private_key_jwt, JWKS)"
+	case !public:
 		sec, p, err := s.newSecret(sp.Secret, now)
 		if err != nil {
 			return store.Client{}, "", err
@@ -257,6 +276,17 @@ func (s *Service) update(ctx context.Context, actor, id string, p Patch, mayIssu
 		set("description", &c.Description, p.Description)
 		set("audience", &c.Audience, p.Audience)
 		set("website", &c.Website, p.Website)
+		if p.JWKS != nil && strings.TrimSpace(*p.JWKS) != c.JWKS {
+			c.JWKS, c.JWKSURI = strings.TrimSpace(*p.JWKS), ""
+			changed = append(changed, "JWKS")
+		}
+		if p.JWKSURI != nil && strings.TrimSpace(*p.JWKSURI) != c.JWKSURI {
+			c.JWKSURI = strings.TrimSpace(*p.JWKSURI)
+			if p.JWKS == nil || strings.TrimSpace(*p.JWKS) == "" {
+				c.JWKS = ""
+			}
+			changed = append(changed, "JWKS URI "+printable(c.JWKSURI))
+		}
 		setList("grant types", &c.GrantTypes, p.GrantTypes)
 		setList("scopes", &c.Scopes, p.Scopes)
 		setList("accounts", &c.Accounts, p.Accounts)
@@ -285,12 +315,18 @@ func (s *Service) update(ctx context.Context, actor, id string, p Patch, mayIssu
 			switch {
 			case !slices.Contains(authMethods, *m):
 				// check reports it.
-			case *m == store.AuthMethodNone:
+			case *m == store.AuthMethodNone || *m == store.AuthMethodPrivateKeyJWT:
+				if len(c.Secrets) > 0 {
+					what += " (secrets deleted)"
+				}
 				c.Secrets = nil
-				what += " (secrets deleted)"
-			case old == store.AuthMethodNone:
+				if old == store.AuthMethodPrivateKeyJWT { // to none
+					c.JWKS, c.JWKSURI = "", ""
+				}
+			case old == store.AuthMethodNone || old == store.AuthMethodPrivateKeyJWT:
+				c.JWKS, c.JWKSURI = "", ""
 				if !mayIssue {
-					return &ValidationError{[]string{fmt.Sprintf("making public client %s confidential (%s) issues a secret, which this caller cannot show; use the CLI: gatehouse clients update %s --token-endpoint-auth-method %s", c.ID, *m, c.ID, *m)}}
+					return &ValidationError{[]string{fmt.Sprintf("switching client %s from %s to %s issues a secret, which this caller cannot show; use the CLI: gatehouse clients update %s --token-endpoint-auth-method %s", c.ID, old, *m, c.ID, *m)}}
 				}
 				sec, pl, err := s.newSecret("", ev.Time)
 				if err != nil {
@@ -351,8 +387,11 @@ func (s *Service) RotateSecret(ctx context.Context, actor, id string, grace time
 		if err := requires(req).check(*c); err != nil {
 			return err
 		}
-		if c.TokenEndpointAuthMethod == store.AuthMethodNone {
+		switch c.TokenEndpointAuthMethod {
+		case store.AuthMethodNone:
 			return &ValidationError{[]string{"a public client (token endpoint auth method none) has no secret to rotate"}}
+		case store.AuthMethodPrivateKeyJWT:
+			return &ValidationError{[]string{"a private_key_jwt client authenticates with its keys and has no secret to rotate; change its JWKS or JWKS URI"}}
 		}
 		kept := c.Secrets[:0]
 		for _, old := range c.Secrets {
@@ -494,7 +533,7 @@ func CheckID(id string) error {
 
 var supportedGrants = []string{store.GrantClientCredentials, store.GrantAuthorizationCode, store.GrantRefreshToken}
 
-var authMethods = []string{store.AuthMethodSecretBasic, store.AuthMethodSecretPost, store.AuthMethodNone}
+var authMethods = []string{store.AuthMethodSecretBasic, store.AuthMethodSecretPost, store.AuthMethodPrivateKeyJWT, store.AuthMethodNone}
 
 // check lists what is wrong with a client's fields.
 func (s *Service) check(c *store.Client) []string {
@@ -520,6 +559,24 @@ func (s *Service) check(c *store.Client) []string {
 		p = append(p, fmt.Sprintf("token endpoint auth method %q is not supported (supported: %s)", printable(m), strings.Join(authMethods, ", ")))
 	case m == store.AuthMethodNone && slices.Contains(c.GrantTypes, store.GrantClientCredentials):
 		p = append(p, "a public client (token endpoint auth method none) cannot use the client_credentials grant: it has no secret")
+	}
+	switch {
+	case c.TokenEndpointAuthMethod != store.AuthMethodPrivateKeyJWT:
+		if c.JWKS != "" || c.JWKSURI != "" {
+			p = append(p, "a JWKS or JWKS URI is only for the private_key_jwt token endpoint auth method")
+		}
+	case c.JWKS != "" && c.JWKSURI != "":
+		p = append(p, "private_key_jwt: register either a JWKS or a JWKS URI, not both")
+	case c.JWKS != "":
+		if _, err := ParseJWKS([]byte(c.JWKS)); err != nil {
+			p = append(p, err.Error())
+		}
+	case c.JWKSURI != "":
+		if err := CheckJWKSURI(c.JWKSURI); err != nil {
+			p = append(p, err.Error())
+		}
+	default:
+		p = append(p, "private_key_jwt needs the client's public keys: a JWKS or a JWKS URI")
 	}
 	if c.PKCEOptional && c.TokenEndpointAuthMethod == store.AuthMethodNone {
 		p = append(p, "a public client (token endpoint auth method none) always needs PKCE: it has no secret to prove the code is its own; only a confidential client may be registered with --require-pkce=false")

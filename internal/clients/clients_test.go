@@ -381,7 +381,7 @@ func TestUpdateAuthMethod(t *testing.T) {
 	if err != nil || !strings.HasPrefix(sec, secret.Prefix) || len(got.Secrets) != 1 || !secret.Matches(sec, got.Secrets[0].Digest) || got.AuthMethod() != store.AuthMethodSecretBasic {
 		t.Fatalf("from none: got %s, %d secrets, secret %q, %v; want one new secret", got.AuthMethod(), len(got.Secrets), sec, err)
 	}
-	if _, err := f.svc.Update(ctx, "t", c.ID, Patch{TokenEndpointAuthMethod: ptr("private_key_jwt")}); !errors.As(err, &ve) || !strings.Contains(err.Error(), "not supported") {
+	if _, err := f.svc.Update(ctx, "t", c.ID, Patch{TokenEndpointAuthMethod: ptr("client_secret_jwt")}); !errors.As(err, &ve) || !strings.Contains(err.Error(), "not supported") {
 		t.Errorf("unsupported method: got %v, want a validation error", err)
 	}
 

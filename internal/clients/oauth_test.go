@@ -22,7 +22,7 @@ func TestCreateAuthorizationCodeClients(t *testing.T) {
 		{"no redirect URI", Spec{GrantTypes: ac}, "needs at least one redirect URI"},
 		{"public with secret", Spec{GrantTypes: ac, RedirectURIs: []string{cb}, TokenEndpointAuthMethod: store.AuthMethodNone, Secret: strings.Repeat("s", 40)}, "has no secret"},
 		{"public client credentials", Spec{GrantTypes: []string{store.GrantClientCredentials}, TokenEndpointAuthMethod: store.AuthMethodNone}, "cannot use the client_credentials grant"},
-		{"unknown auth method", Spec{GrantTypes: ac, RedirectURIs: []string{cb}, TokenEndpointAuthMethod: "private_key_jwt"}, "is not supported"},
+		{"unknown auth method", Spec{GrantTypes: ac, RedirectURIs: []string{cb}, TokenEndpointAuthMethod: "client_secret_jwt"}, "is not supported"},
 		{"refresh alone", Spec{GrantTypes: []string{store.GrantRefreshToken}}, "needs authorization_code"},
 		{"refresh with cc needs the grant", Spec{RefreshWithClientCredentials: true}, "need both"},
 		{"refresh with cc", Spec{GrantTypes: []string{store.GrantClientCredentials, store.GrantRefreshToken}, RefreshWithClientCredentials: true}, ""},

@@ -83,7 +83,16 @@ type Policy struct {
 	Algorithms []string
 	// Now is the time to check against; zero means time.Now().
 	Now time.Time
+	// Type is the JOSE typ a token must have: "" means an access token
+	// (at+jwt, RFC 9068 §2.1); TypeJWT means a JWT that is not one (typ
+	// absent or JWT, RFC 7519 §5.1), such as a client assertion (RFC 7523).
+	Type string
 }
+
+// TypeJWT is Policy.Type for JWTs other than access tokens: typ absent or
+// "JWT". An access token (typ at+jwt) is refused, so that one cannot pass
+// for the other.
+const TypeJWT = "JWT"
 
 // Keys returns the key with the given key ID (the header's kid, "" if it
 // has none), or nil if there is none.
@@ -198,8 +207,17 @@ func Verify(token string, keys Keys, p Policy) (Claims, error) {
 	if err != nil || len(sig) == 0 {
 		return Claims{}, fail(Malformed, "malformed signature")
 	}
-	if !strings.EqualFold(h.Typ, typAccessToken) && !strings.EqualFold(h.Typ, "application/"+typAccessToken) {
-		return Claims{}, fail(BadHeader, "not an access token (typ must be at+jwt, RFC 9068)")
+	switch p.Type {
+	case "":
+		if !strings.EqualFold(h.Typ, typAccessToken) && !strings.EqualFold(h.Typ, "application/"+typAccessToken) {
+			return Claims{}, fail(BadHeader, "not an access token (typ must be at+jwt, RFC 9068)")
+		}
+	case TypeJWT:
+		if h.Typ != "" && !strings.EqualFold(h.Typ, TypeJWT) && !strings.EqualFold(h.Typ, "application/jwt") {
+			return Claims{}, fail(BadHeader, "typ must be JWT or absent")
+		}
+	default:
+		return Claims{}, fail(BadHeader, "unsupported policy type")
 	}
 	if h.Crit != nil {
 		return Claims{}, fail(BadHeader, "unsupported critical header parameters")
@@ -261,6 +279,30 @@ func Verify(token string, keys Keys, p Policy) (Claims, error) {
 		NotBefore: w.Nbf.t,
 		ExpiresAt: w.Exp.t,
 	}, nil
+}
+
+// Subject returns the sub claim of a compact JWS without verifying it: what
+// a client assertion names its client with (RFC 7523 §3), to find the keys
+// that Verify then checks it with. Nothing else may be trusted of it.
+func Subject(token string) (string, error) {
+	if len(token) > MaxTokenLen {
+		return "", fail(Malformed, "token too long")
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", fail(Malformed, "not a signed JWT (JWS compact serialization)")
+	}
+	pb, err := decode(nil, parts[1])
+	if err != nil {
+		return "", fail(Malformed, "malformed claims")
+	}
+	var w struct {
+		Sub string `json:"sub"`
+	}
+	if err := json.Unmarshal(pb, &w); err != nil {
+		return "", fail(Malformed, "malformed claims")
+	}
+	return w.Sub, nil
 }
 
 // missing returns the claims of req that w lacks.

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/jws"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/scope"
 )
@@ -40,6 +42,10 @@ type cachedClient struct {
 	// did not match (see clientCache.reload); 0 if none. Guarded by the
 	// cache's mutex once the entry is in the cache.
 	reloaded int64
+	// The keys of the client's registered JWKS (private_key_jwt), or why
+	// they could not be read.
+	jwks    []*jws.Key
+	jwksErr error
 }
 
 type cachedSecret struct {
@@ -69,6 +75,9 @@ func newCachedClient(c store.Client, cat *scope.Catalog) *cachedClient {
 		}
 	}
 	cc.defaultScope = scope.Join(cc.defaultScopes)
+	if c.JWKS != "" {
+		cc.jwks, cc.jwksErr = clients.ParseJWKS([]byte(c.JWKS))
+	}
 	for i, s := range c.Secrets {
 		cc.secrets[i].id = s.ID
 		cc.secrets[i].digest = s.Digest

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -45,7 +46,7 @@ func (s *Server) root(withConsole bool) handlerFunc {
 // metadata serves RFC 8414 authorization server metadata.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 	base := strings.TrimSuffix(s.issuer, "/")
-	authMethods := []string{"client_secret_basic", "client_secret_post"}
+	authMethods := []string{store.AuthMethodSecretBasic, store.AuthMethodSecretPost, store.AuthMethodPrivateKeyJWT}
 	grants := make([]string, 0, len(s.grants))
 	for _, g := range []string{store.GrantClientCredentials, store.GrantAuthorizationCode, store.GrantRefreshToken} {
 		if _, ok := s.grants[g]; ok {
@@ -66,7 +67,11 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 		"token_endpoint_auth_methods_supported":         authMethods,
 		"introspection_endpoint_auth_methods_supported": authMethods,
 		"scopes_supported":                              s.catalog.Names(),
-		"revocation_endpoint_auth_methods_supported":    append(authMethods[:2:2], "none"),
+		"revocation_endpoint_auth_methods_supported":    append(authMethods[:3:3], store.AuthMethodNone),
+		// The algorithms of private_key_jwt client assertions (RFC 8414 §2).
+		"token_endpoint_auth_signing_alg_values_supported":         clients.AssertionAlgorithms,
+		"introspection_endpoint_auth_signing_alg_values_supported": clients.AssertionAlgorithms,
+		"revocation_endpoint_auth_signing_alg_values_supported":    clients.AssertionAlgorithms,
 		// Not registered by RFC 8414: the algorithms access tokens are
 		// signed with (RFC 9068 §4 has verifiers check the alg).
 		"access_token_signing_alg_values_supported": s.keys.Algorithms(),
@@ -77,7 +82,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 		md["code_challenge_methods_supported"] = []string{"S256"}
 		// RFC 9207: every authorization response carries "iss".
 		md["authorization_response_iss_parameter_supported"] = true
-		md["token_endpoint_auth_methods_supported"] = append(authMethods[:2:2], "none")
+		md["token_endpoint_auth_methods_supported"] = append(authMethods[:3:3], store.AuthMethodNone)
 	}
 	body, err := json.Marshal(md)
 	if err != nil {

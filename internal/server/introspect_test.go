@@ -102,7 +102,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		t.Errorf("scopes_supported: got %s", b)
 	}
 	b, _ = json.Marshal(r.json["token_endpoint_auth_methods_supported"])
-	if string(b) != `["client_secret_basic","client_secret_post"]` {
+	if string(b) != `["client_secret_basic","client_secret_post","private_key_jwt"]` {
 		t.Errorf("token_endpoint_auth_methods_supported: got %s", b)
 	}
 

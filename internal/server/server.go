@@ -61,6 +61,10 @@ type Options struct {
 	// ClientIP finds the source address that failures are counted against;
 	// nil: the TCP peer address.
 	ClientIP *clientip.Resolver
+	// HTTPClient fetches private_key_jwt clients' JWKS URIs; nil: a client
+	// of the server's own. Either way each fetch is bounded in time and size
+	// and follows no redirect.
+	HTTPClient *http.Client
 
 	// RevocationFeedScope, if set, closes the revocation feed to all but
 	// clients allowed this scope. It must not be a catalog scope; the token
@@ -147,12 +151,13 @@ type Server struct {
 	requirePKCE        bool
 	codeTTL            time.Duration
 
-	grants  map[string]grant.Grant
-	clients *clientCache
-	usage   usageRecorder
-	limiter *ratelimit.Guard
-	metrics *metrics
-	handler http.Handler
+	grants     map[string]grant.Grant
+	clients    *clientCache
+	clientJWKS *jwksCache
+	usage      usageRecorder
+	limiter    *ratelimit.Guard
+	metrics    *metrics
+	handler    http.Handler
 
 	// confirmed is the local time at which the last successful read of the
 	// change feed started: the cache reflects every change committed
@@ -252,6 +257,7 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.clients = newClientCache(o.Store, s.catalog, 10_000)
+	s.clientJWKS = newJWKSCache(o.HTTPClient)
 	refresher := &grant.Refresher{Store: o.Store, Now: s.now, Rand: s.rand, IdleTTL: idle, AbsoluteTTL: absolute}
 	grants := []grant.Grant{grant.ClientCredentials{Refresh: refresher}, grant.RefreshToken{R: refresher}}
 	if s.console != nil {

@@ -159,8 +159,10 @@ func writeTokenResponse(w http.ResponseWriter, accessToken string, expiresIn int
 
 // authenticate identifies and verifies the calling client from HTTP Basic
 // (client_secret_basic) or body parameters (client_secret_post), RFC 6749
-// §2.3.1. Unknown clients, wrong secrets and disabled clients get the same
-// answer. Failures are rate-limited. Public clients are refused.
+// §2.3.1, or a JWT client assertion in the body (private_key_jwt, RFC 7523
+// §2.2). Unknown clients, wrong secrets or assertions and disabled clients
+// get the same answer. Failures are rate-limited. Public clients are
+// refused.
 func (s *Server) authenticate(r *http.Request, f *form) (*cachedClient, error) {
 	return s.authenticateClient(r, f, false)
 }
@@ -169,6 +171,12 @@ func (s *Server) authenticate(r *http.Request, f *form) (*cachedClient, error) {
 // public client (token endpoint auth method none) identified by client_id in
 // the body with no secret (RFC 6749 §2.1, §3.2.1).
 func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) (*cachedClient, error) {
+	if ok, err := assertionCredentials(r, f); err != nil {
+		s.metrics.authFailures.WithLabelValues("malformed").Inc()
+		return nil, err
+	} else if ok {
+		return s.authenticateAssertion(r, f)
+	}
 	hdr, err := authorizationHeader(r.Header)
 	if err != nil {
 		s.metrics.authFailures.WithLabelValues("malformed").Inc()

@@ -53,6 +53,10 @@ const (
 	AuthMethodSecretBasic = "client_secret_basic"
 	AuthMethodSecretPost  = "client_secret_post"
 	AuthMethodNone        = "none"
+	// AuthMethodPrivateKeyJWT: the client authenticates with a JWT it signs
+	// with a private key whose public key is in its JWKS or at its JWKS URI
+	// (RFC 7523 §2.2, OpenID Connect Core §9). It has no secrets.
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
 )
 
 // User roles.
@@ -79,7 +83,8 @@ type Client struct {
 
 	Website string // shown on the consent page
 	// TokenEndpointAuthMethod is AuthMethodSecretBasic (also when empty),
-	// AuthMethodSecretPost or AuthMethodNone (a public client: no secret,
+	// AuthMethodSecretPost, AuthMethodPrivateKeyJWT (JWKS or JWKSURI set) or
+	// AuthMethodNone (a public client: no secret,
 	// PKCE required). The store keeps it as given.
 	TokenEndpointAuthMethod string
 	// RefreshWithClientCredentials: issue refresh tokens with the
@@ -90,6 +95,13 @@ type Client struct {
 	// client that cannot send it). Off by default; the service refuses it
 	// for a public client. The store keeps it as given.
 	PKCEOptional bool
+	// JWKS is a JSON Web Key Set document (RFC 7517 §5) of the client's
+	// public keys, for AuthMethodPrivateKeyJWT; "" if none. The store keeps
+	// it as given.
+	JWKS string
+	// JWKSURI is the https URL of the client's JWKS, for
+	// AuthMethodPrivateKeyJWT; "" if none.
+	JWKSURI string
 }
 
 // AuthMethod is the client's token endpoint authentication method, with
@@ -551,6 +563,13 @@ type Store interface {
 	// again (it failed). Deleting a missing key is not an error.
 	ReleaseIdempotencyKey(ctx context.Context, key string) error
 
+	// UseClientAssertionJTI records the jti of a client assertion of the
+	// client that expires at expiresAt (RFC 7523 §3 item 7) and reports
+	// whether it was new: false if the client has a record of that jti that
+	// has not expired at now, which is then left as it is. An expired record
+	// is replaced. ErrNotFound if there is no such client.
+	UseClientAssertionJTI(ctx context.Context, clientID, jti string, expiresAt, now time.Time) (bool, error)
+
 	// ListAudit returns audit events, newest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
@@ -562,8 +581,9 @@ type Store interface {
 	// hour, sessions that expired before now, authorization codes that
 	// expired before now minus one hour, refresh token families (with
 	// their tokens) whose FamilyExpiresAt is before now, setup tokens and
-	// set-password tokens that expired before now, and idempotency records
-	// that expired at or before now.
+	// set-password tokens that expired before now, client assertion jtis
+	// that expired before now, and idempotency records that expired at or
+	// before now.
 	Prune(ctx context.Context, now time.Time) error
 	// SchemaVersion returns the database's applied schema migration
 	// version and the newest version this build embeds (and Open applies).

@@ -14,14 +14,14 @@ import (
 // ScanClient.
 const ClientColumns = `id, name, description, grant_types, scopes, accounts, redirect_uris,
 	audience, token_ttl_ns, disabled, created_at, updated_at, website, token_endpoint_auth_method,
-	refresh_with_client_credentials, pkce_optional`
+	refresh_with_client_credentials, pkce_optional, jwks, jwks_uri`
 
 // ClientArgs are the values of ClientColumns for cl.
 func ClientArgs(c Codec, cl store.Client) []any {
 	return []any{cl.ID, cl.Name, cl.Description, c.List(cl.GrantTypes), c.List(cl.Scopes),
 		c.List(cl.Accounts), c.List(cl.RedirectURIs), cl.Audience, int64(cl.TokenTTL), cl.Disabled,
 		c.Time(cl.CreatedAt), c.Time(cl.UpdatedAt), cl.Website, cl.TokenEndpointAuthMethod,
-		cl.RefreshWithClientCredentials, cl.PKCEOptional}
+		cl.RefreshWithClientCredentials, cl.PKCEOptional, cl.JWKS, cl.JWKSURI}
 }
 
 // ScanClient scans ClientColumns, without the secrets.
@@ -33,7 +33,7 @@ func ScanClient(c Codec, row Scanner) (store.Client, error) {
 	if err := row.Scan(&cl.ID, &cl.Name, &cl.Description, c.ListDest(&cl.GrantTypes), c.ListDest(&cl.Scopes),
 		c.ListDest(&cl.Accounts), c.ListDest(&cl.RedirectURIs), &cl.Audience, &ttl, c.BoolDest(&cl.Disabled),
 		c.TimeDest(&cl.CreatedAt), c.TimeDest(&cl.UpdatedAt), &cl.Website, &cl.TokenEndpointAuthMethod,
-		c.BoolDest(&cl.RefreshWithClientCredentials), c.BoolDest(&cl.PKCEOptional)); err != nil {
+		c.BoolDest(&cl.RefreshWithClientCredentials), c.BoolDest(&cl.PKCEOptional), &cl.JWKS, &cl.JWKSURI); err != nil {
 		return store.Client{}, err
 	}
 	cl.GrantTypes = nilIfEmpty(cl.GrantTypes)

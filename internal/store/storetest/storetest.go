@@ -167,6 +167,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PrunePasswordTokens", testPrunePasswordTokens},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
+		{"ClientAssertionJTIs", testClientAssertionJTIs},
+		{"ClientAssertionJTIsConcurrent", testClientAssertionJTIsConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,6 +228,8 @@ func fullClient(id string) store.Client {
 		TokenEndpointAuthMethod:      store.AuthMethodSecretPost,
 		RefreshWithClientCredentials: true,
 		PKCEOptional:                 true,
+		JWKS:                         `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`,
+		JWKSURI:                      "https://app.example/jwks.json?v=ü",
 	}
 }
 
@@ -582,6 +586,8 @@ func testUpdateClientReplaces(t *testing.T, s store.Store) {
 		c.TokenEndpointAuthMethod = store.AuthMethodNone
 		c.RefreshWithClientCredentials = false
 		c.PKCEOptional = false
+		c.JWKS = ""
+		c.JWKSURI = "https://new.example/keys"
 		// s1: expiry removed; s2: expiry set, last use changed; s3: removed; s4: added.
 		c.Secrets[0].ExpiresAt = time.Time{}
 		c.Secrets[1].ExpiresAt = t0.Add(time.Hour + 1)
