@@ -65,6 +65,9 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, c *caller) er
 		if in.TokenTTLSeconds < 0 {
 			return invalid("/token_ttl_seconds", "must not be negative; 0 is the server's default")
 		}
+		if err := c.checkJWKSURI(in.JWKSURI); err != nil {
+			return err
+		}
 		if c.account != "" {
 			if sp.Accounts != nil {
 				if err := c.checkAccounts(sp.Accounts); err != nil {
@@ -215,6 +218,11 @@ func (a *API) clientPatch(c *caller, raw map[string]json.RawMessage) (clients.Pa
 	}
 	if p.Accounts != nil {
 		if err := c.checkAccounts(*p.Accounts); err != nil {
+			return p, err
+		}
+	}
+	if p.JWKSURI != nil {
+		if err := c.checkJWKSURI(*p.JWKSURI); err != nil {
 			return p, err
 		}
 	}

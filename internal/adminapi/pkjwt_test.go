@@ -63,3 +63,36 @@ func TestPrivateKeyJWTClient(t *testing.T) {
 		t.Fatalf("to client_secret_basic: got %d %s, want a new secret and no keys", r.Status, r.Body)
 	}
 }
+
+// TestJWKSURINeedsAdmin: only an unrestricted gatehouse:admin token
+// registers a jwks_uri (which the server fetches); a tenant or a
+// gatehouse:clients token sends the keys as jwks.
+func TestJWKSURINeedsAdmin(t *testing.T) {
+	s := apitest.Start(t)
+	pid, psecret := s.Client([]string{"gatehouse:clients"}, []string{"*"})
+	for name, tok := range map[string]string{
+		"tenant":  s.TokenFor(pid, psecret, "gatehouse:clients account:acme"),
+		"manager": s.TokenFor(pid, psecret, "gatehouse:clients"),
+	} {
+		r := s.Do("POST", "/admin/v1/clients", tok, admin.NewClient{Name: "Signer", Scopes: []string{"orders"},
+			TokenEndpointAuthMethod: "private_key_jwt", JWKSURI: "http://127.0.0.1:9000/internal"})
+		var p admin.Problem
+		r.JSON(t, &p)
+		if r.Status != http.StatusForbidden || p.Field != "/jwks_uri" {
+			t.Errorf("%s creates with a jwks_uri: got %d %s, want 403 naming /jwks_uri", name, r.Status, r.Body)
+		}
+	}
+	tenant := s.TokenFor(pid, psecret, "gatehouse:clients account:acme")
+	r := s.Do("POST", "/admin/v1/clients", tenant, admin.NewClient{Name: "Plain", Scopes: []string{"orders"}})
+	var c admin.Client
+	r.JSON(t, &c)
+	r = s.Do("PATCH", "/admin/v1/clients/"+c.ClientID, tenant, `{"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://signer.example/jwks"}`,
+		"Content-Type", "application/merge-patch+json")
+	if r.Status != http.StatusForbidden {
+		t.Errorf("tenant patches a jwks_uri: got %d %s, want 403", r.Status, r.Body)
+	}
+	if r := s.Do("POST", "/admin/v1/clients", s.AdminToken(), admin.NewClient{Name: "Signer", Scopes: []string{"orders"},
+		TokenEndpointAuthMethod: "private_key_jwt", JWKSURI: "https://signer.example/jwks"}); r.Status != http.StatusCreated {
+		t.Errorf("an admin registers a jwks_uri: got %d %s", r.Status, r.Body)
+	}
+}

@@ -76,6 +76,18 @@ func (c *caller) checkAccounts(accounts []string) error {
 	return nil
 }
 
+// checkJWKSURI: only an administrator registers a jwks_uri, which the
+// server then fetches: anyone else could point it at services on the
+// server's own network (a blind request forgery). Others send the public
+// keys themselves, as jwks.
+func (c *caller) checkJWKSURI(uri string) error {
+	if uri != "" && !c.admin {
+		return problem(admin.ProblemForbidden, http.StatusForbidden, "/jwks_uri",
+			"only a gatehouse:admin token that is not restricted to an account may register a jwks_uri, which the server fetches; send the client's public keys as jwks instead")
+	}
+	return nil
+}
+
 // tenantDefaults are the scopes of a client a tenant creates without naming
 // any: the catalog's default scopes that are self-service.
 func (a *API) tenantDefaults() []string {
