@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -565,5 +566,44 @@ func TestTokenAliases(t *testing.T) {
 				t.Errorf("Validate: %v", err)
 			}
 		})
+	}
+}
+
+// TestReadmeEveryKey: the README's "every key, with its default" file
+// loads, and says exactly the defaults.
+func TestReadmeEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const head = "# gatehouse.yaml — every key, with its default\n"
+	_, rest, ok := strings.Cut(string(doc), head)
+	if !ok {
+		t.Fatalf("README.md has no block starting %q", head)
+	}
+	block, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("the every-key block is not closed")
+	}
+	got, err := config.Load(writeFile(t, block), nil)
+	if err != nil {
+		t.Fatalf("the README's every-key file does not load: %v", err)
+	}
+	// The file spells out what some defaults mean (the gateway's address
+	// while it is off, PKCE and refresh lifetimes) where the built-in
+	// configuration leaves them to be derived: compare what each means.
+	want := config.Default()
+	if err := want.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatalf("the README's every-key file is not valid: %v", err)
+	}
+	want.Gateway.Addr = config.DefaultGatewayAddr
+	pkce := want.OAuth.PKCERequired()
+	idle, absolute := want.OAuth.RefreshLifetimes()
+	want.OAuth.RequirePKCE, want.OAuth.RefreshIdleTTL, want.OAuth.RefreshAbsoluteTTL = &pkce, config.Duration(idle), config.Duration(absolute)
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("the README's every-key file differs from the defaults (-defaults +README):\n%s", diff)
 	}
 }
