@@ -2,7 +2,6 @@ package resource
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -30,28 +29,39 @@ type protectedResource struct {
 	// DPoP proofs; until then they are not advertised.
 }
 
-// metadataURL checks a resource identifier (RFC 9728 §1.2: an https URL
-// without a fragment; here also http on a loopback host, for development,
-// and no query) and returns what is wrong with it, or else the path and the
-// URL of its metadata (§3.1): WellKnownPath inserted between the host and
-// the path, a path of "/" being dropped.
+// WellKnownURL returns the URL of the Protected Resource Metadata of the
+// resource identifier id (RFC 9728 §3.1): WellKnownPath inserted between
+// the host and the path, a path of "/" being dropped; so
+// "https://api.example.com/v1" gives
+// "https://api.example.com/.well-known/oauth-protected-resource/v1". It
+// returns an error if id is not a usable identifier (§1.2): an https URL
+// (http only on a loopback host, for development) with a host and without
+// user information, query or fragment, in printable ASCII.
+func WellKnownURL(id string) (string, error) {
+	_, full, err := metadataURL(id)
+	return full, err
+}
+
+// metadataURL is WellKnownURL, also returning the escaped path.
 func metadataURL(id string) (path, full string, err error) {
+	bad := func(msg string) (string, string, error) {
+		return "", "", fmt.Errorf("resource identifier %q %s", id, msg)
+	}
 	for i := 0; i < len(id); i++ {
 		if c := id[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
-			return "", "", fmt.Errorf("has character %q; give it in plain ASCII, escaped", c)
+			return bad(fmt.Sprintf("has character %q; give it in plain ASCII, escaped", c))
 		}
 	}
 	u, err := url.Parse(id)
-	if err != nil {
-		return "", "", errors.New("is not a URL")
-	}
 	switch {
+	case err != nil:
+		return bad("is not a URL")
 	case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
-		return "", "", errors.New("must be an https URL (http only on a loopback host)")
+		return bad("must be an https URL (http only on a loopback host)")
 	case u.Host == "" || u.Opaque != "" || u.User != nil:
-		return "", "", errors.New("must be an absolute URL with a host and no user information")
+		return bad("must be an absolute URL with a host and no user information")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(id, "#"):
-		return "", "", errors.New("must not have a query or fragment")
+		return bad("must not have a query or fragment")
 	}
 	p := u.EscapedPath()
 	if p == "/" {

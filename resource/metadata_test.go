@@ -210,3 +210,18 @@ func TestConfigResource(t *testing.T) {
 		})
 	}
 }
+
+func TestWellKnownURL(t *testing.T) {
+	for _, tt := range []struct{ id, want string }{
+		{"https://api.example.com/v1", "https://api.example.com/.well-known/oauth-protected-resource/v1"},
+		{"https://api.example.com", "https://api.example.com/.well-known/oauth-protected-resource"},
+		{"https://api.example.com/", "https://api.example.com/.well-known/oauth-protected-resource"},
+		{"https://api.example.com:8443/a/b%20c", "https://api.example.com:8443/.well-known/oauth-protected-resource/a/b%20c"},
+		{"http://api.example.com/v1", ""},
+	} {
+		got, err := WellKnownURL(tt.id)
+		if got != tt.want || (err == nil) != (tt.want != "") {
+			t.Errorf("WellKnownURL(%q) = %q, %v; want %q", tt.id, got, err, tt.want)
+		}
+	}
+}

@@ -332,7 +332,7 @@ func normalize(cfg *Config) error {
 	}
 	if cfg.Resource != "" {
 		if _, _, err := metadataURL(cfg.Resource); err != nil {
-			add("Resource %q %v", cfg.Resource, err)
+			add("%v", err)
 		}
 	} else if cfg.ResourceName != "" {
 		add("ResourceName is set without Resource")
