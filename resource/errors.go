@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/scope"
 )
 
 // Error codes of RFC 6750 §3.1, plus temporarily_unavailable (RFC 6749
@@ -59,9 +61,9 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, f *failure) {
 	h := w.Header()
 	switch {
 	case f == missingToken:
-		h.Set("WWW-Authenticate", g.challenge)
+		h.Set("WWW-Authenticate", g.challenge+g.scopeAttr(r))
 	case f.code == codeInvalidToken:
-		h.Set("WWW-Authenticate", g.challenge+`, error="invalid_token", error_description=`+quoteDesc(f.desc))
+		h.Set("WWW-Authenticate", g.challenge+`, error="invalid_token", error_description=`+quoteDesc(f.desc)+g.scopeAttr(r))
 	case f.code == codeInsufficientScope && f.scope != "":
 		h.Set("WWW-Authenticate", g.challenge+`, error="insufficient_scope", scope=`+quoteDesc(f.scope))
 	case f.code == codeInsufficientScope:
@@ -85,6 +87,28 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, f *failure) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(f.status)
 	w.Write(append(body, '\n'))
+}
+
+// scopeAttr returns the scope attribute of a 401's challenge (RFC 6750 §3):
+// the scopes that would allow r, when the guard publishes metadata
+// (Config.Resource) and the catalog has any; else "".
+func (g *Guard) scopeAttr(r *http.Request) string {
+	if g.prmURL == "" {
+		return ""
+	}
+	rel, ok := g.relPath(r.URL.EscapedPath())
+	if !ok {
+		return ""
+	}
+	segs, err := g.paths.Split(rel)
+	if err != nil {
+		return ""
+	}
+	need := g.catalog.Required(scope.Set{}, r.Method, segs)
+	if len(need) == 0 {
+		return ""
+	}
+	return ", scope=" + quoteDesc(strings.Join(need, " "))
 }
 
 // quote returns s as an RFC 9110 §5.6.4 quoted-string.

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/gatehouse/gatehouse/resource"
+	"github.com/gatehouse/gatehouse/scope"
 )
 
 // Protecting a net/http API: every request needs a bearer token from the
@@ -72,4 +73,44 @@ func ExampleGuard_Handler() {
 	// 401 Bearer realm="https://auth.example.com"
 	// {"error":"unauthorized","error_description":"this API needs an OAuth 2.0 bearer access token in the Authorization header"}
 	// 401 Bearer realm="https://auth.example.com", error="invalid_token", error_description="not a JWT"
+}
+
+// With a resource identifier, the guard publishes the API's Protected
+// Resource Metadata (RFC 9728) at the well-known URL formed from it, and
+// every challenge points there.
+func ExampleGuard_MetadataHandler() {
+	cat, err := scope.Parse([]byte("scopes:\n  reports:\n    label: Read reports\n    endpoints:\n      - reports/*: GET\n"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	guard, err := resource.New(resource.Config{
+		Issuer:         "https://auth.example.com",
+		Audience:       "https://api.example.com",
+		Resource:       "https://api.example.com/v1",
+		BasePath:       "/v1",
+		Catalog:        cat,
+		RevocationPoll: -1,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+	h := guard.Handler(http.NotFoundHandler())
+
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/reports/q1", nil))
+	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/.well-known/oauth-protected-resource/v1", nil))
+	fmt.Println(w.Code, w.Header().Get("Cache-Control"))
+	fmt.Print(w.Body)
+
+	// The same document, mounted elsewhere by the API itself:
+	mux := http.NewServeMux()
+	mux.Handle("GET /meta/records-api", guard.MetadataHandler())
+	// Output:
+	// 401 Bearer realm="https://auth.example.com", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v1", scope="reports"
+	// 200 public, max-age=300
+	// {"resource":"https://api.example.com/v1","authorization_servers":["https://auth.example.com"],"scopes_supported":["reports"],"bearer_methods_supported":["header"]}
 }

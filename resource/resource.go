@@ -86,6 +86,20 @@ type Config struct {
 	// Audience identifies this API: a token's aud (a string or an array)
 	// must contain it (RFC 9068 §4).
 	Audience string
+	// Resource, if set, is this API's resource identifier (RFC 9728 §1.2),
+	// e.g. "https://api.example.com/v1": an https URL (http only on a
+	// loopback host) without query or fragment. The guard then publishes
+	// the API's Protected Resource Metadata (RFC 9728 §2) at the well-known
+	// URL formed from it (§3.1; "https://api.example.com/.well-known/
+	// oauth-protected-resource/v1"; see Guard.Handler and
+	// Guard.MetadataHandler), and every WWW-Authenticate challenge names
+	// that URL in a resource_metadata attribute (§5.1). Empty: no metadata,
+	// and challenges as before. It is not checked against tokens: Audience
+	// is.
+	Resource string
+	// ResourceName is the metadata's resource_name, a name for people
+	// (RFC 9728 §2); optional.
+	ResourceName string
 	// Catalog decides which scopes allow which endpoints; nil means
 	// scope.Default().
 	Catalog *scope.Catalog
@@ -214,7 +228,11 @@ type Guard struct {
 	client     *http.Client
 	seed       maphash.Seed
 
-	challenge string // `Bearer realm="..."`
+	challenge string // `Bearer realm="..."`, plus resource_metadata="..." with Config.Resource
+
+	prmPath string // the escaped well-known path of the metadata; "" without Config.Resource
+	prmURL  string // its URL
+	prmDoc  []byte // the document
 
 	disc    atomic.Pointer[discovery]
 	discMu  sync.Mutex
@@ -259,6 +277,16 @@ func New(cfg Config) (*Guard, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 	}
+	if cfg.Resource != "" {
+		g.prmPath, g.prmURL, _ = metadataURL(cfg.Resource) // checked by normalize
+		doc, err := metadataDoc(&cfg)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("resource: metadata: %w", err)
+		}
+		g.prmDoc = doc
+		g.challenge += ", resource_metadata=" + quote(g.prmURL)
+	}
 	if cfg.CacheSize > 0 {
 		g.cache = newTokenCache(cfg.CacheSize)
 	}
@@ -301,6 +329,13 @@ func normalize(cfg *Config) error {
 	}
 	if cfg.Audience == "" {
 		add("Audience is required")
+	}
+	if cfg.Resource != "" {
+		if _, _, err := metadataURL(cfg.Resource); err != nil {
+			add("%v", err)
+		}
+	} else if cfg.ResourceName != "" {
+		add("ResourceName is set without Resource")
 	}
 	if cfg.Catalog == nil {
 		cfg.Catalog = scope.Default()
@@ -442,6 +477,14 @@ func isToken(s string) bool {
 //     that the token's scopes do not allow: 403 as above; one it refuses:
 //     400 invalid_request;
 //   - no signing keys could be fetched from the issuer yet: 503.
+//
+// With Config.Resource, every challenge also has a resource_metadata
+// attribute (RFC 9728 §5.1), and a 401 a scope attribute naming the scopes
+// that would allow the call, where the catalog has them; and a GET or HEAD
+// of exactly the metadata's well-known path (Guard.MetadataURL's path,
+// e.g. /.well-known/oauth-protected-resource/v1, wherever BasePath is) is
+// answered with the metadata document, without a token, before anything
+// else: such a request never reaches next.
 func (g *Guard) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.serve(w, r, next)
@@ -449,6 +492,10 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 }
 
 func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if g.prmPath != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.EscapedPath() == g.prmPath {
+		g.serveMetadata(w, r)
+		return
+	}
 	now := g.now()
 	rel, ok := g.relPath(r.URL.EscapedPath())
 	if !ok {

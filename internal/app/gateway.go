@@ -21,8 +21,9 @@ import (
 
 // gatewayConfig is the gateway that cfg's gateway section describes, with
 // cfg's issuer, token audience, CORS origins and the API's catalog; its
-// base path is gateway.base_path, or else the OpenAPI document's. cfg is
-// validated.
+// base path is gateway.base_path, or else the OpenAPI document's, and its
+// resource identifier gateway.resource, or else derived from
+// gateway.public_url (GatewayConfig.ResourceID). cfg is validated.
 func gatewayConfig(cfg config.Config, api API, reg *prometheus.Registry, log *slog.Logger) (gateway.Config, error) {
 	g := cfg.Gateway
 	up, err := url.Parse(g.Upstream) // checked by config.Validate
@@ -37,6 +38,7 @@ func gatewayConfig(cfg config.Config, api API, reg *prometheus.Registry, log *sl
 	if poll == 0 {
 		poll = -1 // config: 0 is off; resource.Config: negative is off
 	}
+	base := cmp.Or(g.BasePath, api.BasePath)
 	gcfg := gateway.Config{
 		Upstream:        up,
 		UpstreamTimeout: time.Duration(g.UpstreamTimeout),
@@ -47,7 +49,8 @@ func gatewayConfig(cfg config.Config, api API, reg *prometheus.Registry, log *sl
 			Issuer:         cfg.Issuer,
 			Audience:       audience,
 			Catalog:        api.Catalog,
-			BasePath:       cmp.Or(g.BasePath, api.BasePath),
+			BasePath:       base,
+			Resource:       g.ResourceID(base),
 			AllowPublic:    g.AllowPublic,
 			AccountHeader:  g.AccountHeader,
 			RevocationPoll: poll,

@@ -15,9 +15,9 @@ import (
 // config.LoadGateway); the secret is only ever read from
 // GATEHOUSE_GATEWAY_CLIENT_SECRET, so it shows in no process listing.
 type gatewayFlags struct {
-	upstream, issuer, audience, scopesFile, openAPIFile, addr, basePath, accountHeader, clientID string
-	revocationPoll, upstreamTimeout, metricsAddr, corsOrigins                                    string
-	allowEncodedSlashes, allowMethodOverrideParam, allowPublic, pprof                            bool
+	upstream, issuer, audience, resource, scopesFile, openAPIFile, addr, basePath, accountHeader, clientID string
+	revocationPoll, upstreamTimeout, metricsAddr, corsOrigins                                              string
+	allowEncodedSlashes, allowMethodOverrideParam, allowPublic, pprof                                      bool
 }
 
 func (e *env) gatewayCmd() *cobra.Command {
@@ -58,6 +58,7 @@ in GATEHOUSE_GATEWAY_CLIENT_SECRET (it is never a flag).`,
 	f.StringVar(&gf.upstream, "upstream", "", "URL of the API to protect, e.g. http://127.0.0.1:3000; env GATEHOUSE_GATEWAY_UPSTREAM")
 	f.StringVar(&gf.issuer, "issuer", "", "issuer URL of the authorization server (its JWKS and revocation feed are found from it); env GATEHOUSE_GATEWAY_ISSUER")
 	f.StringVar(&gf.audience, "audience", "", "audience the tokens must name (default: the issuer, the server's default aud); env GATEHOUSE_GATEWAY_AUDIENCE")
+	f.StringVar(&gf.resource, "resource", "", "the API's resource identifier (RFC 9728), e.g. https://api.example.com/api: serve its Protected Resource Metadata at /.well-known/oauth-protected-resource/api and name it in every challenge (default: none); env GATEHOUSE_GATEWAY_RESOURCE")
 	f.StringVar(&gf.scopesFile, "scopes", "", "scope catalog file, the same as the server's (default: the built-in catalog); env GATEHOUSE_GATEWAY_SCOPES")
 	f.StringVar(&gf.openAPIFile, "openapi", "", "the API's OpenAPI 3.0/3.1 document, the same as the server's: derive the scope catalog from it (its servers' path is the default --base-path); env GATEHOUSE_GATEWAY_OPENAPI")
 	f.BoolVar(&gf.allowPublic, "allow-public", false, "pass calls without a token on to operations the OpenAPI document marks public (security: []) (default: they need a valid token too); env GATEHOUSE_GATEWAY_ALLOW_PUBLIC")
@@ -92,6 +93,7 @@ func (e *env) gatewayConfig(cmd *cobra.Command, gf *gatewayFlags) (config.Config
 		{"upstream", &gf.upstream, &cfg.Gateway.Upstream},
 		{"issuer", &gf.issuer, &cfg.Issuer},
 		{"audience", &gf.audience, &cfg.Gateway.Audience},
+		{"resource", &gf.resource, &cfg.Gateway.Resource},
 		{"scopes", &gf.scopesFile, &cfg.ScopesFile},
 		{"openapi", &gf.openAPIFile, &cfg.API.OpenAPI},
 		{"addr", &gf.addr, &cfg.Gateway.Addr},

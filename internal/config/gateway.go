@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/resource"
 )
 
 // GatewayConfig is the `gateway:` section: the enforcing reverse proxy run
@@ -22,9 +24,17 @@ type GatewayConfig struct {
 	// with `gatehouse gateway`), set it to send calls there, or leave it
 	// empty to keep the OpenAPI document's servers.
 	PublicURL string `yaml:"public_url"`
-	Upstream  string `yaml:"upstream"`  // the API to protect: absolute http(s) URL
-	Audience  string `yaml:"audience"`  // expected aud; "" = token.audience
-	BasePath  string `yaml:"base_path"` // e.g. /api: catalog paths are relative to it
+	// Resource is the API's resource identifier (RFC 9728), e.g.
+	// https://api.example.com/api: the gateway publishes its Protected
+	// Resource Metadata at the well-known URL formed from it and names that
+	// URL in every challenge (see resource.Config.Resource). "" =
+	// PublicURL + the base path when PublicURL is https (or http on
+	// loopback), else none: no metadata (see GatewayConfig.ResourceID). It
+	// is not the audience: that check is unchanged.
+	Resource string `yaml:"resource"`
+	Upstream string `yaml:"upstream"`  // the API to protect: absolute http(s) URL
+	Audience string `yaml:"audience"`  // expected aud; "" = token.audience
+	BasePath string `yaml:"base_path"` // e.g. /api: catalog paths are relative to it
 	// AccountHeader names the account of a request; "" = X-Account.
 	AccountHeader string `yaml:"account_header"`
 	// UpstreamTimeout bounds the wait for the upstream's response headers;
@@ -89,6 +99,12 @@ func (c *Config) checkGateway(p *problems) {
 		}
 	}
 
+	if g.Resource != "" {
+		if _, err := resource.WellKnownURL(g.Resource); err != nil {
+			p.add("gateway.resource: %v; e.g. https://api.example.com/api", err)
+		}
+	}
+
 	switch msg := checkUpstreamURL(g.Upstream); {
 	case g.Upstream == "" && g.Enabled:
 		p.add("gateway.upstream is required when the gateway is enabled: the URL of the API to protect, e.g. http://127.0.0.1:3000")
@@ -124,6 +140,21 @@ func (c *Config) checkGateway(p *problems) {
 	if g.RevocationPoll < 0 {
 		p.add("gateway.revocation_poll is negative (%s); use e.g. 5s, or 0 to turn revocation checks off", g.RevocationPoll)
 	}
+}
+
+// ResourceID returns the resource identifier the gateway publishes metadata
+// for: Resource, or else PublicURL followed by basePath (gateway.base_path,
+// or else the OpenAPI document's) if that is a valid identifier (an https
+// PublicURL, or http on loopback), or else "" (no metadata).
+func (g GatewayConfig) ResourceID(basePath string) string {
+	if g.Resource != "" || g.PublicURL == "" {
+		return g.Resource
+	}
+	id := strings.TrimSuffix(g.PublicURL, "/") + basePath
+	if _, err := resource.WellKnownURL(id); err != nil {
+		return ""
+	}
+	return id
 }
 
 // checkUpstreamURL returns what is wrong with an upstream URL, or "".

@@ -60,6 +60,9 @@ func TestGatewayProblems(t *testing.T) {
 		{"base path dot-dot", config.GatewayConfig{Enabled: true, Upstream: "http://x", BasePath: "/api/../x"}, []string{"\"..\" segment"}},
 		{"reserved account header", config.GatewayConfig{Enabled: true, Upstream: "http://x", AccountHeader: "X-Gatehouse-Account"}, []string{"reserved"}},
 		{"account header with a space", config.GatewayConfig{Enabled: true, Upstream: "http://x", AccountHeader: "X Account"}, []string{"not an HTTP header name"}},
+		{"http resource", config.GatewayConfig{Resource: "http://api.example.com/api"}, []string{"gateway.resource: resource identifier \"http://api.example.com/api\" must be an https URL"}},
+		{"resource with query", config.GatewayConfig{Resource: "https://api.example.com/api?v=1"}, []string{"must not have a query or fragment"}},
+		{"loopback resource", config.GatewayConfig{Resource: "http://127.0.0.1:8081/api"}, nil},
 		{"several at once", config.GatewayConfig{Enabled: true, Addr: "x", BasePath: "//"}, []string{"gateway.addr", "gateway.upstream", "gateway.base_path"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,5 +113,27 @@ gateway:
 	}
 	if _, err := config.Load(writeFile(t, "gateway:\n  allow_encoded_slashes: sometimes\n"), nil); err == nil {
 		t.Error("allow_encoded_slashes: sometimes: got no error, want one")
+	}
+}
+
+func TestGatewayResourceID(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gw   config.GatewayConfig
+		base string
+		want string
+	}{
+		{"none", config.GatewayConfig{}, "/api", ""},
+		{"set", config.GatewayConfig{Resource: "https://r.example.com", PublicURL: "https://api.example.com"}, "/api", "https://r.example.com"},
+		{"from public_url", config.GatewayConfig{PublicURL: "https://api.example.com"}, "/api", "https://api.example.com/api"},
+		{"from public_url, no base path", config.GatewayConfig{PublicURL: "https://api.example.com"}, "", "https://api.example.com"},
+		{"from loopback public_url", config.GatewayConfig{PublicURL: "http://localhost:8081"}, "/v1", "http://localhost:8081/v1"},
+		{"not from an http public_url", config.GatewayConfig{PublicURL: "http://api.example.com"}, "/api", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.gw.ResourceID(tc.base); got != tc.want {
+				t.Errorf("ResourceID(%q): got %q, want %q", tc.base, got, tc.want)
+			}
+		})
 	}
 }

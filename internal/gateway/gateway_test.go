@@ -543,3 +543,46 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestProtectedResourceMetadata: with a resource identifier the gateway
+// serves its metadata (RFC 9728) without a token and without calling the
+// upstream, outside the base path, and names it in every challenge.
+func TestProtectedResourceMetadata(t *testing.T) {
+	as := newAuthServer(t)
+	echo, calls := newEcho(t)
+	gw := newGateway(t, setup{as: as, upstream: echo.URL, basePath: "/api", mod: func(c *gateway.Config) {
+		c.Resource.Resource = "https://api.example.com/api"
+	}})
+	const metaURL = "https://api.example.com/.well-known/oauth-protected-resource/api"
+
+	resp, body := do(t, "GET", gw+"/.well-known/oauth-protected-resource/api", "", nil, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("metadata: status %d, want 200; body %s", resp.StatusCode, body)
+	}
+	var doc struct {
+		Resource             string   `json:"resource"`
+		AuthorizationServers []string `json:"authorization_servers"`
+		BearerMethods        []string `json:"bearer_methods_supported"`
+		Scopes               []string `json:"scopes_supported"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("metadata %s: %v", body, err)
+	}
+	if doc.Resource != "https://api.example.com/api" || !cmp.Equal(doc.AuthorizationServers, []string{as.srv.URL}) ||
+		!cmp.Equal(doc.BearerMethods, []string{"header"}) || len(doc.Scopes) == 0 {
+		t.Errorf("metadata %s: want resource https://api.example.com/api, authorization_servers [%s], bearer_methods_supported [header], scopes", body, as.srv.URL)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("upstream called %d times, want 0", n)
+	}
+
+	resp, body = do(t, "GET", gw+"/api/records/1", "", nil, nil)
+	want := `Bearer realm="` + as.srv.URL + `", resource_metadata="` + metaURL + `", scope="api:read-only api"`
+	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 401 || got != want {
+		t.Errorf("no token: status %d, WWW-Authenticate %s; want 401, %s (body %s)", resp.StatusCode, got, want, body)
+	}
+	resp, _ = do(t, "GET", gw+"/api/records/1", "not-a-token", nil, nil)
+	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 401 || !strings.Contains(got, `resource_metadata="`+metaURL+`"`) {
+		t.Errorf("bad token: status %d, WWW-Authenticate %s; want 401 with resource_metadata", resp.StatusCode, got)
+	}
+}
