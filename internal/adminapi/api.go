@@ -19,7 +19,6 @@
 package adminapi
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/consents"
+	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
@@ -56,16 +56,16 @@ type Options struct {
 	// Issuer and Audience are what the access tokens of callers must
 	// carry as iss and in aud.
 	Issuer, Audience string
-	// Local serves the authorization server's own metadata and JWKS, from
-	// which the API's resource guard learns the signing keys without
-	// leaving the process. It is called on the first request.
-	Local func() http.Handler
-	// Live reports whether a verified access token still stands: not
-	// revoked (its ID, or everything issued to its client until some time),
-	// its client and user still there and enabled. The guard does not poll
-	// the revocation feed: every call asks this, so disabling or deleting a
-	// caller's client cuts it off at once.
-	Live func(ctx context.Context, c *resource.Claims) (bool, error)
+	// Server is the authorization server the API is mounted on, set by
+	// the time of the first request (it is built with the API's handler).
+	// The API's resource guard fetches its metadata and JWKS in process,
+	// and every call asks its Live, reading the client fresh from the
+	// store, whether the caller's token still stands: not revoked (its ID,
+	// or everything issued to its client until some time), its client and
+	// user still there and enabled. So disabling or deleting a caller's
+	// client cuts it off at its next call; the guard does not poll the
+	// revocation feed.
+	Server func() *server.Server
 	// IdempotencyKey seals the responses kept for retries of a create
 	// with the same Idempotency-Key (32 bytes).
 	IdempotencyKey []byte
@@ -89,8 +89,8 @@ type API struct {
 // New returns the API.
 func New(o Options) (*API, error) {
 	if o.Store == nil || o.Clients == nil || o.Users == nil || o.Consents == nil || o.Keys == nil ||
-		o.Catalog == nil || o.Local == nil || o.Live == nil {
-		return nil, fmt.Errorf("adminapi: Store, Clients, Users, Consents, Keys, Catalog, Local and Live are required")
+		o.Catalog == nil || o.Server == nil {
+		return nil, fmt.Errorf("adminapi: Store, Clients, Users, Consents, Keys, Catalog and Server are required")
 	}
 	a := &API{o: o, log: o.Logger, now: o.Now}
 	if a.log == nil {
@@ -107,9 +107,9 @@ func New(o Options) (*API, error) {
 	g, err := resource.New(resource.Config{
 		Issuer:         o.Issuer,
 		Audience:       o.Audience,
-		Catalog:        systemCatalog(),
+		Catalog:        SystemCatalog(),
 		RevocationPoll: -1, // see Options.Revoked
-		HTTPClient:     &http.Client{Transport: loopback{o.Local}, Timeout: 10 * time.Second},
+		HTTPClient:     &http.Client{Transport: loopback{func() http.Handler { return o.Server().Handler() }}, Timeout: 10 * time.Second},
 		// The API has no account header: a token's account is read from
 		// its claims (tenant.go).
 		AccountHeader: "X-Gatehouse-Unused-Account",
@@ -148,7 +148,8 @@ func (a *API) Handler() http.Handler {
 // then routes.
 func (a *API) serveAuthorized(w http.ResponseWriter, r *http.Request) {
 	c, _ := resource.ClaimsFrom(r.Context())
-	live, err := a.o.Live(r.Context(), c)
+	live, err := a.o.Server().Live(r.Context(), server.Token{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject,
+		IssuedAt: c.IssuedAt, Fresh: true})
 	if err != nil {
 		a.writeError(w, r, err)
 		return

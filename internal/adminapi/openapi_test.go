@@ -44,7 +44,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
-	"github.com/gatehouse/gatehouse/resource"
 	"github.com/gatehouse/gatehouse/scope"
 )
 
@@ -200,7 +199,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 // on its own; the document alone needs no token.
 func TestOpenAPISecurity(t *testing.T) {
 	d := loadDoc(t)
-	catalog := systemCatalog()
+	catalog := SystemCatalog()
 	for key, op := range d.ops {
 		sec, ok := op["security"].([]any)
 		if !ok {
@@ -508,10 +507,7 @@ func newEnv(t *testing.T) *env {
 		Store: st, Clients: clientSvc, Consents: cs, Keys: keys, Catalog: catalog,
 		Users:  users.New(users.Options{Store: st, Now: time.Now, Rand: rand.Reader, Password: testutil.CheapPassword()}),
 		Issuer: testIssuer, Audience: testIssuer,
-		Local: func() http.Handler { return srv.Handler() },
-		Live: func(ctx context.Context, c *resource.Claims) (bool, error) {
-			return srv.Live(ctx, server.Token{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject, IssuedAt: c.IssuedAt})
-		},
+		Server:         func() *server.Server { return srv },
 		IdempotencyKey: idem,
 	})
 	if err != nil {

@@ -44,13 +44,9 @@ const systemYAML = `scopes:
       - admin/v1/scopes: GET
 `
 
-// SystemLabel is the label of a system scope, for pages that offer it.
-func SystemLabel(name string) string {
-	s, _ := systemCatalog().Get(name)
-	return s.Label
-}
-
-func systemCatalog() *scope.Catalog {
+// SystemCatalog is the catalog of the system scopes: their labels, and the
+// admin API's endpoints each allows (paths from the server's root).
+func SystemCatalog() *scope.Catalog {
 	c, err := scope.Parse([]byte(systemYAML))
 	if err != nil {
 		panic("adminapi: system catalog: " + err.Error())

@@ -33,7 +33,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store/backend"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
-	"github.com/gatehouse/gatehouse/resource"
 	"github.com/gatehouse/gatehouse/scope"
 	"github.com/gatehouse/gatehouse/scope/openapi"
 )
@@ -282,9 +281,9 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	// One consents service for the consent page and "Authorized apps".
 	cs := consents.New(d.Store, d.Catalog, time.Now)
 	clientSvc, userSvc := ClientService(d.Store, d.Catalog, cfg), UserService(d.Store, cfg)
-	var system []string
+	var system *scope.Catalog
 	if cfg.AdminAPI.Enabled {
-		system = adminapi.SystemScopes()
+		system = adminapi.SystemCatalog()
 	}
 	con, err := console.New(console.Options{
 		SystemScopes: system,
@@ -303,10 +302,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		api, err := adminapi.New(adminapi.Options{
 			Store: d.Store, Clients: clientSvc, Users: userSvc, Consents: cs, Keys: d.Keys, Catalog: d.Catalog,
 			Issuer: cfg.Issuer, Audience: cfg.Token.Audience,
-			Local: func() http.Handler { return srv.Handler() },
-			Live: func(ctx context.Context, c *resource.Claims) (bool, error) {
-				return srv.Live(ctx, server.Token{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject, IssuedAt: c.IssuedAt, Fresh: true})
-			},
+			Server:         func() *server.Server { return srv },
 			IdempotencyKey: d.IdempotencyKey, Logger: log, Now: time.Now,
 		})
 		if err != nil {

@@ -44,7 +44,7 @@ func newAdminHarness(t *testing.T, opts ...func(*console.Options)) *adminHarness
 			f(o)
 		}
 		st := o.Store.(store.Store)
-		a.clients = clients.NewService(st, scope.Default(), 30*24*time.Hour, o.Now, rand.Reader, o.SystemScopes...)
+		a.clients = clients.NewService(st, scope.Default(), 30*24*time.Hour, o.Now, rand.Reader, systemNames(o.SystemScopes)...)
 		master := bytes.Repeat([]byte{7}, 32)
 		k, err := token.NewKeyring(st, token.Config{MasterKey: master, Now: o.Now, LeadTime: time.Hour, MaxTokenTTL: 24 * time.Hour})
 		if err != nil {
@@ -206,7 +206,7 @@ func TestTicketBoundToSessionAndExpires(t *testing.T) {
 // TestAppFormSystemScopes: with the admin API on, an administrator can
 // give an app its system scopes from the form.
 func TestAppFormSystemScopes(t *testing.T) {
-	a := newAdminHarness(t, func(o *console.Options) { o.SystemScopes = adminapi.SystemScopes() })
+	a := newAdminHarness(t, func(o *console.Options) { o.SystemScopes = adminapi.SystemCatalog() })
 	r := a.get("/console/apps/new")
 	wantBody(t, "new app form", r, `name="scopes" value="gatehouse:admin"`, `name="scopes" value="gatehouse:clients"`, "(Gatehouse admin API)")
 	form := url.Values{"name": {"Provisioning"}, "client_id": {"prov"}, "grant_types": {"client_credentials"},
@@ -764,4 +764,11 @@ func TestAppCreatedLinksToDocs(t *testing.T) {
 			}
 		})
 	}
+}
+
+func systemNames(c *scope.Catalog) []string {
+	if c == nil {
+		return nil
+	}
+	return c.Names()
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -98,11 +97,13 @@ func (c *Console) formData(isNew bool, f appForm, problems []string) appFormData
 		s, _ := c.catalog.Get(n)
 		d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: s.Label, Checked: slices.Contains(f.Scopes, n)})
 	}
-	for _, n := range c.system {
-		d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: c.scopeLabel(n), Checked: slices.Contains(f.Scopes, n)})
+	if c.system != nil {
+		for _, n := range c.system.Names() {
+			d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: c.scopeLabel(n), Checked: slices.Contains(f.Scopes, n)})
+		}
 	}
 	for _, n := range f.Scopes {
-		if !c.catalog.Has(n) && !slices.Contains(c.system, n) {
+		if !c.catalog.Has(n) && (c.system == nil || !c.system.Has(n)) {
 			d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: c.scopeLabel(n), Checked: true})
 		}
 	}
@@ -115,8 +116,10 @@ func (c *Console) scopeLabel(name string) string {
 	if s, ok := c.catalog.Get(name); ok {
 		return s.Label
 	}
-	if adminapi.IsSystem(name) {
-		return adminapi.SystemLabel(name) + " (Gatehouse admin API)"
+	if c.system != nil {
+		if s, ok := c.system.Get(name); ok {
+			return s.Label + " (Gatehouse admin API)"
+		}
 	}
 	return "(not in the scope catalog)"
 }

@@ -99,7 +99,7 @@ type Options struct {
 	Catalog *scope.Catalog
 	// SystemScopes are the admin API's scopes (when it is on), offered on
 	// the app form after the catalog's: only administrators reach it.
-	SystemScopes []string
+	SystemScopes *scope.Catalog
 
 	// Consents lists and revokes the user's consents on the "Authorized
 	// apps" page; nil: a service on Store and Catalog.
@@ -129,7 +129,7 @@ type Console struct {
 	clients      *clients.Service
 	keys         Keys
 	catalog      *scope.Catalog
-	system       []string
+	system       *scope.Catalog // the admin API's system scopes; nil: none
 	consents     *consents.Service
 
 	tickets ticketStore

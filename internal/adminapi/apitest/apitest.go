@@ -29,7 +29,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
-	"github.com/gatehouse/gatehouse/resource"
 	"github.com/gatehouse/gatehouse/scope"
 )
 
@@ -121,7 +120,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	s.URL = "http://" + hs.Listener.Addr().String()
 	if o.Console {
 		if s.Console, err = console.New(console.Options{Store: st, Users: s.Users, Issuer: s.URL, Logger: o.Logger, Now: o.Now,
-			Clients: s.Clients, Consents: s.Consents, Keys: keys, Catalog: catalog, SystemScopes: adminapi.SystemScopes()}); err != nil {
+			Clients: s.Clients, Consents: s.Consents, Keys: keys, Catalog: catalog, SystemScopes: adminapi.SystemCatalog()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,10 +129,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	s.API, err = adminapi.New(adminapi.Options{
 		Store: st, Clients: s.Clients, Users: s.Users, Consents: s.Consents, Keys: keys, Catalog: catalog,
 		Issuer: s.URL, Audience: s.URL,
-		Local: func() http.Handler { return s.Server.Handler() },
-		Live: func(ctx context.Context, c *resource.Claims) (bool, error) {
-			return s.Server.Live(ctx, server.Token{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject, IssuedAt: c.IssuedAt, Fresh: true})
-		},
+		Server:         func() *server.Server { return s.Server },
 		IdempotencyKey: idemKey, Logger: o.Logger, Now: o.Now,
 	})
 	if err != nil {
