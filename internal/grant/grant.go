@@ -80,7 +80,7 @@ func (g ClientCredentials) Issue(ctx context.Context, req *Request) (Result, err
 	c := req.Client
 	if g.Refresh != nil && c.RefreshWithClientCredentials && slices.Contains(c.GrantTypes, store.GrantRefreshToken) {
 		var err error
-		res.RefreshToken, _, err = g.Refresh.Start(ctx, c.ID, "", req.Scopes, req.AccountID, res.Resources)
+		res.RefreshToken, _, err = g.Refresh.StartFor(ctx, c.ID, "", req.Scopes, req.AccountID, res.Resources)
 		if err != nil {
 			return Result{}, err
 		}

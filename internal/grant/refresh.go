@@ -59,9 +59,13 @@ func randomToken(r io.Reader, prefix string) (string, error) {
 
 // Start begins a new refresh token family and returns its first token and
 // the family's ID.
-// resources are the resource identifiers granted (RFC 8707; nil: the
-// default resource only), which every token of the family keeps.
-func (rf *Refresher) Start(ctx context.Context, clientID, userID string, scopes []string, accountID string, resources []string) (tok, familyID string, err error) {
+func (rf *Refresher) Start(ctx context.Context, clientID, userID string, scopes []string, accountID string) (tok, familyID string, err error) {
+	return rf.StartFor(ctx, clientID, userID, scopes, accountID, nil)
+}
+
+// StartFor is Start for the resources granted (RFC 8707; nil: the default
+// resource only), which every token of the family keeps.
+func (rf *Refresher) StartFor(ctx context.Context, clientID, userID string, scopes []string, accountID string, resources []string) (tok, familyID string, err error) {
 	tok, err = randomToken(rf.Rand, RefreshPrefix)
 	if err != nil {
 		return "", "", err
