@@ -346,7 +346,8 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	}
 	defer d.Store.Close()
 	// One consents service for the consent page and "Authorized apps".
-	cs := consents.New(d.Store, d.Catalog, time.Now).WithResources(server.ConsentResources(serverResources(cfg, d.Resources)))
+	resources := server.ConsentResources(serverResources(cfg, d.Resources))
+	cs := consents.New(d.Store, d.Catalog, time.Now).WithResources(resources)
 	clientSvc, userSvc := ClientService(d.Store, d.Catalog, cfg).WithResources(ClientResources(d.Resources)), UserService(d.Store, cfg)
 	var system *scope.Catalog
 	if cfg.AdminAPI.Enabled {
@@ -357,7 +358,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		Store:        d.Store, Users: userSvc, Issuer: cfg.Issuer, Logger: log,
 		Now: time.Now, Rand: rand.Reader, CSRFKey: d.CSRFKey, ClientIP: d.ClientIP,
 		Clients: clientSvc, Consents: cs,
-		Keys: d.Keys, Catalog: d.Catalog,
+		Keys: d.Keys, Catalog: d.Catalog, Resources: resources,
 		APIReference: cfg.API.OpenAPI != "",
 	})
 	if err != nil {
