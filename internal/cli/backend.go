@@ -33,7 +33,7 @@ func (l localClients) create(ctx context.Context, nc admin.NewClient, secret str
 		PKCEOptional:                 nc.RequirePKCE != nil && !*nc.RequirePKCE,
 		Secret:                       secret,
 		JWKS:                         string(nc.JWKS), JWKSURI: nc.JWKSURI,
-		Resources:                    nc.Resources,
+		Resources: nc.Resources,
 	})
 	if err != nil {
 		return admin.Client{}, nil, err

@@ -119,8 +119,8 @@ type Spec struct {
 	Resources []string
 	Audience  string
 	TokenTTL  time.Duration // 0 = server default
-	Secret       string        // "" = generated; must be "" for a public client
-	Website      string        // shown on the consent page
+	Secret    string        // "" = generated; must be "" for a public client
+	Website   string        // shown on the consent page
 	// TokenEndpointAuthMethod: store.AuthMethodSecretBasic ("" = that),
 	// store.AuthMethodSecretPost, or store.AuthMethodNone for a public client
 	// (no secret; PKCE required).

@@ -83,14 +83,14 @@ type scopeChoice struct {
 }
 
 type appFormData struct {
-	New      bool
-	Form     appForm
+	New  bool
+	Form appForm
 	// Resources: resources besides the default are configured, so the
 	// form has a field for the app's.
 	Resources bool
-	Problems []string
-	Grants   []string
-	Scopes   []scopeChoice
+	Problems  []string
+	Grants    []string
+	Scopes    []scopeChoice
 }
 
 // formData builds the form page data, offering every catalog scope and
@@ -345,7 +345,7 @@ func formOf(cl store.Client) appForm {
 	f := appForm{
 		Name: cl.Name, ClientID: cl.ID, Website: cl.Website, RedirectURIs: strings.Join(cl.RedirectURIs, "\n"),
 		Resources: strings.Join(cl.Resources, "\n"),
-		Accounts: strings.Join(cl.Accounts, ", "), AuthMethod: cl.TokenEndpointAuthMethod,
+		Accounts:  strings.Join(cl.Accounts, ", "), AuthMethod: cl.TokenEndpointAuthMethod,
 		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
 		RefreshWithCC: cl.RefreshWithClientCredentials, PKCEOptional: cl.PKCEOptional,
 	}

@@ -75,8 +75,8 @@ func TestResourceClientCredentials(t *testing.T) {
 
 	for _, tt := range []struct {
 		name, id, secret, params string
-		aud, scope             string
-		ttl                    time.Duration
+		aud, scope               string
+		ttl                      time.Duration
 	}{
 		{"no resource: the default, as before", id, secret, "", "https://api.test", "api:read-only search", time.Hour},
 		{"the default by its identifier", id, secret, "resource=" + url.QueryEscape("https://api.test"), "https://api.test", "api:read-only search", time.Hour},

@@ -156,13 +156,13 @@ type Server struct {
 
 	resources    map[string]*Resource // by ID; see resources.go
 	resourceList []*Resource          // in the order of Options.Resources
-	grants     map[string]grant.Grant
-	clients    *clientCache
-	clientJWKS *jwksCache
-	usage      usageRecorder
-	limiter    *ratelimit.Guard
-	metrics    *metrics
-	handler    http.Handler
+	grants       map[string]grant.Grant
+	clients      *clientCache
+	clientJWKS   *jwksCache
+	usage        usageRecorder
+	limiter      *ratelimit.Guard
+	metrics      *metrics
+	handler      http.Handler
 
 	// confirmed is the local time at which the last successful read of the
 	// change feed started: the cache reflects every change committed
