@@ -104,12 +104,17 @@ func TestResourcesProblems(t *testing.T) {
 		{"gateway audience against its resource", []config.ResourceConfig{ok("https://a.example/api")},
 			config.GatewayConfig{Resource: "https://a.example/api", Audience: "https://other.example"},
 			[]string{`gateway.audience "https://other.example" differs from gateway.resource "https://a.example/api", which is an entry of resources: the gateway for that resource accepts its tokens only; remove gateway.audience`}},
+		{"allow_public for a resource without a document", []config.ResourceConfig{ok("https://a.example/api")},
+			config.GatewayConfig{Resource: "https://a.example/api", AllowPublic: true},
+			[]string{`gateway.allow_public is set, but the gateway is resource https://a.example/api (gateway.resource), whose catalog comes from no OpenAPI document: only one marks operations public; set its openapi, or turn allow_public off`}},
+		{"allow_public for a resource with a document", []config.ResourceConfig{{ID: "https://a.example/api", OpenAPI: cat}},
+			config.GatewayConfig{Resource: "https://a.example/api", AllowPublic: true}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := config.Default()
 			c.Addr = "127.0.0.1:8080"
 			c.Resources = tc.rs
-			c.Gateway.Resource, c.Gateway.Audience = tc.gw.Resource, tc.gw.Audience
+			c.Gateway.Resource, c.Gateway.Audience, c.Gateway.AllowPublic = tc.gw.Resource, tc.gw.Audience, tc.gw.AllowPublic
 			if diff := cmp.Diff(tc.want, problemsOf(c.Validate())); diff != "" {
 				t.Errorf("Validate (-want +got):\n%s", diff)
 			}
