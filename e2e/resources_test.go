@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"html"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/gatehouse/gatehouse/e2e/harness"
+	"github.com/gatehouse/gatehouse/internal/grant"
 )
 
 // TestResources runs serve with two resources (RFC 8707) besides the
@@ -153,6 +155,66 @@ gateway:
 		if !slices.Contains(meta.Scopes, sc) {
 			t.Errorf("scopes_supported %q lacks %s", meta.Scopes, sc)
 		}
+	}
+
+	// Authorization code with PKCE for both resources: the consent page
+	// labels each scope from its resource's catalog; the token request
+	// picks one, a refresh another.
+	in.MustCLIInput("correct horse battery\n", "users", "create", "--username", "alice", "--role", "member")
+	const cb = "https://app.example/callback"
+	app := in.CreateClient("--name", "Dashboard", "--grant-types", "authorization_code,refresh_token", "--redirect-uris", cb,
+		"--scopes", "invoices:read reports:read", "--resource", billing, "--resource", reports)
+	b := newBrowser(t)
+	_, _, page := b.get(srv.URL + "/console/login")
+	if status, _, body := b.post(srv.URL+"/console/login", url.Values{"csrf_token": {csrfField(t, page)},
+		"username": {"alice"}, "password": {"correct horse battery"}, "next": {"/console/"}}); status != http.StatusSeeOther && status != http.StatusFound {
+		t.Fatalf("login: got %d\n%s", status, body)
+	}
+	verifier := strings.Repeat("v", 43)
+	q := url.Values{"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {cb}, "state": {"s1"},
+		"scope": {"invoices:read reports:read"}, "resource": {billing, reports},
+		"code_challenge": {grant.S256(verifier)}, "code_challenge_method": {"S256"}}
+	status, _, body := b.get(srv.URL + "/oauth/authorize?" + q.Encode())
+	for _, want := range []string{"Read your invoices", "at Billing API", "Read your reports", "at Reports API"} {
+		if status != 200 || !strings.Contains(body, want) {
+			t.Fatalf("consent page: got %d, want 200 with %q\n%s", status, want, body)
+		}
+	}
+	form := url.Values{}
+	for _, m := range hiddenRE.FindAllStringSubmatch(body, -1) {
+		form.Add(m[1], html.UnescapeString(m[2]))
+	}
+	form.Set("decision", "allow")
+	status, h, _ := b.post(srv.URL+"/oauth/authorize", form)
+	loc, _ := url.Parse(h.Get("Location"))
+	if status != http.StatusSeeOther || loc == nil || loc.Query().Get("code") == "" {
+		t.Fatalf("consent: got %d %q, want a redirect with a code", status, h.Get("Location"))
+	}
+	exchange := func(form url.Values) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+"/oauth/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(app.ClientID, app.ClientSecret)
+		code, m := harness.DoJSON(t, req)
+		if code != 200 {
+			t.Fatalf("token request %v: got %d %v", form, code, m)
+		}
+		return m
+	}
+	m := exchange(url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {cb},
+		"code_verifier": {verifier}, "resource": {reports}})
+	if m["scope"] != "reports:read" {
+		t.Errorf("code for both, token for reports: scope %v, want reports:read", m["scope"])
+	}
+	if res := call(t, "GET", gwURL+"/api/reports/1", m["access_token"].(string)); res.status != 200 {
+		t.Errorf("the code's reports token at the reports gateway: got %d %s", res.status, res.body)
+	}
+	m = exchange(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {m["refresh_token"].(string)}, "resource": {billing}})
+	if m["scope"] != "invoices:read" || m["expires_in"] != float64(600) {
+		t.Errorf("refresh for billing: scope %v, expires_in %v; want invoices:read, 600", m["scope"], m["expires_in"])
+	}
+	if res := call(t, "GET", gwURL+"/api/reports/1", m["access_token"].(string)); res.status != 401 {
+		t.Errorf("the refreshed billing token at the reports gateway: got %d, want 401", res.status)
 	}
 
 	// A configuration mistake stops serve with every problem listed.
