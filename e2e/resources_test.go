@@ -3,8 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
-	"html"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
 	"os"
