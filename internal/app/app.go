@@ -413,14 +413,21 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	go func() { serveErr <- hs.Serve(ln) }()
 	base := strings.TrimSuffix(cfg.Issuer, "/")
 	consoleURL, discoveryURL := base+server.PathConsole, base+server.PathMetadata
-	log.Info("gatehouse listening", append([]any{
+	attrs := []any{
 		"addr", "http://" + ln.Addr().String(),
 		"issuer", cfg.Issuer,
 		"console", consoleURL,
 		"discovery", discoveryURL,
 		"store", backend.Describe(cfg.Database, cfg.DataDir),
-		"scopes", strings.Join(d.Catalog.Names(), " ")},
-		ms.logAttrs()...)...)
+		"scopes", strings.Join(d.Catalog.Names(), " ")}
+	if len(d.Resources) > 0 {
+		ids := make([]string, len(d.Resources))
+		for i, r := range d.Resources {
+			ids[i] = r.Config.ID
+		}
+		attrs = append(attrs, "resources", strings.Join(ids, " "))
+	}
+	log.Info("gatehouse listening", append(attrs, ms.logAttrs()...)...)
 	fmt.Fprintf(stderr, "\nGatehouse is running.\n    console:    %s\n    discovery:  %s\n\n", consoleURL, discoveryURL)
 	announceSetup(ctx, con, log, stderr)
 	stopGateway := gw.run(ctx, time.Duration(cfg.ShutdownTimeout))
