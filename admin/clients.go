@@ -43,6 +43,9 @@ type ClientPatch struct {
 	// clears the other).
 	JWKSURI *string         `json:"jwks_uri,omitempty"`
 	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	// Resources replaces the client's resources (RFC 8707); an empty list
+	// leaves it the default resource only.
+	Resources *[]string `json:"resources,omitempty"`
 }
 
 // ListClients returns a page of the clients that match f, ordered by ID

@@ -43,6 +43,9 @@ type Client struct {
 	CreatedAt       time.Time       `json:"created_at"`
 	UpdatedAt       time.Time       `json:"updated_at"`
 	Secrets         []Secret        `json:"secrets"`
+	// Resources are the resource identifiers (RFC 8707) the client may get
+	// tokens for besides the default resource; its scopes may be theirs.
+	Resources []string `json:"resources,omitempty"`
 }
 
 // Secret is the metadata of a client secret; the secret itself is never
@@ -76,6 +79,9 @@ type NewClient struct {
 	// private_key_jwt: the client's public keys; it then has no secret.
 	JWKSURI string          `json:"jwks_uri,omitempty"`
 	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	// Resources are configured resources (RFC 8707) the client may get
+	// tokens for besides the default one.
+	Resources []string `json:"resources,omitempty"`
 }
 
 // Rotation is the response of a secret rotation: the new secret, once.

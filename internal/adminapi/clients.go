@@ -61,11 +61,15 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, c *caller) er
 			TokenTTL:                     time.Duration(in.TokenTTLSeconds) * time.Second,
 			PKCEOptional:                 in.RequirePKCE != nil && !*in.RequirePKCE,
 			JWKS:                         string(in.JWKS), JWKSURI: in.JWKSURI,
+			Resources: in.Resources,
 		}
 		if in.TokenTTLSeconds < 0 {
 			return invalid("/token_ttl_seconds", "must not be negative; 0 is the server's default")
 		}
 		if err := c.checkJWKSURI(in.JWKSURI); err != nil {
+			return err
+		}
+		if err := c.checkResources(in.Resources); err != nil {
 			return err
 		}
 		if c.account != "" {
@@ -162,8 +166,8 @@ func (a *API) clientPatch(c *caller, raw map[string]json.RawMessage) (clients.Pa
 		"name": str(&p.Name), "description": str(&p.Description), "audience": str(&p.Audience),
 		"website": str(&p.Website), "token_endpoint_auth_method": str(&p.TokenEndpointAuthMethod),
 		"grant_types": list(&p.GrantTypes), "scopes": list(&p.Scopes), "accounts": list(&p.Accounts),
-		"redirect_uris": list(&p.RedirectURIs),
-		"disabled":      flag(&p.Disabled, false), "refresh_with_client_credentials": flag(&p.RefreshWithClientCredentials, false),
+		"redirect_uris": list(&p.RedirectURIs), "resources": list(&p.Resources),
+		"disabled": flag(&p.Disabled, false), "refresh_with_client_credentials": flag(&p.RefreshWithClientCredentials, false),
 		"require_pkce": flag(&requirePKCE, true),
 		"jwks_uri":     str(&p.JWKSURI),
 		"jwks": func(v json.RawMessage) error {
@@ -223,6 +227,11 @@ func (a *API) clientPatch(c *caller, raw map[string]json.RawMessage) (clients.Pa
 	}
 	if p.JWKSURI != nil {
 		if err := c.checkJWKSURI(*p.JWKSURI); err != nil {
+			return p, err
+		}
+	}
+	if p.Resources != nil {
+		if err := c.checkResources(*p.Resources); err != nil {
 			return p, err
 		}
 	}

@@ -474,3 +474,32 @@ func TestRevokeTokens(t *testing.T) {
 	}
 	problemOf(t, s.Do("POST", "/admin/v1/clients/nobody/revoke-tokens", tok, nil), 404, admin.ProblemNotFound)
 }
+
+func TestClientResources(t *testing.T) {
+	s := apitest.Start(t)
+	r := s.Do("POST", "/admin/v1/clients", s.AdminToken(), admin.NewClient{Name: "reports", Scopes: []string{"reports:read"}, Resources: []string{apitest.ResourceID}})
+	if r.Status != 201 {
+		t.Fatalf("create with a resource: %d %s", r.Status, r.Body)
+	}
+	var c admin.Client
+	r.JSON(t, &c)
+	if !slices.Equal(c.Resources, []string{apitest.ResourceID}) || !slices.Equal(c.Scopes, []string{"reports:read"}) {
+		t.Errorf("created: resources %q, scopes %q; want [%s], [reports:read]", c.Resources, c.Scopes, apitest.ResourceID)
+	}
+	// Without the resource, its scope is unknown.
+	problemOf(t, s.Do("PATCH", "/admin/v1/clients/"+c.ClientID, s.AdminToken(), `{"resources":[]}`, "Content-Type", "application/merge-patch+json"), 422, admin.ProblemInvalid)
+	problemOf(t, s.Do("POST", "/admin/v1/clients", s.AdminToken(), admin.NewClient{Name: "x", Resources: []string{"https://unknown.test"}}), 422, admin.ProblemInvalid)
+	r = s.Do("PATCH", "/admin/v1/clients/"+c.ClientID, s.AdminToken(), `{"resources":null,"scopes":["orders"]}`, "Content-Type", "application/merge-patch+json")
+	if r.Status != 200 {
+		t.Fatalf("patch resources away: %d %s", r.Status, r.Body)
+	}
+	var patched admin.Client
+	r.JSON(t, &patched)
+	if len(patched.Resources) != 0 {
+		t.Errorf("patched: resources %q, want none", patched.Resources)
+	}
+	// A tenant's clients stay on the default resource.
+	pid, psecret := s.Client([]string{adminapi.ScopeClients}, []string{store.AnyAccount})
+	acme := s.TokenFor(pid, psecret, "gatehouse:clients account:acme")
+	problemOf(t, s.Do("POST", "/admin/v1/clients", acme, admin.NewClient{Name: "acme", Resources: []string{apitest.ResourceID}}), 403, admin.ProblemForbidden)
+}

@@ -68,6 +68,17 @@ func (a *API) checkScopes(c *caller, field string, scopes []string) error {
 	return nil
 }
 
+// checkResources: only an administrator (a token not restricted to an
+// account) allows a client resources (RFC 8707) besides the default one;
+// a tenant's clients stay on the default resource's self-service scopes.
+func (c *caller) checkResources(resources []string) error {
+	if len(resources) > 0 && c.account != "" {
+		return problem(admin.ProblemForbidden, http.StatusForbidden, "/resources",
+			"only a token that is not restricted to an account may allow a client resources besides the default one")
+	}
+	return nil
+}
+
 // checkAccounts checks the accounts a tenant gives a client.
 func (c *caller) checkAccounts(accounts []string) error {
 	if c.account != "" && !slices.Equal(accounts, []string{c.account}) {

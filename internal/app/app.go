@@ -59,6 +59,9 @@ type Deps struct {
 	// OpenAPI is the API's OpenAPI document, as loaded, if api.openapi is
 	// set.
 	OpenAPI *openapi.API
+	// Resources are the configured resources besides the default one
+	// (resources:), with their catalogs.
+	Resources []Resource
 	// CSRFKey is the console's CSRF key, derived from the master key so
 	// that every node agrees.
 	CSRFKey []byte
@@ -112,6 +115,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		return nil, err
 	}
 	return &Deps{Store: st, Keys: keys, Catalog: catalog, APIBasePath: api.BasePath, OpenAPI: api.OpenAPI, ClientIP: cip,
+		Resources:      api.Resources,
 		CSRFKey:        deriveKey(master, "gatehouse console csrf v1"),
 		IdempotencyKey: deriveKey(master, "gatehouse admin api idempotency v1"),
 	}, nil
@@ -143,6 +147,16 @@ type API struct {
 	Warnings []string
 	// OpenAPI is the loaded document, nil without one.
 	OpenAPI *openapi.API
+	// Resources are the APIs of resources:, each with its catalog.
+	Resources []Resource
+}
+
+// Resource is an entry of resources: with its scope catalog.
+type Resource struct {
+	Config  config.ResourceConfig
+	Catalog *scope.Catalog
+	// BasePath is its OpenAPI document's base path, "" without one.
+	BasePath string
 }
 
 // LoadAPI returns the configured scope catalog: derived from api.openapi
@@ -150,29 +164,81 @@ type API struct {
 // refuses a revocation_feed.require_scope that is also one of its scopes.
 func LoadAPI(cfg config.Config) (API, error) {
 	var api API
-	switch {
-	case cfg.API.OpenAPI != "":
-		a, err := openapi.Load(cfg.API.OpenAPI, openapi.Options{ScopesFile: cfg.ScopesFile})
-		if err != nil {
-			return API{}, err
-		}
-		api.Catalog, api.BasePath, api.OpenAPI = a.Catalog, a.BasePath, a
-		for _, w := range a.Warnings {
-			api.Warnings = append(api.Warnings, cfg.API.OpenAPI+": "+w)
-		}
-	case cfg.ScopesFile != "":
-		c, err := scope.Load(cfg.ScopesFile)
-		if err != nil {
-			return API{}, err
-		}
-		api.Catalog = c
-	default:
+	cat, base, doc, warnings, err := loadCatalog(cfg.API.OpenAPI, cfg.ScopesFile)
+	if err != nil {
+		return API{}, err
+	}
+	api.Catalog, api.BasePath, api.OpenAPI, api.Warnings = cat, base, doc, warnings
+	if api.Catalog == nil {
 		api.Catalog = scope.Default()
 	}
-	if sc := cfg.RevocationFeed.RequireScope; sc != "" && api.Catalog.Has(sc) {
+	sc := cfg.RevocationFeed.RequireScope
+	if sc != "" && api.Catalog.Has(sc) {
 		return API{}, fmt.Errorf("revocation_feed.require_scope %q is also a scope of the catalog, so every client allowed it for the API could read the feed; choose a name of its own, e.g. gatehouse:revocations", sc)
 	}
+	for i, rc := range cfg.Resources {
+		cat, base, _, warnings, err := loadCatalog(rc.OpenAPI, rc.ScopesFile)
+		if err != nil {
+			return API{}, fmt.Errorf("resources[%d] (%s): %w", i, rc.ID, err)
+		}
+		if sc != "" && cat.Has(sc) {
+			return API{}, fmt.Errorf("revocation_feed.require_scope %q is also a scope of resource %s; choose a name of its own, e.g. gatehouse:revocations", sc, rc.ID)
+		}
+		api.Warnings = append(api.Warnings, warnings...)
+		api.Resources = append(api.Resources, Resource{Config: rc, Catalog: cat, BasePath: base})
+	}
 	return api, nil
+}
+
+// loadCatalog loads the catalog that an OpenAPI document and a YAML file
+// give (either may be ""): derived from the document with the file merged
+// in, or the file alone; nil for neither.
+func loadCatalog(openAPI, scopesFile string) (*scope.Catalog, string, *openapi.API, []string, error) {
+	switch {
+	case openAPI != "":
+		a, err := openapi.Load(openAPI, openapi.Options{ScopesFile: scopesFile})
+		if err != nil {
+			return nil, "", nil, nil, err
+		}
+		var warnings []string
+		for _, w := range a.Warnings {
+			warnings = append(warnings, openAPI+": "+w)
+		}
+		return a.Catalog, a.BasePath, a, warnings, nil
+	case scopesFile != "":
+		c, err := scope.Load(scopesFile)
+		return c, "", nil, nil, err
+	}
+	return nil, "", nil, nil, nil
+}
+
+// resource returns the resource whose identifier is id, or nil.
+func (a API) resource(id string) *Resource {
+	for i := range a.Resources {
+		if a.Resources[i].Config.ID == id {
+			return &a.Resources[i]
+		}
+	}
+	return nil
+}
+
+// ClientResources are the resources as the clients service checks them.
+func ClientResources(rs []Resource) []clients.Resource {
+	out := make([]clients.Resource, len(rs))
+	for i, r := range rs {
+		out[i] = clients.Resource{ID: r.Config.ID, Catalog: r.Catalog}
+	}
+	return out
+}
+
+// serverResources are the resources as the server issues tokens for them.
+func serverResources(cfg config.Config, rs []Resource) []server.Resource {
+	out := make([]server.Resource, len(rs))
+	for i, r := range rs {
+		def, maxTTL := r.Config.Lifetimes(cfg.Token)
+		out[i] = server.Resource{ID: r.Config.ID, Name: r.Config.Name, Catalog: r.Catalog, DefaultTTL: def, MaxTTL: maxTTL}
+	}
+	return out
 }
 
 // logWarnings logs what the catalog derived from the OpenAPI document
@@ -223,6 +289,7 @@ func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consent
 		DefaultTTL:          time.Duration(cfg.Token.DefaultTTL),
 		MaxTTL:              time.Duration(cfg.Token.MaxTTL),
 		TokenPaths:          cfg.Token.AliasPaths,
+		Resources:           serverResources(cfg, d.Resources),
 		FailuresPerClient:   rl.PerClient,
 		FailuresPerAddress:  rl.PerAddress,
 		FailureBurst:        rl.Burst,
@@ -279,8 +346,9 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	}
 	defer d.Store.Close()
 	// One consents service for the consent page and "Authorized apps".
-	cs := consents.New(d.Store, d.Catalog, time.Now)
-	clientSvc, userSvc := ClientService(d.Store, d.Catalog, cfg), UserService(d.Store, cfg)
+	resources := server.ConsentResources(serverResources(cfg, d.Resources))
+	cs := consents.New(d.Store, d.Catalog, time.Now).WithResources(resources)
+	clientSvc, userSvc := ClientService(d.Store, d.Catalog, cfg).WithResources(ClientResources(d.Resources)), UserService(d.Store, cfg)
 	var system *scope.Catalog
 	if cfg.AdminAPI.Enabled {
 		system = adminapi.SystemCatalog()
@@ -290,7 +358,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		Store:        d.Store, Users: userSvc, Issuer: cfg.Issuer, Logger: log,
 		Now: time.Now, Rand: rand.Reader, CSRFKey: d.CSRFKey, ClientIP: d.ClientIP,
 		Clients: clientSvc, Consents: cs,
-		Keys: d.Keys, Catalog: d.Catalog,
+		Keys: d.Keys, Catalog: d.Catalog, Resources: resources,
 		APIReference: cfg.API.OpenAPI != "",
 	})
 	if err != nil {
@@ -312,7 +380,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		opts.AdminAPI = api.Handler()
 		opts.SystemScopes = adminapi.SystemScopes()
 	}
-	gw, err := embeddedGateway(cfg, API{Catalog: d.Catalog, BasePath: d.APIBasePath}, reg, log) // nil unless gateway.enabled
+	gw, err := embeddedGateway(cfg, API{Catalog: d.Catalog, BasePath: d.APIBasePath, Resources: d.Resources}, reg, log) // nil unless gateway.enabled
 	if err != nil {
 		return err
 	}
@@ -345,14 +413,21 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	go func() { serveErr <- hs.Serve(ln) }()
 	base := strings.TrimSuffix(cfg.Issuer, "/")
 	consoleURL, discoveryURL := base+server.PathConsole, base+server.PathMetadata
-	log.Info("gatehouse listening", append([]any{
+	attrs := []any{
 		"addr", "http://" + ln.Addr().String(),
 		"issuer", cfg.Issuer,
 		"console", consoleURL,
 		"discovery", discoveryURL,
 		"store", backend.Describe(cfg.Database, cfg.DataDir),
-		"scopes", strings.Join(d.Catalog.Names(), " ")},
-		ms.logAttrs()...)...)
+		"scopes", strings.Join(d.Catalog.Names(), " ")}
+	if len(d.Resources) > 0 {
+		ids := make([]string, len(d.Resources))
+		for i, r := range d.Resources {
+			ids[i] = r.Config.ID
+		}
+		attrs = append(attrs, "resources", strings.Join(ids, " "))
+	}
+	log.Info("gatehouse listening", append(attrs, ms.logAttrs()...)...)
 	fmt.Fprintf(stderr, "\nGatehouse is running.\n    console:    %s\n    discovery:  %s\n\n", consoleURL, discoveryURL)
 	announceSetup(ctx, con, log, stderr)
 	stopGateway := gw.run(ctx, time.Duration(cfg.ShutdownTimeout))

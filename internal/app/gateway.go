@@ -23,7 +23,9 @@ import (
 // cfg's issuer, token audience, CORS origins and the API's catalog; its
 // base path is gateway.base_path, or else the OpenAPI document's, and its
 // resource identifier gateway.resource, or else derived from
-// gateway.public_url (GatewayConfig.ResourceID). cfg is validated.
+// gateway.public_url (GatewayConfig.ResourceID). When that identifier is an
+// entry of resources:, the gateway is that resource's: its audience and
+// catalog (and its document's base path). cfg is validated.
 func gatewayConfig(cfg config.Config, api API, reg *prometheus.Registry, log *slog.Logger) (gateway.Config, error) {
 	g := cfg.Gateway
 	up, err := url.Parse(g.Upstream) // checked by config.Validate
@@ -39,6 +41,13 @@ func gatewayConfig(cfg config.Config, api API, reg *prometheus.Registry, log *sl
 		poll = -1 // config: 0 is off; resource.Config: negative is off
 	}
 	base := cmp.Or(g.BasePath, api.BasePath)
+	catalog, rid := api.Catalog, g.ResourceID(base)
+	if r := api.resource(rid); r != nil {
+		// The gateway of an entry of resources: (RFC 8707) accepts the
+		// tokens for it only, and enforces its catalog.
+		audience, catalog = r.Config.ID, r.Catalog
+		base = cmp.Or(g.BasePath, r.BasePath)
+	}
 	gcfg := gateway.Config{
 		Upstream:        up,
 		UpstreamTimeout: time.Duration(g.UpstreamTimeout),
@@ -48,9 +57,9 @@ func gatewayConfig(cfg config.Config, api API, reg *prometheus.Registry, log *sl
 		Resource: resource.Config{
 			Issuer:         cfg.Issuer,
 			Audience:       audience,
-			Catalog:        api.Catalog,
+			Catalog:        catalog,
 			BasePath:       base,
-			Resource:       g.ResourceID(base),
+			Resource:       rid,
 			AllowPublic:    g.AllowPublic,
 			AccountHeader:  g.AccountHeader,
 			RevocationPoll: poll,

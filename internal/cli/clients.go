@@ -58,7 +58,7 @@ func (e *env) openClients(cmd *cobra.Command, df *dataFlags, sf *serverFlag, cat
 	if err != nil {
 		return nil, nil, err
 	}
-	catalog, err := app.LoadCatalog(cfg)
+	api, err := app.LoadAPI(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -66,7 +66,8 @@ func (e *env) openClients(cmd *cobra.Command, df *dataFlags, sf *serverFlag, cat
 	if err != nil {
 		return nil, nil, err
 	}
-	return localClients{st: st, svc: app.ClientService(st, catalog, cfg), actor: e.actor()}, func() { st.Close() }, nil
+	svc := app.ClientService(st, api.Catalog, cfg).WithResources(app.ClientResources(api.Resources))
+	return localClients{st: st, svc: svc, actor: e.actor()}, func() { st.Close() }, nil
 }
 
 func (e *env) clientsCmd(df *dataFlags) *cobra.Command {
@@ -110,6 +111,7 @@ type clientFlags struct {
 	ttl, website                        string
 	refreshWithCC, requirePKCE          bool
 	jwksFile, jwksURI                   string
+	resources                           []string // --resource, repeatable
 }
 
 // jwks reads --jwks-file: a JSON Web Key Set document of public keys, which
@@ -151,6 +153,18 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 	f.StringVar(&cf.jwksFile, "jwks-file", "", "for private_key_jwt: a file with the client's public keys as a JSON Web Key Set (each key with a kid)")
 	f.StringVar(&cf.jwksURI, "jwks-uri", "", "for private_key_jwt: the https URL of the client's JSON Web Key Set")
 	cmd.MarkFlagsMutuallyExclusive("jwks-file", "jwks-uri")
+	f.StringArrayVar(&cf.resources, "resource", nil, "a resource (RFC 8707) of the configuration's resources: the client may get tokens for, besides the default one; repeat for several (update: replaces the list; --resource \"\" clears it)")
+}
+
+// nonEmpty drops the empty and blank values of a repeated flag.
+func nonEmpty(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func splitList(s string) []string {
@@ -211,6 +225,7 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 				Accounts: splitList(cf.accounts), RedirectURIs: splitList(cf.redirects),
 				Website: cf.website, TokenEndpointAuthMethod: authMethod, RefreshWithClientCredentials: cf.refreshWithCC,
 				RequirePKCE: &cf.requirePKCE, JWKSURI: cf.jwksURI,
+				Resources: nonEmpty(cf.resources),
 			}
 			jwks, err := cf.jwks()
 			if err != nil {
@@ -364,6 +379,10 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 			}
 			p.Scopes, p.Accounts = lst("scopes", cf.scopes), lst("accounts", cf.accounts)
 			p.GrantTypes, p.RedirectURIs = lst("grant-types", cf.grants), lst("redirect-uris", cf.redirects)
+			if fl.Changed("resource") {
+				rs := nonNil(nonEmpty(cf.resources))
+				p.Resources = &rs
+			}
 			if fl.Changed("token-ttl") {
 				ttl, err := parseTTL(cf.ttl)
 				if err != nil {

@@ -155,6 +155,9 @@ func (e *env) printClient(output string, c admin.Client) error {
 		kv.row("redirect URIs", strings.Join(c.RedirectURIs, ", "))
 	}
 	kv.row("audience", orDash(c.Audience))
+	if len(c.Resources) > 0 {
+		kv.row("resources", strings.Join(c.Resources, ", "))
+	}
 	if c.Website != "" {
 		kv.row("website", c.Website)
 	}

@@ -36,6 +36,47 @@ type Service struct {
 	now     func() time.Time
 	rand    io.Reader
 	extra   []string // scopes allowed besides the catalog's
+	// resources are the configured resources besides the default (RFC
+	// 8707) that clients may be allowed, with their catalogs.
+	resources []Resource
+}
+
+// Resource is a configured resource besides the default one (RFC 8707):
+// a client allowed it may also be allowed the scopes of its catalog.
+type Resource struct {
+	ID      string
+	Catalog *scope.Catalog
+}
+
+// WithResources makes the service accept clients allowed the resources rs
+// and their scopes, and returns it. Call it before the service is used.
+func (s *Service) WithResources(rs []Resource) *Service {
+	s.resources = rs
+	return s
+}
+
+// resource returns the configured resource id, or nil.
+func (s *Service) resource(id string) *Resource {
+	for i := range s.resources {
+		if s.resources[i].ID == id {
+			return &s.resources[i]
+		}
+	}
+	return nil
+}
+
+// knownScope reports whether sc is a scope a client allowed the resources
+// ids (besides the default) may be allowed.
+func (s *Service) knownScope(sc string, ids []string) bool {
+	if s.catalog.Has(sc) || slices.Contains(s.extra, sc) {
+		return true
+	}
+	for _, id := range ids {
+		if r := s.resource(id); r != nil && r.Catalog.Has(sc) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewService returns a Service. maxTTL bounds per-client token lifetimes.
@@ -73,10 +114,13 @@ type Spec struct {
 	Scopes       []string // nil = the catalog's default scopes; empty = none
 	Accounts     []string
 	RedirectURIs []string
-	Audience     string
-	TokenTTL     time.Duration // 0 = server default
-	Secret       string        // "" = generated; must be "" for a public client
-	Website      string        // shown on the consent page
+	// Resources are configured resources (RFC 8707) the client may get
+	// tokens for besides the default one; its Scopes may be theirs.
+	Resources []string
+	Audience  string
+	TokenTTL  time.Duration // 0 = server default
+	Secret    string        // "" = generated; must be "" for a public client
+	Website   string        // shown on the consent page
 	// TokenEndpointAuthMethod: store.AuthMethodSecretBasic ("" = that),
 	// store.AuthMethodSecretPost, or store.AuthMethodNone for a public client
 	// (no secret; PKCE required).
@@ -116,6 +160,7 @@ type requires []Require
 type Patch struct {
 	Name, Description, Audience, Website       *string
 	GrantTypes, Scopes, Accounts, RedirectURIs *[]string
+	Resources                                  *[]string // see Spec.Resources
 	TokenTTL                                   *time.Duration
 	Disabled, RefreshWithClientCredentials     *bool
 	PKCEOptional                               *bool
@@ -153,6 +198,11 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 	}
 	if sp.Scopes == nil {
 		sp.Scopes = s.catalog.Defaults()
+		for _, id := range sp.Resources {
+			if r := s.resource(strings.TrimSpace(id)); r != nil {
+				sp.Scopes = append(sp.Scopes, r.Catalog.Defaults()...)
+			}
+		}
 	}
 	now := s.now().UTC()
 	c := store.Client{
@@ -162,6 +212,7 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 		Website: strings.TrimSpace(sp.Website), TokenEndpointAuthMethod: sp.TokenEndpointAuthMethod,
 		RefreshWithClientCredentials: sp.RefreshWithClientCredentials, PKCEOptional: sp.PKCEOptional,
 		JWKS: strings.TrimSpace(sp.JWKS), JWKSURI: strings.TrimSpace(sp.JWKSURI),
+		Resources: dedupe(sp.Resources),
 	}
 	problems = append(problems, s.check(&c)...)
 	public := c.TokenEndpointAuthMethod == store.AuthMethodNone
@@ -198,6 +249,9 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 	if c.PKCEOptional {
 		ev.Detail += ", PKCE not required"
 	}
+	if len(c.Resources) > 0 {
+		ev.Detail += ", resources " + list(c.Resources)
+	}
 	if err := s.st.CreateClient(ctx, c, ev); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return store.Client{}, "", fmt.Errorf("client ID %q is already taken: %w", c.ID, ErrConflict)
@@ -216,7 +270,7 @@ func (s *Service) DefaultScopes() []string { return s.catalog.Defaults() }
 // invalid_scope).
 func (s *Service) Warnings(c store.Client) []string {
 	for _, sc := range c.Scopes {
-		if s.catalog.Has(sc) || slices.Contains(s.extra, sc) {
+		if s.knownScope(sc, c.Resources) {
 			return nil
 		}
 	}
@@ -291,6 +345,7 @@ func (s *Service) update(ctx context.Context, actor, id string, p Patch, mayIssu
 		setList("scopes", &c.Scopes, p.Scopes)
 		setList("accounts", &c.Accounts, p.Accounts)
 		setList("redirect URIs", &c.RedirectURIs, p.RedirectURIs)
+		setList("resources", &c.Resources, p.Resources)
 		if p.TokenTTL != nil && *p.TokenTTL != c.TokenTTL {
 			c.TokenTTL = *p.TokenTTL
 			changed = append(changed, "token TTL")
@@ -601,9 +656,38 @@ func (s *Service) check(c *store.Client) []string {
 		switch {
 		case strings.HasPrefix(sc, scope.AccountPrefix):
 			p = append(p, fmt.Sprintf("scope %q: account scopes are not granted to clients; allow accounts with --accounts", printable(sc)))
-		case !s.catalog.Has(sc) && !slices.Contains(s.extra, sc):
+		case !s.knownScope(sc, c.Resources):
 			known := append(s.catalog.Names(), s.extra...)
-			p = append(p, fmt.Sprintf("scope %q is not in the scope catalog (known: %s)", printable(sc), strings.Join(known, ", ")))
+			for _, id := range c.Resources {
+				if r := s.resource(id); r != nil {
+					for _, n := range r.Catalog.Names() {
+						if !slices.Contains(known, n) {
+							known = append(known, n)
+						}
+					}
+				}
+			}
+			where := "the scope catalog"
+			if len(c.Resources) > 0 {
+				where = "the scope catalog or the catalogs of the client's resources"
+			}
+			p = append(p, fmt.Sprintf("scope %q is not in %s (known: %s)", printable(sc), where, strings.Join(known, ", ")))
+		}
+	}
+	if len(c.Resources) > 100 {
+		p = append(p, "more than 100 resources")
+	}
+	for _, id := range c.Resources {
+		if s.resource(id) == nil {
+			known := make([]string, len(s.resources))
+			for i, r := range s.resources {
+				known[i] = r.ID
+			}
+			hint := "none are configured: add it to resources: in the configuration"
+			if len(known) > 0 {
+				hint = "configured: " + strings.Join(known, ", ")
+			}
+			p = append(p, fmt.Sprintf("resource %q is not a configured resource (%s)", printable(id), hint))
 		}
 	}
 	for _, a := range c.Accounts {

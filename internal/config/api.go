@@ -28,7 +28,9 @@ func (c *Config) checkAPI(p *problems, env string) {
 			p.add("api.openapi %q is a directory; give the API's OpenAPI document, a YAML or JSON file (%s, --openapi)", f, env)
 		}
 	}
-	if c.Gateway.AllowPublic && c.API.OpenAPI == "" {
+	if r, ok := c.Resource(c.Gateway.Resource); ok && c.Gateway.AllowPublic && r.OpenAPI == "" {
+		p.add("gateway.allow_public is set, but the gateway is resource %s (gateway.resource), whose catalog comes from no OpenAPI document: only one marks operations public; set its openapi, or turn allow_public off", r.ID)
+	} else if !ok && c.Gateway.AllowPublic && c.API.OpenAPI == "" {
 		p.add("gateway.allow_public is set, but only an OpenAPI document marks operations public: set api.openapi (%s, --openapi), or turn allow_public off", env)
 	}
 }

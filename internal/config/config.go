@@ -55,6 +55,10 @@ type Config struct {
 	Cache          CacheConfig          `yaml:"cache"` // the client cache's bounded staleness
 	AdminAPI       AdminAPIConfig       `yaml:"admin_api"`
 	API            APIConfig            `yaml:"api"` // the protected API's OpenAPI document
+	// Resources are more APIs behind this server, each with its own scope
+	// catalog and audience (RFC 8707); the top-level catalog is the
+	// default resource.
+	Resources []ResourceConfig `yaml:"resources"`
 	// CORS says which pages on other origins may call the server's token
 	// endpoint, revocation feed, metadata and JWKS, and the gateway.
 	CORS CORSConfig `yaml:"cors"`
@@ -346,6 +350,9 @@ func sections() map[string]section {
 			keys = append(keys, tag)
 			if f.Type.Kind() == reflect.Struct && name == "" {
 				walk(f.Type, tag)
+			}
+			if f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct && name == "" {
+				walk(f.Type.Elem(), tag)
 			}
 		}
 		m[t.String()] = section{name: name, keys: slices.Clip(keys)}

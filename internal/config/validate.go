@@ -66,6 +66,7 @@ func (c *Config) Validate() error {
 	c.checkKeys(&p)
 	c.checkGateway(&p)
 	c.checkAPI(&p, "GATEHOUSE_OPENAPI")
+	c.checkResources(&p)
 	c.checkCORS(&p, false)
 	c.checkMetrics(&p)
 	c.checkRevocationFeed(&p)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -37,9 +38,26 @@ var ErrNotFound = store.ErrNotFound
 
 // Service owns the consent rules.
 type Service struct {
-	st      Store
-	catalog *scope.Catalog
-	now     func() time.Time
+	st        Store
+	catalog   *scope.Catalog
+	resources []Resource
+	now       func() time.Time
+}
+
+// Resource is an API besides the default one (RFC 8707) whose scopes a
+// consent may hold: recorded as "<ID>#<scope>" (a resource identifier has
+// no fragment, so such an entry is never a scope of the default catalog's
+// by another name), labelled from Catalog.
+type Resource struct {
+	ID, Name string // Name "" = ID
+	Catalog  *scope.Catalog
+}
+
+// WithResources makes the service label the scopes of rs too, and returns
+// it. Call it before the service is used.
+func (s *Service) WithResources(rs []Resource) *Service {
+	s.resources = rs
+	return s
 }
 
 // New returns a Service. catalog labels the scopes (nil: scope.Default());
@@ -163,6 +181,9 @@ type Label struct {
 	Label string // the catalog's label; for account:<id>, "Limited to the account <id>"; else the name
 	// Account is the account of an account:<id> scope, "" for others.
 	Account string
+	// Resource names the resource (RFC 8707) a scope is of, for an entry
+	// "<resource ID>#<scope>"; "" for the default resource's.
+	Resource string
 }
 
 // Labels pairs scope names with what the pages show for them, in order.
@@ -170,7 +191,20 @@ func (s *Service) Labels(names []string) []Label {
 	out := make([]Label, 0, len(names))
 	for _, n := range names {
 		l := Label{Name: n, Label: n}
-		if sc, ok := s.catalog.Get(n); ok && sc.Label != "" {
+		if id, sc, ok := strings.Cut(n, "#"); ok {
+			l.Name, l.Label, l.Resource = sc, sc, id
+			for _, r := range s.resources {
+				if r.ID != id {
+					continue
+				}
+				if r.Name != "" {
+					l.Resource = r.Name
+				}
+				if def, ok := r.Catalog.Get(sc); ok && def.Label != "" {
+					l.Label = def.Label
+				}
+			}
+		} else if sc, ok := s.catalog.Get(n); ok && sc.Label != "" {
 			l.Label = sc.Label
 		} else if acct, ok := scope.AccountID(n); ok {
 			l.Account, l.Label = acct, "Limited to the account "+acct

@@ -200,3 +200,28 @@ func TestPageAndRevokeFor(t *testing.T) {
 		t.Errorf("consent.revoke events = %+v; want one by api:ops saying an administrator revoked cyd's", evs)
 	}
 }
+
+// TestLabelsResources: an entry "<resource ID>#<scope>" is labelled from
+// that resource's catalog and names it; a default scope of the same name
+// keeps the default catalog's label.
+func TestLabelsResources(t *testing.T) {
+	reports, err := scope.Parse([]byte("search:\n  label: Search reports\n  endpoints: [\"reports/search\": GET]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := consents.New(nil, scope.Default(), nil).WithResources([]consents.Resource{
+		{ID: "https://reports.example/api", Name: "Reports API", Catalog: reports},
+		{ID: "urn:example:other", Catalog: reports},
+	})
+	got := s.Labels([]string{"search", "https://reports.example/api#search", "urn:example:other#search", "https://unknown.example#x"})
+	def, _ := scope.Default().Get("search")
+	want := []consents.Label{
+		{Name: "search", Label: def.Label},
+		{Name: "search", Label: "Search reports", Resource: "Reports API"},
+		{Name: "search", Label: "Search reports", Resource: "urn:example:other"},
+		{Name: "x", Label: "x", Resource: "https://unknown.example"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Labels (-want +got):\n%s", diff)
+	}
+}

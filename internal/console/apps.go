@@ -71,6 +71,7 @@ func (c *Console) appsPage(w http.ResponseWriter, r *http.Request, _ store.User)
 // page.
 type appForm struct {
 	Name, ClientID, Website, RedirectURIs, Accounts, TokenTTL, AuthMethod string
+	Resources                                                             string // one per line
 	GrantTypes, Scopes                                                    []string
 	RefreshWithCC, PKCEOptional                                           bool
 }
@@ -82,20 +83,31 @@ type scopeChoice struct {
 }
 
 type appFormData struct {
-	New      bool
-	Form     appForm
-	Problems []string
-	Grants   []string
-	Scopes   []scopeChoice
+	New  bool
+	Form appForm
+	// Resources: resources besides the default are configured, so the
+	// form has a field for the app's.
+	Resources bool
+	Problems  []string
+	Grants    []string
+	Scopes    []scopeChoice
 }
 
 // formData builds the form page data, offering every catalog scope and
 // any other scope already in the form (so saving never drops one).
 func (c *Console) formData(isNew bool, f appForm, problems []string) appFormData {
-	d := appFormData{New: isNew, Form: f, Problems: problems, Grants: grantChoices}
+	d := appFormData{New: isNew, Form: f, Problems: problems, Grants: grantChoices, Resources: len(c.resources) > 0}
 	for _, n := range c.catalog.Names() {
 		s, _ := c.catalog.Get(n)
 		d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: s.Label, Checked: slices.Contains(f.Scopes, n)})
+	}
+	for _, r := range c.resources {
+		for _, n := range r.Catalog.Names() {
+			if c.catalog.Has(n) || slices.ContainsFunc(d.Scopes, func(sc scopeChoice) bool { return sc.Name == n }) {
+				continue
+			}
+			d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: c.scopeLabel(n), Checked: slices.Contains(f.Scopes, n)})
+		}
 	}
 	if c.system != nil {
 		for _, n := range c.system.Names() {
@@ -103,7 +115,7 @@ func (c *Console) formData(isNew bool, f appForm, problems []string) appFormData
 		}
 	}
 	for _, n := range f.Scopes {
-		if !c.catalog.Has(n) && (c.system == nil || !c.system.Has(n)) {
+		if !c.catalog.Has(n) && (c.system == nil || !c.system.Has(n)) && !slices.ContainsFunc(d.Scopes, func(sc scopeChoice) bool { return sc.Name == n }) {
 			d.Scopes = append(d.Scopes, scopeChoice{Name: n, Label: c.scopeLabel(n), Checked: true})
 		}
 	}
@@ -121,6 +133,11 @@ func (c *Console) scopeLabel(name string) string {
 			return s.Label + " (Gatehouse admin API)"
 		}
 	}
+	for _, r := range c.resources {
+		if s, ok := r.Catalog.Get(name); ok {
+			return s.Label + " (" + cmp.Or(r.Name, r.ID) + ")"
+		}
+	}
 	return "(not in the scope catalog)"
 }
 
@@ -130,7 +147,7 @@ func readAppForm(r *http.Request) (f appForm, ttl time.Duration, problems []stri
 	p := r.PostForm
 	f = appForm{
 		Name: strings.TrimSpace(p.Get("name")), ClientID: strings.TrimSpace(p.Get("client_id")),
-		Website: strings.TrimSpace(p.Get("website")), RedirectURIs: p.Get("redirect_uris"),
+		Website: strings.TrimSpace(p.Get("website")), RedirectURIs: p.Get("redirect_uris"), Resources: p.Get("resources"),
 		Accounts: p.Get("accounts"), TokenTTL: strings.TrimSpace(p.Get("token_ttl")),
 		AuthMethod: p.Get("token_endpoint_auth_method"),
 		GrantTypes: p["grant_types"], Scopes: p["scopes"],
@@ -150,6 +167,16 @@ func readAppForm(r *http.Request) (f appForm, ttl time.Duration, problems []stri
 		ttl = d
 	}
 	return f, ttl, problems
+}
+
+// formResources is the edit form's resources, or nil (unchanged) when
+// none are configured: the form then has no such field.
+func (c *Console) formResources(f appForm) *[]string {
+	if len(c.resources) == 0 {
+		return nil
+	}
+	rs := nonNil(strings.Fields(f.Resources))
+	return &rs
 }
 
 func splitAccounts(s string) []string {
@@ -190,6 +217,7 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request, u store.User
 		Accounts: splitAccounts(f.Accounts), RedirectURIs: strings.Fields(f.RedirectURIs), TokenTTL: ttl,
 		TokenEndpointAuthMethod: method, Secret: supplied,
 		RefreshWithClientCredentials: f.RefreshWithCC, PKCEOptional: f.PKCEOptional,
+		Resources: strings.Fields(f.Resources),
 	})
 	var ve *clients.ValidationError
 	switch {
@@ -316,7 +344,8 @@ type appDetailData struct {
 func formOf(cl store.Client) appForm {
 	f := appForm{
 		Name: cl.Name, ClientID: cl.ID, Website: cl.Website, RedirectURIs: strings.Join(cl.RedirectURIs, "\n"),
-		Accounts: strings.Join(cl.Accounts, ", "), AuthMethod: cl.TokenEndpointAuthMethod,
+		Resources: strings.Join(cl.Resources, "\n"),
+		Accounts:  strings.Join(cl.Accounts, ", "), AuthMethod: cl.TokenEndpointAuthMethod,
 		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
 		RefreshWithCC: cl.RefreshWithClientCredentials, PKCEOptional: cl.PKCEOptional,
 	}
@@ -375,6 +404,7 @@ func (c *Console) appUpdate(w http.ResponseWriter, r *http.Request, u store.User
 		Name: &f.Name, Website: &f.Website, RedirectURIs: &redirects, Accounts: &accounts,
 		GrantTypes: &grants, Scopes: &scopes, TokenTTL: &ttl,
 		RefreshWithClientCredentials: &f.RefreshWithCC, PKCEOptional: &f.PKCEOptional,
+		Resources: c.formResources(f),
 	})
 	var ve *clients.ValidationError
 	if errors.As(err, &ve) {

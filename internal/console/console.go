@@ -100,6 +100,9 @@ type Options struct {
 	// SystemScopes are the admin API's scopes (when it is on), offered on
 	// the app form after the catalog's: only administrators reach it.
 	SystemScopes *scope.Catalog
+	// Resources are the APIs besides the default one (RFC 8707): the app
+	// form offers their scopes and a field for the app's resources.
+	Resources []consents.Resource
 
 	// Consents lists and revokes the user's consents on the "Authorized
 	// apps" page; nil: a service on Store and Catalog.
@@ -130,6 +133,7 @@ type Console struct {
 	keys         Keys
 	catalog      *scope.Catalog
 	system       *scope.Catalog // the admin API's system scopes; nil: none
+	resources    []consents.Resource
 	consents     *consents.Service
 
 	tickets ticketStore
@@ -148,7 +152,7 @@ func New(o Options) (*Console, error) {
 		st: o.Store, users: o.Users, issuer: strings.TrimSuffix(o.Issuer, "/"), secure: iss.Scheme == "https",
 		log: o.Logger, now: o.Now, rand: o.Rand, idle: o.SessionIdle, absolute: o.SessionAbsolute,
 		clientIP: o.ClientIP,
-		clients:  o.Clients, keys: o.Keys, catalog: o.Catalog, consents: o.Consents, system: o.SystemScopes,
+		clients:  o.Clients, keys: o.Keys, catalog: o.Catalog, consents: o.Consents, system: o.SystemScopes, resources: o.Resources,
 		apiReference: o.APIReference,
 	}
 	if c.catalog == nil {

@@ -96,10 +96,14 @@ func (g AuthorizationCode) Issue(ctx context.Context, req *Request) (Result, err
 			account, _ = scope.AccountID(s)
 		}
 	}
-	res := Result{Subject: ac.UserID, Scopes: ac.Scopes, AccountID: account}
+	target, err := pickResource(req.Resource, req.DefaultResource, ac.Resources)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Subject: ac.UserID, Scopes: ac.Scopes, AccountID: account, Resource: target, Resources: ac.Resources}
 	var family string
 	if g.Refresh != nil && slices.Contains(req.Client.GrantTypes, store.GrantRefreshToken) {
-		res.RefreshToken, family, err = g.Refresh.Start(ctx, req.Client.ID, ac.UserID, ac.Scopes, account)
+		res.RefreshToken, family, err = g.Refresh.StartFor(ctx, req.Client.ID, ac.UserID, ac.Scopes, account, ac.Resources)
 		if err != nil {
 			return Result{}, err
 		}

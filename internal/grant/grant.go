@@ -7,8 +7,10 @@ package grant
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -23,6 +25,10 @@ type Request struct {
 	Params    Params
 	Scopes    []string // requested scopes, already checked against the client's allowance
 	AccountID string   // from an account:<id> scope, already checked; "" if none
+	// Resource is the resource parameter (RFC 8707), already checked to be
+	// a resource the client may use; "" if none. DefaultResource is the
+	// identifier of the client's default resource (its audience).
+	Resource, DefaultResource string
 }
 
 // Result says what the token is for.
@@ -30,6 +36,12 @@ type Result struct {
 	Subject   string
 	Scopes    []string
 	AccountID string
+	// Resource is the resource the token is for ("" = the default);
+	// Resources are all the grant covers (an authorization code's, a
+	// refresh token's; empty = the default resource only), which a
+	// dispatcher narrows the scopes to Resource's with.
+	Resource  string
+	Resources []string
 	// RefreshToken, if not "", is returned with the access token.
 	RefreshToken string
 	// Issued, if not nil, is called with the access token's ID and expiry
@@ -61,14 +73,38 @@ func (ClientCredentials) Type() string { return store.GrantClientCredentials }
 
 // Issue implements Grant.
 func (g ClientCredentials) Issue(ctx context.Context, req *Request) (Result, error) {
-	res := Result{Subject: req.Client.ID, Scopes: req.Scopes, AccountID: req.AccountID}
+	res := Result{Subject: req.Client.ID, Scopes: req.Scopes, AccountID: req.AccountID, Resource: req.Resource}
+	if req.Resource != "" {
+		res.Resources = []string{req.Resource}
+	}
 	c := req.Client
 	if g.Refresh != nil && c.RefreshWithClientCredentials && slices.Contains(c.GrantTypes, store.GrantRefreshToken) {
 		var err error
-		res.RefreshToken, _, err = g.Refresh.Start(ctx, c.ID, "", req.Scopes, req.AccountID)
+		res.RefreshToken, _, err = g.Refresh.StartFor(ctx, c.ID, "", req.Scopes, req.AccountID, res.Resources)
 		if err != nil {
 			return Result{}, err
 		}
 	}
 	return res, nil
+}
+
+// pickResource returns the resource a token is for: the one the request
+// named (requested, "" if none), which must be among those granted (or,
+// with none granted, the default resource, defaultID); or with none named,
+// the one granted, or the default resource ("") if none was. A grant of
+// several resources needs the request to name one (RFC 8707 §2.2).
+func pickResource(requested, defaultID string, granted []string) (string, error) {
+	if requested == "" {
+		switch len(granted) {
+		case 0:
+			return "", nil
+		case 1:
+			return granted[0], nil
+		}
+		return "", oauth.InvalidTarget("this grant covers several resources (%s); name one with the resource parameter", strings.Join(granted, " "))
+	}
+	if slices.Contains(granted, requested) || len(granted) == 0 && requested == defaultID {
+		return requested, nil
+	}
+	return "", oauth.InvalidTarget("resource %q was not granted; a token may be for a resource of the authorization only (RFC 8707 §2.2)", requested)
 }

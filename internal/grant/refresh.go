@@ -60,6 +60,12 @@ func randomToken(r io.Reader, prefix string) (string, error) {
 // Start begins a new refresh token family and returns its first token and
 // the family's ID.
 func (rf *Refresher) Start(ctx context.Context, clientID, userID string, scopes []string, accountID string) (tok, familyID string, err error) {
+	return rf.StartFor(ctx, clientID, userID, scopes, accountID, nil)
+}
+
+// StartFor is Start for the resources granted (RFC 8707; nil: the default
+// resource only), which every token of the family keeps.
+func (rf *Refresher) StartFor(ctx context.Context, clientID, userID string, scopes []string, accountID string, resources []string) (tok, familyID string, err error) {
 	tok, err = randomToken(rf.Rand, RefreshPrefix)
 	if err != nil {
 		return "", "", err
@@ -75,6 +81,7 @@ func (rf *Refresher) Start(ctx context.Context, clientID, userID string, scopes 
 		ID: TokenID(tok), FamilyID: familyID, ClientID: clientID, UserID: userID,
 		Scopes: scopes, AccountID: accountID, CreatedAt: now,
 		ExpiresAt: minTime(now.Add(rf.IdleTTL), famExp), FamilyExpiresAt: famExp,
+		Resources: resources,
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("create refresh token: %w", err)
@@ -152,6 +159,11 @@ func (g RefreshToken) Issue(ctx context.Context, req *Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	// Before rotating: a resource that was not granted changes nothing.
+	target, err := pickResource(req.Resource, req.DefaultResource, old.Resources)
+	if err != nil {
+		return Result{}, err
+	}
 
 	next, err := randomToken(g.R.Rand, RefreshPrefix)
 	if err != nil {
@@ -161,7 +173,7 @@ func (g RefreshToken) Issue(ctx context.Context, req *Request) (Result, error) {
 		ID: TokenID(next), FamilyID: old.FamilyID, ClientID: old.ClientID, UserID: old.UserID,
 		Scopes: old.Scopes, AccountID: old.AccountID, CreatedAt: now,
 		ExpiresAt:       minTime(now.Add(g.R.IdleTTL), old.FamilyExpiresAt),
-		FamilyExpiresAt: old.FamilyExpiresAt,
+		FamilyExpiresAt: old.FamilyExpiresAt, Resources: old.Resources,
 	})
 	switch {
 	case errors.Is(err, store.ErrReused), errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrNotFound):
@@ -173,7 +185,8 @@ func (g RefreshToken) Issue(ctx context.Context, req *Request) (Result, error) {
 	if sub == "" {
 		sub = req.Client.ID
 	}
-	return Result{Subject: sub, Scopes: scopes, AccountID: account, RefreshToken: next}, nil
+	return Result{Subject: sub, Scopes: scopes, AccountID: account, RefreshToken: next,
+		Resource: target, Resources: old.Resources}, nil
 }
 
 // narrow returns the scope of the new access token: the old token's (minus

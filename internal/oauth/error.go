@@ -31,6 +31,9 @@ const (
 	CodeTemporarilyUnavailable  = "temporarily_unavailable"
 	CodeAccessDenied            = "access_denied"
 	CodeUnsupportedResponseType = "unsupported_response_type"
+	// CodeInvalidTarget is RFC 8707 §2's: the resource parameter names a
+	// resource that is unknown, malformed or not allowed.
+	CodeInvalidTarget = "invalid_target"
 )
 
 // Error is an OAuth 2.0 error response (RFC 6749 §5.2). Constructors return
@@ -81,6 +84,12 @@ func UnsupportedGrantType(format string, args ...any) *Error {
 // InvalidScope: the requested scope is invalid or not allowed (400).
 func InvalidScope(format string, args ...any) *Error {
 	return newError(CodeInvalidScope, http.StatusBadRequest, format, args...)
+}
+
+// InvalidTarget: the requested resource (RFC 8707 §2) is invalid,
+// unknown, or not one the client may use or was granted (400).
+func InvalidTarget(format string, args ...any) *Error {
+	return newError(CodeInvalidTarget, http.StatusBadRequest, format, args...)
 }
 
 // UnsupportedTokenType: revocation of this token type is not supported (400, RFC 7009).

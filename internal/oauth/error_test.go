@@ -21,6 +21,7 @@ func TestConstructors(t *testing.T) {
 		{oauth.UnauthorizedClient("x"), oauth.CodeUnauthorizedClient, http.StatusBadRequest},
 		{oauth.UnsupportedGrantType("x"), oauth.CodeUnsupportedGrantType, http.StatusBadRequest},
 		{oauth.InvalidScope("x"), oauth.CodeInvalidScope, http.StatusBadRequest},
+		{oauth.InvalidTarget("x"), oauth.CodeInvalidTarget, http.StatusBadRequest},
 		{oauth.UnsupportedTokenType("x"), oauth.CodeUnsupportedTokenType, http.StatusBadRequest},
 		{oauth.ServerError(), oauth.CodeServerError, http.StatusInternalServerError},
 		{oauth.TooManyRequests(3), oauth.CodeInvalidRequest, http.StatusTooManyRequests},

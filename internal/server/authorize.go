@@ -46,6 +46,10 @@ type authzRequest struct {
 	scopes      []string
 	challenge   string
 	params      url.Values // the request's parameters, for the consent form
+	// The resources named (RFC 8707; [nil] for none: the default) and
+	// their identifiers as sent, which the code records.
+	resources []*Resource
+	granted   []string
 }
 
 // authzError is an authorization request that failed. With redirect set,
@@ -150,7 +154,14 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 	case challenge != "" && !grant.ValidChallenge(challenge):
 		return nil, fail(oauth.CodeInvalidRequest, "code_challenge must be the base64url SHA-256 of the code verifier (43 characters)")
 	}
-	scopes, _, err := s.resolveScope(cc, q.Get("scope"), false)
+	// Resource indicators (RFC 8707 §2, resources.go): each must be a
+	// resource the client may use; the scopes are checked against theirs.
+	resources, granted, err := s.resourceParams(cc, q["resource"])
+	var scopes []string
+	if err == nil {
+		v := s.view(cc, resources)
+		scopes, _, err = s.resolveScope(cc, &v, q.Get("scope"), false)
+	}
 	if err != nil {
 		var oe *oauth.Error
 		if errors.As(err, &oe) {
@@ -164,8 +175,11 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 			params.Set(k, v)
 		}
 	}
+	if len(granted) > 0 {
+		params["resource"] = granted
+	}
 	return &authzRequest{client: cc, redirectURI: sent, target: target, state: state,
-		scopes: scopes, challenge: challenge, params: params}, nil
+		scopes: scopes, challenge: challenge, params: params, resources: resources, granted: granted}, nil
 }
 
 // consentPage is the data of consent.html.
@@ -242,7 +256,7 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, q url.Value
 	if !ok {
 		return nil
 	}
-	covered, err := s.consents.Covers(ctx, user.ID, ar.client.client.ID, ar.scopes)
+	covered, err := s.consents.Covers(ctx, user.ID, ar.client.client.ID, s.consentScopes(ar.resources, ar.scopes))
 	if err != nil {
 		return err
 	}
@@ -259,7 +273,7 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, q url.Value
 	if page.User == "" {
 		page.User = user.Username
 	}
-	for _, l := range s.consents.Labels(ar.scopes) {
+	for _, l := range s.consents.Labels(s.consentScopes(ar.resources, ar.scopes)) {
 		if l.Account != "" {
 			page.Account = l.Account
 			continue
@@ -270,6 +284,9 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, q url.Value
 		if v := ar.params.Get(k); v != "" {
 			page.Params = append(page.Params, formParam{k, v})
 		}
+	}
+	for _, v := range ar.params["resource"] {
+		page.Params = append(page.Params, formParam{"resource", v})
 	}
 	// The console's pages allow forms to post only to this site; the
 	// consent form's answer is a redirect to the client, which browsers
@@ -304,7 +321,7 @@ func (s *Server) decideConsent(w http.ResponseWriter, r *http.Request, q url.Val
 	default:
 		return pageError(http.StatusBadRequest, "The form has no decision: choose Allow or Deny.")
 	}
-	if _, err := s.consents.Approve(ctx, user.ID, ar.client.client.ID, ar.scopes); err != nil {
+	if _, err := s.consents.Approve(ctx, user.ID, ar.client.client.ID, s.consentScopes(ar.resources, ar.scopes)); err != nil {
 		return err
 	}
 	return s.issueCode(w, r, ar, user)
@@ -320,7 +337,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authzRequ
 	err = s.st.CreateAuthCode(r.Context(), store.AuthCode{
 		ID: grant.TokenID(code), ClientID: ar.client.client.ID, UserID: user.ID,
 		RedirectURI: ar.redirectURI, Scopes: ar.scopes, CodeChallenge: ar.challenge,
-		CreatedAt: now, ExpiresAt: now.Add(s.codeTTL),
+		CreatedAt: now, ExpiresAt: now.Add(s.codeTTL), Resources: ar.granted,
 	})
 	if err != nil {
 		return fmt.Errorf("store authorization code: %w", err)

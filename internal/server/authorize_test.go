@@ -104,7 +104,7 @@ var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([
 func (p page) hidden() url.Values {
 	v := url.Values{}
 	for _, m := range hiddenRE.FindAllStringSubmatch(p.body, -1) {
-		v.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+		v.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
 	}
 	return v
 }

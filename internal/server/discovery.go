@@ -66,7 +66,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 		"response_types_supported":                      []string{},
 		"token_endpoint_auth_methods_supported":         authMethods,
 		"introspection_endpoint_auth_methods_supported": authMethods,
-		"scopes_supported":                              s.catalog.Names(),
+		"scopes_supported":                              s.scopesSupported(),
 		"revocation_endpoint_auth_methods_supported":    append(authMethods[:3:3], store.AuthMethodNone),
 		// The algorithms of private_key_jwt client assertions (RFC 8414 §2).
 		"token_endpoint_auth_signing_alg_values_supported":         clients.AssertionAlgorithms,

@@ -14,6 +14,9 @@ import (
 // request needs more than a handful.
 const maxParams = 32
 
+// repeatable is the one parameter a form may repeat: RFC 8707 §2's resource.
+const repeatable = "resource"
+
 // form holds the parameters of an application/x-www-form-urlencoded body in
 // the order they appeared. Parameters sent with an empty value are treated as
 // omitted (RFC 6749 §3.1, §3.2).
@@ -32,11 +35,25 @@ func (f *form) Get(key string) string {
 	return ""
 }
 
+// Count returns how many times a parameter was sent (only a repeatable
+// one, see parseForm, can be sent more than once).
+func (f *form) Count(key string) int {
+	n := 0
+	for i := 0; i < f.n; i++ {
+		if f.pairs[i][0] == key {
+			n++
+		}
+	}
+	return n
+}
+
 // Has reports whether a parameter was sent with a non-empty value.
 func (f *form) Has(key string) bool { return f.Get(key) != "" }
 
 // parseForm parses a form body strictly: every parameter at most once
-// (RFC 6749 §3.2), valid percent-encoding, valid UTF-8.
+// (RFC 6749 §3.2) but resource, which RFC 8707 §2 lets a request repeat
+// (its handler decides how many it takes), valid percent-encoding, valid
+// UTF-8.
 func parseForm(body []byte, f *form) error {
 	f.n = 0
 	s := string(body)
@@ -62,7 +79,7 @@ func parseForm(body []byte, f *form) error {
 		if !utf8.ValidString(key) || !utf8.ValidString(val) {
 			return oauth.InvalidRequest("parameter %q is not valid UTF-8", safeName(key))
 		}
-		for i := 0; i < f.n; i++ {
+		for i := 0; i < f.n && key != repeatable; i++ {
 			if f.pairs[i][0] == key {
 				return oauth.InvalidRequest("parameter %q is repeated", safeName(key))
 			}

@@ -41,6 +41,9 @@ type Options struct {
 	DefaultTTL time.Duration // access-token lifetime for clients without their own; required, positive
 	MaxTTL     time.Duration // upper bound for any client's lifetime; required, at least DefaultTTL
 	TokenPaths []string      // extra paths for the token endpoint, e.g. /oauth/v2/token
+	// Resources are more APIs besides the default one (Catalog, Audience):
+	// RFC 8707 resource indicators, see Resource.
+	Resources []Resource
 
 	// Failed client authentications allowed per minute, per client ID and per
 	// source address, after a burst of FailureBurst at once. Zero or
@@ -151,13 +154,15 @@ type Server struct {
 	requirePKCE        bool
 	codeTTL            time.Duration
 
-	grants     map[string]grant.Grant
-	clients    *clientCache
-	clientJWKS *jwksCache
-	usage      usageRecorder
-	limiter    *ratelimit.Guard
-	metrics    *metrics
-	handler    http.Handler
+	resources    map[string]*Resource // by ID; see resources.go
+	resourceList []*Resource          // in the order of Options.Resources
+	grants       map[string]grant.Grant
+	clients      *clientCache
+	clientJWKS   *jwksCache
+	usage        usageRecorder
+	limiter      *ratelimit.Guard
+	metrics      *metrics
+	handler      http.Handler
 
 	// confirmed is the local time at which the last successful read of the
 	// change feed started: the cache reflects every change committed
@@ -236,15 +241,19 @@ func New(o Options) (*Server, error) {
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
-	if s.consents == nil {
-		s.consents = consents.New(s.st, s.catalog, s.now)
-	}
 	if s.audience == "" {
 		s.audience = s.issuer
+	}
+	if s.resources, s.resourceList, err = newResources(o, s.audience); err != nil {
+		return nil, err
+	}
+	if s.consents == nil {
+		s.consents = consents.New(s.st, s.catalog, s.now).WithResources(ConsentResources(o.Resources))
 	}
 	if s.pollInterval <= 0 {
 		s.pollInterval = time.Second
 	}
+
 	for _, sc := range append([]string{o.RevocationFeedScope}, o.SystemScopes...) {
 		if sc != "" && !slices.Contains(s.byName, sc) {
 			s.byName = append(s.byName, sc)

@@ -73,32 +73,48 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if !slices.Contains(c.GrantTypes, gt) {
 		return oauth.UnauthorizedClient("this client may not use the %s grant", gt)
 	}
+	// Resource indicators (RFC 8707, resources.go): the resource parameter
+	// names one resource the client may use; the scopes are those of its
+	// catalog.
+	requested, target, err := s.tokenTarget(cc, &f)
+	if err != nil {
+		return err
+	}
 	var scopes []string
 	var account string
 	if gt != store.GrantAuthorizationCode { // a code carries its scope
 		// A refresh narrows what its refresh token carries, account included.
-		if scopes, account, err = s.resolveScope(cc, f.Get("scope"), gt == store.GrantRefreshToken); err != nil {
+		v := cc.defaultView()
+		switch {
+		case target != nil:
+			v = s.view(cc, []*Resource{target})
+		case requested == "" && len(c.Resources) > 0 && gt == store.GrantRefreshToken:
+			// A refresh naming no resource may be for any the client has.
+			v = s.view(cc, s.clientResources(cc))
+		}
+		if scopes, account, err = s.resolveScope(cc, &v, f.Get("scope"), gt == store.GrantRefreshToken); err != nil {
 			return err
 		}
 	}
-	res, err := g.Issue(r.Context(), &grant.Request{Client: c, Params: &f, Scopes: scopes, AccountID: account})
+	res, err := g.Issue(r.Context(), &grant.Request{Client: c, Params: &f, Scopes: scopes, AccountID: account,
+		Resource: requested, DefaultResource: s.defaultResourceID(cc)})
 	if err != nil {
 		return err
 	}
 	scopeStr := cc.defaultScope
-	if f.Has("scope") || !slices.Equal(res.Scopes, cc.defaultScopes) {
+	if len(res.Resources) > 0 { // the grant covers resources: its scopes are narrowed to the token's
+		if target, err = s.targetResource(cc, res.Resource); err != nil {
+			return err
+		}
+		if res.Scopes, err = s.scopesFor(cc, target, res.Scopes); err != nil {
+			return err
+		}
+		scopeStr = scope.Join(res.Scopes)
+	} else if f.Has("scope") || !slices.Equal(res.Scopes, cc.defaultScopes) || target != nil {
 		scopeStr = scope.Join(res.Scopes)
 	}
-
-	ttl := c.TokenTTL
-	if ttl <= 0 {
-		ttl = s.defaultTTL
-	}
-	ttl = min(ttl, s.maxTTL)
-	aud := c.Audience
-	if aud == "" {
-		aud = s.audience
-	}
+	tr := s.issueFor(cc, target)
+	ttl, aud := tr.ttl, tr.audience
 	jti, err := token.NewJTI(s.rand)
 	if err != nil {
 		return err
@@ -317,17 +333,20 @@ func (cc *cachedClient) verify(secret, alt string, now time.Time) *cachedSecret 
 // With narrowing (a refresh), an empty request is left to the grant, which
 // keeps what the refresh token carries, account included; a named scope is
 // checked but not widened.
-func (s *Server) resolveScope(cc *cachedClient, requested string, narrowing bool) ([]string, string, error) {
+//
+// v is the part of the catalogs the request is checked against (the
+// default resource's, or those of the resources it names, resources.go).
+func (s *Server) resolveScope(cc *cachedClient, v *scopeView, requested string, narrowing bool) ([]string, string, error) {
 	if requested == "" {
 		switch {
 		case narrowing:
 			return nil, "", nil
-		case len(cc.catalogScopes) == 0:
+		case len(v.catalogScopes) == 0:
 			return nil, "", s.noScopes(cc)
 		case cc.accountsLimited && cc.onlyAccount == "":
 			return nil, "", nameAccount(cc)
 		}
-		return cc.defaultScopes, cc.defaultAccount, nil
+		return v.defaultScopes, v.defaultAccount, nil
 	}
 	toks, err := scope.Split(requested)
 	if err != nil {
@@ -349,7 +368,10 @@ func (s *Server) resolveScope(cc *cachedClient, requested string, narrowing bool
 			account = id
 			continue
 		}
-		if !s.catalog.Has(t) && !slices.Contains(s.byName, t) {
+		if !s.has(v, t) {
+			if !v.def && len(v.res) == 1 {
+				return nil, "", oauth.InvalidScope("unknown scope %q for resource %q", safeName(t), v.res[0].ID)
+			}
 			return nil, "", oauth.InvalidScope("unknown scope %q", safeName(t))
 		}
 		if !slices.Contains(cc.client.Scopes, t) {
@@ -360,10 +382,10 @@ func (s *Server) resolveScope(cc *cachedClient, requested string, narrowing bool
 		return toks, account, nil
 	}
 	if len(toks) == 1 && account != "" { // only account:<id>: every scope, restricted
-		if len(cc.catalogScopes) == 0 {
+		if len(v.catalogScopes) == 0 {
 			return nil, "", s.noScopes(cc)
 		}
-		return append(slices.Clone(cc.catalogScopes), toks[0]), account, nil
+		return append(slices.Clone(v.catalogScopes), toks[0]), account, nil
 	}
 	if account == "" && cc.accountsLimited {
 		if cc.onlyAccount == "" {

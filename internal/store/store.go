@@ -102,6 +102,10 @@ type Client struct {
 	// JWKSURI is the https URL of the client's JWKS, for
 	// AuthMethodPrivateKeyJWT; "" if none.
 	JWKSURI string
+	// Resources are the identifiers of the configured resources (RFC 8707)
+	// the client may get tokens for besides the default resource, which
+	// every client may; empty = the default resource only.
+	Resources []string
 }
 
 // AuthMethod is the client's token endpoint authentication method, with
@@ -300,6 +304,10 @@ type AuthCode struct {
 	AccessTokenJTI     string
 	AccessTokenExpires time.Time
 	RefreshFamilyID    string
+
+	// Resources are the resource identifiers (RFC 8707) the authorization
+	// request named and the user granted; empty = the default resource.
+	Resources []string
 }
 
 // RefreshToken is an opaque refresh token, stored by its SHA-256. Every use
@@ -319,6 +327,10 @@ type RefreshToken struct {
 	FamilyExpiresAt time.Time // absolute expiry of the family; zero = never
 	UsedAt          time.Time // when it was rotated (zero = current)
 	RevokedAt       time.Time // when the family was revoked (zero = live)
+	// Resources are the resource identifiers (RFC 8707) the family was
+	// granted; empty = the default resource. They belong to the family,
+	// like ClientID: set by CreateRefreshToken, the same for every token.
+	Resources []string
 }
 
 // Change kinds in the change feed.

@@ -32,6 +32,17 @@ import (
 	"github.com/gatehouse/gatehouse/scope"
 )
 
+// ResourceID is a resource (RFC 8707) besides the default one that the
+// test server's clients may be allowed, with the catalog
+// ResourceCatalogYAML.
+const ResourceID = "https://reports.test/api"
+
+// ResourceCatalogYAML is the catalog of ResourceID: "reports:read".
+const ResourceCatalogYAML = `reports:read:
+  label: Read reports
+  endpoints: ["reports/*": GET]
+`
+
 // CatalogYAML is the API catalog of the test server: "orders" and
 // "reports" are self-service, "orders" is also a default scope.
 const CatalogYAML = `scopes:
@@ -111,8 +122,13 @@ func StartWith(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reports, err := scope.Parse([]byte(ResourceCatalogYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &Server{Store: st, Keys: keys, Catalog: catalog, t: t,
-		Clients:  clients.NewService(st, catalog, 24*time.Hour, o.Now, rand.Reader, adminapi.SystemScopes()...),
+		Clients: clients.NewService(st, catalog, 24*time.Hour, o.Now, rand.Reader, adminapi.SystemScopes()...).
+			WithResources([]clients.Resource{{ID: ResourceID, Catalog: reports}}),
 		Users:    users.New(users.Options{Store: st, Now: o.Now, Rand: rand.Reader, Password: testutil.CheapPassword()}),
 		Consents: consents.New(st, catalog, o.Now),
 	}

@@ -14,14 +14,14 @@ import (
 // ScanClient.
 const ClientColumns = `id, name, description, grant_types, scopes, accounts, redirect_uris,
 	audience, token_ttl_ns, disabled, created_at, updated_at, website, token_endpoint_auth_method,
-	refresh_with_client_credentials, pkce_optional, jwks, jwks_uri`
+	refresh_with_client_credentials, pkce_optional, jwks, jwks_uri, resources`
 
 // ClientArgs are the values of ClientColumns for cl.
 func ClientArgs(c Codec, cl store.Client) []any {
 	return []any{cl.ID, cl.Name, cl.Description, c.List(cl.GrantTypes), c.List(cl.Scopes),
 		c.List(cl.Accounts), c.List(cl.RedirectURIs), cl.Audience, int64(cl.TokenTTL), cl.Disabled,
 		c.Time(cl.CreatedAt), c.Time(cl.UpdatedAt), cl.Website, cl.TokenEndpointAuthMethod,
-		cl.RefreshWithClientCredentials, cl.PKCEOptional, cl.JWKS, cl.JWKSURI}
+		cl.RefreshWithClientCredentials, cl.PKCEOptional, cl.JWKS, cl.JWKSURI, c.List(cl.Resources)}
 }
 
 // ScanClient scans ClientColumns, without the secrets.
@@ -33,13 +33,15 @@ func ScanClient(c Codec, row Scanner) (store.Client, error) {
 	if err := row.Scan(&cl.ID, &cl.Name, &cl.Description, c.ListDest(&cl.GrantTypes), c.ListDest(&cl.Scopes),
 		c.ListDest(&cl.Accounts), c.ListDest(&cl.RedirectURIs), &cl.Audience, &ttl, c.BoolDest(&cl.Disabled),
 		c.TimeDest(&cl.CreatedAt), c.TimeDest(&cl.UpdatedAt), &cl.Website, &cl.TokenEndpointAuthMethod,
-		c.BoolDest(&cl.RefreshWithClientCredentials), c.BoolDest(&cl.PKCEOptional), &cl.JWKS, &cl.JWKSURI); err != nil {
+		c.BoolDest(&cl.RefreshWithClientCredentials), c.BoolDest(&cl.PKCEOptional), &cl.JWKS, &cl.JWKSURI,
+		c.ListDest(&cl.Resources)); err != nil {
 		return store.Client{}, err
 	}
 	cl.GrantTypes = nilIfEmpty(cl.GrantTypes)
 	cl.Scopes = nilIfEmpty(cl.Scopes)
 	cl.Accounts = nilIfEmpty(cl.Accounts)
 	cl.RedirectURIs = nilIfEmpty(cl.RedirectURIs)
+	cl.Resources = nilIfEmpty(cl.Resources)
 	cl.TokenTTL = time.Duration(ttl)
 	return cl, nil
 }
@@ -183,13 +185,13 @@ func ScanConsent(c Codec, row Scanner) (store.Consent, error) {
 // AuthCodeColumns are the columns of auth_codes, in the order of
 // AuthCodeArgs and ScanAuthCode.
 const AuthCodeColumns = `id, client_id, user_id, redirect_uri, scopes, code_challenge, nonce,
-	created_at, expires_at, used_at, access_token_jti, access_token_expires, refresh_family_id`
+	created_at, expires_at, used_at, access_token_jti, access_token_expires, refresh_family_id, resources`
 
 // AuthCodeArgs are the values of AuthCodeColumns for a.
 func AuthCodeArgs(c Codec, a store.AuthCode) []any {
 	return []any{a.ID, a.ClientID, a.UserID, a.RedirectURI, c.List(a.Scopes), a.CodeChallenge, a.Nonce,
 		c.Time(a.CreatedAt), c.Time(a.ExpiresAt), c.Time(a.UsedAt), a.AccessTokenJTI, c.Time(a.AccessTokenExpires),
-		a.RefreshFamilyID}
+		a.RefreshFamilyID, c.List(a.Resources)}
 }
 
 // ScanAuthCode scans AuthCodeColumns.
@@ -197,22 +199,23 @@ func ScanAuthCode(c Codec, row Scanner) (store.AuthCode, error) {
 	var a store.AuthCode
 	if err := row.Scan(&a.ID, &a.ClientID, &a.UserID, &a.RedirectURI, c.ListDest(&a.Scopes), &a.CodeChallenge, &a.Nonce,
 		c.TimeDest(&a.CreatedAt), c.TimeDest(&a.ExpiresAt), c.TimeDest(&a.UsedAt), &a.AccessTokenJTI,
-		c.TimeDest(&a.AccessTokenExpires), &a.RefreshFamilyID); err != nil {
+		c.TimeDest(&a.AccessTokenExpires), &a.RefreshFamilyID, c.ListDest(&a.Resources)); err != nil {
 		return store.AuthCode{}, err
 	}
 	a.Scopes = nilIfEmpty(a.Scopes)
+	a.Resources = nilIfEmpty(a.Resources)
 	return a, nil
 }
 
 // FamilyColumns are the columns of refresh_families, in the order of
 // FamilyArgs.
-const FamilyColumns = "id, client_id, user_id, expires_at, revoked_at"
+const FamilyColumns = "id, client_id, user_id, expires_at, revoked_at, resources"
 
 // FamilyArgs are the values of FamilyColumns for the family of t; an empty
 // UserID is NULL.
 func FamilyArgs(c Codec, t store.RefreshToken) []any {
 	return []any{t.FamilyID, t.ClientID, sql.NullString{String: t.UserID, Valid: t.UserID != ""},
-		c.Time(t.FamilyExpiresAt), c.Time(t.RevokedAt)}
+		c.Time(t.FamilyExpiresAt), c.Time(t.RevokedAt), c.List(t.Resources)}
 }
 
 // RefreshTokenColumns are the columns of refresh_tokens, in the order of
@@ -227,7 +230,7 @@ func RefreshTokenArgs(c Codec, t store.RefreshToken) []any {
 // RefreshTokenSelect selects a token (t) joined with its family (f), in
 // the order of ScanRefreshToken; the caller adds the WHERE clause.
 const RefreshTokenSelect = `SELECT t.id, t.family_id, f.client_id, f.user_id, t.scopes, t.account_id,
-			t.created_at, t.expires_at, f.expires_at, t.used_at, f.revoked_at
+			t.created_at, t.expires_at, f.expires_at, t.used_at, f.revoked_at, f.resources
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id`
 
 // ScanRefreshToken scans a row of RefreshTokenSelect.
@@ -238,11 +241,12 @@ func ScanRefreshToken(c Codec, row Scanner) (store.RefreshToken, error) {
 	)
 	if err := row.Scan(&t.ID, &t.FamilyID, &t.ClientID, &userID, c.ListDest(&t.Scopes), &t.AccountID,
 		c.TimeDest(&t.CreatedAt), c.TimeDest(&t.ExpiresAt), c.TimeDest(&t.FamilyExpiresAt), c.TimeDest(&t.UsedAt),
-		c.TimeDest(&t.RevokedAt)); err != nil {
+		c.TimeDest(&t.RevokedAt), c.ListDest(&t.Resources)); err != nil {
 		return store.RefreshToken{}, err
 	}
 	t.UserID = userID.String
 	t.Scopes = nilIfEmpty(t.Scopes)
+	t.Resources = nilIfEmpty(t.Resources)
 	return t, nil
 }
 

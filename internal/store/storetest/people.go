@@ -504,11 +504,13 @@ func refresh(id, family, clientID, userID string) store.RefreshToken {
 		CreatedAt:       t0,
 		ExpiresAt:       t0.Add(24*time.Hour + 1),
 		FamilyExpiresAt: t0.Add(30*24*time.Hour + 3),
+		Resources:       []string{"https://billing.example/api", "urn:example:reports?ü"},
 	}
 }
 
 func normRefresh(rt store.RefreshToken) store.RefreshToken {
 	rt.Scopes = normList(rt.Scopes)
+	rt.Resources = normList(rt.Resources)
 	rt.CreatedAt = normTime(rt.CreatedAt)
 	rt.ExpiresAt = normTime(rt.ExpiresAt)
 	rt.FamilyExpiresAt = normTime(rt.FamilyExpiresAt)
@@ -767,11 +769,13 @@ func fullCode(id, clientID, userID string) store.AuthCode {
 		Nonce:         "n-0S6_WzA2Mj",
 		CreatedAt:     t0,
 		ExpiresAt:     t0.Add(time.Minute),
+		Resources:     []string{"https://billing.example/api", "urn:example:reports"},
 	}
 }
 
 func normCode(c store.AuthCode) store.AuthCode {
 	c.Scopes = normList(c.Scopes)
+	c.Resources = normList(c.Resources)
 	c.CreatedAt = normTime(c.CreatedAt)
 	c.ExpiresAt = normTime(c.ExpiresAt)
 	c.UsedAt = normTime(c.UsedAt)
@@ -784,7 +788,7 @@ func testAuthCodes(t *testing.T, s store.Store) {
 	mustCreateUser(t, s, member("u1"))
 	mustCreate(t, s, minimalClient("c1"))
 	code := fullCode("code-1", "c1", "u1")
-	bare := store.AuthCode{ID: "code-2", ClientID: "c1", UserID: "u1", Scopes: []string{}}
+	bare := store.AuthCode{ID: "code-2", ClientID: "c1", UserID: "u1", Scopes: []string{}, Resources: []string{}}
 	for _, c := range []store.AuthCode{code, bare} {
 		if err := s.CreateAuthCode(ctx, c); err != nil {
 			t.Fatalf("CreateAuthCode(%q): %v", c.ID, err)
@@ -843,7 +847,7 @@ func testAuthCodes(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("RedeemAuthCode(code-2): %v", err)
 	}
-	bare.Scopes = nil
+	bare.Scopes, bare.Resources = nil, nil
 	bare.UsedAt = normTime(first)
 	if diff := cmp.Diff(bare, got); diff != "" {
 		t.Errorf("RedeemAuthCode(code-2) (-want +got):\n%s", diff)
@@ -907,7 +911,7 @@ func testRefreshTokens(t *testing.T, s store.Store) {
 	mustCreateUser(t, s, member("u1"))
 	mustCreate(t, s, minimalClient("c1"))
 	rt := refresh("t1", "f1", "c1", "u1")
-	cc := store.RefreshToken{ID: "t2", FamilyID: "f2", ClientID: "c1", Scopes: []string{}}
+	cc := store.RefreshToken{ID: "t2", FamilyID: "f2", ClientID: "c1", Scopes: []string{}, Resources: []string{}}
 	for _, r := range []store.RefreshToken{rt, cc} {
 		mustCreateRefresh(t, s, r)
 		if diff := cmp.Diff(normRefresh(r), mustGetRefresh(t, s, r.ID)); diff != "" {
@@ -978,6 +982,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 	next := store.RefreshToken{
 		ID: "t2", ClientID: "c2", UserID: "", Scopes: []string{"api:read"}, AccountID: "acct-2",
 		CreatedAt: at1, ExpiresAt: at1.Add(24 * time.Hour), FamilyExpiresAt: t0.Add(time.Hour),
+		Resources: []string{"https://elsewhere.example"},
 	}
 	old := mustRotate(t, s, "t1", at1, next)
 	wantOld := normRefresh(first)
@@ -991,6 +996,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 	wantNext := store.RefreshToken{
 		ID: "t2", FamilyID: "f1", ClientID: "c1", UserID: "u1", Scopes: []string{"api:read"}, AccountID: "acct-2",
 		CreatedAt: normTime(at1), ExpiresAt: normTime(at1.Add(24 * time.Hour)), FamilyExpiresAt: normTime(first.FamilyExpiresAt),
+		Resources: normList(first.Resources),
 	}
 	if diff := cmp.Diff(wantNext, mustGetRefresh(t, s, "t2")); diff != "" {
 		t.Errorf("next token (-want +got):\n%s", diff)

@@ -230,6 +230,7 @@ func fullClient(id string) store.Client {
 		PKCEOptional:                 true,
 		JWKS:                         `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`,
 		JWKSURI:                      "https://app.example/jwks.json?v=ü",
+		Resources:                    []string{"https://billing.example/api", "urn:example:reports?ü"},
 	}
 }
 
@@ -249,6 +250,7 @@ func norm(c store.Client) store.Client {
 	c.Scopes = normList(c.Scopes)
 	c.Accounts = normList(c.Accounts)
 	c.RedirectURIs = normList(c.RedirectURIs)
+	c.Resources = normList(c.Resources)
 	c.CreatedAt = normTime(c.CreatedAt)
 	c.UpdatedAt = normTime(c.UpdatedAt)
 	var secrets []store.Secret
@@ -404,6 +406,7 @@ func testEmptyValues(t *testing.T, s store.Store) {
 		Accounts:     []string{},
 		RedirectURIs: []string{},
 		Secrets:      []store.Secret{},
+		Resources:    []string{},
 	}
 	mustCreate(t, s, empty)
 	want := store.Client{ID: "empty"}
@@ -419,13 +422,14 @@ func testEmptyValues(t *testing.T, s store.Store) {
 		c.Accounts = []string{}
 		c.RedirectURIs = nil
 		c.Secrets = []store.Secret{}
+		c.Resources = []string{}
 		return nil
 	}, evp("client.update", "full"))
 	if err != nil {
 		t.Fatalf("UpdateClient: %v", err)
 	}
 	want = norm(full)
-	want.GrantTypes, want.Scopes, want.Accounts, want.RedirectURIs, want.Secrets = nil, nil, nil, nil, nil
+	want.GrantTypes, want.Scopes, want.Accounts, want.RedirectURIs, want.Secrets, want.Resources = nil, nil, nil, nil, nil, nil
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("UpdateClient result after emptying slices (-want +got):\n%s", diff)
 	}
@@ -588,6 +592,7 @@ func testUpdateClientReplaces(t *testing.T, s store.Store) {
 		c.PKCEOptional = false
 		c.JWKS = ""
 		c.JWKSURI = "https://new.example/keys"
+		c.Resources = []string{"https://new.example/api"}
 		// s1: expiry removed; s2: expiry set, last use changed; s3: removed; s4: added.
 		c.Secrets[0].ExpiresAt = time.Time{}
 		c.Secrets[1].ExpiresAt = t0.Add(time.Hour + 1)
