@@ -324,6 +324,13 @@ func mcpNode(t *testing.T) string {
 		}
 		t.Skipf("node not installed (%v): the MCP test needs Node.js 20 or later and `npm ci` in e2e/mcp", err)
 	}
+	// go test's result cache reruns the test when a file it opened
+	// changes: node runs the scripts, so open them here.
+	for _, f := range []string{"server.mjs", "client.mjs", "package-lock.json"} {
+		if _, err := os.ReadFile(filepath.Join(mcpProject, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var pkg struct{ Dependencies map[string]string }
 	if err := readJSONFile(filepath.Join(mcpProject, "package.json"), &pkg); err != nil {
 		t.Fatal(err)
