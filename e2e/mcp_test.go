@@ -234,7 +234,15 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 		t.Errorf("add(2, 40): got %s, want the text 42 and structuredContent {sum: 42}", b)
 	}
 
-	// The MCP server saw the user's calls, and nothing without a token.
+	// A token for another audience is refused, though it has the scope:
+	// the gateway takes only tokens for its resource.
+	other := in.CreateClient("--name", "Another API's client", "--scopes", "mcp:tools", "--audience", srv.URL, "--catalog", catalog)
+	if res := call(t, "POST", resourceID, srv.accessToken(t, other, "")); res.status != 401 ||
+		!strings.Contains(res.challenge, `error="invalid_token"`) || !strings.Contains(res.challenge, `resource_metadata="`+prmURL+`"`) {
+		t.Errorf("POST %s with a token for %s: got %d %q, want 401 invalid_token naming the metadata", resourceID, srv.URL, res.status, res.challenge)
+	}
+
+	// The MCP server saw the user's calls, and nothing else.
 	saw := map[string]bool{}
 	for _, e := range up.all() {
 		if e["event"] != "request" {
