@@ -143,6 +143,9 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 	if !strings.HasPrefix(callback, q.Get("redirect_uri")+"?") {
 		t.Fatalf("authorization response sent to %q, want the client's redirect URI %q", callback, q.Get("redirect_uri"))
 	}
+	if cu, err := url.Parse(callback); err != nil || cu.Query().Get("state") != q.Get("state") || cu.Query().Get("iss") != srv.URL || cu.Query().Get("code") == "" {
+		t.Errorf("authorization response %q: want a code, the request's state and iss=%s (RFC 9207)", callback, srv.URL)
+	}
 	// The browser follows the redirect to the client's loopback listener.
 	resp, err := http.Get(callback)
 	if err != nil {

@@ -58,11 +58,14 @@ async function loggingFetch(input, init) {
 
 // callbackServer listens on a loopback port for the authorization
 // response. code() resolves with the code of the first response whose state
-// matches and whose iss (RFC 9207) is the authorization server's.
+// matches and whose iss is the authorization server's issuer, compared as
+// strings; an iss may be missing only if the server's metadata does not say
+// it sends one (RFC 9207 §2.4, as the MCP authorization specification
+// requires before the code goes to any token endpoint).
 async function callbackServer() {
   let settle;
   const result = new Promise((resolve, reject) => (settle = { resolve, reject }));
-  let expect = null; // {state, issuer}
+  let expect = null; // {state, issuer, issRequired}
   const server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (u.pathname !== '/callback') {
@@ -75,8 +78,8 @@ async function callbackServer() {
       settle.reject(new Error(msg));
     };
     if (!expect || q.get('state') !== expect.state) return fail('the response does not answer our request (state)');
-    if (q.has('iss') && q.get('iss') !== expect.issuer) {
-      return fail(`the response comes from ${q.get('iss')}, not ${expect.issuer} (iss)`);
+    if (q.has('iss') ? q.get('iss') !== expect.issuer : expect.issRequired) {
+      return fail(`the response comes from ${q.get('iss') ?? 'an unnamed issuer'}, not ${expect.issuer} (iss)`);
     }
     if (q.has('error')) return fail(`${q.get('error')}: ${q.get('error_description') ?? ''}`);
     if (!q.get('code')) return fail('no code');
@@ -86,7 +89,8 @@ async function callbackServer() {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${server.address().port}/callback`,
-    expect: (state, issuer) => (expect = { state, issuer }),
+    expect: (state, metadata) =>
+      (expect = { state, issuer: metadata?.issuer, issRequired: metadata?.authorization_response_iss_parameter_supported === true }),
     code: () => result,
     close: () => server.close(),
   };
@@ -152,7 +156,7 @@ class Provider {
   }
 
   redirectToAuthorization(url) {
-    this.onAuthorize(url, this.pendingState, this.discovery?.authorizationServerMetadata?.issuer);
+    this.onAuthorize(url, this.pendingState, this.discovery?.authorizationServerMetadata);
     emit({ event: 'authorize', url: url.href });
   }
 
@@ -199,7 +203,7 @@ async function main() {
   const callback = await callbackServer();
   try {
     const provider = new Provider(callback.url, process.env.MCP_CLIENT_ID || undefined);
-    provider.onAuthorize = (_url, state, issuer) => callback.expect(state, issuer);
+    provider.onAuthorize = (_url, state, metadata) => callback.expect(state, metadata);
     const client = new Client({ name: 'gatehouse-e2e-mcp-client', version: '1.0.0' });
     const transport = () => new StreamableHTTPClientTransport(serverUrl, { authProvider: provider, fetch: loggingFetch });
 
