@@ -235,10 +235,14 @@ async function main() {
   }
 }
 
+// exit ends the process once stdout has taken everything written to it
+// (writes to a pipe may be asynchronous), whatever sockets are still open.
+const exit = (code) => process.stdout.write('', () => process.exit(code));
+
 main().then(
-  () => process.exit(0),
+  () => exit(0),
   (err) => {
     emit({ event: 'error', message: String(err?.stack ?? err) });
-    process.exit(1);
+    exit(1);
   },
 );
