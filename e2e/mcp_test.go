@@ -81,8 +81,8 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 	if err := os.WriteFile(catalog, []byte(mcpCatalog), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The gateway's address is chosen first: the resource identifier, the
-	// tokens' audience, names it.
+	// The gateway's address is chosen first: it is part of the resource
+	// identifier, which serve puts in its tokens as their audience.
 	gwAddr := freeAddr(t)
 	resourceID := "http://" + gwAddr + "/mcp"
 	prmURL := "http://" + gwAddr + "/.well-known/oauth-protected-resource/mcp"
