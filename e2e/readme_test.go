@@ -75,6 +75,7 @@ var readmeExempt = []struct{ contains, reason string }{
 	{"gatehouse users create --username alice", "a synopsis ([--output json]), and set-password reads a new password from a terminal"},
 	{"npx newman run api.postman.json", "fetches newman from npm and needs a client's secret: e2e/postman_test.go runs newman on serve's collection through the gateway"},
 	{"grant_type=authorization_code", "needs a code from a browser login and consent, which e2e/browser drives"},
+	{"--resource http://127.0.0.1:8082/mcp", "needs an MCP server upstream and serve with the MCP catalog; TestMCP (mcp_test.go) runs this setup with the MCP SDK's server and client"},
 }
 
 // readmeLang maps a fence's language to how the test treats it.
