@@ -139,10 +139,13 @@ func (s *Server) checkClientDocument(ctx context.Context, id string) error {
 	if s.clients.docs == nil {
 		return pageError(http.StatusBadRequest, "This server does not accept client IDs that are URLs (client ID metadata documents).")
 	}
-	_, err := s.clients.docs.ensure(ctx, id)
+	changed, err := s.clients.docs.ensure(ctx, id)
 	var de *docError
 	if errors.As(err, &de) {
 		return pageError(http.StatusBadRequest, "The application's client ID metadata document cannot be used: "+de.msg+".")
+	}
+	if changed {
+		s.clients.invalidate(id)
 	}
 	return err
 }
