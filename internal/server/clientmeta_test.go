@@ -505,4 +505,3 @@ func TestCacheTTL(t *testing.T) {
 		}
 	}
 }
-
