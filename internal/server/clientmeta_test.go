@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/safefetch"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/scope"
 )
 
 // docServer is an https server on 127.0.0.1 that publishes client ID
@@ -504,4 +505,34 @@ func TestCacheTTL(t *testing.T) {
 			t.Errorf("cacheTTL(%v) = %s, want %s", tc.h, got, tc.want)
 		}
 	}
+}
+
+// FuzzClientMetadataDocument: parse never panics, and whatever it accepts
+// keeps the rules: the URL's client_id, no secret-based method, redirect
+// URIs, the code grant, self-service scopes only.
+func FuzzClientMetadataDocument(f *testing.F) {
+	const id = "https://agent.example/client.json"
+	b, _ := json.Marshal(map[string]any{"client_id": id, "redirect_uris": []string{testRedirect}, "scope": "profile api"})
+	f.Add(string(b))
+	f.Add(`{"client_id":"` + id + `","redirect_uris":["x"],"token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[]}}`)
+	f.Add(`{"client_id":"` + id + `","client_secret":null}`)
+	f.Add(`[]`)
+	d := newClientDocs(Options{}, nil, scope.Default(), time.Now, nil)
+	self := scope.Default().SelfService()
+	f.Fuzz(func(t *testing.T, body string) {
+		c, err := d.parse(id, []byte(body))
+		if err != nil {
+			return
+		}
+		switch {
+		case c.ID != id:
+			t.Errorf("accepted with ID %q", c.ID)
+		case c.TokenEndpointAuthMethod != store.AuthMethodNone && c.TokenEndpointAuthMethod != store.AuthMethodPrivateKeyJWT:
+			t.Errorf("accepted with auth method %q", c.TokenEndpointAuthMethod)
+		case len(c.RedirectURIs) == 0 || !slices.Contains(c.GrantTypes, store.GrantAuthorizationCode):
+			t.Errorf("accepted without redirect URIs or the code grant: %+v", c)
+		case slices.ContainsFunc(c.Scopes, func(s string) bool { return !slices.Contains(self, s) }):
+			t.Errorf("accepted with scopes %v beyond the self-service %v", c.Scopes, self)
+		}
+	})
 }
