@@ -245,6 +245,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
 // requested scope, or shows the consent page.
 func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, q url.Values) error {
 	ctx := r.Context()
+	// A client ID metadata document is fetched for a logged-in user only:
+	// anonymous requests cannot make the server fetch URLs (clientmeta.go).
+	if clients.IsMetadataDocumentID(q.Get("client_id")) {
+		if _, ok := s.console.RequireUser(w, r); !ok {
+			return nil
+		}
+	}
 	ar, err := s.parseAuthorize(ctx, q)
 	if err != nil {
 		return err

@@ -105,10 +105,16 @@ func TestClientMetadataDocumentFlow(t *testing.T) {
 	ds := newDocServer(t)
 	id := ds.publish("/agent.json", appDoc(), "max-age=600")
 	ah := newDocHarness(t, ds)
-	ah.login()
 
+	// Not logged in: to the login page first, without a fetch, so that
+	// anonymous requests cannot make the server fetch URLs.
 	ver, chal := pkce(t)
 	p := ah.get(authorizePath(authzParamsFor(id, chal, "profile search")))
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/console/login?next=") || ds.count("/agent.json") != 0 {
+		t.Fatalf("not logged in: got %d Location %q, %d fetches; want 303 to the login page and no fetch", p.status, p.header.Get("Location"), ds.count("/agent.json"))
+	}
+	ah.login()
+	p = ah.get(authorizePath(authzParamsFor(id, chal, "profile search")))
 	if p.status != http.StatusOK {
 		t.Fatalf("consent page: got %d, want 200\n%s", p.status, p.body)
 	}
