@@ -41,7 +41,6 @@ func TestAppWithPublicKey(t *testing.T) {
 			return check('#auth-private-key-jwt');
 		})()`),
 		chromedp.SendKeys(chromedp.CSS(`#app-form #jwks`), k1.pem))
-	shoot(t, ctx, "app-new-keys")
 	do(t, ctx, "save the app",
 		chromedp.Click(chromedp.CSS(`#app-form #save`)),
 		chromedp.WaitVisible(chromedp.CSS(`#keys .kid`)))
