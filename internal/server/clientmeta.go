@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/safefetch"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -76,6 +78,7 @@ type clientDocs struct {
 	now            func() time.Time
 	log            *slog.Logger
 	minTTL, maxTTL time.Duration
+	fetched        *prometheus.CounterVec // by result: ok, invalid, failed; nil in unit tests
 
 	mu      sync.Mutex
 	entries map[string]*docEntry
@@ -104,6 +107,24 @@ func newClientDocs(o Options, st store.Store, cat *scope.Catalog, now func() tim
 	}
 	d.maxTTL = max(d.maxTTL, d.minTTL)
 	return d
+}
+
+// registerDocFetches registers gatehouse_client_metadata_fetches_total.
+func (m *metrics) registerDocFetches() (*prometheus.CounterVec, error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_client_metadata_fetches_total",
+		Help: "Fetches of client ID metadata documents, by result: ok, invalid (fetched but refused), failed (not fetched).",
+	}, []string{"result"})
+	if err := m.reg.Register(c); err != nil {
+		return nil, fmt.Errorf("server: register metrics: %w", err)
+	}
+	return c, nil
+}
+
+func (d *clientDocs) count(result string) {
+	if d.fetched != nil {
+		d.fetched.WithLabelValues(result).Inc()
+	}
 }
 
 // documentClient is the client cache's hook for a client ID that is a
@@ -279,6 +300,7 @@ type clientDocument struct {
 func (d *clientDocs) load(ctx context.Context, id string, now time.Time) (store.Client, time.Duration, error) {
 	resp, err := d.fetch.GetJSON(ctx, id, "application/json")
 	if err != nil {
+		d.count("failed")
 		var fe *safefetch.Error
 		if errors.As(err, &fe) {
 			return store.Client{}, 0, docErrorf("fetching it failed: %s", fe.Reason)
@@ -287,8 +309,10 @@ func (d *clientDocs) load(ctx context.Context, id string, now time.Time) (store.
 	}
 	c, err := d.parse(id, resp.Body)
 	if err != nil {
+		d.count("invalid")
 		return store.Client{}, 0, err
 	}
+	d.count("ok")
 	return c, cacheTTL(resp.Header, now, d.minTTL, d.maxTTL), nil
 }
 

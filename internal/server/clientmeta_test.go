@@ -144,6 +144,9 @@ func TestClientMetadataDocumentFlow(t *testing.T) {
 	if n := ds.count("/agent.json"); n != 1 {
 		t.Errorf("document fetched %d times, want 1", n)
 	}
+	if m := ah.metrics(); !strings.Contains(m, `gatehouse_client_metadata_fetches_total{result="ok"} 1`) {
+		t.Errorf("metrics lack one ok fetch:\n%s", m)
+	}
 
 	// Stored as a client written from its document, with its audit event.
 	sc, err := ah.st.GetClient(t.Context(), id)

@@ -264,6 +264,9 @@ func New(o Options) (*Server, error) {
 	s.clientJWKS = newJWKSCache(safefetch.New(o.Fetch))
 	if o.ClientMetadata.Enabled && s.console != nil {
 		s.clients.docs = newClientDocs(o, o.Store, s.catalog, s.now, s.log)
+		if s.clients.docs.fetched, err = s.metrics.registerDocFetches(); err != nil {
+			return nil, err
+		}
 	}
 	refresher := &grant.Refresher{Store: o.Store, Now: s.now, Rand: s.rand, IdleTTL: idle, AbsoluteTTL: absolute}
 	grants := []grant.Grant{grant.ClientCredentials{Refresh: refresher}, grant.RefreshToken{R: refresher}}
