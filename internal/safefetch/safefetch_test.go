@@ -77,6 +77,13 @@ func TestRefusals(t *testing.T) {
 		case "/big":
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"a":"` + strings.Repeat("x", 2000) + `"}`))
+		case "/big-chunked": // no Content-Length: the limit applies while reading
+			w.Header().Set("Content-Type", "application/json")
+			w.(http.Flusher).Flush()
+			for range 20 {
+				w.Write([]byte(strings.Repeat(" ", 100)))
+				w.(http.Flusher).Flush()
+			}
 		case "/html":
 			w.Header().Set("Content-Type", "text/html")
 			w.Write([]byte(`{}`))
@@ -97,11 +104,12 @@ func TestRefusals(t *testing.T) {
 	o.AllowLoopback, o.MaxBytes, o.Timeout = true, 1024, 200*time.Millisecond
 	f := New(o)
 	for path, want := range map[string]string{
-		"/redirect": "redirects are not followed",
-		"/big":      "larger than 1024 bytes",
-		"/html":     "is not JSON",
-		"/slow":     "not read within",
-		"/missing":  "status 404",
+		"/redirect":    "redirects are not followed",
+		"/big":         "larger than 1024 bytes",
+		"/big-chunked": "larger than 1024 bytes",
+		"/html":        "is not JSON",
+		"/slow":        "not read within",
+		"/missing":     "status 404",
 	} {
 		_, err := f.GetJSON(t.Context(), srv.URL+path, "application/json")
 		if err == nil || !strings.Contains(err.Error(), want) {
