@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/postman"
+	"github.com/gatehouse/gatehouse/internal/safefetch"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
@@ -274,6 +275,7 @@ func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consent
 	pkce := cfg.OAuth.PKCERequired()
 	refreshIdle, refreshAbsolute := cfg.OAuth.RefreshLifetimes()
 	rl := cfg.RateLimit
+	docMin, docMax := cfg.ClientMetadataDocuments.CacheTTLs()
 	return server.Options{
 		Console:             con,
 		ConsolePages:        con.Register,
@@ -299,10 +301,20 @@ func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consent
 		CORSOrigins:         cfg.CORS.AllowedOrigins,
 		CORSPublicOrigins:   cfg.CORS.PublicOrigins,
 		ClientIP:            d.ClientIP,
-		Registry:            reg,
-		Logger:              log,
-		Now:                 time.Now,
-		Rand:                rand.Reader,
+		Fetch: safefetch.Options{
+			AllowLoopback: cfg.ClientFetch.AllowLoopback,
+			AllowPrivate:  cfg.ClientFetch.AllowPrivateAddresses,
+			Timeout:       cfg.ClientFetch.FetchTimeout(),
+		},
+		ClientMetadata: server.ClientMetadataOptions{
+			Enabled:     cfg.ClientMetadataDocuments.Enabled,
+			MinCacheTTL: docMin,
+			MaxCacheTTL: docMax,
+		},
+		Registry: reg,
+		Logger:   log,
+		Now:      time.Now,
+		Rand:     rand.Reader,
 	}
 }
 
@@ -365,6 +377,9 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		return err
 	}
 	opts := serverOptions(cfg, d, con, cs, reg, log)
+	if cfg.ClientFetch.AllowLoopback {
+		log.Warn("client_fetch.allow_loopback is on: URLs that clients publish (JWKS URIs, client ID metadata documents) may reach this machine's loopback listeners; for development and tests only")
+	}
 	var srv *server.Server
 	if cfg.AdminAPI.Enabled {
 		api, err := adminapi.New(adminapi.Options{

@@ -392,6 +392,9 @@ func (s *Service) update(ctx context.Context, actor, id string, p Patch, mayIssu
 			}
 			changed = append(changed, what)
 		}
+		if IsMetadataDocumentID(c.ID) && slices.ContainsFunc(changed, func(ch string) bool { return ch != "enabled" && ch != "disabled" }) {
+			return &ValidationError{[]string{fmt.Sprintf("client %s is described by its client ID metadata document, which the server fetches: only disable, enable or delete it here (changed: %s)", c.ID, strings.Join(changed, ", "))}}
+		}
 		if problems := s.check(c); len(problems) > 0 {
 			return &ValidationError{problems}
 		}

@@ -62,6 +62,12 @@ type Config struct {
 	// CORS says which pages on other origins may call the server's token
 	// endpoint, revocation feed, metadata and JWKS, and the gateway.
 	CORS CORSConfig `yaml:"cors"`
+	// ClientFetch bounds the requests to URLs clients publish; see
+	// ClientFetchConfig.
+	ClientFetch ClientFetchConfig `yaml:"client_fetch"`
+	// ClientMetadataDocuments: client IDs that are URLs of metadata
+	// documents (off by default).
+	ClientMetadataDocuments ClientMetadataDocumentsConfig `yaml:"client_metadata_documents"`
 	// ShutdownTimeout is how long serve waits for requests in flight when
 	// stopping; 0 closes connections at once.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`

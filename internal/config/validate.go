@@ -72,6 +72,7 @@ func (c *Config) Validate() error {
 	c.checkRevocationFeed(&p)
 	c.checkOAuth(&p)
 	c.checkCache(&p)
+	c.checkClientMetadata(&p)
 
 	rl := c.RateLimit
 	if rl.PerClient < 0 {

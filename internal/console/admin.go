@@ -27,6 +27,8 @@ var notices = map[string]string{
 	"enabled":        "The app is enabled.",
 	"deleted":        "The app was deleted.",
 	"secret-revoked": "The secret was revoked; it stops working at once.",
+	"keys":           "The app's public keys are saved; it authenticates with private_key_jwt and has no secret.",
+	"created-keys":   "Credentials created: the app authenticates with a JWT signed with its private key (private_key_jwt); it has no secret.",
 	"rotated":        "A new signing key was added. It is published now and starts signing after the lead time.",
 	"user-created":   "User created.",
 	"user-disabled":  "User disabled; their sessions have ended.",

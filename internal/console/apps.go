@@ -74,6 +74,9 @@ type appForm struct {
 	Resources                                                             string // one per line
 	GrantTypes, Scopes                                                    []string
 	RefreshWithCC, PKCEOptional                                           bool
+	// JWKS (public keys as pasted: a JWKS or PEM) and JWKSURI, for a
+	// private_key_jwt app (keys.go).
+	JWKS, JWKSURI string
 }
 
 // scopeChoice is one scope checkbox.
@@ -203,9 +206,17 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request, u store.User
 	f, ttl, problems := readAppForm(r)
 	supplied := r.PostForm.Get("client_secret")
 	method := store.AuthMethodSecretBasic
-	if f.AuthMethod == store.AuthMethodNone {
+	var jwks, jwksURI string
+	switch f.AuthMethod {
+	case store.AuthMethodNone:
 		method = store.AuthMethodNone
-	} else {
+	case store.AuthMethodPrivateKeyJWT: // keys instead of a secret (keys.go)
+		method = store.AuthMethodPrivateKeyJWT
+		var kp []string
+		f.JWKS, jwks, jwksURI, kp = readKeys(r.PostForm)
+		f.JWKSURI = jwksURI
+		problems = append(problems, kp...)
+	default:
 		f.AuthMethod = method
 	}
 	if len(problems) > 0 {
@@ -215,7 +226,7 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request, u store.User
 	cl, plain, err := c.clients.Create(r.Context(), actor(u), clients.Spec{
 		ID: f.ClientID, Name: f.Name, Website: f.Website, GrantTypes: nonNil(f.GrantTypes), Scopes: nonNil(f.Scopes),
 		Accounts: splitAccounts(f.Accounts), RedirectURIs: strings.Fields(f.RedirectURIs), TokenTTL: ttl,
-		TokenEndpointAuthMethod: method, Secret: supplied,
+		TokenEndpointAuthMethod: method, Secret: supplied, JWKS: jwks, JWKSURI: jwksURI,
 		RefreshWithClientCredentials: f.RefreshWithCC, PKCEOptional: f.PKCEOptional,
 		Resources: strings.Fields(f.Resources),
 	})
@@ -231,6 +242,9 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request, u store.User
 		return fmt.Errorf("create client: %w", err)
 	}
 	c.log.Info("console created client", "client_id", cl.ID, "actor", actor(u))
+	if method == store.AuthMethodPrivateKeyJWT { // no secret to show: its page lists its keys
+		return redirect(w, r, appPath(cl.ID)+"?done=created-keys")
+	}
 	tok, err := c.issueTicket(r, ticket{clientID: cl.ID, clientName: cl.Name, secret: plain})
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
@@ -269,9 +283,10 @@ func (c *Console) appCreated(w http.ResponseWriter, r *http.Request, _ store.Use
 		return clientErr(err)
 	}
 	d := createdData{ClientID: cl.ID, Name: cl.Name, Public: cl.TokenEndpointAuthMethod == store.AuthMethodNone}
+	keyed := cl.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT // no secret either
 	t, ok := c.takeTicket(r, r.URL.Query().Get("ticket"), id)
 	if !ok {
-		d.Gone = !d.Public
+		d.Gone = !d.Public && !keyed
 	} else {
 		d.Secret, d.Rotated = t.secret, t.rotated
 	}
@@ -279,7 +294,7 @@ func (c *Console) appCreated(w http.ResponseWriter, r *http.Request, _ store.Use
 		d.Secrets = c.secretRows(cl)
 	}
 	d.TokenURL = c.issuer + "/oauth/token"
-	if slices.Contains(cl.GrantTypes, store.GrantClientCredentials) && !d.Public {
+	if slices.Contains(cl.GrantTypes, store.GrantClientCredentials) && !d.Public && !keyed {
 		sec := d.Secret
 		if sec == "" {
 			sec = "CLIENT_SECRET"
@@ -338,6 +353,11 @@ type appDetailData struct {
 	Secrets    []secretRow
 	Graces     []graceChoice
 	Events     []store.AuditEvent
+	// The keys form (keys.go): what was typed, its problems, and the kids
+	// of the registered JWKS.
+	Keys         appForm
+	KeysProblems []string
+	KeyIDs       []string
 }
 
 // formOf is the edit form filled from a stored client.
@@ -364,17 +384,37 @@ func (c *Console) appPage(w http.ResponseWriter, r *http.Request, _ store.User) 
 }
 
 func (c *Console) renderApp(w http.ResponseWriter, r *http.Request, status int, cl store.Client, f appForm, problems []string) error {
-	evs, err := c.st.ListAudit(r.Context(), store.AuditFilter{Target: cl.ID, Limit: 20})
+	d, err := c.appDetail(r, cl, f, problems)
 	if err != nil {
-		return fmt.Errorf("list audit events: %w", err)
-	}
-	d := appDetailData{
-		Edit: c.formData(false, f, problems), Notice: notice(r), Client: cl,
-		AuthMethod: cl.AuthMethod(),
-		Secrets:    c.secretRows(cl), Graces: graceChoices, Events: evs,
+		return err
 	}
 	c.Render(w, r, status, "app", d)
 	return nil
+}
+
+// renderAppKeys shows the app page again with the keys form's input and
+// problems.
+func (c *Console) renderAppKeys(w http.ResponseWriter, r *http.Request, cl store.Client, kf appForm, problems []string) error {
+	d, err := c.appDetail(r, cl, formOf(cl), nil)
+	if err != nil {
+		return err
+	}
+	d.Keys, d.KeysProblems = kf, problems
+	c.Render(w, r, http.StatusUnprocessableEntity, "app", d)
+	return nil
+}
+
+func (c *Console) appDetail(r *http.Request, cl store.Client, f appForm, problems []string) (appDetailData, error) {
+	evs, err := c.st.ListAudit(r.Context(), store.AuditFilter{Target: cl.ID, Limit: 20})
+	if err != nil {
+		return appDetailData{}, fmt.Errorf("list audit events: %w", err)
+	}
+	return appDetailData{
+		Edit: c.formData(false, f, problems), Notice: notice(r), Client: cl,
+		AuthMethod: cl.AuthMethod(),
+		Secrets:    c.secretRows(cl), Graces: graceChoices, Events: evs,
+		KeyIDs: keyIDs(cl),
+	}, nil
 }
 
 // clientErr is the error for a failed client lookup or change.

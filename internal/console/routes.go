@@ -54,6 +54,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 		mux.Handle("POST /console/apps/{id}", c.admin(c.appUpdate))
 		mux.Handle("GET /console/apps/{id}/created", c.admin(c.appCreated))
 		mux.Handle("POST /console/apps/{id}/secrets", c.admin(c.appRegenerate))
+		mux.Handle("POST /console/apps/{id}/keys", c.admin(c.appKeys))
 		mux.Handle("POST /console/apps/{id}/secrets/{secret}/revoke", c.admin(c.appRevokeSecret))
 		mux.Handle("POST /console/apps/{id}/disable", c.admin(c.appSetDisabled(true)))
 		mux.Handle("POST /console/apps/{id}/enable", c.admin(c.appSetDisabled(false)))

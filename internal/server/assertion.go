@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/jws"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/safefetch"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -36,7 +36,6 @@ const maxJTILen = 256
 const (
 	jwksTTL        = 5 * time.Minute // how long a fetched JWKS is used
 	jwksRefetch    = 5 * time.Second // at most one fetch per URI this often (an unknown kid, a failure)
-	jwksTimeout    = 5 * time.Second // one fetch, all told
 	jwksMaxEntries = 10_000          // URIs remembered; past it, the cache starts afresh
 )
 
@@ -232,7 +231,7 @@ func (s *Server) clientKeys(ctx context.Context, cc *cachedClient, refetch bool,
 
 // jwksCache keeps the JWKS fetched from clients' JWKS URIs.
 type jwksCache struct {
-	client *http.Client
+	fetch *safefetch.Fetcher
 
 	mu      sync.Mutex
 	entries map[string]*jwksEntry
@@ -246,22 +245,11 @@ type jwksEntry struct {
 	triedAt   time.Time // of the last fetch
 }
 
-// newJWKSCache returns a cache that fetches with a copy of hc (nil: a
-// client of its own) bounded in time and refusing redirects.
-func newJWKSCache(hc *http.Client) *jwksCache {
-	c := &http.Client{}
-	if hc != nil {
-		*c = *hc
-	}
-	if c.Timeout <= 0 || c.Timeout > jwksTimeout {
-		c.Timeout = jwksTimeout
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error {
-		return errors.New("redirects are not followed for a JWKS URI")
-	}
-	return &jwksCache{client: c, entries: make(map[string]*jwksEntry)}
+// newJWKSCache returns a cache that fetches with f: guarded against
+// private addresses, bounded in time and size, refusing redirects.
+func newJWKSCache(f *safefetch.Fetcher) *jwksCache {
+	return &jwksCache{fetch: f, entries: make(map[string]*jwksEntry)}
 }
-
 func (c *jwksCache) get(ctx context.Context, uri string, refetch bool, now time.Time) ([]*jws.Key, error) {
 	c.mu.Lock()
 	e, ok := c.entries[uri]
@@ -279,7 +267,7 @@ func (c *jwksCache) get(ctx context.Context, uri string, refetch bool, now time.
 	good := !e.fetchedAt.IsZero() && now.Sub(e.fetchedAt) < jwksTTL
 	if (!good || refetch) && (e.triedAt.IsZero() || now.Sub(e.triedAt) >= jwksRefetch) {
 		e.triedAt = now
-		keys, err := c.fetch(ctx, uri)
+		keys, err := c.fetchKeys(ctx, uri)
 		if err != nil {
 			e.err = err
 		} else {
@@ -296,27 +284,12 @@ func (c *jwksCache) get(ctx context.Context, uri string, refetch bool, now time.
 	return e.keys, nil
 }
 
-func (c *jwksCache) fetch(ctx context.Context, uri string) ([]*jws.Key, error) {
-	ctx, cancel := context.WithTimeout(ctx, jwksTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+func (c *jwksCache) fetchKeys(ctx context.Context, uri string) ([]*jws.Key, error) {
+	resp, err := c.fetch.GetJSON(ctx, uri, "application/jwk-set+json, application/json")
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: status %d", uri, resp.StatusCode)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, clients.MaxJWKSSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", uri, err)
-	}
-	keys, err := clients.ParseJWKS(b)
+	keys, err := clients.ParseJWKS(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", uri, err)
 	}

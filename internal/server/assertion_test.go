@@ -12,12 +12,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/safefetch"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -283,7 +285,8 @@ func TestClientAssertionJWKSURI(t *testing.T) {
 		w.Write([]byte(doc))
 	}))
 	t.Cleanup(jwksSrv.Close)
-	h := newHarness(t)
+	// The JWKS server is on 127.0.0.1 over http: allowed only for tests.
+	h := newHarness(t, harnessOpts{opts: func(o *Options) { o.Fetch.AllowLoopback = true }})
 	id, _ := h.client(clients.Spec{TokenEndpointAuthMethod: store.AuthMethodPrivateKeyJWT, JWKSURI: jwksSrv.URL + "/jwks.json"})
 	tokenURL := "http://issuer.test" + PathToken
 	get := func(k *assertionKey) response {
@@ -332,22 +335,55 @@ func TestJWKSCacheRefusesRedirectsAndLargeDocuments(t *testing.T) {
 		case "/redirect":
 			http.Redirect(w, r, "/jwks", http.StatusFound)
 		case "/big":
+			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(big))
 		case "/jwks":
+			w.Header().Set("Content-Type", "application/jwk-set+json")
+			w.Write([]byte(jwksDoc(t, newAssertionKey(t, "k"))))
+		case "/text":
 			w.Write([]byte(jwksDoc(t, newAssertionKey(t, "k"))))
 		default:
 			http.NotFound(w, r)
 		}
 	}))
 	t.Cleanup(srv.Close)
-	c := newJWKSCache(nil)
+	c := newJWKSCache(safefetch.New(safefetch.Options{AllowLoopback: true}))
 	now := time.Now()
 	if _, err := c.get(t.Context(), srv.URL+"/jwks", false, now); err != nil {
 		t.Fatalf("/jwks: %v", err)
 	}
-	for _, p := range []string{"/redirect", "/big", "/missing"} {
+	for _, p := range []string{"/redirect", "/big", "/missing", "/text"} {
 		if keys, err := c.get(t.Context(), srv.URL+p, false, now); err == nil {
 			t.Errorf("%s: got %d keys, want an error", p, len(keys))
+		}
+	}
+}
+
+// A JWKS URI is fetched through safefetch: one on a loopback (or other
+// private) address is refused unless the fetch options allow it.
+func TestClientAssertionJWKSURIPrivateAddressRefused(t *testing.T) {
+	k := newAssertionKey(t, "k1")
+	var fetched atomic.Int32
+	jwksSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(jwksDoc(t, k)))
+	}))
+	t.Cleanup(jwksSrv.Close)
+	tlsConf := jwksSrv.Client().Transport.(*http.Transport).TLSClientConfig
+	for _, allow := range []bool{false, true} {
+		h := newHarness(t, harnessOpts{opts: func(o *Options) { o.Fetch = safefetch.Options{TLSConfig: tlsConf, AllowLoopback: allow} }})
+		id, _ := h.client(clients.Spec{TokenEndpointAuthMethod: store.AuthMethodPrivateKeyJWT, JWKSURI: jwksSrv.URL + "/jwks.json"})
+		r := h.assertionToken(k.sign(t, assertionClaims(id, "http://issuer.test"+PathToken, h.clock.Now(), newJTI()), nil), "")
+		if allow {
+			if r.status != http.StatusOK {
+				t.Errorf("loopback allowed: got %d %s, want a token", r.status, r.body)
+			}
+			continue
+		}
+		wantError(t, r, http.StatusUnauthorized, "invalid_client")
+		if n := fetched.Load(); n != 0 {
+			t.Errorf("loopback refused: the JWKS server was called %d times, want 0", n)
 		}
 	}
 }

@@ -91,6 +91,9 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 	if id == "" {
 		return nil, pageError(http.StatusBadRequest, "The request has no client_id.")
 	}
+	if err := s.checkClientDocument(ctx, id); err != nil { // clientmeta.go
+		return nil, err
+	}
 	cc, err := s.clients.get(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("load client: %w", err)
@@ -103,6 +106,9 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 		return nil, pageError(http.StatusBadRequest, "The request has more than one redirect_uri.")
 	}
 	target, ok := clients.MatchRedirectURI(cc.client.RedirectURIs, sent)
+	if clients.IsMetadataDocumentID(id) { // exactly one of its document's
+		ok = sent != "" && slices.Contains(cc.client.RedirectURIs, sent)
+	}
 	if !ok {
 		msg := "The redirect URI of the request is not registered for this application."
 		if sent == "" {
@@ -139,7 +145,9 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 		return nil, fail(oauth.CodeUnsupportedResponseType, "response_type %q is not supported; use code", safeName(rt))
 	}
 	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
-	public := cc.client.TokenEndpointAuthMethod == store.AuthMethodNone
+	// A client of a metadata document counts as public here: anyone may
+	// publish one, so PKCE is what binds the code to the client.
+	public := cc.client.TokenEndpointAuthMethod == store.AuthMethodNone || clients.IsMetadataDocumentID(id)
 	switch {
 	case method != "" && method != grant.MethodS256:
 		return nil, fail(oauth.CodeInvalidRequest, "code_challenge_method %q is not supported; use S256", safeName(method))
@@ -186,6 +194,9 @@ func (s *Server) parseAuthorize(ctx context.Context, q url.Values) (*authzReques
 type consentPage struct {
 	ClientName string
 	ClientID   string
+	// ClientHost is the host of a client ID that is a metadata document
+	// URL: who published the name shown (draft-ietf-oauth-client-id-metadata-document §6.4).
+	ClientHost string
 	Website    string
 	User       string
 	Scopes     []consents.Label
@@ -248,6 +259,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
 // requested scope, or shows the consent page.
 func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, q url.Values) error {
 	ctx := r.Context()
+	// A client ID metadata document is fetched for a logged-in user only:
+	// anonymous requests cannot make the server fetch URLs (clientmeta.go).
+	if clients.IsMetadataDocumentID(q.Get("client_id")) {
+		if _, ok := s.console.RequireUser(w, r); !ok {
+			return nil
+		}
+	}
 	ar, err := s.parseAuthorize(ctx, q)
 	if err != nil {
 		return err
@@ -266,6 +284,7 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, q url.Value
 	page := consentPage{
 		ClientName: ar.client.client.Name,
 		ClientID:   ar.client.client.ID,
+		ClientHost: documentHost(ar.client.client.ID),
 		Website:    ar.client.client.Website,
 		User:       user.DisplayName,
 		Action:     PathAuthorize,

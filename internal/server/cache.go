@@ -98,6 +98,7 @@ type clientCache struct {
 	st          clientGetter
 	catalog     *scope.Catalog
 	maxNegative int
+	docs        *clientDocs // client ID metadata documents; nil: off (clientmeta.go)
 
 	mu        sync.RWMutex
 	entries   map[string]*cachedClient // nil value: known not to exist
@@ -125,6 +126,11 @@ func newClientCache(st clientGetter, cat *scope.Catalog, maxNegative int) *clien
 // get returns the client, nil if it does not exist, or an error if the store
 // could not be read.
 func (c *clientCache) get(ctx context.Context, id string) (*cachedClient, error) {
+	if clients.IsMetadataDocumentID(id) { // a client ID metadata document (clientmeta.go)
+		if ok, err := c.documentClient(ctx, id); !ok || err != nil {
+			return nil, err
+		}
+	}
 	c.mu.RLock()
 	cc, ok := c.entries[id]
 	c.mu.RUnlock()

@@ -83,6 +83,9 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 		// RFC 9207: every authorization response carries "iss".
 		md["authorization_response_iss_parameter_supported"] = true
 		md["token_endpoint_auth_methods_supported"] = append(authMethods[:3:3], store.AuthMethodNone)
+		if s.clients.docs != nil { // clientmeta.go
+			md["client_id_metadata_document_supported"] = true
+		}
 	}
 	body, err := json.Marshal(md)
 	if err != nil {

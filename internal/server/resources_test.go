@@ -332,15 +332,6 @@ func TestResourceMetadataScopes(t *testing.T) {
 	}
 }
 
-func mustRequest(t *testing.T, method, u string) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(method, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
-}
-
 func TestResourceOptions(t *testing.T) {
 	cat := scope.Default()
 	for _, tt := range []struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/safefetch"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/scope"
@@ -64,10 +65,13 @@ type Options struct {
 	// ClientIP finds the source address that failures are counted against;
 	// nil: the TCP peer address.
 	ClientIP *clientip.Resolver
-	// HTTPClient fetches private_key_jwt clients' JWKS URIs; nil: a client
-	// of the server's own. Either way each fetch is bounded in time and size
-	// and follows no redirect.
-	HTTPClient *http.Client
+	// Fetch governs every request the server makes to a URL a client
+	// names (private_key_jwt JWKS URIs, client ID metadata documents):
+	// internal/safefetch. The zero value is the production setting: https
+	// to public addresses only, no redirects, bounded in time and size.
+	Fetch safefetch.Options
+	// ClientMetadata enables client ID metadata documents (clientmeta.go).
+	ClientMetadata ClientMetadataOptions
 
 	// RevocationFeedScope, if set, closes the revocation feed to all but
 	// clients allowed this scope. It must not be a catalog scope; the token
@@ -266,7 +270,13 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.clients = newClientCache(o.Store, s.catalog, 10_000)
-	s.clientJWKS = newJWKSCache(o.HTTPClient)
+	s.clientJWKS = newJWKSCache(safefetch.New(o.Fetch))
+	if o.ClientMetadata.Enabled && s.console != nil {
+		s.clients.docs = newClientDocs(o, o.Store, s.catalog, s.now, s.log)
+		if s.clients.docs.fetched, err = s.metrics.registerDocFetches(); err != nil {
+			return nil, err
+		}
+	}
 	refresher := &grant.Refresher{Store: o.Store, Now: s.now, Rand: s.rand, IdleTTL: idle, AbsoluteTTL: absolute}
 	grants := []grant.Grant{grant.ClientCredentials{Refresh: refresher}, grant.RefreshToken{R: refresher}}
 	if s.console != nil {
