@@ -339,7 +339,10 @@ func TestNewVerifierOptions(t *testing.T) {
 
 func FuzzVerify(f *testing.F) {
 	f.Add("eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.AA")
-	f.Add(func() string { p, _ := Sign(ecKey, "ES256", ProofClaims{Method: "GET", URL: "https://a.example/"}); return p }())
+	f.Add(func() string {
+		p, _ := Sign(ecKey, "ES256", ProofClaims{Method: "GET", URL: "https://a.example/"})
+		return p
+	}())
 	v, _ := NewVerifier(Options{})
 	f.Fuzz(func(t *testing.T, s string) {
 		v.Verify(s, Request{Method: "GET", URL: "https://a.example/", AccessToken: "x"})
