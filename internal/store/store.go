@@ -102,6 +102,10 @@ type Client struct {
 	// JWKSURI is the https URL of the client's JWKS, for
 	// AuthMethodPrivateKeyJWT; "" if none.
 	JWKSURI string
+	// DPoPRequired: every token request of this client must carry a DPoP
+	// proof (RFC 9449), so that all its access tokens are bound to a key
+	// (RFC 9449 §5.2, dpop_bound_access_tokens). Off by default.
+	DPoPRequired bool
 }
 
 // AuthMethod is the client's token endpoint authentication method, with
@@ -319,6 +323,10 @@ type RefreshToken struct {
 	FamilyExpiresAt time.Time // absolute expiry of the family; zero = never
 	UsedAt          time.Time // when it was rotated (zero = current)
 	RevokedAt       time.Time // when the family was revoked (zero = live)
+	// JKT is the JWK SHA-256 thumbprint of the DPoP key the family is
+	// bound to (a public client's, RFC 9449 §5): a refresh must carry a
+	// proof by that key. Set when the family starts; "" = not bound.
+	JKT string
 }
 
 // Change kinds in the change feed.

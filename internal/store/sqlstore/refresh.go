@@ -18,7 +18,7 @@ import (
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
 	err := s.db.Write(ctx, func(tx Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO refresh_families (`+FamilyColumns+`)
-			VALUES ($1, $2, $3, $4, $5)`, FamilyArgs(s.db, t)...)
+			VALUES ($1, $2, $3, $4, $5, $6)`, FamilyArgs(s.db, t)...)
 		if err := s.insertErr(err, "client or user"); err != nil {
 			return fmt.Errorf("family %q: %w", t.FamilyID, err)
 		}

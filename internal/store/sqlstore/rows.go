@@ -14,14 +14,14 @@ import (
 // ScanClient.
 const ClientColumns = `id, name, description, grant_types, scopes, accounts, redirect_uris,
 	audience, token_ttl_ns, disabled, created_at, updated_at, website, token_endpoint_auth_method,
-	refresh_with_client_credentials, pkce_optional, jwks, jwks_uri`
+	refresh_with_client_credentials, pkce_optional, jwks, jwks_uri, dpop_required`
 
 // ClientArgs are the values of ClientColumns for cl.
 func ClientArgs(c Codec, cl store.Client) []any {
 	return []any{cl.ID, cl.Name, cl.Description, c.List(cl.GrantTypes), c.List(cl.Scopes),
 		c.List(cl.Accounts), c.List(cl.RedirectURIs), cl.Audience, int64(cl.TokenTTL), cl.Disabled,
 		c.Time(cl.CreatedAt), c.Time(cl.UpdatedAt), cl.Website, cl.TokenEndpointAuthMethod,
-		cl.RefreshWithClientCredentials, cl.PKCEOptional, cl.JWKS, cl.JWKSURI}
+		cl.RefreshWithClientCredentials, cl.PKCEOptional, cl.JWKS, cl.JWKSURI, cl.DPoPRequired}
 }
 
 // ScanClient scans ClientColumns, without the secrets.
@@ -33,7 +33,7 @@ func ScanClient(c Codec, row Scanner) (store.Client, error) {
 	if err := row.Scan(&cl.ID, &cl.Name, &cl.Description, c.ListDest(&cl.GrantTypes), c.ListDest(&cl.Scopes),
 		c.ListDest(&cl.Accounts), c.ListDest(&cl.RedirectURIs), &cl.Audience, &ttl, c.BoolDest(&cl.Disabled),
 		c.TimeDest(&cl.CreatedAt), c.TimeDest(&cl.UpdatedAt), &cl.Website, &cl.TokenEndpointAuthMethod,
-		c.BoolDest(&cl.RefreshWithClientCredentials), c.BoolDest(&cl.PKCEOptional), &cl.JWKS, &cl.JWKSURI); err != nil {
+		c.BoolDest(&cl.RefreshWithClientCredentials), c.BoolDest(&cl.PKCEOptional), &cl.JWKS, &cl.JWKSURI, c.BoolDest(&cl.DPoPRequired)); err != nil {
 		return store.Client{}, err
 	}
 	cl.GrantTypes = nilIfEmpty(cl.GrantTypes)
@@ -206,13 +206,13 @@ func ScanAuthCode(c Codec, row Scanner) (store.AuthCode, error) {
 
 // FamilyColumns are the columns of refresh_families, in the order of
 // FamilyArgs.
-const FamilyColumns = "id, client_id, user_id, expires_at, revoked_at"
+const FamilyColumns = "id, client_id, user_id, expires_at, revoked_at, dpop_jkt"
 
 // FamilyArgs are the values of FamilyColumns for the family of t; an empty
 // UserID is NULL.
 func FamilyArgs(c Codec, t store.RefreshToken) []any {
 	return []any{t.FamilyID, t.ClientID, sql.NullString{String: t.UserID, Valid: t.UserID != ""},
-		c.Time(t.FamilyExpiresAt), c.Time(t.RevokedAt)}
+		c.Time(t.FamilyExpiresAt), c.Time(t.RevokedAt), t.JKT}
 }
 
 // RefreshTokenColumns are the columns of refresh_tokens, in the order of
@@ -227,7 +227,7 @@ func RefreshTokenArgs(c Codec, t store.RefreshToken) []any {
 // RefreshTokenSelect selects a token (t) joined with its family (f), in
 // the order of ScanRefreshToken; the caller adds the WHERE clause.
 const RefreshTokenSelect = `SELECT t.id, t.family_id, f.client_id, f.user_id, t.scopes, t.account_id,
-			t.created_at, t.expires_at, f.expires_at, t.used_at, f.revoked_at
+			t.created_at, t.expires_at, f.expires_at, t.used_at, f.revoked_at, f.dpop_jkt
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id`
 
 // ScanRefreshToken scans a row of RefreshTokenSelect.
@@ -238,7 +238,7 @@ func ScanRefreshToken(c Codec, row Scanner) (store.RefreshToken, error) {
 	)
 	if err := row.Scan(&t.ID, &t.FamilyID, &t.ClientID, &userID, c.ListDest(&t.Scopes), &t.AccountID,
 		c.TimeDest(&t.CreatedAt), c.TimeDest(&t.ExpiresAt), c.TimeDest(&t.FamilyExpiresAt), c.TimeDest(&t.UsedAt),
-		c.TimeDest(&t.RevokedAt)); err != nil {
+		c.TimeDest(&t.RevokedAt), &t.JKT); err != nil {
 		return store.RefreshToken{}, err
 	}
 	t.UserID = userID.String

@@ -230,6 +230,7 @@ func fullClient(id string) store.Client {
 		PKCEOptional:                 true,
 		JWKS:                         `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`,
 		JWKSURI:                      "https://app.example/jwks.json?v=ü",
+		DPoPRequired:                 true,
 	}
 }
 
@@ -588,6 +589,7 @@ func testUpdateClientReplaces(t *testing.T, s store.Store) {
 		c.PKCEOptional = false
 		c.JWKS = ""
 		c.JWKSURI = "https://new.example/keys"
+		c.DPoPRequired = false
 		// s1: expiry removed; s2: expiry set, last use changed; s3: removed; s4: added.
 		c.Secrets[0].ExpiresAt = time.Time{}
 		c.Secrets[1].ExpiresAt = t0.Add(time.Hour + 1)
