@@ -43,6 +43,8 @@ type ClientPatch struct {
 	// clears the other).
 	JWKSURI *string         `json:"jwks_uri,omitempty"`
 	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	// DPoPBoundAccessTokens switches "DPoP required" (RFC 9449 §5.2).
+	DPoPBoundAccessTokens *bool `json:"dpop_bound_access_tokens,omitempty"`
 }
 
 // ListClients returns a page of the clients that match f, ordered by ID

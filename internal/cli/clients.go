@@ -109,6 +109,7 @@ type clientFlags struct {
 	scopes, accounts, grants, redirects string
 	ttl, website                        string
 	refreshWithCC, requirePKCE          bool
+	dpopRequired                        bool
 	jwksFile, jwksURI                   string
 }
 
@@ -150,6 +151,7 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&cf.requirePKCE, "require-pkce", true, "require PKCE at the authorization endpoint; --require-pkce=false lets a legacy confidential client leave it out (never a public one)")
 	f.StringVar(&cf.jwksFile, "jwks-file", "", "for private_key_jwt: a file with the client's public keys as a JSON Web Key Set (each key with a kid)")
 	f.StringVar(&cf.jwksURI, "jwks-uri", "", "for private_key_jwt: the https URL of the client's JSON Web Key Set")
+	f.BoolVar(&cf.dpopRequired, "dpop-required", false, "require a DPoP proof with every token request, so all the client's access tokens are bound to its key (RFC 9449)")
 	cmd.MarkFlagsMutuallyExclusive("jwks-file", "jwks-uri")
 }
 
@@ -210,7 +212,7 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 				ClientID: id, Name: cf.name, Description: cf.description, Audience: cf.audience,
 				Accounts: splitList(cf.accounts), RedirectURIs: splitList(cf.redirects),
 				Website: cf.website, TokenEndpointAuthMethod: authMethod, RefreshWithClientCredentials: cf.refreshWithCC,
-				RequirePKCE: &cf.requirePKCE, JWKSURI: cf.jwksURI,
+				RequirePKCE: &cf.requirePKCE, JWKSURI: cf.jwksURI, DPoPBoundAccessTokens: cf.dpopRequired,
 			}
 			jwks, err := cf.jwks()
 			if err != nil {
@@ -361,6 +363,9 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 			}
 			if fl.Changed("require-pkce") {
 				p.RequirePKCE = &cf.requirePKCE
+			}
+			if fl.Changed("dpop-required") {
+				p.DPoPBoundAccessTokens = &cf.dpopRequired
 			}
 			p.Scopes, p.Accounts = lst("scopes", cf.scopes), lst("accounts", cf.accounts)
 			p.GrantTypes, p.RedirectURIs = lst("grant-types", cf.grants), lst("redirect-uris", cf.redirects)

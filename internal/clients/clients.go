@@ -93,6 +93,9 @@ type Spec struct {
 	// https URL), exactly one, for store.AuthMethodPrivateKeyJWT: the
 	// client then has no secret.
 	JWKS, JWKSURI string
+	// DPoPRequired: every token request must carry a DPoP proof (RFC
+	// 9449), so every access token of the client is bound to its key.
+	DPoPRequired bool
 }
 
 // Require is a condition on a client as stored, checked in the same store
@@ -132,6 +135,8 @@ type Patch struct {
 	// JWKS and JWKSURI replace the keys of a private_key_jwt client; set
 	// one and the other is cleared.
 	JWKS, JWKSURI *string
+	// DPoPRequired switches "DPoP required" (RFC 9449) on or off.
+	DPoPRequired *bool
 }
 
 // Create registers a client and returns it with its secret, which is not
@@ -162,6 +167,7 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 		Website: strings.TrimSpace(sp.Website), TokenEndpointAuthMethod: sp.TokenEndpointAuthMethod,
 		RefreshWithClientCredentials: sp.RefreshWithClientCredentials, PKCEOptional: sp.PKCEOptional,
 		JWKS: strings.TrimSpace(sp.JWKS), JWKSURI: strings.TrimSpace(sp.JWKSURI),
+		DPoPRequired: sp.DPoPRequired,
 	}
 	problems = append(problems, s.check(&c)...)
 	public := c.TokenEndpointAuthMethod == store.AuthMethodNone
@@ -197,6 +203,9 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 		Detail: fmt.Sprintf("name %q, grant types %s, scopes %s, secret %s", c.Name, list(c.GrantTypes), list(c.Scopes), secretDetail)}
 	if c.PKCEOptional {
 		ev.Detail += ", PKCE not required"
+	}
+	if c.DPoPRequired {
+		ev.Detail += ", DPoP required"
 	}
 	if err := s.st.CreateClient(ctx, c, ev); err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -302,6 +311,10 @@ func (s *Service) update(ctx context.Context, actor, id string, p Patch, mayIssu
 		if p.PKCEOptional != nil && *p.PKCEOptional != c.PKCEOptional {
 			c.PKCEOptional = *p.PKCEOptional
 			changed = append(changed, map[bool]string{true: "PKCE not required", false: "PKCE required"}[c.PKCEOptional])
+		}
+		if p.DPoPRequired != nil && *p.DPoPRequired != c.DPoPRequired {
+			c.DPoPRequired = *p.DPoPRequired
+			changed = append(changed, map[bool]string{true: "DPoP required", false: "DPoP not required"}[c.DPoPRequired])
 		}
 		if p.Disabled != nil && *p.Disabled != c.Disabled {
 			c.Disabled = *p.Disabled

@@ -73,6 +73,7 @@ type appForm struct {
 	Name, ClientID, Website, RedirectURIs, Accounts, TokenTTL, AuthMethod string
 	GrantTypes, Scopes                                                    []string
 	RefreshWithCC, PKCEOptional                                           bool
+	DPoPRequired                                                          bool
 }
 
 // scopeChoice is one scope checkbox.
@@ -135,6 +136,7 @@ func readAppForm(r *http.Request) (f appForm, ttl time.Duration, problems []stri
 		AuthMethod: p.Get("token_endpoint_auth_method"),
 		GrantTypes: p["grant_types"], Scopes: p["scopes"],
 		RefreshWithCC: p.Get("refresh_with_client_credentials") == "on", PKCEOptional: p.Get("pkce_optional") == "on",
+		DPoPRequired: p.Get("dpop_required") == "on",
 	}
 	// The refresh_token grant alone does nothing for a client_credentials
 	// app: say so rather than save a setting that has no effect.
@@ -189,7 +191,7 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request, u store.User
 		ID: f.ClientID, Name: f.Name, Website: f.Website, GrantTypes: nonNil(f.GrantTypes), Scopes: nonNil(f.Scopes),
 		Accounts: splitAccounts(f.Accounts), RedirectURIs: strings.Fields(f.RedirectURIs), TokenTTL: ttl,
 		TokenEndpointAuthMethod: method, Secret: supplied,
-		RefreshWithClientCredentials: f.RefreshWithCC, PKCEOptional: f.PKCEOptional,
+		RefreshWithClientCredentials: f.RefreshWithCC, PKCEOptional: f.PKCEOptional, DPoPRequired: f.DPoPRequired,
 	})
 	var ve *clients.ValidationError
 	switch {
@@ -318,7 +320,7 @@ func formOf(cl store.Client) appForm {
 		Name: cl.Name, ClientID: cl.ID, Website: cl.Website, RedirectURIs: strings.Join(cl.RedirectURIs, "\n"),
 		Accounts: strings.Join(cl.Accounts, ", "), AuthMethod: cl.TokenEndpointAuthMethod,
 		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
-		RefreshWithCC: cl.RefreshWithClientCredentials, PKCEOptional: cl.PKCEOptional,
+		RefreshWithCC: cl.RefreshWithClientCredentials, PKCEOptional: cl.PKCEOptional, DPoPRequired: cl.DPoPRequired,
 	}
 	if cl.TokenTTL > 0 {
 		f.TokenTTL = duration.Format(cl.TokenTTL)
@@ -374,7 +376,7 @@ func (c *Console) appUpdate(w http.ResponseWriter, r *http.Request, u store.User
 	_, err = c.clients.Update(r.Context(), actor(u), id, clients.Patch{
 		Name: &f.Name, Website: &f.Website, RedirectURIs: &redirects, Accounts: &accounts,
 		GrantTypes: &grants, Scopes: &scopes, TokenTTL: &ttl,
-		RefreshWithClientCredentials: &f.RefreshWithCC, PKCEOptional: &f.PKCEOptional,
+		RefreshWithClientCredentials: &f.RefreshWithCC, PKCEOptional: &f.PKCEOptional, DPoPRequired: &f.DPoPRequired,
 	})
 	var ve *clients.ValidationError
 	if errors.As(err, &ve) {
