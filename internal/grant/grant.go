@@ -23,6 +23,10 @@ type Request struct {
 	Params    Params
 	Scopes    []string // requested scopes, already checked against the client's allowance
 	AccountID string   // from an account:<id> scope, already checked; "" if none
+	// DPoPJKT is the thumbprint of the key of the request's verified DPoP
+	// proof (RFC 9449 §5); "" without one. A public client's refresh
+	// tokens are bound to it.
+	DPoPJKT string
 }
 
 // Result says what the token is for.
@@ -65,7 +69,9 @@ func (g ClientCredentials) Issue(ctx context.Context, req *Request) (Result, err
 	c := req.Client
 	if g.Refresh != nil && c.RefreshWithClientCredentials && slices.Contains(c.GrantTypes, store.GrantRefreshToken) {
 		var err error
-		res.RefreshToken, _, err = g.Refresh.Start(ctx, c.ID, "", req.Scopes, req.AccountID)
+		// A confidential client's refresh tokens are bound to its
+		// credentials, not to a DPoP key (RFC 9449 §5).
+		res.RefreshToken, _, err = g.Refresh.Start(ctx, c.ID, "", req.Scopes, req.AccountID, "")
 		if err != nil {
 			return Result{}, err
 		}

@@ -58,8 +58,9 @@ func randomToken(r io.Reader, prefix string) (string, error) {
 }
 
 // Start begins a new refresh token family and returns its first token and
-// the family's ID.
-func (rf *Refresher) Start(ctx context.Context, clientID, userID string, scopes []string, accountID string) (tok, familyID string, err error) {
+// the family's ID. A family with jkt is bound to that DPoP key: every
+// refresh must carry a proof by it.
+func (rf *Refresher) Start(ctx context.Context, clientID, userID string, scopes []string, accountID, jkt string) (tok, familyID string, err error) {
 	tok, err = randomToken(rf.Rand, RefreshPrefix)
 	if err != nil {
 		return "", "", err
@@ -74,7 +75,7 @@ func (rf *Refresher) Start(ctx context.Context, clientID, userID string, scopes 
 	err = rf.Store.CreateRefreshToken(ctx, store.RefreshToken{
 		ID: TokenID(tok), FamilyID: familyID, ClientID: clientID, UserID: userID,
 		Scopes: scopes, AccountID: accountID, CreatedAt: now,
-		ExpiresAt: minTime(now.Add(rf.IdleTTL), famExp), FamilyExpiresAt: famExp,
+		ExpiresAt: minTime(now.Add(rf.IdleTTL), famExp), FamilyExpiresAt: famExp, JKT: jkt,
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("create refresh token: %w", err)
@@ -146,6 +147,12 @@ func (g RefreshToken) Issue(ctx context.Context, req *Request) (Result, error) {
 		}
 	} else if !req.Client.RefreshWithClientCredentials {
 		return Result{}, invalid
+	}
+
+	// A family bound to a DPoP key (a public client's, RFC 9449 §5) is
+	// refreshed only with a proof by that key.
+	if old.JKT != "" && old.JKT != req.DPoPJKT {
+		return Result{}, oauth.InvalidGrant("the refresh token is bound to a DPoP key: send a DPoP proof signed with that key")
 	}
 
 	scopes, account, err := narrow(req, old)

@@ -52,6 +52,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if err := readForm(r, &f); err != nil {
 		return err
 	}
+	jkt, err := s.tokenProof(w, r) // DPoP (RFC 9449 §5): dpop.go
+	if err != nil {
+		return err
+	}
 	if q := r.URL.RawQuery; q != "" && strings.Contains(q, "client_secret") {
 		return oauth.InvalidRequest("client credentials must not be sent in the URL (RFC 6749 §2.3.1)")
 	}
@@ -73,6 +77,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if !slices.Contains(c.GrantTypes, gt) {
 		return oauth.UnauthorizedClient("this client may not use the %s grant", gt)
 	}
+	if c.DPoPRequired && jkt == "" {
+		return invalidDPoPProof("this client must send a DPoP proof (RFC 9449) with every token request")
+	}
 	var scopes []string
 	var account string
 	if gt != store.GrantAuthorizationCode { // a code carries its scope
@@ -81,7 +88,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	res, err := g.Issue(r.Context(), &grant.Request{Client: c, Params: &f, Scopes: scopes, AccountID: account})
+	res, err := g.Issue(r.Context(), &grant.Request{Client: c, Params: &f, Scopes: scopes, AccountID: account, DPoPJKT: jkt})
 	if err != nil {
 		return err
 	}
@@ -112,6 +119,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		Scope:     scopeStr,
 		AccountID: res.AccountID,
 		JTI:       jti,
+		JKT:       jkt,
 		IssuedAt:  now,
 		NotBefore: now,
 		ExpiresAt: now.Add(ttl),
@@ -125,17 +133,19 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	s.metrics.tokens.WithLabelValues(gt).Inc()
-	return writeTokenResponse(w, at, int64(ttl/time.Second), scopeStr, res.RefreshToken)
+	return writeTokenResponse(w, at, tokenType(jkt), int64(ttl/time.Second), scopeStr, res.RefreshToken)
 }
 
 // writeTokenResponse writes the RFC 6749 §5.1 response without reflection.
 // The tokens are base64url and dots, and scope-tokens exclude '"' and '\'
 // (RFC 6749 §3.3), so none needs escaping.
-func writeTokenResponse(w http.ResponseWriter, accessToken string, expiresIn int64, scopeStr, refreshToken string) error {
+func writeTokenResponse(w http.ResponseWriter, accessToken, tokenType string, expiresIn int64, scopeStr, refreshToken string) error {
 	b := make([]byte, 0, len(accessToken)+len(scopeStr)+len(refreshToken)+128)
 	b = append(b, `{"access_token":"`...)
 	b = append(b, accessToken...)
-	b = append(b, `","token_type":"Bearer","expires_in":`...)
+	b = append(b, `","token_type":"`...)
+	b = append(b, tokenType...)
+	b = append(b, `","expires_in":`...)
 	b = strconv.AppendInt(b, expiresIn, 10)
 	if scopeStr != "" {
 		b = append(b, `,"scope":"`...)
