@@ -64,6 +64,9 @@ type Deps struct {
 	CSRFKey []byte
 	// IdempotencyKey seals the admin API's responses kept for retries.
 	IdempotencyKey []byte
+	// DPoPNonceKey MACs the token endpoint's DPoP nonces, so that every
+	// node accepts every node's.
+	DPoPNonceKey []byte
 	// ClientIP finds the source address rate limits count against.
 	ClientIP *clientip.Resolver
 }
@@ -114,6 +117,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	return &Deps{Store: st, Keys: keys, Catalog: catalog, APIBasePath: api.BasePath, OpenAPI: api.OpenAPI, ClientIP: cip,
 		CSRFKey:        deriveKey(master, "gatehouse console csrf v1"),
 		IdempotencyKey: deriveKey(master, "gatehouse admin api idempotency v1"),
+		DPoPNonceKey:   deriveKey(master, "gatehouse dpop nonce v1"),
 	}, nil
 }
 
@@ -232,6 +236,9 @@ func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consent
 		CORSOrigins:         cfg.CORS.AllowedOrigins,
 		CORSPublicOrigins:   cfg.CORS.PublicOrigins,
 		ClientIP:            d.ClientIP,
+		DPoPWindow:          cfg.DPoP.Window(),
+		DPoPNonce:           cfg.DPoP.RequireNonce,
+		DPoPNonceKey:        d.DPoPNonceKey,
 		Registry:            reg,
 		Logger:              log,
 		Now:                 time.Now,

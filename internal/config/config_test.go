@@ -224,7 +224,7 @@ token:
 log:
   formt: json
 `, []string{
-			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, admin_api, api, cors, shutdown_timeout)`,
+			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, dpop, admin_api, api, cors, shutdown_timeout)`,
 			`line 4: unknown key "ttl" in token (known keys: default_ttl, max_ttl, audience, alias_paths)`,
 			`line 6: unknown key "formt" in log (known keys: format, level)`,
 		}},
@@ -603,6 +603,7 @@ func TestReadmeEveryKey(t *testing.T) {
 	pkce := want.OAuth.PKCERequired()
 	idle, absolute := want.OAuth.RefreshLifetimes()
 	want.OAuth.RequirePKCE, want.OAuth.RefreshIdleTTL, want.OAuth.RefreshAbsoluteTTL = &pkce, config.Duration(idle), config.Duration(absolute)
+	want.DPoP.ProofWindow = config.Duration(want.DPoP.Window())
 	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("the README's every-key file differs from the defaults (-defaults +README):\n%s", diff)
 	}

@@ -56,6 +56,7 @@ func (c *Config) ValidateGateway() error {
 	c.checkAPI(&p, "GATEHOUSE_GATEWAY_OPENAPI")
 	c.checkCORS(&p, true)
 	c.checkMetrics(&p)
+	c.checkDPoP(&p)
 	if len(p) == 0 {
 		return nil
 	}

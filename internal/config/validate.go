@@ -71,6 +71,7 @@ func (c *Config) Validate() error {
 	c.checkRevocationFeed(&p)
 	c.checkOAuth(&p)
 	c.checkCache(&p)
+	c.checkDPoP(&p)
 
 	rl := c.RateLimit
 	if rl.PerClient < 0 {
