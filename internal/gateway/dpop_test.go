@@ -73,7 +73,9 @@ func TestDPoP(t *testing.T) {
 	for name, r := range map[string]func() (*http.Response, []byte){
 		"as Bearer":               func() (*http.Response, []byte) { return send("GET", "/records/1", "Bearer "+tok, "") },
 		"the same proof replayed": func() (*http.Response, []byte) { return send("GET", "/records/1", "DPoP "+tok, p) },
-		"a proof for another URL": func() (*http.Response, []byte) { return send("GET", "/records/2", "DPoP "+tok, proof("GET", "/records/1")) },
+		"a proof for another URL": func() (*http.Response, []byte) {
+			return send("GET", "/records/2", "DPoP "+tok, proof("GET", "/records/1"))
+		},
 		"a proof for another method": func() (*http.Response, []byte) {
 			return send("DELETE", "/records/1", "DPoP "+tok, proof("GET", "/records/1"))
 		},

@@ -77,7 +77,7 @@ func TestCORSRoutes(t *testing.T) {
 	}{
 		{PathToken, "POST", "authorization", "POST", "Authorization, Content-Type, DPoP", tokenExpose, "grant_type=client_credentials"},
 		{"/oauth/v2/token", "POST", "authorization,content-type", "POST", "Authorization, Content-Type, DPoP", tokenExpose, "grant_type=client_credentials"},
-		{PathRevocations, "GET", "authorization", "GET, HEAD", "Authorization", tokenExpose, ""},
+		{PathRevocations, "GET", "authorization", "GET, HEAD", "Authorization", "WWW-Authenticate, Retry-After", ""},
 		{PathMetadata, "GET", "", "GET, HEAD", "", "", ""},
 		{PathJWKS, "GET", "", "GET, HEAD", "", "", ""},
 	} {
