@@ -106,7 +106,7 @@ func (g AuthorizationCode) Issue(ctx context.Context, req *Request) (Result, err
 		if req.Client.TokenEndpointAuthMethod == store.AuthMethodNone {
 			jkt = req.DPoPJKT
 		}
-		res.RefreshToken, family, err = g.Refresh.Start(ctx, req.Client.ID, ac.UserID, ac.Scopes, account, jkt)
+		res.RefreshToken, family, err = g.Refresh.StartBound(ctx, req.Client.ID, ac.UserID, ac.Scopes, account, jkt)
 		if err != nil {
 			return Result{}, err
 		}

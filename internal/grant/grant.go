@@ -71,7 +71,7 @@ func (g ClientCredentials) Issue(ctx context.Context, req *Request) (Result, err
 		var err error
 		// A confidential client's refresh tokens are bound to its
 		// credentials, not to a DPoP key (RFC 9449 §5).
-		res.RefreshToken, _, err = g.Refresh.Start(ctx, c.ID, "", req.Scopes, req.AccountID, "")
+		res.RefreshToken, _, err = g.Refresh.Start(ctx, c.ID, "", req.Scopes, req.AccountID)
 		if err != nil {
 			return Result{}, err
 		}

@@ -58,9 +58,15 @@ func randomToken(r io.Reader, prefix string) (string, error) {
 }
 
 // Start begins a new refresh token family and returns its first token and
-// the family's ID. A family with jkt is bound to that DPoP key: every
-// refresh must carry a proof by it.
-func (rf *Refresher) Start(ctx context.Context, clientID, userID string, scopes []string, accountID, jkt string) (tok, familyID string, err error) {
+// the family's ID.
+func (rf *Refresher) Start(ctx context.Context, clientID, userID string, scopes []string, accountID string) (tok, familyID string, err error) {
+	return rf.StartBound(ctx, clientID, userID, scopes, accountID, "")
+}
+
+// StartBound is Start for a family bound to the DPoP key whose thumbprint
+// is jkt (RFC 9449 §5; "" = not bound): every refresh must carry a proof
+// by that key.
+func (rf *Refresher) StartBound(ctx context.Context, clientID, userID string, scopes []string, accountID, jkt string) (tok, familyID string, err error) {
 	tok, err = randomToken(rf.Rand, RefreshPrefix)
 	if err != nil {
 		return "", "", err
