@@ -111,17 +111,19 @@ func (g *Guard) checkProof(r *http.Request, tok string, e *entry) *failure {
 	default:
 		return dpopFailure(codeInvalidDPoPProof, ReasonInvalidDPoPProof, "more than one DPoP header")
 	}
-	p, err := g.dpop.Verify(proofs[0], dpop.Request{Method: r.Method, URL: g.cfg.ExternalURL + r.URL.EscapedPath(), AccessToken: tok})
+	_, err := g.dpop.Verify(proofs[0], dpop.Request{Method: r.Method, URL: g.cfg.ExternalURL + r.URL.EscapedPath(),
+		AccessToken: tok, JKT: e.claims.JKT})
 	var de *dpop.Error
 	switch {
+	case err == nil:
+		return nil
 	case errors.As(err, &de) && de.Reason == dpop.Busy:
 		return &failure{status: http.StatusServiceUnavailable, code: codeTemporarilyUnavailable, reason: ReasonUnavailable, desc: de.Desc}
-	case err != nil:
-		return dpopFailure(codeInvalidDPoPProof, ReasonInvalidDPoPProof, err.Error())
-	case p.JKT != e.claims.JKT:
-		return dpopFailure(codeInvalidToken, ReasonInvalidDPoPProof, "the DPoP proof is signed by another key than the token is bound to")
+	case errors.As(err, &de) && de.Reason == dpop.WrongKey:
+		// RFC 9449 §7.1: a key binding that does not hold is invalid_token.
+		return dpopFailure(codeInvalidToken, ReasonInvalidDPoPProof, err.Error())
 	}
-	return nil
+	return dpopFailure(codeInvalidDPoPProof, ReasonInvalidDPoPProof, err.Error())
 }
 
 // usedDPoP reports whether r presents its token with the DPoP scheme, to

@@ -95,10 +95,11 @@ const (
 	WrongToken                     // ath is missing or is not the access token's hash
 	BadNonce                       // the nonce is missing or not (or no longer) good
 	Busy                           // the replay cache is full: the proof cannot be remembered
+	WrongKey                       // signed by another key than Request.JKT
 )
 
 var reasonNames = [...]string{"", "malformed", "bad header", "bad algorithm", "bad key", "bad signature",
-	"wrong method", "wrong URL", "stale", "replayed", "wrong token", "bad nonce", "busy"}
+	"wrong method", "wrong URL", "stale", "replayed", "wrong token", "bad nonce", "busy", "wrong key"}
 
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) && r != 0 {
@@ -199,6 +200,11 @@ type Request struct {
 	// Nonce, if not nil, says whether a nonce is good; a proof without one
 	// is then refused (BadNonce). Nil: the nonce claim is ignored.
 	Nonce func(nonce string) bool
+	// JKT, if not "", is the thumbprint of the key the access token is
+	// bound to (its cnf.jkt): a proof by another key is refused (WrongKey)
+	// before its jti is remembered, so that proofs that could never be
+	// accepted do not fill the replay cache.
+	JKT string
 }
 
 // Proof is what a verified proof says.
@@ -234,20 +240,33 @@ type claims struct {
 // of exactly one DPoP header may be passed: a caller that finds several
 // refuses the request itself.
 func (v *Verifier) Verify(proof string, req Request) (Proof, error) {
-	now := v.now()
-	p, err := v.check(proof, req, now)
+	p, err := v.Check(proof, req)
 	if err != nil {
 		return Proof{}, err
 	}
 	// Last, so that a refused proof is not remembered: its client sends
 	// another with a new jti.
-	switch v.seen.add(p.JKT, p.JTI, now) {
+	return p, v.Remember(p)
+}
+
+// Check is Verify without the replay check: a caller that wants to
+// remember the proof only once the request has passed other checks (the
+// token endpoint: client authentication) calls Remember then.
+func (v *Verifier) Check(proof string, req Request) (Proof, error) {
+	return v.check(proof, req, v.now())
+}
+
+// Remember records the jti of a checked proof, or returns an *Error:
+// Replayed if it was seen within the window, Busy if the replay cache is
+// full.
+func (v *Verifier) Remember(p Proof) error {
+	switch v.seen.add(p.JKT, p.JTI, v.now()) {
 	case replayed:
-		return Proof{}, fail(Replayed, "the DPoP proof was used before (jti seen)")
+		return fail(Replayed, "the DPoP proof was used before (jti seen)")
 	case full:
-		return Proof{}, fail(Busy, "too many DPoP proofs to remember; retry later")
+		return fail(Busy, "too many DPoP proofs to remember; retry later")
 	}
-	return p, nil
+	return nil
 }
 
 // check is Verify but the replay check.
@@ -326,6 +345,9 @@ func (v *Verifier) check(proof string, req Request, now time.Time) (Proof, error
 		return Proof{}, fail(WrongToken, "the DPoP proof lacks ath, the hash of the access token")
 	case req.AccessToken != "" && subtle.ConstantTimeCompare([]byte(*c.ATH), []byte(TokenHash(req.AccessToken))) != 1:
 		return Proof{}, fail(WrongToken, "the DPoP proof is for another access token (ath)")
+	}
+	if req.JKT != "" && subtle.ConstantTimeCompare([]byte(jkt), []byte(req.JKT)) != 1 {
+		return Proof{}, fail(WrongKey, "the DPoP proof is signed by another key than the token is bound to")
 	}
 	if req.Nonce != nil && (c.Nonce == nil || !req.Nonce(*c.Nonce)) {
 		return Proof{}, fail(BadNonce, "the DPoP proof needs the server's current nonce (DPoP-Nonce)")

@@ -245,6 +245,40 @@ func TestReplay(t *testing.T) {
 	}
 }
 
+// TestWrongKeyNotRemembered: a proof by another key than the token's is
+// refused before its jti is remembered, so that proofs that could never be
+// accepted do not fill the replay cache.
+func TestWrongKeyNotRemembered(t *testing.T) {
+	v := newVerifier(t, Options{})
+	jkt, _ := Thumbprint(ecKey.Public())
+	other, _ := Thumbprint(ecKey2.Public())
+	const u = "https://api.example/x"
+	p := sign(t, ecKey, "ES256", ProofClaims{Method: "GET", URL: u, AccessToken: "tok"})
+	_, err := v.Verify(p, Request{Method: "GET", URL: u, AccessToken: "tok", JKT: other})
+	var de *Error
+	if !errors.As(err, &de) || de.Reason != WrongKey {
+		t.Fatalf("got %v, want WrongKey", err)
+	}
+	if _, err := v.Verify(p, Request{Method: "GET", URL: u, AccessToken: "tok", JKT: jkt}); err != nil {
+		t.Fatalf("the same proof for its own key: got %v, want accepted (not remembered before)", err)
+	}
+	// Check does not remember; Remember does.
+	p2 := sign(t, ecKey, "ES256", ProofClaims{Method: "GET", URL: u, AccessToken: "tok"})
+	pr, err := v.Check(p2, Request{Method: "GET", URL: u, AccessToken: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Check(p2, Request{Method: "GET", URL: u, AccessToken: "tok"}); err != nil {
+		t.Fatalf("Check twice: %v", err)
+	}
+	if err := v.Remember(pr); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Remember(pr); !errors.As(err, &de) || de.Reason != Replayed {
+		t.Fatalf("Remember twice: got %v, want Replayed", err)
+	}
+}
+
 // TestReplayCacheBounded: the replay cache never forgets a jti that could
 // still be accepted; when full it refuses new proofs rather than forget.
 func TestReplayCacheBounded(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/dpop"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // DPoP at the token endpoint (RFC 9449 §5): a request with a DPoP proof
@@ -41,40 +42,64 @@ func newDPoP(o Options, now func() time.Time) (*dpop.Verifier, *dpop.Nonces, err
 	return v, dpop.NewNonces(o.DPoPNonceKey, dpopNoncePeriod, now), nil
 }
 
-// tokenProof checks the DPoP proof of a token request, if it has one, and
-// returns its key's thumbprint ("" without a proof). With server nonces on,
-// it also gives the current nonce in DPoP-Nonce, on every answer.
-func (s *Server) tokenProof(w http.ResponseWriter, r *http.Request) (string, error) {
+// tokenProof checks the DPoP proof of a token request, if it has one (nil
+// without). Its jti is remembered only by bindProof, once the client is
+// authenticated, so that unauthenticated requests cannot fill the replay
+// cache. With server nonces on, it also gives the current nonce in
+// DPoP-Nonce, on every answer.
+func (s *Server) tokenProof(w http.ResponseWriter, r *http.Request) (*dpop.Proof, error) {
 	proofs := r.Header.Values(dpop.Header)
 	if s.dpopNonces != nil {
 		w.Header().Set(dpop.NonceHeader, s.dpopNonces.Current())
 	}
 	switch {
 	case len(proofs) == 0:
-		return "", nil
+		return nil, nil
 	case len(proofs) > 1:
-		return "", invalidDPoPProof("more than one DPoP header")
+		return nil, invalidDPoPProof("more than one DPoP header")
 	}
 	req := dpop.Request{Method: r.Method, URL: strings.TrimSuffix(s.issuer, "/") + r.URL.Path}
 	if s.dpopNonces != nil {
 		req.Nonce = s.dpopNonces.Valid
 	}
-	p, err := s.dpop.Verify(proofs[0], req)
+	p, err := s.dpop.Check(proofs[0], req)
+	if err != nil {
+		return nil, proofError(err)
+	}
+	return &p, nil
+}
+
+// bindProof decides, for the authenticated client c, what key the token is
+// bound to: the proof's (whose jti it now remembers), or none without a
+// proof, which a client registered with DPoPRequired may not send.
+func (s *Server) bindProof(c *store.Client, p *dpop.Proof) (jkt string, err error) {
+	switch {
+	case p == nil && c.DPoPRequired:
+		return "", invalidDPoPProof("this client must send a DPoP proof (RFC 9449) with every token request")
+	case p == nil:
+		return "", nil
+	}
+	if err := s.dpop.Remember(*p); err != nil {
+		return "", proofError(err)
+	}
+	return p.JKT, nil
+}
+
+// proofError is the answer to a refused proof.
+func proofError(err error) error {
 	var de *dpop.Error
 	switch {
-	case err == nil:
-		return p.JKT, nil
 	case !errors.As(err, &de):
-		return "", err
+		return err
 	case de.Reason == dpop.BadNonce:
-		return "", &oauth.Error{Code: dpop.CodeUseNonce, Status: http.StatusBadRequest,
+		return &oauth.Error{Code: dpop.CodeUseNonce, Status: http.StatusBadRequest,
 			Description: "use the server's nonce, given in the DPoP-Nonce header, in the DPoP proof"}
 	case de.Reason == dpop.Busy:
 		e := oauth.TemporarilyUnavailable(1)
 		e.Description = de.Desc
-		return "", e
+		return e
 	}
-	return "", invalidDPoPProof("%s", de.Desc)
+	return invalidDPoPProof("%s", de.Desc)
 }
 
 // invalidDPoPProof is the error for a missing or bad proof (RFC 9449 §5).

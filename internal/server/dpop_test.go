@@ -125,6 +125,20 @@ func TestDPoPProofRefused(t *testing.T) {
 	}
 }
 
+// TestDPoPProofRememberedAfterAuthentication: a proof sent with wrong
+// client credentials is not remembered (unauthenticated requests cannot
+// fill the replay cache); once accepted, it is.
+func TestDPoPProofRememberedAfterAuthentication(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(clients.Spec{})
+	p := h.proof(newDPoPKey(t), PathToken)
+	wantError(t, h.postProofs(PathToken, id, "wrong-secret-wrong-secret-wrong-secret", ccForm(), p), http.StatusUnauthorized, "invalid_client")
+	if r := h.postProofs(PathToken, id, secret, ccForm(), p); r.status != http.StatusOK {
+		t.Fatalf("the proof with the right secret: got %d %s, want 200", r.status, r.body)
+	}
+	wantError(t, h.postProofs(PathToken, id, secret, ccForm(), p), http.StatusBadRequest, dpop.CodeInvalidProof)
+}
+
 // TestDPoPRequiredClient: a client registered with DPoPRequired gets no
 // token without a proof.
 func TestDPoPRequiredClient(t *testing.T) {

@@ -52,7 +52,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if err := readForm(r, &f); err != nil {
 		return err
 	}
-	jkt, err := s.tokenProof(w, r) // DPoP (RFC 9449 §5): dpop.go
+	proof, err := s.tokenProof(w, r) // DPoP (RFC 9449 §5): dpop.go
 	if err != nil {
 		return err
 	}
@@ -77,8 +77,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if !slices.Contains(c.GrantTypes, gt) {
 		return oauth.UnauthorizedClient("this client may not use the %s grant", gt)
 	}
-	if c.DPoPRequired && jkt == "" {
-		return invalidDPoPProof("this client must send a DPoP proof (RFC 9449) with every token request")
+	jkt, err := s.bindProof(c, proof) // DPoP: dpop.go
+	if err != nil {
+		return err
 	}
 	var scopes []string
 	var account string
