@@ -53,3 +53,28 @@ func TestGatewayExternalURL(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayDPoPRequiredStandalone: GATEHOUSE_GATEWAY_DPOP_REQUIRED sets
+// it; without a URL for proofs to name, the problem names the gateway's
+// flags.
+func TestGatewayDPoPRequiredStandalone(t *testing.T) {
+	env := map[string]string{"GATEHOUSE_GATEWAY_DPOP_REQUIRED": "true", "GATEHOUSE_GATEWAY_UPSTREAM": "http://127.0.0.1:3000",
+		"GATEHOUSE_GATEWAY_ISSUER": "https://auth.example.com", "GATEHOUSE_GATEWAY_ADDR": "0.0.0.0:8081"}
+	c, err := config.LoadGateway(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Gateway.DPoPRequired {
+		t.Fatal("GATEHOUSE_GATEWAY_DPOP_REQUIRED did not set gateway.dpop_required")
+	}
+	if err := c.ValidateGateway(); err == nil || !strings.Contains(err.Error(), "--dpop-required needs --resource") {
+		t.Errorf("got %v, want a problem naming --dpop-required and --resource", err)
+	}
+	c.Gateway.Resource = "https://api.example.com/api"
+	if err := c.ValidateGateway(); err != nil {
+		t.Errorf("with --resource: %v", err)
+	}
+	if got := c.Gateway.ExternalURL(); got != "https://api.example.com" {
+		t.Errorf("ExternalURL: got %q, want the resource's origin", got)
+	}
+}

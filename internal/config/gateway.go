@@ -143,7 +143,7 @@ func (c *Config) checkGateway(p *problems) {
 		p.add("gateway.client_id is required: revocation_feed.require_scope makes the feed need a client; create one allowed %q, set gateway.client_id and GATEHOUSE_GATEWAY_CLIENT_SECRET", c.RevocationFeed.RequireScope)
 	}
 	if g.DPoPRequired && g.ExternalURL() == "" {
-		p.add("gateway.dpop_required needs gateway.public_url (the URL DPoP proofs name), e.g. https://api.example.com")
+		p.add("gateway.dpop_required needs gateway.public_url or gateway.resource (DPoP proofs name the gateway's URL), e.g. https://api.example.com")
 	}
 	if g.RevocationPoll < 0 {
 		p.add("gateway.revocation_poll is negative (%s); use e.g. 5s, or 0 to turn revocation checks off", g.RevocationPoll)
@@ -166,11 +166,15 @@ func (g GatewayConfig) ResourceID(basePath string) string {
 }
 
 // ExternalURL returns where clients reach the gateway, which DPoP proofs
-// name (htu): PublicURL, or else http://<addr> for an addr with a specific
-// host and port; "" if unknown (the gateway then accepts no DPoP).
+// name (htu): PublicURL, or else the scheme and host of Resource, or else
+// http://<addr> for an addr with a specific host and port; "" if unknown
+// (the gateway then accepts no DPoP).
 func (g GatewayConfig) ExternalURL() string {
 	if g.PublicURL != "" {
 		return g.PublicURL
+	}
+	if u, err := url.Parse(g.Resource); err == nil && g.Resource != "" && u.Host != "" {
+		return u.Scheme + "://" + u.Host
 	}
 	host, port, err := net.SplitHostPort(g.Addr)
 	if err != nil || port == "0" || host == "" {
