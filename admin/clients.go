@@ -46,6 +46,8 @@ type ClientPatch struct {
 	// Resources replaces the client's resources (RFC 8707); an empty list
 	// leaves it the default resource only.
 	Resources *[]string `json:"resources,omitempty"`
+	// DPoPBoundAccessTokens switches "DPoP required" (RFC 9449 §5.2).
+	DPoPBoundAccessTokens *bool `json:"dpop_bound_access_tokens,omitempty"`
 }
 
 // ListClients returns a page of the clients that match f, ordered by ID

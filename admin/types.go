@@ -36,13 +36,17 @@ type Client struct {
 	RequirePKCE                  bool     `json:"require_pkce"`
 	// JWKSURI or JWKS: the public keys of a private_key_jwt client (RFC
 	// 7523 §2.2): the URL of its JSON Web Key Set, or the set itself.
-	JWKSURI         string          `json:"jwks_uri,omitempty"`
-	JWKS            json.RawMessage `json:"jwks,omitempty"`
-	TokenTTLSeconds int64           `json:"token_ttl_seconds"`
-	Disabled        bool            `json:"disabled"`
-	CreatedAt       time.Time       `json:"created_at"`
-	UpdatedAt       time.Time       `json:"updated_at"`
-	Secrets         []Secret        `json:"secrets"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	// DPoPBoundAccessTokens: every token request of the client must carry
+	// a DPoP proof, so all its access tokens are bound to its key (RFC
+	// 9449 §5.2).
+	DPoPBoundAccessTokens bool      `json:"dpop_bound_access_tokens,omitempty"`
+	TokenTTLSeconds       int64     `json:"token_ttl_seconds"`
+	Disabled              bool      `json:"disabled"`
+	CreatedAt             time.Time `json:"created_at"`
+	UpdatedAt             time.Time `json:"updated_at"`
+	Secrets               []Secret  `json:"secrets"`
 	// Resources are the resource identifiers (RFC 8707) the client may get
 	// tokens for besides the default resource; its scopes may be theirs.
 	Resources []string `json:"resources,omitempty"`
@@ -82,6 +86,9 @@ type NewClient struct {
 	// Resources are configured resources (RFC 8707) the client may get
 	// tokens for besides the default one.
 	Resources []string `json:"resources,omitempty"`
+	// DPoPBoundAccessTokens requires a DPoP proof with every token request
+	// (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
 }
 
 // Rotation is the response of a secret rotation: the new secret, once.

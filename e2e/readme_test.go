@@ -74,6 +74,7 @@ var readmeExempt = []struct{ contains, reason string }{
 	{"--jwks-file jwks.json", "needs a key pair's JWKS file and a client ID; TestPrivateKeyJWT (pkjwt_test.go) registers a client with --jwks-file and signs assertions with its private key"},
 	{"gatehouse users create --username alice", "a synopsis ([--output json]), and set-password reads a new password from a terminal"},
 	{"npx newman run api.postman.json", "fetches newman from npm and needs a client's secret: e2e/postman_test.go runs newman on serve's collection through the gateway"},
+	{"--dpop-required   # every token request", "needs an update ID, and a key pair to sign DPoP proofs; TestDPoP (e2e/dpop_test.go) creates a --dpop-required client and runs the flow through serve and the gateway"},
 	{"grant_type=authorization_code", "needs a code from a browser login and consent, which e2e/browser drives"},
 	{"--resource http://127.0.0.1:8082/mcp", "needs an MCP server upstream and serve with the MCP catalog; TestMCP (mcp_test.go) runs this setup with the MCP SDK's server and client"},
 }

@@ -22,8 +22,11 @@ const (
 //
 // The scheme is case-insensitive (RFC 9110 §11.1). An empty value or another
 // scheme is bearerNone.
-func bearerToken(v string) (string, bearerResult) {
-	const scheme = "bearer"
+func bearerToken(v string) (string, bearerResult) { return schemeToken(v, "bearer") }
+
+// schemeToken is bearerToken for the scheme named (in lower case): "bearer"
+// or "dpop" (RFC 9449 §7.1, the same token68 syntax).
+func schemeToken(v, scheme string) (string, bearerResult) {
 	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
 		return "", bearerNone
 	}

@@ -29,6 +29,7 @@ type failure struct {
 	desc   string // JSON "error_description"; also in the challenge for 401 and account 403s
 	scope  string // the challenge's scope attribute (insufficient_scope)
 	reason string // for Config.Observe
+	dpop   bool   // the request used the DPoP scheme: the error goes in its challenge
 }
 
 var (
@@ -59,17 +60,21 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, f *failure) {
 		g.cfg.Observe(false, f.reason)
 	}
 	h := w.Header()
+	attrs, challenge := "", false
 	switch {
 	case f == missingToken:
-		h.Set("WWW-Authenticate", g.challenge+g.scopeAttr(r))
-	case f.code == codeInvalidToken:
-		h.Set("WWW-Authenticate", g.challenge+`, error="invalid_token", error_description=`+quoteDesc(f.desc)+g.scopeAttr(r))
+		attrs, challenge = g.scopeAttr(r), true
+	case f.code == codeInvalidToken || f.code == codeInvalidDPoPProof:
+		attrs, challenge = `, error="`+f.code+`", error_description=`+quoteDesc(f.desc)+g.scopeAttr(r), true
 	case f.code == codeInsufficientScope && f.scope != "":
-		h.Set("WWW-Authenticate", g.challenge+`, error="insufficient_scope", scope=`+quoteDesc(f.scope))
+		attrs, challenge = `, error="insufficient_scope", scope=`+quoteDesc(f.scope), true
 	case f.code == codeInsufficientScope:
-		h.Set("WWW-Authenticate", g.challenge+`, error="insufficient_scope", error_description=`+quoteDesc(f.desc))
+		attrs, challenge = `, error="insufficient_scope", error_description=`+quoteDesc(f.desc), true
 	case f.status == http.StatusServiceUnavailable:
 		h.Set("Retry-After", "5")
+	}
+	if challenge {
+		g.setChallenges(h, attrs, f.dpop || g.usedDPoP(r))
 	}
 	if g.cfg.WriteError != nil {
 		h.Set("Cache-Control", "no-store")
@@ -87,6 +92,28 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, f *failure) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(f.status)
 	w.Write(append(body, '\n'))
+}
+
+// setChallenges sets WWW-Authenticate: the Bearer challenge, unless
+// DPoP.Required, and with DPoP on, the DPoP challenge (RFC 9449 §7.1), each
+// in a field of its own; attrs (the error) go in the challenge of the
+// scheme the request used (the DPoP one if inDPoP).
+func (g *Guard) setChallenges(h http.Header, attrs string, inDPoP bool) {
+	if g.dpop == nil {
+		h.Set("WWW-Authenticate", g.challenge+attrs)
+		return
+	}
+	bearer, dp := g.challenge, g.dpopChallenge
+	if inDPoP || g.cfg.DPoP.Required {
+		dp += attrs
+	} else {
+		bearer += attrs
+	}
+	if g.cfg.DPoP.Required {
+		h["Www-Authenticate"] = []string{dp}
+		return
+	}
+	h["Www-Authenticate"] = []string{bearer, dp}
 }
 
 // scopeAttr returns the scope attribute of a 401's challenge (RFC 6750 §3):

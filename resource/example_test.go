@@ -114,3 +114,30 @@ func ExampleGuard_MetadataHandler() {
 	// 200 public, max-age=300
 	// {"resource":"https://api.example.com/v1","authorization_servers":["https://auth.example.com"],"scopes_supported":["reports"],"bearer_methods_supported":["header"]}
 }
+
+// With DPoP on, a request without a token is offered both schemes (RFC
+// 9449 §7.1), each challenge in a header field of its own; a DPoP proof
+// must name ExternalURL followed by the request's path.
+func ExampleDPoP() {
+	guard, err := resource.New(resource.Config{
+		Issuer:         "https://auth.example.com",
+		Audience:       "https://api.example.com",
+		ExternalURL:    "https://api.example.com", // where clients call the API
+		DPoP:           resource.DPoP{Enabled: true, Algorithms: []string{resource.ES256, resource.EdDSA}},
+		RevocationPoll: -1,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close()
+	w := httptest.NewRecorder()
+	guard.Handler(http.NotFoundHandler()).ServeHTTP(w, httptest.NewRequest("GET", "/records/1", nil))
+	fmt.Println(w.Code)
+	for _, c := range w.Header().Values("WWW-Authenticate") {
+		fmt.Println(c)
+	}
+	// Output:
+	// 401
+	// Bearer realm="https://auth.example.com"
+	// DPoP realm="https://auth.example.com", algs="ES256 EdDSA"
+}

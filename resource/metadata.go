@@ -24,9 +24,10 @@ type protectedResource struct {
 	ScopesSupported        []string `json:"scopes_supported,omitempty"`
 	BearerMethodsSupported []string `json:"bearer_methods_supported"`
 	ResourceName           string   `json:"resource_name,omitempty"`
-	// DPoP (RFC 9449 §5.2): dpop_signing_alg_values_supported and
-	// dpop_bound_access_tokens_required go here once the guard verifies
-	// DPoP proofs; until then they are not advertised.
+	// DPoP (RFC 9728 §2, RFC 9449): the proof algorithms accepted, with
+	// Config.DPoP.Enabled; whether bound tokens are required.
+	DPoPSigningAlgs   []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	DPoPBoundRequired bool     `json:"dpop_bound_access_tokens_required,omitempty"`
 }
 
 // WellKnownURL returns the URL of the Protected Resource Metadata of the
@@ -114,14 +115,17 @@ func (g *Guard) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// metadataDoc renders the metadata document of cfg.
-func metadataDoc(cfg *Config) ([]byte, error) {
+// metadataDoc renders the metadata document of cfg; dpopAlgs are the
+// DPoP proof algorithms accepted (nil: DPoP off).
+func metadataDoc(cfg *Config, dpopAlgs []string) ([]byte, error) {
 	b, err := json.Marshal(protectedResource{
 		Resource:               cfg.Resource,
 		AuthorizationServers:   []string{cfg.Issuer},
 		ScopesSupported:        cfg.Catalog.Names(),
 		BearerMethodsSupported: []string{"header"}, // RFC 6750 §2.1 only
 		ResourceName:           cfg.ResourceName,
+		DPoPSigningAlgs:        dpopAlgs,
+		DPoPBoundRequired:      cfg.DPoP.Required,
 	})
 	if err != nil {
 		return nil, err

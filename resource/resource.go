@@ -38,6 +38,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/dpop"
 	"github.com/gatehouse/gatehouse/internal/jws"
 	"github.com/gatehouse/gatehouse/scope"
 )
@@ -97,6 +98,15 @@ type Config struct {
 	// and challenges as before. It is not checked against tokens: Audience
 	// is.
 	Resource string
+	// ExternalURL is where clients call the API: the scheme and authority
+	// (and any path prefix a proxy in front removes), e.g.
+	// "https://api.example.com". A DPoP proof's htu must be it followed by
+	// the request's path. Default: the scheme and authority of Resource.
+	// Needed only with DPoP.
+	ExternalURL string
+	// DPoP accepts DPoP-bound tokens (RFC 9449) with the DPoP scheme; see
+	// the type. The zero value accepts only the Bearer scheme.
+	DPoP DPoP
 	// ResourceName is the metadata's resource_name, a name for people
 	// (RFC 9728 §2); optional.
 	ResourceName string
@@ -181,11 +191,14 @@ type Config struct {
 
 // Claims are the verified claims of an access token (RFC 9068 §2.2).
 type Claims struct {
-	Issuer    string   // iss
-	Subject   string   // sub: the client ID (client credentials) or the user ID
-	ClientID  string   // client_id
-	AccountID string   // account_id of an account-restricted token; "" if none
-	JTI       string   // jti, the token ID
+	Issuer    string // iss
+	Subject   string // sub: the client ID (client credentials) or the user ID
+	ClientID  string // client_id
+	AccountID string // account_id of an account-restricted token; "" if none
+	JTI       string // jti, the token ID
+	// JKT is cnf.jkt of a DPoP-bound token: the thumbprint of the key whose
+	// proof came with the request (RFC 9449 §6.1); "" for a bearer token.
+	JKT       string
 	Audience  []string // aud
 	Scopes    []string // scope, split at spaces
 	IssuedAt  time.Time
@@ -229,6 +242,9 @@ type Guard struct {
 	seed       maphash.Seed
 
 	challenge string // `Bearer realm="..."`, plus resource_metadata="..." with Config.Resource
+
+	dpop          *dpop.Verifier // nil: DPoP off
+	dpopChallenge string         // `DPoP realm="...", algs="..."`, plus resource_metadata
 
 	prmPath string // the escaped well-known path of the metadata; "" without Config.Resource
 	prmURL  string // its URL
@@ -277,15 +293,27 @@ func New(cfg Config) (*Guard, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 	}
+	var err error
+	if g.dpop, g.dpopChallenge, err = newDPoP(&cfg); err != nil {
+		cancel()
+		return nil, err
+	}
 	if cfg.Resource != "" {
 		g.prmPath, g.prmURL, _ = metadataURL(cfg.Resource) // checked by normalize
-		doc, err := metadataDoc(&cfg)
+		var algs []string
+		if g.dpop != nil {
+			algs = g.dpop.Algorithms()
+		}
+		doc, err := metadataDoc(&cfg, algs)
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("resource: metadata: %w", err)
 		}
 		g.prmDoc = doc
 		g.challenge += ", resource_metadata=" + quote(g.prmURL)
+		if g.dpop != nil {
+			g.dpopChallenge += ", resource_metadata=" + quote(g.prmURL)
+		}
 	}
 	if cfg.CacheSize > 0 {
 		g.cache = newTokenCache(cfg.CacheSize)
@@ -340,6 +368,7 @@ func normalize(cfg *Config) error {
 	if cfg.Catalog == nil {
 		cfg.Catalog = scope.Default()
 	}
+	normalizeDPoP(cfg, add)
 	base, err := cleanBasePath(cfg.BasePath)
 	if err != nil {
 		add("%v", err)
@@ -505,7 +534,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	if g.cfg.AllowPublic && len(r.Header["Authorization"]) == 0 && g.servePublic(w, r, rel, next) {
 		return
 	}
-	e, f := g.authenticate(r.Context(), r.Header["Authorization"], now)
+	e, f := g.authenticate(r, now)
 	if f != nil {
 		g.refuse(w, r, f)
 		return
@@ -619,8 +648,10 @@ func (g *Guard) insufficientScope(s scope.Set, method string, segs []string) *fa
 	return f
 }
 
-// authenticate extracts and verifies the bearer token.
-func (g *Guard) authenticate(ctx context.Context, auth []string, now time.Time) (*entry, *failure) {
+// authenticate extracts and verifies the access token: a bearer token, or
+// with DPoP on, a DPoP-bound token and its proof.
+func (g *Guard) authenticate(r *http.Request, now time.Time) (*entry, *failure) {
+	auth := r.Header["Authorization"]
 	if len(auth) == 0 {
 		return nil, missingToken
 	}
@@ -628,12 +659,47 @@ func (g *Guard) authenticate(ctx context.Context, auth []string, now time.Time) 
 		return nil, invalidToken("more than one Authorization header")
 	}
 	tok, res := bearerToken(auth[0])
-	switch res {
-	case bearerNone:
-		return nil, missingToken
-	case bearerMalformed:
-		return nil, invalidToken("malformed Authorization header; want: Bearer <token>")
+	usedDPoP := false
+	if res == bearerNone && g.dpop != nil {
+		if t, dres := schemeToken(auth[0], "dpop"); dres != bearerNone {
+			tok, res, usedDPoP = t, dres, true
+		}
 	}
+	switch {
+	case res == bearerNone:
+		return nil, missingToken
+	case res == bearerMalformed && usedDPoP:
+		return nil, dpopFailure(codeInvalidToken, ReasonInvalidToken, "malformed Authorization header; want: DPoP <token>")
+	case res == bearerMalformed:
+		return nil, invalidToken("malformed Authorization header; want: Bearer <token>")
+	case !usedDPoP && g.cfg.DPoP.Required:
+		return nil, &failure{status: http.StatusUnauthorized, code: codeInvalidToken, reason: ReasonDPoPBound, dpop: true,
+			desc: "this API accepts only DPoP-bound tokens: send Authorization: DPoP <token> with a DPoP proof"}
+	}
+	e, f := g.verified(r.Context(), tok, now)
+	if f != nil {
+		if usedDPoP {
+			f2 := *f
+			f2.dpop = true
+			f = &f2
+		}
+		return nil, f
+	}
+	// A bound token's proof is checked on every request, cached or not.
+	if usedDPoP {
+		if f := g.checkProof(r, tok, e); f != nil {
+			return nil, f
+		}
+	} else if e.claims.JKT != "" {
+		return nil, &failure{status: http.StatusUnauthorized, code: codeInvalidToken, reason: ReasonDPoPBound,
+			desc: "the token is DPoP-bound: send it with Authorization: DPoP <token> and a DPoP proof signed by its key"}
+	}
+	return e, nil
+}
+
+// verified returns the verified, unrevoked token tok, from the cache or
+// checked now.
+func (g *Guard) verified(ctx context.Context, tok string, now time.Time) (*entry, *failure) {
 	var h uint64
 	if g.cache != nil {
 		h = maphash.String(g.seed, tok)

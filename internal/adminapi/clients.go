@@ -61,7 +61,8 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, c *caller) er
 			TokenTTL:                     time.Duration(in.TokenTTLSeconds) * time.Second,
 			PKCEOptional:                 in.RequirePKCE != nil && !*in.RequirePKCE,
 			JWKS:                         string(in.JWKS), JWKSURI: in.JWKSURI,
-			Resources: in.Resources,
+			Resources:    in.Resources,
+			DPoPRequired: in.DPoPBoundAccessTokens,
 		}
 		if in.TokenTTLSeconds < 0 {
 			return invalid("/token_ttl_seconds", "must not be negative; 0 is the server's default")
@@ -168,8 +169,9 @@ func (a *API) clientPatch(c *caller, raw map[string]json.RawMessage) (clients.Pa
 		"grant_types": list(&p.GrantTypes), "scopes": list(&p.Scopes), "accounts": list(&p.Accounts),
 		"redirect_uris": list(&p.RedirectURIs), "resources": list(&p.Resources),
 		"disabled": flag(&p.Disabled, false), "refresh_with_client_credentials": flag(&p.RefreshWithClientCredentials, false),
-		"require_pkce": flag(&requirePKCE, true),
-		"jwks_uri":     str(&p.JWKSURI),
+		"require_pkce":             flag(&requirePKCE, true),
+		"dpop_bound_access_tokens": flag(&p.DPoPRequired, false),
+		"jwks_uri":                 str(&p.JWKSURI),
 		"jwks": func(v json.RawMessage) error {
 			s := ""
 			if string(v) != "null" {

@@ -29,6 +29,7 @@ func Client(c store.Client) admin.Client {
 	}
 	j.JWKSURI = c.JWKSURI
 	j.Resources = c.Resources
+	j.DPoPBoundAccessTokens = c.DPoPRequired
 	return j
 }
 

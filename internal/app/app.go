@@ -68,6 +68,9 @@ type Deps struct {
 	CSRFKey []byte
 	// IdempotencyKey seals the admin API's responses kept for retries.
 	IdempotencyKey []byte
+	// DPoPNonceKey MACs the token endpoint's DPoP nonces, so that every
+	// node accepts every node's.
+	DPoPNonceKey []byte
 	// ClientIP finds the source address rate limits count against.
 	ClientIP *clientip.Resolver
 }
@@ -119,6 +122,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		Resources:      api.Resources,
 		CSRFKey:        deriveKey(master, "gatehouse console csrf v1"),
 		IdempotencyKey: deriveKey(master, "gatehouse admin api idempotency v1"),
+		DPoPNonceKey:   deriveKey(master, "gatehouse dpop nonce v1"),
 	}, nil
 }
 
@@ -311,10 +315,13 @@ func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consent
 			MinCacheTTL: docMin,
 			MaxCacheTTL: docMax,
 		},
-		Registry: reg,
-		Logger:   log,
-		Now:      time.Now,
-		Rand:     rand.Reader,
+		DPoPWindow:   cfg.DPoP.Window(),
+		DPoPNonce:    cfg.DPoP.RequireNonce,
+		DPoPNonceKey: d.DPoPNonceKey,
+		Registry:     reg,
+		Logger:       log,
+		Now:          time.Now,
+		Rand:         rand.Reader,
 	}
 }
 

@@ -65,6 +65,11 @@ func gatewayConfig(cfg config.Config, api API, reg *prometheus.Registry, log *sl
 			RevocationPoll: poll,
 			ClientID:       g.ClientID,
 			ClientSecret:   g.ClientSecret,
+			// DPoP (RFC 9449) whenever the gateway knows the URL clients
+			// call it at, which proofs name.
+			ExternalURL: g.ExternalURL(),
+			DPoP: resource.DPoP{Enabled: g.ExternalURL() != "", Required: g.DPoPRequired,
+				Window: cfg.DPoP.Window()},
 		},
 	}
 	gcfg.Resource.AllowEncodedSlashes = g.AllowEncodedSlashes

@@ -33,7 +33,8 @@ func (l localClients) create(ctx context.Context, nc admin.NewClient, secret str
 		PKCEOptional:                 nc.RequirePKCE != nil && !*nc.RequirePKCE,
 		Secret:                       secret,
 		JWKS:                         string(nc.JWKS), JWKSURI: nc.JWKSURI,
-		Resources: nc.Resources,
+		Resources:    nc.Resources,
+		DPoPRequired: nc.DPoPBoundAccessTokens,
 	})
 	if err != nil {
 		return admin.Client{}, nil, err
@@ -76,7 +77,8 @@ func (l localClients) update(ctx context.Context, id string, p admin.ClientPatch
 		GrantTypes: p.GrantTypes, Scopes: p.Scopes, Accounts: p.Accounts, RedirectURIs: p.RedirectURIs,
 		Disabled: p.Disabled, RefreshWithClientCredentials: p.RefreshWithClientCredentials,
 		TokenEndpointAuthMethod: p.TokenEndpointAuthMethod, JWKSURI: p.JWKSURI,
-		Resources: p.Resources,
+		Resources:    p.Resources,
+		DPoPRequired: p.DPoPBoundAccessTokens,
 	}
 	if p.JWKS != nil {
 		s := string(p.JWKS)

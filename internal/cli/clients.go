@@ -110,6 +110,7 @@ type clientFlags struct {
 	scopes, accounts, grants, redirects string
 	ttl, website                        string
 	refreshWithCC, requirePKCE          bool
+	dpopRequired                        bool
 	jwksFile, jwksURI                   string
 	resources                           []string // --resource, repeatable
 }
@@ -152,6 +153,7 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&cf.requirePKCE, "require-pkce", true, "require PKCE at the authorization endpoint; --require-pkce=false lets a legacy confidential client leave it out (never a public one)")
 	f.StringVar(&cf.jwksFile, "jwks-file", "", "for private_key_jwt: a file with the client's public keys as a JSON Web Key Set (each key with a kid)")
 	f.StringVar(&cf.jwksURI, "jwks-uri", "", "for private_key_jwt: the https URL of the client's JSON Web Key Set")
+	f.BoolVar(&cf.dpopRequired, "dpop-required", false, "require a DPoP proof with every token request, so all the client's access tokens are bound to its key (RFC 9449)")
 	cmd.MarkFlagsMutuallyExclusive("jwks-file", "jwks-uri")
 	f.StringArrayVar(&cf.resources, "resource", nil, "a resource (RFC 8707) of the configuration's resources: the client may get tokens for, besides the default one; repeat for several (update: replaces the list; --resource \"\" clears it)")
 }
@@ -224,7 +226,7 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 				ClientID: id, Name: cf.name, Description: cf.description, Audience: cf.audience,
 				Accounts: splitList(cf.accounts), RedirectURIs: splitList(cf.redirects),
 				Website: cf.website, TokenEndpointAuthMethod: authMethod, RefreshWithClientCredentials: cf.refreshWithCC,
-				RequirePKCE: &cf.requirePKCE, JWKSURI: cf.jwksURI,
+				RequirePKCE: &cf.requirePKCE, JWKSURI: cf.jwksURI, DPoPBoundAccessTokens: cf.dpopRequired,
 				Resources: nonEmpty(cf.resources),
 			}
 			jwks, err := cf.jwks()
@@ -376,6 +378,9 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 			}
 			if fl.Changed("require-pkce") {
 				p.RequirePKCE = &cf.requirePKCE
+			}
+			if fl.Changed("dpop-required") {
+				p.DPoPBoundAccessTokens = &cf.dpopRequired
 			}
 			p.Scopes, p.Accounts = lst("scopes", cf.scopes), lst("accounts", cf.accounts)
 			p.GrantTypes, p.RedirectURIs = lst("grant-types", cf.grants), lst("redirect-uris", cf.redirects)

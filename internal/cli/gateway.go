@@ -18,6 +18,7 @@ type gatewayFlags struct {
 	upstream, issuer, audience, resource, scopesFile, openAPIFile, addr, basePath, accountHeader, clientID string
 	revocationPoll, upstreamTimeout, metricsAddr, corsOrigins                                              string
 	allowEncodedSlashes, allowMethodOverrideParam, allowPublic, pprof                                      bool
+	dpopRequired                                                                                           bool
 }
 
 func (e *env) gatewayCmd() *cobra.Command {
@@ -62,6 +63,7 @@ in GATEHOUSE_GATEWAY_CLIENT_SECRET (it is never a flag).`,
 	f.StringVar(&gf.scopesFile, "scopes", "", "scope catalog file, the same as the server's (default: the built-in catalog); env GATEHOUSE_GATEWAY_SCOPES")
 	f.StringVar(&gf.openAPIFile, "openapi", "", "the API's OpenAPI 3.0/3.1 document, the same as the server's: derive the scope catalog from it (its servers' path is the default --base-path); env GATEHOUSE_GATEWAY_OPENAPI")
 	f.BoolVar(&gf.allowPublic, "allow-public", false, "pass calls without a token on to operations the OpenAPI document marks public (security: []) (default: they need a valid token too); env GATEHOUSE_GATEWAY_ALLOW_PUBLIC")
+	f.BoolVar(&gf.dpopRequired, "dpop-required", false, "refuse bearer tokens: only DPoP-bound tokens with their proofs (RFC 9449), which name the --resource URL's origin (else http://<addr>); env GATEHOUSE_GATEWAY_DPOP_REQUIRED")
 	f.StringVar(&gf.addr, "addr", config.DefaultGatewayAddr, "listen address; env GATEHOUSE_GATEWAY_ADDR")
 	f.StringVar(&gf.basePath, "base-path", "", "base path of the API, e.g. /api: catalog paths are relative to it and other paths are refused (the upstream sees the path unchanged; default: the OpenAPI document's, if any); env GATEHOUSE_GATEWAY_BASE_PATH")
 	f.StringVar(&gf.accountHeader, "account-header", def.Gateway.AccountHeader, "request header naming the account, for account-restricted tokens; env GATEHOUSE_GATEWAY_ACCOUNT_HEADER")
@@ -131,6 +133,9 @@ func (e *env) gatewayConfig(cmd *cobra.Command, gf *gatewayFlags) (config.Config
 	}
 	if fl.Changed("allow-public") {
 		cfg.Gateway.AllowPublic = gf.allowPublic
+	}
+	if fl.Changed("dpop-required") {
+		cfg.Gateway.DPoPRequired = gf.dpopRequired
 	}
 	if fl.Changed("pprof") {
 		cfg.MetricsPprof = gf.pprof

@@ -171,6 +171,9 @@ func (e *env) printClient(output string, c admin.Client) error {
 	if slices.Contains(c.GrantTypes, store.GrantAuthorizationCode) || !c.RequirePKCE {
 		kv.row("PKCE", pkceText(c))
 	}
+	if c.DPoPBoundAccessTokens {
+		kv.row("DPoP", "required: access tokens bound to the client's key")
+	}
 	kv.row("token lifetime", ttlText(c.TokenTTLSeconds))
 	kv.row("created", c.CreatedAt.Local().Format(time.RFC3339))
 	kv.row("updated", c.UpdatedAt.Local().Format(time.RFC3339))

@@ -137,6 +137,9 @@ type Spec struct {
 	// https URL), exactly one, for store.AuthMethodPrivateKeyJWT: the
 	// client then has no secret.
 	JWKS, JWKSURI string
+	// DPoPRequired: every token request must carry a DPoP proof (RFC
+	// 9449), so every access token of the client is bound to its key.
+	DPoPRequired bool
 }
 
 // Require is a condition on a client as stored, checked in the same store
@@ -177,6 +180,8 @@ type Patch struct {
 	// JWKS and JWKSURI replace the keys of a private_key_jwt client; set
 	// one and the other is cleared.
 	JWKS, JWKSURI *string
+	// DPoPRequired switches "DPoP required" (RFC 9449) on or off.
+	DPoPRequired *bool
 }
 
 // Create registers a client and returns it with its secret, which is not
@@ -212,7 +217,8 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 		Website: strings.TrimSpace(sp.Website), TokenEndpointAuthMethod: sp.TokenEndpointAuthMethod,
 		RefreshWithClientCredentials: sp.RefreshWithClientCredentials, PKCEOptional: sp.PKCEOptional,
 		JWKS: strings.TrimSpace(sp.JWKS), JWKSURI: strings.TrimSpace(sp.JWKSURI),
-		Resources: dedupe(sp.Resources),
+		Resources:    dedupe(sp.Resources),
+		DPoPRequired: sp.DPoPRequired,
 	}
 	problems = append(problems, s.check(&c)...)
 	public := c.TokenEndpointAuthMethod == store.AuthMethodNone
@@ -251,6 +257,9 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 	}
 	if len(c.Resources) > 0 {
 		ev.Detail += ", resources " + list(c.Resources)
+	}
+	if c.DPoPRequired {
+		ev.Detail += ", DPoP required"
 	}
 	if err := s.st.CreateClient(ctx, c, ev); err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -357,6 +366,10 @@ func (s *Service) update(ctx context.Context, actor, id string, p Patch, mayIssu
 		if p.PKCEOptional != nil && *p.PKCEOptional != c.PKCEOptional {
 			c.PKCEOptional = *p.PKCEOptional
 			changed = append(changed, map[bool]string{true: "PKCE not required", false: "PKCE required"}[c.PKCEOptional])
+		}
+		if p.DPoPRequired != nil && *p.DPoPRequired != c.DPoPRequired {
+			c.DPoPRequired = *p.DPoPRequired
+			changed = append(changed, map[bool]string{true: "DPoP required", false: "DPoP not required"}[c.DPoPRequired])
 		}
 		if p.Disabled != nil && *p.Disabled != c.Disabled {
 			c.Disabled = *p.Disabled

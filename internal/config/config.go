@@ -53,6 +53,7 @@ type Config struct {
 	RevocationFeed RevocationFeedConfig `yaml:"revocation_feed"`
 	OAuth          OAuthConfig          `yaml:"oauth"` // authorization code and refresh tokens
 	Cache          CacheConfig          `yaml:"cache"` // the client cache's bounded staleness
+	DPoP           DPoPConfig           `yaml:"dpop"`  // DPoP proofs (RFC 9449)
 	AdminAPI       AdminAPIConfig       `yaml:"admin_api"`
 	API            APIConfig            `yaml:"api"` // the protected API's OpenAPI document
 	// Resources are more APIs behind this server, each with its own scope

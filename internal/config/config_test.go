@@ -224,7 +224,7 @@ token:
 log:
   formt: json
 `, []string{
-			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, admin_api, api, resources, cors, client_fetch, client_metadata_documents, shutdown_timeout)`,
+			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, dpop, admin_api, api, resources, cors, client_fetch, client_metadata_documents, shutdown_timeout)`,
 			`line 4: unknown key "ttl" in token (known keys: default_ttl, max_ttl, audience, alias_paths)`,
 			`line 6: unknown key "formt" in log (known keys: format, level)`,
 		}},
@@ -606,6 +606,7 @@ func TestReadmeEveryKey(t *testing.T) {
 	docMin, docMax := want.ClientMetadataDocuments.CacheTTLs()
 	want.ClientMetadataDocuments.MinCacheTTL, want.ClientMetadataDocuments.MaxCacheTTL = config.Duration(docMin), config.Duration(docMax)
 	want.ClientFetch.Timeout = config.Duration(want.ClientFetch.FetchTimeout())
+	want.DPoP.ProofWindow = config.Duration(want.DPoP.Window())
 	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("the README's every-key file differs from the defaults (-defaults +README):\n%s", diff)
 	}

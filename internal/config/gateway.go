@@ -61,6 +61,11 @@ type GatewayConfig struct {
 	// the token must then allow both the request's method and the
 	// parameter's; false refuses such a request (400).
 	AllowMethodOverrideParam bool `yaml:"allow_method_override_param"`
+	// DPoPRequired refuses bearer tokens: every call needs a DPoP-bound
+	// token and its proof (RFC 9449). The gateway accepts DPoP whenever it
+	// knows its public URL (PublicURL, or http://<addr>), which proofs
+	// name; false still refuses a bound token sent as a bearer token.
+	DPoPRequired bool `yaml:"dpop_required"`
 }
 
 // DefaultGatewayAddr is gateway.addr when the gateway is enabled without one.
@@ -137,6 +142,9 @@ func (c *Config) checkGateway(p *problems) {
 	if g.Enabled && g.ClientID == "" && c.RevocationFeed.RequireScope != "" {
 		p.add("gateway.client_id is required: revocation_feed.require_scope makes the feed need a client; create one allowed %q, set gateway.client_id and GATEHOUSE_GATEWAY_CLIENT_SECRET", c.RevocationFeed.RequireScope)
 	}
+	if g.DPoPRequired && g.ExternalURL() == "" {
+		p.add("gateway.dpop_required needs gateway.public_url or gateway.resource (DPoP proofs name the gateway's URL), e.g. https://api.example.com")
+	}
 	if g.RevocationPoll < 0 {
 		p.add("gateway.revocation_poll is negative (%s); use e.g. 5s, or 0 to turn revocation checks off", g.RevocationPoll)
 	}
@@ -155,6 +163,27 @@ func (g GatewayConfig) ResourceID(basePath string) string {
 		return ""
 	}
 	return id
+}
+
+// ExternalURL returns where clients reach the gateway, which DPoP proofs
+// name (htu): PublicURL, or else the scheme and host of Resource, or else
+// http://<addr> for an addr with a specific host and port; "" if unknown
+// (the gateway then accepts no DPoP).
+func (g GatewayConfig) ExternalURL() string {
+	if g.PublicURL != "" {
+		return g.PublicURL
+	}
+	if u, err := url.Parse(g.Resource); err == nil && g.Resource != "" && u.Host != "" {
+		return u.Scheme + "://" + u.Host
+	}
+	host, port, err := net.SplitHostPort(g.Addr)
+	if err != nil || port == "0" || host == "" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return ""
+	}
+	return "http://" + g.Addr
 }
 
 // checkUpstreamURL returns what is wrong with an upstream URL, or "".

@@ -56,6 +56,7 @@ func (c *Config) ValidateGateway() error {
 	c.checkAPI(&p, "GATEHOUSE_GATEWAY_OPENAPI")
 	c.checkCORS(&p, true)
 	c.checkMetrics(&p)
+	c.checkDPoP(&p)
 	if len(p) == 0 {
 		return nil
 	}
@@ -78,6 +79,7 @@ var gatewayFlagNames = strings.NewReplacer(
 	"gateway.revocation_poll", "--revocation-poll",
 	"gateway.client_id", "--client-id",
 	"gateway.allow_public", "--allow-public",
+	"gateway.dpop_required needs gateway.public_url or gateway.resource", "--dpop-required needs --resource (or --addr with a specific host and port)",
 	"api.openapi", "--openapi",
 	"GATEHOUSE_GATEWAY_OPENAPI, --openapi", "--openapi, GATEHOUSE_GATEWAY_OPENAPI",
 	"cors.allowed_origins", "--cors-allowed-origins",
@@ -137,6 +139,7 @@ var gatewayEnv = []envVar{
 	{"GATEHOUSE_GATEWAY_SCOPES", str(func(c *Config) *string { return &c.ScopesFile })},
 	{"GATEHOUSE_GATEWAY_OPENAPI", str(func(c *Config) *string { return &c.API.OpenAPI })},
 	{"GATEHOUSE_GATEWAY_ALLOW_PUBLIC", boolean(func(c *Config) *bool { return &c.Gateway.AllowPublic })},
+	{"GATEHOUSE_GATEWAY_DPOP_REQUIRED", boolean(func(c *Config) *bool { return &c.Gateway.DPoPRequired })},
 	{"GATEHOUSE_GATEWAY_ADDR", str(func(c *Config) *string { return &c.Gateway.Addr })},
 	{"GATEHOUSE_GATEWAY_BASE_PATH", str(func(c *Config) *string { return &c.Gateway.BasePath })},
 	{"GATEHOUSE_GATEWAY_ACCOUNT_HEADER", str(func(c *Config) *string { return &c.Gateway.AccountHeader })},

@@ -73,6 +73,7 @@ func (c *Config) Validate() error {
 	c.checkOAuth(&p)
 	c.checkCache(&p)
 	c.checkClientMetadata(&p)
+	c.checkDPoP(&p)
 
 	rl := c.RateLimit
 	if rl.PerClient < 0 {

@@ -651,6 +651,19 @@ func TestAppProvidedSecretRefreshAndPKCE(t *testing.T) {
 	if c, _ := a.clients.Get(context.Background(), "cerb"); c.PKCEOptional {
 		t.Errorf("after unticking: PKCEOptional true, want false")
 	}
+	// DPoP required: ticked on the new-app form, kept, unticked on the edit page.
+	form = url.Values{"name": {"Bound"}, "client_id": {"bound"}, "grant_types": {"client_credentials"}, "dpop_required": {"on"}}
+	r = a.postForm("/console/apps/new", "/console/apps/new", form)
+	wantCode(t, "create with DPoP required", r, http.StatusSeeOther)
+	wantBody(t, "app page", a.get("/console/apps/bound"), `name="dpop_required" checked`)
+	if c, _ := a.clients.Get(context.Background(), "bound"); !c.DPoPRequired {
+		t.Errorf("after ticking DPoP required: DPoPRequired false, want true")
+	}
+	r = a.postForm("/console/apps/bound", "/console/apps/bound", url.Values{"name": {"Bound"}, "grant_types": {"client_credentials"}})
+	wantCode(t, "edit", r, http.StatusSeeOther)
+	if c, _ := a.clients.Get(context.Background(), "bound"); c.DPoPRequired {
+		t.Errorf("after unticking: DPoPRequired true, want false")
+	}
 	// A public app cannot have it.
 	form = url.Values{"name": {"SPA"}, "client_id": {"spa"}, "grant_types": {"authorization_code"},
 		"redirect_uris": {"https://spa.example/cb"}, "token_endpoint_auth_method": {"none"}, "pkce_optional": {"on"}}

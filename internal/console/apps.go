@@ -77,6 +77,7 @@ type appForm struct {
 	// JWKS (public keys as pasted: a JWKS or PEM) and JWKSURI, for a
 	// private_key_jwt app (keys.go).
 	JWKS, JWKSURI string
+	DPoPRequired  bool
 }
 
 // scopeChoice is one scope checkbox.
@@ -155,6 +156,7 @@ func readAppForm(r *http.Request) (f appForm, ttl time.Duration, problems []stri
 		AuthMethod: p.Get("token_endpoint_auth_method"),
 		GrantTypes: p["grant_types"], Scopes: p["scopes"],
 		RefreshWithCC: p.Get("refresh_with_client_credentials") == "on", PKCEOptional: p.Get("pkce_optional") == "on",
+		DPoPRequired: p.Get("dpop_required") == "on",
 	}
 	// The refresh_token grant alone does nothing for a client_credentials
 	// app: say so rather than save a setting that has no effect.
@@ -227,7 +229,7 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request, u store.User
 		ID: f.ClientID, Name: f.Name, Website: f.Website, GrantTypes: nonNil(f.GrantTypes), Scopes: nonNil(f.Scopes),
 		Accounts: splitAccounts(f.Accounts), RedirectURIs: strings.Fields(f.RedirectURIs), TokenTTL: ttl,
 		TokenEndpointAuthMethod: method, Secret: supplied, JWKS: jwks, JWKSURI: jwksURI,
-		RefreshWithClientCredentials: f.RefreshWithCC, PKCEOptional: f.PKCEOptional,
+		RefreshWithClientCredentials: f.RefreshWithCC, PKCEOptional: f.PKCEOptional, DPoPRequired: f.DPoPRequired,
 		Resources: strings.Fields(f.Resources),
 	})
 	var ve *clients.ValidationError
@@ -367,7 +369,7 @@ func formOf(cl store.Client) appForm {
 		Resources: strings.Join(cl.Resources, "\n"),
 		Accounts:  strings.Join(cl.Accounts, ", "), AuthMethod: cl.TokenEndpointAuthMethod,
 		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
-		RefreshWithCC: cl.RefreshWithClientCredentials, PKCEOptional: cl.PKCEOptional,
+		RefreshWithCC: cl.RefreshWithClientCredentials, PKCEOptional: cl.PKCEOptional, DPoPRequired: cl.DPoPRequired,
 	}
 	if cl.TokenTTL > 0 {
 		f.TokenTTL = duration.Format(cl.TokenTTL)
@@ -443,7 +445,7 @@ func (c *Console) appUpdate(w http.ResponseWriter, r *http.Request, u store.User
 	_, err = c.clients.Update(r.Context(), actor(u), id, clients.Patch{
 		Name: &f.Name, Website: &f.Website, RedirectURIs: &redirects, Accounts: &accounts,
 		GrantTypes: &grants, Scopes: &scopes, TokenTTL: &ttl,
-		RefreshWithClientCredentials: &f.RefreshWithCC, PKCEOptional: &f.PKCEOptional,
+		RefreshWithClientCredentials: &f.RefreshWithCC, PKCEOptional: &f.PKCEOptional, DPoPRequired: &f.DPoPRequired,
 		Resources: c.formResources(f),
 	})
 	var ve *clients.ValidationError

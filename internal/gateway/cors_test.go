@@ -75,7 +75,7 @@ func TestCORSPreflight(t *testing.T) {
 				want = map[string]string{
 					"Access-Control-Allow-Origin":  tc.origin,
 					"Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, PATCH, DELETE",
-					"Access-Control-Allow-Headers": "Authorization, Content-Type, X-Tenant",
+					"Access-Control-Allow-Headers": "Authorization, Content-Type, DPoP, X-Tenant",
 					"Access-Control-Max-Age":       "7200",
 					"Vary":                         vary,
 				}

@@ -200,7 +200,7 @@ func corsPolicy(issuer string, origins []string, hr headerRules) (func(http.Hand
 	mw, err := cors.New(cors.Policy{
 		Origins: append([]string{own}, origins...),
 		Methods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
-		Headers: []string{"Authorization", "Content-Type", hr.account},
+		Headers: []string{"Authorization", "Content-Type", "DPoP", hr.account},
 		Expose:  []string{"WWW-Authenticate", "Retry-After"},
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ var denialReasons = []string{
 	resource.ReasonMissingToken, resource.ReasonInvalidToken, resource.ReasonExpired,
 	resource.ReasonRevoked, resource.ReasonInsufficientScope, resource.ReasonAccountMismatch,
 	resource.ReasonOutsideBasePath, resource.ReasonInvalidRequest, resource.ReasonUnavailable,
+	resource.ReasonInvalidDPoPProof, resource.ReasonDPoPBound,
 }
 
 type metrics struct {

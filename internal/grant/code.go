@@ -103,7 +103,14 @@ func (g AuthorizationCode) Issue(ctx context.Context, req *Request) (Result, err
 	res := Result{Subject: ac.UserID, Scopes: ac.Scopes, AccountID: account, Resource: target, Resources: ac.Resources}
 	var family string
 	if g.Refresh != nil && slices.Contains(req.Client.GrantTypes, store.GrantRefreshToken) {
-		res.RefreshToken, family, err = g.Refresh.StartFor(ctx, req.Client.ID, ac.UserID, ac.Scopes, account, ac.Resources)
+		// A public client's refresh tokens are bound to its DPoP key, if it
+		// sent a proof (RFC 9449 §5); a confidential client's are bound to
+		// its credentials.
+		var jkt string
+		if req.Client.TokenEndpointAuthMethod == store.AuthMethodNone {
+			jkt = req.DPoPJKT
+		}
+		res.RefreshToken, family, err = g.Refresh.StartFor(ctx, req.Client.ID, ac.UserID, ac.Scopes, account, Family{Resources: ac.Resources, JKT: jkt})
 		if err != nil {
 			return Result{}, err
 		}

@@ -29,6 +29,10 @@ type Request struct {
 	// a resource the client may use; "" if none. DefaultResource is the
 	// identifier of the client's default resource (its audience).
 	Resource, DefaultResource string
+	// DPoPJKT is the thumbprint of the key of the request's verified DPoP
+	// proof (RFC 9449 §5); "" without one. A public client's refresh
+	// tokens are bound to it.
+	DPoPJKT string
 }
 
 // Result says what the token is for.
@@ -80,7 +84,9 @@ func (g ClientCredentials) Issue(ctx context.Context, req *Request) (Result, err
 	c := req.Client
 	if g.Refresh != nil && c.RefreshWithClientCredentials && slices.Contains(c.GrantTypes, store.GrantRefreshToken) {
 		var err error
-		res.RefreshToken, _, err = g.Refresh.StartFor(ctx, c.ID, "", req.Scopes, req.AccountID, res.Resources)
+		// A confidential client's refresh tokens are bound to its
+		// credentials, not to a DPoP key (RFC 9449 §5).
+		res.RefreshToken, _, err = g.Refresh.StartFor(ctx, c.ID, "", req.Scopes, req.AccountID, Family{Resources: res.Resources})
 		if err != nil {
 			return Result{}, err
 		}

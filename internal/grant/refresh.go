@@ -60,12 +60,23 @@ func randomToken(r io.Reader, prefix string) (string, error) {
 // Start begins a new refresh token family and returns its first token and
 // the family's ID.
 func (rf *Refresher) Start(ctx context.Context, clientID, userID string, scopes []string, accountID string) (tok, familyID string, err error) {
-	return rf.StartFor(ctx, clientID, userID, scopes, accountID, nil)
+	return rf.StartFor(ctx, clientID, userID, scopes, accountID, Family{})
 }
 
-// StartFor is Start for the resources granted (RFC 8707; nil: the default
-// resource only), which every token of the family keeps.
-func (rf *Refresher) StartFor(ctx context.Context, clientID, userID string, scopes []string, accountID string, resources []string) (tok, familyID string, err error) {
+// Family is what a new refresh token family carries besides its client,
+// user, scopes and account; every token of the family keeps it.
+type Family struct {
+	// Resources are the resources granted (RFC 8707); nil: the default
+	// resource only.
+	Resources []string
+	// JKT is the thumbprint of the DPoP key the family is bound to (RFC
+	// 9449 §5; "" = not bound): every refresh must carry a proof by that
+	// key.
+	JKT string
+}
+
+// StartFor is Start for a family that carries with.
+func (rf *Refresher) StartFor(ctx context.Context, clientID, userID string, scopes []string, accountID string, with Family) (tok, familyID string, err error) {
 	tok, err = randomToken(rf.Rand, RefreshPrefix)
 	if err != nil {
 		return "", "", err
@@ -81,7 +92,7 @@ func (rf *Refresher) StartFor(ctx context.Context, clientID, userID string, scop
 		ID: TokenID(tok), FamilyID: familyID, ClientID: clientID, UserID: userID,
 		Scopes: scopes, AccountID: accountID, CreatedAt: now,
 		ExpiresAt: minTime(now.Add(rf.IdleTTL), famExp), FamilyExpiresAt: famExp,
-		Resources: resources,
+		Resources: with.Resources, JKT: with.JKT,
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("create refresh token: %w", err)
@@ -153,6 +164,12 @@ func (g RefreshToken) Issue(ctx context.Context, req *Request) (Result, error) {
 		}
 	} else if !req.Client.RefreshWithClientCredentials {
 		return Result{}, invalid
+	}
+
+	// A family bound to a DPoP key (a public client's, RFC 9449 §5) is
+	// refreshed only with a proof by that key.
+	if old.JKT != "" && old.JKT != req.DPoPJKT {
+		return Result{}, oauth.InvalidGrant("the refresh token is bound to a DPoP key: send a DPoP proof signed with that key")
 	}
 
 	scopes, account, err := narrow(req, old)

@@ -107,6 +107,9 @@ type Claims struct {
 	Scope     string   // scope, space-separated, as in the token
 	AccountID string   // account_id; "" if none
 	JTI       string   // jti
+	// JKT is cnf.jkt, the JWK SHA-256 thumbprint of the key a DPoP-bound
+	// token is bound to (RFC 9449 §6.1); "" if the token is not bound.
+	JKT       string
 	IssuedAt  time.Time
 	NotBefore time.Time // zero if the token has no nbf
 	ExpiresAt time.Time
@@ -172,6 +175,9 @@ type wireClaims struct {
 	ClientID  string      `json:"client_id"`
 	Scope     string      `json:"scope"`
 	AccountID string      `json:"account_id"`
+	Cnf       *struct {
+		JKT string `json:"jkt"`
+	} `json:"cnf"`
 }
 
 // Verify checks an access token (RFC 9068 §4): a compact JWS (RFC 7515
@@ -267,7 +273,17 @@ func Verify(token string, keys Keys, p Policy) (Claims, error) {
 	if missing := w.missing(req); missing != 0 {
 		return Claims{}, fail(MissingClaim, missingDesc(missing))
 	}
+	var jkt string
+	if w.Cnf != nil {
+		if w.Cnf.JKT == "" {
+			// A confirmation this verifier cannot check (e.g. x5t#S256,
+			// RFC 8705) must not pass for an unbound token.
+			return Claims{}, fail(MissingClaim, "cnf claim without jkt")
+		}
+		jkt = w.Cnf.JKT
+	}
 	return Claims{
+		JKT:       jkt,
 		Issuer:    w.Iss,
 		Subject:   w.Sub,
 		Audience:  w.Aud,

@@ -96,6 +96,14 @@ func (k *Key) suitsType(alg string) bool {
 	return false
 }
 
+// VerifySignature reports whether sig is a good signature by k over the
+// JWS signing input (RFC 7515 §5.2) with alg, one of ES256, RS256, PS256
+// and EdDSA that suits the key: for JWTs Verify does not parse, such as
+// DPoP proofs (RFC 9449 §4.3), whose key is in their header.
+func (k *Key) VerifySignature(alg, input string, sig []byte) bool {
+	return k != nil && k.suits(alg) && k.verify(alg, input, sig)
+}
+
 // verify checks sig over input with alg (RFC 7518 §3, RFC 8037 §3.1); the
 // key must suit alg.
 func (k *Key) verify(alg, input string, sig []byte) bool {

@@ -37,9 +37,10 @@ func newCORS(o Options) (corsRoutes, error) {
 		{&c.token, cors.Policy{
 			Origins: o.CORSOrigins,
 			Methods: []string{http.MethodPost},
-			Headers: []string{"Authorization", "Content-Type"},
-			// A 401's challenge, and how long to wait after a 429 or 503.
-			Expose: []string{"WWW-Authenticate", "Retry-After"},
+			Headers: []string{"Authorization", "Content-Type", "DPoP"},
+			// A 401's challenge, how long to wait after a 429 or 503, and
+			// the DPoP nonce (RFC 9449 §8).
+			Expose: []string{"WWW-Authenticate", "Retry-After", "DPoP-Nonce"},
 		}},
 		{&c.feed, cors.Policy{
 			Origins: o.CORSOrigins,

@@ -68,16 +68,16 @@ func corsOf(r response) map[string]string {
 func TestCORSRoutes(t *testing.T) {
 	h := corsHarness(t)
 	const preflightVary = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
-	tokenExpose := "WWW-Authenticate, Retry-After"
+	tokenExpose := "WWW-Authenticate, Retry-After, DPoP-Nonce"
 	for _, tc := range []struct {
 		path, method, askHeaders string
 		wantMethods, wantHeaders string
 		expose                   string
 		body                     string
 	}{
-		{PathToken, "POST", "authorization", "POST", "Authorization, Content-Type", tokenExpose, "grant_type=client_credentials"},
-		{"/oauth/v2/token", "POST", "authorization,content-type", "POST", "Authorization, Content-Type", tokenExpose, "grant_type=client_credentials"},
-		{PathRevocations, "GET", "authorization", "GET, HEAD", "Authorization", tokenExpose, ""},
+		{PathToken, "POST", "authorization", "POST", "Authorization, Content-Type, DPoP", tokenExpose, "grant_type=client_credentials"},
+		{"/oauth/v2/token", "POST", "authorization,content-type", "POST", "Authorization, Content-Type, DPoP", tokenExpose, "grant_type=client_credentials"},
+		{PathRevocations, "GET", "authorization", "GET, HEAD", "Authorization", "WWW-Authenticate, Retry-After", ""},
 		{PathMetadata, "GET", "", "GET, HEAD", "", "", ""},
 		{PathJWKS, "GET", "", "GET, HEAD", "", "", ""},
 	} {

@@ -75,6 +75,8 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 		// Not registered by RFC 8414: the algorithms access tokens are
 		// signed with (RFC 9068 §4 has verifiers check the alg).
 		"access_token_signing_alg_values_supported": s.keys.Algorithms(),
+		// DPoP proofs the token endpoint accepts (RFC 9449 §5.1).
+		"dpop_signing_alg_values_supported": s.dpop.Algorithms(),
 	}
 	if s.console != nil {
 		md["authorization_endpoint"] = base + PathAuthorize

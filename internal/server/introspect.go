@@ -27,6 +27,14 @@ type introspection struct {
 	Iss       string `json:"iss,omitempty"`
 	Jti       string `json:"jti,omitempty"`
 	AccountID string `json:"account_id,omitempty"`
+	// Cnf is the confirmation of a DPoP-bound token (RFC 9449 §6.2).
+	Cnf *confirmation `json:"cnf,omitempty"`
+}
+
+// confirmation is the cnf member: the JWK thumbprint of the key a token is
+// bound to (RFC 9449 §6.1).
+type confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // introspect is the RFC 7662 introspection endpoint. Any authenticated client
@@ -67,11 +75,16 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	if !claims.NotBefore.IsZero() {
 		nbf = claims.NotBefore.Unix()
 	}
+	var cnf *confirmation
+	if claims.JKT != "" {
+		cnf = &confirmation{JKT: claims.JKT}
+	}
 	return writeJSON(w, http.StatusOK, introspection{
+		Cnf:       cnf,
 		Active:    true,
 		Scope:     claims.Scope,
 		ClientID:  claims.ClientID,
-		TokenType: "Bearer",
+		TokenType: tokenType(claims.JKT),
 		Exp:       claims.ExpiresAt.Unix(),
 		Iat:       claims.IssuedAt.Unix(),
 		Nbf:       nbf,

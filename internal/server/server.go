@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/consents"
+	"github.com/gatehouse/gatehouse/internal/dpop"
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
@@ -120,6 +121,15 @@ type Options struct {
 	// it. Both required, positive.
 	RefreshIdleTTL, RefreshAbsoluteTTL time.Duration
 
+	// DPoPWindow is how far a DPoP proof's iat may be from now, either way
+	// (RFC 9449 §11.1); zero: dpop.DefaultWindow (60s).
+	DPoPWindow time.Duration
+	// DPoPNonce makes the token endpoint require a server nonce in DPoP
+	// proofs (RFC 9449 §8): given in DPoP-Nonce, changed every 5 minutes,
+	// MACed with DPoPNonceKey (at least 32 bytes, the same on every node).
+	DPoPNonce    bool
+	DPoPNonceKey []byte
+
 	// Registry receives the server's metrics (served by its owner, not by
 	// the server's handler); nil means a registry of the server's own with
 	// the Go and process collectors.
@@ -163,6 +173,8 @@ type Server struct {
 	grants       map[string]grant.Grant
 	clients      *clientCache
 	clientJWKS   *jwksCache
+	dpop         *dpop.Verifier
+	dpopNonces   *dpop.Nonces // nil: no server nonces
 	usage        usageRecorder
 	limiter      *ratelimit.Guard
 	metrics      *metrics
@@ -276,6 +288,9 @@ func New(o Options) (*Server, error) {
 		if s.clients.docs.fetched, err = s.metrics.registerDocFetches(); err != nil {
 			return nil, err
 		}
+	}
+	if s.dpop, s.dpopNonces, err = newDPoP(o, s.now); err != nil {
+		return nil, err
 	}
 	refresher := &grant.Refresher{Store: o.Store, Now: s.now, Rand: s.rand, IdleTTL: idle, AbsoluteTTL: absolute}
 	grants := []grant.Grant{grant.ClientCredentials{Refresh: refresher}, grant.RefreshToken{R: refresher}}

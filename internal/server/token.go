@@ -52,6 +52,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if err := readForm(r, &f); err != nil {
 		return err
 	}
+	proof, err := s.tokenProof(w, r) // DPoP (RFC 9449 §5): dpop.go
+	if err != nil {
+		return err
+	}
 	if q := r.URL.RawQuery; q != "" && strings.Contains(q, "client_secret") {
 		return oauth.InvalidRequest("client credentials must not be sent in the URL (RFC 6749 §2.3.1)")
 	}
@@ -72,6 +76,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	c := &cc.client
 	if !slices.Contains(c.GrantTypes, gt) {
 		return oauth.UnauthorizedClient("this client may not use the %s grant", gt)
+	}
+	jkt, err := s.bindProof(c, proof) // DPoP: dpop.go
+	if err != nil {
+		return err
 	}
 	// Resource indicators (RFC 8707, resources.go): the resource parameter
 	// names one resource the client may use; the scopes are those of its
@@ -97,7 +105,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	res, err := g.Issue(r.Context(), &grant.Request{Client: c, Params: &f, Scopes: scopes, AccountID: account,
-		Resource: requested, DefaultResource: s.defaultResourceID(cc)})
+		Resource: requested, DefaultResource: s.defaultResourceID(cc), DPoPJKT: jkt})
 	if err != nil {
 		return err
 	}
@@ -128,6 +136,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		Scope:     scopeStr,
 		AccountID: res.AccountID,
 		JTI:       jti,
+		JKT:       jkt,
 		IssuedAt:  now,
 		NotBefore: now,
 		ExpiresAt: now.Add(ttl),
@@ -141,17 +150,19 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	s.metrics.tokens.WithLabelValues(gt).Inc()
-	return writeTokenResponse(w, at, int64(ttl/time.Second), scopeStr, res.RefreshToken)
+	return writeTokenResponse(w, at, tokenType(jkt), int64(ttl/time.Second), scopeStr, res.RefreshToken)
 }
 
 // writeTokenResponse writes the RFC 6749 §5.1 response without reflection.
 // The tokens are base64url and dots, and scope-tokens exclude '"' and '\'
 // (RFC 6749 §3.3), so none needs escaping.
-func writeTokenResponse(w http.ResponseWriter, accessToken string, expiresIn int64, scopeStr, refreshToken string) error {
+func writeTokenResponse(w http.ResponseWriter, accessToken, tokenType string, expiresIn int64, scopeStr, refreshToken string) error {
 	b := make([]byte, 0, len(accessToken)+len(scopeStr)+len(refreshToken)+128)
 	b = append(b, `{"access_token":"`...)
 	b = append(b, accessToken...)
-	b = append(b, `","token_type":"Bearer","expires_in":`...)
+	b = append(b, `","token_type":"`...)
+	b = append(b, tokenType...)
+	b = append(b, `","expires_in":`...)
 	b = strconv.AppendInt(b, expiresIn, 10)
 	if scopeStr != "" {
 		b = append(b, `,"scope":"`...)

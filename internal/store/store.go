@@ -106,6 +106,10 @@ type Client struct {
 	// the client may get tokens for besides the default resource, which
 	// every client may; empty = the default resource only.
 	Resources []string
+	// DPoPRequired: every token request of this client must carry a DPoP
+	// proof (RFC 9449), so that all its access tokens are bound to a key
+	// (RFC 9449 §5.2, dpop_bound_access_tokens). Off by default.
+	DPoPRequired bool
 }
 
 // AuthMethod is the client's token endpoint authentication method, with
@@ -331,6 +335,10 @@ type RefreshToken struct {
 	// granted; empty = the default resource. They belong to the family,
 	// like ClientID: set by CreateRefreshToken, the same for every token.
 	Resources []string
+	// JKT is the JWK SHA-256 thumbprint of the DPoP key the family is
+	// bound to (a public client's, RFC 9449 §5): a refresh must carry a
+	// proof by that key. Set when the family starts; "" = not bound.
+	JKT string
 }
 
 // Change kinds in the change feed.

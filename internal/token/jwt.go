@@ -33,6 +33,9 @@ type Claims struct {
 	Scope     string // scope, space-separated; omitted if empty
 	AccountID string // account_id, for account-restricted tokens; omitted if empty
 	JTI       string // jti, from NewJTI
+	// JKT, for a DPoP-bound token, is the JWK SHA-256 thumbprint of the
+	// client's key (RFC 9449 §6.1), written as cnf.jkt; omitted if empty.
+	JKT       string
 	IssuedAt  time.Time
 	NotBefore time.Time // nbf; omitted if zero
 	ExpiresAt time.Time
@@ -174,6 +177,11 @@ func appendClaims(b []byte, c *Claims) []byte {
 		b = append(b, `,"account_id":`...)
 		b = appendJSONString(b, c.AccountID)
 	}
+	if c.JKT != "" {
+		b = append(b, `,"cnf":{"jkt":`...)
+		b = appendJSONString(b, c.JKT)
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 
@@ -289,6 +297,7 @@ func (k *Keyring) Verify(token string, now time.Time) (Claims, error) {
 		Scope:     c.Scope,
 		AccountID: c.AccountID,
 		JTI:       c.JTI,
+		JKT:       c.JKT,
 		IssuedAt:  c.IssuedAt,
 		NotBefore: c.NotBefore,
 		ExpiresAt: c.ExpiresAt,

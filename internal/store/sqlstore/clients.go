@@ -15,7 +15,7 @@ import (
 func (s *Store) CreateClient(ctx context.Context, c store.Client, ev store.AuditEvent) error {
 	err := s.db.Write(ctx, func(tx Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO clients (`+ClientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`, ClientArgs(s.db, c)...)
+			`+Values(ClientColumns), ClientArgs(s.db, c)...)
 		if err := s.insertErr(err, ""); err != nil {
 			return err
 		}
@@ -156,7 +156,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 			scopes = $5, accounts = $6, redirect_uris = $7, audience = $8, token_ttl_ns = $9,
 			disabled = $10, created_at = $11, updated_at = $12, website = $13, token_endpoint_auth_method = $14,
 			refresh_with_client_credentials = $15, pkce_optional = $16,
-			jwks = $17, jwks_uri = $18, resources = $19 WHERE id = $1`, ClientArgs(s.db, c)...)
+			jwks = $17, jwks_uri = $18, resources = $19, dpop_required = $20 WHERE id = $1`, ClientArgs(s.db, c)...)
 		if err != nil {
 			return err
 		}

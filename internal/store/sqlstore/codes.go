@@ -16,8 +16,7 @@ import (
 
 // CreateAuthCode inserts c.
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
-	_, err := s.exec(ctx, `INSERT INTO auth_codes (`+AuthCodeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, AuthCodeArgs(s.db, c)...)
+	_, err := s.exec(ctx, `INSERT INTO auth_codes (`+AuthCodeColumns+`)`+Values(AuthCodeColumns), AuthCodeArgs(s.db, c)...)
 	if err := s.insertErr(err, "client or user"); err != nil {
 		return fmt.Errorf("create authorization code: %w", err)
 	}

@@ -18,7 +18,7 @@ import (
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
 	err := s.db.Write(ctx, func(tx Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO refresh_families (`+FamilyColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6)`, FamilyArgs(s.db, t)...)
+			`+Values(FamilyColumns), FamilyArgs(s.db, t)...)
 		if err := s.insertErr(err, "client or user"); err != nil {
 			return fmt.Errorf("family %q: %w", t.FamilyID, err)
 		}
@@ -124,7 +124,6 @@ func (s *Store) revokeClientFamilies(ctx context.Context, tx Tx, clientID string
 }
 
 func (s *Store) insertRefreshToken(ctx context.Context, tx Tx, t store.RefreshToken) error {
-	_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (`+RefreshTokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, RefreshTokenArgs(s.db, t)...)
+	_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (`+RefreshTokenColumns+`)`+Values(RefreshTokenColumns), RefreshTokenArgs(s.db, t)...)
 	return s.insertErr(err, "family")
 }

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"database/sql"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -14,14 +16,14 @@ import (
 // ScanClient.
 const ClientColumns = `id, name, description, grant_types, scopes, accounts, redirect_uris,
 	audience, token_ttl_ns, disabled, created_at, updated_at, website, token_endpoint_auth_method,
-	refresh_with_client_credentials, pkce_optional, jwks, jwks_uri, resources`
+	refresh_with_client_credentials, pkce_optional, jwks, jwks_uri, resources, dpop_required`
 
 // ClientArgs are the values of ClientColumns for cl.
 func ClientArgs(c Codec, cl store.Client) []any {
 	return []any{cl.ID, cl.Name, cl.Description, c.List(cl.GrantTypes), c.List(cl.Scopes),
 		c.List(cl.Accounts), c.List(cl.RedirectURIs), cl.Audience, int64(cl.TokenTTL), cl.Disabled,
 		c.Time(cl.CreatedAt), c.Time(cl.UpdatedAt), cl.Website, cl.TokenEndpointAuthMethod,
-		cl.RefreshWithClientCredentials, cl.PKCEOptional, cl.JWKS, cl.JWKSURI, c.List(cl.Resources)}
+		cl.RefreshWithClientCredentials, cl.PKCEOptional, cl.JWKS, cl.JWKSURI, c.List(cl.Resources), cl.DPoPRequired}
 }
 
 // ScanClient scans ClientColumns, without the secrets.
@@ -34,7 +36,7 @@ func ScanClient(c Codec, row Scanner) (store.Client, error) {
 		c.ListDest(&cl.Accounts), c.ListDest(&cl.RedirectURIs), &cl.Audience, &ttl, c.BoolDest(&cl.Disabled),
 		c.TimeDest(&cl.CreatedAt), c.TimeDest(&cl.UpdatedAt), &cl.Website, &cl.TokenEndpointAuthMethod,
 		c.BoolDest(&cl.RefreshWithClientCredentials), c.BoolDest(&cl.PKCEOptional), &cl.JWKS, &cl.JWKSURI,
-		c.ListDest(&cl.Resources)); err != nil {
+		c.ListDest(&cl.Resources), c.BoolDest(&cl.DPoPRequired)); err != nil {
 		return store.Client{}, err
 	}
 	cl.GrantTypes = nilIfEmpty(cl.GrantTypes)
@@ -209,13 +211,13 @@ func ScanAuthCode(c Codec, row Scanner) (store.AuthCode, error) {
 
 // FamilyColumns are the columns of refresh_families, in the order of
 // FamilyArgs.
-const FamilyColumns = "id, client_id, user_id, expires_at, revoked_at, resources"
+const FamilyColumns = "id, client_id, user_id, expires_at, revoked_at, resources, dpop_jkt"
 
 // FamilyArgs are the values of FamilyColumns for the family of t; an empty
 // UserID is NULL.
 func FamilyArgs(c Codec, t store.RefreshToken) []any {
 	return []any{t.FamilyID, t.ClientID, sql.NullString{String: t.UserID, Valid: t.UserID != ""},
-		c.Time(t.FamilyExpiresAt), c.Time(t.RevokedAt), c.List(t.Resources)}
+		c.Time(t.FamilyExpiresAt), c.Time(t.RevokedAt), c.List(t.Resources), t.JKT}
 }
 
 // RefreshTokenColumns are the columns of refresh_tokens, in the order of
@@ -230,7 +232,7 @@ func RefreshTokenArgs(c Codec, t store.RefreshToken) []any {
 // RefreshTokenSelect selects a token (t) joined with its family (f), in
 // the order of ScanRefreshToken; the caller adds the WHERE clause.
 const RefreshTokenSelect = `SELECT t.id, t.family_id, f.client_id, f.user_id, t.scopes, t.account_id,
-			t.created_at, t.expires_at, f.expires_at, t.used_at, f.revoked_at, f.resources
+			t.created_at, t.expires_at, f.expires_at, t.used_at, f.revoked_at, f.resources, f.dpop_jkt
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id`
 
 // ScanRefreshToken scans a row of RefreshTokenSelect.
@@ -241,7 +243,7 @@ func ScanRefreshToken(c Codec, row Scanner) (store.RefreshToken, error) {
 	)
 	if err := row.Scan(&t.ID, &t.FamilyID, &t.ClientID, &userID, c.ListDest(&t.Scopes), &t.AccountID,
 		c.TimeDest(&t.CreatedAt), c.TimeDest(&t.ExpiresAt), c.TimeDest(&t.FamilyExpiresAt), c.TimeDest(&t.UsedAt),
-		c.TimeDest(&t.RevokedAt), c.ListDest(&t.Resources)); err != nil {
+		c.TimeDest(&t.RevokedAt), c.ListDest(&t.Resources), &t.JKT); err != nil {
 		return store.RefreshToken{}, err
 	}
 	t.UserID = userID.String
@@ -323,4 +325,20 @@ func ScanChange(c Codec, row Scanner) (store.Change, error) {
 		return store.Change{}, err
 	}
 	return ch, nil
+}
+
+// Values is "VALUES ($1, $2, …)" with a parameter for each of the
+// comma-separated columns, so an INSERT of a column list cannot fall out
+// of step with it.
+func Values(columns string) string {
+	var b strings.Builder
+	b.WriteString("VALUES (")
+	for i := range strings.Count(columns, ",") + 1 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i+1))
+	}
+	b.WriteString(")")
+	return b.String()
 }

@@ -505,6 +505,7 @@ func refresh(id, family, clientID, userID string) store.RefreshToken {
 		ExpiresAt:       t0.Add(24*time.Hour + 1),
 		FamilyExpiresAt: t0.Add(30*24*time.Hour + 3),
 		Resources:       []string{"https://billing.example/api", "urn:example:reports?ü"},
+		JKT:             "jkt-" + family,
 	}
 }
 
@@ -983,6 +984,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		ID: "t2", ClientID: "c2", UserID: "", Scopes: []string{"api:read"}, AccountID: "acct-2",
 		CreatedAt: at1, ExpiresAt: at1.Add(24 * time.Hour), FamilyExpiresAt: t0.Add(time.Hour),
 		Resources: []string{"https://elsewhere.example"},
+		JKT:       "another-key",
 	}
 	old := mustRotate(t, s, "t1", at1, next)
 	wantOld := normRefresh(first)
@@ -997,6 +999,7 @@ func testRotateRefreshToken(t *testing.T, s store.Store) {
 		ID: "t2", FamilyID: "f1", ClientID: "c1", UserID: "u1", Scopes: []string{"api:read"}, AccountID: "acct-2",
 		CreatedAt: normTime(at1), ExpiresAt: normTime(at1.Add(24 * time.Hour)), FamilyExpiresAt: normTime(first.FamilyExpiresAt),
 		Resources: normList(first.Resources),
+		JKT:       first.JKT, // the family's key binding never changes
 	}
 	if diff := cmp.Diff(wantNext, mustGetRefresh(t, s, "t2")); diff != "" {
 		t.Errorf("next token (-want +got):\n%s", diff)

@@ -231,6 +231,7 @@ func fullClient(id string) store.Client {
 		JWKS:                         `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`,
 		JWKSURI:                      "https://app.example/jwks.json?v=ü",
 		Resources:                    []string{"https://billing.example/api", "urn:example:reports?ü"},
+		DPoPRequired:                 true,
 	}
 }
 
@@ -593,6 +594,7 @@ func testUpdateClientReplaces(t *testing.T, s store.Store) {
 		c.JWKS = ""
 		c.JWKSURI = "https://new.example/keys"
 		c.Resources = []string{"https://new.example/api"}
+		c.DPoPRequired = false
 		// s1: expiry removed; s2: expiry set, last use changed; s3: removed; s4: added.
 		c.Secrets[0].ExpiresAt = time.Time{}
 		c.Secrets[1].ExpiresAt = t0.Add(time.Hour + 1)
