@@ -169,6 +169,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
 		{"ClientAssertionJTIs", testClientAssertionJTIs},
 		{"ClientAssertionJTIsConcurrent", testClientAssertionJTIsConcurrent},
+		{"TouchClients", testTouchClients},
+		{"ListClientPageSelfRegistered", testListClientPageSelfRegistered},
+		{"InitialAccessTokens", testInitialAccessTokens},
+		{"CreateClientWithInitialAccessToken", testCreateClientWithInitialAccessToken},
+		{"CreateClientWithInitialAccessTokenConcurrent", testCreateClientWithInitialAccessTokenConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,6 +235,9 @@ func fullClient(id string) store.Client {
 		PKCEOptional:                 true,
 		JWKS:                         `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`,
 		JWKSURI:                      "https://app.example/jwks.json?v=ü",
+		SelfRegistered:               store.RegisteredInitialAccessToken,
+		RegistrationTokenDigest:      digest(id + "registration"),
+		UsedAt:                       t0.Add(3*time.Hour + 5),
 	}
 }
 
@@ -251,6 +259,8 @@ func norm(c store.Client) store.Client {
 	c.RedirectURIs = normList(c.RedirectURIs)
 	c.CreatedAt = normTime(c.CreatedAt)
 	c.UpdatedAt = normTime(c.UpdatedAt)
+	c.UsedAt = normTime(c.UsedAt)
+	c.RegistrationTokenDigest = normBytes(c.RegistrationTokenDigest)
 	var secrets []store.Secret
 	for _, s := range c.Secrets {
 		s.Digest = normBytes(s.Digest)
@@ -307,7 +317,7 @@ func checkUTC(t *testing.T, what string, times ...time.Time) {
 
 func checkClientTimes(t *testing.T, c store.Client) {
 	t.Helper()
-	times := []time.Time{c.CreatedAt, c.UpdatedAt}
+	times := []time.Time{c.CreatedAt, c.UpdatedAt, c.UsedAt}
 	for _, s := range c.Secrets {
 		times = append(times, s.CreatedAt, s.ExpiresAt, s.LastUsedAt)
 	}
