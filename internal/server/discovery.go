@@ -84,6 +84,9 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 		md["authorization_response_iss_parameter_supported"] = true
 		md["token_endpoint_auth_methods_supported"] = append(authMethods[:3:3], store.AuthMethodNone)
 	}
+	if s.registration != nil && s.registration.Enabled() {
+		md["registration_endpoint"] = base + PathRegister
+	}
 	body, err := json.Marshal(md)
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	s.post(mux, PathIntrospect, "introspect", s.introspect)
 	s.post(mux, PathRevoke, "revoke", s.revoke)
+	s.registerRoutes(mux)
 	if s.console != nil {
 		mux.Handle("GET "+PathAuthorize, s.instrument("authorize", s.authorize))
 		mux.Handle("POST "+PathAuthorize, s.instrument("authorize", s.authorize))

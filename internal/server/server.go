@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/registration"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/scope"
@@ -113,6 +114,16 @@ type Options struct {
 	// it. Both required, positive.
 	RefreshIdleTTL, RefreshAbsoluteTTL time.Duration
 
+	// Registration, if its policy is not off, serves dynamic client
+	// registration (RFC 7591) at /oauth/register and the clients' management
+	// of their registrations (RFC 7592) under it, advertised in the
+	// metadata; Run prunes its unused open registrations.
+	Registration *registration.Service
+	// RegistrationsPerAddress registrations a minute, after a burst of
+	// RegistrationBurst, are allowed per source address under the open
+	// policy; zero or negative: no limit.
+	RegistrationsPerAddress, RegistrationBurst int
+
 	// Registry receives the server's metrics (served by its owner, not by
 	// the server's handler); nil means a registry of the server's own with
 	// the Go and process collectors.
@@ -150,6 +161,8 @@ type Server struct {
 	consolePages       func(*http.ServeMux)
 	requirePKCE        bool
 	codeTTL            time.Duration
+	registration       *registration.Service
+	regLimiter         *ratelimit.Failures
 
 	grants     map[string]grant.Grant
 	clients    *clientCache
@@ -214,6 +227,8 @@ func New(o Options) (*Server, error) {
 		consolePages: o.ConsolePages,
 		requirePKCE:  o.RequirePKCE == nil || *o.RequirePKCE,
 		codeTTL:      o.CodeTTL,
+		registration: o.Registration,
+		regLimiter:   ratelimit.NewFailures(o.RegistrationsPerAddress, max(1, o.RegistrationBurst)),
 	}
 	m, err := newMetrics(o.Registry)
 	if err != nil {
