@@ -43,6 +43,10 @@ type Client struct {
 	CreatedAt       time.Time       `json:"created_at"`
 	UpdatedAt       time.Time       `json:"updated_at"`
 	Secrets         []Secret        `json:"secrets"`
+	// SelfRegistered is set for a client that registered itself (RFC
+	// 7591): the policy it registered under, open or
+	// initial_access_token; empty for a client an operator created.
+	SelfRegistered string `json:"self_registered,omitempty"`
 }
 
 // Secret is the metadata of a client secret; the secret itself is never

@@ -28,6 +28,7 @@ func Client(c store.Client) admin.Client {
 		j.JWKS = json.RawMessage(c.JWKS)
 	}
 	j.JWKSURI = c.JWKSURI
+	j.SelfRegistered = c.SelfRegistered
 	return j
 }
 

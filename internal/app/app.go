@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/postman"
+	"github.com/gatehouse/gatehouse/internal/registration"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
@@ -191,6 +192,16 @@ func ClientService(st store.Store, catalog *scope.Catalog, cfg config.Config) *c
 	return clients.NewService(st, catalog, time.Duration(cfg.Token.MaxTTL), time.Now, rand.Reader, extra...)
 }
 
+// RegistrationService is dynamic client registration as the server and
+// the registration commands use it, under the configured policy.
+func RegistrationService(st store.Store, catalog *scope.Catalog, cs *clients.Service, cfg config.Config) (*registration.Service, error) {
+	r := cfg.Registration
+	return registration.New(registration.Options{
+		Policy: r.Policy, Clients: cs, Store: st, Catalog: catalog, GrantTypes: r.GrantTypes,
+		UnusedTTL: time.Duration(r.UnusedTTL), Now: time.Now, Rand: rand.Reader,
+	})
+}
+
 // UserService is the user service as the console and the users commands
 // use it, with the configured login limits.
 func UserService(st store.Store, cfg config.Config) *users.Service {
@@ -209,33 +220,35 @@ func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consent
 	refreshIdle, refreshAbsolute := cfg.OAuth.RefreshLifetimes()
 	rl := cfg.RateLimit
 	return server.Options{
-		Console:             con,
-		ConsolePages:        con.Register,
-		Consents:            cs,
-		RequirePKCE:         &pkce,
-		RefreshIdleTTL:      refreshIdle,
-		RefreshAbsoluteTTL:  refreshAbsolute,
-		Store:               d.Store,
-		Keys:                d.Keys,
-		Catalog:             d.Catalog,
-		Issuer:              cfg.Issuer,
-		Audience:            cfg.Token.Audience,
-		DefaultTTL:          time.Duration(cfg.Token.DefaultTTL),
-		MaxTTL:              time.Duration(cfg.Token.MaxTTL),
-		TokenPaths:          cfg.Token.AliasPaths,
-		FailuresPerClient:   rl.PerClient,
-		FailuresPerAddress:  rl.PerAddress,
-		FailureBurst:        rl.Burst,
-		RememberSuccess:     time.Duration(rl.RememberSuccess),
-		MaxStaleness:        time.Duration(cfg.Cache.MaxStaleness),
-		RevocationFeedScope: cfg.RevocationFeed.RequireScope,
-		CORSOrigins:         cfg.CORS.AllowedOrigins,
-		CORSPublicOrigins:   cfg.CORS.PublicOrigins,
-		ClientIP:            d.ClientIP,
-		Registry:            reg,
-		Logger:              log,
-		Now:                 time.Now,
-		Rand:                rand.Reader,
+		Console:                 con,
+		ConsolePages:            con.Register,
+		Consents:                cs,
+		RequirePKCE:             &pkce,
+		RefreshIdleTTL:          refreshIdle,
+		RefreshAbsoluteTTL:      refreshAbsolute,
+		Store:                   d.Store,
+		Keys:                    d.Keys,
+		Catalog:                 d.Catalog,
+		Issuer:                  cfg.Issuer,
+		Audience:                cfg.Token.Audience,
+		DefaultTTL:              time.Duration(cfg.Token.DefaultTTL),
+		MaxTTL:                  time.Duration(cfg.Token.MaxTTL),
+		TokenPaths:              cfg.Token.AliasPaths,
+		FailuresPerClient:       rl.PerClient,
+		FailuresPerAddress:      rl.PerAddress,
+		FailureBurst:            rl.Burst,
+		RememberSuccess:         time.Duration(rl.RememberSuccess),
+		MaxStaleness:            time.Duration(cfg.Cache.MaxStaleness),
+		RevocationFeedScope:     cfg.RevocationFeed.RequireScope,
+		CORSOrigins:             cfg.CORS.AllowedOrigins,
+		CORSPublicOrigins:       cfg.CORS.PublicOrigins,
+		ClientIP:                d.ClientIP,
+		RegistrationsPerAddress: cfg.Registration.PerAddress,
+		RegistrationBurst:       cfg.Registration.Burst,
+		Registry:                reg,
+		Logger:                  log,
+		Now:                     time.Now,
+		Rand:                    rand.Reader,
 	}
 }
 
@@ -297,6 +310,9 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		return err
 	}
 	opts := serverOptions(cfg, d, con, cs, reg, log)
+	if opts.Registration, err = RegistrationService(d.Store, d.Catalog, clientSvc, cfg); err != nil {
+		return err
+	}
 	var srv *server.Server
 	if cfg.AdminAPI.Enabled {
 		api, err := adminapi.New(adminapi.Options{

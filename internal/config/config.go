@@ -55,6 +55,8 @@ type Config struct {
 	Cache          CacheConfig          `yaml:"cache"` // the client cache's bounded staleness
 	AdminAPI       AdminAPIConfig       `yaml:"admin_api"`
 	API            APIConfig            `yaml:"api"` // the protected API's OpenAPI document
+	// Registration configures dynamic client registration (RFC 7591).
+	Registration RegistrationConfig `yaml:"registration"`
 	// CORS says which pages on other origins may call the server's token
 	// endpoint, revocation feed, metadata and JWKS, and the gateway.
 	CORS CORSConfig `yaml:"cors"`
@@ -141,6 +143,7 @@ func Default() Config {
 		},
 		ShutdownTimeout: Duration(15 * time.Second),
 		AdminAPI:        AdminAPIConfig{Enabled: true},
+		Registration:    defaultRegistration(),
 	}
 }
 
