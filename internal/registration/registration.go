@@ -59,7 +59,7 @@ var Policies = []string{Off, InitialAccessToken, Open}
 // Token prefixes, so that leak scanners can find them.
 const (
 	InitialTokenPrefix      = "ghi_" // initial access tokens
-	RegistrationTokenPrefix = "ghr_" // registration access tokens
+	RegistrationTokenPrefix = "ghm_" // registration access tokens (management of a registration)
 )
 
 // Limits of a registration request.

@@ -337,7 +337,7 @@ func TestRegistrationManagement(t *testing.T) {
 	for name, tc := range map[string]struct{ path, token string }{
 		"no token":                 {path, ""},
 		"another client's token":   {path, otherToken},
-		"a wrong token":            {path, "ghr_wrong"},
+		"a wrong token":            {path, "ghm_wrong"},
 		"an unknown client":        {PathRegister + "/nosuchclient", regToken},
 		"a client ID that is bad":  {PathRegister + "/%20x", regToken},
 		"the initial access token": {path, tok},
