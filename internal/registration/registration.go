@@ -78,7 +78,7 @@ type Options struct {
 	Clients *clients.Service
 	Store   store.Store
 	Catalog *scope.Catalog
-	// GrantTypes the InitialAccessToken policy allows; nil: GrantTypes.
+	// GrantTypes the InitialAccessToken policy allows; none: GrantTypes.
 	GrantTypes []string
 	// UnusedTTL: PruneUnused deletes open registrations created, and not
 	// used, within it; 0: never.
@@ -104,7 +104,7 @@ func New(o Options) (*Service, error) {
 	if o.Clients == nil || o.Store == nil || o.Catalog == nil {
 		return nil, errors.New("registration: Clients, Store and Catalog are required")
 	}
-	if o.GrantTypes == nil {
+	if len(o.GrantTypes) == 0 {
 		o.GrantTypes = GrantTypes
 	}
 	for _, g := range o.GrantTypes {
