@@ -27,12 +27,13 @@ func (s *Server) registerRoutes(mux *http.ServeMux) {
 	if s.registration == nil || !s.registration.Enabled() {
 		return
 	}
-	s.post(mux, PathRegister, "register", s.registerClient)
+	mw := s.cors.register
+	s.post(mux, PathRegister, "register", s.registerClient, mw)
 	conf := PathRegister + "/{client_id}"
-	mux.Handle("GET "+conf, s.instrument("register_client", s.readRegistration))
-	mux.Handle("PUT "+conf, s.instrument("register_client", s.updateRegistration))
-	mux.Handle("DELETE "+conf, s.instrument("register_client", s.deleteRegistration))
-	mux.Handle(conf, s.instrument("register_client", methodNotAllowed("GET, HEAD, PUT, DELETE")))
+	mux.Handle("GET "+conf, s.instrument("register_client", s.readRegistration, mw))
+	mux.Handle("PUT "+conf, s.instrument("register_client", s.updateRegistration, mw))
+	mux.Handle("DELETE "+conf, s.instrument("register_client", s.deleteRegistration, mw))
+	mux.Handle(conf, s.instrument("register_client", methodNotAllowed("GET, HEAD, PUT, DELETE"), mw))
 }
 
 // registerClient is the client registration endpoint (RFC 7591 §3): the body is

@@ -505,3 +505,30 @@ func TestRegistrationPruneUnused(t *testing.T) {
 		t.Errorf("the initial-access-token client was pruned: %v", err)
 	}
 }
+
+// TestRegistrationCORS: pages on the configured origins may register and
+// manage a registration from a browser; others get no CORS headers.
+func TestRegistrationCORS(t *testing.T) {
+	rh := newRegHarness(t, registration.Open, func(o *Options, _ *registration.Options) {
+		o.CORSOrigins = []string{"https://agent.example"}
+	})
+	for _, path := range []string{PathRegister, PathRegister + "/abc"} {
+		for origin, want := range map[string]string{"https://agent.example": "https://agent.example", "https://evil.example": ""} {
+			req, _ := http.NewRequest("OPTIONS", rh.http.URL+path, nil)
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Access-Control-Request-Method", map[bool]string{true: "POST", false: "DELETE"}[path == PathRegister])
+			req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+			r := rh.do(req)
+			if got := r.header.Get("Access-Control-Allow-Origin"); got != want {
+				t.Errorf("preflight of %s from %s: Access-Control-Allow-Origin %q, want %q (%d)", path, origin, got, want, r.status)
+			}
+		}
+	}
+	req, _ := http.NewRequest("POST", rh.http.URL+PathRegister, strings.NewReader(`{"redirect_uris":["https://agent.example/cb"]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "https://agent.example")
+	r := rh.do(req)
+	if r.status != http.StatusCreated || r.header.Get("Access-Control-Allow-Origin") != "https://agent.example" {
+		t.Errorf("registration from the allowed origin: got %d, Access-Control-Allow-Origin %q", r.status, r.header.Get("Access-Control-Allow-Origin"))
+	}
+}
