@@ -77,6 +77,9 @@ func TestRegistrationWithInitialAccessToken(t *testing.T) {
 	if err := json.Unmarshal([]byte(in.MustCLI("clients", "show", id, "--output", "json")), &shown); err != nil || shown["self_registered"] != "initial_access_token" {
 		t.Errorf("clients show --output json: self_registered %v (%v), want initial_access_token", shown["self_registered"], err)
 	}
+	if show := in.MustCLI("clients", "show", id); !strings.Contains(show, "self-registered") || !strings.Contains(show, "initial_access_token") {
+		t.Errorf("clients show: got\n%s\nwant a self-registered row", show)
+	}
 	if list := in.MustCLI("registration", "token", "list", "--config", cfg); !strings.Contains(list, "1/1") || !strings.Contains(list, "CI") {
 		t.Errorf("registration token list: got\n%s\nwant the token with 1/1 uses", list)
 	}

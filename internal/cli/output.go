@@ -169,6 +169,9 @@ func (e *env) printClient(output string, c admin.Client) error {
 		kv.row("PKCE", pkceText(c))
 	}
 	kv.row("token lifetime", ttlText(c.TokenTTLSeconds))
+	if c.SelfRegistered != "" {
+		kv.row("self-registered", c.SelfRegistered+" (RFC 7591, at /oauth/register)")
+	}
 	kv.row("created", c.CreatedAt.Local().Format(time.RFC3339))
 	kv.row("updated", c.UpdatedAt.Local().Format(time.RFC3339))
 	if err := kv.flush(); err != nil {
