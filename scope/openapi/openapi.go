@@ -422,7 +422,6 @@ func (c *converter) readSchemes() {
 //	      flows: ...
 const SelfServiceExtension = "x-gatehouse-self-service"
 
-
 // checkScopeName returns what is wrong with a scope name as a catalog
 // scope, or "".
 func checkScopeName(name string) string {
