@@ -163,6 +163,29 @@ type Scope struct {
 	Endpoints   []Endpoint `json:"endpoints"`
 }
 
+// InitialAccessToken is an initial access token: it lets its holder
+// register clients at the server's registration endpoint (RFC 7591 §3),
+// MaxUses times until ExpiresAt. Token is set only in the response that
+// created it; only its SHA-256 is stored.
+type InitialAccessToken struct {
+	ID          string    `json:"id"`
+	Token       string    `json:"token,omitempty"`
+	Description string    `json:"description,omitempty"`
+	MaxUses     int       `json:"max_uses"`
+	Uses        int       `json:"uses"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// NewInitialAccessToken is the body of POST /registration/tokens.
+type NewInitialAccessToken struct {
+	// MaxUses is how many clients it may register; 0: 1.
+	MaxUses int `json:"max_uses,omitempty"`
+	// ExpiresInSeconds is how long it is valid; required.
+	ExpiresInSeconds int64  `json:"expires_in_seconds"`
+	Description      string `json:"description,omitempty"`
+}
+
 // Endpoint is what a scope allows: a path pattern relative to the API's
 // base path ("*" is one segment, or one or more at the end) and the
 // methods (none: every method).

@@ -94,6 +94,27 @@ func TestRegistrationWithInitialAccessToken(t *testing.T) {
 		}
 	}
 
+	// The admin API issues them too: the CLI's remote mode.
+	ops := in.CreateClient("--name", "ops", "--scopes", "gatehouse:admin")
+	remote := in.Instance.WithEnv("GATEHOUSE_CLIENT_ID="+ops.ClientID, "GATEHOUSE_CLIENT_SECRET="+ops.ClientSecret)
+	var issued struct {
+		ID    string `json:"id"`
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(remote.MustCLI("registration", "token", "create", "--uses", "1", "--expires", "1h", "--output", "json", "--server", srv.URL)), &issued); err != nil || !strings.HasPrefix(issued.Token, "ghi_") {
+		t.Fatalf("registration token create --server: %+v, %v", issued, err)
+	}
+	if status, m := registerClient(t, srv.URL, issued.Token, body); status != 201 {
+		t.Errorf("registration with a token issued over the admin API: got %d %v", status, m)
+	}
+	if list := remote.MustCLI("registration", "token", "list", "--server", srv.URL); !strings.Contains(list, issued.ID) {
+		t.Errorf("registration token list --server: got\n%s\nwant %s", list, issued.ID)
+	}
+	remote.MustCLI("registration", "token", "revoke", issued.ID, "--server", srv.URL)
+	if _, errOut, code := remote.CLI("", "registration", "token", "revoke", issued.ID, "--server", srv.URL); code == 0 || !strings.Contains(errOut, "no initial access token") {
+		t.Errorf("revoking it again: exit %d %q, want a not-found message", code, errOut)
+	}
+
 	// RFC 7592: read, then delete, with the registration access token.
 	conf, _ := md["registration_client_uri"].(string)
 	req, _ := http.NewRequest("GET", conf, nil)

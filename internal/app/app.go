@@ -320,6 +320,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 			Issuer: cfg.Issuer, Audience: cfg.Token.Audience,
 			Server:         func() *server.Server { return srv },
 			IdempotencyKey: d.IdempotencyKey, Logger: log, Now: time.Now,
+			Registration: opts.Registration,
 		})
 		if err != nil {
 			return err

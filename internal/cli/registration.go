@@ -9,34 +9,36 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/internal/registration"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// initialToken is an initial access token as the registration commands
-// print it; Token only when it was just created.
-type initialToken struct {
-	ID          string    `json:"id"`
-	Token       string    `json:"token,omitempty"`
-	Description string    `json:"description,omitempty"`
-	MaxUses     int       `json:"max_uses"`
-	Uses        int       `json:"uses"`
-	CreatedAt   time.Time `json:"created_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
-}
-
-func initialTokenOut(t store.InitialAccessToken, plain string) initialToken {
-	return initialToken{ID: t.ID, Token: plain, Description: t.Description, MaxUses: t.MaxUses, Uses: t.Uses,
-		CreatedAt: t.CreatedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC()}
+// registrationBackend runs the registration token commands: on the store
+// (local), or through the admin API (--server).
+type registrationBackend interface {
+	create(ctx context.Context, uses int, ttl time.Duration, description string) (admin.InitialAccessToken, error)
+	list(ctx context.Context) ([]admin.InitialAccessToken, error)
+	revoke(ctx context.Context, id string) error
 }
 
 func (e *env) registrationCmd(df *dataFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "registration", Short: "Dynamic client registration (RFC 7591): initial access tokens"}
+	sf := &serverFlag{}
+	sf.register(cmd, true)
 	tokens := &cobra.Command{Use: "token", Short: "Create, list and revoke initial access tokens, which let their holder register clients"}
-	with := func(run func(ctx context.Context, svc *registration.Service) error) func(*cobra.Command, []string) error {
+	with := func(run func(ctx context.Context, b registrationBackend) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
+			rc, err := e.remote(cmd, sf)
+			if err != nil {
+				return err
+			}
+			if rc != nil {
+				return run(cmd.Context(), remoteRegistration{rc})
+			}
 			cfg, err := e.loadConfig(cmd, df, nil)
 			if err != nil {
 				return err
@@ -50,11 +52,11 @@ func (e *env) registrationCmd(df *dataFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := run(cmd.Context(), svc); err != nil {
+			if err := run(cmd.Context(), localRegistration{svc: svc, actor: e.actor()}); err != nil {
 				return err
 			}
 			if svc.Policy() != registration.InitialAccessToken {
-				fmt.Fprintf(e.stderr, "note: registration.policy is %s; initial access tokens are accepted only with policy initial_access_token\n", svc.Policy())
+				fmt.Fprintf(e.stderr, "note: registration.policy is %s here; the server accepts initial access tokens only with registration.policy: initial_access_token\n", svc.Policy())
 			}
 			return nil
 		}
@@ -78,15 +80,15 @@ func (e *env) registrationCmd(df *dataFlags) *cobra.Command {
 			if err != nil || ttl <= 0 {
 				return usagef("--expires %q: use a positive duration such as 24h or 7d", expires)
 			}
-			return with(func(ctx context.Context, svc *registration.Service) error {
-				t, plain, err := svc.CreateToken(ctx, e.actor(), uses, ttl, description)
+			return with(func(ctx context.Context, b registrationBackend) error {
+				t, err := b.create(ctx, uses, ttl, description)
 				if err != nil {
 					return err
 				}
 				if output == "json" {
-					return writeJSONOut(e.stdout, initialTokenOut(t, plain))
+					return writeJSONOut(e.stdout, t)
 				}
-				fmt.Fprintf(e.stdout, "%s\n", plain)
+				fmt.Fprintf(e.stdout, "%s\n", t.Token)
 				fmt.Fprintf(e.stderr, "Created initial access token %s for %s, expiring %s.\n"+
 					"Store it now: it is not saved and cannot be shown again. Clients send it as\n"+
 					"Authorization: Bearer TOKEN to POST /oauth/register.\n",
@@ -109,20 +111,16 @@ func (e *env) registrationCmd(df *dataFlags) *cobra.Command {
 			if err := checkOutput(listOutput); err != nil {
 				return err
 			}
-			return with(func(ctx context.Context, svc *registration.Service) error {
-				ts, err := svc.ListTokens(ctx)
+			return with(func(ctx context.Context, b registrationBackend) error {
+				ts, err := b.list(ctx)
 				if err != nil {
 					return err
 				}
-				out := []initialToken{}
-				for _, t := range ts {
-					out = append(out, initialTokenOut(t, ""))
-				}
 				if listOutput == "json" {
-					return writeJSONOut(e.stdout, out)
+					return writeJSONOut(e.stdout, ts)
 				}
 				tb := newTable(e.stdout, "ID", "USES", "EXPIRES", "DESCRIPTION")
-				for _, t := range out {
+				for _, t := range ts {
 					tb.row(t.ID, strconv.Itoa(t.Uses)+"/"+strconv.Itoa(t.MaxUses), t.ExpiresAt.Local().Format(time.RFC3339), orDash(t.Description))
 				}
 				return tb.flush()
@@ -136,9 +134,10 @@ func (e *env) registrationCmd(df *dataFlags) *cobra.Command {
 		Short: "Revoke an initial access token at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return with(func(ctx context.Context, svc *registration.Service) error {
-				if err := svc.RevokeToken(ctx, e.actor(), args[0]); err != nil {
-					if errors.Is(err, store.ErrNotFound) {
+			return with(func(ctx context.Context, b registrationBackend) error {
+				if err := b.revoke(ctx, args[0]); err != nil {
+					var p *admin.Problem
+					if errors.Is(err, store.ErrNotFound) || errors.As(err, &p) && p.Type == admin.ProblemNotFound {
 						return fmt.Errorf("no initial access token %q; see gatehouse registration token list", args[0])
 					}
 					return err
@@ -151,6 +150,54 @@ func (e *env) registrationCmd(df *dataFlags) *cobra.Command {
 	tokens.AddCommand(create, list, revoke)
 	cmd.AddCommand(tokens)
 	return cmd
+}
+
+type localRegistration struct {
+	svc   *registration.Service
+	actor string
+}
+
+func (l localRegistration) create(ctx context.Context, uses int, ttl time.Duration, description string) (admin.InitialAccessToken, error) {
+	t, plain, err := l.svc.CreateToken(ctx, l.actor, uses, ttl, description)
+	if err != nil {
+		return admin.InitialAccessToken{}, err
+	}
+	return adminapi.InitialAccessToken(t, plain), nil
+}
+
+func (l localRegistration) list(ctx context.Context) ([]admin.InitialAccessToken, error) {
+	ts, err := l.svc.ListTokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []admin.InitialAccessToken{}
+	for _, t := range ts {
+		out = append(out, adminapi.InitialAccessToken(t, ""))
+	}
+	return out, nil
+}
+
+func (l localRegistration) revoke(ctx context.Context, id string) error {
+	return l.svc.RevokeToken(ctx, l.actor, id)
+}
+
+type remoteRegistration struct{ *remoteConn }
+
+func (r remoteRegistration) create(ctx context.Context, uses int, ttl time.Duration, description string) (admin.InitialAccessToken, error) {
+	return r.api.CreateInitialAccessToken(ctx, admin.NewInitialAccessToken{MaxUses: uses,
+		ExpiresInSeconds: int64((ttl + time.Second - 1) / time.Second), Description: description})
+}
+
+func (r remoteRegistration) list(ctx context.Context) ([]admin.InitialAccessToken, error) {
+	ts, err := r.api.ListInitialAccessTokens(ctx)
+	if ts == nil {
+		ts = []admin.InitialAccessToken{}
+	}
+	return ts, err
+}
+
+func (r remoteRegistration) revoke(ctx context.Context, id string) error {
+	return r.api.RevokeInitialAccessToken(ctx, id)
 }
 
 func usesText(n int) string {
