@@ -178,6 +178,9 @@ type consentPage struct {
 	Account    string // the account the token would be restricted to, if any
 	Action     string
 	Params     []formParam
+	// SelfRegistered: the client registered itself (RFC 7591), so nobody
+	// vouches for its name and website.
+	SelfRegistered bool
 }
 
 type formParam struct{ Name, Value string }
@@ -259,6 +262,7 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, q url.Value
 	if page.User == "" {
 		page.User = user.Username
 	}
+	page.SelfRegistered = ar.client.client.SelfRegistered != ""
 	for _, l := range s.consents.Labels(ar.scopes) {
 		if l.Account != "" {
 			page.Account = l.Account

@@ -266,6 +266,14 @@ func TestRegistrationOpen(t *testing.T) {
 	id, _ := wantCreated(t, r)
 	rh.login()
 	ver, chal := pkce(t)
+	// The consent page says nobody vouches for a self-registered app.
+	if p := rh.get(authorizePath(authzParamsFor(id, chal, "profile"))); p.status != http.StatusOK || !strings.Contains(p.body, `id="self-registered"`) {
+		t.Errorf("consent page of a self-registered client: got %d without the self-registered notice\n%s", p.status, p.body)
+	}
+	opID, _ := rh.app(clients.Spec{Name: "operator's"})
+	if p := rh.get(authorizePath(authzParamsFor(opID, chal, "profile"))); p.status != http.StatusOK || strings.Contains(p.body, `id="self-registered"`) {
+		t.Errorf("consent page of an operator's client: got %d, want no self-registered notice", p.status)
+	}
 	tr := rh.exchange(id, "", rh.code(authzParamsFor(id, chal, "profile")), ver)
 	if tr.status != http.StatusOK || tr.json["refresh_token"] == nil {
 		t.Fatalf("token for the openly registered client: got %d %s", tr.status, tr.body)
