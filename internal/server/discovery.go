@@ -39,6 +39,9 @@ func (s *Server) root(withConsole bool) handlerFunc {
 		if s.console != nil {
 			idx["authorization_endpoint"] = base + PathAuthorize
 		}
+		if s.registration != nil && s.registration.Enabled() {
+			idx["registration_endpoint"] = base + PathRegister
+		}
 		return writeJSON(w, http.StatusOK, idx)
 	}
 }
