@@ -648,3 +648,13 @@ func TestRegistrationConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestRegistrationPolicyFromEnvironment(t *testing.T) {
+	c, err := config.Load("", env(map[string]string{"GATEHOUSE_REGISTRATION_POLICY": "open"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || c.Registration.Policy != "open" {
+		t.Errorf("GATEHOUSE_REGISTRATION_POLICY=open: policy %q, %v; want open", c.Registration.Policy, err)
+	}
+}
