@@ -329,6 +329,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authzRequ
 	if err != nil {
 		return fmt.Errorf("store authorization code: %w", err)
 	}
+	s.usage.clientUsed(ar.client, now) // an authorization is a use (unused registrations are pruned)
 	s.redirectWith(w, r, ar.target, url.Values{"code": {code}}, ar.state)
 	return nil
 }

@@ -45,6 +45,7 @@ func (s *Server) Run(ctx context.Context) {
 				s.log.Error("signing key maintenance failed", "err", err)
 			}
 			s.limiter.Prune(s.now())
+			s.regLimiter.Prune(s.now())
 		case <-prune.C:
 			s.prune(ctx)
 		}

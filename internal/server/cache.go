@@ -268,8 +268,9 @@ type usageRecorder struct {
 	clients map[string]time.Time
 }
 
-// clientUsed notes that a token was issued to cc at now, for a
-// self-registered client (Client.UsedAt); others are not tracked.
+// clientUsed notes that a token was issued to cc, or a user authorized
+// it, at now, for a self-registered client (Client.UsedAt); others are not
+// tracked.
 func (u *usageRecorder) clientUsed(cc *cachedClient, now time.Time) {
 	if cc.client.SelfRegistered == "" {
 		return

@@ -474,6 +474,7 @@ func TestRegistrationPruneUnused(t *testing.T) {
 	body := `{"redirect_uris":["` + testRedirect + `"],"scope":"profile"}`
 	idle, _ := wantCreated(t, rh.register("", body))
 	used, _ := wantCreated(t, rh.register("", body))
+	authorized, _ := wantCreated(t, rh.register("", body)) // gets a code, never a token
 	// One registered with an initial access token (under that policy
 	// earlier): never pruned.
 	iatClient, _, err := rh.svc.Create(ctx, "test", clients.Spec{Name: "iat", GrantTypes: []string{store.GrantClientCredentials},
@@ -489,11 +490,12 @@ func TestRegistrationPruneUnused(t *testing.T) {
 	if r := rh.exchange(used, "", rh.code(authzParamsFor(used, chal, "profile")), ver); r.status != http.StatusOK {
 		t.Fatalf("token: got %d %s", r.status, r.body)
 	}
+	rh.code(authzParamsFor(authorized, chal, "profile"))
 	rh.srv.flushUsage(ctx)
 
 	rh.clock.Add(20*24*time.Hour + time.Hour) // 30 days and an hour after the registrations
 	rh.srv.prune(ctx)
-	for id, want := range map[string]bool{idle: false, used: true, iatClient.ID: true, opClient: true} {
+	for id, want := range map[string]bool{idle: false, used: true, authorized: true, iatClient.ID: true, opClient: true} {
 		_, err := rh.svc.Get(ctx, id)
 		if got := err == nil; got != want {
 			t.Errorf("client %s after pruning: exists %v, want %v", id, got, want)
