@@ -21,21 +21,6 @@ const PathRegister = "/oauth/register"
 // maxRegistrationBody bounds a registration or update request's body.
 const maxRegistrationBody = 32 << 10
 
-// registerRoutes mounts the registration endpoints, when a policy other
-// than off is in force.
-func (s *Server) registerRoutes(mux *http.ServeMux) {
-	if s.registration == nil || !s.registration.Enabled() {
-		return
-	}
-	mw := s.cors.register
-	s.post(mux, PathRegister, "register", s.registerClient, mw)
-	conf := PathRegister + "/{client_id}"
-	mux.Handle("GET "+conf, s.instrument("register_client", s.readRegistration, mw))
-	mux.Handle("PUT "+conf, s.instrument("register_client", s.updateRegistration, mw))
-	mux.Handle("DELETE "+conf, s.instrument("register_client", s.deleteRegistration, mw))
-	mux.Handle(conf, s.instrument("register_client", methodNotAllowed("GET, HEAD, PUT, DELETE"), mw))
-}
-
 // registerClient is the client registration endpoint (RFC 7591 §3): the body is
 // the client's metadata as JSON; the answer 201 with the client
 // information, its secret and its registration access token, shown once.
