@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -540,5 +541,45 @@ func TestRegistrationCORS(t *testing.T) {
 	r := rh.do(req)
 	if r.status != http.StatusCreated || r.header.Get("Access-Control-Allow-Origin") != "https://agent.example" {
 		t.Errorf("registration from the allowed origin: got %d, Access-Control-Allow-Origin %q", r.status, r.header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+// TestRegistrationGolden compares registration responses with files in
+// testdata/ (random IDs and tokens and the time replaced). Refresh with:
+// go test ./internal/server -run Golden -update
+func TestRegistrationGolden(t *testing.T) {
+	open := newRegHarness(t, registration.Open)
+	iat := newRegHarness(t, registration.InitialAccessToken)
+	random := regexp.MustCompile(`("client_id":"|"registration_access_token":"ghm_|/oauth/register/)[A-Za-z0-9_-]+|"client_id_issued_at":[0-9]+`)
+	normalize := func(r response) response {
+		r.body = random.ReplaceAllStringFunc(r.body, func(m string) string {
+			if strings.HasPrefix(m, `"client_id_issued_at"`) {
+				return `"client_id_issued_at":1`
+			}
+			return random.FindStringSubmatch(m)[1] + "X"
+		})
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		do   func() response
+	}{
+		{"metadata-registration", func() response {
+			return open.do(mustRequest(t, "GET", open.http.URL+PathMetadata))
+		}},
+		{"register-created", func() response {
+			return normalize(open.register("", `{"client_name":"Agent","redirect_uris":["http://127.0.0.1:53682/cb"],"scope":"profile","logo_uri":"https://x.example/l.png"}`))
+		}},
+		{"register-invalid-redirect-uri", func() response {
+			return open.register("", `{"redirect_uris":["http://app.example/cb"]}`)
+		}},
+		{"register-invalid-client-metadata", func() response {
+			return open.register("", `{"redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"client_secret_basic"}`)
+		}},
+		{"register-invalid-token", func() response { return iat.register("ghi_wrong", confidentialBody) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkGolden(t, tc.name, render(tc.do()))
+		})
 	}
 }
