@@ -194,3 +194,36 @@ func (a *API) ListScopes(ctx context.Context) ([]Scope, error) {
 	_, err := a.do(ctx, request{method: http.MethodGet, path: "/scopes"}, &p)
 	return p.Items, err
 }
+
+// ListInitialAccessTokens returns the initial access tokens for dynamic
+// client registration, oldest first, never the tokens themselves (GET
+// /registration/tokens).
+func (a *API) ListInitialAccessTokens(ctx context.Context) ([]InitialAccessToken, error) {
+	var p Page[InitialAccessToken]
+	_, err := a.do(ctx, request{method: http.MethodGet, path: "/registration/tokens"}, &p)
+	return p.Items, err
+}
+
+// CreateInitialAccessToken issues an initial access token (POST
+// /registration/tokens); the returned value's Token is the token, shown
+// this once.
+func (a *API) CreateInitialAccessToken(ctx context.Context, nt NewInitialAccessToken, opts ...CallOption) (InitialAccessToken, error) {
+	body, err := jsonBody(nt)
+	if err != nil {
+		return InitialAccessToken{}, err
+	}
+	var t InitialAccessToken
+	_, err = a.do(ctx, request{method: http.MethodPost, path: "/registration/tokens", body: body, ctype: "application/json", opts: opts}, &t)
+	return t, err
+}
+
+// RevokeInitialAccessToken deletes an initial access token at once
+// (DELETE /registration/tokens/{id}).
+func (a *API) RevokeInitialAccessToken(ctx context.Context, id string, opts ...CallOption) error {
+	seg, err := segment("initial access token", id)
+	if err != nil {
+		return err
+	}
+	_, err = a.do(ctx, request{method: http.MethodDelete, path: "/registration/tokens" + seg, opts: opts}, nil)
+	return err
+}

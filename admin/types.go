@@ -50,6 +50,10 @@ type Client struct {
 	// Resources are the resource identifiers (RFC 8707) the client may get
 	// tokens for besides the default resource; its scopes may be theirs.
 	Resources []string `json:"resources,omitempty"`
+	// SelfRegistered is set for a client that registered itself (RFC
+	// 7591): the policy it registered under, open or
+	// initial_access_token; empty for a client an operator created.
+	SelfRegistered string `json:"self_registered,omitempty"`
 }
 
 // Secret is the metadata of a client secret; the secret itself is never
@@ -170,6 +174,29 @@ type Scope struct {
 	Default     bool       `json:"default"`
 	SelfService bool       `json:"self_service"`
 	Endpoints   []Endpoint `json:"endpoints"`
+}
+
+// InitialAccessToken is an initial access token: it lets its holder
+// register clients at the server's registration endpoint (RFC 7591 §3),
+// MaxUses times until ExpiresAt. Token is set only in the response that
+// created it; only its SHA-256 is stored.
+type InitialAccessToken struct {
+	ID          string    `json:"id"`
+	Token       string    `json:"token,omitempty"`
+	Description string    `json:"description,omitempty"`
+	MaxUses     int       `json:"max_uses"`
+	Uses        int       `json:"uses"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// NewInitialAccessToken is the body of POST /registration/tokens.
+type NewInitialAccessToken struct {
+	// MaxUses is how many clients it may register; 0: 1.
+	MaxUses int `json:"max_uses,omitempty"`
+	// ExpiresInSeconds is how long it is valid; required.
+	ExpiresInSeconds int64  `json:"expires_in_seconds"`
+	Description      string `json:"description,omitempty"`
 }
 
 // Endpoint is what a scope allows: a path pattern relative to the API's

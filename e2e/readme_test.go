@@ -98,8 +98,9 @@ func readmeLang(lang string) string {
 // program is started (a server is left running for the blocks after it).
 // The addresses the README uses are replaced by free ones:
 // 127.0.0.1:8080 by the server's, 127.0.0.1:8081 (the gateway) and
-// 127.0.0.1:3000 (the Go API) and 127.0.0.1:8090 (a second serve, with
-// resources) by ports nobody listens on. curl runs with
+// 127.0.0.1:3000 (the Go API), 127.0.0.1:8090 (a second serve, with
+// resources), 127.0.0.1:8082 and 127.0.0.1:8083 (servers with client
+// registration on) by ports nobody listens on. curl runs with
 // --fail-with-body (through CURL_HOME/.curlrc), so an HTTP error fails the
 // block, and without a progress meter. Expected output in comments is not compared.
 func TestReadme(t *testing.T) {
@@ -150,9 +151,12 @@ func TestReadme(t *testing.T) {
 		"127.0.0.1:8081", freeAddr(t),
 		"127.0.0.1:3000", freeAddr(t),
 		"127.0.0.1:8090", freeAddr(t),
+		"127.0.0.1:8082", freeAddr(t), // servers with dynamic registration on
+		"127.0.0.1:8083", freeAddr(t),
 	)
 	// started lists the addresses of processes the blocks start.
-	started := []string{addrs.Replace("127.0.0.1:8081"), addrs.Replace("127.0.0.1:3000"), addrs.Replace("127.0.0.1:8090")}
+	started := []string{addrs.Replace("127.0.0.1:8081"), addrs.Replace("127.0.0.1:3000"), addrs.Replace("127.0.0.1:8090"),
+		addrs.Replace("127.0.0.1:8082"), addrs.Replace("127.0.0.1:8083")}
 
 	sh := startShell(t, dir, env)
 	for _, b := range run {

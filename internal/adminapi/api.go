@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/consents"
+	"github.com/gatehouse/gatehouse/internal/registration"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
@@ -69,6 +70,10 @@ type Options struct {
 	// IdempotencyKey seals the responses kept for retries of a create
 	// with the same Idempotency-Key (32 bytes).
 	IdempotencyKey []byte
+	// Registration issues and revokes initial access tokens for dynamic
+	// client registration (/registration/tokens); nil: a service of its
+	// own on Store.
+	Registration *registration.Service
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -81,6 +86,7 @@ type API struct {
 	now   func() time.Time
 	guard *resource.Guard
 	idem  *idempotency
+	reg   *registration.Service
 	mux   *http.ServeMux
 	// methods are the methods of each path, for 405's Allow.
 	methods map[string][]string
@@ -104,6 +110,9 @@ func New(o Options) (*API, error) {
 		return nil, err
 	}
 	a.idem = idem
+	if a.reg, err = registrationService(o); err != nil {
+		return nil, err
+	}
 	g, err := resource.New(resource.Config{
 		Issuer:         o.Issuer,
 		Audience:       o.Audience,

@@ -30,6 +30,7 @@ func Client(c store.Client) admin.Client {
 	j.JWKSURI = c.JWKSURI
 	j.Resources = c.Resources
 	j.DPoPBoundAccessTokens = c.DPoPRequired
+	j.SelfRegistered = c.SelfRegistered
 	return j
 }
 

@@ -262,6 +262,10 @@ var schemaTypes = map[string]reflect.Type{
 	"ConsentPage":     reflect.TypeFor[admin.Page[admin.Consent]](),
 	"AuditEventPage":  reflect.TypeFor[admin.Page[admin.AuditEvent]](),
 	"ScopePage":       reflect.TypeFor[admin.Page[admin.Scope]](),
+
+	"InitialAccessToken":     reflect.TypeFor[admin.InitialAccessToken](),
+	"NewInitialAccessToken":  reflect.TypeFor[admin.NewInitialAccessToken](),
+	"InitialAccessTokenPage": reflect.TypeFor[admin.Page[admin.InitialAccessToken]](),
 }
 
 // otherSchemas are the component schemas with no type of package admin:
@@ -883,6 +887,27 @@ func TestOpenAPIResponses(t *testing.T) {
 	e.do(call{method: http.MethodPost, path: "/keys/rotate", token: e.admin, body: `now`, ctype: "text/plain", want: http.StatusUnsupportedMediaType})
 	e.do(call{method: http.MethodPost, path: "/keys/rotate", token: e.read, body: `{}`, want: http.StatusForbidden})
 	get("/keys", e.admin, http.StatusOK)
+
+	// Initial access tokens for dynamic client registration.
+	r = e.do(call{method: http.MethodPost, path: "/registration/tokens", token: e.admin, body: `{"max_uses":3,"expires_in_seconds":3600,"description":"CI"}`, want: http.StatusCreated})
+	iatID := str(r.json["id"])
+	if !strings.HasPrefix(str(r.json["token"]), "ghi_") || r.json["max_uses"] != float64(3) || r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("POST /registration/tokens: got %s (Cache-Control %q), want a ghi_ token for 3 uses, not stored by caches", r.body, r.header.Get("Cache-Control"))
+	}
+	e.do(call{method: http.MethodPost, path: "/registration/tokens", token: e.admin, body: `{"expires_in_seconds":60}`, want: http.StatusCreated})
+	e.do(call{method: http.MethodPost, path: "/registration/tokens", token: e.admin, body: `{"max_uses":3}`, want: http.StatusBadRequest})
+	e.do(call{method: http.MethodPost, path: "/registration/tokens", token: e.admin, body: `{"max_uses":-1,"expires_in_seconds":60}`, want: http.StatusUnprocessableEntity})
+	e.do(call{method: http.MethodPost, path: "/registration/tokens", token: e.admin, body: `{"expires_in_seconds":"1h"}`, want: http.StatusBadRequest})
+	e.do(call{method: http.MethodPost, path: "/registration/tokens", token: e.read, body: `{"expires_in_seconds":60}`, want: http.StatusForbidden})
+	e.do(call{method: http.MethodPost, path: "/registration/tokens", token: e.clients, body: `{"expires_in_seconds":60}`, want: http.StatusForbidden})
+	r = get("/registration/tokens", e.read, http.StatusOK)
+	if items, _ := r.json["items"].([]any); len(items) != 2 || strings.Contains(string(r.body), "ghi_") {
+		t.Errorf("GET /registration/tokens: got %s, want two tokens without the tokens themselves", r.body)
+	}
+	get("/registration/tokens", e.tenant, http.StatusForbidden)
+	e.do(call{method: http.MethodDelete, path: "/registration/tokens/" + iatID, token: e.read, want: http.StatusForbidden})
+	e.do(call{method: http.MethodDelete, path: "/registration/tokens/" + iatID, token: e.admin, want: http.StatusNoContent})
+	e.do(call{method: http.MethodDelete, path: "/registration/tokens/" + iatID, token: e.admin, want: http.StatusNotFound})
 
 	// The audit trail.
 	r = get("/audit?limit=2", e.read, http.StatusOK)

@@ -15,6 +15,7 @@ func (a *API) otherRoutes() {
 	a.handle("GET /keys", a.listKeys)
 	a.handle("POST /keys/rotate", a.rotateKey)
 	a.peopleRoutes()
+	a.registrationRoutes()
 }
 
 // GET /scopes: the API's scope catalog (never the system scopes).

@@ -111,6 +111,8 @@ func resourceName(r *http.Request) string {
 		return "user"
 	case r.PathValue("consent") != "":
 		return "consent"
+	case r.PathValue("token_id") != "":
+		return "initial access token"
 	}
 	return "resource"
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/postman"
+	"github.com/gatehouse/gatehouse/internal/registration"
 	"github.com/gatehouse/gatehouse/internal/safefetch"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -262,6 +263,16 @@ func ClientService(st store.Store, catalog *scope.Catalog, cfg config.Config) *c
 	return clients.NewService(st, catalog, time.Duration(cfg.Token.MaxTTL), time.Now, rand.Reader, extra...)
 }
 
+// RegistrationService is dynamic client registration as the server and
+// the registration commands use it, under the configured policy.
+func RegistrationService(st store.Store, catalog *scope.Catalog, cs *clients.Service, cfg config.Config) (*registration.Service, error) {
+	r := cfg.Registration
+	return registration.New(registration.Options{
+		Policy: r.Policy, Clients: cs, Store: st, Catalog: catalog, GrantTypes: r.GrantTypes,
+		UnusedTTL: time.Duration(r.UnusedTTL), Now: time.Now, Rand: rand.Reader,
+	})
+}
+
 // UserService is the user service as the console and the users commands
 // use it, with the configured login limits.
 func UserService(st store.Store, cfg config.Config) *users.Service {
@@ -315,13 +326,15 @@ func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consent
 			MinCacheTTL: docMin,
 			MaxCacheTTL: docMax,
 		},
-		DPoPWindow:   cfg.DPoP.Window(),
-		DPoPNonce:    cfg.DPoP.RequireNonce,
-		DPoPNonceKey: d.DPoPNonceKey,
-		Registry:     reg,
-		Logger:       log,
-		Now:          time.Now,
-		Rand:         rand.Reader,
+		RegistrationsPerAddress: cfg.Registration.PerAddress,
+		RegistrationBurst:       cfg.Registration.Burst,
+		DPoPWindow:              cfg.DPoP.Window(),
+		DPoPNonce:               cfg.DPoP.RequireNonce,
+		DPoPNonceKey:            d.DPoPNonceKey,
+		Registry:                reg,
+		Logger:                  log,
+		Now:                     time.Now,
+		Rand:                    rand.Reader,
 	}
 }
 
@@ -387,6 +400,9 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if cfg.ClientFetch.AllowLoopback {
 		log.Warn("client_fetch.allow_loopback is on: URLs that clients publish (JWKS URIs, client ID metadata documents) may reach this machine's loopback listeners; for development and tests only")
 	}
+	if opts.Registration, err = RegistrationService(d.Store, d.Catalog, clientSvc, cfg); err != nil {
+		return err
+	}
 	var srv *server.Server
 	if cfg.AdminAPI.Enabled {
 		api, err := adminapi.New(adminapi.Options{
@@ -394,6 +410,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 			Issuer: cfg.Issuer, Audience: cfg.Token.Audience,
 			Server:         func() *server.Server { return srv },
 			IdempotencyKey: d.IdempotencyKey, Logger: log, Now: time.Now,
+			Registration: opts.Registration,
 		})
 		if err != nil {
 			return err

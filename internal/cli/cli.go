@@ -88,6 +88,7 @@ func (e *env) rootCmd() *cobra.Command {
 		e.usersCmd(df),
 		e.keysCmd(df),
 		e.auditCmd(df),
+		e.registrationCmd(df),
 		e.gatewayCmd(),
 		e.scopesCmd(),
 		e.openapiCmd(df),

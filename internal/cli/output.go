@@ -175,6 +175,9 @@ func (e *env) printClient(output string, c admin.Client) error {
 		kv.row("DPoP", "required: access tokens bound to the client's key")
 	}
 	kv.row("token lifetime", ttlText(c.TokenTTLSeconds))
+	if c.SelfRegistered != "" {
+		kv.row("self-registered", c.SelfRegistered+" (RFC 7591, at /oauth/register)")
+	}
 	kv.row("created", c.CreatedAt.Local().Format(time.RFC3339))
 	kv.row("updated", c.UpdatedAt.Local().Format(time.RFC3339))
 	if err := kv.flush(); err != nil {

@@ -103,6 +103,9 @@ var (
 	ErrNotFound     = store.ErrNotFound
 	ErrConflict     = store.ErrConflict
 	ErrNoSuchSecret = errors.New("no such secret")
+	// ErrInitialAccessToken: Spec.InitialAccessToken is unknown, expired
+	// or used up.
+	ErrInitialAccessToken = errors.New("initial access token unknown, expired or used up")
 )
 
 // Spec describes a new client.
@@ -140,6 +143,16 @@ type Spec struct {
 	// DPoPRequired: every token request must carry a DPoP proof (RFC
 	// 9449), so every access token of the client is bound to its key.
 	DPoPRequired bool
+	// SelfRegistered and RegistrationTokenDigest: a client that registers
+	// itself (RFC 7591; see internal/registration), the policy it
+	// registers under and the SHA-256 of its registration access token.
+	SelfRegistered          string
+	RegistrationTokenDigest []byte
+	// InitialAccessToken, if set, is the SHA-256 of the initial access
+	// token the registration spends, in the same store transaction as the
+	// client's insert: ErrInitialAccessToken if it is unknown, expired or
+	// used up.
+	InitialAccessToken []byte
 }
 
 // Require is a condition on a client as stored, checked in the same store
@@ -217,10 +230,16 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 		Website: strings.TrimSpace(sp.Website), TokenEndpointAuthMethod: sp.TokenEndpointAuthMethod,
 		RefreshWithClientCredentials: sp.RefreshWithClientCredentials, PKCEOptional: sp.PKCEOptional,
 		JWKS: strings.TrimSpace(sp.JWKS), JWKSURI: strings.TrimSpace(sp.JWKSURI),
-		Resources:    dedupe(sp.Resources),
-		DPoPRequired: sp.DPoPRequired,
+		Resources:      dedupe(sp.Resources),
+		DPoPRequired:   sp.DPoPRequired,
+		SelfRegistered: sp.SelfRegistered, RegistrationTokenDigest: sp.RegistrationTokenDigest,
 	}
 	problems = append(problems, s.check(&c)...)
+	switch c.SelfRegistered {
+	case "", store.RegisteredOpen, store.RegisteredInitialAccessToken:
+	default:
+		problems = append(problems, fmt.Sprintf("self-registration policy %q is not known", printable(c.SelfRegistered)))
+	}
 	public := c.TokenEndpointAuthMethod == store.AuthMethodNone
 	keyed := c.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT
 	switch {
@@ -261,7 +280,19 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 	if c.DPoPRequired {
 		ev.Detail += ", DPoP required"
 	}
-	if err := s.st.CreateClient(ctx, c, ev); err != nil {
+	if c.SelfRegistered != "" {
+		ev.Detail += ", self-registered (" + c.SelfRegistered + ")"
+	}
+	var err error
+	if sp.InitialAccessToken != nil {
+		_, err = s.st.CreateClientWithInitialAccessToken(ctx, c, sp.InitialAccessToken, now, ev)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Client{}, "", ErrInitialAccessToken
+		}
+	} else {
+		err = s.st.CreateClient(ctx, c, ev)
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return store.Client{}, "", fmt.Errorf("client ID %q is already taken: %w", c.ID, ErrConflict)
 		}
@@ -434,6 +465,47 @@ func (s *Service) Delete(ctx context.Context, actor, id string, req ...Require) 
 	}
 	return s.wrap(id, s.st.DeleteClient(ctx, id, check, ev))
 }
+
+// DeleteUnused deletes the clients registered under the self-registration
+// policy (store.RegisteredOpen, say) that were created before before and
+// not used since (no token issued to them, no secret used), each with its
+// audit event by actor, and returns how many it deleted. Whether a client
+// is still unused is checked again in the transaction that deletes it.
+func (s *Service) DeleteUnused(ctx context.Context, actor, policy string, before time.Time) (int, error) {
+	if policy == "" {
+		return 0, errors.New("delete unused clients: a self-registration policy is required")
+	}
+	idle := func(c store.Client) error {
+		if c.SelfRegistered != policy || !c.CreatedAt.Before(before) || !c.LastUsed().Before(before) {
+			return errStillUsed
+		}
+		return nil
+	}
+	n, after := 0, ""
+	for {
+		page, err := s.st.ListClientPage(ctx, store.ClientQuery{After: after, Limit: 100, SelfRegistered: policy, IdleBefore: before})
+		if err != nil {
+			return n, err
+		}
+		for _, c := range page {
+			ev := store.AuditEvent{Time: s.now().UTC(), Actor: actor, Action: "client.delete", Target: c.ID,
+				Detail: fmt.Sprintf("self-registered (%s) and unused since %s", policy, before.UTC().Format(time.RFC3339))}
+			switch err := s.st.DeleteClient(ctx, c.ID, idle, ev); {
+			case err == nil:
+				n++
+			case errors.Is(err, errStillUsed), errors.Is(err, store.ErrNotFound):
+			default:
+				return n, err
+			}
+		}
+		if len(page) < 100 {
+			return n, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+var errStillUsed = errors.New("client used meanwhile")
 
 // RotateSecret adds a new secret (supplied, or generated if empty) and makes
 // the existing ones expire after grace (at once if grace is 0). It returns

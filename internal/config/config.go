@@ -60,6 +60,8 @@ type Config struct {
 	// catalog and audience (RFC 8707); the top-level catalog is the
 	// default resource.
 	Resources []ResourceConfig `yaml:"resources"`
+	// Registration configures dynamic client registration (RFC 7591).
+	Registration RegistrationConfig `yaml:"registration"`
 	// CORS says which pages on other origins may call the server's token
 	// endpoint, revocation feed, metadata and JWKS, and the gateway.
 	CORS CORSConfig `yaml:"cors"`
@@ -152,6 +154,7 @@ func Default() Config {
 		},
 		ShutdownTimeout: Duration(15 * time.Second),
 		AdminAPI:        AdminAPIConfig{Enabled: true},
+		Registration:    defaultRegistration(),
 	}
 }
 
@@ -175,6 +178,7 @@ var envVars = []envVar{
 	}},
 	{"GATEHOUSE_CORS_ALLOWED_ORIGINS", list(func(c *Config) *[]string { return &c.CORS.AllowedOrigins })},
 	{"GATEHOUSE_CORS_PUBLIC_ORIGINS", list(func(c *Config) *[]string { return &c.CORS.PublicOrigins })},
+	{"GATEHOUSE_REGISTRATION_POLICY", str(func(c *Config) *string { return &c.Registration.Policy })},
 }
 
 // Load returns the defaults, overridden by the YAML file at path (if path
@@ -193,7 +197,8 @@ var envVars = []envVar{
 // comma-separated; replaces the default list), GATEHOUSE_GATEWAY_CLIENT_SECRET
 // (gateway.client_id's secret), GATEHOUSE_CORS_ALLOWED_ORIGINS and
 // GATEHOUSE_CORS_PUBLIC_ORIGINS (cors.allowed_origins, cors.public_origins;
-// comma-separated). [EnvVars] lists every variable.
+// comma-separated), GATEHOUSE_REGISTRATION_POLICY (registration.policy).
+// [EnvVars] lists every variable.
 func Load(path string, getenv func(string) string) (Config, error) {
 	cfg := Default()
 	if path == "" && getenv != nil {

@@ -53,6 +53,7 @@ func TestDefaultIsValid(t *testing.T) {
 		Cache:           config.CacheConfig{MaxStaleness: config.Duration(5 * time.Second)},
 		AdminAPI:        config.AdminAPIConfig{Enabled: true},
 		ShutdownTimeout: config.Duration(15 * time.Second),
+		Registration:    config.RegistrationConfig{Policy: "off", UnusedTTL: config.Duration(30 * day), PerAddress: 2, Burst: 10},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("validated defaults (-want +got):\n%s", diff)
@@ -91,6 +92,10 @@ cache:
   max_staleness: 10s
 admin_api:
   enabled: false
+registration:
+  policy: open
+  unused_ttl: 7d
+  per_address: 5
 shutdown_timeout: 0
 `)
 	got, err := config.Load(path, nil)
@@ -110,6 +115,7 @@ shutdown_timeout: 0
 		Cache:           config.CacheConfig{MaxStaleness: config.Duration(10 * time.Second)},
 		AdminAPI:        config.AdminAPIConfig{Enabled: false},
 		ShutdownTimeout: 0,
+		Registration:    config.RegistrationConfig{Policy: "open", UnusedTTL: config.Duration(7 * day), PerAddress: 5, Burst: 10},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -224,7 +230,7 @@ token:
 log:
   formt: json
 `, []string{
-			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, dpop, admin_api, api, resources, cors, client_fetch, client_metadata_documents, shutdown_timeout)`,
+			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, dpop, admin_api, api, resources, registration, cors, client_fetch, client_metadata_documents, shutdown_timeout)`,
 			`line 4: unknown key "ttl" in token (known keys: default_ttl, max_ttl, audience, alias_paths)`,
 			`line 6: unknown key "formt" in log (known keys: format, level)`,
 		}},
@@ -609,5 +615,50 @@ func TestReadmeEveryKey(t *testing.T) {
 	want.DPoP.ProofWindow = config.Duration(want.DPoP.Window())
 	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("the README's every-key file differs from the defaults (-defaults +README):\n%s", diff)
+	}
+}
+
+func TestRegistrationConfig(t *testing.T) {
+	for _, tc := range []struct {
+		yaml       string
+		wantPolicy string
+		problem    string
+	}{
+		{"registration:\n  policy: off\n", "off", ""},
+		{"registration:\n  policy: \"off\"\n", "off", ""},
+		{"registration:\n  policy: initial_access_token\n  grant_types: [client_credentials]\n", "initial_access_token", ""},
+		{"registration:\n  policy: Open\n", "open", ""},
+		{"registration:\n  policy: everyone\n", "", "registration.policy is \"everyone\""},
+		{"registration:\n  grant_types: [password]\n", "", "registration.grant_types: \"password\""},
+		{"registration:\n  unused_ttl: 1m\n", "", "registration.unused_ttl is 1m"},
+		{"registration:\n  per_address: 3\n  burst: 0\n", "", "registration.burst is 0"},
+	} {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := config.Load(path, nil)
+		if err != nil {
+			t.Fatalf("%q: Load: %v", tc.yaml, err)
+		}
+		err = c.Validate()
+		switch {
+		case tc.problem == "" && err != nil:
+			t.Errorf("%q: Validate: %v", tc.yaml, err)
+		case tc.problem == "" && c.Registration.Policy != tc.wantPolicy:
+			t.Errorf("%q: policy %q, want %q", tc.yaml, c.Registration.Policy, tc.wantPolicy)
+		case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
+			t.Errorf("%q: Validate: got %v, want a problem containing %q", tc.yaml, err, tc.problem)
+		}
+	}
+}
+
+func TestRegistrationPolicyFromEnvironment(t *testing.T) {
+	c, err := config.Load("", env(map[string]string{"GATEHOUSE_REGISTRATION_POLICY": "open"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || c.Registration.Policy != "open" {
+		t.Errorf("GATEHOUSE_REGISTRATION_POLICY=open: policy %q, %v; want open", c.Registration.Policy, err)
 	}
 }

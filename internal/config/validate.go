@@ -20,7 +20,7 @@ var algorithms = []string{"ES256", "RS256", "PS256", "EdDSA"}
 // builtinPaths are the server's own paths, which a token alias may not
 // take; a trailing "/" marks a whole subtree.
 var builtinPaths = []string{
-	"/oauth/token", "/oauth/authorize", "/oauth/introspect", "/oauth/revoke", "/oauth/revocations",
+	"/oauth/token", "/oauth/authorize", "/oauth/introspect", "/oauth/revoke", "/oauth/revocations", "/oauth/register/",
 	"/.well-known/", "/healthz", "/readyz", "/metrics", "/console/",
 }
 
@@ -74,6 +74,7 @@ func (c *Config) Validate() error {
 	c.checkCache(&p)
 	c.checkClientMetadata(&p)
 	c.checkDPoP(&p)
+	c.checkRegistration(&p)
 
 	rl := c.RateLimit
 	if rl.PerClient < 0 {

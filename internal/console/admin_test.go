@@ -785,3 +785,20 @@ func systemNames(c *scope.Catalog) []string {
 	}
 	return c.Names()
 }
+
+// TestSelfRegisteredBadge: a client that registered itself is marked in
+// the apps list and on its page; an operator's is not.
+func TestSelfRegisteredBadge(t *testing.T) {
+	a := newAdminHarness(t)
+	a.mkClient(t, clients.Spec{Name: "Agent", ID: "agent-app", GrantTypes: []string{store.GrantAuthorizationCode},
+		RedirectURIs: []string{"https://agent.example/cb"}, TokenEndpointAuthMethod: store.AuthMethodNone,
+		SelfRegistered: store.RegisteredOpen, RegistrationTokenDigest: make([]byte, 32)})
+	a.mkClient(t, sp("Operator's", "op-app"))
+	r := a.get("/console/apps")
+	wantBody(t, "apps", r, `href="/console/apps/agent-app">Agent</a> <span class="badge self-registered" title="registered itself (open)">self-registered</span>`)
+	if strings.Count(r.body, "badge self-registered") != 1 {
+		t.Errorf("apps list: %d self-registered badges, want 1 (the operator's app has none)", strings.Count(r.body, "badge self-registered"))
+	}
+	wantBody(t, "app page", a.get("/console/apps/agent-app"), `<span class="badge self-registered">self-registered</span>`, `id="self-registered"`, "open registration")
+	wantNoBody(t, "operator's app page", a.get("/console/apps/op-app"), "self-registered")
+}

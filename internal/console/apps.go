@@ -37,6 +37,7 @@ type appRow struct {
 	GrantTypes, Scopes []string
 	Disabled           bool
 	LastUsed           time.Time
+	SelfRegistered     string // the policy it registered itself under; "" if an operator created it
 }
 
 type appsData struct {
@@ -57,7 +58,7 @@ func (c *Console) appsPage(w http.ResponseWriter, r *http.Request, _ store.User)
 			continue
 		}
 		d.Apps = append(d.Apps, appRow{ID: cl.ID, Name: cl.Name, GrantTypes: cl.GrantTypes, Scopes: cl.Scopes,
-			Disabled: cl.Disabled, LastUsed: cl.LastUsed()})
+			Disabled: cl.Disabled, LastUsed: cl.LastUsed(), SelfRegistered: cl.SelfRegistered})
 	}
 	slices.SortStableFunc(d.Apps, func(a, b appRow) int {
 		return cmp.Or(cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.ID, b.ID))

@@ -34,6 +34,12 @@ const (
 	// CodeInvalidTarget is RFC 8707 §2's: the resource parameter names a
 	// resource that is unknown, malformed or not allowed.
 	CodeInvalidTarget = "invalid_target"
+	// RFC 7591 §3.2.2 (dynamic client registration).
+	CodeInvalidRedirectURI    = "invalid_redirect_uri"
+	CodeInvalidClientMetadata = "invalid_client_metadata"
+	// RFC 6750 §3.1: a bearer token (an initial or registration access
+	// token, RFC 7591 §3, RFC 7592 §3) is missing, unknown or expired.
+	CodeInvalidToken = "invalid_token"
 )
 
 // Error is an OAuth 2.0 error response (RFC 6749 §5.2). Constructors return
@@ -95,6 +101,25 @@ func InvalidTarget(format string, args ...any) *Error {
 // UnsupportedTokenType: revocation of this token type is not supported (400, RFC 7009).
 func UnsupportedTokenType(format string, args ...any) *Error {
 	return newError(CodeUnsupportedTokenType, http.StatusBadRequest, format, args...)
+}
+
+// InvalidRedirectURI: a registration's redirect URI is not allowed (400,
+// RFC 7591 §3.2.2).
+func InvalidRedirectURI(format string, args ...any) *Error {
+	return newError(CodeInvalidRedirectURI, http.StatusBadRequest, format, args...)
+}
+
+// InvalidClientMetadata: a registration's metadata is invalid or not
+// allowed (400, RFC 7591 §3.2.2).
+func InvalidClientMetadata(format string, args ...any) *Error {
+	return newError(CodeInvalidClientMetadata, http.StatusBadRequest, format, args...)
+}
+
+// InvalidToken: the bearer token that authorizes a registration request
+// is missing, unknown, expired or used up (401, RFC 6750 §3.1); the
+// server answers with a Bearer challenge.
+func InvalidToken(format string, args ...any) *Error {
+	return newError(CodeInvalidToken, http.StatusUnauthorized, format, args...)
 }
 
 // ServerError: an unexpected condition (500). The description never carries the cause.

@@ -203,6 +203,9 @@ type consentPage struct {
 	Account    string // the account the token would be restricted to, if any
 	Action     string
 	Params     []formParam
+	// SelfRegistered: the client registered itself (RFC 7591), so nobody
+	// vouches for its name and website.
+	SelfRegistered bool
 }
 
 type formParam struct{ Name, Value string }
@@ -292,6 +295,7 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, q url.Value
 	if page.User == "" {
 		page.User = user.Username
 	}
+	page.SelfRegistered = ar.client.client.SelfRegistered != ""
 	for _, l := range s.consents.Labels(s.consentScopes(ar.resources, ar.scopes)) {
 		if l.Account != "" {
 			page.Account = l.Account
@@ -361,6 +365,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authzRequ
 	if err != nil {
 		return fmt.Errorf("store authorization code: %w", err)
 	}
+	s.usage.clientUsed(ar.client, now) // an authorization is a use (unused registrations are pruned)
 	s.redirectWith(w, r, ar.target, url.Values{"code": {code}}, ar.state)
 	return nil
 }

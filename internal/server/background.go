@@ -45,10 +45,9 @@ func (s *Server) Run(ctx context.Context) {
 				s.log.Error("signing key maintenance failed", "err", err)
 			}
 			s.limiter.Prune(s.now())
+			s.regLimiter.Prune(s.now())
 		case <-prune.C:
-			if err := s.st.Prune(ctx, s.now()); err != nil && ctx.Err() == nil {
-				s.log.Error("pruning expired data failed", "err", err)
-			}
+			s.prune(ctx)
 		}
 	}
 }
@@ -200,12 +199,33 @@ func (s *Server) follow(ctx context.Context, f *feed) {
 	}
 }
 
-func (s *Server) flushUsage(ctx context.Context) {
-	used := s.usage.take()
-	if len(used) == 0 {
+// prune deletes expired data, and the open registrations unused for
+// registration.unused_ttl (with their audit events).
+func (s *Server) prune(ctx context.Context) {
+	if err := s.st.Prune(ctx, s.now()); err != nil && ctx.Err() == nil {
+		s.log.Error("pruning expired data failed", "err", err)
+	}
+	if s.registration == nil {
 		return
 	}
-	if err := s.st.TouchSecrets(ctx, used); err != nil {
-		s.log.Warn("recording secret usage failed", "err", err, "secrets", len(used))
+	n, err := s.registration.PruneUnused(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("deleting unused open registrations failed", "err", err, "deleted", n)
+	} else if n > 0 {
+		s.log.Info("deleted unused open registrations", "deleted", n)
+	}
+}
+
+func (s *Server) flushUsage(ctx context.Context) {
+	used, clients := s.usage.take()
+	if len(used) > 0 {
+		if err := s.st.TouchSecrets(ctx, used); err != nil {
+			s.log.Warn("recording secret usage failed", "err", err, "secrets", len(used))
+		}
+	}
+	if len(clients) > 0 {
+		if err := s.st.TouchClients(ctx, clients); err != nil {
+			s.log.Warn("recording client usage failed", "err", err, "clients", len(clients))
+		}
 	}
 }

@@ -46,6 +46,9 @@ type cachedClient struct {
 	// they could not be read.
 	jwks    []*jws.Key
 	jwksErr error
+	// Unix seconds of the last recorded issue of a token to the client
+	// (see usageRecorder.clientUsed).
+	touched atomic.Int64
 }
 
 type cachedSecret struct {
@@ -75,6 +78,9 @@ func newCachedClient(c store.Client, cat *scope.Catalog) *cachedClient {
 		}
 	}
 	cc.defaultScope = scope.Join(cc.defaultScopes)
+	if !c.UsedAt.IsZero() {
+		cc.touched.Store(c.UsedAt.Unix())
+	}
 	if c.JWKS != "" {
 		cc.jwks, cc.jwksErr = clients.ParseJWKS([]byte(c.JWKS))
 	}
@@ -259,11 +265,33 @@ func (c *clientCache) flush() {
 	}
 }
 
-// usageRecorder collects secret last-use times in memory; the server writes
+// usageRecorder collects secret last-use times, and self-registered
+// clients' (to find unused registrations), in memory; the server writes
 // them to the store in the background, so the request path never writes.
 type usageRecorder struct {
 	mu      sync.Mutex
 	pending map[string]time.Time
+	clients map[string]time.Time
+}
+
+// clientUsed notes that a token was issued to cc, or a user authorized
+// it, at now, for a self-registered client (Client.UsedAt); others are not
+// tracked.
+func (u *usageRecorder) clientUsed(cc *cachedClient, now time.Time) {
+	if cc.client.SelfRegistered == "" {
+		return
+	}
+	sec := now.Unix()
+	prev := cc.touched.Load()
+	if sec-prev < touchInterval || !cc.touched.CompareAndSwap(prev, sec) {
+		return
+	}
+	u.mu.Lock()
+	if u.clients == nil {
+		u.clients = make(map[string]time.Time)
+	}
+	u.clients[cc.client.ID] = now
+	u.mu.Unlock()
 }
 
 // touchInterval is how often a secret's last-use time is recorded at most.
@@ -284,11 +312,12 @@ func (u *usageRecorder) used(s *cachedSecret, now time.Time) {
 	u.mu.Unlock()
 }
 
-// take returns and clears the pending last-use times.
-func (u *usageRecorder) take() map[string]time.Time {
+// take returns and clears the pending last-use times of secrets and of
+// clients.
+func (u *usageRecorder) take() (secrets, clients map[string]time.Time) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	p := u.pending
-	u.pending = nil
-	return p
+	secrets, clients = u.pending, u.clients
+	u.pending, u.clients = nil, nil
+	return secrets, clients
 }

@@ -171,15 +171,6 @@ func TestClientMetadataDocumentFlow(t *testing.T) {
 	}
 }
 
-func mustRequest(t *testing.T, method, u string) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(method, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
-}
-
 // Every document the draft (or this server's policy) refuses gives an
 // error page naming why, never a redirect, and stores nothing.
 func TestClientMetadataDocumentRefused(t *testing.T) {

@@ -20,6 +20,9 @@ type corsRoutes struct {
 	token  middleware // the token endpoint and its aliases
 	feed   middleware // the revocation feed
 	public middleware // the metadata and the JWKS
+	// register: client registration and its management (RFC 7591,
+	// RFC 7592), for apps that register from a browser.
+	register middleware
 }
 
 // newCORS builds the routes' CORS middleware from Options.CORSOrigins and
@@ -46,6 +49,12 @@ func newCORS(o Options) (corsRoutes, error) {
 			Origins: o.CORSOrigins,
 			Methods: []string{http.MethodGet, http.MethodHead},
 			Headers: []string{"Authorization"},
+			Expose:  []string{"WWW-Authenticate", "Retry-After"},
+		}},
+		{&c.register, cors.Policy{
+			Origins: o.CORSOrigins,
+			Methods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete},
+			Headers: []string{"Authorization", "Content-Type"},
 			Expose:  []string{"WWW-Authenticate", "Retry-After"},
 		}},
 		{&c.public, cors.Policy{

@@ -39,6 +39,9 @@ func (s *Server) root(withConsole bool) handlerFunc {
 		if s.console != nil {
 			idx["authorization_endpoint"] = base + PathAuthorize
 		}
+		if s.registration != nil && s.registration.Enabled() {
+			idx["registration_endpoint"] = base + PathRegister
+		}
 		return writeJSON(w, http.StatusOK, idx)
 	}
 }
@@ -88,6 +91,9 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 		if s.clients.docs != nil { // clientmeta.go
 			md["client_id_metadata_document_supported"] = true
 		}
+	}
+	if s.registration != nil && s.registration.Enabled() {
+		md["registration_endpoint"] = base + PathRegister
 	}
 	body, err := json.Marshal(md)
 	if err != nil {

@@ -40,7 +40,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	setRetryAfter(h, oe)
-	if oe.Status == http.StatusUnauthorized {
+	switch {
+	case oe.Status == http.StatusUnauthorized && oe.Code == oauth.CodeInvalidToken:
+		// A bearer token of the registration endpoint (RFC 6750 §3).
+		h.Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
+	case oe.Status == http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
 	}
 	body, _ := json.Marshal(struct {

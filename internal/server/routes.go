@@ -38,6 +38,16 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	s.post(mux, PathIntrospect, "introspect", s.introspect)
 	s.post(mux, PathRevoke, "revoke", s.revoke)
+	// Dynamic client registration (RFC 7591) and each registration's
+	// configuration endpoint (RFC 7592), when a policy is on (register.go).
+	if s.registration != nil && s.registration.Enabled() {
+		reg, conf := s.cors.register, PathRegister+"/{client_id}"
+		s.post(mux, PathRegister, "register", s.registerClient, reg)
+		mux.Handle("GET "+conf, s.instrument("register_client", s.readRegistration, reg))
+		mux.Handle("PUT "+conf, s.instrument("register_client", s.updateRegistration, reg))
+		mux.Handle("DELETE "+conf, s.instrument("register_client", s.deleteRegistration, reg))
+		mux.Handle(conf, s.instrument("register_client", methodNotAllowed("GET, HEAD, PUT, DELETE"), reg))
+	}
 	if s.console != nil {
 		mux.Handle("GET "+PathAuthorize, s.instrument("authorize", s.authorize))
 		mux.Handle("POST "+PathAuthorize, s.instrument("authorize", s.authorize))

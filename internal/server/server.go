@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/registration"
 	"github.com/gatehouse/gatehouse/internal/safefetch"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
@@ -129,6 +130,15 @@ type Options struct {
 	// MACed with DPoPNonceKey (at least 32 bytes, the same on every node).
 	DPoPNonce    bool
 	DPoPNonceKey []byte
+	// Registration, if its policy is not off, serves dynamic client
+	// registration (RFC 7591) at /oauth/register and the clients' management
+	// of their registrations (RFC 7592) under it, advertised in the
+	// metadata; Run prunes its unused open registrations.
+	Registration *registration.Service
+	// RegistrationsPerAddress registrations a minute, after a burst of
+	// RegistrationBurst, are allowed per source address under the open
+	// policy; zero or negative: no limit.
+	RegistrationsPerAddress, RegistrationBurst int
 
 	// Registry receives the server's metrics (served by its owner, not by
 	// the server's handler); nil means a registry of the server's own with
@@ -167,6 +177,8 @@ type Server struct {
 	consolePages       func(*http.ServeMux)
 	requirePKCE        bool
 	codeTTL            time.Duration
+	registration       *registration.Service
+	regLimiter         *ratelimit.Failures
 
 	resources    map[string]*Resource // by ID; see resources.go
 	resourceList []*Resource          // in the order of Options.Resources
@@ -235,6 +247,8 @@ func New(o Options) (*Server, error) {
 		consolePages: o.ConsolePages,
 		requirePKCE:  o.RequirePKCE == nil || *o.RequirePKCE,
 		codeTTL:      o.CodeTTL,
+		registration: o.Registration,
+		regLimiter:   ratelimit.NewFailures(o.RegistrationsPerAddress, max(1, o.RegistrationBurst)),
 	}
 	m, err := newMetrics(o.Registry)
 	if err != nil {

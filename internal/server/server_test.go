@@ -189,3 +189,13 @@ func wantError(t *testing.T, r response, status int, code string) {
 		t.Errorf("Content-Type: got %q, want application/json", r.header.Get("Content-Type"))
 	}
 }
+
+// mustRequest is http.NewRequest without a body, failing the test on error.
+func mustRequest(t *testing.T, method, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}

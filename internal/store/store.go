@@ -110,7 +110,29 @@ type Client struct {
 	// proof (RFC 9449), so that all its access tokens are bound to a key
 	// (RFC 9449 §5.2, dpop_bound_access_tokens). Off by default.
 	DPoPRequired bool
+	// SelfRegistered is the policy under which the client registered
+	// itself at the registration endpoint (RFC 7591): RegisteredOpen or
+	// RegisteredInitialAccessToken; "" for a client an operator created.
+	// The store keeps it as given.
+	SelfRegistered string
+	// RegistrationTokenDigest is the SHA-256 of the client's registration
+	// access token (RFC 7592 §3), with which it reads, updates and deletes
+	// its own registration; nil if it has none.
+	RegistrationTokenDigest []byte
+	// UsedAt is when a token was last issued to the client, as
+	// TouchClients records it; zero if never. (Secrets keep their own
+	// last-use times.)
+	UsedAt time.Time
 }
+
+// Self-registration policies, in Client.SelfRegistered.
+const (
+	// RegisteredOpen: registered without credentials (a public client).
+	RegisteredOpen = "open"
+	// RegisteredInitialAccessToken: registered with an operator-issued
+	// initial access token (RFC 7591 §3).
+	RegisteredInitialAccessToken = "initial_access_token"
+)
 
 // AuthMethod is the client's token endpoint authentication method, with
 // the default (client_secret_basic) spelled out.
@@ -121,9 +143,10 @@ func (c Client) AuthMethod() string {
 	return c.TokenEndpointAuthMethod
 }
 
-// LastUsed is when any of the client's secrets was last used; zero if never.
+// LastUsed is when any of the client's secrets was last used, or a token
+// was last issued to it (UsedAt), whichever is later; zero if never.
 func (c Client) LastUsed() time.Time {
-	var t time.Time
+	t := c.UsedAt
 	for _, s := range c.Secrets {
 		if s.LastUsedAt.After(t) {
 			t = s.LastUsedAt
@@ -149,6 +172,19 @@ type SigningKey struct {
 	Encrypted []byte    // AES-GCM sealed PKCS#8 private key (see internal/token)
 	CreatedAt time.Time // when it was generated (and first published in the JWKS)
 	ActiveAt  time.Time // when it starts signing; the newest key with ActiveAt <= now signs
+}
+
+// InitialAccessToken is an operator-issued bearer token that lets its
+// holder register clients at the registration endpoint (RFC 7591 §3). It is
+// stored by the SHA-256 of the token.
+type InitialAccessToken struct {
+	ID          string // public identifier ("iat_" + hex), never secret
+	Digest      []byte // SHA-256 of the token; the token itself is never stored
+	Description string // what it is for, shown to operators
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	MaxUses     int // how many registrations it allows, at least 1
+	Uses        int // how many it made
 }
 
 // AuditEvent records one administrative change.
@@ -195,6 +231,13 @@ type ClientQuery struct {
 	// Owner keeps the clients bound to exactly this one account (Accounts
 	// is just it): the clients a tenant manages.
 	Owner string
+	// SelfRegistered keeps the clients registered under this policy
+	// (Client.SelfRegistered).
+	SelfRegistered string
+	// IdleBefore, if not zero, keeps the clients created before it that
+	// have not been used since: neither UsedAt nor any secret's LastUsedAt
+	// is at or after it.
+	IdleBefore time.Time
 }
 
 // Revocation is an entry of ListRevocations: a revoked access token
@@ -390,6 +433,32 @@ type Store interface {
 	// TouchSecrets records last-use times by secret ID. A stored time only
 	// moves forward; unknown IDs are ignored. It writes no change-feed entry.
 	TouchSecrets(ctx context.Context, used map[string]time.Time) error
+	// TouchClients records clients' UsedAt by client ID, as TouchSecrets
+	// does secrets': a stored time only moves forward, unknown IDs and zero
+	// times are ignored, and no change-feed entry is written.
+	TouchClients(ctx context.Context, used map[string]time.Time) error
+
+	// CreateInitialAccessToken inserts t and records ev. ErrConflict if its
+	// ID or its Digest exists.
+	CreateInitialAccessToken(ctx context.Context, t InitialAccessToken, ev AuditEvent) error
+	// GetInitialAccessToken returns the initial access token whose Digest
+	// is digest, spent or not, expired or not. ErrNotFound if absent.
+	GetInitialAccessToken(ctx context.Context, digest []byte) (InitialAccessToken, error)
+	// ListInitialAccessTokens returns every initial access token ordered
+	// by CreatedAt, then ID.
+	ListInitialAccessTokens(ctx context.Context) ([]InitialAccessToken, error)
+	// DeleteInitialAccessToken removes the token with the ID and records
+	// ev. ErrNotFound (and nothing written) if absent.
+	DeleteInitialAccessToken(ctx context.Context, id string, ev AuditEvent) error
+	// CreateClientWithInitialAccessToken spends one use of the initial
+	// access token whose Digest is digest and inserts c as CreateClient
+	// does, recording ev, in one transaction serialised against every
+	// other use of the token. ErrNotFound (and nothing written) if there is
+	// no such token, its ExpiresAt is not after at, or its Uses have
+	// reached MaxUses; ErrConflict (and the use not spent) as for
+	// CreateClient. Of concurrent calls with a token of n uses left, at
+	// most n succeed. It returns the token as stored afterwards.
+	CreateClientWithInitialAccessToken(ctx context.Context, c Client, digest []byte, at time.Time, ev AuditEvent) (InitialAccessToken, error)
 
 	// ListSigningKeys returns all signing keys ordered by ActiveAt, then ID.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
@@ -602,8 +671,8 @@ type Store interface {
 	// expired before now minus one hour, refresh token families (with
 	// their tokens) whose FamilyExpiresAt is before now, setup tokens and
 	// set-password tokens that expired before now, client assertion jtis
-	// that expired before now, and idempotency records that expired at or
-	// before now.
+	// that expired before now, initial access tokens that expired before
+	// now, and idempotency records that expired at or before now.
 	Prune(ctx context.Context, now time.Time) error
 	// SchemaVersion returns the database's applied schema migration
 	// version and the newest version this build embeds (and Open applies).

@@ -284,6 +284,12 @@ func (c *converter) readSchemes() {
 		line, col         int
 	}
 	var decls []decl
+	type mark struct {
+		scheme string
+		line   int
+		names  []string
+	}
+	var selfService []mark // x-gatehouse-self-service, per oauth2 scheme
 	names := make([]string, 0, len(c.doc.Components.SecuritySchemes))
 	for name := range c.doc.Components.SecuritySchemes {
 		names = append(names, name)
@@ -314,6 +320,22 @@ func (c *converter) readSchemes() {
 			continue
 		}
 		s.scopes = make(map[string]bool)
+		if ext, ok := ss.Extensions[SelfServiceExtension]; ok {
+			list, ok := ext.([]any)
+			m := mark{scheme: name, line: keyLine(ss.Origin)}
+			for _, v := range list {
+				str, isStr := v.(string)
+				if !isStr {
+					ok = false
+					break
+				}
+				m.names = append(m.names, str)
+			}
+			if !ok {
+				c.add(m.line, "security scheme %q: %s must be a list of the scheme's scope names", name, SelfServiceExtension)
+			}
+			selfService = append(selfService, m)
+		}
 		if ss.Flows == nil {
 			c.add(keyLine(ss.Origin), "security scheme %q: an oauth2 scheme needs flows", name)
 			continue
@@ -376,7 +398,29 @@ func (c *converter) readSchemes() {
 			c.add(c.scopeLine[s.Name], "%s", msg)
 		}
 	}
+	for _, m := range selfService {
+		for _, n := range m.names {
+			if !c.schemes[m.scheme].scopes[n] {
+				c.add(m.line, "security scheme %q: %s names %q, which is not one of its scopes", m.scheme, SelfServiceExtension, n)
+				continue
+			}
+			c.scopes[c.scopeIdx[n]].SelfService = true
+		}
+	}
 }
+
+// SelfServiceExtension is the OpenAPI extension of an oauth2 security
+// scheme that lists its scopes that may be granted without an operator
+// (scope.Scope.SelfService: tenant-scoped client management, open client
+// registration), as self_service: true does in a YAML catalog:
+//
+//	components:
+//	  securitySchemes:
+//	    oauth:
+//	      type: oauth2
+//	      x-gatehouse-self-service: [orders:read]
+//	      flows: ...
+const SelfServiceExtension = "x-gatehouse-self-service"
 
 // checkScopeName returns what is wrong with a scope name as a catalog
 // scope, or "".

@@ -335,3 +335,37 @@ components:
 		})
 	}
 }
+
+// TestSelfServiceExtension: x-gatehouse-self-service on an oauth2 scheme
+// marks its scopes self-service, as self_service: true does in YAML; a
+// name that is not the scheme's scope, or a value that is not a list of
+// names, is an error.
+func TestSelfServiceExtension(t *testing.T) {
+	doc := func(ext string) []byte {
+		return []byte(`{"openapi": "3.0.1", "info": {"title": "T", "version": "1"},
+ "paths": {"/items": {"get": {"responses": {"200": {"description": "ok"}}}}},
+ "security": [{"oauth": ["items:read"]}],
+ "components": {"securitySchemes": {"oauth": {"type": "oauth2", ` + ext + `"flows": {"implicit": {
+   "authorizationUrl": "https://auth.example.com/oauth/authorize",
+   "scopes": {"items:read": "Read items", "items:write": "Write items"}}}}}}}`)
+	}
+	api, err := openapi.Parse(doc(`"x-gatehouse-self-service": ["items:read"], `), openapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := api.Catalog.SelfService(); !cmp.Equal(got, []string{"items:read"}) {
+		t.Errorf("SelfService = %q, want [items:read]", got)
+	}
+	api, err = openapi.Parse(doc(""), openapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := api.Catalog.SelfService(); len(got) != 0 {
+		t.Errorf("without the extension: SelfService = %q, want none", got)
+	}
+	for _, bad := range []string{`"x-gatehouse-self-service": ["items:delete"], `, `"x-gatehouse-self-service": "items:read", `, `"x-gatehouse-self-service": [1], `} {
+		if _, err := openapi.Parse(doc(bad), openapi.Options{}); err == nil || !strings.Contains(err.Error(), "x-gatehouse-self-service") {
+			t.Errorf("%s: got %v, want an error naming x-gatehouse-self-service", bad, err)
+		}
+	}
+}

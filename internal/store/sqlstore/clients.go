@@ -14,27 +14,31 @@ import (
 // CreateClient inserts c with its secrets and records ev.
 func (s *Store) CreateClient(ctx context.Context, c store.Client, ev store.AuditEvent) error {
 	err := s.db.Write(ctx, func(tx Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO clients (`+ClientColumns+`)
-			`+Values(ClientColumns), ClientArgs(s.db, c)...)
-		if err := s.insertErr(err, ""); err != nil {
-			return err
-		}
-		for i, sec := range c.Secrets {
-			_, err := tx.Exec(ctx, `INSERT INTO client_secrets (client_id, seq, `+SecretColumns+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, SecretArgs(s.db, c.ID, i, sec)...)
-			if err := s.insertErr(err, ""); err != nil {
-				return fmt.Errorf("secret %q: %w", sec.ID, err)
-			}
-		}
-		if err := s.addChange(ctx, tx, store.ChangeClient, c.ID); err != nil {
-			return err
-		}
-		return s.addAudit(ctx, tx, ev)
+		return s.insertClient(ctx, tx, c, ev)
 	})
 	if err != nil {
 		return fmt.Errorf("create client %q: %w", c.ID, err)
 	}
 	return nil
+}
+
+// insertClient inserts c (with its secrets) and records ev.
+func (s *Store) insertClient(ctx context.Context, tx Tx, c store.Client, ev store.AuditEvent) error {
+	_, err := tx.Exec(ctx, `INSERT INTO clients (`+ClientColumns+`)`+Values(ClientColumns), ClientArgs(s.db, c)...)
+	if err := s.insertErr(err, ""); err != nil {
+		return err
+	}
+	for i, sec := range c.Secrets {
+		_, err := tx.Exec(ctx, `INSERT INTO client_secrets (client_id, seq, `+SecretColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, SecretArgs(s.db, c.ID, i, sec)...)
+		if err := s.insertErr(err, ""); err != nil {
+			return fmt.Errorf("secret %q: %w", sec.ID, err)
+		}
+	}
+	if err := s.addChange(ctx, tx, store.ChangeClient, c.ID); err != nil {
+		return err
+	}
+	return s.addAudit(ctx, tx, ev)
 }
 
 // GetClient returns the client with its secrets.
@@ -87,6 +91,14 @@ func (s *Store) ListClientPage(ctx context.Context, q store.ClientQuery) ([]stor
 	}
 	if q.Owner != "" {
 		where = append(where, "accounts = "+param(s.db.List([]string{q.Owner})))
+	}
+	if q.SelfRegistered != "" {
+		where = append(where, "self_registered = "+param(q.SelfRegistered))
+	}
+	if !q.IdleBefore.IsZero() {
+		p := param(s.db.At(q.IdleBefore))
+		where = append(where, "created_at < "+p, "(used_at IS NULL OR used_at < "+p+")",
+			"NOT EXISTS (SELECT 1 FROM client_secrets WHERE client_secrets.client_id = clients.id AND client_secrets.last_used_at >= "+p+")")
 	}
 	query := "SELECT " + ClientColumns + " FROM clients WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY id" + s.d.Bytewise + " LIMIT " + param(q.Limit)
@@ -156,7 +168,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 			scopes = $5, accounts = $6, redirect_uris = $7, audience = $8, token_ttl_ns = $9,
 			disabled = $10, created_at = $11, updated_at = $12, website = $13, token_endpoint_auth_method = $14,
 			refresh_with_client_credentials = $15, pkce_optional = $16,
-			jwks = $17, jwks_uri = $18, resources = $19, dpop_required = $20 WHERE id = $1`, ClientArgs(s.db, c)...)
+			jwks = $17, jwks_uri = $18, resources = $19, dpop_required = $20, self_registered = $21,
+			registration_token_digest = $22, used_at = $23 WHERE id = $1`, ClientArgs(s.db, c)...)
 		if err != nil {
 			return err
 		}
@@ -257,6 +270,28 @@ func (s *Store) TouchSecrets(ctx context.Context, used map[string]time.Time) err
 	})
 	if err != nil {
 		return fmt.Errorf("touch %d secrets: %w", len(ids), err)
+	}
+	return nil
+}
+
+// TouchClients moves clients' last-use times forward, in ID order (the
+// order in which lockClient locks client rows).
+func (s *Store) TouchClients(ctx context.Context, used map[string]time.Time) error {
+	ids := Touchable(used)
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.db.Write(ctx, func(tx Tx) error {
+		for _, id := range ids {
+			if _, err := tx.Exec(ctx, `UPDATE clients SET used_at = $2
+				WHERE id = $1 AND (used_at IS NULL OR used_at < $2)`, id, s.db.Time(used[id])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("touch %d clients: %w", len(ids), err)
 	}
 	return nil
 }

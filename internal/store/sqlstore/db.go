@@ -215,6 +215,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 			{"setup_tokens", "expires_at", now},
 			{"password_tokens", "expires_at", now},
 			{"client_assertion_jtis", "expires_at", now},
+			{"initial_access_tokens", "expires_at", now},
 			{"idempotency_keys", "expires_at", now.Add(time.Microsecond)}, // at or before now
 		} {
 			if _, err := tx.Exec(ctx, "DELETE FROM "+p.table+" WHERE "+p.column+" < $1", s.db.At(p.before)); err != nil {

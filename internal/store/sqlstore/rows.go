@@ -16,14 +16,16 @@ import (
 // ScanClient.
 const ClientColumns = `id, name, description, grant_types, scopes, accounts, redirect_uris,
 	audience, token_ttl_ns, disabled, created_at, updated_at, website, token_endpoint_auth_method,
-	refresh_with_client_credentials, pkce_optional, jwks, jwks_uri, resources, dpop_required`
+	refresh_with_client_credentials, pkce_optional, jwks, jwks_uri, resources, dpop_required,
+	self_registered, registration_token_digest, used_at`
 
 // ClientArgs are the values of ClientColumns for cl.
 func ClientArgs(c Codec, cl store.Client) []any {
 	return []any{cl.ID, cl.Name, cl.Description, c.List(cl.GrantTypes), c.List(cl.Scopes),
 		c.List(cl.Accounts), c.List(cl.RedirectURIs), cl.Audience, int64(cl.TokenTTL), cl.Disabled,
 		c.Time(cl.CreatedAt), c.Time(cl.UpdatedAt), cl.Website, cl.TokenEndpointAuthMethod,
-		cl.RefreshWithClientCredentials, cl.PKCEOptional, cl.JWKS, cl.JWKSURI, c.List(cl.Resources), cl.DPoPRequired}
+		cl.RefreshWithClientCredentials, cl.PKCEOptional, cl.JWKS, cl.JWKSURI, c.List(cl.Resources), cl.DPoPRequired,
+		cl.SelfRegistered, NonNilBytes(cl.RegistrationTokenDigest), c.Time(cl.UsedAt)}
 }
 
 // ScanClient scans ClientColumns, without the secrets.
@@ -36,7 +38,8 @@ func ScanClient(c Codec, row Scanner) (store.Client, error) {
 		c.ListDest(&cl.Accounts), c.ListDest(&cl.RedirectURIs), &cl.Audience, &ttl, c.BoolDest(&cl.Disabled),
 		c.TimeDest(&cl.CreatedAt), c.TimeDest(&cl.UpdatedAt), &cl.Website, &cl.TokenEndpointAuthMethod,
 		c.BoolDest(&cl.RefreshWithClientCredentials), c.BoolDest(&cl.PKCEOptional), &cl.JWKS, &cl.JWKSURI,
-		c.ListDest(&cl.Resources), c.BoolDest(&cl.DPoPRequired)); err != nil {
+		c.ListDest(&cl.Resources), c.BoolDest(&cl.DPoPRequired),
+		&cl.SelfRegistered, &cl.RegistrationTokenDigest, c.TimeDest(&cl.UsedAt)); err != nil {
 		return store.Client{}, err
 	}
 	cl.GrantTypes = nilIfEmpty(cl.GrantTypes)
@@ -44,6 +47,7 @@ func ScanClient(c Codec, row Scanner) (store.Client, error) {
 	cl.Accounts = nilIfEmpty(cl.Accounts)
 	cl.RedirectURIs = nilIfEmpty(cl.RedirectURIs)
 	cl.Resources = nilIfEmpty(cl.Resources)
+	cl.RegistrationTokenDigest = nilIfEmpty(cl.RegistrationTokenDigest)
 	cl.TokenTTL = time.Duration(ttl)
 	return cl, nil
 }
@@ -88,6 +92,25 @@ func AddSecrets(c Codec, rows Rows, clients []store.Client) error {
 		}
 	}
 	return rows.Err()
+}
+
+// InitialAccessTokenColumns are the columns of initial_access_tokens, in
+// the order of InitialAccessTokenArgs and ScanInitialAccessToken.
+const InitialAccessTokenColumns = "id, digest, description, created_at, expires_at, max_uses, uses"
+
+// InitialAccessTokenArgs are the values of InitialAccessTokenColumns for t.
+func InitialAccessTokenArgs(c Codec, t store.InitialAccessToken) []any {
+	return []any{t.ID, NonNilBytes(t.Digest), t.Description, c.Time(t.CreatedAt), c.At(t.ExpiresAt), t.MaxUses, t.Uses}
+}
+
+// ScanInitialAccessToken scans InitialAccessTokenColumns.
+func ScanInitialAccessToken(c Codec, row Scanner) (store.InitialAccessToken, error) {
+	var t store.InitialAccessToken
+	if err := row.Scan(&t.ID, &t.Digest, &t.Description, c.TimeDest(&t.CreatedAt), c.TimeDest(&t.ExpiresAt), &t.MaxUses, &t.Uses); err != nil {
+		return store.InitialAccessToken{}, err
+	}
+	t.Digest = nilIfEmpty(t.Digest)
+	return t, nil
 }
 
 // KeyColumns are the columns of signing_keys, in the order of KeyArgs and

@@ -169,6 +169,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdempotencyKeysConcurrent", testIdempotencyKeysConcurrent},
 		{"ClientAssertionJTIs", testClientAssertionJTIs},
 		{"ClientAssertionJTIsConcurrent", testClientAssertionJTIsConcurrent},
+		{"TouchClients", testTouchClients},
+		{"ListClientPageSelfRegistered", testListClientPageSelfRegistered},
+		{"InitialAccessTokens", testInitialAccessTokens},
+		{"CreateClientWithInitialAccessToken", testCreateClientWithInitialAccessToken},
+		{"CreateClientWithInitialAccessTokenConcurrent", testCreateClientWithInitialAccessTokenConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,6 +237,9 @@ func fullClient(id string) store.Client {
 		JWKSURI:                      "https://app.example/jwks.json?v=ü",
 		Resources:                    []string{"https://billing.example/api", "urn:example:reports?ü"},
 		DPoPRequired:                 true,
+		SelfRegistered:               store.RegisteredInitialAccessToken,
+		RegistrationTokenDigest:      digest(id + "registration"),
+		UsedAt:                       t0.Add(3*time.Hour + 5),
 	}
 }
 
@@ -254,6 +262,8 @@ func norm(c store.Client) store.Client {
 	c.Resources = normList(c.Resources)
 	c.CreatedAt = normTime(c.CreatedAt)
 	c.UpdatedAt = normTime(c.UpdatedAt)
+	c.UsedAt = normTime(c.UsedAt)
+	c.RegistrationTokenDigest = normBytes(c.RegistrationTokenDigest)
 	var secrets []store.Secret
 	for _, s := range c.Secrets {
 		s.Digest = normBytes(s.Digest)
@@ -310,7 +320,7 @@ func checkUTC(t *testing.T, what string, times ...time.Time) {
 
 func checkClientTimes(t *testing.T, c store.Client) {
 	t.Helper()
-	times := []time.Time{c.CreatedAt, c.UpdatedAt}
+	times := []time.Time{c.CreatedAt, c.UpdatedAt, c.UsedAt}
 	for _, s := range c.Secrets {
 		times = append(times, s.CreatedAt, s.ExpiresAt, s.LastUsedAt)
 	}
