@@ -184,6 +184,8 @@ type Server struct {
 	resourceList []*Resource          // in the order of Options.Resources
 	grants       map[string]grant.Grant
 	clients      *clientCache
+	revoked      *revokedSet     // revocations in memory; revoked.go
+	verified     *verifiedTokens // introspection's verified tokens; verified.go
 	clientJWKS   *jwksCache
 	dpop         *dpop.Verifier
 	dpopNonces   *dpop.Nonces // nil: no server nonces
@@ -296,6 +298,8 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.clients = newClientCache(o.Store, s.catalog, 10_000)
+	s.revoked = newRevokedSet()
+	s.verified = newVerifiedTokens(verifiedCacheSize)
 	s.clientJWKS = newJWKSCache(safefetch.New(o.Fetch))
 	if o.ClientMetadata.Enabled && s.console != nil {
 		s.clients.docs = newClientDocs(o, o.Store, s.catalog, s.now, s.log)

@@ -12,12 +12,19 @@ import (
 
 // RevokeToken records jti as revoked until expiresAt, stamped with the
 // database's clock. Revoking it again keeps the later of the two expiry
-// times and the first stamp.
+// times and the first stamp. Like a change, it signals the change feed's
+// listeners (DB.Changed), so that every node reads the revocation at once.
 func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
-	_, err := s.exec(ctx, `INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, `+s.d.Now+`)
-		ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at
-		WHERE excluded.expires_at > revoked_tokens.expires_at`,
-		jti, s.db.At(expiresAt))
+	err := s.db.Write(ctx, func(tx Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, `+s.d.Now+`)
+			ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at
+			WHERE excluded.expires_at > revoked_tokens.expires_at`,
+			jti, s.db.At(expiresAt))
+		if err != nil {
+			return err
+		}
+		return s.db.Changed(ctx, tx)
+	})
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
@@ -26,7 +33,8 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time
 
 // RevokeClientTokens records that the client's access tokens issued before
 // before are revoked until expiresAt, revokes its refresh token families
-// and records ev, holding the client's row. Revoking again keeps the later
+// and records ev, holding the client's row, and signals the change feed's
+// listeners (DB.Changed). Revoking again keeps the later
 // time and the later expiry, and stamps the entry again with the
 // database's clock if either moved, so that the feed sends it again.
 //
@@ -65,7 +73,10 @@ func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, before,
 		if err := s.revokeClientFamilies(ctx, tx, clientID, before); err != nil {
 			return fmt.Errorf("revoke refresh tokens: %w", err)
 		}
-		return s.addAudit(ctx, tx, ev)
+		if err := s.addAudit(ctx, tx, ev); err != nil {
+			return err
+		}
+		return s.db.Changed(ctx, tx) // every node reads the revocation at once
 	})
 	if checkErr != nil {
 		return checkErr
