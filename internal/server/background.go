@@ -20,6 +20,9 @@ func (s *Server) Run(ctx context.Context) {
 		go func() { defer close(done); s.watch(wctx, w) }()
 		defer func() { cancel(); <-done }()
 	}
+	if o, ok := s.st.(revocationObserver); ok {
+		defer o.ObserveRevocations(s.revoked.observe)()
+	}
 	poll := time.NewTicker(s.pollInterval)
 	minute := time.NewTicker(time.Minute)
 	prune := time.NewTicker(10 * time.Minute)

@@ -22,8 +22,9 @@ import (
 // paging as the revocation feed, whenever the change feed is read (every
 // poll interval, and at once when the store's change notifications
 // (PostgreSQL's LISTEN/NOTIFY) say something changed: recording a
-// revocation notifies). The revocation endpoint adds what it revokes at
-// once. An entry is dropped once the tokens it covers have expired, so the
+// revocation notifies). What this process revokes is added as it commits
+// (revocationObserver), and the revocation endpoint adds what it revokes
+// itself too. An entry is dropped once the tokens it covers have expired, so the
 // set never holds more than the store's unexpired revocations.
 //
 // A read that reaches the end of the revocations confirms the set as of
@@ -146,6 +147,18 @@ func (r *revokedSet) fresh(now time.Time, bound time.Duration) bool {
 	c := r.confirmed.Load()
 	return c != 0 && now.UnixNano()-c <= int64(bound)
 }
+
+// revocationObserver is implemented by stores that report the revocations
+// recorded through them in this process as they commit (the SQL stores'
+// ObserveRevocations); Run keeps the set current with it, so that a
+// revocation made in this process (the revocation endpoint, the admin API,
+// the console) is in force here by the time the call that made it returns.
+type revocationObserver interface {
+	ObserveRevocations(fn func(store.Revocation)) (stop func())
+}
+
+// observe adds rv, reported by the store as it committed, to the set.
+func (r *revokedSet) observe(rv store.Revocation) { r.add([]store.Revocation{rv}) }
 
 // tokenRevoked reports whether a verified token was revoked (by its jti,
 // or with its client's tokens issued until a time). It answers from the

@@ -133,6 +133,27 @@ func TestIntrospectFromMemory(t *testing.T) {
 	}
 }
 
+// TestRevocationInProcessAtOnce: every token of a client revoked through
+// the client service in the server's own process (as the admin API and
+// the console do) is inactive at introspection by the time the call
+// returns, without a read of the store (poll interval an hour).
+func TestRevocationInProcessAtOnce(t *testing.T) {
+	h := newHarness(t, harnessOpts{func(o *Options) {
+		withStaleness(o)
+		o.PollInterval = time.Hour
+	}})
+	id, secret := h.client(clients.Spec{})
+	introspect := h.introspector()
+	h.run()
+	eventually(t, func() bool { return h.srv.revoked.fresh(h.clock.Now(), 5*time.Second) })
+	tok := h.token(id, secret, "").json["access_token"].(string)
+	wantActive(t, "a token", introspect(tok), true)
+	if _, err := h.svc.RevokeTokens(context.Background(), "test", id); err != nil {
+		t.Fatal(err)
+	}
+	wantActive(t, "the token, at once after its client's tokens were revoked", introspect(tok), false)
+}
+
 // TestIntrospectCacheNeverServesStale: a token introspected once (so
 // cached) is inactive once it expires, once its client is disabled and once
 // its client's tokens are revoked.

@@ -82,6 +82,8 @@ type Dialect struct {
 type Store struct {
 	db DB
 	d  Dialect
+
+	revObs revocationObservers // see ObserveRevocations
 }
 
 // New returns a Store on db in dialect d.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -28,6 +29,7 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
+	s.revObs.notify(store.Revocation{JTI: jti, ExpiresAt: Stored(expiresAt)})
 	return nil
 }
 
@@ -84,7 +86,53 @@ func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, before,
 	if err != nil {
 		return fmt.Errorf("revoke tokens of client %q: %w", clientID, err)
 	}
+	s.revObs.notify(store.Revocation{ClientID: clientID, IssuedBefore: Stored(before), ExpiresAt: Stored(expiresAt)})
 	return nil
+}
+
+// ObserveRevocations calls fn with each revocation recorded through this
+// Store (this process; other processes' are in ListRevocations), once its
+// transaction has committed and before RevokeToken or RevokeClientTokens
+// returns, until stop is called: a token's (JTI, ExpiresAt) or a client's
+// tokens' (ClientID, IssuedBefore, ExpiresAt) as the call gave them, with
+// no RevokedAt. A revocation that moved nothing forward is passed on too.
+// The server keeps its in-memory revocation set current with it, so that
+// a revocation made in its own process (the admin API, the console) is in
+// force there by the time the call returns. fn must be quick and must not
+// call the store.
+func (s *Store) ObserveRevocations(fn func(store.Revocation)) (stop func()) {
+	return s.revObs.add(fn)
+}
+
+// revocationObservers are the functions ObserveRevocations registered.
+type revocationObservers struct {
+	mu   sync.RWMutex
+	next int
+	fns  map[int]func(store.Revocation)
+}
+
+func (o *revocationObservers) add(fn func(store.Revocation)) (stop func()) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.fns == nil {
+		o.fns = make(map[int]func(store.Revocation))
+	}
+	id := o.next
+	o.next++
+	o.fns[id] = fn
+	return func() {
+		o.mu.Lock()
+		delete(o.fns, id)
+		o.mu.Unlock()
+	}
+}
+
+func (o *revocationObservers) notify(rv store.Revocation) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	for _, fn := range o.fns {
+		fn(rv)
+	}
 }
 
 // IsTokenRevoked reports whether the token's jti is recorded as revoked or
