@@ -61,11 +61,10 @@ func postgresHarness(t testing.TB, dsn string, clk *testutil.Clock, master []byt
 // the caller's Basic authentication from the client cache, the token, the
 // JSON response) for a client's token, on SQLite and, with
 // GATEHOUSE_TEST_DATABASE_URL, on PostgreSQL, with cache.max_staleness 5s
-// and the store followed once before the timer starts:
-//
-//   - repeated: one token introspected again and again;
-//   - fresh: a token never introspected before each time (issued before
-//     the timer starts), so its signature is checked.
+// and the store followed once before the timer starts. "repeated"
+// introspects one token again and again; "fresh" a token never
+// introspected before each time (issued before the timer starts), so that
+// its signature is checked.
 //
 //	go test -run '^$' -bench Introspect -benchmem ./internal/server/
 func BenchmarkIntrospect(b *testing.B) {
