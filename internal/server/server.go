@@ -61,7 +61,9 @@ type Options struct {
 	// confirmed against the store's change feed (the store is unreachable,
 	// say), client authentication is refused with 503
 	// temporarily_unavailable rather than decided on data that may be
-	// stale. Zero or negative: never refuse.
+	// stale. It bounds the in-memory revocations too: older than this,
+	// revocation checks go to the store (revoked.go). Zero or negative:
+	// never refuse, and always check revocations in the store.
 	MaxStaleness time.Duration
 
 	// ClientIP finds the source address that failures are counted against;
