@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -64,7 +67,10 @@ const (
 )
 
 func newRevokedSet() *revokedSet {
-	return &revokedSet{jtis: make(map[string]int64), clients: make(map[string]clientRevocation)}
+	return &revokedSet{
+		jtis: make(map[string]int64), clients: make(map[string]clientRevocation),
+		since: time.UnixMicro(0), // every unexpired revocation, as the feed without a cursor
+	}
 }
 
 // Revoked reports whether the set holds a revocation of the token with
@@ -212,4 +218,28 @@ func (s *Server) followRevocations(ctx context.Context) {
 		r.prune(now)
 		r.pruned = now
 	}
+}
+
+// registerIntrospectionMetrics registers the gauges of the revocation set
+// and the verified-token cache.
+func (s *Server) registerIntrospectionMetrics() error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_revocations_in_memory",
+			Help: "Unexpired revocations (of tokens, and of clients' tokens) held in memory for introspection.",
+		}, func() float64 { return float64(s.revoked.size()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_revocations_last_read_timestamp_seconds",
+			Help: "Unix time at which the last read that reached the end of the store's revocations started; 0: never.",
+		}, func() float64 { return float64(s.revoked.confirmed.Load()) / 1e9 }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_introspection_cached_tokens",
+			Help: "Verified tokens held in introspection's cache.",
+		}, func() float64 { return float64(s.verified.size()) }),
+	} {
+		if err := s.metrics.reg.Register(c); err != nil {
+			return fmt.Errorf("server: register metrics: %w", err)
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -130,6 +131,13 @@ func TestIntrospectFromMemory(t *testing.T) {
 	wantActive(t, "another token of the client", introspect(other), true)
 	if n := rs.checks.Load(); n != 0 {
 		t.Errorf("revocation checks in the store: got %d, want 0", n)
+	}
+	body := h.metrics()
+	for _, want := range []string{"gatehouse_revocations_in_memory 1\n", "gatehouse_introspection_cached_tokens 2\n",
+		fmt.Sprintf("gatehouse_revocations_last_read_timestamp_seconds %g\n", float64(h.clock.Now().Unix()))} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, grepLines(body, "gatehouse_"))
+		}
 	}
 }
 

@@ -302,6 +302,9 @@ func New(o Options) (*Server, error) {
 	s.clients = newClientCache(o.Store, s.catalog, 10_000)
 	s.revoked = newRevokedSet()
 	s.verified = newVerifiedTokens(verifiedCacheSize)
+	if err := s.registerIntrospectionMetrics(); err != nil {
+		return nil, err
+	}
 	s.clientJWKS = newJWKSCache(safefetch.New(o.Fetch))
 	if o.ClientMetadata.Enabled && s.console != nil {
 		s.clients.docs = newClientDocs(o, o.Store, s.catalog, s.now, s.log)
