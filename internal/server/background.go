@@ -61,10 +61,11 @@ func (s *Server) Run(ctx context.Context) {
 // process reaches every server at once. Polling stays the fallback.
 type changeWatcher interface {
 	// WatchChanges calls notify soon after any process adds to the change
-	// feed or records a revocation, until ctx is done (it then returns nil) or the connection it
-	// listens on fails (it returns the error). It also calls notify once
-	// it is listening, since changes made before then were not signalled.
-	// notify must not block; bursts may be signalled once.
+	// feed or records a revocation, until ctx is done (it then returns
+	// nil) or the connection it listens on fails (it returns the error).
+	// It also calls notify once it is listening, since changes made before
+	// then were not signalled. notify must not block; bursts may be
+	// signalled once.
 	WatchChanges(ctx context.Context, notify func()) error
 }
 
