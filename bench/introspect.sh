@@ -10,7 +10,8 @@
 #   SECS=10 CONNS=32 PG='postgres://...' bash bench/introspect.sh
 #
 # BASE is any git revision; it is built from `git archive`. Each round runs
-# every build on SQLite, then on PostgreSQL (PG, default the local test
+# every build (BASE first in odd rounds, this checkout first in even ones)
+# on SQLite, then on PostgreSQL (PG, default the local test
 # database; a schema of its own per run, dropped at the end). Prints each
 # run's RESULT line and a summary: introspections/s per build and store (the
 # median of the rounds), PostgreSQL / SQLite per build and this checkout /
@@ -71,7 +72,9 @@ run() { # build store round; GATEHOUSE_DATA_DIR / GATEHOUSE_DATABASE_URL set by 
 
 sep='&'; case "$pg" in *\?*) ;; *) sep='?';; esac
 for r in $(seq 1 "$rounds"); do
-  for b in "${builds[@]}"; do
+  order=("${builds[@]}")
+  if [ $((r % 2)) = 0 ] && [ ${#builds[@]} = 2 ]; then order=("${builds[1]}" "${builds[0]}"); fi # alternate which goes first
+  for b in "${order[@]}"; do
     GATEHOUSE_DATA_DIR="$work/data-$b-sqlite-$r" run "$b" sqlite "$r"
     schema="bench_introspect_$$_${b}_$r"; schemas+=("$schema")
     psql "$pg" -qc "CREATE SCHEMA $schema" >/dev/null
