@@ -11,7 +11,7 @@
 #
 # BASE is any git revision; it is built from `git archive`. Each round runs
 # every build (BASE first in odd rounds, this checkout first in even ones)
-# on SQLite, then on PostgreSQL (PG, default the local test
+# on SQLite and on PostgreSQL (SQLite first in odd rounds) (PG, default the local test
 # database; a schema of its own per run, dropped at the end). Prints each
 # run's RESULT line and a summary: introspections/s per build and store (the
 # median of the rounds), PostgreSQL / SQLite per build and this checkout /
@@ -74,11 +74,18 @@ sep='&'; case "$pg" in *\?*) ;; *) sep='?';; esac
 for r in $(seq 1 "$rounds"); do
   order=("${builds[@]}")
   if [ $((r % 2)) = 0 ] && [ ${#builds[@]} = 2 ]; then order=("${builds[1]}" "${builds[0]}"); fi # alternate which goes first
+  stores=(sqlite postgres)
+  [ $((r % 2)) = 0 ] && stores=(postgres sqlite)
   for b in "${order[@]}"; do
-    GATEHOUSE_DATA_DIR="$work/data-$b-sqlite-$r" run "$b" sqlite "$r"
-    schema="bench_introspect_$$_${b}_$r"; schemas+=("$schema")
-    psql "$pg" -qc "CREATE SCHEMA $schema" >/dev/null
-    GATEHOUSE_DATA_DIR="$work/data-$b-pg-$r" GATEHOUSE_DATABASE_URL="$pg${sep}search_path=$schema" run "$b" postgres "$r"
+    for s in "${stores[@]}"; do
+      if [ "$s" = sqlite ]; then
+        GATEHOUSE_DATA_DIR="$work/data-$b-sqlite-$r" run "$b" sqlite "$r"
+      else
+        schema="bench_introspect_$$_${b}_$r"; schemas+=("$schema")
+        psql "$pg" -qc "CREATE SCHEMA $schema" >/dev/null
+        GATEHOUSE_DATA_DIR="$work/data-$b-pg-$r" GATEHOUSE_DATABASE_URL="$pg${sep}search_path=$schema" run "$b" postgres "$r"
+      fi
+    done
   done
 done
 
