@@ -11,8 +11,9 @@
 #
 # BASE is any git revision; it is built from `git archive`. Each round runs
 # every build (BASE first in odd rounds, this checkout first in even ones)
-# on SQLite and on PostgreSQL (SQLite first in odd rounds) (PG, default the local test
-# database; a schema of its own per run, dropped at the end). Prints each
+# on SQLite and on PostgreSQL (SQLite first in odd rounds; PG, default the
+# local test database, a schema of its own per run, dropped at the end),
+# so that a machine growing busier or quieter favours neither. Prints each
 # run's RESULT line and a summary: introspections/s per build and store (the
 # median of the rounds), PostgreSQL / SQLite per build and this checkout /
 # BASE per store.
