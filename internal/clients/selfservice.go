@@ -27,12 +27,14 @@ type SelfService struct {
 }
 
 // NewSelfService returns what self-service clients may be allowed of the
-// default catalog def and the resources rs.
+// default catalog def and the resources rs. A nil catalog offers nothing.
 func NewSelfService(def *scope.Catalog, rs []Resource) *SelfService {
 	ss := &SelfService{resources: map[string][]string{}}
-	cats := []*scope.Catalog{def}
-	for _, r := range rs {
-		cats = append(cats, r.Catalog)
+	var cats []*scope.Catalog
+	for _, c := range append([]*scope.Catalog{def}, catalogs(rs)...) {
+		if c != nil {
+			cats = append(cats, c)
+		}
 	}
 	privileged := func(name string) bool {
 		for _, c := range cats {
@@ -47,10 +49,15 @@ func NewSelfService(def *scope.Catalog, rs []Resource) *SelfService {
 			ss.scopes = append(ss.scopes, name)
 		}
 	}
-	for _, name := range def.SelfService() {
-		add(name)
+	if def != nil {
+		for _, name := range def.SelfService() {
+			add(name)
+		}
 	}
 	for _, r := range rs {
+		if r.Catalog == nil {
+			continue
+		}
 		for _, name := range r.Catalog.SelfService() {
 			add(name)
 			if !slices.Contains(ss.scopes, name) || slices.Contains(ss.resources[name], r.ID) {
@@ -90,6 +97,14 @@ func (ss *SelfService) Resources(names []string) []string {
 				break
 			}
 		}
+	}
+	return out
+}
+
+func catalogs(rs []Resource) []*scope.Catalog {
+	out := make([]*scope.Catalog, len(rs))
+	for i, r := range rs {
+		out[i] = r.Catalog
 	}
 	return out
 }
