@@ -15,8 +15,10 @@
 //   - Open: anyone may register a public client (token endpoint auth
 //     method none) for the authorization code grant (plus refresh tokens;
 //     PKCE is always required of public clients), with https or loopback
-//     redirect URIs (RFC 8252 §7.3) and only the scopes the catalog marks
-//     self_service. Such clients are deleted once unused for UnusedTTL.
+//     redirect URIs (RFC 8252 §7.3) and only self-service scopes: those
+//     the catalogs (the default one and each resource's) mark self_service,
+//     with the resources that offer them (clients.SelfService). Such
+//     clients are deleted once unused for UnusedTTL.
 //
 // A registered client gets a registration access token, a bearer token
 // for reading, updating and deleting its registration. Only its SHA-256 is

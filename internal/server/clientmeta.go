@@ -32,10 +32,10 @@ import (
 // may use the authorization code grant (and refresh tokens) with the
 // redirect URIs its document lists, matched exactly, and the scopes the
 // catalogs mark self_service, with the resources whose catalogs offer them
-// (clients.SelfService, the rule of open registration too). It is stored like any other client (consents,
-// codes and refresh tokens refer to it), written from the document by
-// clients.SyncMetadataDocumentClient whenever a fetch finds it changed; an
-// administrator may disable it.
+// (clients.SelfService, the rule of open registration too). It is stored
+// like any other client (consents, codes and refresh tokens refer to it),
+// written from the document by clients.SyncMetadataDocumentClient whenever
+// a fetch finds it changed; an administrator may disable it.
 
 // ClientMetadataOptions configures client ID metadata documents.
 type ClientMetadataOptions struct {
