@@ -123,6 +123,31 @@ type Client struct {
 	// TouchClients records it; zero if never. (Secrets keep their own
 	// last-use times.)
 	UsedAt time.Time
+	// QuotaPerMinute and QuotaPerHour bound how many access tokens the
+	// client is issued in a minute and in an hour: 0 means the server's
+	// default, QuotaNone no quota, a positive number that many.
+	QuotaPerMinute, QuotaPerHour int
+	// ReuseMinRemaining is the token reuse window: while an access token
+	// issued to the client has more than this percentage of its lifetime
+	// left, the same request gets it again instead of a new one. 0 means
+	// the server's default, ReuseOff never, 1 to 99 that percentage.
+	ReuseMinRemaining int
+}
+
+// QuotaNone (Client.QuotaPerMinute, QuotaPerHour) and ReuseOff
+// (Client.ReuseMinRemaining) switch a server default off for a client.
+const (
+	QuotaNone = -1
+	ReuseOff  = -1
+)
+
+// QuotaCount is how many access tokens were issued to a client in one quota
+// window: the Window (time.Minute or time.Hour) that ends at End.
+type QuotaCount struct {
+	ClientID string
+	Window   time.Duration
+	End      time.Time
+	Count    int64
 }
 
 // Self-registration policies, in Client.SelfRegistered.
@@ -664,6 +689,18 @@ type Store interface {
 
 	// Changes returns change-feed entries with At >= since, oldest first.
 	Changes(ctx context.Context, since time.Time) ([]Change, error)
+
+	// SyncQuotaCounts is one node's round of the issuance quotas: it
+	// records that node was seen at now and its counts (each replacing the
+	// node's earlier count of the same client, window and end), deletes
+	// the counts of windows that ended at or before now and the nodes not
+	// seen for an hour, and returns the counts of the other nodes for the
+	// windows that have not ended, summed per client, window and end, and
+	// how many nodes (node included) were seen at or after activeSince.
+	SyncQuotaCounts(ctx context.Context, node string, now, activeSince time.Time, counts []QuotaCount) (others []QuotaCount, nodes int, err error)
+	// QuotaCounts returns the client's counts of the windows that have not
+	// ended at now, summed over every node, ordered by window.
+	QuotaCounts(ctx context.Context, clientID string, now time.Time) ([]QuotaCount, error)
 
 	// Prune deletes revocations (of tokens and of clients' tokens) that
 	// expired before now, change-feed entries older than now minus one
