@@ -684,6 +684,9 @@ type Store interface {
 	// is replaced. ErrNotFound if there is no such client.
 	UseClientAssertionJTI(ctx context.Context, clientID, jti string, expiresAt, now time.Time) (bool, error)
 
+	// RecordAudit records ev, an event that goes with no other change
+	// (a client over its issuance quota).
+	RecordAudit(ctx context.Context, ev AuditEvent) error
 	// ListAudit returns audit events, newest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 

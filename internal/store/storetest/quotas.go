@@ -86,3 +86,21 @@ func less(a, b store.QuotaCount) bool {
 	}
 	return a.End.Before(b.End)
 }
+
+// testRecordAudit: an event recorded on its own is listed.
+func testRecordAudit(t *testing.T, s store.Store) {
+	ev := store.AuditEvent{Time: t0, Actor: "system", Action: "client.quota_exceeded", Target: "c1", Detail: "60 tokens per minute"}
+	if err := s.RecordAudit(t.Context(), ev); err != nil {
+		t.Fatalf("RecordAudit: %v", err)
+	}
+	got, err := s.ListAudit(t.Context(), store.AuditFilter{Action: "client.quota_exceeded"})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("ListAudit: got %v, %v; want the event", got, err)
+	}
+	got[0].ID = 0
+	ev.Time = normTime(ev.Time)
+	got[0].Time = normTime(got[0].Time)
+	if diff := cmp.Diff(ev, got[0]); diff != "" {
+		t.Errorf("recorded event (-want +got):\n%s", diff)
+	}
+}

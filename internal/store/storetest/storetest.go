@@ -131,6 +131,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Prune", testPrune},
 		{"SchemaVersion", testSchemaVersion},
 		{"QuotaCounts", testQuotaCounts},
+		{"RecordAudit", testRecordAudit},
 		{"Unavailable", testUnavailable},
 
 		{"UserRoundTrip", testUserRoundTrip},
