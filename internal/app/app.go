@@ -306,6 +306,8 @@ func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consent
 		DefaultTTL:          time.Duration(cfg.Token.DefaultTTL),
 		MaxTTL:              time.Duration(cfg.Token.MaxTTL),
 		TokenPaths:          cfg.Token.AliasPaths,
+		Quota:               server.QuotaOptions{PerMinute: cfg.Token.Quota.PerMinute, PerHour: cfg.Token.Quota.PerHour},
+		Reuse:               server.ReuseOptions{MinRemaining: cfg.Token.Reuse.MinRemaining, MaxEntries: cfg.Token.Reuse.MaxEntries},
 		Resources:           serverResources(cfg, d.Resources),
 		FailuresPerClient:   rl.PerClient,
 		FailuresPerAddress:  rl.PerAddress,

@@ -1,0 +1,350 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Issuance quotas (issue 13 §2): at most N access tokens per client per
+// minute and per hour, counted across every node that shares the store,
+// without a database write per token.
+//
+// Each node counts the tokens it issues per client and fixed window (the
+// minute and the hour, aligned to the Unix epoch) in memory. About once a
+// second (QuotaOptions.SyncInterval) it writes the counts that changed to
+// the store and reads the other nodes' counts and how many nodes are
+// active, k, in one transaction (store.SyncQuotaCounts). Until the next
+// round it may issue its share of what is left: ceil((quota − others −
+// own) / k) more. One node alone (SQLite) therefore has the whole quota,
+// exactly. With k nodes, what the others issued since their last report is
+// unseen, and each node's share of a round is at most ceil(quota / k), so
+// a window's total stays within quota + (k−1)·ceil(quota/k) + k in the
+// worst case (every node bursting in the same second before seeing the
+// others); with traffic spread evenly the shares shrink geometrically and
+// the overshoot is a few tokens. Nodes are counted as active while they
+// report (every node reports every round, quotas or not), so a node that left
+// stops taking a share within three rounds. Refusals while the quota is
+// not yet used up but this node's share is say so, with Retry-After: 1.
+//
+// Over the quota the token endpoint answers 429 with error slow_down and
+// Retry-After: the seconds until the window ends. RFC 6749 §5.2 has no code
+// for it; slow_down is RFC 8628 §3.5's "polling too fast" code, which
+// OAuth clients already treat as "wait, then retry", and which, unlike
+// invalid_request, does not tell a client its request is malformed. Each
+// client's first refusal in a window is audited (client.quota_exceeded),
+// once per window and node, not per request. Tokens handed out again by the
+// reuse window (reuse.go) are not issued, so they do not count.
+
+// QuotaOptions configures the issuance quotas (Options.Quota).
+type QuotaOptions struct {
+	// PerMinute and PerHour are the quotas of clients that set none of
+	// their own (store.Client.QuotaPerMinute, QuotaPerHour); 0: none.
+	PerMinute, PerHour int
+	// Node names this process in the shared counts; "": a random name.
+	Node string
+	// SyncInterval is how often the counts are exchanged through the
+	// store; zero: a second.
+	SyncInterval time.Duration
+}
+
+// codeSlowDown is the error code of a refusal over the quota (RFC 8628
+// §3.5), see above.
+const codeSlowDown = "slow_down"
+
+// The quota windows, in the order of clientQuota.w.
+var quotaWindows = [2]struct {
+	len  time.Duration
+	name string
+}{{time.Minute, "minute"}, {time.Hour, "hour"}}
+
+// quotas are the node's counts and shares.
+type quotas struct {
+	defMinute, defHour int
+	node               string
+	interval           time.Duration
+	exceeded           *prometheus.CounterVec
+
+	mu      sync.Mutex
+	clients map[string]*clientQuota
+	nodes   int // active nodes at the last round, at least 1
+}
+
+// clientQuota is a client's state in each window.
+type clientQuota struct {
+	w [2]quotaWindow
+}
+
+type quotaWindow struct {
+	end      time.Time // the window's end; zero: never used
+	limit    int64     // the quota as of the last request
+	local    int64     // tokens this node issued in the window
+	reported int64     // local as last written to the store
+	others   int64     // the other nodes' tokens, as of the last round
+	cap      int64     // local may reach this before the next round
+	audited  bool      // the window's refusal is audited
+}
+
+func newQuotas(o QuotaOptions, reg *prometheus.Registry) (*quotas, error) {
+	q := &quotas{
+		defMinute: o.PerMinute, defHour: o.PerHour,
+		node: o.Node, interval: o.SyncInterval,
+		clients: map[string]*clientQuota{}, nodes: 1,
+		exceeded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_token_quota_exceeded_total",
+			Help: "Token requests refused because the client is over its issuance quota, by window (minute, hour).",
+		}, []string{"window"}),
+	}
+	if q.interval <= 0 {
+		q.interval = time.Second
+	}
+	if q.node == "" {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		q.node = "node-" + hex.EncodeToString(b[:])
+	}
+	if err := reg.Register(q.exceeded); err != nil {
+		return nil, fmt.Errorf("server: register metrics: %w", err)
+	}
+	for _, w := range quotaWindows {
+		q.exceeded.WithLabelValues(w.name)
+	}
+	return q, nil
+}
+
+// limits returns the client's quotas per window; 0: none.
+func (q *quotas) limits(c *store.Client) (l [2]int64) {
+	for i, v := range [2]struct{ own, def int }{{c.QuotaPerMinute, q.defMinute}, {c.QuotaPerHour, q.defHour}} {
+		switch {
+		case v.own > 0:
+			l[i] = int64(v.own)
+		case v.own == 0 && v.def > 0:
+			l[i] = int64(v.def)
+		}
+	}
+	return l
+}
+
+// share is what a node may issue of rem left among k nodes.
+func share(rem int64, k int) int64 {
+	if rem <= 0 {
+		return 0
+	}
+	return (rem + int64(k) - 1) / int64(k)
+}
+
+// quotaRefusal is a refused take: which window, how long to wait, and
+// whether it is the first of the window (to audit).
+type quotaRefusal struct {
+	window int
+	wait   time.Duration
+	limit  int64
+	first  bool
+}
+
+// take counts one token for c at now, or refuses it. A client without a
+// quota costs no lock.
+func (q *quotas) take(c *store.Client, now time.Time) *quotaRefusal {
+	lim := q.limits(c)
+	if lim[0] == 0 && lim[1] == 0 {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	cq := q.clients[c.ID]
+	if cq == nil {
+		cq = &clientQuota{}
+		q.clients[c.ID] = cq
+	}
+	for i := range cq.w {
+		w := &cq.w[i]
+		if lim[i] == 0 {
+			*w = quotaWindow{}
+			continue
+		}
+		if !now.Before(w.end) { // a new window
+			*w = quotaWindow{end: now.Truncate(quotaWindows[i].len).Add(quotaWindows[i].len), limit: lim[i],
+				cap: share(lim[i], q.nodes)}
+		} else if w.limit != lim[i] { // the client's quota changed
+			w.limit = lim[i]
+			w.cap = w.local + share(lim[i]-w.others-w.local, q.nodes)
+		}
+	}
+	for i := range cq.w {
+		w := &cq.w[i]
+		if w.limit == 0 || w.local < w.cap {
+			continue
+		}
+		r := &quotaRefusal{window: i, limit: w.limit, wait: q.interval}
+		if w.others+w.local >= w.limit { // used up: wait for the window's end
+			r.wait = w.end.Sub(now)
+		}
+		r.first = !w.audited
+		w.audited = true
+		return r
+	}
+	for i := range cq.w {
+		if cq.w[i].limit > 0 {
+			cq.w[i].local++
+		}
+	}
+	return nil
+}
+
+// give returns a token taken for c that was not issued after all.
+func (q *quotas) give(c *store.Client, now time.Time) {
+	lim := q.limits(c)
+	if lim[0] == 0 && lim[1] == 0 {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if cq := q.clients[c.ID]; cq != nil {
+		for i := range cq.w {
+			if w := &cq.w[i]; w.limit > 0 && now.Before(w.end) && w.local > 0 {
+				w.local--
+			}
+		}
+	}
+}
+
+// sync is one round: it writes the counts that changed, reads the others'
+// and the number of active nodes, and recomputes each share. It runs even
+// with no client under a quota, so that every node is counted before its
+// first quota request. A failed round leaves the shares as they are (a node
+// cut off from the store goes on with the share it has).
+func (q *quotas) sync(ctx context.Context, st store.Store, now time.Time) error {
+	q.mu.Lock()
+	var counts []store.QuotaCount
+	for id, cq := range q.clients {
+		live := false
+		for i, w := range cq.w {
+			if w.limit == 0 || !now.Before(w.end) {
+				continue
+			}
+			live = true
+			if w.local != w.reported {
+				counts = append(counts, store.QuotaCount{ClientID: id, Window: quotaWindows[i].len, End: w.end, Count: w.local})
+			}
+		}
+		if !live {
+			delete(q.clients, id)
+		}
+	}
+	q.mu.Unlock()
+
+	others, nodes, err := st.SyncQuotaCounts(ctx, q.node, now, now.Add(-3*q.interval), counts)
+	if err != nil {
+		return err
+	}
+	type key struct {
+		id  string
+		len time.Duration
+	}
+	sum := make(map[key]store.QuotaCount, len(others))
+	for _, o := range others {
+		sum[key{o.ClientID, o.Window}] = o
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.nodes = max(1, nodes)
+	written := make(map[key]int64, len(counts))
+	for _, c := range counts {
+		written[key{c.ClientID, c.Window}] = c.Count
+	}
+	for id, cq := range q.clients {
+		for i := range cq.w {
+			w := &cq.w[i]
+			if w.limit == 0 || !now.Before(w.end) {
+				continue
+			}
+			k := key{id, quotaWindows[i].len}
+			if n, ok := written[k]; ok {
+				w.reported = n
+			}
+			w.others = 0
+			if o, ok := sum[k]; ok && o.End.Equal(w.end) {
+				w.others = o.Count
+			}
+			w.cap = w.local + share(w.limit-w.others-w.local, q.nodes)
+		}
+	}
+	return nil
+}
+
+// checkQuota counts a token for cc against its quotas, or refuses the
+// request with 429 slow_down and Retry-After; the first refusal of a window
+// is audited in the background (the refusal does not wait for the store).
+func (s *Server) checkQuota(cc *cachedClient, now time.Time) error {
+	r := s.quota.take(&cc.client, now)
+	if r == nil {
+		return nil
+	}
+	name := quotaWindows[r.window].name
+	s.quota.exceeded.WithLabelValues(name).Inc()
+	if r.first {
+		ev := store.AuditEvent{Time: now, Actor: "system", Action: "client.quota_exceeded", Target: cc.client.ID,
+			Detail: fmt.Sprintf("over its quota of %d tokens per %s; refused until the window ends", r.limit, name)}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := s.st.RecordAudit(ctx, ev); err != nil {
+				s.log.Warn("recording a quota refusal failed", "client_id", cc.client.ID, "err", err)
+			}
+		}()
+	}
+	secs := int((r.wait + time.Second - 1) / time.Second)
+	return &oauth.Error{Code: codeSlowDown, Status: http.StatusTooManyRequests, RetryAfter: max(1, secs),
+		Description: fmt.Sprintf("this client may be issued at most %d access tokens per %s; reuse the token it has until it expires, or retry after the time in Retry-After", r.limit, name)}
+}
+
+// syncQuotas runs a round, logging a failure.
+func (s *Server) syncQuotas(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, feedReadTimeout)
+	defer cancel()
+	if err := s.quota.sync(rctx, s.st, s.now()); err != nil && ctx.Err() == nil {
+		s.log.Warn("exchanging issuance quota counts failed; going on with this node's shares", "err", err)
+	}
+}
+
+// QuotaUsage is what the app page and the admin API show of a client's
+// quota: its quotas in force (0: none) and the tokens issued in the current
+// minute and hour, summed over the nodes as they last reported (at most a
+// couple of seconds behind).
+type QuotaUsage struct {
+	PerMinute, PerHour   int
+	UsedMinute, UsedHour int64
+	MinuteEnds, HourEnds time.Time
+}
+
+// ClientQuotaUsage returns c's quotas in force and its usage from the
+// store's counts.
+func (s *Server) ClientQuotaUsage(ctx context.Context, c store.Client) (QuotaUsage, error) {
+	lim := s.quota.limits(&c)
+	u := QuotaUsage{PerMinute: int(lim[0]), PerHour: int(lim[1])}
+	now := s.now()
+	counts, err := s.st.QuotaCounts(ctx, c.ID, now)
+	if err != nil {
+		return u, err
+	}
+	for _, qc := range counts {
+		switch qc.Window {
+		case time.Minute:
+			u.UsedMinute, u.MinuteEnds = qc.Count, qc.End
+		case time.Hour:
+			u.UsedHour, u.HourEnds = qc.Count, qc.End
+		}
+	}
+	return u, nil
+}
