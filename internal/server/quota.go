@@ -285,8 +285,9 @@ func (q *quotas) sync(ctx context.Context, st store.Store, now time.Time) error 
 
 // checkQuota counts a token for cc against its quotas, or refuses the
 // request with 429 slow_down and Retry-After; the first refusal of a window
-// is audited in the background (the refusal does not wait for the store).
-func (s *Server) checkQuota(cc *cachedClient, now time.Time) error {
+// is audited (one write per client, window and node; a failure to record it
+// is logged, and the refusal stands).
+func (s *Server) checkQuota(ctx context.Context, cc *cachedClient, now time.Time) error {
 	r := s.quota.take(&cc.client, now)
 	if r == nil {
 		return nil
@@ -296,13 +297,9 @@ func (s *Server) checkQuota(cc *cachedClient, now time.Time) error {
 	if r.first {
 		ev := store.AuditEvent{Time: now, Actor: "system", Action: "client.quota_exceeded", Target: cc.client.ID,
 			Detail: fmt.Sprintf("over its quota of %d tokens per %s; refused until the window ends", r.limit, name)}
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := s.st.RecordAudit(ctx, ev); err != nil {
-				s.log.Warn("recording a quota refusal failed", "client_id", cc.client.ID, "err", err)
-			}
-		}()
+		if err := s.st.RecordAudit(ctx, ev); err != nil {
+			s.log.Warn("recording a quota refusal failed", "client_id", cc.client.ID, "err", err)
+		}
 	}
 	secs := int((r.wait + time.Second - 1) / time.Second)
 	return &oauth.Error{Code: codeSlowDown, Status: http.StatusTooManyRequests, RetryAfter: max(1, secs),

@@ -115,7 +115,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 			return writeTokenResponse(w, e.token, tokenType(jkt), int64(e.exp.Sub(now)/time.Second), e.scope, "")
 		}
 	}
-	if err := s.checkQuota(cc, now); err != nil {
+	if err := s.checkQuota(r.Context(), cc, now); err != nil {
 		return err
 	}
 	issued := false
