@@ -20,21 +20,35 @@ import (
 // without a database write per token.
 //
 // Each node counts the tokens it issues per client and fixed window (the
-// minute and the hour, aligned to the Unix epoch) in memory. About once a
-// second (QuotaOptions.SyncInterval) it writes the counts that changed to
-// the store and reads the other nodes' counts and how many nodes are
-// active, k, in one transaction (store.SyncQuotaCounts). Until the next
-// round it may issue its share of what is left: ceil((quota − others −
-// own) / k) more. One node alone (SQLite) therefore has the whole quota,
-// exactly. With k nodes, what the others issued since their last report is
-// unseen, and each node's share of a round is at most ceil(quota / k), so
-// a window's total stays within quota + (k−1)·ceil(quota/k) + k in the
-// worst case (every node bursting in the same second before seeing the
-// others); with traffic spread evenly the shares shrink geometrically and
-// the overshoot is a few tokens. Nodes are counted as active while they
-// report (every node reports every round, quotas or not), so a node that left
-// stops taking a share within three rounds. Refusals while the quota is
-// not yet used up but this node's share is say so, with Retry-After: 1.
+// minute and the hour, aligned to the Unix epoch) in memory, and may issue
+// up to a reservation (its cap) without asking anyone. About once a second
+// (QuotaOptions.SyncInterval) it renews its reservations in one store
+// transaction (store.SyncQuotas): it reads the other nodes' reservations
+// and counts and how many nodes are active, k, and reserves its count plus
+// its share of what is left, ceil((quota − others' reservations − own
+// count) / k), writing both back. A node therefore never issues more than
+// it reserved, and what it reserved was left when it looked. Transactions
+// of several nodes that run at the same moment each see the others'
+// previous reservations, so each takes at most ceil(R/k) of the same
+// remainder R: so far a window's total stays within quota + k tokens (the
+// rounding of k shares). One node alone (SQLite) reserves the whole quota,
+// exactly. With peers, a node's first tokens of a client in a window,
+// before it holds a reservation, are unreserved: a tenth of its share of
+// what the others had reserved at its last round, which the others learn of
+// at its next round. Together the bound is quota + quota/10 + 2k in the
+// worst case (every node starting on the client at the same moment in a
+// window nearly used up), quota + k otherwise; TestQuotaAcrossNodes checks
+// it with two nodes in step, out of step and with one busy node, on SQLite
+// and PostgreSQL. Only nodes that start within the same second as one
+// another, before their
+// first round, may each take a share before they count each other. The
+// cost: a reservation that one node does not use is free for the others
+// only at the next rounds, so a client whose requests reach one node of k
+// is refused (429, Retry-After: 1) while its share runs out early in a
+// window, and reaches the full quota within a few rounds. Nodes are
+// counted as active while they report (every node reports every round,
+// quotas or not); a node that left stops counting within three rounds, and
+// its reservations end with their windows.
 //
 // Over the quota the token endpoint answers 429 with error slow_down and
 // Retry-After: the seconds until the window ends. RFC 6749 §5.2 has no code
@@ -77,6 +91,9 @@ type quotas struct {
 	mu      sync.Mutex
 	clients map[string]*clientQuota
 	nodes   int // active nodes at the last round, at least 1
+	// others are the other nodes' entries at the last round, for the
+	// first tokens of a window this node has none of.
+	others map[quotaKey]store.QuotaCount
 }
 
 // clientQuota is a client's state in each window.
@@ -85,13 +102,24 @@ type clientQuota struct {
 }
 
 type quotaWindow struct {
-	end      time.Time // the window's end; zero: never used
-	limit    int64     // the quota as of the last request
-	local    int64     // tokens this node issued in the window
-	reported int64     // local as last written to the store
-	others   int64     // the other nodes' tokens, as of the last round
-	cap      int64     // local may reach this before the next round
-	audited  bool      // the window's refusal is audited
+	end       time.Time // the window's end; zero: never used
+	limit     int64     // the quota as of the last request
+	local     int64     // tokens this node issued in the window
+	cap       int64     // this node's reservation: local may reach it
+	othersRes int64     // the other nodes' reservations, as of the last round
+	others    int64     // the other nodes' tokens, as of the last round
+	written   [2]int64  // local and cap as last written to the store
+	audited   bool      // the window's refusal is audited
+}
+
+// unreservedPart: a node with peers issues a tenth of its share of a window
+// before it holds a reservation for it.
+const unreservedPart = 10
+
+// quotaKey names a client's window.
+type quotaKey struct {
+	id  string
+	len time.Duration
 }
 
 func newQuotas(o QuotaOptions, reg *prometheus.Registry) (*quotas, error) {
@@ -174,11 +202,17 @@ func (q *quotas) take(c *store.Client, now time.Time) *quotaRefusal {
 			continue
 		}
 		if !now.Before(w.end) { // a new window
-			*w = quotaWindow{end: now.Truncate(quotaWindows[i].len).Add(quotaWindows[i].len), limit: lim[i],
-				cap: share(lim[i], q.nodes)}
+			*w = quotaWindow{end: now.Truncate(quotaWindows[i].len).Add(quotaWindows[i].len), limit: lim[i]}
+			if o, ok := q.others[quotaKey{c.ID, quotaWindows[i].len}]; ok && o.End.Equal(w.end) {
+				w.others, w.othersRes = o.Count, o.Reserved
+			}
+			w.cap = share(lim[i]-w.othersRes, q.nodes)
+			if q.nodes > 1 { // unreserved until the next round: a tenth of a share
+				w.cap = share(w.cap, unreservedPart)
+			}
 		} else if w.limit != lim[i] { // the client's quota changed
 			w.limit = lim[i]
-			w.cap = w.local + share(lim[i]-w.others-w.local, q.nodes)
+			w.cap = w.local + share(lim[i]-w.othersRes-w.local, q.nodes)
 		}
 	}
 	for i := range cq.w {
@@ -219,14 +253,22 @@ func (q *quotas) give(c *store.Client, now time.Time) {
 	}
 }
 
-// sync is one round: it writes the counts that changed, reads the others'
-// and the number of active nodes, and recomputes each share. It runs even
-// with no client under a quota, so that every node is counted before its
-// first quota request. A failed round leaves the shares as they are (a node
-// cut off from the store goes on with the share it has).
+// sync is one round: it renews this node's reservations from the other
+// nodes' and the number of active nodes, and writes them with its counts
+// where they changed. It runs even with no client under a quota, so that
+// every node is counted before its first quota request. A failed round
+// leaves the reservations as they are (a node cut off from the store goes
+// on with what it reserved).
 func (q *quotas) sync(ctx context.Context, st store.Store, now time.Time) error {
+	type entry struct {
+		key              quotaKey
+		end              time.Time
+		limit, local     int64
+		written          [2]int64
+		cap, others, res int64 // decided in the round
+	}
 	q.mu.Lock()
-	var counts []store.QuotaCount
+	var snap []entry
 	for id, cq := range q.clients {
 		live := false
 		for i, w := range cq.w {
@@ -234,9 +276,7 @@ func (q *quotas) sync(ctx context.Context, st store.Store, now time.Time) error 
 				continue
 			}
 			live = true
-			if w.local != w.reported {
-				counts = append(counts, store.QuotaCount{ClientID: id, Window: quotaWindows[i].len, End: w.end, Count: w.local})
-			}
+			snap = append(snap, entry{key: quotaKey{id, quotaWindows[i].len}, end: w.end, limit: w.limit, local: w.local, written: w.written})
 		}
 		if !live {
 			delete(q.clients, id)
@@ -244,41 +284,51 @@ func (q *quotas) sync(ctx context.Context, st store.Store, now time.Time) error 
 	}
 	q.mu.Unlock()
 
-	others, nodes, err := st.SyncQuotaCounts(ctx, q.node, now, now.Add(-3*q.interval), counts)
+	var (
+		byKey map[quotaKey]store.QuotaCount
+		nodes int
+	)
+	err := st.SyncQuotas(ctx, q.node, now, now.Add(-3*q.interval), func(others []store.QuotaCount, n int) []store.QuotaCount {
+		nodes = max(1, n)
+		byKey = make(map[quotaKey]store.QuotaCount, len(others))
+		for _, o := range others {
+			byKey[quotaKey{o.ClientID, o.Window}] = o
+		}
+		var write []store.QuotaCount
+		for i := range snap {
+			e := &snap[i]
+			e.others, e.res = 0, 0
+			if o, ok := byKey[e.key]; ok && o.End.Equal(e.end) {
+				e.others, e.res = o.Count, o.Reserved
+			}
+			e.cap = e.local + share(e.limit-e.res-e.local, nodes)
+			if e.written != [2]int64{e.local, e.cap} {
+				write = append(write, store.QuotaCount{ClientID: e.key.id, Window: e.key.len, End: e.end, Count: e.local, Reserved: e.cap})
+			}
+		}
+		return write
+	})
 	if err != nil {
 		return err
 	}
-	type key struct {
-		id  string
-		len time.Duration
-	}
-	sum := make(map[key]store.QuotaCount, len(others))
-	for _, o := range others {
-		sum[key{o.ClientID, o.Window}] = o
-	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.nodes = max(1, nodes)
-	written := make(map[key]int64, len(counts))
-	for _, c := range counts {
-		written[key{c.ClientID, c.Window}] = c.Count
-	}
-	for id, cq := range q.clients {
-		for i := range cq.w {
-			w := &cq.w[i]
-			if w.limit == 0 || !now.Before(w.end) {
-				continue
-			}
-			k := key{id, quotaWindows[i].len}
-			if n, ok := written[k]; ok {
-				w.reported = n
-			}
-			w.others = 0
-			if o, ok := sum[k]; ok && o.End.Equal(w.end) {
-				w.others = o.Count
-			}
-			w.cap = w.local + share(w.limit-w.others-w.local, q.nodes)
+	q.nodes, q.others = nodes, byKey
+	for _, e := range snap {
+		cq := q.clients[e.key.id]
+		if cq == nil {
+			continue
 		}
+		i := 0
+		if e.key.len == time.Hour {
+			i = 1
+		}
+		w := &cq.w[i]
+		if !w.end.Equal(e.end) || w.limit != e.limit {
+			continue // a new window or quota meanwhile: its next round
+		}
+		w.cap, w.others, w.othersRes = e.cap, e.others, e.res
+		w.written = [2]int64{e.local, e.cap}
 	}
 	return nil
 }

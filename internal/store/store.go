@@ -142,12 +142,14 @@ const (
 )
 
 // QuotaCount is how many access tokens were issued to a client in one quota
-// window: the Window (time.Minute or time.Hour) that ends at End.
+// window, the Window (time.Minute or time.Hour) that ends at End, and how
+// many a node reserved (may issue before it reports again).
 type QuotaCount struct {
 	ClientID string
 	Window   time.Duration
 	End      time.Time
 	Count    int64
+	Reserved int64
 }
 
 // Self-registration policies, in Client.SelfRegistered.
@@ -693,14 +695,16 @@ type Store interface {
 	// Changes returns change-feed entries with At >= since, oldest first.
 	Changes(ctx context.Context, since time.Time) ([]Change, error)
 
-	// SyncQuotaCounts is one node's round of the issuance quotas: it
-	// records that node was seen at now and its counts (each replacing the
-	// node's earlier count of the same client, window and end), deletes
-	// the counts of windows that ended at or before now and the nodes not
-	// seen for an hour, and returns the counts of the other nodes for the
-	// windows that have not ended, summed per client, window and end, and
-	// how many nodes (node included) were seen at or after activeSince.
-	SyncQuotaCounts(ctx context.Context, node string, now, activeSince time.Time, counts []QuotaCount) (others []QuotaCount, nodes int, err error)
+	// SyncQuotas is one node's round of the issuance quotas, in one
+	// transaction: it records that node was seen at now; calls fn with
+	// the other nodes' entries of the windows that have not ended at now
+	// (Count and Reserved summed per client, window and end) and the
+	// number of nodes (node included) seen at or after activeSince; writes
+	// the entries fn returns as node's (each replacing the node's entry of
+	// the same client, window and end); and deletes the entries of windows
+	// that ended at or before now and the nodes not seen for an hour. fn
+	// may be called more than once (a retried transaction).
+	SyncQuotas(ctx context.Context, node string, now, activeSince time.Time, fn func(others []QuotaCount, nodes int) []QuotaCount) error
 	// QuotaCounts returns the client's counts of the windows that have not
 	// ended at now, summed over every node, ordered by window.
 	QuotaCounts(ctx context.Context, clientID string, now time.Time) ([]QuotaCount, error)

@@ -9,9 +9,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// testQuotaCounts: each node's counts replace its own earlier ones; a node
-// reads the sum of the others' counts of windows that have not ended; nodes
-// are counted when seen since activeSince; ended windows are pruned.
+// testQuotaCounts: each node's entries replace its own earlier ones; fn
+// sees the sums of the other nodes' entries of windows that have not ended
+// and the nodes seen since activeSince; ended windows are pruned.
 func testQuotaCounts(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	now := t0.Add(30 * time.Second)
@@ -19,25 +19,22 @@ func testQuotaCounts(t *testing.T, s store.Store) {
 	past := t0 // a window that ended at t0
 	sync := func(node string, at time.Time, counts ...store.QuotaCount) ([]store.QuotaCount, int) {
 		t.Helper()
-		others, n, err := s.SyncQuotaCounts(ctx, node, at, at.Add(-3*time.Second), counts)
+		var (
+			others []store.QuotaCount
+			n      int
+		)
+		err := s.SyncQuotas(ctx, node, at, at.Add(-3*time.Second), func(o []store.QuotaCount, nodes int) []store.QuotaCount {
+			others, n = o, nodes
+			return counts
+		})
 		if err != nil {
-			t.Fatalf("SyncQuotaCounts(%s): %v", node, err)
+			t.Fatalf("SyncQuotas(%s): %v", node, err)
 		}
 		return others, n
 	}
-	q := func(client string, w time.Duration, end time.Time, n int64) store.QuotaCount {
-		return store.QuotaCount{ClientID: client, Window: w, End: end, Count: n}
+	q := func(client string, w time.Duration, end time.Time, n, r int64) store.QuotaCount {
+		return store.QuotaCount{ClientID: client, Window: w, End: end, Count: n, Reserved: r}
 	}
-
-	others, n := sync("node-a", now, q("c1", time.Minute, minEnd, 5), q("c1", time.Hour, hourEnd, 5),
-		q("c1", time.Minute, past, 9))
-	if len(others) != 0 || n != 1 {
-		t.Fatalf("first node: got others %v, nodes %d; want none, 1", others, n)
-	}
-	// node-a again: its count replaces, not adds.
-	sync("node-a", now, q("c1", time.Minute, minEnd, 7), q("c1", time.Hour, hourEnd, 7))
-	others, n = sync("node-b", now.Add(time.Second), q("c1", time.Minute, minEnd, 2), q("c2", time.Hour, hourEnd, 1))
-	want := []store.QuotaCount{q("c1", time.Minute, minEnd, 7), q("c1", time.Hour, hourEnd, 7)}
 	sortCounts := cmp.Transformer("sort", func(in []store.QuotaCount) []store.QuotaCount {
 		out := append([]store.QuotaCount(nil), in...)
 		for i := range out {
@@ -48,11 +45,21 @@ func testQuotaCounts(t *testing.T, s store.Store) {
 		}
 		return out
 	})
+
+	others, n := sync("node-a", now, q("c1", time.Minute, minEnd, 5, 10), q("c1", time.Hour, hourEnd, 5, 10),
+		q("c1", time.Minute, past, 9, 9))
+	if len(others) != 0 || n != 1 {
+		t.Fatalf("first node: got others %v, nodes %d; want none, 1", others, n)
+	}
+	// node-a again: its entries replace, not add.
+	sync("node-a", now, q("c1", time.Minute, minEnd, 7, 12), q("c1", time.Hour, hourEnd, 7, 12))
+	others, n = sync("node-b", now.Add(time.Second), q("c1", time.Minute, minEnd, 2, 3), q("c2", time.Hour, hourEnd, 1, 1))
+	want := []store.QuotaCount{q("c1", time.Minute, minEnd, 7, 12), q("c1", time.Hour, hourEnd, 7, 12)}
 	if diff := cmp.Diff(want, others, sortCounts); diff != "" || n != 2 {
 		t.Errorf("node-b reads (-want +got):\n%s\nnodes: got %d, want 2", diff, n)
 	}
 	others, _ = sync("node-a", now.Add(time.Second))
-	want = []store.QuotaCount{q("c1", time.Minute, minEnd, 2), q("c2", time.Hour, hourEnd, 1)}
+	want = []store.QuotaCount{q("c1", time.Minute, minEnd, 2, 3), q("c2", time.Hour, hourEnd, 1, 1)}
 	if diff := cmp.Diff(want, others, sortCounts); diff != "" {
 		t.Errorf("node-a reads (-want +got):\n%s", diff)
 	}
@@ -60,15 +67,15 @@ func testQuotaCounts(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("QuotaCounts: %v", err)
 	}
-	want = []store.QuotaCount{q("c1", time.Minute, minEnd, 9), q("c1", time.Hour, hourEnd, 7)}
+	want = []store.QuotaCount{q("c1", time.Minute, minEnd, 9, 15), q("c1", time.Hour, hourEnd, 7, 12)}
 	if diff := cmp.Diff(want, got, sortCounts); diff != "" {
 		t.Errorf("QuotaCounts(c1) (-want +got):\n%s", diff)
 	}
 	// A node not seen since activeSince is no longer counted; the minute
-	// window's counts are gone once it ended.
+	// window's entries are gone once it ended.
 	later := minEnd.Add(10 * time.Second)
 	others, n = sync("node-a", later)
-	want = []store.QuotaCount{q("c2", time.Hour, hourEnd, 1)}
+	want = []store.QuotaCount{q("c2", time.Hour, hourEnd, 1, 1)}
 	if diff := cmp.Diff(want, others, sortCounts); diff != "" || n != 1 {
 		t.Errorf("after the minute: (-want +got):\n%s\nnodes: got %d, want 1", diff, n)
 	}

@@ -5,7 +5,8 @@
 -- server's default; -1: off).
 --
 -- quota_counts: how many tokens each node issued to a client in a window
--- (minute or hour, window_end exclusive), reported by the node about once a
+-- (minute or hour, window_end exclusive) and up to how many it reserved
+-- (may reach before its next report), reported by the node about once a
 -- second and summed across nodes; quota_nodes: the nodes that reported
 -- lately, so each can take its share of what is left of a quota.
 --
@@ -22,6 +23,7 @@ CREATE TABLE quota_counts (
     window_ns  INTEGER NOT NULL,
     window_end INTEGER NOT NULL,
     count      INTEGER NOT NULL,
+    reserved   INTEGER NOT NULL,
     PRIMARY KEY (node_id, client_id, window_ns, window_end)
 ) STRICT;
 
