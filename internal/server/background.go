@@ -30,6 +30,7 @@ func (s *Server) Run(ctx context.Context) {
 
 	f := feed{lastOK: s.now()}
 	s.follow(ctx, &f)
+	s.followRevocations(ctx) // reuse.go
 	s.syncQuotas(ctx)
 	for {
 		select {
@@ -40,8 +41,10 @@ func (s *Server) Run(ctx context.Context) {
 			return
 		case <-poll.C:
 			s.follow(ctx, &f)
+			s.followRevocations(ctx)
 		case <-s.wake:
 			s.follow(ctx, &f)
+			s.followRevocations(ctx)
 		case <-minute.C:
 			s.flushUsage(ctx)
 			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {

@@ -134,6 +134,7 @@ func TestQuotaReturnedOnFailure(t *testing.T) {
 func TestQuotaReuseNotCounted(t *testing.T) {
 	h := newHarness(t, harnessOpts{func(o *Options) { o.Reuse = ReuseOptions{MinRemaining: 50, MaxEntries: 10} }})
 	id, secret := h.client(clients.Spec{QuotaPerMinute: 1})
+	h.revocations()
 	for i := range 5 {
 		if r := h.token(id, secret, ""); r.status != http.StatusOK {
 			t.Fatalf("request %d, reused token: got %d %s", i+1, r.status, r.body)

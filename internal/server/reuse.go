@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,11 +24,16 @@ import (
 // tokens with client credentials is never served from here), and only
 // while the client is unchanged: an entry remembers the cached client it
 // was issued to, which any change to the client (through the change feed)
-// replaces. Every hit asks the store whether the token was revoked, by its
-// jti or with the client's tokens (store.IsTokenRevoked, a read), so a token
-// revoked on any node is never handed out again; if the store cannot say,
-// a new token is issued. The cache is bounded (ReuseOptions.MaxEntries,
-// oldest out first) and per node.
+// replaces. Revocations: a token revoked at this node (POST /oauth/revoke)
+// leaves the cache at once; the node also reads the store's revocations
+// (store.ListRevocations, the revocation feed's) at every change-feed poll
+// and drops the tokens revoked anywhere, by jti or with all of a client's
+// tokens (revoke-tokens), within about a second (PollInterval), as a
+// gateway following the revocation feed refuses them. The cache serves
+// only while that read is recent (reuseMaxLag): a node that cannot read
+// the store's revocations signs new tokens instead. The cache is bounded
+// (ReuseOptions.MaxEntries, oldest out first) and per node; a hit is a map
+// lookup under a read lock and no database access.
 
 // ReuseOptions configures the reuse window (Options.Reuse).
 type ReuseOptions struct {
@@ -57,6 +63,10 @@ type reuseEntry struct {
 type reuseCache struct {
 	def, max int
 	hits     prometheus.Counter
+	// confirmed is when the last read of the store's revocations started
+	// (local time); revSince where the next read starts (store time).
+	confirmed atomic.Pointer[time.Time]
+	revSince  time.Time
 
 	mu      sync.RWMutex
 	entries map[reuseKey]*reuseEntry
@@ -69,6 +79,8 @@ func newReuseCache(o ReuseOptions, reg *prometheus.Registry) (*reuseCache, error
 			Name: "gatehouse_tokens_reused_total",
 			Help: "Token requests answered with a token issued earlier (the token reuse window).",
 		})}
+	var never time.Time
+	c.confirmed.Store(&never)
 	if err := reg.Register(c.hits); err != nil {
 		return nil, fmt.Errorf("server: register metrics: %w", err)
 	}
@@ -95,9 +107,10 @@ func (c *reuseCache) reusable(cc *cachedClient, gt string) bool {
 	return gt == store.GrantClientCredentials && c.percent(&cc.client) > 0 && !cc.client.RefreshWithClientCredentials
 }
 
-// get returns the entry for k issued to cc that has more than the client's
-// percentage of its lifetime left at now and is not revoked, or nil.
-func (s *Server) reuseGet(ctx context.Context, k reuseKey, cc *cachedClient, now time.Time) *reuseEntry {
+// reuseGet returns the entry for k issued to cc that has more than the
+// client's percentage of its lifetime left at now, or nil; nil too while
+// the store's revocations were not read lately.
+func (s *Server) reuseGet(k reuseKey, cc *cachedClient, now time.Time) *reuseEntry {
 	c := s.reuse
 	c.mu.RLock()
 	e := c.entries[k]
@@ -110,11 +123,7 @@ func (s *Server) reuseGet(ctx context.Context, k reuseKey, cc *cachedClient, now
 		c.drop(e)
 		return nil
 	}
-	revoked, err := s.st.IsTokenRevoked(ctx, e.jti, cc.client.ID, e.iat)
-	if err != nil || revoked {
-		if revoked {
-			c.drop(e)
-		}
+	if now.Sub(*c.confirmed.Load()) > s.reuseMaxLag() { // revocations not read lately
 		return nil
 	}
 	c.hits.Inc()
@@ -153,6 +162,83 @@ func (c *reuseCache) forgetJTI(clientID, jti string) {
 	defer c.mu.Unlock()
 	for k, e := range c.entries {
 		if k.client == clientID && e.jti == jti {
+			delete(c.entries, k)
+			c.order.Remove(e.element)
+		}
+	}
+}
+
+// reuseMaxLag is how old the last read of the store's revocations may be
+// for the cache to serve: three polls, at least three seconds.
+func (s *Server) reuseMaxLag() time.Duration { return max(3*s.pollInterval, 3*time.Second) }
+
+// revocationPage bounds one read of the store's revocations.
+const revocationPage = 1000
+
+// followRevocations reads the revocations recorded since the last read
+// (re-reading feedOverlap, as the change feed does) and drops the cached
+// tokens they revoke. Run calls it with every change-feed poll.
+func (s *Server) followRevocations(ctx context.Context) {
+	c := s.reuse
+	if c.max <= 0 {
+		return
+	}
+	start := s.now()
+	since, newest := c.revSince, c.revSince
+	for {
+		rctx, cancel := context.WithTimeout(ctx, feedReadTimeout)
+		list, err := s.st.ListRevocations(rctx, since, start, revocationPage)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("reading revocations for the token reuse cache failed; signing new tokens until it succeeds", "err", err)
+			}
+			return
+		}
+		c.dropRevoked(list)
+		if len(list) == 0 {
+			break
+		}
+		last := list[len(list)-1].RevokedAt
+		newest = maxTime(newest, last)
+		if len(list) < revocationPage || !last.After(since) {
+			break
+		}
+		since = last
+	}
+	if next := newest.Add(-feedOverlap); next.After(c.revSince) {
+		c.revSince = next
+	}
+	c.confirmed.Store(&start)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// dropRevoked forgets the tokens that list revokes.
+func (c *reuseCache) dropRevoked(list []store.Revocation) {
+	if len(list) == 0 {
+		return
+	}
+	jtis := map[string]bool{}
+	before := map[string]time.Time{}
+	for _, r := range list {
+		if r.JTI != "" {
+			jtis[r.JTI] = true
+		} else if r.IssuedBefore.After(before[r.ClientID]) {
+			before[r.ClientID] = r.IssuedBefore
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.entries {
+		// iat is whole seconds: a token of the revocation's second counts
+		// as revoked, as IsTokenRevoked says.
+		if b, ok := before[k.client]; jtis[e.jti] || ok && !e.iat.Truncate(time.Second).After(b) {
 			delete(c.entries, k)
 			c.order.Remove(e.element)
 		}

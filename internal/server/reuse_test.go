@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,8 +30,12 @@ func reuseHarness(t *testing.T, pct, entries int) *harness {
 		crs[i] = clients.Resource{ID: r.ID, Catalog: r.Catalog}
 	}
 	h.svc = clients.NewService(h.st, scope.Default(), 30*24*time.Hour, h.clock.Now, rand.Reader).WithResources(crs)
+	h.srv.followRevocations(context.Background())
 	return h
 }
+
+// revocations is the background loop's read of the store's revocations.
+func (h *harness) revocations() { h.srv.followRevocations(context.Background()) }
 
 func accessToken(t *testing.T, r response) string {
 	t.Helper()
@@ -54,6 +60,7 @@ func TestReuseWindow(t *testing.T) {
 		t.Fatalf("first token: expires_in %v, want 3600", first.json["expires_in"])
 	}
 	h.clock.Add(10 * time.Minute)
+	h.revocations()
 	again := h.token(id, secret, "")
 	if got := accessToken(t, again); got != at {
 		t.Fatalf("same request 10 minutes later: got a new token, want the first one again")
@@ -100,6 +107,7 @@ func TestReuseWindow(t *testing.T) {
 
 	// Below the threshold: 50% of the hour is left at 30 minutes.
 	h.clock.Add(20 * time.Minute) // 30 minutes after the first
+	h.revocations()
 	fresh := accessToken(t, h.token(id, secret, ""))
 	if fresh == at {
 		t.Fatalf("with half the lifetime left (window 50%%): got the old token, want a new one")
@@ -108,8 +116,9 @@ func TestReuseWindow(t *testing.T) {
 		t.Errorf("the new token is not reused")
 	}
 
-	// Revoked at this node, revoked in the store by another node, and all
-	// of the client's tokens revoked: never handed out again.
+	// Revoked at this node: at once. Revoked in the store by another node,
+	// and all of the client's tokens revoked: from the next read of the
+	// store's revocations.
 	r := h.post(PathRevoke, "token="+url.QueryEscape(fresh), map[string]string{"Authorization": basic(id, secret)})
 	if r.status != http.StatusOK {
 		t.Fatalf("revoke: got %d %s", r.status, r.body)
@@ -121,17 +130,65 @@ func TestReuseWindow(t *testing.T) {
 	if err := h.st.RevokeToken(context.Background(), jtiOf(t, next), h.clock.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	h.revocations()
 	other := accessToken(t, h.token(id, secret, ""))
 	if other == next {
 		t.Fatalf("after another node revoked it: got the revoked token again")
 	}
 	h.clock.Add(time.Second)
-	if _, err := h.svc.RevokeTokens(context.Background(), "t", id); err != nil {
+	h.revocations()
+	if got := accessToken(t, h.token(id, secret, "")); got != other {
+		t.Fatalf("before the client's tokens are revoked: got a new token, want the same")
+	}
+	if err := h.st.RevokeClientTokens(context.Background(), id, h.clock.Now(), h.clock.Now().Add(time.Hour), nil, store.AuditEvent{Time: h.clock.Now(), Actor: "t", Action: "client.revoke_tokens", Target: id}); err != nil {
 		t.Fatal(err)
 	}
+	h.revocations()
 	if got := accessToken(t, h.token(id, secret, "")); got == other {
 		t.Fatalf("after revoking the client's tokens: got a revoked token again")
 	}
+}
+
+// TestReuseNeedsRevocations: a node that has not read the store's
+// revocations lately signs new tokens rather than hand out one that may
+// have been revoked elsewhere.
+func TestReuseNeedsRevocations(t *testing.T) {
+	var cs *cutRevocations
+	h := newHarness(t, harnessOpts{func(o *Options) {
+		cs = &cutRevocations{Store: o.Store}
+		o.Store = cs
+		o.Reuse = ReuseOptions{MinRemaining: 50, MaxEntries: 10}
+	}})
+	id, secret := h.client(clients.Spec{})
+	h.revocations()
+	at := accessToken(t, h.token(id, secret, ""))
+	if accessToken(t, h.token(id, secret, "")) != at {
+		t.Fatalf("revocations just read: got a new token, want the same")
+	}
+	cs.cut.Store(true)
+	h.clock.Add(2 * time.Second)
+	h.revocations() // fails
+	if accessToken(t, h.token(id, secret, "")) != at {
+		t.Fatalf("2s after the last read: got a new token, want the same")
+	}
+	h.clock.Add(2 * time.Second)
+	h.revocations() // fails
+	if accessToken(t, h.token(id, secret, "")) == at {
+		t.Fatalf("4s after the last read of revocations: got the cached token, want a new one")
+	}
+}
+
+// cutRevocations is a store whose revocations can be made unreadable.
+type cutRevocations struct {
+	store.Store
+	cut atomic.Bool
+}
+
+func (s *cutRevocations) ListRevocations(ctx context.Context, since, now time.Time, limit int) ([]store.Revocation, error) {
+	if s.cut.Load() {
+		return nil, errors.New("connection refused")
+	}
+	return s.Store.ListRevocations(ctx, since, now, limit)
 }
 
 func jtiOf(t *testing.T, at string) string {
@@ -146,6 +203,7 @@ func TestReuseOff(t *testing.T) {
 	twice := func(h *harness, sp clients.Spec) bool {
 		t.Helper()
 		id, secret := h.client(sp)
+		h.revocations()
 		return accessToken(t, h.token(id, secret, "")) == accessToken(t, h.token(id, secret, ""))
 	}
 	off := reuseHarness(t, 0, 100)

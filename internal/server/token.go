@@ -110,7 +110,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	reusable := s.reuse.reusable(cc, gt)
 	if reusable {
 		rk = reuseKey{client: c.ID, scope: scope.Join(scopes), account: account, resource: requested, jkt: jkt, named: f.Has("scope")}
-		if e := s.reuseGet(r.Context(), rk, cc, now); e != nil {
+		if e := s.reuseGet(rk, cc, now); e != nil {
 			s.usage.clientUsed(cc, now)
 			return writeTokenResponse(w, e.token, tokenType(jkt), int64(e.exp.Sub(now)/time.Second), e.scope, "")
 		}
