@@ -204,7 +204,8 @@ func TestReuseOff(t *testing.T) {
 		t.Helper()
 		id, secret := h.client(sp)
 		h.revocations()
-		return accessToken(t, h.token(id, secret, "")) == accessToken(t, h.token(id, secret, ""))
+		first := accessToken(t, h.token(id, secret, ""))
+		return accessToken(t, h.token(id, secret, "")) == first
 	}
 	off := reuseHarness(t, 0, 100)
 	if twice(off, clients.Spec{}) {
