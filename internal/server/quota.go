@@ -178,7 +178,8 @@ type quotaRefusal struct {
 	window int
 	wait   time.Duration
 	limit  int64
-	first  bool
+	usedUp bool // the quota is used up (else this node's share of it, until the next round)
+	first  bool // the first refusal of the window with the quota used up
 }
 
 // take counts one token for c at now, or refuses it. A client without a
@@ -222,10 +223,10 @@ func (q *quotas) take(c *store.Client, now time.Time) *quotaRefusal {
 		}
 		r := &quotaRefusal{window: i, limit: w.limit, wait: q.interval}
 		if w.others+w.local >= w.limit { // used up: wait for the window's end
-			r.wait = w.end.Sub(now)
+			r.wait, r.usedUp = w.end.Sub(now), true
+			r.first = !w.audited
+			w.audited = true
 		}
-		r.first = !w.audited
-		w.audited = true
 		return r
 	}
 	for i := range cq.w {
@@ -352,8 +353,11 @@ func (s *Server) checkQuota(ctx context.Context, cc *cachedClient, now time.Time
 		}
 	}
 	secs := int((r.wait + time.Second - 1) / time.Second)
-	return &oauth.Error{Code: codeSlowDown, Status: http.StatusTooManyRequests, RetryAfter: max(1, secs),
-		Description: fmt.Sprintf("this client may be issued at most %d access tokens per %s; reuse the token it has until it expires, or retry after the time in Retry-After", r.limit, name)}
+	desc := fmt.Sprintf("this client may be issued at most %d access tokens per %s; reuse the token it has until it expires, or retry after the time in Retry-After", r.limit, name)
+	if !r.usedUp {
+		desc = fmt.Sprintf("this client is near its quota of %d access tokens per %s, shared among the servers; retry after the time in Retry-After", r.limit, name)
+	}
+	return &oauth.Error{Code: codeSlowDown, Status: http.StatusTooManyRequests, RetryAfter: max(1, secs), Description: desc}
 }
 
 // syncQuotas runs a round, logging a failure.

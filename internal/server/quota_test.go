@@ -196,6 +196,28 @@ func testQuotaAcrossNodes(t *testing.T, h *harness, sa, sb store.Store) {
 	}
 	const quota, k = 100, 2
 	svc := clients.NewService(sa, scope.Default(), 30*24*time.Hour, h.clock.Now, rand.Reader)
+	// A node's first tokens of a window, before it holds a reservation,
+	// are a tenth of its share; then it says to retry in a second, and
+	// audits nothing: the quota is not used up.
+	{
+		c, secret, err := svc.Create(ctx, "t", clients.Spec{Name: "first", QuotaPerMinute: quota})
+		if err != nil {
+			t.Fatal(err)
+		}
+		round(a, b)
+		round(a, b)
+		if got := drain(t, a, c.ID, secret); got != quota/k/10 {
+			t.Errorf("unreserved tokens: got %d, want %d", got, quota/k/10)
+		}
+		r := a.token(c.ID, secret, "")
+		wantError(t, r, http.StatusTooManyRequests, "slow_down")
+		if got := r.header.Get("Retry-After"); got != "1" {
+			t.Errorf("refused for this node's share: Retry-After %q, want 1", got)
+		}
+		if evs, _ := sa.ListAudit(ctx, store.AuditFilter{Action: "client.quota_exceeded", Target: c.ID}); len(evs) != 0 {
+			t.Errorf("refused for this node's share: got %d audit events, want none", len(evs))
+		}
+	}
 	for _, tc := range []struct {
 		name  string
 		order func(issue func(*harness))
@@ -236,6 +258,10 @@ func testQuotaAcrossNodes(t *testing.T, h *harness, sa, sb store.Store) {
 			t.Logf("%s: %d tokens of a quota of %d", tc.name, total, quota)
 			if total < quota-k || total > quota+quota/10+2*k {
 				t.Errorf("two nodes issued %d tokens in a minute; want the quota %d, at most %d over (quota/10 + 2k, k=%d)", total, quota, quota/10+2*k, k)
+			}
+			evs, err := sa.ListAudit(ctx, store.AuditFilter{Action: "client.quota_exceeded", Target: c.ID})
+			if err != nil || len(evs) < 1 || len(evs) > k {
+				t.Errorf("audit: got %d client.quota_exceeded events, %v; want 1 to %d (once per node, only once used up)", len(evs), err, k)
 			}
 			u, err := a.srv.ClientQuotaUsage(ctx, c)
 			if err != nil || u.PerMinute != quota || u.UsedMinute != int64(total) {
