@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -236,6 +237,17 @@ func testQuotaAcrossNodes(t *testing.T, h *harness, sa, sb store.Store) {
 				issue(b)
 				issue(a)
 				round(b)
+			}
+		}},
+		{"rounds at the same moment", func(issue func(*harness)) {
+			for range 10 {
+				issue(a)
+				issue(b)
+				var wg sync.WaitGroup
+				for _, n := range []*harness{a, b} {
+					wg.Go(func() { n.srv.syncQuotas(ctx) })
+				}
+				wg.Wait()
 			}
 		}},
 		{"one node busy", func(issue func(*harness)) {
