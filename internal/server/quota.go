@@ -46,9 +46,10 @@ import (
 // only at the next rounds, so a client whose requests reach one node of k
 // is refused (429, Retry-After: 1) while its share runs out early in a
 // window, and reaches the full quota within a few rounds. Nodes are
-// counted as active while they report (every node reports every round,
-// quotas or not); a node that left stops counting within three rounds, and
-// its reservations end with their windows.
+// counted as active while they report (every node reports every five
+// rounds, quotas or not; a round with nothing to report writes nothing); a
+// node that left stops counting within ten rounds, and its reservations
+// end with their windows.
 //
 // Over the quota the token endpoint answers 429 with error slow_down and
 // Retry-After: the seconds until the window ends. RFC 6749 §5.2 has no code
@@ -289,7 +290,9 @@ func (q *quotas) sync(ctx context.Context, st store.Store, now time.Time) error 
 		byKey map[quotaKey]store.QuotaCount
 		nodes int
 	)
-	err := st.SyncQuotas(ctx, q.node, now, now.Add(-3*q.interval), func(others []store.QuotaCount, n int) []store.QuotaCount {
+	// A node refreshes its presence every 5 rounds (an idle round writes
+	// nothing) and counts the nodes seen in the last 10.
+	err := st.SyncQuotas(ctx, q.node, now, now.Add(-5*q.interval), now.Add(-10*q.interval), func(others []store.QuotaCount, n int) []store.QuotaCount {
 		nodes = max(1, n)
 		byKey = make(map[quotaKey]store.QuotaCount, len(others))
 		for _, o := range others {

@@ -696,7 +696,9 @@ type Store interface {
 	Changes(ctx context.Context, since time.Time) ([]Change, error)
 
 	// SyncQuotas is one node's round of the issuance quotas, in one
-	// transaction: it records that node was seen at now; calls fn with
+	// transaction: it records that node was seen at now (a record of it
+	// seen at or after seenAfter is left as it is, so that an idle node's
+	// round writes nothing); calls fn with
 	// the other nodes' entries of the windows that have not ended at now
 	// (Count and Reserved summed per client, window and end) and the
 	// number of nodes (node included) seen at or after activeSince; writes
@@ -704,7 +706,7 @@ type Store interface {
 	// the same client, window and end); and deletes the entries of windows
 	// that ended at or before now and the nodes not seen for an hour. fn
 	// may be called more than once (a retried transaction).
-	SyncQuotas(ctx context.Context, node string, now, activeSince time.Time, fn func(others []QuotaCount, nodes int) []QuotaCount) error
+	SyncQuotas(ctx context.Context, node string, now, seenAfter, activeSince time.Time, fn func(others []QuotaCount, nodes int) []QuotaCount) error
 	// QuotaCounts returns the client's counts of the windows that have not
 	// ended at now, summed over every node, ordered by window.
 	QuotaCounts(ctx context.Context, clientID string, now time.Time) ([]QuotaCount, error)

@@ -11,10 +11,11 @@ import (
 // SyncQuotas reads the other nodes' entries, lets fn decide this node's,
 // and writes them, in one write transaction: one round trip's worth of
 // statements a second per node, however many tokens it issues.
-func (s *Store) SyncQuotas(ctx context.Context, node string, now, activeSince time.Time, fn func(others []store.QuotaCount, nodes int) []store.QuotaCount) error {
+func (s *Store) SyncQuotas(ctx context.Context, node string, now, seenAfter, activeSince time.Time, fn func(others []store.QuotaCount, nodes int) []store.QuotaCount) error {
 	err := s.db.Write(ctx, func(tx Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO quota_nodes (node_id, seen_at) VALUES ($1, $2)
-			ON CONFLICT (node_id) DO UPDATE SET seen_at = excluded.seen_at`, node, s.db.At(now)); err != nil {
+			ON CONFLICT (node_id) DO UPDATE SET seen_at = excluded.seen_at WHERE quota_nodes.seen_at < $3`,
+			node, s.db.At(now), s.db.At(seenAfter)); err != nil {
 			return err
 		}
 		var nodes int

@@ -23,7 +23,7 @@ func testQuotaCounts(t *testing.T, s store.Store) {
 			others []store.QuotaCount
 			n      int
 		)
-		err := s.SyncQuotas(ctx, node, at, at.Add(-3*time.Second), func(o []store.QuotaCount, nodes int) []store.QuotaCount {
+		err := s.SyncQuotas(ctx, node, at, at.Add(-time.Second), at.Add(-3*time.Second), func(o []store.QuotaCount, nodes int) []store.QuotaCount {
 			others, n = o, nodes
 			return counts
 		})
@@ -62,6 +62,17 @@ func testQuotaCounts(t *testing.T, s store.Store) {
 	want = []store.QuotaCount{q("c1", time.Minute, minEnd, 2, 3), q("c2", time.Hour, hourEnd, 1, 1)}
 	if diff := cmp.Diff(want, others, sortCounts); diff != "" {
 		t.Errorf("node-a reads (-want +got):\n%s", diff)
+	}
+	// A record seen at or after seenAfter is left as it is: node-b stays
+	// seen at now+1s, before activeSince now+1.2s.
+	keep := func([]store.QuotaCount, int) []store.QuotaCount { return nil }
+	if err := s.SyncQuotas(ctx, "node-b", now.Add(1500*time.Millisecond), now, now, keep); err != nil {
+		t.Fatal(err)
+	}
+	err := s.SyncQuotas(ctx, "node-a", now.Add(2*time.Second), now, now.Add(1200*time.Millisecond),
+		func(_ []store.QuotaCount, nodes int) []store.QuotaCount { n = nodes; return nil })
+	if err != nil || n != 1 {
+		t.Errorf("node-b not refreshed: got %d nodes, %v; want 1", n, err)
 	}
 	got, err := s.QuotaCounts(ctx, "c1", now)
 	if err != nil {
