@@ -698,14 +698,16 @@ type Store interface {
 	// SyncQuotas is one node's round of the issuance quotas, in one
 	// transaction: it records that node was seen at now (a record of it
 	// seen at or after seenAfter is left as it is, so that an idle node's
-	// round writes nothing); calls fn with
-	// the other nodes' entries of the windows that have not ended at now
-	// (Count and Reserved summed per client, window and end) and the
-	// number of nodes (node included) seen at or after activeSince; writes
-	// the entries fn returns as node's (each replacing the node's entry of
-	// the same client, window and end); and deletes the entries of windows
-	// that ended at or before now and the nodes not seen for an hour. fn
-	// may be called more than once (a retried transaction).
+	// round writes nothing); calls fn with the other nodes' entries of the
+	// windows that have not ended at now (Count and Reserved summed per
+	// client, window and end) and the number of nodes (node included) seen
+	// at or after activeSince; writes the entries fn returns as node's
+	// (each replacing the node's entry of the same client, window and
+	// end); and deletes the entries of windows that ended before
+	// activeSince (which no node writes any more, so that rounds of
+	// several nodes never wait for each other's rows) and the nodes not
+	// seen for an hour. fn may be called more than once (a retried
+	// transaction).
 	SyncQuotas(ctx context.Context, node string, now, seenAfter, activeSince time.Time, fn func(others []QuotaCount, nodes int) []QuotaCount) error
 	// QuotaCounts returns the client's counts of the windows that have not
 	// ended at now, summed over every node, ordered by window.

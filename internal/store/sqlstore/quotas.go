@@ -39,7 +39,7 @@ func (s *Store) SyncQuotas(ctx context.Context, node string, now, seenAfter, act
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM quota_counts WHERE window_end <= $1", s.db.At(now)); err != nil {
+		if _, err := tx.Exec(ctx, "DELETE FROM quota_counts WHERE window_end < $1", s.db.At(activeSince)); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, "DELETE FROM quota_nodes WHERE seen_at < $1", s.db.At(now.Add(-time.Hour)))

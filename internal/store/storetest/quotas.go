@@ -93,6 +93,11 @@ func testQuotaCounts(t *testing.T, s store.Store) {
 	if got, err := s.QuotaCounts(ctx, "c1", later); err != nil || len(got) != 1 || got[0].Count != 7 {
 		t.Errorf("QuotaCounts(c1) after the minute: got %v, %v; want the hour's 7", got, err)
 	}
+	// The minute's entries ended before activeSince: deleted, not only
+	// filtered out.
+	if got, err := s.QuotaCounts(ctx, "c1", now); err != nil || len(got) != 1 || got[0].Window != time.Hour {
+		t.Errorf("QuotaCounts(c1) at the minute's time after it was pruned: got %v, %v; want the hour's only", got, err)
+	}
 }
 
 func less(a, b store.QuotaCount) bool {
