@@ -248,6 +248,7 @@ var schemaTypes = map[string]reflect.Type{
 	"NewClient":       reflect.TypeFor[admin.NewClient](),
 	"Rotation":        reflect.TypeFor[admin.Rotation](),
 	"TokenRevocation": reflect.TypeFor[admin.TokenRevocation](),
+	"ClientQuota":     reflect.TypeFor[admin.ClientQuota](),
 	"Key":             reflect.TypeFor[admin.Key](),
 	"User":            reflect.TypeFor[admin.User](),
 	"NewUser":         reflect.TypeFor[admin.NewUser](),
@@ -833,6 +834,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	e.do(call{method: http.MethodPost, path: "/clients", token: e.admin, body: `{"client_id":"leaky","name":"Leaky"}`, want: http.StatusCreated})
 	e.do(call{method: http.MethodPost, path: "/clients/leaky/revoke-tokens", token: e.clients, want: http.StatusOK})
 	e.do(call{method: http.MethodPost, path: "/clients/no-such-client/revoke-tokens", token: e.admin, want: http.StatusNotFound})
+	e.do(call{method: http.MethodGet, path: "/clients/leaky/quota", token: e.read, want: http.StatusOK})
+	e.do(call{method: http.MethodGet, path: "/clients/no-such-client/quota", token: e.admin, want: http.StatusNotFound})
 	e.do(call{method: http.MethodPost, path: "/clients/leaky/revoke-tokens", token: e.read, want: http.StatusForbidden})
 
 	// Users.

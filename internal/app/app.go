@@ -306,6 +306,8 @@ func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consent
 		DefaultTTL:          time.Duration(cfg.Token.DefaultTTL),
 		MaxTTL:              time.Duration(cfg.Token.MaxTTL),
 		TokenPaths:          cfg.Token.AliasPaths,
+		Quota:               server.QuotaOptions{PerMinute: cfg.Token.Quota.PerMinute, PerHour: cfg.Token.Quota.PerHour},
+		Reuse:               server.ReuseOptions{MinRemaining: cfg.Token.Reuse.MinRemaining, MaxEntries: cfg.Token.Reuse.MaxEntries},
 		Resources:           serverResources(cfg, d.Resources),
 		FailuresPerClient:   rl.PerClient,
 		FailuresPerAddress:  rl.PerAddress,
@@ -385,6 +387,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if cfg.AdminAPI.Enabled {
 		system = adminapi.SystemCatalog()
 	}
+	var srv *server.Server // set before the first request; the console and the admin API ask it
 	con, err := console.New(console.Options{
 		SystemScopes: system,
 		Store:        d.Store, Users: userSvc, Issuer: cfg.Issuer, Logger: log,
@@ -392,6 +395,10 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		Clients: clientSvc, Consents: cs,
 		Keys: d.Keys, Catalog: d.Catalog, Resources: resources,
 		APIReference: cfg.API.OpenAPI != "",
+		Quota: func(ctx context.Context, c store.Client) (console.QuotaUsage, error) {
+			u, err := srv.ClientQuotaUsage(ctx, c)
+			return console.QuotaUsage{PerMinute: u.PerMinute, PerHour: u.PerHour, UsedMinute: u.UsedMinute, UsedHour: u.UsedHour}, err
+		},
 	})
 	if err != nil {
 		return err
@@ -403,7 +410,6 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if opts.Registration, err = RegistrationService(d.Store, d.Catalog, clientSvc, cfg); err != nil {
 		return err
 	}
-	var srv *server.Server
 	if cfg.AdminAPI.Enabled {
 		api, err := adminapi.New(adminapi.Options{
 			Store: d.Store, Clients: clientSvc, Users: userSvc, Consents: cs, Keys: d.Keys, Catalog: d.Catalog,

@@ -96,6 +96,10 @@ type TokenConfig struct {
 	// /oauth/token (the one discovery advertises). A list here replaces the
 	// default, [DefaultTokenAliases]; an empty list turns aliases off.
 	AliasPaths []string `yaml:"alias_paths"`
+	// Quota is the default issuance quota of clients without their own
+	// (quota.go); Reuse the default token reuse window and its cache.
+	Quota QuotaConfig `yaml:"quota"`
+	Reuse ReuseConfig `yaml:"reuse"`
 }
 
 // KeysConfig configures the signing keys.
@@ -138,6 +142,7 @@ func Default() Config {
 			DefaultTTL: Duration(time.Hour),
 			MaxTTL:     Duration(30 * 24 * time.Hour),
 			AliasPaths: DefaultTokenAliases(),
+			Reuse:      ReuseConfig{MaxEntries: DefaultReuseEntries},
 		},
 		Keys: KeysConfig{
 			Algorithm:      "ES256",

@@ -111,6 +111,17 @@ type Options struct {
 	// APIReference says the server serves the API reference (/docs): the
 	// page that shows new credentials links to it with the client ID.
 	APIReference bool
+
+	// Quota, if set, tells the app page the app's issuance quotas in
+	// force and their use (server.Server.ClientQuotaUsage).
+	Quota func(ctx context.Context, c store.Client) (QuotaUsage, error)
+}
+
+// QuotaUsage is an app's issuance quotas in force (0: none) and the access
+// tokens issued in the current minute and hour.
+type QuotaUsage struct {
+	PerMinute, PerHour   int
+	UsedMinute, UsedHour int64
 }
 
 // Console serves the console pages.
@@ -120,6 +131,7 @@ type Console struct {
 	issuer string
 	// apiReference: the server serves /docs (Options.APIReference).
 	apiReference bool
+	quota        func(context.Context, store.Client) (QuotaUsage, error) // Options.Quota
 	secure       bool
 	log          *slog.Logger
 	now          func() time.Time
@@ -151,8 +163,8 @@ func New(o Options) (*Console, error) {
 	c := &Console{
 		st: o.Store, users: o.Users, issuer: strings.TrimSuffix(o.Issuer, "/"), secure: iss.Scheme == "https",
 		log: o.Logger, now: o.Now, rand: o.Rand, idle: o.SessionIdle, absolute: o.SessionAbsolute,
-		clientIP: o.ClientIP,
-		clients:  o.Clients, keys: o.Keys, catalog: o.Catalog, consents: o.Consents, system: o.SystemScopes, resources: o.Resources,
+		clientIP: o.ClientIP, quota: o.Quota,
+		clients: o.Clients, keys: o.Keys, catalog: o.Catalog, consents: o.Consents, system: o.SystemScopes, resources: o.Resources,
 		apiReference: o.APIReference,
 	}
 	if c.catalog == nil {

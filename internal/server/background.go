@@ -22,12 +22,16 @@ func (s *Server) Run(ctx context.Context) {
 	poll := time.NewTicker(s.pollInterval)
 	minute := time.NewTicker(time.Minute)
 	prune := time.NewTicker(10 * time.Minute)
+	quota := time.NewTicker(s.quota.interval) // quota.go
+	defer quota.Stop()
 	defer poll.Stop()
 	defer minute.Stop()
 	defer prune.Stop()
 
 	f := feed{lastOK: s.now()}
 	s.follow(ctx, &f)
+	s.followRevocations(ctx) // reuse.go
+	s.syncQuotas(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -37,8 +41,10 @@ func (s *Server) Run(ctx context.Context) {
 			return
 		case <-poll.C:
 			s.follow(ctx, &f)
+			s.followRevocations(ctx)
 		case <-s.wake:
 			s.follow(ctx, &f)
+			s.followRevocations(ctx)
 		case <-minute.C:
 			s.flushUsage(ctx)
 			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {
@@ -46,6 +52,8 @@ func (s *Server) Run(ctx context.Context) {
 			}
 			s.limiter.Prune(s.now())
 			s.regLimiter.Prune(s.now())
+		case <-quota.C:
+			s.syncQuotas(ctx)
 		case <-prune.C:
 			s.prune(ctx)
 		}

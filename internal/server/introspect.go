@@ -148,6 +148,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err := s.st.RevokeToken(r.Context(), claims.JTI, claims.ExpiresAt); err != nil {
 		return fmt.Errorf("record revocation: %w", err)
 	}
+	s.reuse.forgetJTI(claims.ClientID, claims.JTI) // reuse.go
 	return ok()
 }
 

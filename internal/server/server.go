@@ -140,6 +140,11 @@ type Options struct {
 	// policy; zero or negative: no limit.
 	RegistrationsPerAddress, RegistrationBurst int
 
+	// Quota is the issuance quota (quota.go); Reuse the token reuse
+	// window (reuse.go).
+	Quota QuotaOptions
+	Reuse ReuseOptions
+
 	// Registry receives the server's metrics (served by its owner, not by
 	// the server's handler); nil means a registry of the server's own with
 	// the Go and process collectors.
@@ -189,6 +194,8 @@ type Server struct {
 	dpopNonces   *dpop.Nonces // nil: no server nonces
 	usage        usageRecorder
 	limiter      *ratelimit.Guard
+	quota        *quotas     // quota.go
+	reuse        *reuseCache // reuse.go
 	metrics      *metrics
 	handler      http.Handler
 
@@ -290,6 +297,12 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s.limiter = newAuthLimiter(o)
+	if s.quota, err = newQuotas(o.Quota, s.metrics.reg); err != nil {
+		return nil, err
+	}
+	if s.reuse, err = newReuseCache(o.Reuse, s.metrics.reg); err != nil {
+		return nil, err
+	}
 	start := s.now()
 	s.confirmed.Store(&start)
 	if err := s.metrics.cacheFeed(s.staleness, s.confirmedAt); err != nil {
