@@ -187,6 +187,11 @@ type Config struct {
 	// metrics), from the request's goroutine: reason is "" when allowed,
 	// else one of the Reason constants.
 	Observe func(allowed bool, reason string)
+	// ObserveCall, if set, is called once per request with the decision,
+	// the client and the endpoint pattern (see Call), from the request's
+	// goroutine, after Observe: for usage reports per client and pattern.
+	// It must not keep r.
+	ObserveCall func(r *http.Request, c Call)
 }
 
 // Claims are the verified claims of an access token (RFC 9068 §2.2).
@@ -541,21 +546,21 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	}
 	segs, err := g.paths.Split(rel)
 	if err != nil {
-		g.refuse(w, r, badPath(err))
+		g.refuseCall(w, r, badPath(err), e.claims, nil)
 		return
 	}
 	if !g.catalog.Allows(e.set, r.Method, segs) {
-		g.refuse(w, r, g.insufficientScope(e.set, r.Method, segs))
+		g.refuseCall(w, r, g.insufficientScope(e.set, r.Method, segs), e.claims, segs)
 		return
 	}
 	if g.cfg.MethodOverride != nil {
 		m, err := g.cfg.MethodOverride(r)
 		if err != nil {
-			g.refuse(w, r, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest, desc: err.Error()})
+			g.refuseCall(w, r, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest, desc: err.Error()}, e.claims, segs)
 			return
 		}
 		if m != "" && m != r.Method && !g.catalog.Allows(e.set, m, segs) {
-			g.refuse(w, r, g.insufficientScope(e.set, m, segs))
+			g.refuseCall(w, r, g.insufficientScope(e.set, m, segs), e.claims, segs)
 			return
 		}
 	}
@@ -565,20 +570,23 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	if c.AccountID != "" {
 		switch vals := r.Header[g.acctHeader]; {
 		case len(vals) > 1:
-			g.refuse(w, r, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
-				desc: "the " + g.acctHeader + " header is repeated"})
+			g.refuseCall(w, r, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
+				desc: "the " + g.acctHeader + " header is repeated"}, c, segs)
 			return
 		case len(vals) == 0 || vals[0] == "":
 			r2.Header = r.Header.Clone()
 			r2.Header[g.acctHeader] = []string{c.AccountID}
 		case vals[0] != c.AccountID:
-			g.refuse(w, r, &failure{status: http.StatusForbidden, code: codeInsufficientScope, reason: ReasonAccountMismatch,
-				desc: "the token may act only for account " + c.AccountID + ", not " + cut(vals[0], 64)})
+			g.refuseCall(w, r, &failure{status: http.StatusForbidden, code: codeInsufficientScope, reason: ReasonAccountMismatch,
+				desc: "the token may act only for account " + c.AccountID + ", not " + cut(vals[0], 64)}, c, segs)
 			return
 		}
 	}
 	if g.cfg.Observe != nil {
 		g.cfg.Observe(true, "")
+	}
+	if g.cfg.ObserveCall != nil {
+		g.observeAllowed(r, c, e.set, segs, now)
 	}
 	next.ServeHTTP(w, r2)
 }
@@ -599,6 +607,9 @@ func (g *Guard) servePublic(w http.ResponseWriter, r *http.Request, rel string, 
 	}
 	if g.cfg.Observe != nil {
 		g.cfg.Observe(true, "")
+	}
+	if g.cfg.ObserveCall != nil {
+		g.cfg.ObserveCall(r, Call{Allowed: true, Pattern: g.catalog.Matched(r.Method, segs), At: g.now()})
 	}
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), publicKey{}, true)))
 	return true

@@ -1,0 +1,70 @@
+package scope_test
+
+import (
+	"testing"
+
+	"github.com/gatehouse/gatehouse/scope"
+)
+
+func TestAllowedBy(t *testing.T) {
+	cat, err := scope.Parse([]byte(`
+profile:
+  label: Profile
+  endpoints:
+    - workers/me: GET
+search:
+  label: Search
+  endpoints:
+    - records/*/search: [GET]
+api:read-only:
+  label: Read
+  endpoints:
+    - "*": [GET]
+api:
+  label: All
+  endpoints:
+    - "*"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		scopes  []string
+		method  string
+		path    string
+		pattern string
+		ok      bool
+		matched string
+	}{
+		{[]string{"search", "api:read-only"}, "GET", "/records/1/search", "records/*/search", true, "records/*/search"},
+		{[]string{"api:read-only"}, "GET", "/records/1/search", "*", true, "records/*/search"},
+		{[]string{"api:read-only"}, "GET", "/workers/me", "*", true, "workers/me"},
+		{[]string{"profile"}, "GET", "/workers/me", "workers/me", true, "workers/me"},
+		{[]string{"profile"}, "POST", "/workers/me", "", false, "*"},
+		{[]string{"search"}, "DELETE", "/records/1", "", false, "*"},
+		{[]string{"api"}, "DELETE", "/records/1", "*", true, "*"},
+		{nil, "GET", "/workers/me", "", false, "workers/me"},
+	}
+	for _, tt := range tests {
+		segs, err := scope.SplitPath(tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := cat.SetOf(tt.scopes)
+		p, ok := cat.AllowedBy(s, tt.method, segs)
+		if p != tt.pattern || ok != tt.ok {
+			t.Errorf("AllowedBy(%v, %s %s): got %q, %v; want %q, %v", tt.scopes, tt.method, tt.path, p, ok, tt.pattern, tt.ok)
+		}
+		if ok != cat.Allows(s, tt.method, segs) {
+			t.Errorf("AllowedBy(%v, %s %s) = %v disagrees with Allows", tt.scopes, tt.method, tt.path, ok)
+		}
+		if m := cat.Matched(tt.method, segs); m != tt.matched {
+			t.Errorf("Matched(%s %s): got %q, want %q", tt.method, tt.path, m, tt.matched)
+		}
+	}
+	segs, _ := scope.SplitPath("/records/1/search")
+	s := cat.SetOf([]string{"search"})
+	if n := testing.AllocsPerRun(100, func() { cat.AllowedBy(s, "GET", segs) }); n != 0 {
+		t.Errorf("AllowedBy allocates %v times, want 0", n)
+	}
+}
