@@ -72,6 +72,7 @@ func (c *Config) Validate() error {
 	c.checkRevocationFeed(&p)
 	c.checkOAuth(&p)
 	c.checkCache(&p)
+	c.checkUsage(&p)
 	c.checkClientMetadata(&p)
 	c.checkDPoP(&p)
 	c.checkRegistration(&p)
