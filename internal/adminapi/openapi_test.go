@@ -275,10 +275,10 @@ var schemaTypes = map[string]reflect.Type{
 var otherSchemas = map[string]string{
 	// admin's usage types hold maps and nested types checkStruct has no
 	// rule for; the responses are validated against them instead.
-	"UsageReport":   "admin.UsageReport",
-	"UsageCalls":    "admin.UsageCalls",
-	"ClientUsage":   "admin.ClientUsage",
-	"DenialCounts":  "admin.UsageCalls.Denied and the like: counts by reason",
+	"UsageReport":             "admin.UsageReport",
+	"UsageCalls":              "admin.UsageCalls",
+	"ClientUsage":             "admin.ClientUsage",
+	"DenialCounts":            "admin.UsageCalls.Denied and the like: counts by reason",
 	"ClientPatch":             "the merge patch clientPatch reads (clients.go)",
 	"SecretRotationRequest":   "the body rotateSecret reads (clients.go)",
 	"KeyRotationRequest":      "the body rotateKey reads (other.go)",

@@ -28,6 +28,9 @@ func defaultUsage() UsageConfig {
 
 func (c *Config) checkUsage(p *problems) {
 	u := c.Usage
+	if !u.Enabled {
+		return
+	}
 	if u.Interval < Duration(time.Second) {
 		p.add("usage.interval is %s; use at least 1s, e.g. 60s", u.Interval)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -361,6 +362,8 @@ type appDetailData struct {
 	Keys         appForm
 	KeysProblems []string
 	KeyIDs       []string
+	// Usage is the app's usage (usage.go); nil when usage is off.
+	Usage *admin.ClientUsage
 }
 
 // formOf is the edit form filled from a stored client.
@@ -412,11 +415,15 @@ func (c *Console) appDetail(r *http.Request, cl store.Client, f appForm, problem
 	if err != nil {
 		return appDetailData{}, fmt.Errorf("list audit events: %w", err)
 	}
+	u, err := c.appUsage(r, cl)
+	if err != nil {
+		return appDetailData{}, err
+	}
 	return appDetailData{
 		Edit: c.formData(false, f, problems), Notice: notice(r), Client: cl,
 		AuthMethod: cl.AuthMethod(),
 		Secrets:    c.secretRows(cl), Graces: graceChoices, Events: evs,
-		KeyIDs: keyIDs(cl),
+		KeyIDs: keyIDs(cl), Usage: u,
 	}, nil
 }
 

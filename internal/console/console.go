@@ -38,6 +38,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/scope"
 )
@@ -111,6 +112,9 @@ type Options struct {
 	// APIReference says the server serves the API reference (/docs): the
 	// page that shows new credentials links to it with the client ID.
 	APIReference bool
+
+	// Usage shows each app's usage on its page; nil: no usage section.
+	Usage *usage.Service
 }
 
 // Console serves the console pages.
@@ -128,6 +132,7 @@ type Console struct {
 	absolute     time.Duration
 	csrfKey      []byte
 	clientIP     *clientip.Resolver
+	usage        *usage.Service // nil: usage off
 	pages        *pages
 	clients      *clients.Service
 	keys         Keys
@@ -152,6 +157,7 @@ func New(o Options) (*Console, error) {
 		st: o.Store, users: o.Users, issuer: strings.TrimSuffix(o.Issuer, "/"), secure: iss.Scheme == "https",
 		log: o.Logger, now: o.Now, rand: o.Rand, idle: o.SessionIdle, absolute: o.SessionAbsolute,
 		clientIP: o.ClientIP,
+		usage:    o.Usage,
 		clients:  o.Clients, keys: o.Keys, catalog: o.Catalog, consents: o.Consents, system: o.SystemScopes, resources: o.Resources,
 		apiReference: o.APIReference,
 	}

@@ -241,3 +241,31 @@ func gather(t *testing.T, reg *prometheus.Registry, name string) map[string]floa
 	}
 	return got
 }
+
+func TestChunkedKeepsUnsent(t *testing.T) {
+	r := NewRecorder(10)
+	var sent []admin.UsageReport
+	calls := 0
+	s := NewSender(r, Chunked(func(_ context.Context, rep admin.UsageReport) error {
+		calls++
+		if calls == 2 {
+			return errors.New("server down")
+		}
+		sent = append(sent, rep)
+		return nil
+	}, 2), time.Minute, 10, nil)
+	for i := range 5 {
+		r.Record(fmt.Sprintf("c%d", i), "*", true, "", t0)
+	}
+	s.Flush(t.Context()) // c0 c1 sent, then a failure: c2 c3 c4 kept
+	s.Flush(t.Context())
+	var got []string
+	for _, rep := range sent {
+		for _, c := range rep.Calls {
+			got = append(got, c.ClientID)
+		}
+	}
+	if d := cmp.Diff([]string{"c0", "c1", "c2", "c3", "c4"}, got); d != "" {
+		t.Errorf("pairs sent, each once (-want +got):\n%s", d)
+	}
+}

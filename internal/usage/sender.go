@@ -2,6 +2,7 @@ package usage
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -78,9 +79,42 @@ func (s *Sender) Flush(ctx context.Context) {
 	}
 	if err := s.sink(ctx, rep); err != nil {
 		s.reports.WithLabelValues("error").Inc()
+		var pe *PartialError
+		if errors.As(err, &pe) {
+			rep = pe.Unsent
+		}
 		s.log.Warn("reporting usage failed; keeping it for the next report", "err", err, "pairs", len(rep.Calls))
 		s.pending = rep
 		return
 	}
 	s.reports.WithLabelValues("ok").Inc()
 }
+
+// ReportChunk is how many pairs a report sent over HTTP holds at most, so
+// that its body stays well under the admin API's 64 KiB limit.
+const ReportChunk = 200
+
+// Chunked returns a sink that hands r to sink n pairs at a time. A failure
+// stops it; the error is a *PartialError holding the pairs not sent, which
+// the Sender keeps for the next report (so none counts twice).
+func Chunked(sink Sink, n int) Sink {
+	return func(ctx context.Context, r admin.UsageReport) error {
+		for len(r.Calls) > 0 {
+			k := min(n, len(r.Calls))
+			if err := sink(ctx, admin.UsageReport{Calls: r.Calls[:k]}); err != nil {
+				return &PartialError{Err: err, Unsent: admin.UsageReport{Calls: r.Calls}}
+			}
+			r.Calls = r.Calls[k:]
+		}
+		return nil
+	}
+}
+
+// PartialError is a sink's failure after part of a report was sent.
+type PartialError struct {
+	Err    error
+	Unsent admin.UsageReport
+}
+
+func (e *PartialError) Error() string { return e.Err.Error() }
+func (e *PartialError) Unwrap() error { return e.Err }
