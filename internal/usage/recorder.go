@@ -11,7 +11,6 @@ package usage
 
 import (
 	"cmp"
-	"hash/maphash"
 	"net/http"
 	"slices"
 	"sync"
@@ -79,7 +78,6 @@ type shard struct {
 // seen since the last Take does not allocate. Safe for concurrent use.
 type Recorder struct {
 	max    int64
-	seed   maphash.Seed
 	shards [nShards]shard
 	keys   atomic.Int64 // distinct pairs since the last Take
 
@@ -98,7 +96,7 @@ func NewRecorder(maxKeys int) *Recorder {
 	if maxKeys <= 0 {
 		maxKeys = DefaultMaxKeys
 	}
-	r := &Recorder{max: int64(maxKeys), seed: maphash.MakeSeed(), totals: make(map[outcomeKey]int64)}
+	r := &Recorder{max: int64(maxKeys), totals: make(map[outcomeKey]int64)}
 	for i := range r.shards {
 		r.shards[i].m = make(map[key]*counts)
 	}
@@ -117,7 +115,7 @@ func (r *Recorder) Record(client, pattern string, allowed bool, reason string, a
 		pattern = Unmatched
 	}
 	k := key{client, pattern}
-	sh := &r.shards[(maphash.String(r.seed, client)^maphash.String(r.seed, pattern))&(nShards-1)]
+	sh := &r.shards[shardOf(client, pattern)]
 	sh.mu.RLock()
 	if c := sh.m[k]; c != nil {
 		c.add(allowed, reason, at)
@@ -143,6 +141,21 @@ func (r *Recorder) Record(client, pattern string, allowed bool, reason string, a
 	}
 	c.add(allowed, reason, at)
 	sh.mu.Unlock()
+}
+
+// shardOf picks a shard from the last bytes and lengths of the pair: only
+// lock contention depends on it, and client IDs (generated ones end in
+// random characters) spread well enough, without hashing what the map
+// lookup hashes again.
+func shardOf(client, pattern string) int {
+	h := len(client)*7 + len(pattern)
+	if client != "" {
+		h += int(client[len(client)-1]) * 31
+	}
+	if pattern != "" {
+		h += int(pattern[len(pattern)-1])
+	}
+	return h & (nShards - 1)
 }
 
 func (c *counts) add(allowed bool, reason string, at time.Time) {
