@@ -14,7 +14,6 @@ import (
 	"github.com/gatehouse/gatehouse/e2e/harness"
 )
 
-
 // TestAppUsage: the app page's usage section shows the tokens issued, the
 // calls through serve's gateway per endpoint pattern, the denials by
 // reason and the source address; it is screenshotted as app-usage.
