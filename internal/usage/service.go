@@ -61,6 +61,7 @@ type Options struct {
 type Service struct {
 	st           Store
 	tally        *Tally
+	dropped      int64 // the tally's Dropped at the last Flush
 	interval     time.Duration
 	maxAddresses int
 	log          *slog.Logger
@@ -115,8 +116,14 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// Flush writes what the Tally counted since the last Flush.
+// Flush writes what the Tally counted since the last Flush. It must not run
+// concurrently with itself (Run calls it).
 func (s *Service) Flush(ctx context.Context) {
+	if d := s.tally.Dropped(); d > s.dropped {
+		s.log.Warn("the usage tally was full: tokens or addresses went uncounted; write more often (usage.interval) or raise usage.max_addresses",
+			"uncounted", d-s.dropped)
+		s.dropped = d
+	}
 	tokens, addrs := s.tally.take()
 	if len(tokens) == 0 && len(addrs) == 0 {
 		return
