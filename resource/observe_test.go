@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestObserveCall(t *testing.T) {
@@ -59,5 +60,39 @@ func TestObserveCall(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("%s %s (%q): got %+v, want %+v", tt.method, tt.path, tt.scope, got, tt.want)
 		}
+	}
+}
+
+// A revoked token was verified: its refusal is its client's, so that a
+// client whose revoked (say, leaked) tokens are still in use shows it.
+func TestObserveCallRevoked(t *testing.T) {
+	iss := newIssuer(t)
+	c := iss.claims("api")
+	tok := iss.mint(c)
+	iss.revoke(c.JTI, c.ExpiresAt)
+	var mu sync.Mutex
+	var last Call
+	e := newEnv(t, iss, func(cfg *Config) {
+		cfg.RevocationPoll = testPoll
+		cfg.ObserveCall = func(_ *http.Request, call Call) {
+			mu.Lock()
+			defer mu.Unlock()
+			last = call
+		}
+	})
+	eventually(t, 2*time.Second, "the revoked token refused", func() bool {
+		return e.do("GET", "/records/1", tok).Code == 401
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if last.Reason != ReasonRevoked || last.ClientID != "client-1" || last.Pattern != "*" {
+		t.Errorf("got %+v, want revoked, client-1, pattern *", last)
+	}
+	// A token that does not verify names no client.
+	mu.Unlock()
+	e.do("GET", "/records/1", tok[:len(tok)-4]+"AAAA")
+	mu.Lock()
+	if last.Reason != ReasonInvalidToken || last.ClientID != "" {
+		t.Errorf("badly signed token: got %+v, want invalid_token and no client", last)
 	}
 }

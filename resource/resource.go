@@ -541,7 +541,11 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	}
 	e, f := g.authenticate(r, now)
 	if f != nil {
-		g.refuse(w, r, f)
+		var c *Claims
+		if e != nil { // a verified token that was revoked: its client's refusal
+			c = e.claims
+		}
+		g.refuseCall(w, r, f, c, nil)
 		return
 	}
 	segs, err := g.paths.Split(rel)
@@ -660,7 +664,8 @@ func (g *Guard) insufficientScope(s scope.Set, method string, segs []string) *fa
 }
 
 // authenticate extracts and verifies the access token: a bearer token, or
-// with DPoP on, a DPoP-bound token and its proof.
+// with DPoP on, a DPoP-bound token and its proof. With a failure, the
+// entry is nil but for a revoked token (see verified).
 func (g *Guard) authenticate(r *http.Request, now time.Time) (*entry, *failure) {
 	auth := r.Header["Authorization"]
 	if len(auth) == 0 {
@@ -694,7 +699,7 @@ func (g *Guard) authenticate(r *http.Request, now time.Time) (*entry, *failure) 
 			f2.dpop = true
 			f = &f2
 		}
-		return nil, f
+		return e, f // e: a revoked token's entry, for ObserveCall; else nil
 	}
 	// A bound token's proof is checked on every request, cached or not.
 	if usedDPoP {
@@ -709,14 +714,16 @@ func (g *Guard) authenticate(r *http.Request, now time.Time) (*entry, *failure) 
 }
 
 // verified returns the verified, unrevoked token tok, from the cache or
-// checked now.
+// checked now. A revoked token is refused with its entry (whose claims are
+// verified), so that its client can be named in usage reports; every other
+// failure comes without one.
 func (g *Guard) verified(ctx context.Context, tok string, now time.Time) (*entry, *failure) {
 	var h uint64
 	if g.cache != nil {
 		h = maphash.String(g.seed, tok)
 		if e := g.cache.get(h, tok, now); e != nil {
 			if g.isRevoked(e) {
-				return nil, revokedToken
+				return e, revokedToken
 			}
 			return e, nil
 		}
@@ -726,7 +733,7 @@ func (g *Guard) verified(ctx context.Context, tok string, now time.Time) (*entry
 		return nil, f
 	}
 	if g.isRevoked(e) {
-		return nil, revokedToken
+		return e, revokedToken
 	}
 	if g.cache != nil {
 		g.cache.put(h, e, now)
