@@ -14,8 +14,11 @@ type Call struct {
 	Allowed bool
 	// Reason is "" when allowed, else one of the Reason constants.
 	Reason string
-	// ClientID is the client_id of the verified token; "" when no token
-	// was verified (a missing, bad, expired or revoked one, a public call).
+	// ClientID is the client_id of the verified token, also of one refused
+	// as revoked (its signature and claims were verified); "" when no token
+	// was verified (a missing, malformed, badly signed or expired one, a
+	// public call): an unverified client_id would let anyone charge calls
+	// to any client.
 	ClientID string
 	// Pattern is the catalog pattern of the rule that allowed the call
 	// (scope.Catalog.AllowedBy: the most specific one), or for a refusal
