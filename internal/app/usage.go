@@ -36,6 +36,9 @@ func gatewayUsage(cfg config.Config, sink usage.Sink, reg *prometheus.Registry, 
 		return nil, nil, nil
 	}
 	rec := usage.NewRecorder(cfg.Usage.MaxKeys)
+	if cfg.Usage.MetricsClients > 0 {
+		rec.LabelClients(cfg.Usage.MetricsClients)
+	}
 	if sink == nil {
 		sink = func(context.Context, admin.UsageReport) error { return nil }
 	}

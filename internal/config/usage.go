@@ -20,6 +20,11 @@ type UsageConfig struct {
 	// MaxAddresses bounds the source addresses kept per client (the most
 	// frequent); default 20.
 	MaxAddresses int `yaml:"max_addresses"`
+	// MetricsClients, if positive, also labels the gateway's call metrics
+	// by client (gatehouse_gateway_client_calls_total) for at most this
+	// many clients (the first counted; the others as "other"); default 0:
+	// by pattern only.
+	MetricsClients int `yaml:"metrics_clients"`
 }
 
 func defaultUsage() UsageConfig {
@@ -36,6 +41,9 @@ func (c *Config) checkUsage(p *problems) {
 	}
 	if u.MaxKeys < 1 || u.MaxKeys > 10_000_000 {
 		p.add("usage.max_keys is %d; use 1 to 10000000, e.g. 10000", u.MaxKeys)
+	}
+	if u.MetricsClients < 0 || u.MetricsClients > 10000 {
+		p.add("usage.metrics_clients is %d; use 0 (no client label) to 10000, e.g. 100", u.MetricsClients)
 	}
 	if u.MaxAddresses < 1 || u.MaxAddresses > 1000 {
 		p.add("usage.max_addresses is %d; use 1 to 1000, e.g. 20", u.MaxAddresses)

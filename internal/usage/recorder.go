@@ -83,9 +83,14 @@ type Recorder struct {
 
 	overflow atomic.Int64 // calls counted under Other, ever
 
-	// Totals of what Take returned, for metrics: per pattern and outcome.
-	mu     sync.Mutex
-	totals map[outcomeKey]int64
+	// Totals of what Take returned, for metrics: per pattern and outcome,
+	// and, with LabelClients, per client (at most maxClients of them, the
+	// first seen; the others as Other) and outcome.
+	mu           sync.Mutex
+	totals       map[outcomeKey]int64
+	maxClients   int
+	clientSeries map[string]bool
+	clientTotals map[outcomeKey]int64 // pattern holds the client
 }
 
 type outcomeKey struct{ pattern, outcome string }
@@ -101,6 +106,33 @@ func NewRecorder(maxKeys int) *Recorder {
 		r.shards[i].m = make(map[key]*counts)
 	}
 	return r
+}
+
+// LabelClients makes the metrics also count calls per client, for at most
+// n clients (the first counted; further ones count as Other), so the label set
+// stays bounded. Call it before the Recorder is used; 0 (the default): no
+// client label.
+func (r *Recorder) LabelClients(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maxClients = n
+	r.clientSeries = make(map[string]bool)
+	r.clientTotals = make(map[outcomeKey]int64)
+}
+
+// clientLabel is the client label of client's calls: itself, or Other
+// once maxClients clients have one. r.mu is held.
+func (r *Recorder) clientLabel(client string) string {
+	if client == "" {
+		return ""
+	}
+	if !r.clientSeries[client] {
+		if len(r.clientSeries) >= r.maxClients {
+			return Other
+		}
+		r.clientSeries[client] = true
+	}
+	return client
 }
 
 // ObserveCall records c; it is a resource.Config.ObserveCall.
@@ -194,8 +226,15 @@ func (r *Recorder) Take() admin.UsageReport {
 		for k, c := range old {
 			u := admin.UsageCalls{ClientID: k.client, Pattern: k.pattern, Allowed: c.allowed.Load(),
 				LastSeen: time.Unix(c.last.Load(), 0).UTC()}
+			cl := ""
+			if r.maxClients > 0 {
+				cl = r.clientLabel(k.client)
+			}
 			if u.Allowed > 0 {
 				r.totals[outcomeKey{k.pattern, ""}] += u.Allowed
+				if cl != "" {
+					r.clientTotals[outcomeKey{cl, ""}] += u.Allowed
+				}
 			}
 			for j := range c.denied {
 				if n := c.denied[j].Load(); n > 0 {
@@ -204,6 +243,9 @@ func (r *Recorder) Take() admin.UsageReport {
 					}
 					u.Denied[reasons[j]] = n
 					r.totals[outcomeKey{k.pattern, reasons[j]}] += n
+					if cl != "" {
+						r.clientTotals[outcomeKey{cl, reasons[j]}] += n
+					}
 				}
 			}
 			rep.Calls = append(rep.Calls, u)

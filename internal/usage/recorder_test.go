@@ -269,3 +269,28 @@ func TestChunkedKeepsUnsent(t *testing.T) {
 		t.Errorf("pairs sent, each once (-want +got):\n%s", d)
 	}
 }
+
+func TestCollectorClientsCapped(t *testing.T) {
+	r := NewRecorder(100)
+	r.LabelClients(2)
+	for _, c := range []string{"a", "b", "c", "a"} {
+		r.Record(c, "*", true, "", t0)
+	}
+	r.Take()
+	r.Record("d", "*", false, resource.ReasonInsufficientScope, t0)
+	r.Record("", "*", false, resource.ReasonMissingToken, t0) // no client: no client series
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(r, "gatehouse_gateway"))
+	got := gather(t, reg, "gatehouse_gateway_client_calls_total")
+	want := map[string]float64{"a allowed": 2, "b allowed": 1, "other allowed": 1, "other insufficient_scope": 1}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("client series, at most 2 clients (-want +got):\n%s", d)
+	}
+	plain := NewRecorder(100)
+	plain.Record("a", "*", true, "", t0)
+	reg = prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(plain, "gatehouse_gateway"))
+	if got := gather(t, reg, "gatehouse_gateway_client_calls_total"); len(got) != 0 {
+		t.Errorf("without LabelClients: got client series %v, want none", got)
+	}
+}
