@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -38,7 +39,8 @@ func newUsageGateway(tb testing.TB, as *authServer, rec *usage.Recorder, reg *pr
 func TestUsageRecorded(t *testing.T) {
 	as := newAuthServer(t)
 	rec := usage.NewRecorder(100)
-	h := newUsageGateway(t, as, rec, prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	h := newUsageGateway(t, as, rec, reg)
 	call := func(method, path, auth string) int {
 		r := httptest.NewRequest(method, path, nil)
 		if auth != "" {
@@ -84,5 +86,33 @@ func TestUsageRecorded(t *testing.T) {
 	}}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("usage (-want +got):\n%s", d)
+	}
+	// The metrics, by pattern and outcome only.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "gatehouse_gateway_calls_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			series[strings.Join(labels, ",")] = m.GetCounter().GetValue()
+		}
+	}
+	wantSeries := map[string]float64{
+		"outcome=allowed,pattern=*":                1,
+		"outcome=insufficient_scope,pattern=*":     1,
+		"outcome=allowed,pattern=records/*/search": 2,
+		"outcome=allowed,pattern=workers/me":       1,
+		"outcome=missing_token,pattern=workers/me": 1,
+	}
+	if d := cmp.Diff(wantSeries, series); d != "" {
+		t.Errorf("gatehouse_gateway_calls_total (-want +got):\n%s", d)
 	}
 }
