@@ -30,14 +30,13 @@ type Call struct {
 	At time.Time
 }
 
-// observeAllowed reports an allowed call to Config.ObserveCall.
-func (g *Guard) observeAllowed(r *http.Request, c *Claims, s scope.Set, segs []string, now time.Time) {
-	p, _ := g.catalog.AllowedBy(s, r.Method, segs)
-	id := ""
-	if c != nil {
-		id = c.ClientID
+// allows is catalog.Allows, and with Config.ObserveCall also the pattern
+// that allowed the call, from the same walk of the catalog.
+func (g *Guard) allows(s scope.Set, method string, segs []string) (pattern string, ok bool) {
+	if g.cfg.ObserveCall == nil {
+		return "", g.catalog.Allows(s, method, segs)
 	}
-	g.cfg.ObserveCall(r, Call{Allowed: true, ClientID: id, Pattern: p, At: now})
+	return g.catalog.AllowedBy(s, method, segs)
 }
 
 // observeRefused reports a refused call to Config.ObserveCall. c is the

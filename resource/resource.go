@@ -553,7 +553,8 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 		g.refuseCall(w, r, badPath(err), e.claims, nil)
 		return
 	}
-	if !g.catalog.Allows(e.set, r.Method, segs) {
+	pattern, allowed := g.allows(e.set, r.Method, segs) // observe.go
+	if !allowed {
 		g.refuseCall(w, r, g.insufficientScope(e.set, r.Method, segs), e.claims, segs)
 		return
 	}
@@ -590,7 +591,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 		g.cfg.Observe(true, "")
 	}
 	if g.cfg.ObserveCall != nil {
-		g.observeAllowed(r, c, e.set, segs, now)
+		g.cfg.ObserveCall(r, Call{Allowed: true, ClientID: c.ClientID, Pattern: pattern, At: now})
 	}
 	next.ServeHTTP(w, r2)
 }

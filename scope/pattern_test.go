@@ -68,3 +68,32 @@ api:
 		t.Errorf("AllowedBy allocates %v times, want 0", n)
 	}
 }
+
+// AllowedBy agrees with Allows on catalogs with AND, public and any-token
+// rules, most specific or not, and names a pattern that matches the call.
+func TestAllowedByAgreesWithAllows(t *testing.T) {
+	sets := [][]string{{}, {"orders:read"}, {"orders:write"}, {"admin"}, {"customers:read"},
+		{"orders:write", "admin"}, {"orders:read", "customers:read"}, {"orders:read", "orders:write", "customers:read", "admin"}}
+	paths := []string{"/orders/1", "/orders/mine", "/orders/1/items/2", "/status", "/me", "/nothing", "/orders/1/x"}
+	for _, specific := range []bool{true, false} {
+		c, err := scope.New(shop(specific))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, method := range []string{"GET", "HEAD", "PATCH", "DELETE", "POST"} {
+			for _, p := range paths {
+				segs, _ := scope.SplitPath(p)
+				for _, names := range sets {
+					s := c.SetOf(names)
+					pattern, ok := c.AllowedBy(s, method, segs)
+					if ok != c.Allows(s, method, segs) {
+						t.Errorf("specific=%v %s %s %v: AllowedBy %v, Allows %v", specific, method, p, names, ok, !ok)
+					}
+					if ok && pattern == "" {
+						t.Errorf("specific=%v %s %s %v: allowed without a pattern", specific, method, p, names)
+					}
+				}
+			}
+		}
+	}
+}
