@@ -19,6 +19,8 @@ func (c *Catalog) AllowedBy(s Set, method string, segments []string) (pattern st
 		if l = c.root.decide(slot, segments); l != nil && !l.allows(&s, slot) {
 			l = nil
 		}
+	} else if c.multi {
+		l = c.root.allowingMulti(&s, slot, segments)
 	} else {
 		l = c.root.allowing(&s, slot, segments)
 	}
@@ -44,10 +46,11 @@ func (c *Catalog) Matched(method string, segments []string) string {
 }
 
 // allowing returns the most specific leaf whose rules allow slot to a
-// token with scopes s, or nil.
+// token with scopes s, or nil, in a catalog whose every rule is of one
+// scope (as node.allows).
 func (n *node) allowing(s *Set, slot int, segs []string) *leaf {
 	if len(segs) == 0 {
-		if n.end != nil && n.end.allows(s, slot) {
+		if n.end != nil && n.end.allow[slot].intersects(s) {
 			return n.end
 		}
 		return nil
@@ -59,6 +62,31 @@ func (n *node) allowing(s *Set, slot int, segs []string) *leaf {
 	}
 	if n.star != nil {
 		if l := n.star.allowing(s, slot, segs[1:]); l != nil {
+			return l
+		}
+	}
+	if n.rest != nil && n.rest.allow[slot].intersects(s) {
+		return n.rest
+	}
+	return nil
+}
+
+// allowingMulti is allowing for a catalog with rules of several scopes or
+// none (as node.allowsMulti).
+func (n *node) allowingMulti(s *Set, slot int, segs []string) *leaf {
+	if len(segs) == 0 {
+		if n.end != nil && n.end.allows(s, slot) {
+			return n.end
+		}
+		return nil
+	}
+	if c := n.lit[segs[0]]; c != nil {
+		if l := c.allowingMulti(s, slot, segs[1:]); l != nil {
+			return l
+		}
+	}
+	if n.star != nil {
+		if l := n.star.allowingMulti(s, slot, segs[1:]); l != nil {
 			return l
 		}
 	}

@@ -97,3 +97,19 @@ func TestAllowedByAgreesWithAllows(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkAllowedBy(b *testing.B) {
+	cat := scope.Default()
+	segs, _ := scope.SplitPath("/records/1/search")
+	s := cat.SetOf([]string{"search"})
+	b.Run("Allows", func(b *testing.B) {
+		for b.Loop() {
+			cat.Allows(s, "GET", segs)
+		}
+	})
+	b.Run("AllowedBy", func(b *testing.B) {
+		for b.Loop() {
+			cat.AllowedBy(s, "GET", segs)
+		}
+	})
+}
