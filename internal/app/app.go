@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/scope"
 	"github.com/gatehouse/gatehouse/scope/openapi"
@@ -388,7 +389,9 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		system = adminapi.SystemCatalog()
 	}
 	var srv *server.Server // set before the first request; the console and the admin API ask it
+	usageSvc := usageService(cfg, d.Store, log) // usage.go; nil when off
 	con, err := console.New(console.Options{
+		Usage:        usageSvc,
 		SystemScopes: system,
 		Store:        d.Store, Users: userSvc, Issuer: cfg.Issuer, Logger: log,
 		Now: time.Now, Rand: rand.Reader, CSRFKey: d.CSRFKey, ClientIP: d.ClientIP,
@@ -404,6 +407,9 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		return err
 	}
 	opts := serverOptions(cfg, d, con, cs, reg, log)
+	if usageSvc != nil {
+		opts.Usage = usageSvc.Tally()
+	}
 	if cfg.ClientFetch.AllowLoopback {
 		log.Warn("client_fetch.allow_loopback is on: URLs that clients publish (JWKS URIs, client ID metadata documents) may reach this machine's loopback listeners; for development and tests only")
 	}
@@ -416,7 +422,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 			Issuer: cfg.Issuer, Audience: cfg.Token.Audience,
 			Server:         func() *server.Server { return srv },
 			IdempotencyKey: d.IdempotencyKey, Logger: log, Now: time.Now,
-			Registration: opts.Registration,
+			Registration: opts.Registration, Usage: usageSvc,
 		})
 		if err != nil {
 			return err
@@ -425,7 +431,14 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		opts.AdminAPI = api.Handler()
 		opts.SystemScopes = adminapi.SystemScopes()
 	}
-	gw, err := embeddedGateway(cfg, API{Catalog: d.Catalog, BasePath: d.APIBasePath, Resources: d.Resources}, reg, log) // nil unless gateway.enabled
+	var gwRec *usage.Recorder
+	var gwSender *usage.Sender
+	if cfg.Gateway.Enabled && usageSvc != nil { // the embedded gateway hands its reports over in process
+		if gwRec, gwSender, err = gatewayUsage(cfg, usageSvc.Report, reg, log); err != nil {
+			return err
+		}
+	}
+	gw, err := embeddedGateway(cfg, API{Catalog: d.Catalog, BasePath: d.APIBasePath, Resources: d.Resources}, reg, log, gwRec) // nil unless gateway.enabled
 	if err != nil {
 		return err
 	}
@@ -453,6 +466,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := make(chan struct{})
 	go func() { defer close(bgDone); srv.Run(bg) }()
+	waitUsage := runUsage(bg, usageSvc, gwSender)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -493,6 +507,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	stopGateway()
 	stopBG()
 	<-bgDone
+	waitUsage()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -74,6 +74,8 @@ type Config struct {
 	// ShutdownTimeout is how long serve waits for requests in flight when
 	// stopping; 0 closes connections at once.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Usage configures usage per credential (usage.go).
+	Usage UsageConfig `yaml:"usage"`
 }
 
 // AdminAPIConfig configures the admin API (/admin/v1/).
@@ -160,6 +162,7 @@ func Default() Config {
 		ShutdownTimeout: Duration(15 * time.Second),
 		AdminAPI:        AdminAPIConfig{Enabled: true},
 		Registration:    defaultRegistration(),
+		Usage:           defaultUsage(),
 	}
 }
 

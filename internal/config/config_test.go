@@ -55,6 +55,7 @@ func TestDefaultIsValid(t *testing.T) {
 		AdminAPI:        config.AdminAPIConfig{Enabled: true},
 		ShutdownTimeout: config.Duration(15 * time.Second),
 		Registration:    config.RegistrationConfig{Policy: "off", UnusedTTL: config.Duration(30 * day), PerAddress: 2, Burst: 10},
+		Usage:           config.UsageConfig{Enabled: true, Interval: config.Duration(time.Minute), MaxKeys: 10000, MaxAddresses: 20},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("validated defaults (-want +got):\n%s", diff)
@@ -98,6 +99,9 @@ registration:
   unused_ttl: 7d
   per_address: 5
 shutdown_timeout: 0
+usage:
+  interval: 5s
+  max_addresses: 3
 `)
 	got, err := config.Load(path, nil)
 	if err != nil {
@@ -118,6 +122,7 @@ shutdown_timeout: 0
 		AdminAPI:        config.AdminAPIConfig{Enabled: false},
 		ShutdownTimeout: 0,
 		Registration:    config.RegistrationConfig{Policy: "open", UnusedTTL: config.Duration(7 * day), PerAddress: 5, Burst: 10},
+		Usage:           config.UsageConfig{Enabled: true, Interval: config.Duration(5 * time.Second), MaxKeys: 10000, MaxAddresses: 3},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -232,7 +237,7 @@ token:
 log:
   formt: json
 `, []string{
-			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, dpop, admin_api, api, resources, registration, cors, client_fetch, client_metadata_documents, shutdown_timeout)`,
+			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, dpop, admin_api, api, resources, registration, cors, client_fetch, client_metadata_documents, shutdown_timeout, usage)`,
 			`line 4: unknown key "ttl" in token (known keys: default_ttl, max_ttl, audience, alias_paths, quota, reuse)`,
 			`line 6: unknown key "formt" in log (known keys: format, level)`,
 		}},

@@ -73,6 +73,7 @@ func (c *Config) Validate() error {
 	c.checkOAuth(&p)
 	c.checkCache(&p)
 	c.checkQuota(&p)
+	c.checkUsage(&p)
 	c.checkClientMetadata(&p)
 	c.checkDPoP(&p)
 	c.checkRegistration(&p)

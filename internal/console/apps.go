@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -391,6 +392,8 @@ type appDetailData struct {
 	// Quota is the app's issuance quotas in force and their use; nil
 	// without Options.Quota or when the store could not say.
 	Quota *QuotaUsage
+	// Usage is the app's usage (usage.go); nil when usage is off.
+	Usage *admin.ClientUsage
 }
 
 // formOf is the edit form filled from a stored client.
@@ -450,11 +453,15 @@ func (c *Console) appDetail(r *http.Request, cl store.Client, f appForm, problem
 	if err != nil {
 		return appDetailData{}, fmt.Errorf("list audit events: %w", err)
 	}
+	u, err := c.appUsage(r, cl)
+	if err != nil {
+		return appDetailData{}, err
+	}
 	d := appDetailData{
 		Edit: c.formData(false, f, problems), Notice: notice(r), Client: cl,
 		AuthMethod: cl.AuthMethod(),
 		Secrets:    c.secretRows(cl), Graces: graceChoices, Events: evs,
-		KeyIDs: keyIDs(cl),
+		KeyIDs: keyIDs(cl), Usage: u,
 	}
 	if c.quota != nil {
 		if q, err := c.quota(r.Context(), cl); err == nil {

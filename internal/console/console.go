@@ -38,6 +38,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/scope"
 )
@@ -112,6 +113,8 @@ type Options struct {
 	// page that shows new credentials links to it with the client ID.
 	APIReference bool
 
+	// Usage shows each app's usage on its page; nil: no usage section.
+	Usage *usage.Service
 	// Quota, if set, tells the app page the app's issuance quotas in
 	// force and their use (server.Server.ClientQuotaUsage).
 	Quota func(ctx context.Context, c store.Client) (QuotaUsage, error)
@@ -140,6 +143,7 @@ type Console struct {
 	absolute     time.Duration
 	csrfKey      []byte
 	clientIP     *clientip.Resolver
+	usage        *usage.Service // nil: usage off
 	pages        *pages
 	clients      *clients.Service
 	keys         Keys
@@ -163,7 +167,7 @@ func New(o Options) (*Console, error) {
 	c := &Console{
 		st: o.Store, users: o.Users, issuer: strings.TrimSuffix(o.Issuer, "/"), secure: iss.Scheme == "https",
 		log: o.Logger, now: o.Now, rand: o.Rand, idle: o.SessionIdle, absolute: o.SessionAbsolute,
-		clientIP: o.ClientIP, quota: o.Quota,
+		clientIP: o.ClientIP, quota: o.Quota, usage: o.Usage,
 		clients: o.Clients, keys: o.Keys, catalog: o.Catalog, consents: o.Consents, system: o.SystemScopes, resources: o.Resources,
 		apiReference: o.APIReference,
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/safefetch"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/scope"
 )
 
@@ -153,6 +154,11 @@ type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	Rand   io.Reader
+
+	// Usage, if set, counts the tokens issued per client and day and the
+	// addresses they were requested from, in memory (usage.go); its owner
+	// writes it in the background.
+	Usage *usage.Tally
 }
 
 // Server serves the authorization server's HTTP endpoints.
@@ -193,6 +199,7 @@ type Server struct {
 	dpop         *dpop.Verifier
 	dpopNonces   *dpop.Nonces // nil: no server nonces
 	usage        usageRecorder
+	tally        *usage.Tally // nil: usage off
 	limiter      *ratelimit.Guard
 	quota        *quotas     // quota.go
 	reuse        *reuseCache // reuse.go
@@ -256,6 +263,7 @@ func New(o Options) (*Server, error) {
 		codeTTL:      o.CodeTTL,
 		registration: o.Registration,
 		regLimiter:   ratelimit.NewFailures(o.RegistrationsPerAddress, max(1, o.RegistrationBurst)),
+		tally:        o.Usage,
 	}
 	m, err := newMetrics(o.Registry)
 	if err != nil {

@@ -175,6 +175,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.metrics.tokens.WithLabelValues(gt).Inc()
 	s.usage.clientUsed(cc, now)
+	s.issued(r, c.ID, now) // usage.go
 	return writeTokenResponse(w, at, tokenType(jkt), int64(ttl/time.Second), scopeStr, res.RefreshToken)
 }
 

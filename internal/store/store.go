@@ -722,6 +722,8 @@ type Store interface {
 	// that expired before now, initial access tokens that expired before
 	// now, and idempotency records that expired at or before now.
 	Prune(ctx context.Context, now time.Time) error
+	UsageStore // usage.go
+
 	// SchemaVersion returns the database's applied schema migration
 	// version and the newest version this build embeds (and Open applies).
 	SchemaVersion(ctx context.Context) (applied, latest int64, err error)

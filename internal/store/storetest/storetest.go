@@ -175,6 +175,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListClientPageSelfRegistered", testListClientPageSelfRegistered},
 		{"InitialAccessTokens", testInitialAccessTokens},
 		{"CreateClientWithInitialAccessToken", testCreateClientWithInitialAccessToken},
+		{"Usage", testUsage},
+		{"UsageAddressesBounded", testUsageAddressesBounded},
+		{"UsageConcurrent", testUsageConcurrent},
 		{"CreateClientWithInitialAccessTokenConcurrent", testCreateClientWithInitialAccessTokenConcurrent},
 	}
 	for _, tt := range tests {
