@@ -388,7 +388,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if cfg.AdminAPI.Enabled {
 		system = adminapi.SystemCatalog()
 	}
-	var srv *server.Server // set before the first request; the console and the admin API ask it
+	var srv *server.Server                      // set before the first request; the console and the admin API ask it
 	usageSvc := usageService(cfg, d.Store, log) // usage.go; nil when off
 	con, err := console.New(console.Options{
 		Usage:        usageSvc,
