@@ -33,6 +33,9 @@ const (
 	// ScopeClients allows managing clients and their secrets; with an
 	// account:<id> scope, only the clients bound to that account.
 	ScopeClients = "gatehouse:clients"
+	// ScopeUsage allows reporting usage (POST /usage): the scope of a
+	// gateway's client.
+	ScopeUsage = "gatehouse:usage"
 )
 
 // Response bodies are read up to these sizes; a larger one is an error.

@@ -48,6 +48,12 @@ type ClientPatch struct {
 	Resources *[]string `json:"resources,omitempty"`
 	// DPoPBoundAccessTokens switches "DPoP required" (RFC 9449 §5.2).
 	DPoPBoundAccessTokens *bool `json:"dpop_bound_access_tokens,omitempty"`
+	// TokenQuotaPerMinute, TokenQuotaPerHour and TokenReuseMinRemaining
+	// set the client's own quotas and reuse window (see Client); 0: the
+	// server's default again.
+	TokenQuotaPerMinute    *int `json:"token_quota_per_minute,omitempty"`
+	TokenQuotaPerHour      *int `json:"token_quota_per_hour,omitempty"`
+	TokenReuseMinRemaining *int `json:"token_reuse_min_remaining,omitempty"`
 }
 
 // ListClients returns a page of the clients that match f, ordered by ID
@@ -194,6 +200,18 @@ func (a *API) RevokeTokens(ctx context.Context, id string, opts ...CallOption) (
 	var r TokenRevocation
 	_, err = a.do(ctx, request{method: http.MethodPost, path: "/clients" + seg + "/revoke-tokens", opts: opts}, &r)
 	return r, err
+}
+
+// ClientQuota returns the client's issuance quotas in force and their use
+// in the current minute and hour (GET /clients/{id}/quota).
+func (a *API) ClientQuota(ctx context.Context, id string) (ClientQuota, error) {
+	seg, err := segment("client", id)
+	if err != nil {
+		return ClientQuota{}, err
+	}
+	var q ClientQuota
+	_, err = a.do(ctx, request{method: http.MethodGet, path: "/clients" + seg + "/quota"}, &q)
+	return q, err
 }
 
 // etagOf is the ETag of a successful response.

@@ -54,6 +54,31 @@ type Client struct {
 	// 7591): the policy it registered under, open or
 	// initial_access_token; empty for a client an operator created.
 	SelfRegistered string `json:"self_registered,omitempty"`
+	// TokenQuotaPerMinute and TokenQuotaPerHour: the client's own issuance
+	// quotas (access tokens per minute and per hour); absent or 0: the
+	// server's default, -1: none. GET .../quota shows the quotas in force
+	// and their use.
+	TokenQuotaPerMinute int `json:"token_quota_per_minute,omitempty"`
+	TokenQuotaPerHour   int `json:"token_quota_per_hour,omitempty"`
+	// TokenReuseMinRemaining: the client's own token reuse window, the
+	// percentage of its lifetime an access token must have left to be
+	// handed out again for the same request; absent or 0: the server's
+	// default, -1: off.
+	TokenReuseMinRemaining int `json:"token_reuse_min_remaining,omitempty"`
+}
+
+// ClientQuota is the response of GET /admin/v1/clients/{id}/quota: the
+// client's issuance quotas in force (its own or the server's default; 0:
+// none) and the tokens issued in the current minute and hour across all
+// nodes, as they last reported (a second or two behind).
+type ClientQuota struct {
+	ClientID         string     `json:"client_id"`
+	PerMinute        int        `json:"per_minute"`
+	PerHour          int        `json:"per_hour"`
+	IssuedThisMinute int64      `json:"issued_this_minute"`
+	IssuedThisHour   int64      `json:"issued_this_hour"`
+	MinuteEndsAt     *time.Time `json:"minute_ends_at,omitempty"`
+	HourEndsAt       *time.Time `json:"hour_ends_at,omitempty"`
 }
 
 // Secret is the metadata of a client secret; the secret itself is never
@@ -93,6 +118,11 @@ type NewClient struct {
 	// DPoPBoundAccessTokens requires a DPoP proof with every token request
 	// (RFC 9449 §5.2).
 	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
+	// TokenQuotaPerMinute, TokenQuotaPerHour and TokenReuseMinRemaining:
+	// see Client; absent: the server's defaults.
+	TokenQuotaPerMinute    int `json:"token_quota_per_minute,omitempty"`
+	TokenQuotaPerHour      int `json:"token_quota_per_hour,omitempty"`
+	TokenReuseMinRemaining int `json:"token_reuse_min_remaining,omitempty"`
 }
 
 // Rotation is the response of a secret rotation: the new secret, once.

@@ -3,10 +3,12 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"html"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -25,9 +27,11 @@ import (
 // package-lock.json the whole tree; .ci/run runs `npm ci` there).
 const mcpProject = "mcp"
 
-// mcpCatalog is the scope catalog of the MCP endpoint: one scope for the
-// three methods of the Streamable HTTP transport. self_service lets a
-// client registered by open registration be allowed it.
+// mcpCatalog is the scope catalog of the MCP endpoint, a resource of its
+// own (RFC 8707) beside the default REST API (the built-in catalog): one
+// scope for the three methods of the Streamable HTTP transport.
+// self_service lets clients nobody registered (open registration, client
+// ID metadata documents) be allowed it, and with it the resource.
 const mcpCatalog = `mcp:tools:
   label: Use the tools of the MCP server
   endpoints:
@@ -40,27 +44,42 @@ type mcpCase struct {
 	name string
 	// registration is serve's registration.policy: "open" lets the SDK
 	// register the client itself (RFC 7591); "" (off) has the test
-	// register a public client with the CLI and give its ID to the client
-	// in MCP_CLIENT_ID.
+	// register a public client allowed the resource with the CLI and give
+	// its ID to the client in MCP_CLIENT_ID.
 	registration string
+	// document: the client identifies by a client ID metadata document,
+	// which the test publishes over https on loopback and gives the
+	// client in MCP_CLIENT_METADATA_URL; serve accepts such documents.
+	document bool
+	// standalone runs the gateway as `gatehouse gateway` configured for
+	// the resource; otherwise serve's embedded gateway is the resource's
+	// (gateway.resource names the resources: entry).
+	standalone bool
 }
 
 var mcpCases = []mcpCase{
-	{name: "pre-registered client"},
+	{name: "pre-registered client", standalone: true},
+	{name: "dynamic registration", registration: "open"},
+	// Registration is open too: the SDK prefers the document where the
+	// server supports both.
+	{name: "client ID metadata document", registration: "open", document: true},
 }
 
 // TestMCP runs the MCP authorization flow with the official MCP TypeScript
 // SDK's client (e2e/mcp/client.mjs) against a small MCP server from the
-// same SDK (e2e/mcp/server.mjs) behind `gatehouse gateway`: the first call
+// same SDK (e2e/mcp/server.mjs) behind the gateway. The MCP endpoint is a
+// resource of its own (resources:, with its own catalog), beside the
+// default REST API, and the gateway is that resource's: the first call
 // gets 401 with resource_metadata; the client reads the Protected Resource
 // Metadata and the authorization server's metadata, gets a client ID
-// (registration, or a pre-registered one), sends the user to the
-// authorization endpoint with PKCE and the resource indicator; the test
-// logs in and consents as the user's browser would and follows the
-// redirect to the client's loopback callback; the client exchanges the
-// code, reconnects and calls the `add` tool. The token is for the user,
-// with the gateway's resource as its audience, and the MCP server sees the
-// user's identity from the gateway.
+// (a pre-registered one, registration, or its metadata document's URL),
+// sends the user to the authorization endpoint with PKCE and the resource
+// indicator; the test logs in and consents as the user's browser would and
+// follows the redirect to the client's loopback callback; the client
+// exchanges the code for a token for the resource, reconnects and calls
+// the `add` tool. The token is for the user, with the MCP resource as its
+// audience; a token for the default REST API is refused at the MCP
+// endpoint; the MCP server sees the user's identity from the gateway.
 func TestMCP(t *testing.T) {
 	node := mcpNode(t)
 	for _, tc := range mcpCases {
@@ -74,6 +93,7 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	upstream := upURL.Scheme + "://" + upURL.Host
 
 	in := newInstance(t)
 	dir := t.TempDir()
@@ -82,21 +102,54 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 		t.Fatal(err)
 	}
 	// The gateway's address is chosen first: it is part of the resource
-	// identifier, which serve puts in its tokens as their audience.
+	// identifier, which the MCP client is given, and which serve puts in
+	// the resource's tokens as their audience.
 	gwAddr := freeAddr(t)
 	resourceID := "http://" + gwAddr + "/mcp"
 	prmURL := "http://" + gwAddr + "/.well-known/oauth-protected-resource/mcp"
-	cfg := "token:\n  audience: " + resourceID + "\n"
+	cfg := "resources:\n  - id: " + resourceID + "\n    name: MCP server\n    scopes_file: " + catalog + "\n"
 	if tc.registration != "" {
 		cfg += "registration:\n  policy: " + tc.registration + "\n"
+	}
+	var doc *mcpDocument
+	if tc.document {
+		doc = newMCPDocument(t)
+		cfg += "client_metadata_documents:\n  enabled: true\nclient_fetch:\n  allow_loopback: true\n"
+		// serve trusts the document server's certificate (Go reads
+		// SSL_CERT_FILE for the system's roots).
+		in = instance{in.WithEnv("SSL_CERT_FILE=" + doc.certFile)}
+	}
+	if !tc.standalone {
+		cfg += "gateway:\n  enabled: true\n  addr: " + gwAddr + "\n  upstream: " + upstream + "\n  resource: " + resourceID + "\n"
 	}
 	cfgFile := filepath.Join(dir, "gatehouse.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := in.serve("--config", cfgFile, "--scopes", catalog)
-	in.Start([]string{"gateway", "--addr", gwAddr, "--upstream", upURL.Scheme + "://" + upURL.Host,
-		"--issuer", srv.URL, "--scopes", catalog, "--resource", resourceID, "--audience", resourceID}, gatewayRE)
+	in = instance{in.WithEnv("GATEHOUSE_CONFIG=" + cfgFile)}
+	srv := in.serve()
+	if tc.standalone {
+		in.Start([]string{"gateway", "--addr", gwAddr, "--upstream", upstream, "--issuer", srv.URL,
+			"--scopes", catalog, "--resource", resourceID, "--audience", resourceID}, gatewayRE)
+	} else {
+		harness.Within(t, 10*time.Second, "the embedded gateway listening in serve's log", func() bool {
+			return gatewayRE.MatchString(srv.Logs.String())
+		})
+	}
+
+	// The gateway is the MCP resource's: its metadata names the resource,
+	// Gatehouse, and the resource's scopes only.
+	var prm struct {
+		Resource             string   `json:"resource"`
+		AuthorizationServers []string `json:"authorization_servers"`
+		Scopes               []string `json:"scopes_supported"`
+	}
+	if err := json.Unmarshal([]byte(harness.Fetch(t, prmURL)), &prm); err != nil {
+		t.Fatal(err)
+	}
+	if prm.Resource != resourceID || !slices.Equal(prm.AuthorizationServers, []string{srv.URL}) || !slices.Equal(prm.Scopes, []string{"mcp:tools"}) {
+		t.Errorf("protected resource metadata: got %+v, want resource %s, authorization server %s, scopes [mcp:tools]", prm, resourceID, srv.URL)
+	}
 
 	const password = "correct horse battery"
 	var user struct{ ID string }
@@ -105,13 +158,17 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 		t.Fatalf("users create: %q, %v", user.ID, err)
 	}
 	var env []string
-	preRegistered := ""
-	if tc.registration == "" {
+	wantClientID, wantHow := "", "dynamic registration"
+	switch {
+	case tc.document:
+		env = append(env, "MCP_CLIENT_METADATA_URL="+doc.url)
+		wantClientID, wantHow = doc.url, "client ID metadata document"
+	case tc.registration == "":
 		c := in.CreateClient("--name", "MCP client", "--token-endpoint-auth-method", "none",
 			"--grant-types", "authorization_code,refresh_token", "--redirect-uris", "http://127.0.0.1/callback",
-			"--scopes", "mcp:tools", "--catalog", catalog)
-		preRegistered = c.ClientID
+			"--scopes", "mcp:tools", "--resource", resourceID)
 		env = append(env, "MCP_CLIENT_ID="+c.ClientID)
+		wantClientID, wantHow = c.ClientID, "pre-registered"
 	}
 
 	cl := startNode(t, node, env, "client.mjs", resourceID, "add", `{"a":2,"b":40}`)
@@ -133,12 +190,19 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 	if len(q.Get("code_challenge")) != 43 || q.Get("state") == "" || q.Get("client_id") == "" {
 		t.Errorf("authorization request %v: want a code_challenge, a state and a client_id", q)
 	}
-	if preRegistered != "" && q.Get("client_id") != preRegistered {
-		t.Errorf("authorization request: client_id=%q, want the pre-registered %q", q.Get("client_id"), preRegistered)
+	if wantClientID != "" && q.Get("client_id") != wantClientID {
+		t.Errorf("authorization request: client_id=%q, want %q", q.Get("client_id"), wantClientID)
+	}
+	if doc != nil {
+		// The client's publisher lists its redirect URI, matched exactly
+		// for a metadata document's client (no loopback port exception).
+		doc.publish(q.Get("redirect_uri"))
 	}
 	callback, consent := authorizeInBrowser(t, srv.URL, authURL.String(), "alice", password)
-	if !strings.Contains(consent, "Use the tools of the MCP server") {
-		t.Errorf("consent page does not show the scope's label:\n%s", consent)
+	for _, want := range []string{"Use the tools of the MCP server", "MCP server"} {
+		if !strings.Contains(consent, want) {
+			t.Errorf("consent page does not show %q:\n%s", want, consent)
+		}
 	}
 	if !strings.HasPrefix(callback, q.Get("redirect_uri")+"?") {
 		t.Fatalf("authorization response sent to %q, want the client's redirect URI %q", callback, q.Get("redirect_uri"))
@@ -159,12 +223,15 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 
 	events := cl.exit(t)
 	var exchanges []string // "METHOD URL STATUS" of each HTTP exchange of the SDK
-	var tokenForm map[string]any
+	var tokenForm, registration map[string]any
 	for _, e := range events {
 		if e["event"] == "http" {
 			exchanges = append(exchanges, fmt.Sprint(e["method"], " ", e["url"], " ", e["status"]))
-			if e["url"] == srv.URL+"/oauth/token" {
+			switch e["url"] {
+			case srv.URL + "/oauth/token":
 				tokenForm, _ = e["form"].(map[string]any)
+			case srv.URL + "/oauth/register":
+				registration, _ = e["json"].(map[string]any)
 			}
 		}
 	}
@@ -176,14 +243,15 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 		t.Errorf("first exchange: got %v, want POST %s answered 401 with resource_metadata=%q", first, resourceID, prmURL)
 	}
 	// Then, in order: the metadata, the authorization server's metadata,
-	// registration if offered, the code exchange, the MCP calls with the
-	// token, and the end of the session.
+	// registration if the client registers, the code exchange, the MCP
+	// calls with the token, and the end of the session.
 	want := []string{
 		"POST " + resourceID + " 401",
 		"GET " + prmURL + " 200",
 		"GET " + srv.URL + "/.well-known/oauth-authorization-server 200",
 	}
-	if tc.registration != "" {
+	registers := tc.registration != "" && !tc.document
+	if registers {
 		want = append(want, "POST "+srv.URL+"/oauth/register 201")
 	}
 	want = append(want,
@@ -195,6 +263,17 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 		t.Errorf("the SDK's HTTP exchanges:\n  %s\nwant, in this order among them:\n  %s",
 			strings.Join(exchanges, "\n  "), strings.Join(want, "\n  "))
 	}
+	if !registers && slices.ContainsFunc(exchanges, func(x string) bool { return strings.Contains(x, "/oauth/register") }) {
+		t.Errorf("the SDK registered, want it to use its client ID:\n  %s", strings.Join(exchanges, "\n  "))
+	}
+	if registers {
+		// What the SDK registers (RFC 7591): a public client for the code
+		// grant and refresh tokens, with the resource's scope.
+		if fmt.Sprint(registration["grant_types"]) != "[authorization_code refresh_token]" ||
+			registration["token_endpoint_auth_method"] != "none" || registration["scope"] != "mcp:tools" {
+			t.Errorf("registration request: got %v, want grant types authorization_code and refresh_token, method none, scope mcp:tools", registration)
+		}
+	}
 	for k, want := range map[string]string{"grant_type": "authorization_code", "resource": resourceID,
 		"client_id": q.Get("client_id"), "code_verifier": "(secret)"} {
 		if tokenForm[k] != want {
@@ -203,18 +282,14 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 	}
 
 	client := cl.first(t, "client")
-	wantHow := "pre-registered"
-	if tc.registration != "" {
-		wantHow = "dynamic registration"
-	}
 	if client["how"] != wantHow || client["client_id"] != q.Get("client_id") {
 		t.Errorf("client: got %v, want %s with client_id %s", client, wantHow, q.Get("client_id"))
 	}
 
 	tok := cl.first(t, "token")
 	claims, _ := tok["claims"].(map[string]any)
-	if tok["token_type"] != "Bearer" || tok["scope"] != "mcp:tools" {
-		t.Errorf("token: got %v, want a Bearer token with scope mcp:tools", tok)
+	if tok["token_type"] != "Bearer" || tok["scope"] != "mcp:tools" || tok["refresh_token"] != true {
+		t.Errorf("token: got %v, want a Bearer token with scope mcp:tools and a refresh token", tok)
 	}
 	for k, want := range map[string]any{"aud": resourceID, "iss": srv.URL, "sub": user.ID,
 		"client_id": q.Get("client_id"), "scope": "mcp:tools"} {
@@ -237,12 +312,13 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 		t.Errorf("add(2, 40): got %s, want the text 42 and structuredContent {sum: 42}", b)
 	}
 
-	// A token for another audience is refused, though it has the scope:
-	// the gateway takes only tokens for its resource.
-	other := in.CreateClient("--name", "Another API's client", "--scopes", "mcp:tools", "--audience", srv.URL, "--catalog", catalog)
-	if res := call(t, "POST", resourceID, srv.accessToken(t, other, "")); res.status != 401 ||
+	// A token for the default resource, the REST API, is refused at the
+	// MCP endpoint: the gateway takes only tokens for its resource.
+	rest := in.CreateClient("--name", "REST API client", "--scopes", "api")
+	restToken := srv.accessToken(t, rest, "")
+	if res := call(t, "POST", resourceID, restToken); res.status != 401 ||
 		!strings.Contains(res.challenge, `error="invalid_token"`) || !strings.Contains(res.challenge, `resource_metadata="`+prmURL+`"`) {
-		t.Errorf("POST %s with a token for %s: got %d %q, want 401 invalid_token naming the metadata", resourceID, srv.URL, res.status, res.challenge)
+		t.Errorf("POST %s with a token for the REST API (aud %s): got %d %q, want 401 invalid_token naming the metadata", resourceID, srv.URL, res.status, res.challenge)
 	}
 
 	// The MCP server saw the user's calls, and nothing else.
@@ -259,6 +335,53 @@ func testMCP(t *testing.T, node string, tc mcpCase) {
 	if !saw["POST"] || !saw["DELETE"] {
 		t.Errorf("the MCP server saw methods %v, want POST and DELETE", saw)
 	}
+}
+
+// mcpDocument is the client ID metadata document of the MCP client, served
+// over https on loopback (the SDK takes only an https URL). Its redirect
+// URI is the client's loopback callback, known once the client runs.
+type mcpDocument struct {
+	url      string
+	certFile string // the server's certificate, PEM
+
+	mu       sync.Mutex
+	redirect string
+}
+
+func newMCPDocument(t *testing.T) *mcpDocument {
+	t.Helper()
+	d := &mcpDocument{}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		redirect := d.redirect
+		d.mu.Unlock()
+		if r.URL.Path != "/mcp-client.json" || redirect == "" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "max-age=600")
+		json.NewEncoder(w).Encode(map[string]any{
+			"client_id": d.url, "client_name": "Gatehouse e2e MCP client", "redirect_uris": []string{redirect},
+			"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
+			"token_endpoint_auth_method": "none",
+		})
+	}))
+	t.Cleanup(srv.Close)
+	d.url = srv.URL + "/mcp-client.json"
+	d.certFile = filepath.Join(t.TempDir(), "docs.pem")
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(d.certFile, cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// publish makes the document list redirect as the client's redirect URI.
+func (d *mcpDocument) publish(redirect string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.redirect = redirect
 }
 
 // authorizeInBrowser does what the user does in the browser with the

@@ -56,8 +56,18 @@ type Refusal struct {
 
 // refuse writes f (RFC 6750 §3) and reports it to Observe.
 func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, f *failure) {
+	g.refuseCall(w, r, f, nil, nil)
+}
+
+// refuseCall is refuse for a request whose token was verified (c, its
+// claims; nil if none) and whose path may have been split (segs; nil if
+// not), for Config.ObserveCall.
+func (g *Guard) refuseCall(w http.ResponseWriter, r *http.Request, f *failure, c *Claims, segs []string) {
 	if g.cfg.Observe != nil {
 		g.cfg.Observe(false, f.reason)
+	}
+	if g.cfg.ObserveCall != nil {
+		g.observeRefused(r, f, c, segs)
 	}
 	h := w.Header()
 	attrs, challenge := "", false

@@ -187,6 +187,11 @@ type Config struct {
 	// metrics), from the request's goroutine: reason is "" when allowed,
 	// else one of the Reason constants.
 	Observe func(allowed bool, reason string)
+	// ObserveCall, if set, is called once per request with the decision,
+	// the client and the endpoint pattern (see Call), from the request's
+	// goroutine, after Observe: for usage reports per client and pattern.
+	// It must not keep r.
+	ObserveCall func(r *http.Request, c Call)
 }
 
 // Claims are the verified claims of an access token (RFC 9068 §2.2).
@@ -536,26 +541,31 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	}
 	e, f := g.authenticate(r, now)
 	if f != nil {
-		g.refuse(w, r, f)
+		var c *Claims
+		if e != nil { // a verified token that was revoked: its client's refusal
+			c = e.claims
+		}
+		g.refuseCall(w, r, f, c, nil)
 		return
 	}
 	segs, err := g.paths.Split(rel)
 	if err != nil {
-		g.refuse(w, r, badPath(err))
+		g.refuseCall(w, r, badPath(err), e.claims, nil)
 		return
 	}
-	if !g.catalog.Allows(e.set, r.Method, segs) {
-		g.refuse(w, r, g.insufficientScope(e.set, r.Method, segs))
+	pattern, allowed := g.allows(e.set, r.Method, segs) // observe.go
+	if !allowed {
+		g.refuseCall(w, r, g.insufficientScope(e.set, r.Method, segs), e.claims, segs)
 		return
 	}
 	if g.cfg.MethodOverride != nil {
 		m, err := g.cfg.MethodOverride(r)
 		if err != nil {
-			g.refuse(w, r, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest, desc: err.Error()})
+			g.refuseCall(w, r, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest, desc: err.Error()}, e.claims, segs)
 			return
 		}
 		if m != "" && m != r.Method && !g.catalog.Allows(e.set, m, segs) {
-			g.refuse(w, r, g.insufficientScope(e.set, m, segs))
+			g.refuseCall(w, r, g.insufficientScope(e.set, m, segs), e.claims, segs)
 			return
 		}
 	}
@@ -565,20 +575,23 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	if c.AccountID != "" {
 		switch vals := r.Header[g.acctHeader]; {
 		case len(vals) > 1:
-			g.refuse(w, r, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
-				desc: "the " + g.acctHeader + " header is repeated"})
+			g.refuseCall(w, r, &failure{status: http.StatusBadRequest, code: codeInvalidRequest, reason: ReasonInvalidRequest,
+				desc: "the " + g.acctHeader + " header is repeated"}, c, segs)
 			return
 		case len(vals) == 0 || vals[0] == "":
 			r2.Header = r.Header.Clone()
 			r2.Header[g.acctHeader] = []string{c.AccountID}
 		case vals[0] != c.AccountID:
-			g.refuse(w, r, &failure{status: http.StatusForbidden, code: codeInsufficientScope, reason: ReasonAccountMismatch,
-				desc: "the token may act only for account " + c.AccountID + ", not " + cut(vals[0], 64)})
+			g.refuseCall(w, r, &failure{status: http.StatusForbidden, code: codeInsufficientScope, reason: ReasonAccountMismatch,
+				desc: "the token may act only for account " + c.AccountID + ", not " + cut(vals[0], 64)}, c, segs)
 			return
 		}
 	}
 	if g.cfg.Observe != nil {
 		g.cfg.Observe(true, "")
+	}
+	if g.cfg.ObserveCall != nil {
+		g.cfg.ObserveCall(r, Call{Allowed: true, ClientID: c.ClientID, Pattern: pattern, At: now})
 	}
 	next.ServeHTTP(w, r2)
 }
@@ -599,6 +612,9 @@ func (g *Guard) servePublic(w http.ResponseWriter, r *http.Request, rel string, 
 	}
 	if g.cfg.Observe != nil {
 		g.cfg.Observe(true, "")
+	}
+	if g.cfg.ObserveCall != nil {
+		g.cfg.ObserveCall(r, Call{Allowed: true, Pattern: g.catalog.Matched(r.Method, segs), At: g.now()})
 	}
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), publicKey{}, true)))
 	return true
@@ -649,7 +665,8 @@ func (g *Guard) insufficientScope(s scope.Set, method string, segs []string) *fa
 }
 
 // authenticate extracts and verifies the access token: a bearer token, or
-// with DPoP on, a DPoP-bound token and its proof.
+// with DPoP on, a DPoP-bound token and its proof. With a failure, the
+// entry is nil but for a revoked token (see verified).
 func (g *Guard) authenticate(r *http.Request, now time.Time) (*entry, *failure) {
 	auth := r.Header["Authorization"]
 	if len(auth) == 0 {
@@ -683,7 +700,7 @@ func (g *Guard) authenticate(r *http.Request, now time.Time) (*entry, *failure) 
 			f2.dpop = true
 			f = &f2
 		}
-		return nil, f
+		return e, f // e: a revoked token's entry, for ObserveCall; else nil
 	}
 	// A bound token's proof is checked on every request, cached or not.
 	if usedDPoP {
@@ -698,14 +715,16 @@ func (g *Guard) authenticate(r *http.Request, now time.Time) (*entry, *failure) 
 }
 
 // verified returns the verified, unrevoked token tok, from the cache or
-// checked now.
+// checked now. A revoked token is refused with its entry (whose claims are
+// verified), so that its client can be named in usage reports; every other
+// failure comes without one.
 func (g *Guard) verified(ctx context.Context, tok string, now time.Time) (*entry, *failure) {
 	var h uint64
 	if g.cache != nil {
 		h = maphash.String(g.seed, tok)
 		if e := g.cache.get(h, tok, now); e != nil {
 			if g.isRevoked(e) {
-				return nil, revokedToken
+				return e, revokedToken
 			}
 			return e, nil
 		}
@@ -715,7 +734,7 @@ func (g *Guard) verified(ctx context.Context, tok string, now time.Time) (*entry
 		return nil, f
 	}
 	if g.isRevoked(e) {
-		return nil, revokedToken
+		return e, revokedToken
 	}
 	if g.cache != nil {
 		g.cache.put(h, e, now)

@@ -15,10 +15,17 @@
 //
 // MCP_CLIENT_ID names a pre-registered public client (registered with the
 // redirect URI http://127.0.0.1/callback, any port), used when the
-// authorization server offers no registration.
+// authorization server offers no registration. MCP_CLIENT_METADATA_URL is
+// the https URL of the client's client ID metadata document
+// (draft-ietf-oauth-client-id-metadata-document): the SDK uses it as the
+// client ID, without registering, when the authorization server's metadata
+// says client_id_metadata_document_supported. Whoever runs this client
+// publishes the document there, with this client's redirect URI (printed
+// in the authorization URL).
 //
 // On stdout it prints one JSON object a line, in order:
-//   {"event":"http",…}        each HTTP exchange of the SDK (secrets left out)
+//   {"event":"http",…}        each HTTP exchange of the SDK (secrets left out;
+//                             a JSON request body, a registration's, in "json")
 //   {"event":"authorize","url":…}   open this URL in the browser
 //   {"event":"client",…}      the client ID and how it was obtained
 //   {"event":"token",…}       the access token's type, scope and claims
@@ -51,6 +58,9 @@ async function loggingFetch(input, init) {
   if (challenge) event.www_authenticate = challenge;
   if (init?.body instanceof URLSearchParams) {
     event.form = Object.fromEntries([...init.body].map(([k, v]) => [k, secretParams.has(k) ? '(secret)' : v]));
+  } else if (typeof init?.body === 'string' && init.body.startsWith('{')) {
+    // Client metadata (RFC 7591 §2): nothing secret in a registration request.
+    event.json = JSON.parse(init.body);
   }
   emit(event);
   return res;
@@ -98,9 +108,10 @@ async function callbackServer() {
 
 // Provider is the SDK's OAuthClientProvider, keeping everything in memory.
 class Provider {
-  constructor(redirectUrl, preRegisteredID) {
+  constructor(redirectUrl, preRegisteredID, metadataURL) {
     this.redirect = redirectUrl;
     this.preRegisteredID = preRegisteredID;
+    this.metadataURL = metadataURL;
     this.client = undefined; // what saveClientInformation received
     this.discovery = undefined;
     this.saved = undefined;
@@ -112,6 +123,12 @@ class Provider {
 
   get redirectUrl() {
     return this.redirect;
+  }
+
+  // clientMetadataUrl is the URL of the client's metadata document, which
+  // the SDK sends as the client ID where the server supports it.
+  get clientMetadataUrl() {
+    return this.metadataURL;
   }
 
   get clientMetadata() {
@@ -143,7 +160,7 @@ class Provider {
   }
 
   saveClientInformation(info) {
-    this.how ??= 'dynamic registration';
+    this.how ??= this.metadataURL && info.client_id === this.metadataURL ? 'client ID metadata document' : 'dynamic registration';
     this.client = info;
   }
 
@@ -202,7 +219,11 @@ async function main() {
   const serverUrl = new URL(serverArg);
   const callback = await callbackServer();
   try {
-    const provider = new Provider(callback.url, process.env.MCP_CLIENT_ID || undefined);
+    const provider = new Provider(
+      callback.url,
+      process.env.MCP_CLIENT_ID || undefined,
+      process.env.MCP_CLIENT_METADATA_URL || undefined,
+    );
     provider.onAuthorize = (_url, state, metadata) => callback.expect(state, metadata);
     const client = new Client({ name: 'gatehouse-e2e-mcp-client', version: '1.0.0' });
     const transport = () => new StreamableHTTPClientTransport(serverUrl, { authProvider: provider, fetch: loggingFetch });

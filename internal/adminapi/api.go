@@ -33,6 +33,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/resource"
 	"github.com/gatehouse/gatehouse/scope"
@@ -74,6 +75,9 @@ type Options struct {
 	// client registration (/registration/tokens); nil: a service of its
 	// own on Store.
 	Registration *registration.Service
+	// Usage keeps usage per credential (GET /clients/{client}/usage,
+	// POST /usage); nil: usage is off, and those routes answer 404.
+	Usage *usage.Service
 
 	Logger *slog.Logger
 	Now    func() time.Time

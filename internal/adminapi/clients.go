@@ -22,6 +22,7 @@ func (a *API) clientRoutes() {
 	a.handleTenant("POST /clients/{client}/secrets", a.rotateSecret)
 	a.handleTenant("DELETE /clients/{client}/secrets/{secret}", a.revokeSecret)
 	a.handleTenant("POST /clients/{client}/revoke-tokens", a.revokeTokens)
+	a.handleTenant("GET /clients/{client}/quota", a.clientQuota)
 }
 
 func clientPath(id string) string { return Prefix + "/clients/" + id }
@@ -61,8 +62,10 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, c *caller) er
 			TokenTTL:                     time.Duration(in.TokenTTLSeconds) * time.Second,
 			PKCEOptional:                 in.RequirePKCE != nil && !*in.RequirePKCE,
 			JWKS:                         string(in.JWKS), JWKSURI: in.JWKSURI,
-			Resources:    in.Resources,
-			DPoPRequired: in.DPoPBoundAccessTokens,
+			Resources:      in.Resources,
+			DPoPRequired:   in.DPoPBoundAccessTokens,
+			QuotaPerMinute: in.TokenQuotaPerMinute, QuotaPerHour: in.TokenQuotaPerHour,
+			ReuseMinRemaining: in.TokenReuseMinRemaining,
 		}
 		if in.TokenTTLSeconds < 0 {
 			return invalid("/token_ttl_seconds", "must not be negative; 0 is the server's default")
@@ -161,6 +164,16 @@ func (a *API) clientPatch(c *caller, raw map[string]json.RawMessage) (clients.Pa
 			return json.Unmarshal(v, &b)
 		}
 	}
+	num := func(dst **int) func(json.RawMessage) error { // null: 0, the server's default
+		return func(v json.RawMessage) error {
+			n := 0
+			*dst = &n
+			if string(v) == "null" {
+				return nil
+			}
+			return json.Unmarshal(v, &n)
+		}
+	}
 	var requirePKCE *bool
 	var ttl *int64
 	fields := map[string]func(json.RawMessage) error{
@@ -169,9 +182,12 @@ func (a *API) clientPatch(c *caller, raw map[string]json.RawMessage) (clients.Pa
 		"grant_types": list(&p.GrantTypes), "scopes": list(&p.Scopes), "accounts": list(&p.Accounts),
 		"redirect_uris": list(&p.RedirectURIs), "resources": list(&p.Resources),
 		"disabled": flag(&p.Disabled, false), "refresh_with_client_credentials": flag(&p.RefreshWithClientCredentials, false),
-		"require_pkce":             flag(&requirePKCE, true),
-		"dpop_bound_access_tokens": flag(&p.DPoPRequired, false),
-		"jwks_uri":                 str(&p.JWKSURI),
+		"require_pkce":              flag(&requirePKCE, true),
+		"dpop_bound_access_tokens":  flag(&p.DPoPRequired, false),
+		"token_quota_per_minute":    num(&p.QuotaPerMinute),
+		"token_quota_per_hour":      num(&p.QuotaPerHour),
+		"token_reuse_min_remaining": num(&p.ReuseMinRemaining),
+		"jwks_uri":                  str(&p.JWKSURI),
 		"jwks": func(v json.RawMessage) error {
 			s := ""
 			if string(v) != "null" {
@@ -312,4 +328,22 @@ func (a *API) revokeTokens(w http.ResponseWriter, r *http.Request, c *caller) er
 		return err
 	}
 	return writeJSON(w, http.StatusOK, TokenRevocation(id, at))
+}
+
+// GET /clients/{client}/quota: the client's issuance quotas in force and
+// the tokens issued in the current minute and hour, from the counts the
+// nodes report every second.
+func (a *API) clientQuota(w http.ResponseWriter, r *http.Request, c *caller) error {
+	cl, err := a.getClient(r, c, r.PathValue("client"))
+	if err != nil {
+		return err
+	}
+	u, err := a.o.Server().ClientQuotaUsage(r.Context(), cl)
+	if err != nil {
+		return err
+	}
+	out := admin.ClientQuota{ClientID: cl.ID, PerMinute: u.PerMinute, PerHour: u.PerHour,
+		IssuedThisMinute: u.UsedMinute, IssuedThisHour: u.UsedHour,
+		MinuteEndsAt: timePtr(u.MinuteEnds), HourEndsAt: timePtr(u.HourEnds)}
+	return writeJSON(w, http.StatusOK, out)
 }

@@ -31,6 +31,8 @@ func Client(c store.Client) admin.Client {
 	j.Resources = c.Resources
 	j.DPoPBoundAccessTokens = c.DPoPRequired
 	j.SelfRegistered = c.SelfRegistered
+	j.TokenQuotaPerMinute, j.TokenQuotaPerHour = c.QuotaPerMinute, c.QuotaPerHour
+	j.TokenReuseMinRemaining = c.ReuseMinRemaining
 	return j
 }
 

@@ -43,6 +43,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/scope"
 )
@@ -241,6 +242,7 @@ func TestOpenAPISecurity(t *testing.T) {
 
 // schemaTypes are the component schemas of the admin package's types.
 var schemaTypes = map[string]reflect.Type{
+
 	"Problem":         reflect.TypeFor[admin.Problem](),
 	"FieldError":      reflect.TypeFor[admin.FieldError](),
 	"Client":          reflect.TypeFor[admin.Client](),
@@ -248,6 +250,7 @@ var schemaTypes = map[string]reflect.Type{
 	"NewClient":       reflect.TypeFor[admin.NewClient](),
 	"Rotation":        reflect.TypeFor[admin.Rotation](),
 	"TokenRevocation": reflect.TypeFor[admin.TokenRevocation](),
+	"ClientQuota":     reflect.TypeFor[admin.ClientQuota](),
 	"Key":             reflect.TypeFor[admin.Key](),
 	"User":            reflect.TypeFor[admin.User](),
 	"NewUser":         reflect.TypeFor[admin.NewUser](),
@@ -271,6 +274,12 @@ var schemaTypes = map[string]reflect.Type{
 // otherSchemas are the component schemas with no type of package admin:
 // bodies a handler decodes into a type of its own, and named values.
 var otherSchemas = map[string]string{
+	// admin's usage types hold maps and nested types checkStruct has no
+	// rule for; the responses are validated against them instead.
+	"UsageReport":             "admin.UsageReport",
+	"UsageCalls":              "admin.UsageCalls",
+	"ClientUsage":             "admin.ClientUsage",
+	"DenialCounts":            "admin.UsageCalls.Denied and the like: counts by reason",
 	"ClientPatch":             "the merge patch clientPatch reads (clients.go)",
 	"SecretRotationRequest":   "the body rotateSecret reads (clients.go)",
 	"KeyRotationRequest":      "the body rotateKey reads (other.go)",
@@ -476,6 +485,7 @@ type env struct {
 	// clients (gatehouse:clients), tenant (gatehouse:admin restricted to
 	// account acme) and plain (a catalog scope only).
 	admin, read, clients, tenant, plain string
+	usage                               string // gatehouse:usage, a gateway's
 	adminID, adminSecret                string
 	// seen records the statuses validated per operation.
 	seen map[string][]int
@@ -507,8 +517,9 @@ func newEnv(t *testing.T) *env {
 	idem := make([]byte, 32)
 	rand.Read(idem)
 	var srv *server.Server
+	us := usage.New(usage.Options{Store: st})
 	api, err := New(Options{
-		Store: st, Clients: clientSvc, Consents: cs, Keys: keys, Catalog: catalog,
+		Store: st, Clients: clientSvc, Consents: cs, Keys: keys, Catalog: catalog, Usage: us,
 		Users:  users.New(users.Options{Store: st, Now: time.Now, Rand: rand.Reader, Password: testutil.CheapPassword()}),
 		Issuer: testIssuer, Audience: testIssuer,
 		Server:         func() *server.Server { return srv },
@@ -521,7 +532,7 @@ func newEnv(t *testing.T) *env {
 	srv, err = server.New(server.Options{
 		Store: st, Keys: keys, Catalog: catalog, Consents: cs, Issuer: testIssuer,
 		DefaultTTL: time.Hour, MaxTTL: 24 * time.Hour, RefreshIdleTTL: time.Hour, RefreshAbsoluteTTL: 24 * time.Hour,
-		SystemScopes: SystemScopes(), AdminAPI: api.Handler(),
+		SystemScopes: SystemScopes(), AdminAPI: api.Handler(), Usage: us.Tally(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -580,6 +591,7 @@ func newEnv(t *testing.T) *env {
 	e.clients, _, _ = newToken(clients.Spec{Name: "clients", Scopes: []string{ScopeClients}}, ScopeClients)
 	e.tenant, _, _ = newToken(clients.Spec{Name: "tenant", Scopes: []string{ScopeAdmin}, Accounts: []string{"acme"}}, ScopeAdmin+" account:acme")
 	e.plain, _, _ = newToken(clients.Spec{Name: "plain", Scopes: []string{"api"}}, "api")
+	e.usage, _, _ = newToken(clients.Spec{Name: "gateway", Scopes: []string{ScopeUsage}}, ScopeUsage)
 	return e
 }
 
@@ -787,6 +799,17 @@ func TestOpenAPIResponses(t *testing.T) {
 	get("/clients?limit=0", e.admin, http.StatusBadRequest)
 	get("/clients?cursor=%21", e.admin, http.StatusBadRequest)
 
+	// Usage: a gateway reports, operators read.
+	e.do(call{method: http.MethodPost, path: "/usage", token: e.usage, want: http.StatusNoContent,
+		body: `{"calls":[{"client_id":"acme-reporting","pattern":"records/*","allowed":3,"denied":{"insufficient_scope":1},"last_seen":"2026-01-02T15:04:05Z"}]}`})
+	e.do(call{method: http.MethodPost, path: "/usage", token: e.usage, want: http.StatusBadRequest,
+		body: `{"calls":[{"client_id":"acme-reporting","pattern":"","allowed":-1,"last_seen":"2026-01-02T15:04:05Z"}]}`})
+	e.do(call{method: http.MethodPost, path: "/usage", token: e.clients, body: `{"calls":[]}`, want: http.StatusForbidden})
+	get("/clients/acme-reporting/usage?days=90", e.read, http.StatusOK)
+	get("/clients/acme-reporting/usage?days=0", e.read, http.StatusBadRequest)
+	get("/clients/acme-reporting/usage", e.usage, http.StatusForbidden)
+	get("/clients/no-such-client/usage", e.read, http.StatusNotFound)
+
 	r = get("/clients/acme-reporting", e.clients, http.StatusOK)
 	etag := r.header.Get("ETag")
 	get("/clients/no-such-client", e.admin, http.StatusNotFound)
@@ -833,6 +856,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	e.do(call{method: http.MethodPost, path: "/clients", token: e.admin, body: `{"client_id":"leaky","name":"Leaky"}`, want: http.StatusCreated})
 	e.do(call{method: http.MethodPost, path: "/clients/leaky/revoke-tokens", token: e.clients, want: http.StatusOK})
 	e.do(call{method: http.MethodPost, path: "/clients/no-such-client/revoke-tokens", token: e.admin, want: http.StatusNotFound})
+	e.do(call{method: http.MethodGet, path: "/clients/leaky/quota", token: e.read, want: http.StatusOK})
+	e.do(call{method: http.MethodGet, path: "/clients/no-such-client/quota", token: e.admin, want: http.StatusNotFound})
 	e.do(call{method: http.MethodPost, path: "/clients/leaky/revoke-tokens", token: e.read, want: http.StatusForbidden})
 
 	// Users.

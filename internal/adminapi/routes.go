@@ -15,6 +15,7 @@ import (
 func (a *API) routes() {
 	a.clientRoutes()
 	a.otherRoutes()
+	a.usageRoutes()
 	// Every other method on a known path is 405 with Allow; every unknown
 	// path is 404: both as problems.
 	for path, methods := range a.methods {

@@ -19,11 +19,14 @@ const (
 	// the scope catalog to offer its self-service scopes). Restricted to an
 	// account, it manages only the clients bound to that account.
 	ScopeClients = admin.ScopeClients
+	// ScopeUsage allows reporting usage (POST /usage): a gateway's
+	// client's scope.
+	ScopeUsage = admin.ScopeUsage
 )
 
 // SystemScopes are the system scopes, which only an administrator may give
 // to a client.
-func SystemScopes() []string { return []string{ScopeAdmin, ScopeAdminRead, ScopeClients} }
+func SystemScopes() []string { return []string{ScopeAdmin, ScopeAdminRead, ScopeClients, ScopeUsage} }
 
 // systemYAML is the catalog the API's guard checks tokens against: paths
 // are relative to the server's root.
@@ -42,6 +45,10 @@ const systemYAML = `scopes:
       - admin/v1/clients: [GET, POST]
       - admin/v1/clients/*: [GET, POST, PATCH, DELETE]
       - admin/v1/scopes: GET
+  gatehouse:usage:
+    label: Report usage per credential (a gateway)
+    endpoints:
+      - admin/v1/usage: POST
 `
 
 // SystemCatalog is the catalog of the system scopes: their labels, and the
@@ -57,7 +64,7 @@ func SystemCatalog() *scope.Catalog {
 // IsSystem reports whether name is a system scope.
 func IsSystem(name string) bool {
 	switch name {
-	case ScopeAdmin, ScopeAdminRead, ScopeClients:
+	case ScopeAdmin, ScopeAdminRead, ScopeClients, ScopeUsage:
 		return true
 	}
 	return false

@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/scope"
 	"github.com/gatehouse/gatehouse/scope/openapi"
@@ -306,6 +307,8 @@ func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consent
 		DefaultTTL:          time.Duration(cfg.Token.DefaultTTL),
 		MaxTTL:              time.Duration(cfg.Token.MaxTTL),
 		TokenPaths:          cfg.Token.AliasPaths,
+		Quota:               server.QuotaOptions{PerMinute: cfg.Token.Quota.PerMinute, PerHour: cfg.Token.Quota.PerHour},
+		Reuse:               server.ReuseOptions{MinRemaining: cfg.Token.Reuse.MinRemaining, MaxEntries: cfg.Token.Reuse.MaxEntries},
 		Resources:           serverResources(cfg, d.Resources),
 		FailuresPerClient:   rl.PerClient,
 		FailuresPerAddress:  rl.PerAddress,
@@ -385,32 +388,41 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if cfg.AdminAPI.Enabled {
 		system = adminapi.SystemCatalog()
 	}
+	var srv *server.Server                      // set before the first request; the console and the admin API ask it
+	usageSvc := usageService(cfg, d.Store, log) // usage.go; nil when off
 	con, err := console.New(console.Options{
+		Usage:        usageSvc,
 		SystemScopes: system,
 		Store:        d.Store, Users: userSvc, Issuer: cfg.Issuer, Logger: log,
 		Now: time.Now, Rand: rand.Reader, CSRFKey: d.CSRFKey, ClientIP: d.ClientIP,
 		Clients: clientSvc, Consents: cs,
 		Keys: d.Keys, Catalog: d.Catalog, Resources: resources,
 		APIReference: cfg.API.OpenAPI != "",
+		Quota: func(ctx context.Context, c store.Client) (console.QuotaUsage, error) {
+			u, err := srv.ClientQuotaUsage(ctx, c)
+			return console.QuotaUsage{PerMinute: u.PerMinute, PerHour: u.PerHour, UsedMinute: u.UsedMinute, UsedHour: u.UsedHour}, err
+		},
 	})
 	if err != nil {
 		return err
 	}
 	opts := serverOptions(cfg, d, con, cs, reg, log)
+	if usageSvc != nil {
+		opts.Usage = usageSvc.Tally()
+	}
 	if cfg.ClientFetch.AllowLoopback {
 		log.Warn("client_fetch.allow_loopback is on: URLs that clients publish (JWKS URIs, client ID metadata documents) may reach this machine's loopback listeners; for development and tests only")
 	}
 	if opts.Registration, err = RegistrationService(d.Store, d.Catalog, clientSvc, cfg); err != nil {
 		return err
 	}
-	var srv *server.Server
 	if cfg.AdminAPI.Enabled {
 		api, err := adminapi.New(adminapi.Options{
 			Store: d.Store, Clients: clientSvc, Users: userSvc, Consents: cs, Keys: d.Keys, Catalog: d.Catalog,
 			Issuer: cfg.Issuer, Audience: cfg.Token.Audience,
 			Server:         func() *server.Server { return srv },
 			IdempotencyKey: d.IdempotencyKey, Logger: log, Now: time.Now,
-			Registration: opts.Registration,
+			Registration: opts.Registration, Usage: usageSvc,
 		})
 		if err != nil {
 			return err
@@ -419,7 +431,14 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		opts.AdminAPI = api.Handler()
 		opts.SystemScopes = adminapi.SystemScopes()
 	}
-	gw, err := embeddedGateway(cfg, API{Catalog: d.Catalog, BasePath: d.APIBasePath, Resources: d.Resources}, reg, log) // nil unless gateway.enabled
+	var gwRec *usage.Recorder
+	var gwSender *usage.Sender
+	if cfg.Gateway.Enabled && usageSvc != nil { // the embedded gateway hands its reports over in process
+		if gwRec, gwSender, err = gatewayUsage(cfg, usageSvc.Report, reg, log); err != nil {
+			return err
+		}
+	}
+	gw, err := embeddedGateway(cfg, API{Catalog: d.Catalog, BasePath: d.APIBasePath, Resources: d.Resources}, reg, log, gwRec) // nil unless gateway.enabled
 	if err != nil {
 		return err
 	}
@@ -447,6 +466,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := make(chan struct{})
 	go func() { defer close(bgDone); srv.Run(bg) }()
+	waitUsage := runUsage(bg, usageSvc, gwSender)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -487,6 +507,7 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	stopGateway()
 	stopBG()
 	<-bgDone
+	waitUsage()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/resource"
 )
 
@@ -80,7 +81,7 @@ func gatewayConfig(cfg config.Config, api API, reg *prometheus.Registry, log *sl
 // embeddedGateway returns the gateway of the config's gateway section, to
 // run inside serve with the server's issuer and scope catalog; nil when the
 // section is disabled.
-func embeddedGateway(cfg config.Config, api API, reg *prometheus.Registry, log *slog.Logger) (*gatewayServer, error) {
+func embeddedGateway(cfg config.Config, api API, reg *prometheus.Registry, log *slog.Logger, rec *usage.Recorder) (*gatewayServer, error) {
 	if !cfg.Gateway.Enabled {
 		return nil, nil
 	}
@@ -89,6 +90,7 @@ func embeddedGateway(cfg config.Config, api API, reg *prometheus.Registry, log *
 	if err != nil {
 		return nil, err
 	}
+	gcfg.Usage = rec
 	return startGateway(cfg.Gateway.Addr, gcfg)
 }
 
@@ -110,6 +112,15 @@ func RunGateway(ctx context.Context, cfg config.Config, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	sink := remoteUsageSink(ctx, cfg) // usage.go
+	if sink == nil && cfg.Usage.Enabled {
+		log.Info("usage is counted in the metrics only: set gateway.client_id (a client allowed gatehouse:usage) to report it to the authorization server")
+	}
+	rec, sender, err := gatewayUsage(cfg, sink, reg, log)
+	if err != nil {
+		return err
+	}
+	gcfg.Usage = rec
 	ms, err := startMetrics(cfg.MetricsAddr, reg, cfg.MetricsPprof, log)
 	if err != nil {
 		return err
@@ -121,7 +132,12 @@ func RunGateway(ctx context.Context, cfg config.Config, stderr io.Writer) error 
 	}
 	s.desc = append(s.desc, ms.logAttrs()...)
 	s.serve()
-	return s.wait(ctx, time.Duration(cfg.ShutdownTimeout), true)
+	uctx, stopUsage := context.WithCancel(context.WithoutCancel(ctx))
+	waitUsage := runUsage(uctx, nil, sender)
+	err = s.wait(ctx, time.Duration(cfg.ShutdownTimeout), true)
+	stopUsage() // a last report of what the gateway counted
+	waitUsage()
+	return err
 }
 
 // gatewayServer is a gateway on its own listener, standalone or inside

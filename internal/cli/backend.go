@@ -33,8 +33,10 @@ func (l localClients) create(ctx context.Context, nc admin.NewClient, secret str
 		PKCEOptional:                 nc.RequirePKCE != nil && !*nc.RequirePKCE,
 		Secret:                       secret,
 		JWKS:                         string(nc.JWKS), JWKSURI: nc.JWKSURI,
-		Resources:    nc.Resources,
-		DPoPRequired: nc.DPoPBoundAccessTokens,
+		Resources:      nc.Resources,
+		DPoPRequired:   nc.DPoPBoundAccessTokens,
+		QuotaPerMinute: nc.TokenQuotaPerMinute, QuotaPerHour: nc.TokenQuotaPerHour,
+		ReuseMinRemaining: nc.TokenReuseMinRemaining,
 	})
 	if err != nil {
 		return admin.Client{}, nil, err
@@ -77,8 +79,10 @@ func (l localClients) update(ctx context.Context, id string, p admin.ClientPatch
 		GrantTypes: p.GrantTypes, Scopes: p.Scopes, Accounts: p.Accounts, RedirectURIs: p.RedirectURIs,
 		Disabled: p.Disabled, RefreshWithClientCredentials: p.RefreshWithClientCredentials,
 		TokenEndpointAuthMethod: p.TokenEndpointAuthMethod, JWKSURI: p.JWKSURI,
-		Resources:    p.Resources,
-		DPoPRequired: p.DPoPBoundAccessTokens,
+		Resources:      p.Resources,
+		DPoPRequired:   p.DPoPBoundAccessTokens,
+		QuotaPerMinute: p.TokenQuotaPerMinute, QuotaPerHour: p.TokenQuotaPerHour,
+		ReuseMinRemaining: p.TokenReuseMinRemaining,
 	}
 	if p.JWKS != nil {
 		s := string(p.JWKS)

@@ -111,6 +111,7 @@ type clientFlags struct {
 	ttl, website                        string
 	refreshWithCC, requirePKCE          bool
 	dpopRequired                        bool
+	quotaMinute, quotaHour, reuse       int // 0: the server's default
 	jwksFile, jwksURI                   string
 	resources                           []string // --resource, repeatable
 }
@@ -154,6 +155,9 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 	f.StringVar(&cf.jwksFile, "jwks-file", "", "for private_key_jwt: a file with the client's public keys as a JSON Web Key Set (each key with a kid)")
 	f.StringVar(&cf.jwksURI, "jwks-uri", "", "for private_key_jwt: the https URL of the client's JSON Web Key Set")
 	f.BoolVar(&cf.dpopRequired, "dpop-required", false, "require a DPoP proof with every token request, so all the client's access tokens are bound to its key (RFC 9449)")
+	f.IntVar(&cf.quotaMinute, "quota-per-minute", 0, "issue the client at most this many access tokens a minute (429 slow_down beyond); 0: the server's default (token.quota), -1: none")
+	f.IntVar(&cf.quotaHour, "quota-per-hour", 0, "at most this many access tokens an hour; 0: the server's default, -1: none")
+	f.IntVar(&cf.reuse, "reuse-min-remaining", 0, "token reuse window: hand out the same access token again for the same request while it has more than this percentage (1-99) of its lifetime left; 0: the server's default (token.reuse), -1: off")
 	cmd.MarkFlagsMutuallyExclusive("jwks-file", "jwks-uri")
 	f.StringArrayVar(&cf.resources, "resource", nil, "a resource (RFC 8707) of the configuration's resources: the client may get tokens for, besides the default one; repeat for several (update: replaces the list; --resource \"\" clears it)")
 }
@@ -227,6 +231,7 @@ func (e *env) clientsCreateCmd(with runner) *cobra.Command {
 				Accounts: splitList(cf.accounts), RedirectURIs: splitList(cf.redirects),
 				Website: cf.website, TokenEndpointAuthMethod: authMethod, RefreshWithClientCredentials: cf.refreshWithCC,
 				RequirePKCE: &cf.requirePKCE, JWKSURI: cf.jwksURI, DPoPBoundAccessTokens: cf.dpopRequired,
+				TokenQuotaPerMinute: cf.quotaMinute, TokenQuotaPerHour: cf.quotaHour, TokenReuseMinRemaining: cf.reuse,
 				Resources: nonEmpty(cf.resources),
 			}
 			jwks, err := cf.jwks()
@@ -381,6 +386,15 @@ func (e *env) clientsUpdateCmd(with runner) *cobra.Command {
 			}
 			if fl.Changed("dpop-required") {
 				p.DPoPBoundAccessTokens = &cf.dpopRequired
+			}
+			if fl.Changed("quota-per-minute") {
+				p.TokenQuotaPerMinute = &cf.quotaMinute
+			}
+			if fl.Changed("quota-per-hour") {
+				p.TokenQuotaPerHour = &cf.quotaHour
+			}
+			if fl.Changed("reuse-min-remaining") {
+				p.TokenReuseMinRemaining = &cf.reuse
 			}
 			p.Scopes, p.Accounts = lst("scopes", cf.scopes), lst("accounts", cf.accounts)
 			p.GrantTypes, p.RedirectURIs = lst("grant-types", cf.grants), lst("redirect-uris", cf.redirects)

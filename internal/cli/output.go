@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -174,6 +175,15 @@ func (e *env) printClient(output string, c admin.Client) error {
 	if c.DPoPBoundAccessTokens {
 		kv.row("DPoP", "required: access tokens bound to the client's key")
 	}
+	if c.TokenQuotaPerMinute != 0 || c.TokenQuotaPerHour != 0 {
+		kv.row("Token quota", fmt.Sprintf("%s a minute, %s an hour", quotaText(c.TokenQuotaPerMinute), quotaText(c.TokenQuotaPerHour)))
+	}
+	switch r := c.TokenReuseMinRemaining; {
+	case r > 0:
+		kv.row("Token reuse", fmt.Sprintf("while more than %d%% of the lifetime is left", r))
+	case r < 0:
+		kv.row("Token reuse", "off")
+	}
 	kv.row("token lifetime", ttlText(c.TokenTTLSeconds))
 	if c.SelfRegistered != "" {
 		kv.row("self-registered", c.SelfRegistered+" (RFC 7591, at /oauth/register)")
@@ -301,4 +311,15 @@ func (e *env) printAudit(output string, events []admin.AuditEvent) error {
 		t.row(ev.Time.Local().Format(time.RFC3339), ev.Actor, ev.Action, ev.Target, ev.Detail)
 	}
 	return t.flush()
+}
+
+// quotaText shows a client's own quota: a number, or what 0 and -1 mean.
+func quotaText(n int) string {
+	switch {
+	case n == 0:
+		return "the server's default"
+	case n < 0:
+		return "no limit"
+	}
+	return strconv.Itoa(n)
 }

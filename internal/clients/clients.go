@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,6 +149,10 @@ type Spec struct {
 	// registers under and the SHA-256 of its registration access token.
 	SelfRegistered          string
 	RegistrationTokenDigest []byte
+	// QuotaPerMinute, QuotaPerHour and ReuseMinRemaining: the client's
+	// issuance quotas and token reuse window (store.Client); 0 = the
+	// server's default, store.QuotaNone / store.ReuseOff = none.
+	QuotaPerMinute, QuotaPerHour, ReuseMinRemaining int
 	// InitialAccessToken, if set, is the SHA-256 of the initial access
 	// token the registration spends, in the same store transaction as the
 	// client's insert: ErrInitialAccessToken if it is unknown, expired or
@@ -195,6 +200,8 @@ type Patch struct {
 	JWKS, JWKSURI *string
 	// DPoPRequired switches "DPoP required" (RFC 9449) on or off.
 	DPoPRequired *bool
+	// QuotaPerMinute, QuotaPerHour and ReuseMinRemaining: see Spec.
+	QuotaPerMinute, QuotaPerHour, ReuseMinRemaining *int
 }
 
 // Create registers a client and returns it with its secret, which is not
@@ -233,6 +240,7 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 		Resources:      dedupe(sp.Resources),
 		DPoPRequired:   sp.DPoPRequired,
 		SelfRegistered: sp.SelfRegistered, RegistrationTokenDigest: sp.RegistrationTokenDigest,
+		QuotaPerMinute: sp.QuotaPerMinute, QuotaPerHour: sp.QuotaPerHour, ReuseMinRemaining: sp.ReuseMinRemaining,
 	}
 	problems = append(problems, s.check(&c)...)
 	switch c.SelfRegistered {
@@ -279,6 +287,9 @@ func (s *Service) Create(ctx context.Context, actor string, sp Spec) (store.Clie
 	}
 	if c.DPoPRequired {
 		ev.Detail += ", DPoP required"
+	}
+	if q := QuotaDetail(c); q != "" {
+		ev.Detail += ", " + q
 	}
 	if c.SelfRegistered != "" {
 		ev.Detail += ", self-registered (" + c.SelfRegistered + ")"
@@ -401,6 +412,20 @@ func (s *Service) update(ctx context.Context, actor, id string, p Patch, mayIssu
 		if p.DPoPRequired != nil && *p.DPoPRequired != c.DPoPRequired {
 			c.DPoPRequired = *p.DPoPRequired
 			changed = append(changed, map[bool]string{true: "DPoP required", false: "DPoP not required"}[c.DPoPRequired])
+		}
+		for _, f := range []struct {
+			name  string
+			to    *int
+			field *int
+		}{
+			{"quota per minute", p.QuotaPerMinute, &c.QuotaPerMinute},
+			{"quota per hour", p.QuotaPerHour, &c.QuotaPerHour},
+			{"token reuse window", p.ReuseMinRemaining, &c.ReuseMinRemaining},
+		} {
+			if f.to != nil && *f.to != *f.field {
+				*f.field = *f.to
+				changed = append(changed, fmt.Sprintf("%s %s", f.name, limitText(*f.to, f.name == "token reuse window")))
+			}
 		}
 		if p.Disabled != nil && *p.Disabled != c.Disabled {
 			c.Disabled = *p.Disabled
@@ -681,6 +706,15 @@ var authMethods = []string{store.AuthMethodSecretBasic, store.AuthMethodSecretPo
 // check lists what is wrong with a client's fields.
 func (s *Service) check(c *store.Client) []string {
 	var p []string
+	if c.QuotaPerMinute < store.QuotaNone || c.QuotaPerHour < store.QuotaNone {
+		p = append(p, "a token quota is a number of tokens, 0 for the server's default, or -1 for none")
+	}
+	if c.QuotaPerMinute > 0 && c.QuotaPerHour > 0 && c.QuotaPerHour < c.QuotaPerMinute {
+		p = append(p, fmt.Sprintf("the quota per hour (%d) is below the quota per minute (%d)", c.QuotaPerHour, c.QuotaPerMinute))
+	}
+	if c.ReuseMinRemaining < store.ReuseOff || c.ReuseMinRemaining > 99 {
+		p = append(p, fmt.Sprintf("token reuse window %d: use a percentage from 1 to 99, 0 for the server's default, or -1 for off", c.ReuseMinRemaining))
+	}
 	if strings.TrimSpace(c.Name) == "" {
 		p = append(p, "name is required")
 	} else if len(c.Name) > 200 {
@@ -831,4 +865,35 @@ func printable(s string) string {
 		s = s[:80] + "…"
 	}
 	return strings.ToValidUTF8(s, "?")
+}
+
+// QuotaDetail describes the client's own quotas and reuse window for an
+// audit event; "" if it has none (it follows the server's defaults).
+func QuotaDetail(c store.Client) string {
+	var parts []string
+	if c.QuotaPerMinute != 0 {
+		parts = append(parts, "quota per minute "+limitText(c.QuotaPerMinute, false))
+	}
+	if c.QuotaPerHour != 0 {
+		parts = append(parts, "quota per hour "+limitText(c.QuotaPerHour, false))
+	}
+	if c.ReuseMinRemaining != 0 {
+		parts = append(parts, "token reuse window "+limitText(c.ReuseMinRemaining, true))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// limitText says what a quota or a reuse window's value means.
+func limitText(v int, percent bool) string {
+	switch {
+	case v == 0:
+		return "the server's default"
+	case v < 0 && percent:
+		return "off"
+	case v < 0:
+		return "none"
+	case percent:
+		return fmt.Sprintf("%d%% of the lifetime left", v)
+	}
+	return strconv.Itoa(v)
 }

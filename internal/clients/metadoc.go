@@ -38,7 +38,7 @@ func IsMetadataDocumentID(id string) bool {
 // SyncMetadataDocumentClient makes the stored client c.ID match c, built
 // from its metadata document: it creates the client if it is missing and
 // updates the fields a document gives (name, website, redirect URIs, grant
-// types, scopes, token endpoint auth method, JWKS, JWKS URI) if they
+// types, scopes, resources, token endpoint auth method, JWKS, JWKS URI) if they
 // differ, keeping what an administrator decided (disabled) and when it was
 // created. Each write has its audit event. It reports whether it wrote.
 func SyncMetadataDocumentClient(ctx context.Context, st store.Store, c store.Client, now time.Time) (bool, error) {
@@ -56,6 +56,9 @@ func SyncMetadataDocumentClient(ctx context.Context, st store.Store, c store.Cli
 		ev := store.AuditEvent{Time: now, Actor: ActorMetadataDocument, Action: "client.create", Target: c.ID,
 			Detail: fmt.Sprintf("from its client ID metadata document: name %q, grant types %s, scopes %s, token endpoint auth method %s, redirect URIs %s",
 				c.Name, list(c.GrantTypes), list(c.Scopes), c.AuthMethod(), list(c.RedirectURIs))}
+		if len(c.Resources) > 0 {
+			ev.Detail += ", resources " + list(c.Resources)
+		}
 		err = st.CreateClient(ctx, c, ev)
 		if !errors.Is(err, store.ErrConflict) { // a conflict: another node created it meanwhile
 			if err != nil {
@@ -79,6 +82,7 @@ func SyncMetadataDocumentClient(ctx context.Context, st store.Store, c store.Cli
 		}
 		cur.Name, cur.Website, cur.RedirectURIs, cur.GrantTypes = c.Name, c.Website, c.RedirectURIs, c.GrantTypes
 		cur.Scopes, cur.TokenEndpointAuthMethod, cur.JWKS, cur.JWKSURI = c.Scopes, c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI
+		cur.Resources = c.Resources
 		cur.Secrets = nil
 		cur.UpdatedAt = now
 		ev.Detail = "from its client ID metadata document: changed " + strings.Join(changed, ", ")
@@ -108,6 +112,7 @@ func documentChanges(cur *store.Client, c store.Client) []string {
 	add("redirect URIs", !slices.Equal(cur.RedirectURIs, c.RedirectURIs))
 	add("grant types", !slices.Equal(cur.GrantTypes, c.GrantTypes))
 	add("scopes", !slices.Equal(cur.Scopes, c.Scopes))
+	add("resources", !slices.Equal(cur.Resources, c.Resources))
 	add("token endpoint auth method", cur.AuthMethod() != c.AuthMethod())
 	add("JWKS", cur.JWKS != c.JWKS)
 	add("JWKS URI", cur.JWKSURI != c.JWKSURI)

@@ -3,6 +3,8 @@ package clients
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -44,8 +46,17 @@ func TestSyncMetadataDocumentClient(t *testing.T) {
 	if c.Name != "Agent 2" || !c.Disabled || c.Description != DescriptionMetadataDocument {
 		t.Errorf("stored: name %q, disabled %v, description %q; want the new name, still disabled", c.Name, c.Disabled, c.Description)
 	}
+	// A resource configured since (an MCP server with self-service
+	// scopes) changes what the document's client is allowed.
+	doc.Scopes, doc.Resources = []string{"profile", "mcp:tools"}, []string{"https://mcp.example/mcp"}
+	if wrote, err := SyncMetadataDocumentClient(ctx, f.st, doc, f.now); err != nil || !wrote {
+		t.Fatalf("document with a resource: wrote %v, %v", wrote, err)
+	}
+	if c, err := f.st.GetClient(ctx, id); err != nil || !slices.Equal(c.Resources, doc.Resources) || !slices.Equal(c.Scopes, doc.Scopes) {
+		t.Errorf("stored: resources %q, scopes %q (%v); want %q, %q", c.Resources, c.Scopes, err, doc.Resources, doc.Scopes)
+	}
 	evs, _ := f.st.ListAudit(ctx, store.AuditFilter{Target: id, Actor: ActorMetadataDocument})
-	if len(evs) != 2 || evs[0].Action != "client.update" || evs[1].Action != "client.create" {
-		t.Errorf("audit by %s: got %+v, want a create and an update", ActorMetadataDocument, evs)
+	if len(evs) != 3 || evs[0].Action != "client.update" || !strings.Contains(evs[0].Detail, "resources") || evs[1].Action != "client.update" || evs[2].Action != "client.create" {
+		t.Errorf("audit by %s: got %+v, want a create and two updates, the last of the resources", ActorMetadataDocument, evs)
 	}
 }

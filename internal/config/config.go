@@ -74,6 +74,8 @@ type Config struct {
 	// ShutdownTimeout is how long serve waits for requests in flight when
 	// stopping; 0 closes connections at once.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Usage configures usage per credential (usage.go).
+	Usage UsageConfig `yaml:"usage"`
 }
 
 // AdminAPIConfig configures the admin API (/admin/v1/).
@@ -96,6 +98,10 @@ type TokenConfig struct {
 	// /oauth/token (the one discovery advertises). A list here replaces the
 	// default, [DefaultTokenAliases]; an empty list turns aliases off.
 	AliasPaths []string `yaml:"alias_paths"`
+	// Quota is the default issuance quota of clients without their own
+	// (quota.go); Reuse the default token reuse window and its cache.
+	Quota QuotaConfig `yaml:"quota"`
+	Reuse ReuseConfig `yaml:"reuse"`
 }
 
 // KeysConfig configures the signing keys.
@@ -138,6 +144,7 @@ func Default() Config {
 			DefaultTTL: Duration(time.Hour),
 			MaxTTL:     Duration(30 * 24 * time.Hour),
 			AliasPaths: DefaultTokenAliases(),
+			Reuse:      ReuseConfig{MaxEntries: DefaultReuseEntries},
 		},
 		Keys: KeysConfig{
 			Algorithm:      "ES256",
@@ -155,6 +162,7 @@ func Default() Config {
 		ShutdownTimeout: Duration(15 * time.Second),
 		AdminAPI:        AdminAPIConfig{Enabled: true},
 		Registration:    defaultRegistration(),
+		Usage:           defaultUsage(),
 	}
 }
 

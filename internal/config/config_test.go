@@ -45,7 +45,8 @@ func TestDefaultIsValid(t *testing.T) {
 		Addr: "127.0.0.1:8080", DataDir: "./gatehouse-data", Issuer: "http://127.0.0.1:8080",
 		Log: config.LogConfig{Format: "text", Level: "info"},
 		Token: config.TokenConfig{DefaultTTL: config.Duration(time.Hour), MaxTTL: config.Duration(30 * day),
-			Audience: "http://127.0.0.1:8080", AliasPaths: []string{"/oauth/access_token", "/oauth/v2/token"}},
+			Audience: "http://127.0.0.1:8080", AliasPaths: []string{"/oauth/access_token", "/oauth/v2/token"},
+			Reuse: config.ReuseConfig{MaxEntries: config.DefaultReuseEntries}},
 		Keys:            config.KeysConfig{Algorithm: "ES256", RotationPeriod: config.Duration(90 * day), LeadTime: config.Duration(time.Hour)},
 		RateLimit:       config.RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10, RememberSuccess: config.Duration(day)},
 		Login:           config.RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: config.Duration(day)},
@@ -54,6 +55,7 @@ func TestDefaultIsValid(t *testing.T) {
 		AdminAPI:        config.AdminAPIConfig{Enabled: true},
 		ShutdownTimeout: config.Duration(15 * time.Second),
 		Registration:    config.RegistrationConfig{Policy: "off", UnusedTTL: config.Duration(30 * day), PerAddress: 2, Burst: 10},
+		Usage:           config.UsageConfig{Enabled: true, Interval: config.Duration(time.Minute), MaxKeys: 10000, MaxAddresses: 20},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("validated defaults (-want +got):\n%s", diff)
@@ -97,6 +99,9 @@ registration:
   unused_ttl: 7d
   per_address: 5
 shutdown_timeout: 0
+usage:
+  interval: 5s
+  max_addresses: 3
 `)
 	got, err := config.Load(path, nil)
 	if err != nil {
@@ -107,7 +112,8 @@ shutdown_timeout: 0
 		Issuer: "https://auth.example.com", ScopesFile: "/etc/gatehouse/scopes.yaml",
 		Log: config.LogConfig{Format: "json", Level: "debug"},
 		Token: config.TokenConfig{DefaultTTL: config.Duration(12 * time.Hour), MaxTTL: config.Duration(14 * day),
-			Audience: "https://api.example.com", AliasPaths: []string{"/oauth/v2/token", "/oauth/access_token"}},
+			Audience: "https://api.example.com", AliasPaths: []string{"/oauth/v2/token", "/oauth/access_token"},
+			Reuse: config.ReuseConfig{MaxEntries: config.DefaultReuseEntries}},
 		Keys:            config.KeysConfig{Algorithm: "EdDSA", RotationPeriod: config.Duration(30 * day), LeadTime: config.Duration(36 * time.Hour)},
 		RateLimit:       config.RateLimitConfig{PerClient: 5, PerAddress: 0, Burst: 3, RememberSuccess: config.Duration(day)},
 		Login:           config.RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: config.Duration(day)},
@@ -116,6 +122,7 @@ shutdown_timeout: 0
 		AdminAPI:        config.AdminAPIConfig{Enabled: false},
 		ShutdownTimeout: 0,
 		Registration:    config.RegistrationConfig{Policy: "open", UnusedTTL: config.Duration(7 * day), PerAddress: 5, Burst: 10},
+		Usage:           config.UsageConfig{Enabled: true, Interval: config.Duration(5 * time.Second), MaxKeys: 10000, MaxAddresses: 3},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -230,8 +237,8 @@ token:
 log:
   formt: json
 `, []string{
-			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, dpop, admin_api, api, resources, registration, cors, client_fetch, client_metadata_documents, shutdown_timeout)`,
-			`line 4: unknown key "ttl" in token (known keys: default_ttl, max_ttl, audience, alias_paths)`,
+			`line 2: unknown key "adress" (known keys: addr, data_dir, database, issuer, scopes_file, metrics_addr, metrics_pprof, log, token, keys, rate_limit, gateway, revocation_feed, oauth, cache, dpop, admin_api, api, resources, registration, cors, client_fetch, client_metadata_documents, shutdown_timeout, usage)`,
+			`line 4: unknown key "ttl" in token (known keys: default_ttl, max_ttl, audience, alias_paths, quota, reuse)`,
 			`line 6: unknown key "formt" in log (known keys: format, level)`,
 		}},
 		{"secret in file", "secret: hunter2hunter2hunter2hunter2hunter2\n", []string{
@@ -660,5 +667,33 @@ func TestRegistrationPolicyFromEnvironment(t *testing.T) {
 	}
 	if err := c.Validate(); err != nil || c.Registration.Policy != "open" {
 		t.Errorf("GATEHOUSE_REGISTRATION_POLICY=open: policy %q, %v; want open", c.Registration.Policy, err)
+	}
+}
+
+// TestQuotaReuseChecks: the token.quota and token.reuse problems.
+func TestQuotaReuseChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(c *config.Config)
+		want string // "" = valid
+	}{
+		{"quota", func(c *config.Config) { c.Token.Quota = config.QuotaConfig{PerMinute: 10, PerHour: 100} }, ""},
+		{"negative quota", func(c *config.Config) { c.Token.Quota.PerMinute = -1 }, "token.quota.per_minute and per_hour must be 0"},
+		{"hour below minute", func(c *config.Config) { c.Token.Quota = config.QuotaConfig{PerMinute: 10, PerHour: 5} }, "token.quota.per_hour (5) is below per_minute (10)"},
+		{"reuse", func(c *config.Config) { c.Token.Reuse.MinRemaining = 50 }, ""},
+		{"reuse 100", func(c *config.Config) { c.Token.Reuse.MinRemaining = 100 }, "token.reuse.min_remaining is 100"},
+		{"reuse without cache", func(c *config.Config) { c.Token.Reuse = config.ReuseConfig{MinRemaining: 50} }, "token.reuse.max_entries is 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := config.Default()
+			tc.set(&c)
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate: got %v, want no error", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate: got %v, want %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -57,6 +57,7 @@ func (c *Config) ValidateGateway() error {
 	c.checkCORS(&p, true)
 	c.checkMetrics(&p)
 	c.checkDPoP(&p)
+	c.checkUsage(&p)
 	if len(p) == 0 {
 		return nil
 	}
@@ -146,6 +147,7 @@ var gatewayEnv = []envVar{
 	{"GATEHOUSE_GATEWAY_CLIENT_ID", str(func(c *Config) *string { return &c.Gateway.ClientID })},
 	{"GATEHOUSE_GATEWAY_CLIENT_SECRET", str(func(c *Config) *string { return &c.Gateway.ClientSecret })},
 	{"GATEHOUSE_GATEWAY_REVOCATION_POLL", dur(func(c *Config) *Duration { return &c.Gateway.RevocationPoll })},
+	{"GATEHOUSE_GATEWAY_USAGE_INTERVAL", dur(func(c *Config) *Duration { return &c.Usage.Interval })},
 	{"GATEHOUSE_GATEWAY_UPSTREAM_TIMEOUT", dur(func(c *Config) *Duration { return &c.Gateway.UpstreamTimeout })},
 	{"GATEHOUSE_GATEWAY_METRICS_ADDR", str(func(c *Config) *string { return &c.MetricsAddr })},
 	{"GATEHOUSE_GATEWAY_ALLOW_ENCODED_SLASHES", boolean(func(c *Config) *bool { return &c.Gateway.AllowEncodedSlashes })},

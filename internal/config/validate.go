@@ -72,6 +72,8 @@ func (c *Config) Validate() error {
 	c.checkRevocationFeed(&p)
 	c.checkOAuth(&p)
 	c.checkCache(&p)
+	c.checkQuota(&p)
+	c.checkUsage(&p)
 	c.checkClientMetadata(&p)
 	c.checkDPoP(&p)
 	c.checkRegistration(&p)

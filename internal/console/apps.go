@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -79,7 +81,13 @@ type appForm struct {
 	// private_key_jwt app (keys.go).
 	JWKS, JWKSURI string
 	DPoPRequired  bool
+	// The issuance quotas and reuse window as typed; "": the server's
+	// default.
+	QuotaPerMinute, QuotaPerHour, ReuseMinRemaining string
 }
+
+// limits are the form's quotas and reuse window as numbers.
+type limits struct{ perMinute, perHour, reuse int }
 
 // scopeChoice is one scope checkbox.
 type scopeChoice struct {
@@ -148,7 +156,7 @@ func (c *Console) scopeLabel(name string) string {
 
 // readAppForm reads the app form from a parsed POST; problems are the
 // input errors the service cannot see (an unreadable lifetime).
-func readAppForm(r *http.Request) (f appForm, ttl time.Duration, problems []string) {
+func readAppForm(r *http.Request) (f appForm, ttl time.Duration, lim limits, problems []string) {
 	p := r.PostForm
 	f = appForm{
 		Name: strings.TrimSpace(p.Get("name")), ClientID: strings.TrimSpace(p.Get("client_id")),
@@ -157,13 +165,32 @@ func readAppForm(r *http.Request) (f appForm, ttl time.Duration, problems []stri
 		AuthMethod: p.Get("token_endpoint_auth_method"),
 		GrantTypes: p["grant_types"], Scopes: p["scopes"],
 		RefreshWithCC: p.Get("refresh_with_client_credentials") == "on", PKCEOptional: p.Get("pkce_optional") == "on",
-		DPoPRequired: p.Get("dpop_required") == "on",
+		DPoPRequired:   p.Get("dpop_required") == "on",
+		QuotaPerMinute: strings.TrimSpace(p.Get("quota_per_minute")), QuotaPerHour: strings.TrimSpace(p.Get("quota_per_hour")),
+		ReuseMinRemaining: strings.TrimSpace(p.Get("reuse_min_remaining")),
 	}
 	// The refresh_token grant alone does nothing for a client_credentials
 	// app: say so rather than save a setting that has no effect.
 	if slices.Contains(f.GrantTypes, store.GrantClientCredentials) && slices.Contains(f.GrantTypes, store.GrantRefreshToken) &&
 		!slices.Contains(f.GrantTypes, store.GrantAuthorizationCode) && !f.RefreshWithCC {
 		problems = append(problems, `refresh_token on a client_credentials app issues refresh tokens only with "Refresh tokens with client credentials too" ticked: tick it, or untick refresh_token`)
+	}
+	for _, n := range []struct {
+		name, text string
+		dst        *int
+	}{
+		{"token quota per minute", f.QuotaPerMinute, &lim.perMinute},
+		{"token quota per hour", f.QuotaPerHour, &lim.perHour},
+		{"token reuse", f.ReuseMinRemaining, &lim.reuse},
+	} {
+		if n.text == "" {
+			continue
+		}
+		v, err := strconv.Atoi(n.text)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %q is not a whole number; leave it empty for the server's default", n.name, n.text))
+		}
+		*n.dst = v
 	}
 	if f.TokenTTL != "" {
 		d, err := duration.Parse(f.TokenTTL)
@@ -172,7 +199,7 @@ func readAppForm(r *http.Request) (f appForm, ttl time.Duration, problems []stri
 		}
 		ttl = d
 	}
-	return f, ttl, problems
+	return f, ttl, lim, problems
 }
 
 // formResources is the edit form's resources, or nil (unchanged) when
@@ -206,7 +233,7 @@ func (c *Console) appNewPage(w http.ResponseWriter, r *http.Request, _ store.Use
 }
 
 func (c *Console) appCreate(w http.ResponseWriter, r *http.Request, u store.User) error {
-	f, ttl, problems := readAppForm(r)
+	f, ttl, lim, problems := readAppForm(r)
 	supplied := r.PostForm.Get("client_secret")
 	method := store.AuthMethodSecretBasic
 	var jwks, jwksURI string
@@ -231,7 +258,8 @@ func (c *Console) appCreate(w http.ResponseWriter, r *http.Request, u store.User
 		Accounts: splitAccounts(f.Accounts), RedirectURIs: strings.Fields(f.RedirectURIs), TokenTTL: ttl,
 		TokenEndpointAuthMethod: method, Secret: supplied, JWKS: jwks, JWKSURI: jwksURI,
 		RefreshWithClientCredentials: f.RefreshWithCC, PKCEOptional: f.PKCEOptional, DPoPRequired: f.DPoPRequired,
-		Resources: strings.Fields(f.Resources),
+		Resources:      strings.Fields(f.Resources),
+		QuotaPerMinute: lim.perMinute, QuotaPerHour: lim.perHour, ReuseMinRemaining: lim.reuse,
 	})
 	var ve *clients.ValidationError
 	switch {
@@ -361,6 +389,11 @@ type appDetailData struct {
 	Keys         appForm
 	KeysProblems []string
 	KeyIDs       []string
+	// Quota is the app's issuance quotas in force and their use; nil
+	// without Options.Quota or when the store could not say.
+	Quota *QuotaUsage
+	// Usage is the app's usage (usage.go); nil when usage is off.
+	Usage *admin.ClientUsage
 }
 
 // formOf is the edit form filled from a stored client.
@@ -374,6 +407,14 @@ func formOf(cl store.Client) appForm {
 	}
 	if cl.TokenTTL > 0 {
 		f.TokenTTL = duration.Format(cl.TokenTTL)
+	}
+	for _, n := range []struct {
+		v   int
+		dst *string
+	}{{cl.QuotaPerMinute, &f.QuotaPerMinute}, {cl.QuotaPerHour, &f.QuotaPerHour}, {cl.ReuseMinRemaining, &f.ReuseMinRemaining}} {
+		if n.v != 0 {
+			*n.dst = strconv.Itoa(n.v)
+		}
 	}
 	return f
 }
@@ -412,12 +453,24 @@ func (c *Console) appDetail(r *http.Request, cl store.Client, f appForm, problem
 	if err != nil {
 		return appDetailData{}, fmt.Errorf("list audit events: %w", err)
 	}
-	return appDetailData{
+	u, err := c.appUsage(r, cl)
+	if err != nil {
+		return appDetailData{}, err
+	}
+	d := appDetailData{
 		Edit: c.formData(false, f, problems), Notice: notice(r), Client: cl,
 		AuthMethod: cl.AuthMethod(),
 		Secrets:    c.secretRows(cl), Graces: graceChoices, Events: evs,
-		KeyIDs: keyIDs(cl),
-	}, nil
+		KeyIDs: keyIDs(cl), Usage: u,
+	}
+	if c.quota != nil {
+		if q, err := c.quota(r.Context(), cl); err == nil {
+			d.Quota = &q
+		} else {
+			c.log.Warn("reading the app's quota use failed", "client_id", cl.ID, "err", err)
+		}
+	}
+	return d, nil
 }
 
 // clientErr is the error for a failed client lookup or change.
@@ -437,7 +490,7 @@ func (c *Console) appUpdate(w http.ResponseWriter, r *http.Request, u store.User
 	if err != nil {
 		return clientErr(err)
 	}
-	f, ttl, problems := readAppForm(r)
+	f, ttl, lim, problems := readAppForm(r)
 	f.ClientID, f.AuthMethod = cl.ID, cl.TokenEndpointAuthMethod
 	if len(problems) > 0 {
 		return c.renderApp(w, r, http.StatusUnprocessableEntity, cl, f, problems)
@@ -447,7 +500,8 @@ func (c *Console) appUpdate(w http.ResponseWriter, r *http.Request, u store.User
 		Name: &f.Name, Website: &f.Website, RedirectURIs: &redirects, Accounts: &accounts,
 		GrantTypes: &grants, Scopes: &scopes, TokenTTL: &ttl,
 		RefreshWithClientCredentials: &f.RefreshWithCC, PKCEOptional: &f.PKCEOptional, DPoPRequired: &f.DPoPRequired,
-		Resources: c.formResources(f),
+		Resources:      c.formResources(f),
+		QuotaPerMinute: &lim.perMinute, QuotaPerHour: &lim.perHour, ReuseMinRemaining: &lim.reuse,
 	})
 	var ve *clients.ValidationError
 	if errors.As(err, &ve) {

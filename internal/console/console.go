@@ -38,6 +38,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/scope"
 )
@@ -111,6 +112,19 @@ type Options struct {
 	// APIReference says the server serves the API reference (/docs): the
 	// page that shows new credentials links to it with the client ID.
 	APIReference bool
+
+	// Usage shows each app's usage on its page; nil: no usage section.
+	Usage *usage.Service
+	// Quota, if set, tells the app page the app's issuance quotas in
+	// force and their use (server.Server.ClientQuotaUsage).
+	Quota func(ctx context.Context, c store.Client) (QuotaUsage, error)
+}
+
+// QuotaUsage is an app's issuance quotas in force (0: none) and the access
+// tokens issued in the current minute and hour.
+type QuotaUsage struct {
+	PerMinute, PerHour   int
+	UsedMinute, UsedHour int64
 }
 
 // Console serves the console pages.
@@ -120,6 +134,7 @@ type Console struct {
 	issuer string
 	// apiReference: the server serves /docs (Options.APIReference).
 	apiReference bool
+	quota        func(context.Context, store.Client) (QuotaUsage, error) // Options.Quota
 	secure       bool
 	log          *slog.Logger
 	now          func() time.Time
@@ -128,6 +143,7 @@ type Console struct {
 	absolute     time.Duration
 	csrfKey      []byte
 	clientIP     *clientip.Resolver
+	usage        *usage.Service // nil: usage off
 	pages        *pages
 	clients      *clients.Service
 	keys         Keys
@@ -151,8 +167,8 @@ func New(o Options) (*Console, error) {
 	c := &Console{
 		st: o.Store, users: o.Users, issuer: strings.TrimSuffix(o.Issuer, "/"), secure: iss.Scheme == "https",
 		log: o.Logger, now: o.Now, rand: o.Rand, idle: o.SessionIdle, absolute: o.SessionAbsolute,
-		clientIP: o.ClientIP,
-		clients:  o.Clients, keys: o.Keys, catalog: o.Catalog, consents: o.Consents, system: o.SystemScopes, resources: o.Resources,
+		clientIP: o.ClientIP, quota: o.Quota, usage: o.Usage,
+		clients: o.Clients, keys: o.Keys, catalog: o.Catalog, consents: o.Consents, system: o.SystemScopes, resources: o.Resources,
 		apiReference: o.APIReference,
 	}
 	if c.catalog == nil {

@@ -13,10 +13,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/scope"
 )
@@ -41,6 +43,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 
 func TestPagesGolden(t *testing.T) {
 	var svc *clients.Service
+	var us *usage.Service
 	h := newHarnessWith(t, users.Options{Rand: zeroReader{}}, func(o *console.Options) {
 		o.Rand = zeroReader{}
 		o.CSRFKey = []byte("golden test key")
@@ -54,6 +57,8 @@ func TestPagesGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		o.Clients, o.Keys = svc, k
+		us = usage.New(usage.Options{Store: st, Now: o.Now})
+		o.Usage = us
 	})
 	h.createUser("alice", store.RoleAdmin)
 	pages := map[string]string{}
@@ -84,6 +89,16 @@ func TestPagesGolden(t *testing.T) {
 	}
 	pages["app-created"] = h.get(created.hdr.Get("Location")).body
 	pages["app-created-gone"] = h.get(created.hdr.Get("Location")).body
+	// The app's usage: two tokens from one address, calls through a gateway.
+	us.Tally().Issued("reports", "203.0.113.7", h.clk.Now())
+	us.Tally().Issued("reports", "203.0.113.7", h.clk.Now())
+	us.Flush(context.Background())
+	if err := us.Report(context.Background(), admin.UsageReport{Calls: []admin.UsageCalls{
+		{ClientID: "reports", Pattern: "records/*/search", Allowed: 12, LastSeen: h.clk.Now()},
+		{ClientID: "reports", Pattern: "*", Allowed: 3, Denied: map[string]int64{"insufficient_scope": 2}, LastSeen: h.clk.Now()},
+	}}); err != nil {
+		t.Fatal(err)
+	}
 	pages["app"] = h.get("/console/apps/reports").body
 	pages["app-delete"] = h.get("/console/apps/reports/delete").body
 	pages["keys"] = h.get("/console/keys").body

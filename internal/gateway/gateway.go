@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/internal/cors"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/resource"
 	"github.com/gatehouse/gatehouse/scope"
 )
@@ -76,6 +77,9 @@ type Config struct {
 	// issuer's own, which always may: the API reference page the
 	// authorization server serves calls the API from there. See corsPolicy.
 	CORSOrigins []string
+	// Usage, if set, counts every decision per client and endpoint
+	// pattern (usage.go); its owner reports it. Nil: no usage is kept.
+	Usage *usage.Recorder
 }
 
 // Gateway is a running gateway. Its Handler serves /healthz and proxies
@@ -123,6 +127,7 @@ func New(cfg Config) (*Gateway, error) {
 		acct = resource.DefaultAccountHeader
 	}
 	hr := headerRules{account: http.CanonicalHeaderKey(acct)}
+	observeUsage(&rc, cfg.Usage)
 	guard, err := resource.New(rc)
 	if err != nil {
 		return nil, err
@@ -131,7 +136,7 @@ func New(cfg Config) (*Gateway, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	if err := m.register(reg); err != nil {
+	if err := errors.Join(m.register(reg), registerUsage(reg, cfg.Usage)); err != nil {
 		guard.Close()
 		return nil, err
 	}

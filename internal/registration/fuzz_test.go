@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -22,11 +23,15 @@ func FuzzOpenSpec(f *testing.F) {
 		`{"redirect_uris":["com.example.app:/cb"],"scope":"api"}`,
 		`{"grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_basic"}`,
 		`{"redirect_uris":["https://a.example/cb"],"jwks":{"keys":[]},"token_endpoint_auth_method":"private_key_jwt"}`,
+		`{"redirect_uris":["https://a.example/cb"],"scope":"mcp:tools profile"}`,
+		`{"redirect_uris":["https://a.example/cb"],"scope":"mcp:admin"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	cat := scope.Default()
-	s := &Service{o: Options{Policy: Open, Catalog: cat, GrantTypes: GrantTypes}}
+	svc := clients.NewService(nil, cat, time.Hour, time.Now, nil).WithResources(testResources(f))
+	s := &Service{o: Options{Policy: Open, Clients: svc, Catalog: cat, GrantTypes: GrantTypes}}
+	self := svc.SelfService()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var md Metadata
 		if json.Unmarshal(body, &md) != nil {
@@ -57,9 +62,12 @@ func FuzzOpenSpec(f *testing.F) {
 			}
 		}
 		for _, sc := range sp.Scopes {
-			if got, ok := cat.Get(sc); !ok || !got.SelfService {
+			if !self.Has(sc) {
 				t.Fatalf("open policy accepted scope %q, which is not self-service", sc)
 			}
+		}
+		if want := self.Resources(sp.Scopes); !slices.Equal(sp.Resources, want) {
+			t.Fatalf("open policy gave resources %q for scopes %q, want %q", sp.Resources, sp.Scopes, want)
 		}
 	})
 }

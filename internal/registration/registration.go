@@ -15,8 +15,10 @@
 //   - Open: anyone may register a public client (token endpoint auth
 //     method none) for the authorization code grant (plus refresh tokens;
 //     PKCE is always required of public clients), with https or loopback
-//     redirect URIs (RFC 8252 §7.3) and only the scopes the catalog marks
-//     self_service. Such clients are deleted once unused for UnusedTTL.
+//     redirect URIs (RFC 8252 §7.3) and only self-service scopes: those
+//     the catalogs (the default one and each resource's) mark self_service,
+//     with the resources that offer them (clients.SelfService). Such
+//     clients are deleted once unused for UnusedTTL.
 //
 // A registered client gets a registration access token, a bearer token
 // for reading, updating and deleting its registration. Only its SHA-256 is
@@ -268,6 +270,11 @@ func (s *Service) Update(ctx context.Context, clientID, token string, r Request)
 	if sp.TokenEndpointAuthMethod == store.AuthMethodPrivateKeyJWT {
 		p.JWKS, p.JWKSURI = &sp.JWKS, &sp.JWKSURI
 	}
+	if c.SelfRegistered == Open {
+		// The resources follow the scopes; an operator's client keeps the
+		// resources it was given.
+		p.Resources = &sp.Resources
+	}
 	out, err := s.o.Clients.Update(ctx, "client:"+c.ID, c.ID, p, tokenOf(token))
 	if err != nil {
 		return store.Client{}, clientError(err)
@@ -407,37 +414,48 @@ func (s *Service) spec(md Metadata, policy, method string) (clients.Spec, error)
 	if err != nil {
 		return sp, oauth.InvalidClientMetadata("scope: %v", err)
 	}
+	if open {
+		return s.openScopes(sp, requested)
+	}
 	for _, sc := range requested {
-		got, ok := s.o.Catalog.Get(sc)
-		switch {
-		case !ok:
-			return sp, oauth.InvalidClientMetadata("scope %q is not offered here (scopes: %s)", printable(sc), strings.Join(s.offered(open), " "))
-		case open && !got.SelfService:
-			return sp, oauth.InvalidClientMetadata("scope %q may not be registered without an operator (self-service scopes: %s)", printable(sc), strings.Join(s.offered(true), " "))
+		if !s.o.Catalog.Has(sc) {
+			return sp, oauth.InvalidClientMetadata("scope %q is not offered here (scopes: %s)", printable(sc), strings.Join(s.o.Catalog.Names(), " "))
 		}
 	}
 	sp.Scopes = requested
 	if len(requested) == 0 {
 		sp.Scopes = s.o.Catalog.Defaults()
-		if open {
-			sp.Scopes = s.o.Catalog.SelfService()
-		}
 		if len(sp.Scopes) == 0 {
-			return sp, oauth.InvalidClientMetadata("name the scopes the client needs in scope (scopes: %s)", strings.Join(s.offered(open), " "))
+			return sp, oauth.InvalidClientMetadata("name the scopes the client needs in scope (scopes: %s)", strings.Join(s.o.Catalog.Names(), " "))
 		}
-	}
-	if sp.Scopes == nil {
-		sp.Scopes = []string{}
 	}
 	return sp, nil
 }
 
-// offered lists the scopes a registration may name.
-func (s *Service) offered(open bool) []string {
-	if open {
-		return s.o.Catalog.SelfService()
+// openScopes sets the scopes and resources of an open registration: the
+// requested scopes, each of which must be self-service, or else every
+// self-service scope; and the resources whose catalogs offer them
+// (clients.SelfService, the rule client ID metadata documents follow too).
+func (s *Service) openScopes(sp clients.Spec, requested []string) (clients.Spec, error) {
+	self := s.o.Clients.SelfService()
+	offered := strings.Join(self.Scopes(), " ")
+	if offered == "" {
+		offered = "none"
 	}
-	return s.o.Catalog.Names()
+	for _, sc := range requested {
+		if !self.Has(sc) {
+			return sp, oauth.InvalidClientMetadata("scope %q may not be registered without an operator (self-service scopes: %s)", printable(sc), offered)
+		}
+	}
+	sp.Scopes = requested
+	if len(requested) == 0 {
+		sp.Scopes = self.Scopes()
+		if len(sp.Scopes) == 0 {
+			return sp, oauth.InvalidClientMetadata("no scope may be registered without an operator here: the catalogs mark none self_service")
+		}
+	}
+	sp.Resources = self.Resources(sp.Scopes)
+	return sp, nil
 }
 
 // tokenOf is the condition, checked again in the store transaction of an

@@ -26,12 +26,15 @@ func (s *Server) Run(ctx context.Context) {
 	poll := time.NewTicker(s.pollInterval)
 	minute := time.NewTicker(time.Minute)
 	prune := time.NewTicker(10 * time.Minute)
+	quota := time.NewTicker(s.quota.interval) // quota.go
+	defer quota.Stop()
 	defer poll.Stop()
 	defer minute.Stop()
 	defer prune.Stop()
 
 	f := feed{lastOK: s.now()}
-	s.follow(ctx, &f)
+	s.follow(ctx, &f) // with the revocations (revoked.go, reuse.go)
+	s.syncQuotas(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -50,6 +53,8 @@ func (s *Server) Run(ctx context.Context) {
 			}
 			s.limiter.Prune(s.now())
 			s.regLimiter.Prune(s.now())
+		case <-quota.C:
+			s.syncQuotas(ctx)
 		case <-prune.C:
 			s.prune(ctx)
 		}

@@ -31,10 +31,11 @@ import (
 // required) or private_key_jwt with the keys its document publishes; it
 // may use the authorization code grant (and refresh tokens) with the
 // redirect URIs its document lists, matched exactly, and the scopes the
-// catalog marks self_service. It is stored like any other client (consents,
-// codes and refresh tokens refer to it), written from the document by
-// clients.SyncMetadataDocumentClient whenever a fetch finds it changed; an
-// administrator may disable it.
+// catalogs mark self_service, with the resources whose catalogs offer them
+// (clients.SelfService, the rule of open registration too). It is stored
+// like any other client (consents, codes and refresh tokens refer to it),
+// written from the document by clients.SyncMetadataDocumentClient whenever
+// a fetch finds it changed; an administrator may disable it.
 
 // ClientMetadataOptions configures client ID metadata documents.
 type ClientMetadataOptions struct {
@@ -74,7 +75,7 @@ func docErrorf(format string, args ...any) error { return &docError{fmt.Sprintf(
 type clientDocs struct {
 	fetch          *safefetch.Fetcher
 	st             store.Store
-	catalog        *scope.Catalog
+	self           *clients.SelfService // what such a client may be allowed
 	now            func() time.Time
 	log            *slog.Logger
 	minTTL, maxTTL time.Duration
@@ -94,8 +95,12 @@ type docEntry struct {
 func newClientDocs(o Options, st store.Store, cat *scope.Catalog, now func() time.Time, log *slog.Logger) *clientDocs {
 	fo := o.Fetch
 	fo.MaxBytes = MaxClientMetadataSize
+	rs := make([]clients.Resource, len(o.Resources))
+	for i, r := range o.Resources {
+		rs[i] = clients.Resource{ID: r.ID, Catalog: r.Catalog}
+	}
 	d := &clientDocs{
-		fetch: safefetch.New(fo), st: st, catalog: cat, now: now, log: log,
+		fetch: safefetch.New(fo), st: st, self: clients.NewSelfService(cat, rs), now: now, log: log,
 		minTTL: o.ClientMetadata.MinCacheTTL, maxTTL: o.ClientMetadata.MaxCacheTTL,
 		entries: make(map[string]*docEntry),
 	}
@@ -425,18 +430,17 @@ func (d *clientDocs) parse(id string, body []byte) (store.Client, error) {
 	}
 	c.Website = doc.ClientURI
 
-	// The scopes the catalog marks self_service, narrowed to the
-	// document's scope if it names any.
-	self := d.catalog.SelfService()
+	// The self-service scopes, narrowed to the document's scope if it
+	// names any, and the resources that offer them.
 	if doc.Scope == "" {
-		c.Scopes = self
+		c.Scopes = d.self.Scopes()
 	} else {
 		toks, err := scope.Split(doc.Scope)
 		if err != nil {
 			return c, docErrorf("its scope: %v", err)
 		}
 		for _, t := range toks {
-			if slices.Contains(self, t) && !slices.Contains(c.Scopes, t) {
+			if d.self.Has(t) && !slices.Contains(c.Scopes, t) {
 				c.Scopes = append(c.Scopes, t)
 			}
 		}
@@ -444,6 +448,7 @@ func (d *clientDocs) parse(id string, body []byte) (store.Client, error) {
 	if c.Scopes == nil {
 		c.Scopes = []string{}
 	}
+	c.Resources = d.self.Resources(c.Scopes)
 	return c, nil
 }
 

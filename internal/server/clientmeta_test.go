@@ -536,3 +536,65 @@ func FuzzClientMetadataDocument(f *testing.F) {
 		}
 	})
 }
+
+const mcpResourceID = "https://mcp.test/mcp"
+
+// mcpResources is an MCP server as a resource besides the default one: one
+// self-service scope, one that is not.
+func mcpResources(t testing.TB) []Resource {
+	t.Helper()
+	cat, err := scope.Parse([]byte(`
+mcp:tools:
+  label: Use the tools
+  endpoints: ["mcp": [GET, POST, DELETE]]
+  self_service: true
+mcp:admin:
+  label: Administer the MCP server
+  endpoints: ["admin/*"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []Resource{{ID: mcpResourceID, Name: "MCP server", Catalog: cat}}
+}
+
+// TestClientMetadataDocumentResources: a document's client is allowed the
+// self-service scopes of every resource's catalog too, and those
+// resources, so it gets tokens for an MCP server configured as a resource;
+// a scope of that resource that is not self-service is refused, also when
+// the document names it.
+func TestClientMetadataDocumentResources(t *testing.T) {
+	ds := newDocServer(t)
+	id := ds.publish("/agent.json", appDoc(), "")
+	d := appDoc()
+	d["scope"] = "mcp:tools mcp:admin"
+	narrow := ds.publish("/narrow.json", d, "")
+	ah := newAuthzHarness(t, func(o *Options) {
+		o.Fetch = ds.fetchOptions()
+		o.ClientMetadata = ClientMetadataOptions{Enabled: true}
+		o.Resources = mcpResources(t)
+	})
+	ah.login()
+	for _, tc := range []struct {
+		id     string
+		scopes []string
+	}{
+		{id, []string{"profile", "search", "api:read-only", "mcp:tools"}},
+		{narrow, []string{"mcp:tools"}},
+	} {
+		ver, chal := pkce(t)
+		v := authzParamsFor(tc.id, chal, "mcp:tools")
+		v.Set("resource", mcpResourceID)
+		wantToken(t, ah.exchangeFor(tc.id, "", ah.code(v), ver, mcpResourceID), mcpResourceID, "mcp:tools")
+
+		v = authzParamsFor(tc.id, chal, "mcp:admin")
+		v.Set("resource", mcpResourceID)
+		if q := ah.redirectParams(ah.get(authorizePath(v))); q.Get("error") != "invalid_scope" {
+			t.Errorf("%s: scope mcp:admin, which is not self-service: got %v, want invalid_scope", tc.id, q)
+		}
+		c, err := ah.st.GetClient(t.Context(), tc.id)
+		if err != nil || !slices.Equal(c.Scopes, tc.scopes) || !slices.Equal(c.Resources, []string{mcpResourceID}) {
+			t.Errorf("%s: stored scopes %q, resources %q (%v); want %q, [%s]", tc.id, c.Scopes, c.Resources, err, tc.scopes, mcpResourceID)
+		}
+	}
+}

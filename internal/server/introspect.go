@@ -153,6 +153,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("record revocation: %w", err)
 	}
 	s.revoked.addToken(claims.JTI, claims.ExpiresAt) // on this node at once; elsewhere through the store
+	s.reuse.forgetJTI(claims.ClientID, claims.JTI)   // reuse.go
 	return ok()
 }
 

@@ -574,3 +574,39 @@ func TestRegistrationGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestRegistrationOpenResources: an open registration may name the
+// self-service scopes of a resource's catalog (an MCP server's) and is
+// then allowed that resource: its tokens have the resource as audience. A
+// scope of the resource that is not self-service is refused.
+func TestRegistrationOpenResources(t *testing.T) {
+	rh := newRegHarness(t, registration.Open, func(o *Options, ro *registration.Options) {
+		o.Resources = mcpResources(t)
+		ro.Clients = ro.Clients.WithResources([]clients.Resource{{ID: o.Resources[0].ID, Catalog: o.Resources[0].Catalog}})
+	})
+	for _, sc := range []string{"mcp:admin", "mcp:tools mcp:admin", "api"} {
+		wantError(t, rh.register("", `{"redirect_uris":["`+testRedirect+`"],"scope":"`+sc+`"}`), http.StatusBadRequest, "invalid_client_metadata")
+	}
+	// The MCP SDK's registration: its grant types, and the scope the
+	// resource's metadata offers.
+	r := rh.register("", `{"redirect_uris":["`+testRedirect+`"],"grant_types":["authorization_code","refresh_token"],
+		"response_types":["code"],"token_endpoint_auth_method":"none","scope":"mcp:tools","client_name":"MCP client"}`)
+	id, _ := wantCreated(t, r)
+	if r.json["scope"] != "mcp:tools" {
+		t.Errorf("registered scope: got %v, want mcp:tools", r.json["scope"])
+	}
+	rh.login()
+	ver, chal := pkce(t)
+	v := authzParamsFor(id, chal, "mcp:tools")
+	v.Set("resource", mcpResourceID)
+	tr := rh.exchangeFor(id, "", rh.code(v), ver, mcpResourceID)
+	wantToken(t, tr, mcpResourceID, "mcp:tools")
+	if tr.json["refresh_token"] == nil {
+		t.Errorf("no refresh token for a client registered with the refresh_token grant: %s", tr.body)
+	}
+	// A scope it did not register is refused.
+	v = authzParamsFor(id, chal, "profile")
+	if q := rh.redirectParams(rh.get(authorizePath(v))); q.Get("error") != "invalid_scope" {
+		t.Errorf("scope profile, not registered: got %v, want invalid_scope", q)
+	}
+}

@@ -204,9 +204,11 @@ func (s *Server) followRevocations(ctx context.Context) {
 			return
 		}
 		r.add(list)
+		s.reuse.dropRevoked(list) // reuse.go
 		r.since = next
 		if !more {
 			r.confirmed.Store(start.UnixNano())
+			s.reuse.confirmed.Store(&start)
 			if r.failing {
 				r.failing = false
 				s.log.Info("reading revocations again")

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/safefetch"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/scope"
 )
 
@@ -142,6 +143,11 @@ type Options struct {
 	// policy; zero or negative: no limit.
 	RegistrationsPerAddress, RegistrationBurst int
 
+	// Quota is the issuance quota (quota.go); Reuse the token reuse
+	// window (reuse.go).
+	Quota QuotaOptions
+	Reuse ReuseOptions
+
 	// Registry receives the server's metrics (served by its owner, not by
 	// the server's handler); nil means a registry of the server's own with
 	// the Go and process collectors.
@@ -150,6 +156,11 @@ type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	Rand   io.Reader
+
+	// Usage, if set, counts the tokens issued per client and day and the
+	// addresses they were requested from, in memory (usage.go); its owner
+	// writes it in the background.
+	Usage *usage.Tally
 }
 
 // Server serves the authorization server's HTTP endpoints.
@@ -192,7 +203,10 @@ type Server struct {
 	dpop         *dpop.Verifier
 	dpopNonces   *dpop.Nonces // nil: no server nonces
 	usage        usageRecorder
+	tally        *usage.Tally // nil: usage off
 	limiter      *ratelimit.Guard
+	quota        *quotas     // quota.go
+	reuse        *reuseCache // reuse.go
 	metrics      *metrics
 	handler      http.Handler
 
@@ -253,6 +267,7 @@ func New(o Options) (*Server, error) {
 		codeTTL:      o.CodeTTL,
 		registration: o.Registration,
 		regLimiter:   ratelimit.NewFailures(o.RegistrationsPerAddress, max(1, o.RegistrationBurst)),
+		tally:        o.Usage,
 	}
 	m, err := newMetrics(o.Registry)
 	if err != nil {
@@ -294,6 +309,12 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s.limiter = newAuthLimiter(o)
+	if s.quota, err = newQuotas(o.Quota, s.metrics.reg); err != nil {
+		return nil, err
+	}
+	if s.reuse, err = newReuseCache(o.Reuse, s.metrics.reg); err != nil {
+		return nil, err
+	}
 	start := s.now()
 	s.confirmed.Store(&start)
 	if err := s.metrics.cacheFeed(s.staleness, s.confirmedAt); err != nil {

@@ -104,6 +104,27 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	// --- issue 13: token reuse window (reuse.go) and issuance quota (quota.go) ---
+	now := s.now()
+	var rk reuseKey
+	reusable := s.reuse.reusable(cc, gt)
+	if reusable {
+		rk = reuseKey{client: c.ID, scope: scope.Join(scopes), account: account, resource: requested, jkt: jkt, named: f.Has("scope")}
+		if e := s.reuseGet(rk, cc, now); e != nil {
+			s.usage.clientUsed(cc, now)
+			return writeTokenResponse(w, e.token, tokenType(jkt), int64(e.exp.Sub(now)/time.Second), e.scope, "")
+		}
+	}
+	if err := s.checkQuota(r.Context(), cc, now); err != nil {
+		return err
+	}
+	issued := false
+	defer func() {
+		if !issued {
+			s.quota.give(c, now)
+		}
+	}()
+	// --- end issue 13 ---
 	res, err := g.Issue(r.Context(), &grant.Request{Client: c, Params: &f, Scopes: scopes, AccountID: account,
 		Resource: requested, DefaultResource: s.defaultResourceID(cc), DPoPJKT: jkt})
 	if err != nil {
@@ -127,7 +148,6 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now := s.now()
 	at, err := s.keys.Sign(&token.Claims{
 		Issuer:    s.issuer,
 		Subject:   res.Subject,
@@ -149,8 +169,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	issued = true // issue 13: counted against the quota, and kept for reuse
+	if reusable && res.RefreshToken == "" {
+		s.reuse.put(&reuseEntry{key: rk, cc: cc, token: at, scope: scopeStr, jti: jti, iat: now, exp: now.Add(ttl)})
+	}
 	s.metrics.tokens.WithLabelValues(gt).Inc()
 	s.usage.clientUsed(cc, now)
+	s.issued(r, c.ID, now) // usage.go
 	return writeTokenResponse(w, at, tokenType(jkt), int64(ttl/time.Second), scopeStr, res.RefreshToken)
 }
 

@@ -123,6 +123,33 @@ type Client struct {
 	// TouchClients records it; zero if never. (Secrets keep their own
 	// last-use times.)
 	UsedAt time.Time
+	// QuotaPerMinute and QuotaPerHour bound how many access tokens the
+	// client is issued in a minute and in an hour: 0 means the server's
+	// default, QuotaNone no quota, a positive number that many.
+	QuotaPerMinute, QuotaPerHour int
+	// ReuseMinRemaining is the token reuse window: while an access token
+	// issued to the client has more than this percentage of its lifetime
+	// left, the same request gets it again instead of a new one. 0 means
+	// the server's default, ReuseOff never, 1 to 99 that percentage.
+	ReuseMinRemaining int
+}
+
+// QuotaNone (Client.QuotaPerMinute, QuotaPerHour) and ReuseOff
+// (Client.ReuseMinRemaining) switch a server default off for a client.
+const (
+	QuotaNone = -1
+	ReuseOff  = -1
+)
+
+// QuotaCount is how many access tokens were issued to a client in one quota
+// window, the Window (time.Minute or time.Hour) that ends at End, and how
+// many a node reserved (may issue before it reports again).
+type QuotaCount struct {
+	ClientID string
+	Window   time.Duration
+	End      time.Time
+	Count    int64
+	Reserved int64
 }
 
 // Self-registration policies, in Client.SelfRegistered.
@@ -659,11 +686,32 @@ type Store interface {
 	// is replaced. ErrNotFound if there is no such client.
 	UseClientAssertionJTI(ctx context.Context, clientID, jti string, expiresAt, now time.Time) (bool, error)
 
+	// RecordAudit records ev, an event that goes with no other change
+	// (a client over its issuance quota).
+	RecordAudit(ctx context.Context, ev AuditEvent) error
 	// ListAudit returns audit events, newest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
 	// Changes returns change-feed entries with At >= since, oldest first.
 	Changes(ctx context.Context, since time.Time) ([]Change, error)
+
+	// SyncQuotas is one node's round of the issuance quotas, in one
+	// transaction: it records that node was seen at now (a record of it
+	// seen at or after seenAfter is left as it is, so that an idle node's
+	// round writes nothing); calls fn with the other nodes' entries of the
+	// windows that have not ended at now (Count and Reserved summed per
+	// client, window and end) and the number of nodes (node included) seen
+	// at or after activeSince; writes the entries fn returns as node's
+	// (each replacing the node's entry of the same client, window and
+	// end); and deletes the entries of windows that ended before
+	// activeSince (which no node writes any more, so that rounds of
+	// several nodes never wait for each other's rows) and the nodes not
+	// seen for an hour. fn may be called more than once (a retried
+	// transaction).
+	SyncQuotas(ctx context.Context, node string, now, seenAfter, activeSince time.Time, fn func(others []QuotaCount, nodes int) []QuotaCount) error
+	// QuotaCounts returns the client's counts of the windows that have not
+	// ended at now, summed over every node, ordered by window.
+	QuotaCounts(ctx context.Context, clientID string, now time.Time) ([]QuotaCount, error)
 
 	// Prune deletes revocations (of tokens and of clients' tokens) that
 	// expired before now, change-feed entries older than now minus one
@@ -674,6 +722,8 @@ type Store interface {
 	// that expired before now, initial access tokens that expired before
 	// now, and idempotency records that expired at or before now.
 	Prune(ctx context.Context, now time.Time) error
+	UsageStore // usage.go
+
 	// SchemaVersion returns the database's applied schema migration
 	// version and the newest version this build embeds (and Open applies).
 	SchemaVersion(ctx context.Context) (applied, latest int64, err error)

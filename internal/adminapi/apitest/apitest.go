@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/scope"
 )
@@ -75,6 +76,7 @@ type Server struct {
 	Server   *server.Server
 	API      *adminapi.API
 	Console  *console.Console // nil unless Options.Console
+	Usage    *usage.Service
 
 	t testing.TB
 }
@@ -131,6 +133,7 @@ func StartWith(t testing.TB, o Options) *Server {
 			WithResources([]clients.Resource{{ID: ResourceID, Catalog: reports}}),
 		Users:    users.New(users.Options{Store: st, Now: o.Now, Rand: rand.Reader, Password: testutil.CheapPassword()}),
 		Consents: consents.New(st, catalog, o.Now),
+		Usage:    usage.New(usage.Options{Store: st, Now: o.Now}),
 	}
 	hs := httptest.NewUnstartedServer(nil)
 	s.URL = "http://" + hs.Listener.Addr().String()
@@ -146,7 +149,7 @@ func StartWith(t testing.TB, o Options) *Server {
 		Store: st, Clients: s.Clients, Users: s.Users, Consents: s.Consents, Keys: keys, Catalog: catalog,
 		Issuer: s.URL, Audience: s.URL,
 		Server:         func() *server.Server { return s.Server },
-		IdempotencyKey: idemKey, Logger: o.Logger, Now: o.Now,
+		IdempotencyKey: idemKey, Logger: o.Logger, Now: o.Now, Usage: s.Usage,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +161,7 @@ func StartWith(t testing.TB, o Options) *Server {
 		RefreshIdleTTL: 24 * time.Hour, RefreshAbsoluteTTL: 48 * time.Hour,
 		PollInterval: 50 * time.Millisecond,
 		SystemScopes: adminapi.SystemScopes(), AdminAPI: s.API.Handler(),
-		Consents: s.Consents, Logger: o.Logger, Now: o.Now, Rand: rand.Reader,
+		Consents: s.Consents, Logger: o.Logger, Now: o.Now, Rand: rand.Reader, Usage: s.Usage.Tally(),
 	}
 	if s.Console != nil {
 		so.Console, so.ConsolePages = s.Console, s.Console.Register

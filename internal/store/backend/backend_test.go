@@ -136,8 +136,8 @@ func testOpen(t *testing.T, database, dataDir string) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if v != 12 {
-		t.Errorf("Migrate: got schema version %d, want 12", v)
+	if v != 14 {
+		t.Errorf("Migrate: got schema version %d, want 14", v)
 	}
 	if _, err := s.GetClient(ctx, "c"); err != nil {
 		t.Errorf("GetClient after Migrate: %v", err)

@@ -59,8 +59,8 @@ func TestConcurrentOpen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if v != 12 {
-		t.Errorf("Migrate: got schema version %d, want 12", v)
+	if v != 14 {
+		t.Errorf("Migrate: got schema version %d, want 14", v)
 	}
 	var applied int
 	if err := stores[0].db.pool.QueryRow(t.Context(), "SELECT count(*) FROM goose_db_version WHERE version_id = 1").Scan(&applied); err != nil {

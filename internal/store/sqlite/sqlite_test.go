@@ -91,8 +91,8 @@ func TestOpenSettings(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if v != 12 {
-		t.Errorf("Migrate: got schema version %d, want 12", v)
+	if v != 14 {
+		t.Errorf("Migrate: got schema version %d, want 14", v)
 	}
 }
 

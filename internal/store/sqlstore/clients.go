@@ -169,7 +169,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*store.Clie
 			disabled = $10, created_at = $11, updated_at = $12, website = $13, token_endpoint_auth_method = $14,
 			refresh_with_client_credentials = $15, pkce_optional = $16,
 			jwks = $17, jwks_uri = $18, resources = $19, dpop_required = $20, self_registered = $21,
-			registration_token_digest = $22, used_at = $23 WHERE id = $1`, ClientArgs(s.db, c)...)
+			registration_token_digest = $22, used_at = $23, quota_per_minute = $24, quota_per_hour = $25,
+			reuse_min_remaining = $26 WHERE id = $1`, ClientArgs(s.db, c)...)
 		if err != nil {
 			return err
 		}

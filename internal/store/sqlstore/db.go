@@ -187,6 +187,11 @@ func (s *Store) addAudit(ctx context.Context, tx Tx, ev store.AuditEvent) error 
 	return nil
 }
 
+// RecordAudit records ev on its own.
+func (s *Store) RecordAudit(ctx context.Context, ev store.AuditEvent) error {
+	return s.db.Write(ctx, func(tx Tx) error { return s.addAudit(ctx, tx, ev) })
+}
+
 // ListAudit returns the audit events that match f, newest first.
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
 	q, args := AuditQuery(s.db, f)

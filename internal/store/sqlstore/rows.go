@@ -17,7 +17,8 @@ import (
 const ClientColumns = `id, name, description, grant_types, scopes, accounts, redirect_uris,
 	audience, token_ttl_ns, disabled, created_at, updated_at, website, token_endpoint_auth_method,
 	refresh_with_client_credentials, pkce_optional, jwks, jwks_uri, resources, dpop_required,
-	self_registered, registration_token_digest, used_at`
+	self_registered, registration_token_digest, used_at, quota_per_minute, quota_per_hour,
+	reuse_min_remaining`
 
 // ClientArgs are the values of ClientColumns for cl.
 func ClientArgs(c Codec, cl store.Client) []any {
@@ -25,7 +26,8 @@ func ClientArgs(c Codec, cl store.Client) []any {
 		c.List(cl.Accounts), c.List(cl.RedirectURIs), cl.Audience, int64(cl.TokenTTL), cl.Disabled,
 		c.Time(cl.CreatedAt), c.Time(cl.UpdatedAt), cl.Website, cl.TokenEndpointAuthMethod,
 		cl.RefreshWithClientCredentials, cl.PKCEOptional, cl.JWKS, cl.JWKSURI, c.List(cl.Resources), cl.DPoPRequired,
-		cl.SelfRegistered, NonNilBytes(cl.RegistrationTokenDigest), c.Time(cl.UsedAt)}
+		cl.SelfRegistered, NonNilBytes(cl.RegistrationTokenDigest), c.Time(cl.UsedAt),
+		cl.QuotaPerMinute, cl.QuotaPerHour, cl.ReuseMinRemaining}
 }
 
 // ScanClient scans ClientColumns, without the secrets.
@@ -39,7 +41,8 @@ func ScanClient(c Codec, row Scanner) (store.Client, error) {
 		c.TimeDest(&cl.CreatedAt), c.TimeDest(&cl.UpdatedAt), &cl.Website, &cl.TokenEndpointAuthMethod,
 		c.BoolDest(&cl.RefreshWithClientCredentials), c.BoolDest(&cl.PKCEOptional), &cl.JWKS, &cl.JWKSURI,
 		c.ListDest(&cl.Resources), c.BoolDest(&cl.DPoPRequired),
-		&cl.SelfRegistered, &cl.RegistrationTokenDigest, c.TimeDest(&cl.UsedAt)); err != nil {
+		&cl.SelfRegistered, &cl.RegistrationTokenDigest, c.TimeDest(&cl.UsedAt),
+		&cl.QuotaPerMinute, &cl.QuotaPerHour, &cl.ReuseMinRemaining); err != nil {
 		return store.Client{}, err
 	}
 	cl.GrantTypes = nilIfEmpty(cl.GrantTypes)

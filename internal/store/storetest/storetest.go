@@ -134,6 +134,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Changes", testChanges},
 		{"Prune", testPrune},
 		{"SchemaVersion", testSchemaVersion},
+		{"QuotaCounts", testQuotaCounts},
+		{"RecordAudit", testRecordAudit},
 		{"Unavailable", testUnavailable},
 
 		{"UserRoundTrip", testUserRoundTrip},
@@ -177,6 +179,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListClientPageSelfRegistered", testListClientPageSelfRegistered},
 		{"InitialAccessTokens", testInitialAccessTokens},
 		{"CreateClientWithInitialAccessToken", testCreateClientWithInitialAccessToken},
+		{"Usage", testUsage},
+		{"UsageAddressesBounded", testUsageAddressesBounded},
+		{"UsageConcurrent", testUsageConcurrent},
 		{"CreateClientWithInitialAccessTokenConcurrent", testCreateClientWithInitialAccessTokenConcurrent},
 	}
 	for _, tt := range tests {
@@ -244,6 +249,9 @@ func fullClient(id string) store.Client {
 		SelfRegistered:               store.RegisteredInitialAccessToken,
 		RegistrationTokenDigest:      digest(id + "registration"),
 		UsedAt:                       t0.Add(3*time.Hour + 5),
+		QuotaPerMinute:               600,
+		QuotaPerHour:                 store.QuotaNone,
+		ReuseMinRemaining:            50,
 	}
 }
 
@@ -609,6 +617,9 @@ func testUpdateClientReplaces(t *testing.T, s store.Store) {
 		c.JWKSURI = "https://new.example/keys"
 		c.Resources = []string{"https://new.example/api"}
 		c.DPoPRequired = false
+		c.QuotaPerMinute = store.QuotaNone
+		c.QuotaPerHour = 7
+		c.ReuseMinRemaining = store.ReuseOff
 		// s1: expiry removed; s2: expiry set, last use changed; s3: removed; s4: added.
 		c.Secrets[0].ExpiresAt = time.Time{}
 		c.Secrets[1].ExpiresAt = t0.Add(time.Hour + 1)

@@ -1,0 +1,296 @@
+package usage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/resource"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func TestRecorderCounts(t *testing.T) {
+	r := NewRecorder(10)
+	r.Record("a", "records/*", true, "", t0)
+	r.Record("a", "records/*", true, "", t0.Add(time.Second))
+	r.Record("a", "records/*", false, resource.ReasonInsufficientScope, t0)
+	r.Record("a", "", false, resource.ReasonInsufficientScope, t0)
+	r.Record("", "workers/me", false, resource.ReasonMissingToken, t0)
+	r.Record("b", "*", false, "some_new_reason", t0)
+	got := r.Take()
+	want := admin.UsageReport{Calls: []admin.UsageCalls{
+		{ClientID: "", Pattern: "workers/me", Denied: map[string]int64{"missing_token": 1}, LastSeen: t0},
+		{ClientID: "a", Pattern: "records/*", Allowed: 2, Denied: map[string]int64{"insufficient_scope": 1}, LastSeen: t0.Add(time.Second)},
+		{ClientID: "a", Pattern: Unmatched, Denied: map[string]int64{"insufficient_scope": 1}, LastSeen: t0},
+		{ClientID: "b", Pattern: "*", Denied: map[string]int64{OtherReason: 1}, LastSeen: t0},
+	}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Take (-want +got):\n%s", d)
+	}
+	if got := r.Take(); len(got.Calls) != 0 {
+		t.Errorf("a second Take: got %+v, want nothing (a new window)", got)
+	}
+}
+
+func TestRecorderBound(t *testing.T) {
+	r := NewRecorder(3)
+	for i := range 5 {
+		r.Record(fmt.Sprintf("c%d", i), "*", true, "", t0)
+	}
+	r.Record("c0", "*", true, "", t0) // a known pair still counts as itself
+	got := r.Take()
+	var pairs []string
+	for _, c := range got.Calls {
+		pairs = append(pairs, fmt.Sprintf("%s %s %d", c.ClientID, c.Pattern, c.Allowed))
+	}
+	if d := cmp.Diff([]string{" other 2", "c0 * 2", "c1 * 1", "c2 * 1"}, pairs); d != "" {
+		t.Errorf("pairs over the bound go to other (-want +got):\n%s", d)
+	}
+	if r.Overflow() != 2 {
+		t.Errorf("Overflow: got %d, want 2", r.Overflow())
+	}
+	// The bound is per window.
+	for i := range 3 {
+		r.Record(fmt.Sprintf("d%d", i), "*", true, "", t0)
+	}
+	if got := r.Take(); len(got.Calls) != 3 || r.Overflow() != 2 {
+		t.Errorf("after Take the bound starts again: got %d pairs, overflow %d; want 3, 2", len(got.Calls), r.Overflow())
+	}
+}
+
+func TestRecorderConcurrent(t *testing.T) {
+	r := NewRecorder(100)
+	const goroutines, each = 8, 1000
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var taken []admin.UsageReport
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				r.Record(fmt.Sprintf("c%d", g%3), "*", i%2 == 0, resource.ReasonExpired, t0)
+				if i%250 == 0 {
+					rep := r.Take()
+					mu.Lock()
+					taken = append(taken, rep)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	taken = append(taken, r.Take())
+	var all admin.UsageReport
+	for _, rep := range taken {
+		all = Merge(all, rep, 0)
+	}
+	var allowed, denied int64
+	for _, c := range all.Calls {
+		allowed += c.Allowed
+		denied += c.Denied[resource.ReasonExpired]
+	}
+	if allowed != goroutines*each/2 || denied != goroutines*each/2 {
+		t.Errorf("counted across concurrent Takes: %d allowed, %d denied; want %d each (none lost, none twice)", allowed, denied, goroutines*each/2)
+	}
+}
+
+func TestRecordDoesNotAllocate(t *testing.T) {
+	r := NewRecorder(10)
+	r.Record("client", "records/*", true, "", t0)
+	if n := testing.AllocsPerRun(1000, func() { r.Record("client", "records/*", true, "", t0) }); n != 0 {
+		t.Errorf("Record of a known pair allocates %v times, want 0", n)
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		r.ObserveCall(nil, resource.Call{Allowed: true, ClientID: "client", Pattern: "records/*", At: t0})
+	}); n != 0 {
+		t.Errorf("ObserveCall of a known pair allocates %v times, want 0", n)
+	}
+}
+
+func TestMergeBound(t *testing.T) {
+	a := admin.UsageReport{Calls: []admin.UsageCalls{{ClientID: "a", Pattern: "*", Allowed: 1, LastSeen: t0}}}
+	b := admin.UsageReport{Calls: []admin.UsageCalls{
+		{ClientID: "a", Pattern: "*", Allowed: 2, Denied: map[string]int64{"expired": 1}, LastSeen: t0.Add(time.Minute)},
+		{ClientID: "b", Pattern: "*", Allowed: 5, LastSeen: t0},
+		{ClientID: "c", Pattern: "*", Allowed: 7, LastSeen: t0},
+	}}
+	got := Merge(a, b, 2)
+	want := admin.UsageReport{Calls: []admin.UsageCalls{
+		{ClientID: "a", Pattern: "*", Allowed: 3, Denied: map[string]int64{"expired": 1}, LastSeen: t0.Add(time.Minute)},
+		{ClientID: "b", Pattern: "*", Allowed: 5, LastSeen: t0},
+		{ClientID: "", Pattern: Other, Allowed: 7, LastSeen: t0},
+	}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Merge (-want +got):\n%s", d)
+	}
+}
+
+func TestSenderBatchesAndRetries(t *testing.T) {
+	r := NewRecorder(10)
+	var sent []admin.UsageReport
+	fail := true
+	s := NewSender(r, func(_ context.Context, rep admin.UsageReport) error {
+		if fail {
+			return errors.New("server down")
+		}
+		sent = append(sent, rep)
+		return nil
+	}, time.Minute, 10, nil)
+	s.Flush(t.Context()) // nothing recorded: nothing sent
+	r.Record("a", "*", true, "", t0)
+	r.Record("a", "*", true, "", t0)
+	s.Flush(t.Context()) // refused: kept
+	fail = false
+	r.Record("a", "*", true, "", t0)
+	s.Flush(t.Context())
+	s.Flush(t.Context())
+	if len(sent) != 1 || len(sent[0].Calls) != 1 || sent[0].Calls[0].Allowed != 3 {
+		t.Fatalf("sent: got %+v, want one report of 3 calls (the refused batch merged into the next)", sent)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.Collectors()...)
+	if got := gather(t, reg, "gatehouse_gateway_usage_reports_total"); got["error"] != 1 || got["ok"] != 1 {
+		t.Errorf("reports by result: got %v, want 1 error, 1 ok", got)
+	}
+}
+
+func TestCollector(t *testing.T) {
+	r := NewRecorder(1)
+	r.Record("a", "records/*", true, "", t0)
+	r.Take()
+	r.Record("a", "records/*", true, "", t0)
+	r.Record("", "records/*", false, resource.ReasonMissingToken, t0) // over the bound of 1: other
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(r, "gatehouse_gateway"))
+	if got := gather(t, reg, "gatehouse_gateway_usage_overflow_total"); got[""] != 1 {
+		t.Errorf("overflow: got %v, want 1", got)
+	}
+	got := gather(t, reg, "gatehouse_gateway_calls_total")
+	// Taken and not yet taken calls both count; no client label.
+	if d := cmp.Diff(map[string]float64{"allowed records/*": 2, "missing_token other": 1}, got); d != "" {
+		t.Errorf("gatehouse_gateway_calls_total by outcome, pattern (-want +got):\n%s", d)
+	}
+}
+
+func TestTallyBounds(t *testing.T) {
+	tl := NewTally(2, 2)
+	tl.Issued("a", "192.0.2.1", t0)
+	tl.Issued("a", "192.0.2.1", t0.Add(time.Second))
+	tl.Issued("a", "192.0.2.2", t0)
+	tl.Issued("a", "192.0.2.3", t0) // a third address: dropped, the token counts
+	tl.Issued("b", "", t0.Add(24*time.Hour))
+	tl.Issued("c", "192.0.2.9", t0) // a third client: dropped
+	tokens, addrs := tl.take()
+	if len(tokens) != 2 || len(addrs) != 2 || tl.Dropped() != 2 {
+		t.Fatalf("got %d token rows, %d addresses, %d dropped; want 2, 2, 2", len(tokens), len(addrs), tl.Dropped())
+	}
+	for _, tk := range tokens {
+		switch tk.ClientID {
+		case "a":
+			if tk.Count != 4 || tk.Day != "2026-01-02" {
+				t.Errorf("a's tokens: got %+v, want 4 on 2026-01-02", tk)
+			}
+		case "b":
+			if tk.Count != 1 || tk.Day != "2026-01-03" {
+				t.Errorf("b's tokens: got %+v, want 1 on 2026-01-03", tk)
+			}
+		}
+	}
+	for _, a := range addrs {
+		if a.Address == "192.0.2.1" && (a.Count != 2 || !a.FirstSeen.Equal(t0) || !a.LastSeen.Equal(t0.Add(time.Second))) {
+			t.Errorf("192.0.2.1: got %+v, want 2 from t0 to t0+1s", a)
+		}
+	}
+	if tokens, _ := tl.take(); len(tokens) != 0 {
+		t.Errorf("a second take: got %+v, want nothing", tokens)
+	}
+}
+
+// gather returns the values of the metric name in reg by their labels'
+// values, joined with spaces.
+func gather(t *testing.T, reg *prometheus.Registry, name string) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetValue())
+			}
+			v := m.GetCounter().GetValue()
+			if m.GetGauge() != nil {
+				v = m.GetGauge().GetValue()
+			}
+			got[strings.Join(labels, " ")] = v
+		}
+	}
+	return got
+}
+
+func TestChunkedKeepsUnsent(t *testing.T) {
+	r := NewRecorder(10)
+	var sent []admin.UsageReport
+	calls := 0
+	s := NewSender(r, Chunked(func(_ context.Context, rep admin.UsageReport) error {
+		calls++
+		if calls == 2 {
+			return errors.New("server down")
+		}
+		sent = append(sent, rep)
+		return nil
+	}, 2), time.Minute, 10, nil)
+	for i := range 5 {
+		r.Record(fmt.Sprintf("c%d", i), "*", true, "", t0)
+	}
+	s.Flush(t.Context()) // c0 c1 sent, then a failure: c2 c3 c4 kept
+	s.Flush(t.Context())
+	var got []string
+	for _, rep := range sent {
+		for _, c := range rep.Calls {
+			got = append(got, c.ClientID)
+		}
+	}
+	if d := cmp.Diff([]string{"c0", "c1", "c2", "c3", "c4"}, got); d != "" {
+		t.Errorf("pairs sent, each once (-want +got):\n%s", d)
+	}
+}
+
+func TestCollectorClientsCapped(t *testing.T) {
+	r := NewRecorder(100)
+	r.LabelClients(2)
+	for _, c := range []string{"a", "b", "c", "a"} {
+		r.Record(c, "*", true, "", t0)
+	}
+	r.Take()
+	r.Record("d", "*", false, resource.ReasonInsufficientScope, t0)
+	r.Record("", "*", false, resource.ReasonMissingToken, t0) // no client: no client series
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(r, "gatehouse_gateway"))
+	got := gather(t, reg, "gatehouse_gateway_client_calls_total")
+	want := map[string]float64{"a allowed": 2, "b allowed": 1, "other allowed": 1, "other insufficient_scope": 1}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("client series, at most 2 clients (-want +got):\n%s", d)
+	}
+	plain := NewRecorder(100)
+	plain.Record("a", "*", true, "", t0)
+	reg = prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(plain, "gatehouse_gateway"))
+	if got := gather(t, reg, "gatehouse_gateway_client_calls_total"); len(got) != 0 {
+		t.Errorf("without LabelClients: got client series %v, want none", got)
+	}
+}
