@@ -21,7 +21,7 @@ func (s *Server) Run(ctx context.Context) {
 		defer func() { cancel(); <-done }()
 	}
 	if o, ok := s.st.(revocationObserver); ok {
-		defer o.ObserveRevocations(s.revoked.observe)()
+		defer o.ObserveRevocations(s.observeRevocation)()
 	}
 	poll := time.NewTicker(s.pollInterval)
 	minute := time.NewTicker(time.Minute)

@@ -163,8 +163,13 @@ type revocationObserver interface {
 	ObserveRevocations(fn func(store.Revocation)) (stop func())
 }
 
-// observe adds rv, reported by the store as it committed, to the set.
-func (r *revokedSet) observe(rv store.Revocation) { r.add([]store.Revocation{rv}) }
+// observeRevocation takes rv, reported by the store as it committed, into
+// the revocation set and the token reuse cache.
+func (s *Server) observeRevocation(rv store.Revocation) {
+	list := []store.Revocation{rv}
+	s.revoked.add(list)
+	s.reuse.dropRevoked(list) // reuse.go
+}
 
 // tokenRevoked reports whether a verified token was revoked (by its jti,
 // or with its client's tokens issued until a time). It answers from the

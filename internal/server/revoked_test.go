@@ -439,3 +439,28 @@ func TestRevocationAcrossPostgresNodes(t *testing.T) {
 		t.Errorf("node b's revocation checks in the store: got %d, want 0", n)
 	}
 }
+
+// TestReuseDroppedByInProcessRevocation: the token reuse cache forgets a
+// client's tokens as soon as they are revoked through the client service
+// in the server's own process (the admin API, the console), not at the
+// next read of the store (poll interval an hour).
+func TestReuseDroppedByInProcessRevocation(t *testing.T) {
+	h := newHarness(t, harnessOpts{func(o *Options) {
+		o.Reuse = ReuseOptions{MinRemaining: 50, MaxEntries: 100}
+		o.PollInterval = time.Hour
+	}})
+	id, secret := h.client(clients.Spec{Scopes: []string{"api"}})
+	h.run()
+	eventually(t, func() bool { return h.srv.revoked.fresh(h.clock.Now(), time.Second) })
+	first := accessToken(t, h.token(id, secret, ""))
+	if again := accessToken(t, h.token(id, secret, "")); again != first {
+		t.Fatal("the reuse window is not on: a second request got a new token")
+	}
+	if _, err := h.svc.RevokeTokens(context.Background(), "test", id); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Add(time.Second)
+	if again := accessToken(t, h.token(id, secret, "")); again == first {
+		t.Error("a token of a client whose tokens were revoked in this process was reused")
+	}
+}
