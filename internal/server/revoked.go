@@ -189,8 +189,10 @@ func (s *Server) tokenRevoked(ctx context.Context, jti, clientID string, iat tim
 }
 
 // followRevocations reads the revocations recorded since the last read
-// into the set, a page at a time, and confirms the set once a read reaches
-// the end. It also prunes the set once a minute.
+// into the set (and drops the tokens they revoke from the token reuse
+// cache), a page at a time, and confirms both once a read reaches the
+// end. It also prunes the set once a minute. follow calls it on every
+// read of the change feed.
 func (s *Server) followRevocations(ctx context.Context) {
 	r := s.revoked
 	start := s.now()
