@@ -114,7 +114,7 @@ func TestPostgresConnectionsKilled(t *testing.T) {
 		})
 	}
 	for i := range 3 {
-		if code, m := post("/oauth/introspect"); code != 200 || m["active"] != true { // uses the pool
+		if code, m := post("/oauth/introspect"); code != 200 || m["active"] != true { // from memory; the feed below uses the pool
 			t.Fatalf("introspect before kill %d: got %d %v", i, code, m)
 		}
 		kill()

@@ -16,8 +16,8 @@ import (
 // TestRevokeClientTokens: `gatehouse clients revoke-tokens` against a
 // running serve with its embedded gateway. Within the gateway's feed poll
 // (1 s) plus a second, both tokens the client had are refused by the
-// gateway; introspection says they are inactive at once, and the refresh
-// token is refused. A token the client gets a second later works, and so
+// gateway and inactive at introspection (the server's change-feed poll,
+// 1 s, plus a second), and the refresh token is refused. A token the client gets a second later works, and so
 // do another client's.
 func TestRevokeClientTokens(t *testing.T) {
 	in := newInstance(t)
@@ -81,12 +81,13 @@ func TestRevokeClientTokens(t *testing.T) {
 		t.Fatalf("revoke-tokens --output json: %q (%v)", out, err)
 	}
 
-	// Introspection: inactive at once.
-	for name, tok := range map[string]string{"first": first, "second": second} {
-		if m := introspect(tok); m["active"] != false {
-			t.Errorf("introspect the %s token after revoke-tokens: got %v, want inactive", name, m)
-		}
-	}
+	// Introspection: inactive within the server's change-feed poll (1 s;
+	// the CLI is another process, and the server reads the revocations
+	// into memory with the change feed) plus a second.
+	harness.Within(t, 2*time.Second, "both tokens inactive at introspection (poll 1s + 1s)", func() bool {
+		return introspect(first)["active"] == false && introspect(second)["active"] == false
+	})
+	t.Logf("inactive at introspection %s after revoke-tokens returned", time.Since(revokedAt).Round(time.Millisecond))
 	// The gateway: refused within its poll plus a second.
 	harness.Within(t, poll+time.Second, "both tokens refused by the gateway (poll 1s + 1s)", func() bool {
 		for _, tok := range []string{first, second} {

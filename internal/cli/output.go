@@ -130,8 +130,8 @@ func (e *env) printRevokedTokens(output string, r admin.TokenRevocation) error {
 	}
 	w, id := e.stdout, r.ClientID
 	fmt.Fprintf(w, "Revoked every token issued to client %s until %s.\n\n", id, r.IssuedBefore.Format(time.RFC3339))
-	fmt.Fprintln(w, "  access tokens:   issued in that second or before: inactive at introspection now, refused by")
-	fmt.Fprintln(w, "                   gateways and resource servers at their next revocation-feed poll")
+	fmt.Fprintln(w, "  access tokens:   issued in that second or before: inactive at introspection within a second,")
+	fmt.Fprintln(w, "                   refused by gateways and resource servers at their next revocation-feed poll")
 	fmt.Fprintln(w, "  refresh tokens:  revoked")
 	fmt.Fprintf(w, "\nTokens issued from the next second on work: if the secret leaked, rotate it away too\n(gatehouse clients rotate-secret %s --grace 0).\n", id)
 	return nil

@@ -8,8 +8,9 @@ import (
 )
 
 // Run does the server's background work until ctx is done: it follows the
-// store's change feed (so client and key changes made by any process are seen
-// within about PollInterval, or at once if the store pushes notifications),
+// store's change feed and its revocations (so client and key changes and
+// revocations made by any process are seen within about PollInterval, or at
+// once if the store pushes notifications),
 // records secret usage, maintains signing keys and prunes expired data. On
 // return it flushes pending usage records.
 func (s *Server) Run(ctx context.Context) {
@@ -18,6 +19,9 @@ func (s *Server) Run(ctx context.Context) {
 		done := make(chan struct{})
 		go func() { defer close(done); s.watch(wctx, w) }()
 		defer func() { cancel(); <-done }()
+	}
+	if o, ok := s.st.(revocationObserver); ok {
+		defer o.ObserveRevocations(s.observeRevocation)()
 	}
 	poll := time.NewTicker(s.pollInterval)
 	minute := time.NewTicker(time.Minute)
@@ -29,8 +33,7 @@ func (s *Server) Run(ctx context.Context) {
 	defer prune.Stop()
 
 	f := feed{lastOK: s.now()}
-	s.follow(ctx, &f)
-	s.followRevocations(ctx) // reuse.go
+	s.follow(ctx, &f) // with the revocations (revoked.go, reuse.go)
 	s.syncQuotas(ctx)
 	for {
 		select {
@@ -41,10 +44,8 @@ func (s *Server) Run(ctx context.Context) {
 			return
 		case <-poll.C:
 			s.follow(ctx, &f)
-			s.followRevocations(ctx)
 		case <-s.wake:
 			s.follow(ctx, &f)
-			s.followRevocations(ctx)
 		case <-minute.C:
 			s.flushUsage(ctx)
 			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {
@@ -65,10 +66,11 @@ func (s *Server) Run(ctx context.Context) {
 // process reaches every server at once. Polling stays the fallback.
 type changeWatcher interface {
 	// WatchChanges calls notify soon after any process adds to the change
-	// feed, until ctx is done (it then returns nil) or the connection it
-	// listens on fails (it returns the error). It also calls notify once
-	// it is listening, since changes made before then were not signalled.
-	// notify must not block; bursts may be signalled once.
+	// feed or records a revocation, until ctx is done (it then returns
+	// nil) or the connection it listens on fails (it returns the error).
+	// It also calls notify once it is listening, since changes made before
+	// then were not signalled. notify must not block; bursts may be
+	// signalled once.
 	WatchChanges(ctx context.Context, notify func()) error
 }
 
@@ -132,6 +134,7 @@ const feedGap = 30 * time.Minute
 const feedReadTimeout = 5 * time.Second
 
 func (s *Server) follow(ctx context.Context, f *feed) {
+	s.followRevocations(ctx)
 	start := s.now()
 	rctx, cancel := context.WithTimeout(ctx, feedReadTimeout)
 	changes, err := s.st.Changes(rctx, f.since)
@@ -156,6 +159,7 @@ func (s *Server) follow(ctx context.Context, f *feed) {
 		if err := s.keys.Reload(ctx); err != nil {
 			s.log.Error("reloading signing keys failed", "err", err)
 		}
+		s.verified.clear()
 	}
 	f.lastOK = s.now()
 	if f.seen == nil {
@@ -185,6 +189,7 @@ func (s *Server) follow(ctx context.Context, f *feed) {
 		if err := s.keys.Reload(ctx); err != nil {
 			s.log.Error("reloading signing keys failed", "err", err)
 		}
+		s.verified.clear() // verify again against the keys as they are now
 	}
 	// Keep re-reading the last overlap window until nothing new has appeared
 	// in it for that long; then move past it.

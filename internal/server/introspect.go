@@ -43,6 +43,13 @@ type confirmation struct {
 // been revoked (by its ID, or with every token issued to its client until a
 // time: [clients.Service.RevokeTokens]), and the client (and, for a user's token, the user) it was
 // issued to still exists and is enabled; anything else is {"active":false}.
+//
+// It works at memory speed: a token verified once is cached with its
+// response (verified.go) until its exp, so a repeated token costs a map
+// lookup; the revocation check is answered by the in-memory revocation set
+// (revoked.go) and the client from the client cache, so a client's token,
+// fresh or repeated, needs no database round trip (a user's token reads
+// the user).
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	var f form
 	if err := readForm(r, &f); err != nil {
@@ -55,45 +62,42 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	if tok == "" {
 		return oauth.InvalidRequest("missing token parameter")
 	}
-	inactive := introspection{Active: false}
-	claims, err := s.keys.Verify(tok, s.now())
-	if err != nil || claims.Issuer != s.issuer {
-		return writeJSON(w, http.StatusOK, inactive)
+	now := s.now()
+	v := s.verified.get(tok, now)
+	if v == nil {
+		claims, err := s.keys.Verify(tok, now)
+		if err != nil || claims.Issuer != s.issuer {
+			return writeJSONBody(w, inactiveBody)
+		}
+		if v, err = newVerifiedToken(tok, claims); err != nil {
+			return err
+		}
+		s.verified.put(v, now)
 	}
-	live, err := s.Live(r.Context(), Token{JTI: claims.JTI, ClientID: claims.ClientID, Subject: claims.Subject, IssuedAt: claims.IssuedAt})
+	live, err := s.Live(r.Context(), Token{JTI: v.jti, ClientID: v.clientID, Subject: v.subject, IssuedAt: v.iat})
 	if err != nil {
 		return err
 	}
 	if !live {
-		return writeJSON(w, http.StatusOK, inactive)
+		return writeJSONBody(w, inactiveBody)
 	}
-	var aud any = claims.Audience
-	if len(claims.Audiences) > 0 {
-		aud = claims.Audiences
-	}
-	var nbf int64 // omitted for a token without nbf
-	if !claims.NotBefore.IsZero() {
-		nbf = claims.NotBefore.Unix()
-	}
-	var cnf *confirmation
-	if claims.JKT != "" {
-		cnf = &confirmation{JKT: claims.JKT}
-	}
-	return writeJSON(w, http.StatusOK, introspection{
-		Cnf:       cnf,
-		Active:    true,
-		Scope:     claims.Scope,
-		ClientID:  claims.ClientID,
-		TokenType: tokenType(claims.JKT),
-		Exp:       claims.ExpiresAt.Unix(),
-		Iat:       claims.IssuedAt.Unix(),
-		Nbf:       nbf,
-		Sub:       claims.Subject,
-		Aud:       aud,
-		Iss:       claims.Issuer,
-		Jti:       claims.JTI,
-		AccountID: claims.AccountID,
-	})
+	return writeJSONBody(w, v.body)
+}
+
+// inactiveBody is the response for a token that is not active (RFC 7662
+// §2.2): nothing else is said about it.
+var inactiveBody = []byte(`{"active":false}`)
+
+// writeJSONBody writes body, a JSON document, as a 200 response that is
+// not to be stored.
+func writeJSONBody(w http.ResponseWriter, body []byte) error {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(body)
+	return err
 }
 
 // revoke is the RFC 7009 revocation endpoint. Revoking an access token
@@ -148,7 +152,8 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err := s.st.RevokeToken(r.Context(), claims.JTI, claims.ExpiresAt); err != nil {
 		return fmt.Errorf("record revocation: %w", err)
 	}
-	s.reuse.forgetJTI(claims.ClientID, claims.JTI) // reuse.go
+	s.revoked.addToken(claims.JTI, claims.ExpiresAt) // on this node at once; elsewhere through the store
+	s.reuse.forgetJTI(claims.ClientID, claims.JTI)   // reuse.go
 	return ok()
 }
 
@@ -156,9 +161,10 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 type Token struct {
 	JTI, ClientID, Subject string
 	IssuedAt               time.Time
-	// Fresh reads the client from the store rather than the client cache,
-	// which follows changes within the change feed's poll interval: the
-	// admin API cuts off a caller whose client was just disabled.
+	// Fresh reads the client and the revocations from the store rather
+	// than from memory (the client cache and the revocation set), which
+	// follow changes within the change feed's poll interval: the admin API
+	// cuts off a caller whose client was just disabled.
 	Fresh bool
 }
 
@@ -170,7 +176,15 @@ func (s *Server) Live(ctx context.Context, t Token) (bool, error) {
 	// Revoked by its ID, or with every token of its client issued until a
 	// time: iat is whole seconds, so one issued in the second of that time,
 	// even just after it, is revoked too (fail closed).
-	revoked, err := s.st.IsTokenRevoked(ctx, t.JTI, t.ClientID, t.IssuedAt)
+	// Fresh asks the store, like the client below; otherwise the in-memory
+	// set answers while it is current (tokenRevoked).
+	var revoked bool
+	var err error
+	if t.Fresh {
+		revoked, err = s.st.IsTokenRevoked(ctx, t.JTI, t.ClientID, t.IssuedAt)
+	} else {
+		revoked, err = s.tokenRevoked(ctx, t.JTI, t.ClientID, t.IssuedAt)
+	}
 	if err != nil {
 		return false, fmt.Errorf("check revocation: %w", err)
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"container/list"
-	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -63,10 +62,10 @@ type reuseEntry struct {
 type reuseCache struct {
 	def, max int
 	hits     prometheus.Counter
-	// confirmed is when the last read of the store's revocations started
-	// (local time); revSince where the next read starts (store time).
+	// confirmed is when the last read of the store's revocations that
+	// reached their end started (local time); followRevocations
+	// (revoked.go) reads them for the revocation set and this cache.
 	confirmed atomic.Pointer[time.Time]
-	revSince  time.Time
 
 	mu      sync.RWMutex
 	entries map[reuseKey]*reuseEntry
@@ -171,53 +170,6 @@ func (c *reuseCache) forgetJTI(clientID, jti string) {
 // reuseMaxLag is how old the last read of the store's revocations may be
 // for the cache to serve: three polls, at least three seconds.
 func (s *Server) reuseMaxLag() time.Duration { return max(3*s.pollInterval, 3*time.Second) }
-
-// revocationPage bounds one read of the store's revocations.
-const revocationPage = 1000
-
-// followRevocations reads the revocations recorded since the last read
-// (re-reading feedOverlap, as the change feed does) and drops the cached
-// tokens they revoke. Run calls it with every change-feed poll.
-func (s *Server) followRevocations(ctx context.Context) {
-	c := s.reuse
-	if c.max <= 0 {
-		return
-	}
-	start := s.now()
-	since, newest := c.revSince, c.revSince
-	for {
-		rctx, cancel := context.WithTimeout(ctx, feedReadTimeout)
-		list, err := s.st.ListRevocations(rctx, since, start, revocationPage)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("reading revocations for the token reuse cache failed; signing new tokens until it succeeds", "err", err)
-			}
-			return
-		}
-		c.dropRevoked(list)
-		if len(list) == 0 {
-			break
-		}
-		last := list[len(list)-1].RevokedAt
-		newest = maxTime(newest, last)
-		if len(list) < revocationPage || !last.After(since) {
-			break
-		}
-		since = last
-	}
-	if next := newest.Add(-feedOverlap); next.After(c.revSince) {
-		c.revSince = next
-	}
-	c.confirmed.Store(&start)
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
 
 // dropRevoked forgets the tokens that list revokes.
 func (c *reuseCache) dropRevoked(list []store.Revocation) {

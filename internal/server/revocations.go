@@ -134,6 +134,22 @@ func (s *Server) authorizeFeed(r *http.Request) error {
 
 // readRevocations reads one page of the feed: the revocations (of tokens
 // and of clients' tokens) recorded at or after since that expire after now.
+func (s *Server) readRevocations(ctx context.Context, since, now time.Time) (revocationFeed, error) {
+	list, next, more, err := s.revocationPage(ctx, since, now)
+	if err != nil {
+		return revocationFeed{}, err
+	}
+	feed := revocationFeed{Revoked: make([]revokedToken, len(list)), Cursor: encodeCursor(next), More: more}
+	for i, rv := range list {
+		feed.Revoked[i] = feedEntry(rv)
+	}
+	return feed, nil
+}
+
+// revocationPage reads one page of revocations recorded at or after since
+// that expire after now, and returns where the next page starts and
+// whether there is more. The feed and the server's own revocation set
+// (revoked.go) read the store through it.
 //
 // A full page ends just before the store time of the first entry that did
 // not fit, and the next cursor is that time, without overlap, so that
@@ -141,13 +157,13 @@ func (s *Server) authorizeFeed(r *http.Request) error {
 // cursor revocationOverlap before its newest entry, but never before since.
 // An empty page keeps the cursor: the server's clock is never mixed with
 // the store's.
-func (s *Server) readRevocations(ctx context.Context, since, now time.Time) (revocationFeed, error) {
+func (s *Server) revocationPage(ctx context.Context, since, now time.Time) (list []store.Revocation, next time.Time, more bool, err error) {
 	page := s.revPageSize
-	list, err := s.st.ListRevocations(ctx, since, now, page+1)
+	list, err = s.st.ListRevocations(ctx, since, now, page+1)
 	if err != nil {
-		return revocationFeed{}, fmt.Errorf("list revocations: %w", err)
+		return nil, since, false, fmt.Errorf("list revocations: %w", err)
 	}
-	next, more := since, false
+	next = since
 	switch {
 	case len(list) > page:
 		more = true
@@ -164,7 +180,7 @@ func (s *Server) readRevocations(ctx context.Context, since, now time.Time) (rev
 		// is a page longer than revocationPageSize: it has all of them, so
 		// that the cursor can move past that instant.
 		if list, err = s.revocationsAt(ctx, boundary, now, 2*(page+1)); err != nil {
-			return revocationFeed{}, err
+			return nil, since, false, err
 		}
 		next = boundary.Add(time.Microsecond)
 	case len(list) > 0:
@@ -172,11 +188,7 @@ func (s *Server) readRevocations(ctx context.Context, since, now time.Time) (rev
 			next = n
 		}
 	}
-	feed := revocationFeed{Revoked: make([]revokedToken, len(list)), Cursor: encodeCursor(next), More: more}
-	for i, rv := range list {
-		feed.Revoked[i] = feedEntry(rv)
-	}
-	return feed, nil
+	return list, next, more, nil
 }
 
 // revocationsAt returns every revocation recorded at exactly the store

@@ -62,7 +62,9 @@ type Options struct {
 	// confirmed against the store's change feed (the store is unreachable,
 	// say), client authentication is refused with 503
 	// temporarily_unavailable rather than decided on data that may be
-	// stale. Zero or negative: never refuse.
+	// stale. It bounds the in-memory revocations too: older than this,
+	// revocation checks go to the store (revoked.go). Zero or negative:
+	// never refuse, and always check revocations in the store.
 	MaxStaleness time.Duration
 
 	// ClientIP finds the source address that failures are counted against;
@@ -195,6 +197,8 @@ type Server struct {
 	resourceList []*Resource          // in the order of Options.Resources
 	grants       map[string]grant.Grant
 	clients      *clientCache
+	revoked      *revokedSet     // revocations in memory; revoked.go
+	verified     *verifiedTokens // introspection's verified tokens; verified.go
 	clientJWKS   *jwksCache
 	dpop         *dpop.Verifier
 	dpopNonces   *dpop.Nonces // nil: no server nonces
@@ -317,6 +321,11 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.clients = newClientCache(o.Store, s.catalog, 10_000)
+	s.revoked = newRevokedSet()
+	s.verified = newVerifiedTokens(verifiedCacheSize)
+	if err := s.registerIntrospectionMetrics(); err != nil {
+		return nil, err
+	}
 	s.clientJWKS = newJWKSCache(safefetch.New(o.Fetch))
 	if o.ClientMetadata.Enabled && s.console != nil {
 		s.clients.docs = newClientDocs(o, o.Store, s.catalog, s.now, s.log)

@@ -11,8 +11,9 @@ import (
 )
 
 // changesChannel is the LISTEN/NOTIFY channel on which every write to the
-// change feed is signalled. The payload is the schema written to, since
-// installations in different schemas of one database share the channel.
+// change feed, and every revocation, is signalled. The payload is the
+// schema written to, since installations in different schemas of one
+// database share the channel.
 const changesChannel = "gatehouse_changes"
 
 // listenCheck is how long a listening connection may be quiet before it is
@@ -31,7 +32,7 @@ func notifyChange(ctx context.Context, tx sqlstore.Tx) error {
 }
 
 // WatchChanges calls notify soon after any process commits an entry to the
-// change feed of this store's schema, and once as soon as it is listening.
+// change feed of this store's schema, or a revocation, and once as soon as it is listening.
 // It listens on a connection of its own, outside the pool, until ctx is done
 // (it returns nil) or the connection fails (it returns the error; the
 // caller may call it again). notify must not block.

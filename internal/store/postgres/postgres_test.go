@@ -143,9 +143,9 @@ func TestMigrateClientRevocations(t *testing.T) {
 	storetest.MigrateClientRevocations(t, legacy(t))
 }
 
-// TestWatchChanges: a change committed through one store wakes the
-// watcher of another store on the same schema (another node) at once, and
-// not one on another schema.
+// TestWatchChanges: a change or a revocation committed through one store
+// wakes the watcher of another store on the same schema (another node) at
+// once, and not one on another schema.
 func TestWatchChanges(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	a, b := openTest(t, dsn), openTest(t, dsn)
@@ -197,6 +197,16 @@ func TestWatchChanges(t *testing.T) {
 	}
 	at = wait("client updated by another store")
 	t.Logf("notified %v after the updating transaction began", at.Sub(start))
+
+	// Revocations wake it too: every node's revocation set reads them at once.
+	if err := a.RevokeToken(ctx, "jti-1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	wait("token revoked by another store")
+	if err := a.RevokeClientTokens(ctx, "c1", time.Now(), time.Now().Add(time.Hour), nil, store.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	wait("client's tokens revoked by another store")
 
 	cancel()
 	select {

@@ -51,8 +51,8 @@ type DB interface {
 	// Lock takes l until tx ends. A backend whose write transactions
 	// exclude each other already does nothing.
 	Lock(ctx context.Context, tx Tx, l Lock) error
-	// Changed is called in every transaction that adds to the change feed,
-	// after it did.
+	// Changed is called in every transaction that adds to the change feed
+	// or records a revocation, after it did.
 	Changed(ctx context.Context, tx Tx) error
 	// IsUnique reports a unique or primary-key violation.
 	IsUnique(err error) bool
@@ -82,6 +82,8 @@ type Dialect struct {
 type Store struct {
 	db DB
 	d  Dialect
+
+	revObs revocationObservers // see ObserveRevocations
 }
 
 // New returns a Store on db in dialect d.

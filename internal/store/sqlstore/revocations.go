@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -12,21 +13,30 @@ import (
 
 // RevokeToken records jti as revoked until expiresAt, stamped with the
 // database's clock. Revoking it again keeps the later of the two expiry
-// times and the first stamp.
+// times and the first stamp. Like a change, it signals the change feed's
+// listeners (DB.Changed), so that every node reads the revocation at once.
 func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
-	_, err := s.exec(ctx, `INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, `+s.d.Now+`)
-		ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at
-		WHERE excluded.expires_at > revoked_tokens.expires_at`,
-		jti, s.db.At(expiresAt))
+	err := s.db.Write(ctx, func(tx Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, `+s.d.Now+`)
+			ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at
+			WHERE excluded.expires_at > revoked_tokens.expires_at`,
+			jti, s.db.At(expiresAt))
+		if err != nil {
+			return err
+		}
+		return s.db.Changed(ctx, tx)
+	})
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
+	s.revObs.notify(store.Revocation{JTI: jti, ExpiresAt: Stored(expiresAt)})
 	return nil
 }
 
 // RevokeClientTokens records that the client's access tokens issued before
 // before are revoked until expiresAt, revokes its refresh token families
-// and records ev, holding the client's row. Revoking again keeps the later
+// and records ev, holding the client's row, and signals the change feed's
+// listeners (DB.Changed). Revoking again keeps the later
 // time and the later expiry, and stamps the entry again with the
 // database's clock if either moved, so that the feed sends it again.
 //
@@ -65,7 +75,10 @@ func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, before,
 		if err := s.revokeClientFamilies(ctx, tx, clientID, before); err != nil {
 			return fmt.Errorf("revoke refresh tokens: %w", err)
 		}
-		return s.addAudit(ctx, tx, ev)
+		if err := s.addAudit(ctx, tx, ev); err != nil {
+			return err
+		}
+		return s.db.Changed(ctx, tx) // every node reads the revocation at once
 	})
 	if checkErr != nil {
 		return checkErr
@@ -73,7 +86,53 @@ func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, before,
 	if err != nil {
 		return fmt.Errorf("revoke tokens of client %q: %w", clientID, err)
 	}
+	s.revObs.notify(store.Revocation{ClientID: clientID, IssuedBefore: Stored(before), ExpiresAt: Stored(expiresAt)})
 	return nil
+}
+
+// ObserveRevocations calls fn with each revocation recorded through this
+// Store (this process; other processes' are in ListRevocations), once its
+// transaction has committed and before RevokeToken or RevokeClientTokens
+// returns, until stop is called: a token's (JTI, ExpiresAt) or a client's
+// tokens' (ClientID, IssuedBefore, ExpiresAt) as the call gave them, with
+// no RevokedAt. A revocation that moved nothing forward is passed on too.
+// The server keeps its in-memory revocation set current with it, so that
+// a revocation made in its own process (the admin API, the console) is in
+// force there by the time the call returns. fn must be quick and must not
+// call the store.
+func (s *Store) ObserveRevocations(fn func(store.Revocation)) (stop func()) {
+	return s.revObs.add(fn)
+}
+
+// revocationObservers are the functions ObserveRevocations registered.
+type revocationObservers struct {
+	mu   sync.RWMutex
+	next int
+	fns  map[int]func(store.Revocation)
+}
+
+func (o *revocationObservers) add(fn func(store.Revocation)) (stop func()) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.fns == nil {
+		o.fns = make(map[int]func(store.Revocation))
+	}
+	id := o.next
+	o.next++
+	o.fns[id] = fn
+	return func() {
+		o.mu.Lock()
+		delete(o.fns, id)
+		o.mu.Unlock()
+	}
+}
+
+func (o *revocationObservers) notify(rv store.Revocation) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	for _, fn := range o.fns {
+		fn(rv)
+	}
 }
 
 // IsTokenRevoked reports whether the token's jti is recorded as revoked or

@@ -33,6 +33,9 @@
 //   - RevokeToken stamps RevokedAt with the store's current time the first
 //     time it records a jti; revoking it again changes neither RevokedAt nor
 //     the feed order. ListRevocations compares and orders JTIs bytewise.
+//   - A backend that offers ObserveRevocations reports each successful
+//     RevokeToken and RevokeClientTokens, as given, by the time it
+//     returns, and no failed one.
 //   - RevokeClientTokens stores IssuedBefore and ExpiresAt to the
 //     microsecond and stamps RevokedAt with the store's current time each
 //     time it moves either forward (and only then); it writes no
@@ -127,6 +130,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListRevocationsWithClients", testListRevocationsWithClients},
 		{"RevokeClientTokensDuringRotation", testRevokeClientTokensDuringRotation},
 		{"PruneClientRevocations", testPruneClientRevocations},
+		{"ObserveRevocations", testObserveRevocations},
 		{"Changes", testChanges},
 		{"Prune", testPrune},
 		{"SchemaVersion", testSchemaVersion},
