@@ -172,6 +172,7 @@ type Server struct {
 	postman            http.Handler
 	cors               corsRoutes
 	revPageSize        int // revocation feed page size; revocationPageSize but in tests
+	changePageSize     int // change feed page size; changePageSize but in tests
 	console            Console
 	consents           *consents.Service
 	consolePages       func(*http.ServeMux)
@@ -222,33 +223,34 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s := &Server{
-		st:           o.Store,
-		keys:         o.Keys,
-		catalog:      o.Catalog,
-		log:          o.Logger,
-		now:          o.Now,
-		rand:         o.Rand,
-		issuer:       o.Issuer,
-		audience:     o.Audience,
-		defaultTTL:   o.DefaultTTL,
-		maxTTL:       o.MaxTTL,
-		tokenPaths:   o.TokenPaths,
-		pollInterval: o.PollInterval,
-		maxStaleness: o.MaxStaleness,
-		wake:         make(chan struct{}, 1),
-		clientIP:     o.ClientIP,
-		feedScope:    o.RevocationFeedScope,
-		adminAPI:     o.AdminAPI,
-		docs:         o.Docs,
-		postman:      o.Postman,
-		revPageSize:  revocationPageSize,
-		console:      o.Console,
-		consents:     o.Consents,
-		consolePages: o.ConsolePages,
-		requirePKCE:  o.RequirePKCE == nil || *o.RequirePKCE,
-		codeTTL:      o.CodeTTL,
-		registration: o.Registration,
-		regLimiter:   ratelimit.NewFailures(o.RegistrationsPerAddress, max(1, o.RegistrationBurst)),
+		st:             o.Store,
+		keys:           o.Keys,
+		catalog:        o.Catalog,
+		log:            o.Logger,
+		now:            o.Now,
+		rand:           o.Rand,
+		issuer:         o.Issuer,
+		audience:       o.Audience,
+		defaultTTL:     o.DefaultTTL,
+		maxTTL:         o.MaxTTL,
+		tokenPaths:     o.TokenPaths,
+		pollInterval:   o.PollInterval,
+		maxStaleness:   o.MaxStaleness,
+		wake:           make(chan struct{}, 1),
+		clientIP:       o.ClientIP,
+		feedScope:      o.RevocationFeedScope,
+		adminAPI:       o.AdminAPI,
+		docs:           o.Docs,
+		postman:        o.Postman,
+		revPageSize:    revocationPageSize,
+		changePageSize: changePageSize,
+		console:        o.Console,
+		consents:       o.Consents,
+		consolePages:   o.ConsolePages,
+		requirePKCE:    o.RequirePKCE == nil || *o.RequirePKCE,
+		codeTTL:        o.CodeTTL,
+		registration:   o.Registration,
+		regLimiter:     ratelimit.NewFailures(o.RegistrationsPerAddress, max(1, o.RegistrationBurst)),
 	}
 	m, err := newMetrics(o.Registry)
 	if err != nil {
