@@ -211,6 +211,7 @@ func migrate(ctx context.Context, db *sql.DB) (int64, error) {
 // Close closes the database.
 func (s *Store) Close() error {
 	s.db.closed.Store(true)
+	s.db.stmts.close()
 	return s.db.sqlDB.Close()
 }
 
