@@ -57,6 +57,10 @@ type Options struct {
 	RememberSuccess time.Duration
 
 	PollInterval time.Duration // change-feed poll; default 1s
+	// MaxCachedClients bounds the client cache (cache.max_clients): a
+	// client counts once for each 2 KiB of its cached form started;
+	// zero: DefaultMaxClients.
+	MaxCachedClients int
 	// MaxStaleness: once the client cache has gone this long without being
 	// confirmed against the store's change feed (the store is unreachable,
 	// say), client authentication is refused with 503
@@ -297,7 +301,14 @@ func New(o Options) (*Server, error) {
 	if err := s.metrics.cacheFeed(s.staleness, s.confirmedAt); err != nil {
 		return nil, err
 	}
-	s.clients = newClientCache(o.Store, s.catalog, 10_000)
+	maxClients := o.MaxCachedClients
+	if maxClients <= 0 {
+		maxClients = DefaultMaxClients
+	}
+	s.clients = newClientCache(o.Store, s.catalog, maxClients, maxNegativeClients)
+	if err := s.metrics.clientCache(s.clients.stats); err != nil {
+		return nil, err
+	}
 	s.clientJWKS = newJWKSCache(safefetch.New(o.Fetch))
 	if o.ClientMetadata.Enabled && s.console != nil {
 		s.clients.docs = newClientDocs(o, o.Store, s.catalog, s.now, s.log)
