@@ -169,8 +169,10 @@ func (cc *cachedClient) size() int {
 // evicted by CLOCK, a cheap approximation of least recently used: a hit only
 // sets its entry's used bit (an atomic load, and a store if the bit was
 // clear), and the clock hand evicts the first entry whose bit is clear,
-// clearing the bits it passes; so a client used at least once per turn of
-// the hand stays, however many others pass through the cache. The cache is
+// clearing the bits it passes. A new entry takes the slot just behind the
+// hand, unmarked: a client used once is dropped when the hand comes round,
+// one used again meanwhile stays for another turn, so a client used at
+// least once per turn stays however many others pass through. The cache is
 // split into shards by a hash of the client ID, each with its own lock,
 // clock and share of the bound, so that lookups on many cores do not
 // contend on one lock.
@@ -203,7 +205,8 @@ const maxCacheShards, minShardWeight = 64, 256
 type cacheShard struct {
 	mu        sync.RWMutex
 	entries   map[string]*cacheEntry
-	clock     []*cacheEntry // every entry, in no particular order; hand sweeps it
+	clock     []*cacheEntry // every entry, and free slots (nil); hand sweeps it
+	free      []int         // the free slots of clock
 	hand      int
 	weight    int // the entries' total weight
 	negatives int // entries for unknown IDs
@@ -388,49 +391,82 @@ func (c *clientCache) put(sh *cacheShard, id string, cc *cachedClient) {
 	} else {
 		id = strings.Clone(id) // not a substring of the request's memory
 	}
-	e := &cacheEntry{id: id, cc: cc, weight: w, slot: len(sh.clock)}
-	e.used.Store(true) // a new entry lasts at least one turn of the hand
+	for sh.weight+w > c.perShard && len(sh.entries) > 0 {
+		sh.evict()
+	}
+	e := &cacheEntry{id: id, cc: cc, weight: w}
 	sh.entries[id] = e
-	sh.clock = append(sh.clock, e)
 	sh.weight += w
-	for sh.weight > c.perShard && len(sh.clock) > 1 {
-		sh.evict(e)
+	// The free slot taken is the one just evicted, if any: just behind the
+	// hand, so the new entry is looked at last.
+	if n := len(sh.free); n > 0 {
+		e.slot, sh.free = sh.free[n-1], sh.free[:n-1]
+		sh.clock[e.slot] = e
+	} else {
+		e.slot = len(sh.clock)
+		sh.clock = append(sh.clock, e)
 	}
 }
 
-// evict drops one entry other than keep: the first at or after the clock
-// hand that has not been used since the hand last passed it; the hand
-// clears the used bits it passes. After two turns (hits keep setting bits
-// meanwhile) it takes the entry at the hand. sh.mu must be held and the
-// shard must hold an entry besides keep.
-func (sh *cacheShard) evict(keep *cacheEntry) {
+// evict drops the first entry at or after the clock hand that has not been
+// used since the hand last passed it, clearing the used bits it passes.
+// After two turns (hits keep setting bits meanwhile) it takes the entry at
+// the hand. sh.mu must be held and the shard must not be empty.
+func (sh *cacheShard) evict() {
 	for i := 0; ; i++ {
 		if sh.hand >= len(sh.clock) {
 			sh.hand = 0
 		}
 		e := sh.clock[sh.hand]
-		if e != keep && (!e.used.Load() || i > 2*len(sh.clock)) {
-			sh.remove(e) // moves another entry to the hand, to be looked at next
+		switch {
+		case e == nil: // a free slot
+		case !e.used.Load() || i > 2*len(sh.clock):
+			sh.remove(e)
 			sh.evictions.Add(1)
+			sh.hand++
 			return
+		default:
+			e.used.Store(false)
 		}
-		e.used.Store(false)
 		sh.hand++
 	}
 }
 
-// remove drops e from the shard. sh.mu must be held.
+// remove drops e from the shard, freeing its slot in the clock. sh.mu must
+// be held.
 func (sh *cacheShard) remove(e *cacheEntry) {
-	last := len(sh.clock) - 1
-	moved := sh.clock[last]
-	sh.clock[e.slot], moved.slot = moved, e.slot
-	sh.clock[last] = nil
-	sh.clock = sh.clock[:last]
+	sh.clock[e.slot] = nil
+	sh.free = append(sh.free, e.slot)
 	delete(sh.entries, e.id)
 	sh.weight -= e.weight
 	if e.cc == nil {
 		sh.negatives--
 	}
+	if len(sh.free) > 64 && len(sh.free) > len(sh.clock)/2 {
+		sh.compact()
+	}
+}
+
+// compact drops the clock's free slots (many entries were removed other
+// than by eviction, whose slots are taken again at once), keeping the order
+// of the entries and the hand's place among them.
+func (sh *cacheShard) compact() {
+	n, hand := 0, -1
+	for i, e := range sh.clock {
+		if i == sh.hand {
+			hand = n
+		}
+		if e != nil {
+			e.slot = n
+			sh.clock[n] = e
+			n++
+		}
+	}
+	if hand < 0 {
+		hand = n
+	}
+	clear(sh.clock[n:])
+	sh.clock, sh.free, sh.hand = sh.clock[:n], sh.free[:0], hand
 }
 
 // invalidate drops the entries for the given client IDs.
@@ -454,7 +490,7 @@ func (c *clientCache) flush() {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		sh.entries = make(map[string]*cacheEntry)
-		sh.clock, sh.hand, sh.weight, sh.negatives = nil, 0, 0, 0
+		sh.clock, sh.free, sh.hand, sh.weight, sh.negatives = nil, nil, 0, 0, 0
 		for _, l := range sh.inflight {
 			l.stale = true
 		}
