@@ -39,6 +39,8 @@ func (s *Server) Run(ctx context.Context) {
 			s.follow(ctx, &f)
 		case <-s.wake:
 			s.follow(ctx, &f)
+		case <-s.usage.full:
+			s.flushUsage(ctx)
 		case <-minute.C:
 			s.flushUsage(ctx)
 			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {

@@ -538,7 +538,15 @@ type usageRecorder struct {
 	mu      sync.Mutex
 	pending map[string]time.Time
 	clients map[string]time.Time
+	// full is signalled when pending holds maxPendingUsage secrets, so
+	// that Run writes them then rather than on its minute: memory does not
+	// grow with the clients used in a minute. Nil: never.
+	full chan struct{}
 }
+
+// maxPendingUsage is how many secrets' last-use times are held before
+// they are written early.
+const maxPendingUsage = 10_000
 
 // clientUsed notes that a token was issued to cc, or a user authorized
 // it, at now, for a self-registered client (Client.UsedAt); others are not
@@ -575,7 +583,14 @@ func (u *usageRecorder) used(s *cachedSecret, now time.Time) {
 		u.pending = make(map[string]time.Time)
 	}
 	u.pending[s.id] = now
+	full := len(u.pending) >= maxPendingUsage
 	u.mu.Unlock()
+	if full && u.full != nil {
+		select {
+		case u.full <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // take returns and clears the pending last-use times of secrets and of

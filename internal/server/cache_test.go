@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -327,4 +328,30 @@ func gatherValue(t *testing.T, h *harness, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// TestUsageRecorderSignalsFull: once maxPendingUsage secrets' last-use
+// times are pending, the recorder asks Run to write them, so they do not
+// pile up for a minute when many clients are used.
+func TestUsageRecorderSignalsFull(t *testing.T) {
+	u := usageRecorder{full: make(chan struct{}, 1)}
+	now := time.Unix(1_800_000_000, 0)
+	secrets := make([]cachedSecret, maxPendingUsage)
+	for i := range secrets {
+		secrets[i].id = fmt.Sprintf("s%d", i)
+		u.used(&secrets[i], now)
+		select {
+		case <-u.full:
+			if i != maxPendingUsage-1 {
+				t.Fatalf("signalled full after %d secrets; want %d", i+1, maxPendingUsage)
+			}
+		default:
+			if i == maxPendingUsage-1 {
+				t.Fatalf("not signalled after %d secrets", maxPendingUsage)
+			}
+		}
+	}
+	if got, _ := u.take(); len(got) != maxPendingUsage {
+		t.Errorf("take returned %d secrets, want %d", len(got), maxPendingUsage)
+	}
 }

@@ -241,6 +241,7 @@ func New(o Options) (*Server, error) {
 		pollInterval:   o.PollInterval,
 		maxStaleness:   o.MaxStaleness,
 		wake:           make(chan struct{}, 1),
+		usage:          usageRecorder{full: make(chan struct{}, 1)},
 		clientIP:       o.ClientIP,
 		feedScope:      o.RevocationFeedScope,
 		adminAPI:       o.AdminAPI,
