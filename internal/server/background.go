@@ -19,15 +19,36 @@ func (s *Server) Run(ctx context.Context) {
 		go func() { defer close(done); s.watch(wctx, w) }()
 		defer func() { cancel(); <-done }()
 	}
-	poll := time.NewTicker(s.pollInterval)
-	minute := time.NewTicker(time.Minute)
-	prune := time.NewTicker(10 * time.Minute)
-	defer poll.Stop()
-	defer minute.Stop()
-	defer prune.Stop()
+	// The rest runs apart from the feed follower, so that a long write
+	// (usage records of many clients, pruning a large feed) never holds up
+	// the reads that keep the cache confirmed (cache.max_staleness).
+	housekept := make(chan struct{})
+	go func() { defer close(housekept); s.housekeep(ctx) }()
+	defer func() { <-housekept }()
 
+	poll := time.NewTicker(s.pollInterval)
+	defer poll.Stop()
 	f := feed{lastOK: s.now()}
 	s.follow(ctx, &f)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+			s.follow(ctx, &f)
+		case <-s.wake:
+			s.follow(ctx, &f)
+		}
+	}
+}
+
+// housekeep records secret usage, maintains signing keys and prunes expired
+// data until ctx is done, then flushes pending usage records.
+func (s *Server) housekeep(ctx context.Context) {
+	minute := time.NewTicker(time.Minute)
+	prune := time.NewTicker(10 * time.Minute)
+	defer minute.Stop()
+	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -35,10 +56,6 @@ func (s *Server) Run(ctx context.Context) {
 			s.flushUsage(fctx)
 			cancel()
 			return
-		case <-poll.C:
-			s.follow(ctx, &f)
-		case <-s.wake:
-			s.follow(ctx, &f)
 		case <-s.usage.full:
 			s.flushUsage(ctx)
 		case <-minute.C:
