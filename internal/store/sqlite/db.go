@@ -125,7 +125,7 @@ type querier interface {
 // on returns what runs query: its cached prepared statement (in the
 // transaction, if any), or c.q if it has none.
 func (c conn) on(ctx context.Context, query string) querier {
-	st := c.d.stmts.get(ctx, c.d.sqlDB, query)
+	st := c.d.stmts.get(ctx, c.d.sqlDB, query, c.tx != nil)
 	if st == nil {
 		return c.q
 	}
@@ -180,7 +180,7 @@ func (q stmtQuerier) QueryRowContext(ctx context.Context, _ string, args ...any)
 // unprepared as before.
 type stmtCache struct {
 	mu   sync.RWMutex
-	m    map[string]*sql.Stmt
+	m    map[string]*sql.Stmt // nil value: being prepared
 	full bool
 }
 
@@ -188,28 +188,54 @@ const maxCachedStmts = 512
 
 // get returns query's prepared statement, preparing it if there is room;
 // nil if it cannot be cached or prepared (the caller then runs the query
-// unprepared, and reports its error).
-func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string) *sql.Stmt {
+// unprepared, and reports its error). Preparing takes a connection of the
+// pool, so a caller in a transaction (holding one) does not wait for it:
+// the statement is prepared in the background, for the next call.
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string, inTx bool) *sql.Stmt {
 	c.mu.RLock()
-	st, full := c.m[query], c.full
+	st, seen := c.m[query]
+	full := c.full
 	c.mu.RUnlock()
-	if st != nil || full {
+	if st != nil || seen || full {
 		return st
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st := c.m[query]; st != nil || c.full {
+	if _, seen := c.m[query]; seen || c.full {
+		st := c.m[query]
+		c.mu.Unlock()
 		return st
-	}
-	st, err := db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil
 	}
 	if c.m == nil {
 		c.m = make(map[string]*sql.Stmt)
 	}
-	c.m[query] = st
+	c.m[query] = nil
 	c.full = len(c.m) >= maxCachedStmts
+	c.mu.Unlock()
+	if inTx {
+		go c.prepare(context.WithoutCancel(ctx), db, query)
+		return nil
+	}
+	return c.prepare(ctx, db, query)
+}
+
+// prepare prepares query and caches the statement; if that fails, a later
+// call tries again.
+func (c *stmtCache) prepare(ctx context.Context, db *sql.DB, query string) *sql.Stmt {
+	st, err := db.PrepareContext(ctx, query)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.m == nil: // closed meanwhile
+		if err == nil {
+			st.Close()
+		}
+		return nil
+	case err != nil:
+		delete(c.m, query)
+		c.full = false
+		return nil
+	}
+	c.m[query] = st
 	return st
 }
 
@@ -218,7 +244,9 @@ func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, st := range c.m {
-		st.Close()
+		if st != nil {
+			st.Close()
+		}
 	}
 	c.m, c.full = nil, true
 }
