@@ -15,12 +15,12 @@ type CacheConfig struct {
 	// MaxClients bounds the clients a node keeps in memory (about 1 KB
 	// each; a client with a large JWKS or many redirect URIs counts once
 	// for each 2 KiB). Past it the least recently used are dropped and
-	// loaded from the store again when next used. 0 = 50,000.
+	// loaded from the store again when next used. 0 = 25,000.
 	MaxClients int `yaml:"max_clients"`
 }
 
 // DefaultCacheMaxClients is cache.max_clients' default.
-const DefaultCacheMaxClients = 50_000
+const DefaultCacheMaxClients = 25_000
 
 // The bounds of cache.max_clients.
 const minCacheMaxClients, maxCacheMaxClients = 100, 100_000_000

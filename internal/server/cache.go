@@ -192,7 +192,7 @@ type clientCache struct {
 const entryUnit = 2048
 
 // DefaultMaxClients is cache.max_clients' default.
-const DefaultMaxClients = 50_000
+const DefaultMaxClients = 25_000
 
 // maxNegativeClients bounds the unknown client IDs cached (within
 // cache.max_clients).
