@@ -212,8 +212,10 @@ type cacheShard struct {
 	negatives int // entries for unknown IDs
 	inflight  map[string]*load
 
-	hits, misses, evictions atomic.Uint64
-	_                       [64]byte // keep shards on separate cache lines
+	misses, evictions atomic.Uint64
+	_                 [64]byte // hits on a cache line apart from the lock's
+	hits              atomic.Uint64
+	_                 [64]byte // keep shards on separate cache lines
 }
 
 // cacheEntry is a cached client, or an unknown ID (cc nil). Only used
