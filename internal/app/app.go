@@ -315,6 +315,7 @@ func serverOptions(cfg config.Config, d *Deps, con *console.Console, cs *consent
 		FailureBurst:        rl.Burst,
 		RememberSuccess:     time.Duration(rl.RememberSuccess),
 		MaxStaleness:        time.Duration(cfg.Cache.MaxStaleness),
+		MaxCachedClients:    cfg.Cache.MaxClients,
 		RevocationFeedScope: cfg.RevocationFeed.RequireScope,
 		CORSOrigins:         cfg.CORS.AllowedOrigins,
 		CORSPublicOrigins:   cfg.CORS.PublicOrigins,

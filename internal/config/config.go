@@ -153,7 +153,7 @@ func Default() Config {
 		},
 		RateLimit: RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10, RememberSuccess: Duration(24 * time.Hour)},
 		Login:     RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: Duration(24 * time.Hour)},
-		Cache:     CacheConfig{MaxStaleness: Duration(5 * time.Second)},
+		Cache:     CacheConfig{MaxStaleness: Duration(5 * time.Second), MaxClients: DefaultCacheMaxClients},
 		Gateway: GatewayConfig{
 			AccountHeader:   resource.DefaultAccountHeader,
 			UpstreamTimeout: Duration(gateway.DefaultUpstreamTimeout),

@@ -51,7 +51,7 @@ func TestDefaultIsValid(t *testing.T) {
 		RateLimit:       config.RateLimitConfig{PerClient: 30, PerAddress: 60, Burst: 10, RememberSuccess: config.Duration(day)},
 		Login:           config.RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: config.Duration(day)},
 		Gateway:         config.GatewayConfig{AccountHeader: "X-Account", UpstreamTimeout: config.Duration(30 * time.Second), RevocationPoll: config.Duration(5 * time.Second)},
-		Cache:           config.CacheConfig{MaxStaleness: config.Duration(5 * time.Second)},
+		Cache:           config.CacheConfig{MaxStaleness: config.Duration(5 * time.Second), MaxClients: 25_000},
 		AdminAPI:        config.AdminAPIConfig{Enabled: true},
 		ShutdownTimeout: config.Duration(15 * time.Second),
 		Registration:    config.RegistrationConfig{Policy: "off", UnusedTTL: config.Duration(30 * day), PerAddress: 2, Burst: 10},
@@ -92,6 +92,7 @@ rate_limit:
   burst: 3
 cache:
   max_staleness: 10s
+  max_clients: 5000
 admin_api:
   enabled: false
 registration:
@@ -118,7 +119,7 @@ usage:
 		RateLimit:       config.RateLimitConfig{PerClient: 5, PerAddress: 0, Burst: 3, RememberSuccess: config.Duration(day)},
 		Login:           config.RateLimitConfig{PerClient: 5, PerAddress: 20, Burst: 5, RememberSuccess: config.Duration(day)},
 		Gateway:         config.GatewayConfig{AccountHeader: "X-Account", UpstreamTimeout: config.Duration(30 * time.Second), RevocationPoll: config.Duration(5 * time.Second)},
-		Cache:           config.CacheConfig{MaxStaleness: config.Duration(10 * time.Second)},
+		Cache:           config.CacheConfig{MaxStaleness: config.Duration(10 * time.Second), MaxClients: 5000},
 		AdminAPI:        config.AdminAPIConfig{Enabled: false},
 		ShutdownTimeout: 0,
 		Registration:    config.RegistrationConfig{Policy: "open", UnusedTTL: config.Duration(7 * day), PerAddress: 5, Burst: 10},
@@ -479,6 +480,14 @@ func TestValidateRules(t *testing.T) {
 		{"cache staleness of 2s", func(c *config.Config) { c.Cache.MaxStaleness = config.Duration(2 * time.Second) }, ""},
 		{"cache staleness below the poll interval", func(c *config.Config) { c.Cache.MaxStaleness = config.Duration(1500 * time.Millisecond) },
 			"cache.max_staleness is 1.5s; use at least 2s (the change feed is read every second), or 0 to never refuse requests when the store is unreachable"},
+		{"cache of 100 clients", func(c *config.Config) { c.Cache.MaxClients = 100 }, ""},
+		{"cache of 99 clients", func(c *config.Config) { c.Cache.MaxClients = 99 },
+			"cache.max_clients is 99; use a number from 100 to 100000000 (about 1 KB of memory each), or 0 for 25000"},
+		{"cache of the default size", func(c *config.Config) { c.Cache.MaxClients = 0 }, ""},
+		{"cache of -1 clients", func(c *config.Config) { c.Cache.MaxClients = -1 },
+			"cache.max_clients is -1; use a number from 100 to 100000000 (about 1 KB of memory each), or 0 for 25000"},
+		{"cache too large", func(c *config.Config) { c.Cache.MaxClients = 100_000_001 },
+			"cache.max_clients is 100000001; use a number from 100 to 100000000 (about 1 KB of memory each), or 0 for 25000"},
 		{"audience with newline", func(c *config.Config) { c.Token.Audience = "api\n" },
 			`token.audience "api\n" contains white space at an end or a control character; remove it`},
 	}

@@ -23,18 +23,41 @@ func (s *Server) Run(ctx context.Context) {
 	if o, ok := s.st.(revocationObserver); ok {
 		defer o.ObserveRevocations(s.observeRevocation)()
 	}
+	// The rest runs apart from the feed follower, so that a long write
+	// (usage records of many clients, pruning a large feed) never holds up
+	// the reads that keep the cache confirmed (cache.max_staleness).
+	housekept := make(chan struct{})
+	go func() { defer close(housekept); s.housekeep(ctx) }()
+	defer func() { <-housekept }()
+
 	poll := time.NewTicker(s.pollInterval)
-	minute := time.NewTicker(time.Minute)
-	prune := time.NewTicker(10 * time.Minute)
+	defer poll.Stop()
 	quota := time.NewTicker(s.quota.interval) // quota.go
 	defer quota.Stop()
-	defer poll.Stop()
-	defer minute.Stop()
-	defer prune.Stop()
-
 	f := feed{lastOK: s.now()}
 	s.follow(ctx, &f) // with the revocations (revoked.go, reuse.go)
 	s.syncQuotas(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+			s.follow(ctx, &f)
+		case <-s.wake:
+			s.follow(ctx, &f)
+		case <-quota.C:
+			s.syncQuotas(ctx)
+		}
+	}
+}
+
+// housekeep records secret usage, maintains signing keys and prunes expired
+// data until ctx is done, then flushes pending usage records.
+func (s *Server) housekeep(ctx context.Context) {
+	minute := time.NewTicker(time.Minute)
+	prune := time.NewTicker(10 * time.Minute)
+	defer minute.Stop()
+	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -42,10 +65,8 @@ func (s *Server) Run(ctx context.Context) {
 			s.flushUsage(fctx)
 			cancel()
 			return
-		case <-poll.C:
-			s.follow(ctx, &f)
-		case <-s.wake:
-			s.follow(ctx, &f)
+		case <-s.usage.full:
+			s.flushUsage(ctx)
 		case <-minute.C:
 			s.flushUsage(ctx)
 			if err := s.keys.Maintain(ctx); err != nil && ctx.Err() == nil {
@@ -53,8 +74,6 @@ func (s *Server) Run(ctx context.Context) {
 			}
 			s.limiter.Prune(s.now())
 			s.regLimiter.Prune(s.now())
-		case <-quota.C:
-			s.syncQuotas(ctx)
 		case <-prune.C:
 			s.prune(ctx)
 		}
@@ -109,14 +128,23 @@ func (s *Server) watch(ctx context.Context, w changeWatcher) {
 
 // feed tracks the position in the store's change feed.
 type feed struct {
-	since  time.Time // poll entries at or after this store time
-	lastOK time.Time // local time of the last successful poll
+	// started: the position has been found. The first read starts near
+	// the feed's end (LastChange), not at its beginning: nothing cached can
+	// depend on older entries, and the feed may hold an hour of a bulk
+	// import (a million entries).
+	started bool
+	since   time.Time // poll entries at or after this store time
+	lastOK  time.Time // local time of the last successful poll
 	// refusing: the last poll failed and the cache is older than
 	// maxStaleness, so client authentication is refused.
 	refusing bool
 	// Entries already applied that are still inside the overlap window, so
 	// that re-reading them does not invalidate the cache again.
 	seen map[store.Change]struct{}
+	// pruneSeenAt: len(seen) at which entries that fell out of the overlap
+	// window are dropped next (during a long read, so that seen holds one
+	// window of entries, not all that were read).
+	pruneSeenAt int
 	// The newest entry time read, and the local time it was first read.
 	latest, latestReadAt time.Time
 }
@@ -133,83 +161,133 @@ const feedGap = 30 * time.Minute
 // on a lost connection does not hold up the background loop.
 const feedReadTimeout = 5 * time.Second
 
+// changePageSize is how many entries one read of the change feed returns at
+// most; a poll reads pages until the end, so what it holds at once does not
+// grow with the feed.
+const changePageSize = 1000
+
 func (s *Server) follow(ctx context.Context, f *feed) {
 	s.followRevocations(ctx)
 	start := s.now()
-	rctx, cancel := context.WithTimeout(ctx, feedReadTimeout)
-	changes, err := s.st.Changes(rctx, f.since)
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
+	if !f.started {
+		rctx, cancel := context.WithTimeout(ctx, feedReadTimeout)
+		last, err := s.st.LastChange(rctx)
+		cancel()
+		if err != nil {
+			s.feedFailed(ctx, f, err)
 			return
 		}
-		if stale := s.staleness(); s.maxStaleness > 0 && stale > s.maxStaleness {
-			if !f.refusing {
-				s.log.Error("change feed unreadable for longer than cache.max_staleness; refusing client authentication until it is readable again",
-					"err", err, "max_staleness", s.maxStaleness.String())
-			}
-			f.refusing = true
-		} else {
-			s.log.Warn("reading change feed failed; serving cached clients and keys", "err", err)
+		if !last.At.IsZero() {
+			f.since = last.At.Add(-feedOverlap)
 		}
-		return
-	}
-	if now := s.now(); now.Sub(f.lastOK) > feedGap {
-		s.clients.flush()
-		if err := s.keys.Reload(ctx); err != nil {
-			s.log.Error("reloading signing keys failed", "err", err)
-		}
-		s.verified.clear()
-	}
-	f.lastOK = s.now()
-	if f.seen == nil {
-		f.seen = make(map[store.Change]struct{})
+		f.started = true
 	}
 	reloadKeys := false
-	var ids []string
-	for _, c := range changes {
-		if c.At.After(f.latest) {
-			f.latest, f.latestReadAt = c.At, s.now()
+	defer func() {
+		if reloadKeys {
+			if err := s.keys.Reload(ctx); err != nil {
+				s.log.Error("reloading signing keys failed", "err", err)
+			}
+			s.verified.clear() // verify again against the keys as they are now
 		}
-		if _, ok := f.seen[c]; ok {
-			continue
+	}()
+	pos := store.Change{At: f.since}
+	for first := true; ; first = false {
+		rctx, cancel := context.WithTimeout(ctx, feedReadTimeout)
+		changes, err := s.st.ChangesAfter(rctx, pos, s.changePageSize)
+		cancel()
+		if err != nil {
+			if !first {
+				f.advance(s.now()) // keep what the pages read so far applied
+			}
+			s.feedFailed(ctx, f, err)
+			return
 		}
-		f.seen[c] = struct{}{}
-		switch c.Kind {
-		case store.ChangeClient:
-			ids = append(ids, c.ID)
-		case store.ChangeKey:
-			reloadKeys = true
-		}
-	}
-	if len(ids) > 0 {
-		s.clients.invalidate(ids...)
-	}
-	if reloadKeys {
-		if err := s.keys.Reload(ctx); err != nil {
-			s.log.Error("reloading signing keys failed", "err", err)
-		}
-		s.verified.clear() // verify again against the keys as they are now
-	}
-	// Keep re-reading the last overlap window until nothing new has appeared
-	// in it for that long; then move past it.
-	next := f.latest.Add(-feedOverlap)
-	if !f.latest.IsZero() && s.now().Sub(f.latestReadAt) > feedOverlap {
-		next = f.latest.Add(time.Microsecond)
-	}
-	if next.After(f.since) {
-		f.since = next
-		for c := range f.seen {
-			if c.At.Before(f.since) {
-				delete(f.seen, c)
+		if first {
+			if now := s.now(); now.Sub(f.lastOK) > feedGap {
+				s.clients.flush()
+				reloadKeys = true
+			}
+			f.lastOK = s.now()
+			if f.seen == nil {
+				f.seen = make(map[store.Change]struct{})
 			}
 		}
+		var ids []string
+		for _, c := range changes {
+			if c.At.After(f.latest) {
+				f.latest, f.latestReadAt = c.At, s.now()
+			}
+			if _, ok := f.seen[c]; ok {
+				continue
+			}
+			f.seen[c] = struct{}{}
+			switch c.Kind {
+			case store.ChangeClient:
+				ids = append(ids, c.ID)
+			case store.ChangeKey:
+				reloadKeys = true
+			}
+		}
+		if len(ids) > 0 {
+			s.clients.invalidate(ids...)
+		}
+		if len(changes) < s.changePageSize {
+			break
+		}
+		pos = changes[len(changes)-1]
+		if len(f.seen) >= f.pruneSeenAt {
+			f.pruneSeen(f.latest.Add(-feedOverlap))
+		}
 	}
+	f.advance(s.now())
 	s.confirmed.Store(&start)
 	if f.refusing {
 		f.refusing = false
 		s.log.Info("change feed readable again; client authentication resumed")
 	}
+}
+
+// feedFailed handles a failed read of the change feed: the cache is kept,
+// but once it is older than maxStaleness client authentication is refused.
+func (s *Server) feedFailed(ctx context.Context, f *feed, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	if stale := s.staleness(); s.maxStaleness > 0 && stale > s.maxStaleness {
+		if !f.refusing {
+			s.log.Error("change feed unreadable for longer than cache.max_staleness; refusing client authentication until it is readable again",
+				"err", err, "max_staleness", s.maxStaleness.String())
+		}
+		f.refusing = true
+	} else {
+		s.log.Warn("reading change feed failed; serving cached clients and keys", "err", err)
+	}
+}
+
+// advance moves the position past what has been read: it keeps re-reading
+// the last overlap window until nothing new has appeared in it for that
+// long, then moves past it.
+func (f *feed) advance(now time.Time) {
+	next := f.latest.Add(-feedOverlap)
+	if !f.latest.IsZero() && now.Sub(f.latestReadAt) > feedOverlap {
+		next = f.latest.Add(time.Microsecond)
+	}
+	if next.After(f.since) {
+		f.since = next
+		f.pruneSeen(f.since)
+	}
+}
+
+// pruneSeen forgets the applied entries older than before: they are never
+// read again.
+func (f *feed) pruneSeen(before time.Time) {
+	for c := range f.seen {
+		if c.At.Before(before) {
+			delete(f.seen, c)
+		}
+	}
+	f.pruneSeenAt = max(2*len(f.seen), 4*changePageSize)
 }
 
 // prune deletes expired data, and the open registrations unused for

@@ -75,6 +75,33 @@ func (m *metrics) cacheFeed(staleness func() time.Duration, confirmedAt func() t
 	return nil
 }
 
+// clientCache registers the client cache's counters and size, read from
+// stats when scraped (the cache counts in its shards, so a hit does not
+// write to a shared counter).
+func (m *metrics) clientCache(stats func() cacheStats) error {
+	counter := func(name, help string, v func(cacheStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(stats())) })
+	}
+	for _, c := range []prometheus.Collector{
+		counter("gatehouse_client_cache_hits_total", "Client lookups answered from the client cache (known clients and cached unknown IDs).",
+			func(s cacheStats) uint64 { return s.hits }),
+		counter("gatehouse_client_cache_misses_total", "Client lookups not answered from the client cache: the client was loaded from the store.",
+			func(s cacheStats) uint64 { return s.misses }),
+		counter("gatehouse_client_cache_evictions_total", "Clients dropped from the client cache to keep it within cache.max_clients.",
+			func(s cacheStats) uint64 { return s.evictions }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_client_cache_entries",
+			Help: "Clients (and unknown client IDs) in the client cache.",
+		}, func() float64 { return float64(stats().entries) }),
+	} {
+		if err := m.reg.Register(c); err != nil {
+			return fmt.Errorf("server: register metrics: %w", err)
+		}
+	}
+	return nil
+}
+
 // routeMetrics holds the pre-resolved series of one route so that recording
 // a request does no label hashing for the common status codes.
 type routeMetrics struct {

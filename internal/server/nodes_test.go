@@ -25,11 +25,18 @@ type cutStore struct {
 	loads atomic.Int64
 }
 
-func (s *cutStore) Changes(ctx context.Context, since time.Time) ([]store.Change, error) {
+func (s *cutStore) ChangesAfter(ctx context.Context, after store.Change, limit int) ([]store.Change, error) {
 	if s.cut.Load() {
 		return nil, errors.New("connection refused")
 	}
-	return s.Store.Changes(ctx, since)
+	return s.Store.ChangesAfter(ctx, after, limit)
+}
+
+func (s *cutStore) LastChange(ctx context.Context) (store.Change, error) {
+	if s.cut.Load() {
+		return store.Change{}, errors.New("connection refused")
+	}
+	return s.Store.LastChange(ctx)
 }
 
 func (s *cutStore) GetClient(ctx context.Context, id string) (store.Client, error) {

@@ -58,6 +58,10 @@ type Options struct {
 	RememberSuccess time.Duration
 
 	PollInterval time.Duration // change-feed poll; default 1s
+	// MaxCachedClients bounds the client cache (cache.max_clients): a
+	// client counts once for each 2 KiB of its cached form started;
+	// zero: DefaultMaxClients.
+	MaxCachedClients int
 	// MaxStaleness: once the client cache has gone this long without being
 	// confirmed against the store's change feed (the store is unreachable,
 	// say), client authentication is refused with 503
@@ -185,6 +189,7 @@ type Server struct {
 	postman            http.Handler
 	cors               corsRoutes
 	revPageSize        int // revocation feed page size; revocationPageSize but in tests
+	changePageSize     int // change feed page size; changePageSize but in tests
 	console            Console
 	consents           *consents.Service
 	consolePages       func(*http.ServeMux)
@@ -269,6 +274,8 @@ func New(o Options) (*Server, error) {
 		regLimiter:   ratelimit.NewFailures(o.RegistrationsPerAddress, max(1, o.RegistrationBurst)),
 		tally:        o.Usage,
 	}
+	s.changePageSize = changePageSize
+	s.usage.full = make(chan struct{}, 1)
 	m, err := newMetrics(o.Registry)
 	if err != nil {
 		return nil, err
@@ -320,7 +327,14 @@ func New(o Options) (*Server, error) {
 	if err := s.metrics.cacheFeed(s.staleness, s.confirmedAt); err != nil {
 		return nil, err
 	}
-	s.clients = newClientCache(o.Store, s.catalog, 10_000)
+	maxClients := o.MaxCachedClients
+	if maxClients <= 0 {
+		maxClients = DefaultMaxClients
+	}
+	s.clients = newClientCache(o.Store, s.catalog, maxClients, maxNegativeClients)
+	if err := s.metrics.clientCache(s.clients.stats); err != nil {
+		return nil, err
+	}
 	s.revoked = newRevokedSet()
 	s.verified = newVerifiedTokens(verifiedCacheSize)
 	if err := s.registerIntrospectionMetrics(); err != nil {

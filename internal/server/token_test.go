@@ -498,9 +498,8 @@ func TestFeedAppliesEachChangeOnce(t *testing.T) {
 		t.Fatal(r.body)
 	}
 	cached := func() *cachedClient {
-		h.srv.clients.mu.RLock()
-		defer h.srv.clients.mu.RUnlock()
-		return h.srv.clients.entries[id]
+		cc, _ := h.srv.clients.peek(id)
+		return cc
 	}
 	before := cached()
 	if before == nil {

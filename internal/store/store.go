@@ -423,6 +423,9 @@ type Change struct {
 	Kind string    // ChangeClient or ChangeKey
 	ID   string    // client ID or key ID
 	At   time.Time // when, by the store's clock
+	// Seq is the entry's position among entries with the same At (the
+	// feed is ordered by At, then Seq); unique in the feed.
+	Seq int64
 }
 
 // Store is the persistence contract. All methods are safe for concurrent use
@@ -694,6 +697,15 @@ type Store interface {
 
 	// Changes returns change-feed entries with At >= since, oldest first.
 	Changes(ctx context.Context, since time.Time) ([]Change, error)
+	// ChangesAfter returns at most limit change-feed entries that come
+	// after the position of after (its At and Seq) in feed order, oldest
+	// first: a page of the feed. An after with Seq 0 starts at its At
+	// (Seq is positive).
+	ChangesAfter(ctx context.Context, after Change, limit int) ([]Change, error)
+	// LastChange returns the newest change-feed entry, or the zero Change
+	// if the feed is empty: where a reader that needs nothing from the
+	// past starts.
+	LastChange(ctx context.Context) (Change, error)
 
 	// SyncQuotas is one node's round of the issuance quotas, in one
 	// transaction: it records that node was seen at now (a record of it

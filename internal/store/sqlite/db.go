@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,7 @@ type db struct {
 	// in order here instead of polling SQLite's busy handler. Writers in
 	// other processes are serialised by BEGIN IMMEDIATE.
 	writeSem chan struct{}
+	stmts    stmtCache
 }
 
 var _ sqlstore.DB = (*db)(nil)
@@ -47,12 +49,12 @@ func (d *db) Read(ctx context.Context, fn func(sqlstore.Tx) error) error {
 		return d.check(fmt.Errorf("begin transaction: %w", err))
 	}
 	defer tx.Rollback()
-	return d.check(fn(conn{tx}))
+	return d.check(fn(conn{q: tx, tx: tx, d: d}))
 }
 
 // Query runs fn, which only reads, on the database outside a transaction.
 func (d *db) Query(_ context.Context, fn func(sqlstore.Tx) error) error {
-	return d.check(fn(conn{d.sqlDB}))
+	return d.check(fn(conn{q: d.sqlDB, d: d}))
 }
 
 // Write runs fn in a write (IMMEDIATE) transaction and commits it unless fn
@@ -72,7 +74,7 @@ func (d *db) write(ctx context.Context, fn func(sqlstore.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(conn{tx}); err != nil {
+	if err := fn(conn{q: tx, tx: tx, d: d}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -107,17 +109,34 @@ func (d *db) IsForeignKey(err error) bool {
 	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
-// conn is a sqlstore.Tx on a *sql.Tx or *sql.DB.
+// conn is a sqlstore.Tx on a *sql.Tx (tx) or *sql.DB.
 type conn struct {
-	q interface {
-		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	q  querier
+	tx *sql.Tx // nil outside a transaction
+	d  *db
+}
+
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// on returns what runs query: its cached prepared statement (in the
+// transaction, if any), or c.q if it has none.
+func (c conn) on(ctx context.Context, query string) querier {
+	st := c.d.stmts.get(ctx, c.d.sqlDB, query, c.tx != nil)
+	if st == nil {
+		return c.q
 	}
+	if c.tx != nil {
+		st = c.tx.StmtContext(ctx, st)
+	}
+	return stmtQuerier{st}
 }
 
 func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := c.q.ExecContext(ctx, query, args...)
+	res, err := c.on(ctx, query).ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -125,7 +144,7 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	r, err := c.q.QueryContext(ctx, query, args...)
+	r, err := c.on(ctx, query).QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +152,103 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 }
 
 func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Scanner {
-	return c.q.QueryRowContext(ctx, query, args...)
+	return c.on(ctx, query).QueryRowContext(ctx, query, args...)
+}
+
+// stmtQuerier runs a prepared statement; the query text is its own.
+type stmtQuerier struct{ st *sql.Stmt }
+
+func (q stmtQuerier) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return q.st.ExecContext(ctx, args...)
+}
+
+func (q stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return q.st.QueryContext(ctx, args...)
+}
+
+func (q stmtQuerier) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return q.st.QueryRowContext(ctx, args...)
+}
+
+// stmtCache keeps the prepared statements of the first maxCachedStmts
+// distinct queries run, so that SQLite does not parse and plan a query on
+// every call: that is most of the cost of a short read such as GetClient
+// (a cache miss on the token endpoint). database/sql prepares each on every
+// connection it runs on, once. The queries are the store's own texts: a
+// few hundred, but for those that list many parameters (IN lists), whose
+// texts vary with the number of items; past the bound queries run
+// unprepared as before.
+type stmtCache struct {
+	mu   sync.RWMutex
+	m    map[string]*sql.Stmt // nil value: being prepared
+	full bool
+}
+
+const maxCachedStmts = 512
+
+// get returns query's prepared statement, preparing it if there is room;
+// nil if it cannot be cached or prepared (the caller then runs the query
+// unprepared, and reports its error). Preparing takes a connection of the
+// pool, so a caller in a transaction (holding one) does not wait for it:
+// the statement is prepared in the background, for the next call.
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string, inTx bool) *sql.Stmt {
+	c.mu.RLock()
+	st, seen := c.m[query]
+	full := c.full
+	c.mu.RUnlock()
+	if st != nil || seen || full {
+		return st
+	}
+	c.mu.Lock()
+	if _, seen := c.m[query]; seen || c.full {
+		st := c.m[query]
+		c.mu.Unlock()
+		return st
+	}
+	if c.m == nil {
+		c.m = make(map[string]*sql.Stmt)
+	}
+	c.m[query] = nil
+	c.full = len(c.m) >= maxCachedStmts
+	c.mu.Unlock()
+	if inTx {
+		go c.prepare(context.WithoutCancel(ctx), db, query)
+		return nil
+	}
+	return c.prepare(ctx, db, query)
+}
+
+// prepare prepares query and caches the statement; if that fails, a later
+// call tries again.
+func (c *stmtCache) prepare(ctx context.Context, db *sql.DB, query string) *sql.Stmt {
+	st, err := db.PrepareContext(ctx, query)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.m == nil: // closed meanwhile
+		if err == nil {
+			st.Close()
+		}
+		return nil
+	case err != nil:
+		delete(c.m, query)
+		c.full = false
+		return nil
+	}
+	c.m[query] = st
+	return st
+}
+
+// close closes the cached statements.
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		if st != nil {
+			st.Close()
+		}
+	}
+	c.m, c.full = nil, true
 }
 
 type rows struct{ *sql.Rows }

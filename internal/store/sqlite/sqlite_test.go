@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -290,4 +292,68 @@ func BenchmarkStore(b *testing.B) {
 	}
 	defer s.Close()
 	storetest.Benchmark(b, s)
+}
+
+// TestStatementCache: the store's queries run as prepared statements,
+// prepared once (SQLite's parsing was most of the cost of GetClient), and
+// the cache of them is bounded.
+func TestStatementCache(t *testing.T) {
+	s := openTemp(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+	ctx := t.Context()
+	c := store.Client{ID: "a", Name: "a", Secrets: []store.Secret{{ID: "s1", Digest: make([]byte, 32), Hint: "h"}}}
+	if err := s.CreateClient(ctx, c, store.AuditEvent{Action: "client.create", Target: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	cached := func() map[string]*sql.Stmt {
+		s.db.stmts.mu.RLock()
+		defer s.db.stmts.mu.RUnlock()
+		return maps.Clone(s.db.stmts.m)
+	}
+	// GetClient reads in a transaction, so its statements are prepared in
+	// the background after its first call.
+	var before map[string]*sql.Stmt
+	var reads []string
+	for deadline := time.Now().Add(10 * time.Second); len(reads) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after GetClient, the cached statements do not include its queries: %q", slices.Collect(maps.Keys(before)))
+		}
+		if _, err := s.GetClient(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+		before, reads = cached(), nil
+		for q, st := range before {
+			if st != nil && (strings.Contains(q, "FROM clients WHERE id = $1") || strings.Contains(q, "FROM client_secrets")) {
+				reads = append(reads, q)
+			}
+		}
+	}
+	for range 3 {
+		got, err := s.GetClient(ctx, "a")
+		if err != nil || len(got.Secrets) != 1 {
+			t.Fatalf("GetClient = %+v, %v", got, err)
+		}
+	}
+	if _, err := s.GetClient(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetClient(missing) = %v, want ErrNotFound", err)
+	}
+	after := cached()
+	for _, q := range reads {
+		if after[q] != before[q] {
+			t.Errorf("statement %q was prepared again", q)
+		}
+	}
+
+	// Bounded: past maxCachedStmts distinct texts, queries run unprepared.
+	for i := 0; len(cached()) < maxCachedStmts; i++ {
+		if s.db.stmts.get(ctx, s.db.sqlDB, fmt.Sprintf("SELECT %d", i), false) == nil {
+			t.Fatalf("statement %d not cached below the bound", i)
+		}
+	}
+	if st := s.db.stmts.get(ctx, s.db.sqlDB, "SELECT 'one more'", false); st != nil || len(cached()) != maxCachedStmts {
+		t.Errorf("past the bound: got a statement %v, %d cached; want none, %d", st, len(cached()), maxCachedStmts)
+	}
+	if _, err := s.GetClient(ctx, "a"); err != nil {
+		t.Errorf("GetClient with a full statement cache: %v", err)
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -128,7 +129,16 @@ func openDB(ctx context.Context, path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
-	db.SetMaxIdleConns(4)
+	// A bounded pool, kept open: opening a connection reads the schema and
+	// starts an empty page cache, so under load a pool that closes all but
+	// a few idle connections spends its time opening new ones (a cache
+	// miss at the token endpoint cost twice as much), and one that grows
+	// with the requests in flight holds a page cache for each. Nothing
+	// takes a second connection while holding one (the statement cache
+	// prepares in the background), so the bound cannot deadlock.
+	conns := max(8, 2*runtime.GOMAXPROCS(0))
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	if err := setWAL(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
@@ -211,6 +221,7 @@ func migrate(ctx context.Context, db *sql.DB) (int64, error) {
 // Close closes the database.
 func (s *Store) Close() error {
 	s.db.closed.Store(true)
+	s.db.stmts.close()
 	return s.db.sqlDB.Close()
 }
 

@@ -177,6 +177,34 @@ func (s *Store) Changes(ctx context.Context, since time.Time) ([]store.Change, e
 	return out, nil
 }
 
+// ChangesAfter returns a page of the change feed: at most limit entries
+// after (after.At, after.Seq), oldest first. The changes_by_time index
+// (at, id) serves it.
+func (s *Store) ChangesAfter(ctx context.Context, after store.Change, limit int) ([]store.Change, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("read change feed: the limit must be positive, not %d", limit)
+	}
+	out, err := list(ctx, s, ScanChange, "SELECT "+ChangeColumns+" FROM changes WHERE (at, id) > ($1, $2) ORDER BY at, id LIMIT $3",
+		s.db.At(after.At), after.Seq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read change feed: %w", err)
+	}
+	return out, nil
+}
+
+// LastChange returns the newest change-feed entry; the zero Change if
+// there is none.
+func (s *Store) LastChange(ctx context.Context) (store.Change, error) {
+	out, err := list(ctx, s, ScanChange, "SELECT "+ChangeColumns+" FROM changes ORDER BY at DESC, id DESC LIMIT 1")
+	if err != nil {
+		return store.Change{}, fmt.Errorf("read change feed: %w", err)
+	}
+	if len(out) == 0 {
+		return store.Change{}, nil
+	}
+	return out[0], nil
+}
+
 // addAudit records ev.
 func (s *Store) addAudit(ctx context.Context, tx Tx, ev store.AuditEvent) error {
 	_, err := tx.Exec(ctx, "INSERT INTO audit_events (time, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",

@@ -340,14 +340,13 @@ func ScanClientRevocation(c Codec, row Scanner) (store.Revocation, error) {
 	return r, nil
 }
 
-// ChangeColumns are the columns of changes but id, in the order of
-// ScanChange.
-const ChangeColumns = "kind, target_id, at"
+// ChangeColumns are the columns of changes, in the order of ScanChange.
+const ChangeColumns = "kind, target_id, at, id"
 
 // ScanChange scans ChangeColumns.
 func ScanChange(c Codec, row Scanner) (store.Change, error) {
 	var ch store.Change
-	if err := row.Scan(&ch.Kind, &ch.ID, c.TimeDest(&ch.At)); err != nil {
+	if err := row.Scan(&ch.Kind, &ch.ID, c.TimeDest(&ch.At), &ch.Seq); err != nil {
 		return store.Change{}, err
 	}
 	return ch, nil

@@ -421,6 +421,9 @@ func testEmptyValues(t *testing.T, s store.Store) {
 	if got, err := s.Changes(ctx, time.Time{}); err != nil || got != nil {
 		t.Errorf("Changes on an empty store = %#v, %v; want nil, nil", got, err)
 	}
+	if got, err := s.LastChange(ctx); err != nil || got != (store.Change{}) {
+		t.Errorf("LastChange on an empty store = %#v, %v; want the zero Change", got, err)
+	}
 
 	empty := store.Client{
 		ID:           "empty",
@@ -1444,6 +1447,49 @@ func testChanges(t *testing.T, s store.Store) {
 	if got, err := s.Changes(ctx, after); err != nil || got != nil {
 		t.Errorf("Changes(just after the last entry) = %v, %v; want nil, nil", got, err)
 	}
+
+	// Pages of every size read the whole feed once, in order.
+	for i := 1; i < len(all); i++ {
+		if all[i].Seq == all[i-1].Seq {
+			t.Fatalf("changes #%d and #%d have the same Seq %d", i-1, i, all[i].Seq)
+		}
+	}
+	for limit := 1; limit <= len(all)+1; limit++ {
+		var got []store.Change
+		var pos store.Change
+		for range len(all) + 1 {
+			page, err := s.ChangesAfter(ctx, pos, limit)
+			if err != nil {
+				t.Fatalf("ChangesAfter(%v, %d): %v", pos, limit, err)
+			}
+			if len(page) > limit {
+				t.Fatalf("ChangesAfter(%v, %d) returned %d entries", pos, limit, len(page))
+			}
+			got = append(got, page...)
+			if len(page) < limit {
+				break
+			}
+			pos = page[len(page)-1]
+		}
+		if diff := cmp.Diff(all, got); diff != "" {
+			t.Errorf("ChangesAfter in pages of %d (-want +got):\n%s", limit, diff)
+		}
+	}
+	// A position with Seq 0 starts at its At, like Changes.
+	if got, err := s.ChangesAfter(ctx, store.Change{At: all[2].At}, 100); err != nil {
+		t.Fatalf("ChangesAfter: %v", err)
+	} else if want, _ := s.Changes(ctx, all[2].At); !cmp.Equal(want, got) {
+		t.Errorf("ChangesAfter(At of #2, Seq 0) = %v, want %v", got, want)
+	}
+	if got, err := s.ChangesAfter(ctx, all[len(all)-1], 10); err != nil || got != nil {
+		t.Errorf("ChangesAfter(the last entry) = %v, %v; want nil, nil", got, err)
+	}
+	if _, err := s.ChangesAfter(ctx, store.Change{}, 0); err == nil {
+		t.Error("ChangesAfter with limit 0 succeeded")
+	}
+	if got, err := s.LastChange(ctx); err != nil || got != all[len(all)-1] {
+		t.Errorf("LastChange = %v, %v; want %v", got, err, all[len(all)-1])
+	}
 }
 
 func testPrune(t *testing.T, s store.Store) {
@@ -1543,6 +1589,10 @@ func testUnavailable(t *testing.T, s store.Store) {
 	check("GetUser", err)
 	_, err = s.Changes(ctx, time.Time{})
 	check("Changes", err)
+	_, err = s.ChangesAfter(ctx, store.Change{}, 10)
+	check("ChangesAfter", err)
+	_, err = s.LastChange(ctx)
+	check("LastChange", err)
 	_, _, err = s.SchemaVersion(ctx)
 	check("SchemaVersion", err)
 }
