@@ -80,7 +80,10 @@ func (s *Service) CheckSetupToken(ctx context.Context, tok string) error {
 	}
 	t, err := s.st.GetSetupToken(ctx, tokenID(tok))
 	if errors.Is(err, store.ErrNotFound) {
-		return ErrSetupInvalid
+		// Setup deletes every token when it creates the administrator: a
+		// token that vanished since HasAdmin above may have been spent by
+		// a setup that just succeeded, on this server or another.
+		return s.invalidOrDone(ctx)
 	}
 	if err != nil {
 		return err
@@ -89,6 +92,19 @@ func (s *Service) CheckSetupToken(ctx context.Context, tok string) error {
 		return ErrSetupInvalid
 	}
 	return nil
+}
+
+// invalidOrDone is ErrSetupDone if an administrator exists now, else
+// ErrSetupInvalid.
+func (s *Service) invalidOrDone(ctx context.Context) error {
+	has, err := s.HasAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	if has {
+		return ErrSetupDone
+	}
+	return ErrSetupInvalid
 }
 
 // Setup creates the first administrator as sp describes (its Role is

@@ -99,3 +99,44 @@ func TestSetupTokenExpiry(t *testing.T) {
 		t.Errorf("Setup at expiry = %v, want ErrSetupInvalid", err)
 	}
 }
+
+// raceStore lets another server finish setup between CheckSetupToken's
+// look for an administrator and its look for the token, as happens when two
+// browsers submit the setup form on two servers at the same moment.
+type raceStore struct {
+	store.Store
+	before func()
+}
+
+func (s *raceStore) GetSetupToken(ctx context.Context, id string) (store.SetupToken, error) {
+	if f := s.before; f != nil {
+		s.before = nil
+		f()
+	}
+	return s.Store.GetSetupToken(ctx, id)
+}
+
+// The losing server's token was spent by the winner's setup: it is told an
+// administrator exists, not that its link is invalid.
+func TestCheckSetupTokenLosingRace(t *testing.T) {
+	ctx := context.Background()
+	winner, st, clk := setup(t, users.Options{})
+	tokA, err := winner.IssueSetupToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &raceStore{Store: st}
+	loser := users.New(users.Options{Store: rs, Now: clk.Now, Password: testutil.CheapPassword()})
+	tokB, err := loser.IssueSetupToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.before = func() {
+		if _, err := winner.Setup(ctx, "console:setup", tokA, users.Spec{Username: "alice", Password: pw}); err != nil {
+			t.Errorf("winner's Setup: %v", err)
+		}
+	}
+	if err := loser.CheckSetupToken(ctx, tokB); !errors.Is(err, users.ErrSetupDone) {
+		t.Errorf("CheckSetupToken after another server's setup = %v, want ErrSetupDone", err)
+	}
+}
