@@ -10,6 +10,7 @@
 #   ROUNDS=5 bash bench/gateway.sh   # plain proxy / gateway pairs (default 3)
 #   UPSTREAM_DELAY=1ms bash bench/gateway.sh   # an upstream that takes 1 ms per response
 #   PLAIN_FLUSH=10ms bash bench/gateway.sh     # the plain proxy with the gateway's flush interval
+#   GATEHOUSE_BIN=/tmp/gatehouse-old bash bench/gateway.sh  # another build of gatehouse (e.g. before a change)
 #
 # Prints each run's RESULT line and a summary: requests/s and p99 for all
 # three, the throughput ratio (target: gateway >= 70% of direct) and the p99
@@ -46,8 +47,12 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 echo "building..."
-(cd "$root" && go build -o "$work/gatehouse" ./cmd/gatehouse && go build -o "$work/upstream" ./bench/upstream \
-  && go build -o "$work/plainproxy" ./bench/plainproxy)
+(cd "$root" && go build -o "$work/upstream" ./bench/upstream && go build -o "$work/plainproxy" ./bench/plainproxy)
+if [ -n "${GATEHOUSE_BIN:-}" ]; then
+  cp "$GATEHOUSE_BIN" "$work/gatehouse"
+else
+  (cd "$root" && go build -o "$work/gatehouse" ./cmd/gatehouse)
+fi
 
 as_port=${AS_PORT:-9301} up_port=${UP_PORT:-9302} gw_port=${GW_PORT:-9303} pp_port=${PP_PORT:-9304}
 secret="ghs_bench-gateway-secret-0123456789abcdefghijkl"
