@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/resource"
@@ -65,21 +66,27 @@ func BenchmarkProxy(b *testing.B) {
 
 // BenchmarkPlainProxy is BenchmarkProxy's baseline: a bare
 // httputil.ReverseProxy as in bench/plainproxy (pooled buffer, the
-// gateway's transport settings, no auth).
+// gateway's transport settings, no auth), with the default flush interval
+// and with the gateway's.
 func BenchmarkPlainProxy(b *testing.B) {
-	u := benchUpstream(b)
-	tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 512}
-	b.Cleanup(tr.CloseIdleConnections)
-	pool := sync.Pool{New: func() any { return new([32 << 10]byte) }}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(u)
-			pr.SetXForwarded()
-		},
-		Transport:  tr,
-		BufferPool: arrayPool{&pool},
+	for _, flush := range []time.Duration{0, 10 * time.Millisecond} {
+		b.Run("flush="+flush.String(), func(b *testing.B) {
+			u := benchUpstream(b)
+			tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 512}
+			b.Cleanup(tr.CloseIdleConnections)
+			pool := sync.Pool{New: func() any { return new([32 << 10]byte) }}
+			rp := &httputil.ReverseProxy{
+				Rewrite: func(pr *httputil.ProxyRequest) {
+					pr.SetURL(u)
+					pr.SetXForwarded()
+				},
+				Transport:     tr,
+				FlushInterval: flush,
+				BufferPool:    arrayPool{&pool},
+			}
+			benchProxy(b, rp, "Bearer not-checked")
+		})
 	}
-	benchProxy(b, rp, "Bearer not-checked")
 }
 
 type arrayPool struct{ p *sync.Pool }
