@@ -4,17 +4,19 @@
 // transport that keeps enough idle connections, the server settings the
 // gateway's listener has) and none of the gateway's work (no token, no
 // scope check, no header screening, no metrics). The run compares the
-// CPU time per request of the two.
+// CPU time and the allocations per request of the two.
 //
 //	go run ./bench/plainproxy -addr 127.0.0.1:9304 -upstream http://127.0.0.1:9302
 package main
 
 import (
+	"expvar"
 	"flag"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/http/pprof"
 	"net/url"
 	"sync"
 	"time"
@@ -38,6 +40,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:9304", "listen address")
 	upstream := flag.String("upstream", "http://127.0.0.1:9302", "upstream URL")
 	flush := flag.Duration("flush-interval", 0, "httputil.ReverseProxy.FlushInterval (the gateway uses 10ms)")
+	debug := flag.String("debug-addr", "", "listen address of /debug/vars (expvar: memstats.Mallocs) and /debug/pprof/, apart from -addr")
 	flag.Parse()
 	u, err := url.Parse(*upstream)
 	if err != nil || u.Host == "" {
@@ -63,6 +66,13 @@ func main() {
 		Transport:     tr,
 		FlushInterval: *flush,
 		BufferPool:    &bufferPool{p: sync.Pool{New: func() any { return new([bufferSize]byte) }}},
+	}
+	if *debug != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/debug/vars", expvar.Handler())
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		go func() { log.Fatal(http.ListenAndServe(*debug, mux)) }()
 	}
 	srv := &http.Server{
 		Addr:              *addr,
