@@ -11,6 +11,7 @@
 #   UPSTREAM_DELAY=1ms bash bench/gateway.sh   # an upstream that takes 1 ms per response
 #   PLAIN_FLUSH=10ms bash bench/gateway.sh     # the plain proxy with the gateway's flush interval
 #   GATEHOUSE_BIN=/tmp/gatehouse-old bash bench/gateway.sh  # another build of gatehouse (e.g. before a change)
+#   GATEWAY_FLAGS=--pprof bash bench/gateway.sh  # more gateway flags; --pprof: profiles at :9305/debug/pprof/
 #
 # Prints each run's RESULT line and a summary: requests/s and p99 for all
 # three, the throughput ratio (target: gateway >= 70% of direct) and the p99
@@ -78,7 +79,7 @@ token=$(curl -sf -u "bench-gateway:$secret" -d grant_type=client_credentials -d 
 "$work/upstream" -addr "127.0.0.1:$up_port" -delay "${UPSTREAM_DELAY:-0s}" 2>"$work/upstream.log" &
 pids+=($!); up_pid=$!
 "$work/gatehouse" gateway --addr "127.0.0.1:$gw_port" --upstream "http://127.0.0.1:$up_port" \
-  --issuer "http://127.0.0.1:$as_port" --metrics-addr "127.0.0.1:$gm_port" 2>"$work/gateway.log" &
+  --issuer "http://127.0.0.1:$as_port" --metrics-addr "127.0.0.1:$gm_port" ${GATEWAY_FLAGS:-} 2>"$work/gateway.log" &
 pids+=($!); gw_pid=$!
 "$work/plainproxy" -addr "127.0.0.1:$pp_port" -upstream "http://127.0.0.1:$up_port" \
   -flush-interval "${PLAIN_FLUSH:-0s}" -debug-addr "127.0.0.1:$pd_port" 2>"$work/plainproxy.log" &
