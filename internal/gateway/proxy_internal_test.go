@@ -91,3 +91,20 @@ func TestSetHeadersSeparate(t *testing.T) {
 		}
 	}
 }
+
+// TestBufferPool checks that the pool hands out full-size buffers and
+// drops a buffer too small to be one instead of handing it out again.
+func TestBufferPool(t *testing.T) {
+	bp := newBufferPool()
+	b := bp.Get()
+	if len(b) != bufferSize {
+		t.Fatalf("Get: got %d bytes, want %d", len(b), bufferSize)
+	}
+	bp.Put(b)
+	bp.Put(make([]byte, 10))
+	for range 4 {
+		if b := bp.Get(); len(b) != bufferSize {
+			t.Fatalf("Get after Put of a small buffer: got %d bytes, want %d", len(b), bufferSize)
+		}
+	}
+}
