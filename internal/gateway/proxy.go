@@ -56,11 +56,8 @@ func newProxy(upstream *url.URL, tr http.RoundTripper, hr headerRules, paths sco
 			// headers; what is set here cannot be removed that way.
 			canonicalize(pr.Out.URL, paths)
 			pr.SetURL(upstream)
-			pr.SetXForwarded()
-			hr.strip(pr.Out.Header)
-			if c, ok := resource.ClaimsFrom(pr.In.Context()); ok {
-				setIdentity(pr.Out.Header, hr.account, c)
-			}
+			c, _ := resource.ClaimsFrom(pr.In.Context())
+			setHeaders(pr, hr, c)
 		},
 		// The gateway answers CORS for the API (corsPolicy): the upstream's
 		// own Access-Control-* headers would repeat or contradict its.
@@ -70,7 +67,7 @@ func newProxy(upstream *url.URL, tr http.RoundTripper, hr headerRules, paths sco
 		},
 		Transport:     timedTransport{next: tr, m: m},
 		FlushInterval: flushInterval,
-		BufferPool:    newBufferPool(32 << 10),
+		BufferPool:    newBufferPool(),
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			upstreamError(w, r, err, m, log)
@@ -109,14 +106,27 @@ const corsPrefix = "Access-Control-"
 // trailing "/" is kept.
 func canonicalize(u *url.URL, paths scope.PathRules) {
 	escaped := u.EscapedPath()
+	if isCanonical(escaped) {
+		u.Path, u.RawPath = escaped, ""
+		return
+	}
+	rebuild(u, escaped, paths)
+}
+
+// rebuild is canonicalize for a path that is not already canonical.
+func rebuild(u *url.URL, escaped string, paths scope.PathRules) {
 	segs, err := paths.Split(escaped)
 	if err != nil {
 		return // the guard refuses such paths before the proxy runs
 	}
 	var path, raw strings.Builder
+	path.Grow(len(escaped) + 1)
+	raw.Grow(len(escaped) + 1)
 	for _, seg := range segs {
-		path.WriteString("/" + seg)
-		raw.WriteString("/" + url.PathEscape(seg))
+		path.WriteByte('/')
+		path.WriteString(seg)
+		raw.WriteByte('/')
+		raw.WriteString(url.PathEscape(seg))
 	}
 	if len(segs) == 0 || strings.HasSuffix(escaped, "/") {
 		path.WriteByte('/')
@@ -128,21 +138,80 @@ func canonicalize(u *url.URL, paths scope.PathRules) {
 	}
 }
 
-// setIdentity sets the identity headers from verified claims, and for an
-// account-restricted token the account header (named account) too, so
-// that the upstream sees exactly the token's account. Empty values are
-// left out, so an upstream can tell "no account" from "".
-func setIdentity(h http.Header, account string, c *resource.Claims) {
-	set := func(name, value string) {
-		if value != "" {
-			h[name] = []string{value}
-		}
+// isCanonical reports whether canonicalize would give escaped back as both
+// the path and its escaped form: it starts with "/", and its segments are
+// neither empty (but for a trailing "/"), "." nor "..", and each is what
+// url.PathEscape makes of it (so holds no "%", "\" or control byte). Most
+// paths are, and are then passed on without splitting and rebuilding
+// them, which would allocate.
+func isCanonical(escaped string) bool {
+	if escaped == "" || escaped[0] != '/' {
+		return false
 	}
-	set(HeaderClientID, c.ClientID)
-	set(HeaderSubject, c.Subject)
-	set(HeaderScope, strings.Join(c.Scopes, " "))
-	set(HeaderAccount, c.AccountID)
-	set(account, c.AccountID)
+	rest := escaped[1:]
+	for rest != "" {
+		seg, after, found := strings.Cut(rest, "/")
+		if seg == "" || seg == "." || seg == ".." || url.PathEscape(seg) != seg {
+			return false
+		}
+		if !found || after == "" {
+			return true
+		}
+		rest = after
+	}
+	return true // "/"
+}
+
+// setHeaders sets the headers the gateway adds to pr.Out: the X-Forwarded-*
+// headers (as httputil.ProxyRequest.SetXForwarded sets them), then, after
+// removing every spelling of the headers the gateway owns (hr.strip), the
+// identity headers from c, if not nil, and for an account-restricted
+// token the account header (hr.account) too, so that the upstream sees
+// exactly the token's account. Empty identity values are left out, so an
+// upstream can tell "no account" from "". A request without User-Agent
+// gets an empty one, as httputil would set after Rewrite, so that Go's
+// default is not sent.
+//
+// It is on every request's path, so the values share one allocation: each
+// header gets its own one-element slice of it, capped so that appending to
+// one copies it rather than overwriting the next.
+func setHeaders(pr *httputil.ProxyRequest, hr headerRules, c *resource.Claims) {
+	h := pr.Out.Header
+	vals := new([9]string)
+	add := func(name, value string, i int) {
+		vals[i] = value
+		h[name] = vals[i : i+1 : i+1]
+	}
+	if clientIP, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+			clientIP = strings.Join(prior, ", ") + ", " + clientIP
+		}
+		add("X-Forwarded-For", clientIP, 0)
+	} else {
+		delete(h, "X-Forwarded-For")
+	}
+	add("X-Forwarded-Host", pr.In.Host, 1)
+	if pr.In.TLS == nil {
+		add("X-Forwarded-Proto", "http", 2)
+	} else {
+		add("X-Forwarded-Proto", "https", 2)
+	}
+	hr.strip(h)
+	if c != nil {
+		set := func(name, value string, i int) {
+			if value != "" {
+				add(name, value, i)
+			}
+		}
+		set(HeaderClientID, c.ClientID, 3)
+		set(HeaderSubject, c.Subject, 4)
+		set(HeaderScope, strings.Join(c.Scopes, " "), 5)
+		set(HeaderAccount, c.AccountID, 6)
+		set(hr.account, c.AccountID, 7)
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		add("User-Agent", "", 8)
+	}
 }
 
 // upstreamError answers a request the upstream did not answer: 504 when
@@ -201,12 +270,22 @@ func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// bufferPool reuses the buffers that copy response bodies.
+// bufferSize is the size of the buffers that copy response bodies.
+const bufferSize = 32 << 10
+
+// bufferPool reuses the buffers that copy response bodies. It holds
+// pointers to arrays, which a []byte converts to without allocating (a
+// pointer to a slice would be allocated on every Put).
 type bufferPool struct{ p sync.Pool }
 
-func newBufferPool(size int) *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, size); return &b }}}
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { return new([bufferSize]byte) }}}
 }
 
-func (bp *bufferPool) Get() []byte  { return *bp.p.Get().(*[]byte) }
-func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
+func (bp *bufferPool) Get() []byte { return bp.p.Get().(*[bufferSize]byte)[:] }
+
+func (bp *bufferPool) Put(b []byte) {
+	if cap(b) >= bufferSize {
+		bp.p.Put((*[bufferSize]byte)(b[:bufferSize]))
+	}
+}
