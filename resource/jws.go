@@ -15,7 +15,6 @@ import (
 
 // entry is a verified token: what the cache holds.
 type entry struct {
-	token  string
 	exp    int64 // ExpiresAt in Unix nanoseconds: the entry is not used from then on
 	iat    int64 // IssuedAt in Unix seconds, for the revocations of its client's tokens
 	claims *Claims
@@ -70,5 +69,5 @@ func (g *Guard) verify(ctx context.Context, tok string, now time.Time) (*entry, 
 		NotBefore: c.NotBefore,
 		ExpiresAt: c.ExpiresAt,
 	}
-	return &entry{token: tok, exp: cl.ExpiresAt.UnixNano(), iat: cl.IssuedAt.Unix(), claims: cl, set: g.catalog.SetOf(scopes)}, nil
+	return &entry{exp: cl.ExpiresAt.UnixNano(), iat: cl.IssuedAt.Unix(), claims: cl, set: g.catalog.SetOf(scopes)}, nil
 }

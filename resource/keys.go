@@ -176,7 +176,7 @@ func (g *Guard) refreshKeys(ctx context.Context, seen *keySet) *keySet {
 		for kid := range cur.keys {
 			if next.keys[kid] == nil {
 				// A withdrawn key: tokens it signed must not live on in the cache.
-				g.cache.clear()
+				g.cache.Clear()
 				break
 			}
 		}

@@ -28,7 +28,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -40,6 +39,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/dpop"
 	"github.com/gatehouse/gatehouse/internal/jws"
+	"github.com/gatehouse/gatehouse/internal/tokencache"
 	"github.com/gatehouse/gatehouse/scope"
 )
 
@@ -244,7 +244,6 @@ type Guard struct {
 	log        *slog.Logger
 	now        func() time.Time
 	client     *http.Client
-	seed       maphash.Seed
 
 	challenge string // `Bearer realm="..."`, plus resource_metadata="..." with Config.Resource
 
@@ -263,7 +262,7 @@ type Guard struct {
 	nextTry atomic.Int64 // Unix ns: no background refresh before
 	bgFetch atomic.Bool
 
-	cache   *tokenCache // nil when disabled
+	cache   *tokencache.Cache[*entry] // nil when disabled
 	revoked atomic.Pointer[revocations]
 
 	ctx     context.Context // canceled by Close
@@ -293,7 +292,6 @@ func New(cfg Config) (*Guard, error) {
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		client:     cfg.HTTPClient,
-		seed:       maphash.MakeSeed(),
 		challenge:  "Bearer realm=" + quote(cfg.Realm),
 		ctx:        ctx,
 		cancel:     cancel,
@@ -321,7 +319,7 @@ func New(cfg Config) (*Guard, error) {
 		}
 	}
 	if cfg.CacheSize > 0 {
-		g.cache = newTokenCache(cfg.CacheSize)
+		g.cache = tokencache.New[*entry](cfg.CacheSize)
 	}
 	if cfg.RevocationPoll > 0 {
 		g.wg.Add(1)
@@ -719,10 +717,8 @@ func (g *Guard) authenticate(r *http.Request, now time.Time) (*entry, *failure) 
 // verified), so that its client can be named in usage reports; every other
 // failure comes without one.
 func (g *Guard) verified(ctx context.Context, tok string, now time.Time) (*entry, *failure) {
-	var h uint64
 	if g.cache != nil {
-		h = maphash.String(g.seed, tok)
-		if e := g.cache.get(h, tok, now); e != nil {
+		if e, ok := g.cache.Get(tok, now); ok {
 			if g.isRevoked(e) {
 				return e, revokedToken
 			}
@@ -737,7 +733,7 @@ func (g *Guard) verified(ctx context.Context, tok string, now time.Time) (*entry
 		return e, revokedToken
 	}
 	if g.cache != nil {
-		g.cache.put(h, e, now)
+		g.cache.Put(tok, e.exp, e, now)
 	}
 	return e, nil
 }

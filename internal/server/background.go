@@ -188,7 +188,7 @@ func (s *Server) follow(ctx context.Context, f *feed) {
 			if err := s.keys.Reload(ctx); err != nil {
 				s.log.Error("reloading signing keys failed", "err", err)
 			}
-			s.verified.clear() // verify again against the keys as they are now
+			s.verified.Clear() // verify again against the keys as they are now
 		}
 	}()
 	pos := store.Change{At: f.since}

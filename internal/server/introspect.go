@@ -63,16 +63,16 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		return oauth.InvalidRequest("missing token parameter")
 	}
 	now := s.now()
-	v := s.verified.get(tok, now)
-	if v == nil {
+	v, ok := s.verified.Get(tok, now)
+	if !ok {
 		claims, err := s.keys.Verify(tok, now)
 		if err != nil || claims.Issuer != s.issuer {
 			return writeJSONBody(w, inactiveBody)
 		}
-		if v, err = newVerifiedToken(tok, claims); err != nil {
+		if v, err = newVerifiedToken(claims); err != nil {
 			return err
 		}
-		s.verified.put(v, now)
+		s.verified.Put(tok, v.exp, v, now)
 	}
 	live, err := s.Live(r.Context(), Token{JTI: v.jti, ClientID: v.clientID, Subject: v.subject, IssuedAt: v.iat})
 	if err != nil {

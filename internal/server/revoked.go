@@ -244,7 +244,7 @@ func (s *Server) registerIntrospectionMetrics() error {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "gatehouse_introspection_cached_tokens",
 			Help: "Verified tokens held in introspection's cache.",
-		}, func() float64 { return float64(s.verified.size()) }),
+		}, func() float64 { return float64(s.verified.Len()) }),
 	} {
 		if err := s.metrics.reg.Register(c); err != nil {
 			return fmt.Errorf("server: register metrics: %w", err)

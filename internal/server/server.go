@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/safefetch"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/tokencache"
 	"github.com/gatehouse/gatehouse/internal/usage"
 	"github.com/gatehouse/gatehouse/scope"
 )
@@ -202,8 +203,8 @@ type Server struct {
 	resourceList []*Resource          // in the order of Options.Resources
 	grants       map[string]grant.Grant
 	clients      *clientCache
-	revoked      *revokedSet     // revocations in memory; revoked.go
-	verified     *verifiedTokens // introspection's verified tokens; verified.go
+	revoked      *revokedSet                       // revocations in memory; revoked.go
+	verified     *tokencache.Cache[*verifiedToken] // introspection's verified tokens; verified.go
 	clientJWKS   *jwksCache
 	dpop         *dpop.Verifier
 	dpopNonces   *dpop.Nonces // nil: no server nonces
@@ -336,7 +337,7 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.revoked = newRevokedSet()
-	s.verified = newVerifiedTokens(verifiedCacheSize)
+	s.verified = tokencache.New[*verifiedToken](verifiedCacheSize)
 	if err := s.registerIntrospectionMetrics(); err != nil {
 		return nil, err
 	}
