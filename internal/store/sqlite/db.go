@@ -182,6 +182,10 @@ type stmtCache struct {
 	mu   sync.RWMutex
 	m    map[string]*sql.Stmt // nil value: being prepared
 	full bool
+	// bg counts the statements being prepared in the background; close
+	// waits for them, so that none takes a connection after the store is
+	// closed.
+	bg sync.WaitGroup
 }
 
 const maxCachedStmts = 512
@@ -210,11 +214,16 @@ func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string, inTx bool
 	}
 	c.m[query] = nil
 	c.full = len(c.m) >= maxCachedStmts
-	c.mu.Unlock()
 	if inTx {
-		go c.prepare(context.WithoutCancel(ctx), db, query)
+		c.bg.Add(1) // under mu, so never after close began
+		c.mu.Unlock()
+		go func() {
+			defer c.bg.Done()
+			c.prepare(context.WithoutCancel(ctx), db, query)
+		}()
 		return nil
 	}
+	c.mu.Unlock()
 	return c.prepare(ctx, db, query)
 }
 
@@ -239,16 +248,19 @@ func (c *stmtCache) prepare(ctx context.Context, db *sql.DB, query string) *sql.
 	return st
 }
 
-// close closes the cached statements.
+// close closes the cached statements, once the ones being prepared in the
+// background are (prepare closes those itself).
 func (c *stmtCache) close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, st := range c.m {
+	m := c.m
+	c.m, c.full = nil, true
+	c.mu.Unlock()
+	c.bg.Wait()
+	for _, st := range m {
 		if st != nil {
 			st.Close()
 		}
 	}
-	c.m, c.full = nil, true
 }
 
 type rows struct{ *sql.Rows }

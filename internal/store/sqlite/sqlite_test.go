@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
 )
 
@@ -355,5 +356,41 @@ func TestStatementCache(t *testing.T) {
 	}
 	if _, err := s.GetClient(ctx, "a"); err != nil {
 		t.Errorf("GetClient with a full statement cache: %v", err)
+	}
+}
+
+// TestCloseWaitsForBackgroundPrepare: a statement first run in a
+// transaction is prepared in the background, on another connection; Close
+// waits for that, so that nothing touches the database once it returns.
+func TestCloseWaitsForBackgroundPrepare(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.db.sqlDB.SetMaxOpenConns(1) // the prepare waits for the transaction's connection
+	closed := make(chan error, 1)
+	err = s.db.Read(t.Context(), func(tx sqlstore.Tx) error {
+		var n int
+		if err := tx.QueryRow(t.Context(), "SELECT count(*) FROM clients WHERE name <> $1", "x").Scan(&n); err != nil {
+			return err
+		}
+		go func() { closed <- s.Close() }()
+		select {
+		case err := <-closed:
+			t.Errorf("Close returned (%v) while a statement was still being prepared", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return once the transaction ended")
 	}
 }
