@@ -23,20 +23,21 @@ func (s *Server) Run(ctx context.Context) {
 	if o, ok := s.st.(revocationObserver); ok {
 		defer o.ObserveRevocations(s.observeRevocation)()
 	}
-	// The rest runs apart from the feed follower, so that a long write
-	// (usage records of many clients, pruning a large feed) never holds up
-	// the reads that keep the cache confirmed (cache.max_staleness).
+	// The rest runs apart from the feed follower, so that a write waiting
+	// for the store's write lock (usage records of many clients, pruning a
+	// large feed, the quota exchange) never holds up the reads that keep
+	// the cache confirmed (cache.max_staleness).
 	housekept := make(chan struct{})
 	go func() { defer close(housekept); s.housekeep(ctx) }()
 	defer func() { <-housekept }()
+	quotasSynced := make(chan struct{})
+	go func() { defer close(quotasSynced); s.exchangeQuotas(ctx) }()
+	defer func() { <-quotasSynced }()
 
 	poll := time.NewTicker(s.pollInterval)
 	defer poll.Stop()
-	quota := time.NewTicker(s.quota.interval) // quota.go
-	defer quota.Stop()
 	f := feed{lastOK: s.now()}
 	s.follow(ctx, &f) // with the revocations (revoked.go, reuse.go)
-	s.syncQuotas(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -45,8 +46,21 @@ func (s *Server) Run(ctx context.Context) {
 			s.follow(ctx, &f)
 		case <-s.wake:
 			s.follow(ctx, &f)
-		case <-quota.C:
-			s.syncQuotas(ctx)
+		}
+	}
+}
+
+// exchangeQuotas runs the issuance quotas' rounds (quota.go) until ctx is
+// done.
+func (s *Server) exchangeQuotas(ctx context.Context) {
+	t := time.NewTicker(s.quota.interval)
+	defer t.Stop()
+	for {
+		s.syncQuotas(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,5 +162,50 @@ func TestFeedReadsInPages(t *testing.T) {
 	}
 	if now, _ := h.srv.clients.peek(id); now != cached || now == nil {
 		t.Error("re-reading the window dropped a client that did not change again")
+	}
+}
+
+// stuckQuotaStore is a store whose quota exchange waits (as behind another
+// writer's long transaction) until its context ends.
+type stuckQuotaStore struct {
+	store.Store
+	calls atomic.Int32
+}
+
+func (s *stuckQuotaStore) SyncQuotas(ctx context.Context, _ string, _, _, _ time.Time, _ func([]store.QuotaCount, int) []store.QuotaCount) error {
+	s.calls.Add(1)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestSlowQuotaExchangeKeepsCacheConfirmed: a quota exchange stuck waiting
+// for the store's write lock does not hold up the change feed's reads, so
+// the client cache stays confirmed and clients keep authenticating. (The
+// exchange ran in the feed follower's loop: a 5 s wait there went past
+// cache.max_staleness, and a million-client load run got 503s during a
+// long usage write.)
+func TestSlowQuotaExchangeKeepsCacheConfirmed(t *testing.T) {
+	stuck := &stuckQuotaStore{}
+	h := newHarness(t, harnessOpts{opts: func(o *Options) {
+		stuck.Store = o.Store
+		o.Store = stuck
+		o.Now = time.Now // staleness is measured on the clock
+		o.MaxStaleness = 300 * time.Millisecond
+		o.Quota.SyncInterval = 50 * time.Millisecond
+	}})
+	id, secret := h.client(clients.Spec{})
+	h.run()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if r := h.token(id, secret, ""); r.status != 200 {
+			t.Fatalf("token with the quota exchange stuck (%d exchanges begun): got %d %s, want 200", stuck.calls.Load(), r.status, r.body)
+		}
+		if got := h.srv.staleness(); got > 300*time.Millisecond {
+			t.Fatalf("cache staleness %s with the quota exchange stuck, want within max_staleness", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if stuck.calls.Load() == 0 {
+		t.Fatal("the quota exchange never ran")
 	}
 }

@@ -31,18 +31,22 @@ func ClientArgs(c Codec, cl store.Client) []any {
 }
 
 // ScanClient scans ClientColumns, without the secrets.
-func ScanClient(c Codec, row Scanner) (store.Client, error) {
+func ScanClient(c Codec, row Scanner) (store.Client, error) { return scanClient(c, row) }
+
+// scanClient scans ClientColumns, followed by the extra destinations.
+func scanClient(c Codec, row Scanner, extra ...any) (store.Client, error) {
 	var (
 		cl  store.Client
 		ttl int64
 	)
-	if err := row.Scan(&cl.ID, &cl.Name, &cl.Description, c.ListDest(&cl.GrantTypes), c.ListDest(&cl.Scopes),
+	dest := []any{&cl.ID, &cl.Name, &cl.Description, c.ListDest(&cl.GrantTypes), c.ListDest(&cl.Scopes),
 		c.ListDest(&cl.Accounts), c.ListDest(&cl.RedirectURIs), &cl.Audience, &ttl, c.BoolDest(&cl.Disabled),
 		c.TimeDest(&cl.CreatedAt), c.TimeDest(&cl.UpdatedAt), &cl.Website, &cl.TokenEndpointAuthMethod,
 		c.BoolDest(&cl.RefreshWithClientCredentials), c.BoolDest(&cl.PKCEOptional), &cl.JWKS, &cl.JWKSURI,
 		c.ListDest(&cl.Resources), c.BoolDest(&cl.DPoPRequired),
 		&cl.SelfRegistered, &cl.RegistrationTokenDigest, c.TimeDest(&cl.UsedAt),
-		&cl.QuotaPerMinute, &cl.QuotaPerHour, &cl.ReuseMinRemaining); err != nil {
+		&cl.QuotaPerMinute, &cl.QuotaPerHour, &cl.ReuseMinRemaining}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return store.Client{}, err
 	}
 	cl.GrantTypes = nilIfEmpty(cl.GrantTypes)
@@ -68,13 +72,65 @@ func SecretArgs(c Codec, clientID string, seq int, sec store.Secret) []any {
 // ScanSecret scans SecretColumns, preceded by the extra destinations.
 func ScanSecret(c Codec, row Scanner, extra ...any) (store.Secret, error) {
 	var sec store.Secret
-	dest := append(extra, &sec.ID, &sec.Digest, &sec.Hint,
-		c.TimeDest(&sec.CreatedAt), c.TimeDest(&sec.ExpiresAt), c.TimeDest(&sec.LastUsedAt))
-	if err := row.Scan(dest...); err != nil {
+	if err := row.Scan(append(extra, secretDest(c, &sec)...)...); err != nil {
 		return store.Secret{}, err
 	}
 	sec.Digest = nilIfEmpty(sec.Digest)
 	return sec, nil
+}
+
+func secretDest(c Codec, sec *store.Secret) []any {
+	return []any{&sec.ID, &sec.Digest, &sec.Hint,
+		c.TimeDest(&sec.CreatedAt), c.TimeDest(&sec.ExpiresAt), c.TimeDest(&sec.LastUsedAt)}
+}
+
+// clientWithSecretsQuery reads a client and its secrets in one statement,
+// so in one snapshot without a transaction: a row per secret, in their
+// order, each with the client's columns (ClientColumns) and then the
+// secret's (SecretColumns); a client with no secret is one row whose
+// secret ID is empty.
+var clientWithSecretsQuery = "SELECT " + qualify("clients", ClientColumns) +
+	", COALESCE(s.id, ''), s.digest, COALESCE(s.hint, ''), s.created_at, s.expires_at, s.last_used_at" +
+	" FROM clients LEFT JOIN client_secrets s ON s.client_id = clients.id WHERE clients.id = $1" +
+	" ORDER BY s.created_at NULLS FIRST, s.seq"
+
+// scanClientWithSecrets scans the rows of clientWithSecretsQuery; no row
+// is store.ErrNotFound.
+func scanClientWithSecrets(c Codec, rows Rows) (store.Client, error) {
+	var (
+		cl    store.Client
+		found bool
+	)
+	for rows.Next() {
+		var sec store.Secret
+		row, err := scanClient(c, rows, secretDest(c, &sec)...)
+		if err != nil {
+			return store.Client{}, err
+		}
+		if !found {
+			cl, found = row, true
+		}
+		if sec.ID != "" {
+			sec.Digest = nilIfEmpty(sec.Digest)
+			cl.Secrets = append(cl.Secrets, sec)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return store.Client{}, err
+	}
+	if !found {
+		return store.Client{}, store.ErrNotFound
+	}
+	return cl, nil
+}
+
+// qualify prefixes each column of the list cols with table.
+func qualify(table, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = table + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // AddSecrets scans rows of client_id followed by SecretColumns and appends
