@@ -186,27 +186,38 @@ func TestTallyBounds(t *testing.T) {
 	tl.Issued("a", "192.0.2.1", t0.Add(time.Second))
 	tl.Issued("a", "192.0.2.2", t0)
 	tl.Issued("a", "192.0.2.3", t0) // a third address: dropped, the token counts
-	tl.Issued("b", "", t0.Add(24*time.Hour))
-	tl.Issued("c", "192.0.2.9", t0) // a third client: dropped
-	tokens, addrs := tl.take()
-	if len(tokens) != 2 || len(addrs) != 2 || tl.Dropped() != 2 {
-		t.Fatalf("got %d token rows, %d addresses, %d dropped; want 2, 2, 2", len(tokens), len(addrs), tl.Dropped())
+	tl.Issued("a", "192.0.2.1", t0.Add(24*time.Hour))
+	select {
+	case <-tl.Full():
+		t.Fatal("Full signalled with one client of two")
+	default:
 	}
+	tl.Issued("b", "", t0.Add(24*time.Hour))
+	select {
+	case <-tl.Full():
+	default:
+		t.Fatal("Full not signalled with two clients of two")
+	}
+	// Past maxClients the tally keeps counting until it is taken, up to
+	// overfill times maxClients clients.
+	for i := range overfill*2 - 1 {
+		tl.Issued(fmt.Sprintf("c%d", i), "192.0.2.9", t0)
+	}
+	tokens, addrs := tl.take()
+	if len(tokens) != 3+overfill*2-2 || len(addrs) != 2+overfill*2-2 || tl.Dropped() != 2 {
+		t.Fatalf("got %d token rows, %d addresses, %d dropped; want %d, %d, 2", len(tokens), len(addrs), tl.Dropped(), 3+overfill*2-2, 2+overfill*2-2)
+	}
+	want := map[string]int64{"a 2026-01-02": 4, "a 2026-01-03": 1, "b 2026-01-03": 1, "c0 2026-01-02": 1}
 	for _, tk := range tokens {
-		switch tk.ClientID {
-		case "a":
-			if tk.Count != 4 || tk.Day != "2026-01-02" {
-				t.Errorf("a's tokens: got %+v, want 4 on 2026-01-02", tk)
-			}
-		case "b":
-			if tk.Count != 1 || tk.Day != "2026-01-03" {
-				t.Errorf("b's tokens: got %+v, want 1 on 2026-01-03", tk)
-			}
+		if n, ok := want[tk.ClientID+" "+tk.Day]; ok && tk.Count != n {
+			t.Errorf("%s's tokens on %s: got %d, want %d", tk.ClientID, tk.Day, tk.Count, n)
+		} else if !ok && !strings.HasPrefix(tk.ClientID, "c") {
+			t.Errorf("unexpected token row %+v", tk)
 		}
 	}
 	for _, a := range addrs {
-		if a.Address == "192.0.2.1" && (a.Count != 2 || !a.FirstSeen.Equal(t0) || !a.LastSeen.Equal(t0.Add(time.Second))) {
-			t.Errorf("192.0.2.1: got %+v, want 2 from t0 to t0+1s", a)
+		if a.ClientID == "a" && a.Address == "192.0.2.1" && (a.Count != 3 || !a.FirstSeen.Equal(t0) || !a.LastSeen.Equal(t0.Add(24*time.Hour))) {
+			t.Errorf("192.0.2.1: got %+v, want 3 from t0 to t0+24h", a)
 		}
 	}
 	if tokens, _ := tl.take(); len(tokens) != 0 {

@@ -3,6 +3,7 @@ package usage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,5 +68,61 @@ func TestReportChecks(t *testing.T) {
 	}
 	if len(u.Calls) != 1 || u.Calls[0].Allowed != 2 || u.Calls[0].Denied[usage.OtherReason] != 3 || !u.Calls[0].LastSeen.Equal(now) {
 		t.Errorf("usage today: got %+v, want 2 allowed, 3 other, last seen now", u.Calls)
+	}
+}
+
+// TestFlushManyClients: a tally of more clients than one write takes
+// (usage.flushChunk) is written whole, each client's addresses with its
+// tokens, and the Tally signals Full at its bound rather than dropping
+// tokens.
+func TestFlushManyClients(t *testing.T) {
+	now := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	const n = 1234
+	for i := range n {
+		id := fmt.Sprintf("app-%04d", i)
+		if err := st.CreateClient(ctx, store.Client{ID: id, Name: id, CreatedAt: now, UpdatedAt: now},
+			store.AuditEvent{Time: now, Actor: "test", Action: "client.create", Target: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := usage.New(usage.Options{Store: st, MaxClients: n, Now: func() time.Time { return now }})
+	tl := svc.Tally()
+	for i := range n {
+		id := fmt.Sprintf("app-%04d", i)
+		tl.Issued(id, "192.0.2.1", now)
+		tl.Issued(id, fmt.Sprintf("198.51.100.%d", i%200), now)
+		if i == n-2 {
+			select {
+			case <-tl.Full():
+				t.Fatalf("Full with %d clients of %d", i+1, n)
+			default:
+			}
+		}
+	}
+	tl.Issued("gone", "192.0.2.1", now) // not a client: not written
+	select {
+	case <-tl.Full():
+	default:
+		t.Fatalf("Full not signalled with %d clients", n)
+	}
+	svc.Flush(ctx)
+	if tl.Dropped() != 0 {
+		t.Errorf("dropped %d", tl.Dropped())
+	}
+	for _, i := range []int{0, 499, 500, 999, 1000, n - 1} {
+		id := fmt.Sprintf("app-%04d", i)
+		u, err := svc.ClientUsage(ctx, id, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(u.Tokens) != 1 || u.Tokens[0].Count != 2 || len(u.Addresses) != 2 {
+			t.Errorf("%s: got tokens %+v, addresses %+v; want 2 tokens today from 2 addresses", id, u.Tokens, u.Addresses)
+		}
 	}
 }

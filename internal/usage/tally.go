@@ -3,41 +3,59 @@ package usage
 import (
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Defaults of a Tally's bounds.
 const (
-	// DefaultMaxClients bounds the clients a Tally holds between two
-	// flushes.
-	DefaultMaxClients = 100000
+	// DefaultMaxClients is how many clients a Tally holds before it asks
+	// to be written early (Full), so that memory does not grow with the
+	// clients used in an interval.
+	DefaultMaxClients = 10_000
 	// DefaultMaxAddresses bounds the source addresses kept per client,
 	// in a Tally between two flushes and in the store.
 	DefaultMaxAddresses = 20
 )
 
+// overfill: a Tally whose write is late keeps counting up to overfill
+// times its maxClients clients; past that, new clients' tokens are
+// dropped (Dropped) rather than held without bound.
+const overfill = 4
+
 // A Tally counts, in memory, the tokens issued per client and day and the
 // source addresses each client got them from, for the Service to write in
-// the background: the token endpoint never writes. It holds at most
-// maxClients clients and maxAddresses addresses per client between two
-// takes; what does not fit is counted in Dropped. Safe for concurrent use.
+// the background: the token endpoint never writes. Once it holds
+// maxClients clients it signals Full, and the Service writes it then
+// rather than at its interval; it keeps counting meanwhile, up to
+// overfill times maxClients, and keeps maxAddresses addresses per client
+// between two takes. What does not fit is counted in Dropped. Safe for
+// concurrent use.
 type Tally struct {
 	maxClients, maxAddresses int
+	full                     chan struct{}
 
 	mu      sync.Mutex
 	clients map[string]*clientTally
 	dropped int64
 }
 
+// clientTally is one client's counts since the last take: tokens of one
+// day (those of other days, when a take spans midnight, in older) and its
+// addresses, the first inline (the common case: one address).
 type clientTally struct {
-	tokens map[int64]int64 // Unix day → tokens
-	addrs  map[string]*addrTally
+	day    int64 // Unix day of tokens
+	tokens int64
+	older  map[int64]int64 // Unix day → tokens, for days other than day
+	addr   addrTally       // addr.addr "": none yet
+	more   []addrTally
 }
 
 type addrTally struct {
+	addr        string
 	count       int64
-	first, last time.Time
+	first, last int64 // Unix nanoseconds
 }
 
 // NewTally returns a Tally with the bounds (0: the defaults).
@@ -48,8 +66,12 @@ func NewTally(maxClients, maxAddresses int) *Tally {
 	if maxAddresses <= 0 {
 		maxAddresses = DefaultMaxAddresses
 	}
-	return &Tally{maxClients: maxClients, maxAddresses: maxAddresses, clients: make(map[string]*clientTally)}
+	return &Tally{maxClients: maxClients, maxAddresses: maxAddresses, full: make(chan struct{}, 1),
+		clients: make(map[string]*clientTally)}
 }
+
+// Full is signalled when the Tally holds its maxClients clients.
+func (t *Tally) Full() <-chan struct{} { return t.full }
 
 // Issued counts a token issued to client at now, requested from addr (""
 // if unknown).
@@ -59,31 +81,54 @@ func (t *Tally) Issued(client, addr string, now time.Time) {
 	defer t.mu.Unlock()
 	c := t.clients[client]
 	if c == nil {
-		if len(t.clients) >= t.maxClients {
+		switch n := len(t.clients); {
+		case n >= overfill*t.maxClients:
 			t.dropped++
 			return
+		case n+1 == t.maxClients:
+			select {
+			case t.full <- struct{}{}:
+			default:
+			}
 		}
-		c = &clientTally{tokens: make(map[int64]int64, 1)}
+		c = &clientTally{day: day}
 		t.clients[client] = c
 	}
-	c.tokens[day]++
+	if day == c.day {
+		c.tokens++
+	} else {
+		if c.older == nil {
+			c.older = make(map[int64]int64, 1)
+		}
+		c.older[day]++
+	}
 	if addr == "" {
 		return
 	}
-	a := c.addrs[addr]
-	if a == nil {
-		if len(c.addrs) >= t.maxAddresses {
-			t.dropped++
-			return
+	at := now.UnixNano()
+	a := &c.addr
+	if a.addr != "" && a.addr != addr {
+		a = nil
+		for i := range c.more {
+			if c.more[i].addr == addr {
+				a = &c.more[i]
+				break
+			}
 		}
-		if c.addrs == nil {
-			c.addrs = make(map[string]*addrTally, 1)
+		if a == nil {
+			if 1+len(c.more) >= t.maxAddresses {
+				t.dropped++
+				return
+			}
+			c.more = append(c.more, addrTally{})
+			a = &c.more[len(c.more)-1]
 		}
-		a = &addrTally{first: now}
-		c.addrs[addr] = a
+	}
+	if a.addr == "" {
+		*a = addrTally{addr: unique.Make(addr).Value(), first: at}
 	}
 	a.count++
-	a.last = now
+	a.last = at
 }
 
 // Dropped returns how many tokens or addresses did not fit since the Tally
@@ -100,12 +145,21 @@ func (t *Tally) take() (tokens []store.UsageTokens, addrs []store.UsageAddress) 
 	old := t.clients
 	t.clients = make(map[string]*clientTally)
 	t.mu.Unlock()
+	tokens = make([]store.UsageTokens, 0, len(old))
+	addrs = make([]store.UsageAddress, 0, len(old))
 	for id, c := range old {
-		for d, n := range c.tokens {
+		if c.tokens > 0 {
+			tokens = append(tokens, store.UsageTokens{ClientID: id, Day: dayString(c.day), Count: c.tokens})
+		}
+		for d, n := range c.older {
 			tokens = append(tokens, store.UsageTokens{ClientID: id, Day: dayString(d), Count: n})
 		}
-		for addr, a := range c.addrs {
-			addrs = append(addrs, store.UsageAddress{ClientID: id, Address: addr, Count: a.count, FirstSeen: a.first, LastSeen: a.last})
+		if c.addr.addr == "" {
+			continue
+		}
+		for _, a := range append([]addrTally{c.addr}, c.more...) {
+			addrs = append(addrs, store.UsageAddress{ClientID: id, Address: a.addr, Count: a.count,
+				FirstSeen: time.Unix(0, a.first), LastSeen: time.Unix(0, a.last)})
 		}
 	}
 	return tokens, addrs

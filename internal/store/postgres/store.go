@@ -56,6 +56,7 @@ var dialect = sqlstore.Dialect{
 	Now:       "clock_timestamp()",
 	Bytewise:  ` COLLATE "C"`,
 	ListHas:   "%[2]s = ANY (%[1]s)",
+	TimeType:  "TIMESTAMPTZ",
 }
 
 var _ store.Store = (*Store)(nil)

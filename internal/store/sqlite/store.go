@@ -53,8 +53,9 @@ type Store struct {
 // this process's (see nowFunc), read while the transaction holds that
 // lock.
 var dialect = sqlstore.Dialect{
-	Now:     nowFunc + "()",
-	ListHas: "EXISTS (SELECT 1 FROM json_each(%[1]s) WHERE value = %[2]s)",
+	Now:      nowFunc + "()",
+	ListHas:  "%[2]s IN (SELECT value FROM json_each(%[1]s))",
+	TimeType: "INTEGER",
 }
 
 var _ store.Store = (*Store)(nil)

@@ -254,22 +254,33 @@ func (s *Store) DeleteClient(ctx context.Context, id string, check func(store.Cl
 	return nil
 }
 
-// TouchSecrets moves secrets' last-use times forward. Rows are changed in
-// ID order, the order in which lockClient locks them, so this cannot
-// deadlock with UpdateClient, DeleteClient or another TouchSecrets.
+// TouchSecrets moves secrets' last-use times forward, in multi-row
+// statements. Rows are locked in ID order, the order in which lockClient
+// locks them, so this cannot deadlock with UpdateClient, DeleteClient or
+// another TouchSecrets.
 func (s *Store) TouchSecrets(ctx context.Context, used map[string]time.Time) error {
 	ids := Touchable(used)
 	if len(ids) == 0 {
 		return nil
 	}
 	err := s.db.Write(ctx, func(tx Tx) error {
-		for _, id := range ids {
-			if _, err := tx.Exec(ctx, `UPDATE client_secrets SET last_used_at = $2
-				WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)`, id, s.db.Time(used[id])); err != nil {
-				return err
+		return inBatches(ids, func(batch []string) error {
+			if s.d.ForUpdate != "" { // the UPDATE's join may visit rows in any order
+				if _, err := tx.Exec(ctx, "SELECT id FROM client_secrets WHERE "+fmt.Sprintf(s.d.ListHas, "$1", "id")+
+					" ORDER BY id"+s.d.ForUpdate, s.db.List(batch)); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
+			args := make([]any, 0, 2*len(batch))
+			for _, id := range batch {
+				args = append(args, id, s.db.Time(used[id]))
+			}
+			_, err := tx.Exec(ctx, `UPDATE client_secrets SET last_used_at = v.column2
+				FROM (VALUES `+valueRows(len(batch), "", s.d.TimeType)+`) AS v
+				WHERE client_secrets.id = v.column1
+				AND (client_secrets.last_used_at IS NULL OR client_secrets.last_used_at < v.column2)`, args...)
+			return err
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("touch %d secrets: %w", len(ids), err)

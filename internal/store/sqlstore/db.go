@@ -72,9 +72,12 @@ type Dialect struct {
 	// Bytewise follows a text column in ORDER BY to compare bytes, as Go
 	// does, rather than by the locale's rules.
 	Bytewise string
-	// ListHas is a condition that a string-list column (%[1]s) holds a
-	// value (%[2]s, a parameter).
+	// ListHas is a condition that a string list (%[1]s: a list column, or
+	// a parameter given as Codec.List) holds a value (%[2]s: a parameter,
+	// or a column, which an index then serves).
 	ListHas string
+	// TimeType is the SQL type of a time value (Codec.Time), for CAST.
+	TimeType string
 }
 
 // Store is a store.Store on db, but for what a backend adds (opening,

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -59,101 +58,206 @@ var (
 	upsertUsageCalls = "INSERT INTO usage_calls (" + UsageCallColumns + ") " + Values(UsageCallColumns) +
 		" ON CONFLICT (client_id, day, pattern, outcome) DO UPDATE SET count = usage_calls.count + excluded.count, " +
 		later("usage_calls", "last_seen")
-	upsertUsageTokens = "INSERT INTO usage_tokens (" + UsageTokenColumns + ") " + Values(UsageTokenColumns) +
+	upsertUsageTokens = "INSERT INTO usage_tokens (" + UsageTokenColumns + ") VALUES %s" +
 		" ON CONFLICT (client_id, day) DO UPDATE SET count = usage_tokens.count + excluded.count"
-	insertUsageAddress = "INSERT INTO usage_addresses (" + UsageAddressColumns + ") " + Values(UsageAddressColumns) +
-		" ON CONFLICT (client_id, address) DO NOTHING"
+	// insertUsageAddresses inserts the addresses that are new to their
+	// clients and returns them; upsertUsageAddresses adds to those that
+	// are not.
+	insertUsageAddresses = "INSERT INTO usage_addresses (" + UsageAddressColumns + ") VALUES %s" +
+		" ON CONFLICT (client_id, address) DO NOTHING RETURNING client_id, address"
+	upsertUsageAddresses = "INSERT INTO usage_addresses (" + UsageAddressColumns + ") VALUES %s" +
+		" ON CONFLICT (client_id, address) DO UPDATE SET count = usage_addresses.count + excluded.count, " +
+		later("usage_addresses", "last_seen")
+	insertAuditEvents = "INSERT INTO audit_events (time, actor, action, target, detail) VALUES %s"
 )
 
-// RecordUsage adds r to the stored totals. Clients are visited in ID
+// RecordUsage adds r to the stored totals, in multi-row statements; rows
+// of clients that do not exist are left out. Clients are visited in ID
 // order, the order in which lockClient locks client rows.
 func (s *Store) RecordUsage(ctx context.Context, r store.UsageReport, maxAddresses int, newAddress func(store.UsageAddress) store.AuditEvent) ([]store.UsageAddress, error) {
 	calls := slices.Clone(r.Calls)
 	slices.SortFunc(calls, func(a, b store.UsageCalls) int { return cmp.Compare(a.ClientID, b.ClientID) })
-	addrs := slices.Clone(r.Addresses)
-	slices.SortFunc(addrs, func(a, b store.UsageAddress) int { return cmp.Compare(a.ClientID, b.ClientID) })
+	tokens := mergeUsageTokens(r.Tokens)
+	addrs := mergeUsageAddresses(r.Addresses)
 	var added []store.UsageAddress
 	err := s.db.Write(ctx, func(tx Tx) error {
 		added = added[:0]
-		exists := make(map[string]bool)
-		known := func(id string) (bool, error) {
-			if ok, seen := exists[id]; seen {
-				return ok, nil
-			}
-			var one int
-			err := tx.QueryRow(ctx, "SELECT 1 FROM clients WHERE id = $1", id).Scan(&one)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return false, err
-			}
-			exists[id] = err == nil
-			return err == nil, nil
+		known, err := s.existingClients(ctx, tx, calls, tokens, addrs)
+		if err != nil {
+			return err
 		}
 		for _, c := range calls {
-			if ok, err := known(c.ClientID); err != nil || !ok {
-				if err != nil {
-					return err
-				}
+			if !known[c.ClientID] {
 				continue
 			}
 			if _, err := tx.Exec(ctx, upsertUsageCalls, c.ClientID, c.Day, c.Pattern, c.Outcome, c.Count, s.db.Time(c.LastSeen)); err != nil {
 				return err
 			}
 		}
-		for _, t := range r.Tokens {
-			if ok, err := known(t.ClientID); err != nil || !ok {
-				if err != nil {
-					return err
-				}
-				continue
+		tokens = slices.DeleteFunc(tokens, func(t store.UsageTokens) bool { return !known[t.ClientID] })
+		if err := inBatches(tokens, func(b []store.UsageTokens) error {
+			args := make([]any, 0, 3*len(b))
+			for _, t := range b {
+				args = append(args, t.ClientID, t.Day, t.Count)
 			}
-			if _, err := tx.Exec(ctx, upsertUsageTokens, t.ClientID, t.Day, t.Count); err != nil {
-				return err
-			}
+			_, err := tx.Exec(ctx, fmt.Sprintf(upsertUsageTokens, valueRows(len(b), "", "", "")), args...)
+			return err
+		}); err != nil {
+			return err
 		}
-		grew := make(map[string]bool)
-		for _, a := range addrs {
-			if ok, err := known(a.ClientID); err != nil || !ok {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			// DO NOTHING, then UPDATE: of concurrent reports of one new
-			// address exactly one inserts it (PostgreSQL waits for the
-			// other's commit), so it is audited once.
-			n, err := tx.Exec(ctx, insertUsageAddress, a.ClientID, a.Address, a.Count, s.db.Time(a.FirstSeen), s.db.Time(a.LastSeen))
+		addrs = slices.DeleteFunc(addrs, func(a store.UsageAddress) bool { return !known[a.ClientID] })
+		// Insert what is new (DO NOTHING), then add to the rest: of
+		// concurrent reports of one new address exactly one inserts it
+		// (PostgreSQL waits for the other's commit), so it is audited once.
+		isNew := make(map[[2]string]bool)
+		if err := inBatches(addrs, func(b []store.UsageAddress) error {
+			rows, err := tx.Query(ctx, fmt.Sprintf(insertUsageAddresses, valueRows(len(b), "", "", "", "", "")), s.addressArgs(b)...)
 			if err != nil {
 				return err
 			}
-			if n == 0 {
-				if _, err := tx.Exec(ctx, `UPDATE usage_addresses SET count = count + $3,
-					last_seen = CASE WHEN $4 > last_seen THEN $4 ELSE last_seen END
-					WHERE client_id = $1 AND address = $2`, a.ClientID, a.Address, a.Count, s.db.At(a.LastSeen)); err != nil {
+			defer rows.Close()
+			for rows.Next() {
+				var k [2]string
+				if err := rows.Scan(&k[0], &k[1]); err != nil {
 					return err
 				}
-				continue
+				isNew[k] = true
 			}
-			added = append(added, a)
-			grew[a.ClientID] = true
-			if newAddress != nil {
-				if err := s.addAudit(ctx, tx, newAddress(a)); err != nil {
-					return err
-				}
+			return rows.Err()
+		}); err != nil {
+			return err
+		}
+		var old []store.UsageAddress
+		for _, a := range addrs {
+			if isNew[[2]string{a.ClientID, a.Address}] {
+				added = append(added, a)
+			} else {
+				old = append(old, a)
 			}
 		}
-		for _, id := range slices.Sorted(maps.Keys(grew)) {
-			if _, err := tx.Exec(ctx, `DELETE FROM usage_addresses WHERE client_id = $1 AND address NOT IN (
-				SELECT address FROM usage_addresses WHERE client_id = $1
-				ORDER BY count DESC, last_seen DESC, address`+s.d.Bytewise+` LIMIT $2)`, id, max(maxAddresses, 1)); err != nil {
+		if err := inBatches(old, func(b []store.UsageAddress) error {
+			_, err := tx.Exec(ctx, fmt.Sprintf(upsertUsageAddresses, valueRows(len(b), "", "", "", "", "")), s.addressArgs(b)...)
+			return err
+		}); err != nil {
+			return err
+		}
+		if len(added) == 0 {
+			return nil
+		}
+		if newAddress != nil {
+			if err := inBatches(added, func(b []store.UsageAddress) error {
+				args := make([]any, 0, 5*len(b))
+				for _, a := range b {
+					args = append(args, AuditArgs(s.db, newAddress(a))...)
+				}
+				_, err := tx.Exec(ctx, fmt.Sprintf(insertAuditEvents, valueRows(len(b), "", "", "", "", "")), args...)
 				return err
+			}); err != nil {
+				return fmt.Errorf("record audit events: %w", err)
 			}
 		}
-		return nil
+		// Keep the top maxAddresses of each client that got a new one, in
+		// one statement for them all.
+		grew := make([]string, 0, len(added))
+		for _, a := range added {
+			if len(grew) == 0 || grew[len(grew)-1] != a.ClientID {
+				grew = append(grew, a.ClientID)
+			}
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM usage_addresses WHERE (client_id, address) IN (
+			SELECT client_id, address FROM (
+				SELECT client_id, address, ROW_NUMBER() OVER (PARTITION BY client_id
+					ORDER BY count DESC, last_seen DESC, address`+s.d.Bytewise+`) AS n
+				FROM usage_addresses WHERE `+fmt.Sprintf(s.d.ListHas, "$1", "client_id")+`) ranked
+			WHERE n > $2)`, s.db.List(grew), max(maxAddresses, 1))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record usage: %w", err)
 	}
 	return added, nil
+}
+
+func (s *Store) addressArgs(addrs []store.UsageAddress) []any {
+	args := make([]any, 0, 5*len(addrs))
+	for _, a := range addrs {
+		args = append(args, a.ClientID, a.Address, a.Count, s.db.Time(a.FirstSeen), s.db.Time(a.LastSeen))
+	}
+	return args
+}
+
+// existingClients returns which of the clients of the rows exist, in one
+// statement.
+func (s *Store) existingClients(ctx context.Context, tx Tx, calls []store.UsageCalls, tokens []store.UsageTokens, addrs []store.UsageAddress) (map[string]bool, error) {
+	seen := make(map[string]bool)
+	var ids []string
+	add := func(id string) {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	for _, c := range calls {
+		add(c.ClientID)
+	}
+	for _, t := range tokens {
+		add(t.ClientID)
+	}
+	for _, a := range addrs {
+		add(a.ClientID)
+	}
+	known := make(map[string]bool, len(ids))
+	if len(ids) == 0 {
+		return known, nil
+	}
+	found, err := queryAll(ctx, s.db, tx, scanString, "SELECT id FROM clients WHERE "+fmt.Sprintf(s.d.ListHas, "$1", "id"), s.db.List(ids))
+	for _, id := range found {
+		known[id] = true
+	}
+	return known, err
+}
+
+// mergeUsageTokens sorts tokens by client and day, one row for each (a
+// statement may change a row only once).
+func mergeUsageTokens(tokens []store.UsageTokens) []store.UsageTokens {
+	out := slices.Clone(tokens)
+	slices.SortFunc(out, func(a, b store.UsageTokens) int {
+		return cmp.Or(cmp.Compare(a.ClientID, b.ClientID), cmp.Compare(a.Day, b.Day))
+	})
+	var merged []store.UsageTokens
+	for _, t := range out {
+		if n := len(merged); n > 0 && merged[n-1].ClientID == t.ClientID && merged[n-1].Day == t.Day {
+			merged[n-1].Count += t.Count
+			continue
+		}
+		merged = append(merged, t)
+	}
+	return merged
+}
+
+// mergeUsageAddresses sorts addresses by client and address, one row for
+// each.
+func mergeUsageAddresses(addrs []store.UsageAddress) []store.UsageAddress {
+	in := slices.Clone(addrs)
+	slices.SortFunc(in, func(a, b store.UsageAddress) int {
+		return cmp.Or(cmp.Compare(a.ClientID, b.ClientID), cmp.Compare(a.Address, b.Address))
+	})
+	var out []store.UsageAddress
+	for _, a := range in {
+		if n := len(out); n > 0 && out[n-1].ClientID == a.ClientID && out[n-1].Address == a.Address {
+			m := &out[n-1]
+			m.Count += a.Count
+			if a.FirstSeen.Before(m.FirstSeen) {
+				m.FirstSeen = a.FirstSeen
+			}
+			if a.LastSeen.After(m.LastSeen) {
+				m.LastSeen = a.LastSeen
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // ClientUsage returns the client's stored usage.

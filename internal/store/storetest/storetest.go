@@ -182,6 +182,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Usage", testUsage},
 		{"UsageAddressesBounded", testUsageAddressesBounded},
 		{"UsageConcurrent", testUsageConcurrent},
+		{"UsageManyClients", testUsageManyClients},
 		{"CreateClientWithInitialAccessTokenConcurrent", testCreateClientWithInitialAccessTokenConcurrent},
 	}
 	for _, tt := range tests {
@@ -823,6 +824,20 @@ func testDeleteClient(t *testing.T, s store.Store) {
 	}
 }
 
+// manySecretUses is a map of 700 secret IDs used at 'at': the IDs given
+// and unknown ones around them; a-s1's time is earlier than its stored one.
+func manySecretUses(at time.Time, ids ...string) map[string]time.Time {
+	used := make(map[string]time.Time)
+	for i := range 700 {
+		used[fmt.Sprintf("%s-%03d", ids[i%len(ids)], i)] = at
+	}
+	for _, id := range ids {
+		used[id] = at
+	}
+	used["a-s1"] = t0
+	return used
+}
+
 func testTouchSecrets(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	c := fullClient("a") // s1 last used t0+1h, s2 and s3 never
@@ -848,6 +863,10 @@ func testTouchSecrets(t *testing.T, s store.Store) {
 		{"nil map", nil, nil},
 		{"later again", map[string]time.Time{"a-s2": t0.Add(31 * time.Minute), "a-s3": t0.Add(time.Hour)},
 			map[int]time.Time{1: t0.Add(31 * time.Minute), 2: t0.Add(time.Hour)}},
+		// More secrets than one statement carries (the writes are batched):
+		// a's, among unknown IDs sorted before, between and after them.
+		{"among many", manySecretUses(t0.Add(2*time.Hour), "a-s1", "a-s3"),
+			map[int]time.Time{2: t0.Add(2 * time.Hour)}},
 	}
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {

@@ -2,11 +2,13 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -134,6 +136,53 @@ func testUsageAddressesBounded(t *testing.T, s store.Store) {
 	added := recordUsage(t, s, store.UsageReport{Addresses: []store.UsageAddress{addr("192.0.2.2", 1, t0.Add(time.Hour))}}, 2)
 	if len(added) != 1 {
 		t.Errorf("a dropped address seen again: got %+v, want it new", added)
+	}
+}
+
+// testUsageManyClients: a report of more rows than one statement carries
+// (the writes are batched), with rows repeated (they add up) and the
+// bound on addresses applied to every client that got a new one.
+func testUsageManyClients(t *testing.T, s store.Store) {
+	const n = 300
+	var r store.UsageReport
+	for i := range n {
+		id := fmt.Sprintf("c%03d", i)
+		mustCreate(t, s, minimalClient(id))
+		r.Tokens = append(r.Tokens, store.UsageTokens{ClientID: id, Day: "2026-01-02", Count: 1},
+			store.UsageTokens{ClientID: id, Day: "2026-01-02", Count: 2})
+		r.Addresses = append(r.Addresses,
+			store.UsageAddress{ClientID: id, Address: "192.0.2.1", Count: 1, FirstSeen: t0, LastSeen: t0},
+			store.UsageAddress{ClientID: id, Address: "192.0.2.2", Count: 2, FirstSeen: t0, LastSeen: t0},
+			store.UsageAddress{ClientID: id, Address: "192.0.2.1", Count: 2, FirstSeen: t0.Add(-time.Minute), LastSeen: t0.Add(time.Minute)})
+	}
+	if added := recordUsage(t, s, r, 1); len(added) != 2*n {
+		t.Errorf("new addresses: got %d, want %d", len(added), 2*n)
+	}
+	if added := recordUsage(t, s, store.UsageReport{Tokens: r.Tokens[:2], Addresses: r.Addresses[:1]}, 1); len(added) != 0 {
+		t.Errorf("new addresses on a second report: got %+v, want none", added)
+	}
+	evs, err := s.ListAudit(t.Context(), store.AuditFilter{Action: "client.new_address", Limit: 3 * n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2*n {
+		t.Errorf("audit events: got %d, want %d", len(evs), 2*n)
+	}
+	for _, i := range []int{0, 255, 256, n - 1} {
+		id := fmt.Sprintf("c%03d", i)
+		got, err := s.ClientUsage(t.Context(), id, "2000-01-01", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens := int64(3)
+		addr := store.UsageAddress{ClientID: id, Address: "192.0.2.1", Count: 3, FirstSeen: normTime(t0.Add(-time.Minute)), LastSeen: normTime(t0.Add(time.Minute))}
+		if i == 0 {
+			tokens, addr.Count = 6, 4
+		}
+		want := store.ClientUsage{Tokens: []store.UsageTokens{{ClientID: id, Day: "2026-01-02", Count: tokens}}, Addresses: []store.UsageAddress{addr}}
+		if d := cmp.Diff(want, got, cmpopts.EquateEmpty()); d != "" {
+			t.Errorf("%s's usage (-want +got):\n%s", id, d)
+		}
 	}
 }
 
