@@ -217,47 +217,44 @@ func (s *Store) existingClients(ctx context.Context, tx Tx, calls []store.UsageC
 	return known, err
 }
 
-// mergeUsageTokens sorts tokens by client and day, one row for each (a
-// statement may change a row only once).
-func mergeUsageTokens(tokens []store.UsageTokens) []store.UsageTokens {
-	out := slices.Clone(tokens)
-	slices.SortFunc(out, func(a, b store.UsageTokens) int {
-		return cmp.Or(cmp.Compare(a.ClientID, b.ClientID), cmp.Compare(a.Day, b.Day))
-	})
-	var merged []store.UsageTokens
-	for _, t := range out {
-		if n := len(merged); n > 0 && merged[n-1].ClientID == t.ClientID && merged[n-1].Day == t.Day {
-			merged[n-1].Count += t.Count
+// mergeRows sorts rows by order and folds each run of rows that order
+// finds equal into its first with add: one row for each key, as a
+// statement may change a row only once.
+func mergeRows[T any](rows []T, order func(a, b T) int, add func(into *T, r T)) []T {
+	sorted := slices.Clone(rows)
+	slices.SortFunc(sorted, order)
+	var out []T
+	for _, r := range sorted {
+		if n := len(out); n > 0 && order(out[n-1], r) == 0 {
+			add(&out[n-1], r)
 			continue
 		}
-		merged = append(merged, t)
+		out = append(out, r)
 	}
-	return merged
+	return out
+}
+
+// mergeUsageTokens sorts tokens by client and day, one row for each.
+func mergeUsageTokens(tokens []store.UsageTokens) []store.UsageTokens {
+	return mergeRows(tokens, func(a, b store.UsageTokens) int {
+		return cmp.Or(cmp.Compare(a.ClientID, b.ClientID), cmp.Compare(a.Day, b.Day))
+	}, func(m *store.UsageTokens, t store.UsageTokens) { m.Count += t.Count })
 }
 
 // mergeUsageAddresses sorts addresses by client and address, one row for
 // each.
 func mergeUsageAddresses(addrs []store.UsageAddress) []store.UsageAddress {
-	in := slices.Clone(addrs)
-	slices.SortFunc(in, func(a, b store.UsageAddress) int {
+	return mergeRows(addrs, func(a, b store.UsageAddress) int {
 		return cmp.Or(cmp.Compare(a.ClientID, b.ClientID), cmp.Compare(a.Address, b.Address))
-	})
-	var out []store.UsageAddress
-	for _, a := range in {
-		if n := len(out); n > 0 && out[n-1].ClientID == a.ClientID && out[n-1].Address == a.Address {
-			m := &out[n-1]
-			m.Count += a.Count
-			if a.FirstSeen.Before(m.FirstSeen) {
-				m.FirstSeen = a.FirstSeen
-			}
-			if a.LastSeen.After(m.LastSeen) {
-				m.LastSeen = a.LastSeen
-			}
-			continue
+	}, func(m *store.UsageAddress, a store.UsageAddress) {
+		m.Count += a.Count
+		if a.FirstSeen.Before(m.FirstSeen) {
+			m.FirstSeen = a.FirstSeen
 		}
-		out = append(out, a)
-	}
-	return out
+		if a.LastSeen.After(m.LastSeen) {
+			m.LastSeen = a.LastSeen
+		}
+	})
 }
 
 // ClientUsage returns the client's stored usage.
