@@ -122,7 +122,7 @@ func (s *Service) Run(ctx context.Context) {
 // concurrently with itself (Run calls it).
 func (s *Service) Flush(ctx context.Context) {
 	if d := s.tally.Dropped(); d > s.dropped {
-		s.log.Warn("the usage tally was full: tokens or addresses went uncounted; write more often (usage.interval) or raise usage.max_addresses",
+		s.log.Warn("the usage tally was full: tokens or addresses went uncounted (the store's usage writes fell behind new clients, or a client used more than usage.max_addresses addresses in an interval)",
 			"uncounted", d-s.dropped)
 		s.dropped = d
 	}
