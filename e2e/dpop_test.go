@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/e2e/harness"
 	"github.com/gatehouse/gatehouse/internal/dpop"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // TestDPoP: a client registered with `clients create --dpop-required` gets
@@ -50,16 +48,9 @@ func TestDPoP(t *testing.T) {
 		t.Fatalf("metadata: got %d %v, want dpop_signing_alg_values_supported", code, md)
 	}
 
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testutil.NewDPoPKey(t)
 	proof := func(method, u, tok string) string {
-		p, err := dpop.Sign(key, "ES256", dpop.ProofClaims{Method: method, URL: u, AccessToken: tok})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
+		return key.Proof(t, dpop.ProofClaims{Method: method, URL: u, AccessToken: tok})
 	}
 	tokenRequest := func(proofs ...string) (int, map[string]any) {
 		req := formRequest(t, srv.URL+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}.Encode())
@@ -106,9 +97,8 @@ func TestDPoP(t *testing.T) {
 		"the seen proof replayed":           send("GET", "/api/records/1", "DPoP", seenProof),
 		"the seen proof for another record": send("GET", "/api/records/2", "DPoP", seenProof),
 		"a proof by the thief's own key": func() result {
-			thief, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			p, _ := dpop.Sign(thief, "ES256", dpop.ProofClaims{Method: "GET", URL: public + "/api/records/1", AccessToken: tok})
-			return send("GET", "/api/records/1", "DPoP", p)
+			thief := testutil.NewDPoPKey(t)
+			return send("GET", "/api/records/1", "DPoP", thief.Proof(t, dpop.ProofClaims{Method: "GET", URL: public + "/api/records/1", AccessToken: tok}))
 		}(),
 	} {
 		if res.status != 401 || !strings.Contains(res.challenge, "DPoP ") {

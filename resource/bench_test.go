@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
 
@@ -143,7 +144,7 @@ func BenchmarkDPoPVerify(b *testing.B) {
 			defer g.Close()
 			var served atomic.Int64
 			h := g.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served.Add(1) }))
-			k := newProofKey(b)
+			k := testutil.NewDPoPKey(b)
 			auth, tok := "Bearer ", iss.token("api:read-only")
 			if bound {
 				auth, tok = "DPoP ", iss.boundToken("api:read-only", k)

@@ -1,9 +1,6 @@
 package resource
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,42 +8,21 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/dpop"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 const testExternal = "https://api.example"
 
-type proofKey struct {
-	priv *ecdsa.PrivateKey
-	jkt  string
-}
-
-func newProofKey(t testing.TB) *proofKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jkt, err := dpop.Thumbprint(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &proofKey{priv: k, jkt: jkt}
-}
-
 // boundToken is a valid token bound to k.
-func (iss *issuer) boundToken(scope string, k *proofKey) string {
+func (iss *issuer) boundToken(scope string, k *testutil.DPoPKey) string {
 	c := iss.claims(scope)
-	c.JKT = k.jkt
+	c.JKT = k.JKT
 	return iss.mint(c)
 }
 
-func (iss *issuer) proof(k *proofKey, method, path, tok string) string {
+func (iss *issuer) proof(k *testutil.DPoPKey, method, path, tok string) string {
 	iss.t.Helper()
-	p, err := dpop.Sign(k.priv, "ES256", dpop.ProofClaims{Method: method, URL: testExternal + path, AccessToken: tok, IssuedAt: iss.clock.Now()})
-	if err != nil {
-		iss.t.Fatal(err)
-	}
-	return p
+	return k.Proof(iss.t, dpop.ProofClaims{Method: method, URL: testExternal + path, AccessToken: tok, IssuedAt: iss.clock.Now()})
 }
 
 // doDPoP sends method path with Authorization: DPoP tok and the proofs.
@@ -85,15 +61,15 @@ func wantRefusal(t *testing.T, e *env, w *httptest.ResponseRecorder, status int,
 func TestDPoPAccepted(t *testing.T) {
 	iss := newIssuer(t)
 	e := newEnv(t, iss, dpopOn)
-	k := newProofKey(t)
+	k := testutil.NewDPoPKey(t)
 	tok := iss.boundToken("api", k)
 	for i := range 3 {
 		w := e.doDPoP("GET", "/v1/things?x=1", tok, iss.proof(k, "GET", "/v1/things", tok))
 		if w.Code != http.StatusOK {
 			t.Fatalf("request %d: got %d %s, want 200", i, w.Code, w.Body)
 		}
-		if s := decodeSeen(t, w); s.Claims.JKT != k.jkt {
-			t.Errorf("claims JKT: got %q, want %q", s.Claims.JKT, k.jkt)
+		if s := decodeSeen(t, w); s.Claims.JKT != k.JKT {
+			t.Errorf("claims JKT: got %q, want %q", s.Claims.JKT, k.JKT)
 		}
 	}
 }
@@ -103,13 +79,13 @@ func TestDPoPAccepted(t *testing.T) {
 func TestDPoPStolenToken(t *testing.T) {
 	iss := newIssuer(t)
 	e := newEnv(t, iss, dpopOn)
-	k := newProofKey(t)
+	k := testutil.NewDPoPKey(t)
 	tok := iss.boundToken("api", k)
 	seenProof := iss.proof(k, "GET", "/v1/things", tok)
 	if w := e.doDPoP("GET", "/v1/things", tok, seenProof); w.Code != http.StatusOK {
 		t.Fatalf("the owner's request: got %d %s", w.Code, w.Body)
 	}
-	thief := newProofKey(t)
+	thief := testutil.NewDPoPKey(t)
 	for _, tc := range []struct {
 		name   string
 		do     func() *httptest.ResponseRecorder
@@ -124,7 +100,7 @@ func TestDPoPStolenToken(t *testing.T) {
 			return e.doDPoP("DELETE", "/v1/things", tok, iss.proof(k, "GET", "/v1/things", tok))
 		}, codeInvalidDPoPProof, ReasonInvalidDPoPProof},
 		{"the proof for another host", func() *httptest.ResponseRecorder {
-			p, _ := dpop.Sign(k.priv, "ES256", dpop.ProofClaims{Method: "GET", URL: "https://evil.example/v1/things", AccessToken: tok, IssuedAt: iss.clock.Now()})
+			p, _ := dpop.Sign(k.Priv, "ES256", dpop.ProofClaims{Method: "GET", URL: "https://evil.example/v1/things", AccessToken: tok, IssuedAt: iss.clock.Now()})
 			return e.doDPoP("GET", "/v1/things", tok, p)
 		}, codeInvalidDPoPProof, ReasonInvalidDPoPProof},
 		{"the proof for another token", func() *httptest.ResponseRecorder {
@@ -159,7 +135,7 @@ func TestDPoPStolenToken(t *testing.T) {
 func TestDPoPBoundTokenWithoutDPoP(t *testing.T) {
 	iss := newIssuer(t)
 	e := newEnv(t, iss, nil)
-	k := newProofKey(t)
+	k := testutil.NewDPoPKey(t)
 	tok := iss.boundToken("api", k)
 	wantRefusal(t, e, e.do("GET", "/v1/things", tok), http.StatusUnauthorized, codeInvalidToken, ReasonDPoPBound)
 	w := e.doDPoP("GET", "/v1/things", tok, iss.proof(k, "GET", "/v1/things", tok))
@@ -181,7 +157,7 @@ func TestDPoPBoundTokenWithoutDPoP(t *testing.T) {
 func TestDPoPUnboundTokenWithDPoPScheme(t *testing.T) {
 	iss := newIssuer(t)
 	e := newEnv(t, iss, dpopOn)
-	k := newProofKey(t)
+	k := testutil.NewDPoPKey(t)
 	tok := iss.token("api")
 	wantRefusal(t, e, e.doDPoP("GET", "/v1/things", tok, iss.proof(k, "GET", "/v1/things", tok)), http.StatusUnauthorized, codeInvalidToken, ReasonInvalidToken)
 	if w := e.do("GET", "/v1/things", tok); w.Code != http.StatusOK {
@@ -194,7 +170,7 @@ func TestDPoPUnboundTokenWithDPoPScheme(t *testing.T) {
 func TestDPoPCacheDoesNotSkipProof(t *testing.T) {
 	iss := newIssuer(t)
 	e := newEnv(t, iss, dpopOn)
-	k := newProofKey(t)
+	k := testutil.NewDPoPKey(t)
 	tok := iss.boundToken("api", k)
 	if w := e.doDPoP("GET", "/v1/things", tok, iss.proof(k, "GET", "/v1/things", tok)); w.Code != http.StatusOK {
 		t.Fatalf("first: got %d %s", w.Code, w.Body)
@@ -217,7 +193,7 @@ func TestDPoPRequired(t *testing.T) {
 	if len(ch) != 1 || !strings.HasPrefix(ch[0], "DPoP ") || !strings.Contains(ch[0], `algs="ES256 EdDSA"`) || !strings.Contains(ch[0], "resource_metadata=") {
 		t.Errorf("WWW-Authenticate: got %q, want the DPoP challenge only", ch)
 	}
-	k := newProofKey(t)
+	k := testutil.NewDPoPKey(t)
 	tok := iss.boundToken("api", k)
 	if w := e.doDPoP("GET", "/v1/things", tok, iss.proof(k, "GET", "/v1/things", tok)); w.Code != http.StatusOK {
 		t.Fatalf("bound token: got %d %s", w.Code, w.Body)

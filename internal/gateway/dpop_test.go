@@ -1,8 +1,6 @@
 package gateway_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/dpop"
 	"github.com/gatehouse/gatehouse/internal/gateway"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // boundToken mints a token for client bound to the DPoP key jkt.
@@ -36,18 +35,10 @@ func TestDPoP(t *testing.T) {
 		c.Resource.ExternalURL = public
 		c.Resource.DPoP.Enabled = true
 	}})
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jkt, _ := dpop.Thumbprint(key.Public())
-	tok := as.boundToken(t, "app", "api", jkt)
+	key := testutil.NewDPoPKey(t)
+	tok := as.boundToken(t, "app", "api", key.JKT)
 	proof := func(method, path string) string {
-		p, err := dpop.Sign(key, "ES256", dpop.ProofClaims{Method: method, URL: public + path, AccessToken: tok})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
+		return key.Proof(t, dpop.ProofClaims{Method: method, URL: public + path, AccessToken: tok})
 	}
 	send := func(method, path, auth, proof string) (*http.Response, []byte) {
 		h := http.Header{"Authorization": {auth}}

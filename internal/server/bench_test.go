@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // BenchmarkTokenHandler measures the whole client-credentials request in
@@ -90,7 +91,7 @@ func BenchmarkTokenIssuance(b *testing.B) {
 	b.Run("dpop", func(b *testing.B) {
 		h := newHarness(b)
 		id, secret := h.client(clients.Spec{Scopes: []string{"api"}})
-		k := newDPoPKey(b)
+		k := testutil.NewDPoPKey(b)
 		proofs := make([]string, b.N)
 		for i := range proofs {
 			proofs[i] = h.proof(k, PathToken)

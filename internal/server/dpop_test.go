@@ -1,9 +1,6 @@
 package server
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,39 +9,17 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/dpop"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
-// dpopKey is a client's DPoP key.
-type dpopKey struct {
-	priv *ecdsa.PrivateKey
-	jkt  string
-}
-
-func newDPoPKey(t testing.TB) *dpopKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jkt, err := dpop.Thumbprint(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &dpopKey{priv: k, jkt: jkt}
-}
-
 // proof returns a proof for a POST to path on the harness's issuer.
-func (h *harness) proof(k *dpopKey, path string, mod ...func(*dpop.ProofClaims)) string {
+func (h *harness) proof(k *testutil.DPoPKey, path string, mod ...func(*dpop.ProofClaims)) string {
 	h.t.Helper()
 	c := dpop.ProofClaims{Method: "POST", URL: "http://issuer.test" + path, IssuedAt: h.clock.Now()}
 	for _, m := range mod {
 		m(&c)
 	}
-	p, err := dpop.Sign(k.priv, "ES256", c)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return p
+	return k.Proof(h.t, c)
 }
 
 // postProofs posts a form with the given DPoP headers (and Basic auth if
@@ -73,7 +48,7 @@ func ccForm() url.Values { return url.Values{"grant_type": {"client_credentials"
 func TestDPoPBoundToken(t *testing.T) {
 	h := newHarness(t)
 	id, secret := h.client(clients.Spec{})
-	k := newDPoPKey(t)
+	k := testutil.NewDPoPKey(t)
 	for _, path := range []string{PathToken, "/oauth/v2/token"} {
 		r := h.postProofs(path, id, secret, ccForm(), h.proof(k, path))
 		if r.status != http.StatusOK || r.json["token_type"] != "DPoP" {
@@ -81,13 +56,13 @@ func TestDPoPBoundToken(t *testing.T) {
 		}
 		at := r.json["access_token"].(string)
 		cnf, _ := claims(t, at)["cnf"].(map[string]any)
-		if cnf["jkt"] != k.jkt {
-			t.Errorf("cnf: got %v, want jkt %q", cnf, k.jkt)
+		if cnf["jkt"] != k.JKT {
+			t.Errorf("cnf: got %v, want jkt %q", cnf, k.JKT)
 		}
 		ir := h.postProofs(PathIntrospect, id, secret, url.Values{"token": {at}})
 		icnf, _ := ir.json["cnf"].(map[string]any)
-		if ir.json["active"] != true || ir.json["token_type"] != "DPoP" || icnf["jkt"] != k.jkt {
-			t.Errorf("introspection: got %s, want active, token_type DPoP, cnf.jkt %q", ir.body, k.jkt)
+		if ir.json["active"] != true || ir.json["token_type"] != "DPoP" || icnf["jkt"] != k.JKT {
+			t.Errorf("introspection: got %s, want active, token_type DPoP, cnf.jkt %q", ir.body, k.JKT)
 		}
 	}
 	r := h.postProofs(PathToken, id, secret, ccForm())
@@ -105,7 +80,7 @@ func TestDPoPBoundToken(t *testing.T) {
 func TestDPoPProofRefused(t *testing.T) {
 	h := newHarness(t)
 	id, secret := h.client(clients.Spec{})
-	k := newDPoPKey(t)
+	k := testutil.NewDPoPKey(t)
 	replayed := h.proof(k, PathToken)
 	if r := h.postProofs(PathToken, id, secret, ccForm(), replayed); r.status != http.StatusOK {
 		t.Fatalf("first use: got %d %s", r.status, r.body)
@@ -131,7 +106,7 @@ func TestDPoPProofRefused(t *testing.T) {
 func TestDPoPProofRememberedAfterAuthentication(t *testing.T) {
 	h := newHarness(t)
 	id, secret := h.client(clients.Spec{})
-	p := h.proof(newDPoPKey(t), PathToken)
+	p := h.proof(testutil.NewDPoPKey(t), PathToken)
 	wantError(t, h.postProofs(PathToken, id, "wrong-secret-wrong-secret-wrong-secret", ccForm(), p), http.StatusUnauthorized, "invalid_client")
 	if r := h.postProofs(PathToken, id, secret, ccForm(), p); r.status != http.StatusOK {
 		t.Fatalf("the proof with the right secret: got %d %s, want 200", r.status, r.body)
@@ -145,7 +120,7 @@ func TestDPoPRequiredClient(t *testing.T) {
 	h := newHarness(t)
 	id, secret := h.client(clients.Spec{DPoPRequired: true})
 	wantError(t, h.postProofs(PathToken, id, secret, ccForm()), http.StatusBadRequest, dpop.CodeInvalidProof)
-	if r := h.postProofs(PathToken, id, secret, ccForm(), h.proof(newDPoPKey(t), PathToken)); r.status != http.StatusOK || r.json["token_type"] != "DPoP" {
+	if r := h.postProofs(PathToken, id, secret, ccForm(), h.proof(testutil.NewDPoPKey(t), PathToken)); r.status != http.StatusOK || r.json["token_type"] != "DPoP" {
 		t.Fatalf("with a proof: got %d %s", r.status, r.body)
 	}
 }
@@ -159,7 +134,7 @@ func TestDPoPNonce(t *testing.T) {
 		o.DPoPNonceKey = make([]byte, 32)
 	}})
 	id, secret := h.client(clients.Spec{})
-	k := newDPoPKey(t)
+	k := testutil.NewDPoPKey(t)
 	r := h.postProofs(PathToken, id, secret, ccForm(), h.proof(k, PathToken))
 	wantError(t, r, http.StatusBadRequest, dpop.CodeUseNonce)
 	nonce := r.header.Get("DPoP-Nonce")
@@ -188,7 +163,7 @@ func TestDPoPRefreshBinding(t *testing.T) {
 	pub, _ := ah.app(clients.Spec{Name: "cli tool", TokenEndpointAuthMethod: store.AuthMethodNone})
 	conf, confSecret := ah.app(clients.Spec{Name: "web app"})
 	ah.login()
-	k := newDPoPKey(t)
+	k := testutil.NewDPoPKey(t)
 
 	exchange := func(id, secret string, proofs ...string) response {
 		t.Helper()
@@ -208,13 +183,13 @@ func TestDPoPRefreshBinding(t *testing.T) {
 	}
 	rt := r.json["refresh_token"].(string)
 	wantError(t, refresh(pub, "", rt), http.StatusBadRequest, "invalid_grant")
-	wantError(t, refresh(pub, "", rt, ah.proof(newDPoPKey(t), PathToken)), http.StatusBadRequest, "invalid_grant")
+	wantError(t, refresh(pub, "", rt, ah.proof(testutil.NewDPoPKey(t), PathToken)), http.StatusBadRequest, "invalid_grant")
 	r = refresh(pub, "", rt, ah.proof(k, PathToken))
 	if r.status != http.StatusOK || r.json["token_type"] != "DPoP" {
 		t.Fatalf("refresh with the same key: got %d %s", r.status, r.body)
 	}
-	if cnf, _ := claims(t, r.json["access_token"].(string))["cnf"].(map[string]any); cnf["jkt"] != k.jkt {
-		t.Errorf("refreshed token's cnf: got %v, want jkt %q", cnf, k.jkt)
+	if cnf, _ := claims(t, r.json["access_token"].(string))["cnf"].(map[string]any); cnf["jkt"] != k.JKT {
+		t.Errorf("refreshed token's cnf: got %v, want jkt %q", cnf, k.JKT)
 	}
 	// The rotated token stays bound.
 	wantError(t, refresh(pub, "", r.json["refresh_token"].(string)), http.StatusBadRequest, "invalid_grant")

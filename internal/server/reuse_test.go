@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/scope"
 )
 
@@ -73,11 +74,11 @@ func TestReuseWindow(t *testing.T) {
 	}
 
 	// Each part of the request is part of the key.
-	k1, k2 := newDPoPKey(t), newDPoPKey(t)
+	k1, k2 := testutil.NewDPoPKey(t), testutil.NewDPoPKey(t)
 	seen := map[string]string{at: "no parameters"}
 	for _, tc := range []struct {
 		name, extra string
-		dpop        *dpopKey
+		dpop        *testutil.DPoPKey
 	}{
 		{"scope", "scope=search", nil},
 		{"scope named as the default", "scope=api+search", nil},

@@ -1,6 +1,7 @@
 // Package testutil holds the test helpers more than one package needs: a
-// settable clock, a log buffer safe for concurrent writers, and cheap
-// password-hash parameters. It is imported only by _test.go files (and by
+// settable clock, a log buffer safe for concurrent writers, cheap
+// password-hash parameters, a token issuer, and a DPoP key that signs
+// proofs. It is imported only by _test.go files (and by
 // e2e/harness, itself test support).
 package testutil
 
