@@ -6,17 +6,21 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/gatehouse/gatehouse/e2e/harness"
 )
 
-// TestAppUsage: the app page's usage section shows the tokens issued, the
-// calls through serve's gateway per endpoint pattern, the denials by
-// reason and the source address; it is screenshotted as app-usage.
+// TestAppUsage: a token quota set in the app's settings is shown with the
+// tokens issued against it, and the app page's usage section shows the
+// tokens issued, the calls through serve's gateway per endpoint pattern,
+// the denials by reason and the source address; it is screenshotted as
+// app-usage.
 func TestAppUsage(t *testing.T) {
 	in := newInstance(t)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -34,8 +38,15 @@ func TestAppUsage(t *testing.T) {
 	ctx := newBrowser(t)
 	setupAdmin(t, ctx, srv)
 	id, secret := createAppInConsole(t, ctx, srv, "Billing sync", false)
+	do(t, ctx, "set a token quota of 60 a minute",
+		chromedp.Navigate(srv.URL+"/console/apps/"+id),
+		chromedp.WaitVisible(chromedp.CSS(`#app-form #quota_per_minute`)),
+		chromedp.SendKeys(chromedp.CSS(`#app-form #quota_per_minute`), "60"),
+		chromedp.Click(chromedp.CSS(`#app-form #save`)),
+		chromedp.WaitVisible(chromedp.CSS(`#quota`)))
 
 	var tok string
+	firstToken := time.Now()
 	for range 3 {
 		code, m := srv.tokenRequest(t, id, secret, url.Values{"grant_type": {"client_credentials"}, "scope": {"search"}})
 		if code != http.StatusOK {
@@ -70,6 +81,17 @@ func TestAppUsage(t *testing.T) {
 	if strings.Contains(calls, "/records/1") {
 		t.Errorf("the usage section shows a raw path:\n%s", calls)
 	}
+	// The quota counts the tokens of the current minute, as the nodes last
+	// reported them (every second); past a minute boundary the count starts
+	// again.
+	harness.Within(t, stepTimeout, "the quota line to count the 3 tokens", func() bool {
+		do(t, ctx, "open the app page", chromedp.Navigate(srv.URL+"/console/apps/"+id), chromedp.WaitVisible(chromedp.CSS(`#quota`)))
+		got := text(t, ctx, "#quota")
+		if !time.Now().Truncate(time.Minute).Equal(firstToken.Truncate(time.Minute)) {
+			return regexp.MustCompile(`^[0-3] of 60 this minute`).MatchString(got)
+		}
+		return strings.HasPrefix(got, "3 of 60 this minute")
+	})
 	if got := text(t, ctx, "#usage-tokens tbody td:nth-child(2)"); got != "3" {
 		t.Errorf("tokens today: got %q, want 3", got)
 	}
