@@ -40,34 +40,30 @@ type clientsBackend interface {
 
 // openClients returns the backend of a clients command and what closes it.
 func (e *env) openClients(cmd *cobra.Command, df *dataFlags, sf *serverFlag, catalogFile string) (clientsBackend, func(), error) {
-	rc, err := e.remote(cmd, sf)
-	if err != nil {
-		return nil, nil, err
-	}
-	if rc != nil {
-		if catalogFile != "" {
-			return nil, nil, localOnly("--catalog", "with --server the server checks scopes against its own catalog")
-		}
-		return remoteClients{rc.api}, func() {}, nil
-	}
-	cfg, err := e.loadConfig(cmd, df, func(c *config.Config) {
-		if catalogFile != "" {
-			c.ScopesFile = catalogFile
-		}
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	api, err := app.LoadAPI(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := backend.Open(cmd.Context(), cfg.Database, cfg.DataDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	svc := app.ClientService(st, api.Catalog, cfg).WithResources(app.ClientResources(api.Resources))
-	return localClients{st: st, svc: svc, actor: e.actor()}, func() { st.Close() }, nil
+	return openBackend(e, cmd, df, sf,
+		func(c *config.Config) {
+			if catalogFile != "" {
+				c.ScopesFile = catalogFile
+			}
+		},
+		func(rc *remoteConn) (clientsBackend, error) {
+			if catalogFile != "" {
+				return nil, localOnly("--catalog", "with --server the server checks scopes against its own catalog")
+			}
+			return remoteClients{rc.api}, nil
+		},
+		func(ctx context.Context, cfg config.Config) (clientsBackend, func(), error) {
+			api, err := app.LoadAPI(cfg)
+			if err != nil {
+				return nil, nil, err
+			}
+			st, err := backend.Open(ctx, cfg.Database, cfg.DataDir)
+			if err != nil {
+				return nil, nil, err
+			}
+			svc := app.ClientService(st, api.Catalog, cfg).WithResources(app.ClientResources(api.Resources))
+			return localClients{st: st, svc: svc, actor: e.actor()}, func() { st.Close() }, nil
+		})
 }
 
 func (e *env) clientsCmd(df *dataFlags) *cobra.Command {

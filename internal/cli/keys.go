@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/resource"
 )
@@ -33,23 +34,20 @@ func (e *env) keysCmd(df *dataFlags) *cobra.Command {
 	sf.register(cmd, true)
 	with := func(run func(ctx context.Context, b keysBackend) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			rc, err := e.remote(cmd, sf)
+			b, done, err := openBackend(e, cmd, df, sf, nil,
+				func(rc *remoteConn) (keysBackend, error) { return remoteKeys{rc}, nil },
+				func(ctx context.Context, cfg config.Config) (keysBackend, func(), error) {
+					d, err := app.Open(ctx, cfg, app.Logger(cfg, e.stderr))
+					if err != nil {
+						return nil, nil, err
+					}
+					return localKeys{d: d, actor: e.actor()}, func() { d.Store.Close() }, nil
+				})
 			if err != nil {
 				return err
 			}
-			if rc != nil {
-				return run(cmd.Context(), remoteKeys{rc})
-			}
-			cfg, err := e.loadConfig(cmd, df, nil)
-			if err != nil {
-				return err
-			}
-			d, err := app.Open(cmd.Context(), cfg, app.Logger(cfg, e.stderr))
-			if err != nil {
-				return err
-			}
-			defer d.Store.Close()
-			return run(cmd.Context(), localKeys{d: d, actor: e.actor()})
+			defer done()
+			return run(cmd.Context(), b)
 		}
 	}
 	var output string

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/duration"
 	"github.com/gatehouse/gatehouse/internal/registration"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -32,31 +33,29 @@ func (e *env) registrationCmd(df *dataFlags) *cobra.Command {
 	tokens := &cobra.Command{Use: "token", Short: "Create, list and revoke initial access tokens, which let their holder register clients"}
 	with := func(run func(ctx context.Context, b registrationBackend) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			rc, err := e.remote(cmd, sf)
+			b, done, err := openBackend(e, cmd, df, sf, nil,
+				func(rc *remoteConn) (registrationBackend, error) { return remoteRegistration{rc}, nil },
+				func(ctx context.Context, cfg config.Config) (registrationBackend, func(), error) {
+					d, err := app.Open(ctx, cfg, app.Logger(cfg, e.stderr))
+					if err != nil {
+						return nil, nil, err
+					}
+					svc, err := app.RegistrationService(d.Store, d.Catalog, app.ClientService(d.Store, d.Catalog, cfg), cfg)
+					if err != nil {
+						d.Store.Close()
+						return nil, nil, err
+					}
+					return localRegistration{svc: svc, actor: e.actor()}, func() { d.Store.Close() }, nil
+				})
 			if err != nil {
 				return err
 			}
-			if rc != nil {
-				return run(cmd.Context(), remoteRegistration{rc})
-			}
-			cfg, err := e.loadConfig(cmd, df, nil)
-			if err != nil {
+			defer done()
+			if err := run(cmd.Context(), b); err != nil {
 				return err
 			}
-			d, err := app.Open(cmd.Context(), cfg, app.Logger(cfg, e.stderr))
-			if err != nil {
-				return err
-			}
-			defer d.Store.Close()
-			svc, err := app.RegistrationService(d.Store, d.Catalog, app.ClientService(d.Store, d.Catalog, cfg), cfg)
-			if err != nil {
-				return err
-			}
-			if err := run(cmd.Context(), localRegistration{svc: svc, actor: e.actor()}); err != nil {
-				return err
-			}
-			if svc.Policy() != registration.InitialAccessToken {
-				fmt.Fprintf(e.stderr, "note: registration.policy is %s here; the server accepts initial access tokens only with registration.policy: initial_access_token\n", svc.Policy())
+			if local, ok := b.(localRegistration); ok && local.svc.Policy() != registration.InitialAccessToken {
+				fmt.Fprintf(e.stderr, "note: registration.policy is %s here; the server accepts initial access tokens only with registration.policy: initial_access_token\n", local.svc.Policy())
 			}
 			return nil
 		}

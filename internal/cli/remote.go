@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
-// The data commands (clients, keys, users, audit) run locally, on the store
+// The data commands (clients, keys, users, registration, audit) run locally, on the store
 // that --data-dir or --database names, or remotely, through the admin API
 // of the server that --server (GATEHOUSE_SERVER) names, authenticated as
 // the client GATEHOUSE_CLIENT_ID with GATEHOUSE_CLIENT_SECRET. Both print
@@ -31,6 +31,28 @@ func (sf *serverFlag) register(cmd *cobra.Command, persistent bool) {
 		fs = cmd.PersistentFlags()
 	}
 	fs.StringVar(&sf.url, "server", "", "run through the admin API of the server at this URL (its issuer) instead of opening the store; env GATEHOUSE_SERVER, with GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET")
+}
+
+// openBackend returns what a data command runs on, and what releases it:
+// remote's backend on the server remote mode names (see env.remote), or
+// local's on this machine's configuration (loaded with mod, if any) and
+// store.
+func openBackend[B any](e *env, cmd *cobra.Command, df *dataFlags, sf *serverFlag, mod func(*config.Config),
+	remote func(*remoteConn) (B, error), local func(ctx context.Context, cfg config.Config) (B, func(), error)) (B, func(), error) {
+	var none B
+	rc, err := e.remote(cmd, sf)
+	if err != nil {
+		return none, nil, err
+	}
+	if rc != nil {
+		b, err := remote(rc)
+		return b, func() {}, err
+	}
+	cfg, err := e.loadConfig(cmd, df, mod)
+	if err != nil {
+		return none, nil, err
+	}
+	return local(cmd.Context(), cfg)
 }
 
 // remoteTimeout bounds each request of remote mode.

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
 	"github.com/gatehouse/gatehouse/internal/users"
@@ -40,23 +41,20 @@ func (e *env) usersCmd(df *dataFlags) *cobra.Command {
 	sf.register(cmd, true)
 	with := func(run func(ctx context.Context, b usersBackend, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			rc, err := e.remote(cmd, sf)
+			b, done, err := openBackend(e, cmd, df, sf, nil,
+				func(rc *remoteConn) (usersBackend, error) { return remoteUsers{rc.api}, nil },
+				func(ctx context.Context, cfg config.Config) (usersBackend, func(), error) {
+					st, err := backend.Open(ctx, cfg.Database, cfg.DataDir)
+					if err != nil {
+						return nil, nil, err
+					}
+					return localUsers{svc: app.UserService(st, cfg), actor: e.actor()}, func() { st.Close() }, nil
+				})
 			if err != nil {
 				return err
 			}
-			if rc != nil {
-				return run(cmd.Context(), remoteUsers{rc.api}, args)
-			}
-			cfg, err := e.loadConfig(cmd, df, nil)
-			if err != nil {
-				return err
-			}
-			st, err := backend.Open(cmd.Context(), cfg.Database, cfg.DataDir)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			return run(cmd.Context(), localUsers{svc: app.UserService(st, cfg), actor: e.actor()}, args)
+			defer done()
+			return run(cmd.Context(), b, args)
 		}
 	}
 	cmd.AddCommand(
