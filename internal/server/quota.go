@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// Issuance quotas (issue 13 §2): at most N access tokens per client per
+// Issuance quotas: at most N access tokens per client per
 // minute and per hour, counted across every node that shares the store,
 // without a database write per token.
 //

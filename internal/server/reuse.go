@@ -12,7 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// The token reuse window (issue 13 §3): a client that asks again for a
+// The token reuse window: a client that asks again for a
 // token with the same scopes, account, resource and DPoP key, while a token
 // this node issued it has more than the window's percentage of its lifetime
 // left, gets that token again, with the remaining expires_in, instead of a

@@ -104,7 +104,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	// --- issue 13: token reuse window (reuse.go) and issuance quota (quota.go) ---
+	// The token reuse window (reuse.go), then the issuance quota (quota.go).
 	now := s.now()
 	var rk reuseKey
 	reusable := s.reuse.reusable(cc, gt)
@@ -124,7 +124,6 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 			s.quota.give(c, now)
 		}
 	}()
-	// --- end issue 13 ---
 	res, err := g.Issue(r.Context(), &grant.Request{Client: c, Params: &f, Scopes: scopes, AccountID: account,
 		Resource: requested, DefaultResource: s.defaultResourceID(cc), DPoPJKT: jkt})
 	if err != nil {
@@ -169,7 +168,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	issued = true // issue 13: counted against the quota, and kept for reuse
+	issued = true // counted against the quota, and kept for reuse
 	if reusable && res.RefreshToken == "" {
 		s.reuse.put(&reuseEntry{key: rk, cc: cc, token: at, scope: scopeStr, jti: jti, iat: now, exp: now.Add(ttl)})
 	}
