@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/resource"
 )
 
@@ -203,7 +205,7 @@ func TestTallyBounds(t *testing.T) {
 	for i := range overfill*2 - 1 {
 		tl.Issued(fmt.Sprintf("c%d", i), "192.0.2.9", t0)
 	}
-	tokens, addrs := tl.take()
+	tokens, addrs := takeAll(t, tl)
 	if len(tokens) != 3+overfill*2-2 || len(addrs) != 2+overfill*2-2 || tl.Dropped() != 2 {
 		t.Fatalf("got %d token rows, %d addresses, %d dropped; want %d, %d, 2", len(tokens), len(addrs), tl.Dropped(), 3+overfill*2-2, 2+overfill*2-2)
 	}
@@ -220,9 +222,23 @@ func TestTallyBounds(t *testing.T) {
 			t.Errorf("192.0.2.1: got %+v, want 3 from t0 to t0+24h", a)
 		}
 	}
-	if tokens, _ := tl.take(); len(tokens) != 0 {
+	if tokens, _ := takeAll(t, tl); len(tokens) != 0 {
 		t.Errorf("a second take: got %+v, want nothing", tokens)
 	}
+}
+
+// takeAll is what tl counted, taken in reports of at most 3 clients, as
+// rows.
+func takeAll(t *testing.T, tl *Tally) (tokens []store.UsageTokens, addrs []store.UsageAddress) {
+	t.Helper()
+	for _, r := range tl.take(3) {
+		// A client's rows are adjacent.
+		if clients := len(slices.CompactFunc(slices.Clone(r.Tokens), func(a, b store.UsageTokens) bool { return a.ClientID == b.ClientID })); clients > 3 {
+			t.Fatalf("a report of %d clients, want at most 3", clients)
+		}
+		tokens, addrs = append(tokens, r.Tokens...), append(addrs, r.Addresses...)
+	}
+	return tokens, addrs
 }
 
 // gather returns the values of the metric name in reg by their labels'

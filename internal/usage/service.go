@@ -126,27 +126,9 @@ func (s *Service) Flush(ctx context.Context) {
 			"uncounted", d-s.dropped)
 		s.dropped = d
 	}
-	tokens, addrs := s.tally.take()
-	// In chunks of clients, each its own transaction, so that the store's
-	// write lock is never held for long (SQLite has one for the whole
-	// database).
-	slices.SortFunc(tokens, func(a, b store.UsageTokens) int { return cmp.Compare(a.ClientID, b.ClientID) })
-	slices.SortFunc(addrs, func(a, b store.UsageAddress) int { return cmp.Compare(a.ClientID, b.ClientID) })
-	for len(tokens) > 0 || len(addrs) > 0 {
-		var r store.UsageReport
-		r.Tokens, tokens = cutClients(tokens, flushChunk, func(u store.UsageTokens) string { return u.ClientID })
-		last := ""
-		if len(r.Tokens) > 0 {
-			last = r.Tokens[len(r.Tokens)-1].ClientID
-		}
-		if len(tokens) == 0 { // the rest of the addresses
-			r.Addresses, addrs = addrs, nil
-		} else {
-			n, _ := slices.BinarySearchFunc(addrs, last, func(a store.UsageAddress, id string) int {
-				return cmp.Compare(a.ClientID, id+"\x00")
-			})
-			r.Addresses, addrs = addrs[:n], addrs[n:]
-		}
+	// A transaction for each flushChunk clients, so that the store's write
+	// lock is never held for long (SQLite has one for the whole database).
+	for _, r := range s.tally.take(flushChunk) {
 		if err := s.record(ctx, r); err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("recording token usage failed", "err", err, "clients", len(r.Tokens))
@@ -158,20 +140,6 @@ func (s *Service) Flush(ctx context.Context) {
 
 // flushChunk is how many clients' usage Flush writes in one transaction.
 const flushChunk = 500
-
-// cutClients splits rows, sorted by client, after the first n clients.
-func cutClients[T any](rows []T, n int, client func(T) string) (head, tail []T) {
-	seen := 0
-	for i := range rows {
-		if i == 0 || client(rows[i]) != client(rows[i-1]) {
-			if seen == n {
-				return rows[:i], rows[i:]
-			}
-			seen++
-		}
-	}
-	return rows, nil
-}
 
 func (s *Service) record(ctx context.Context, r store.UsageReport) error {
 	added, err := s.st.RecordUsage(ctx, r, s.maxAddresses, func(a store.UsageAddress) store.AuditEvent {

@@ -139,30 +139,41 @@ func (t *Tally) Dropped() int64 {
 	return t.dropped
 }
 
-// take returns what was counted since the last take, as store rows.
-func (t *Tally) take() (tokens []store.UsageTokens, addrs []store.UsageAddress) {
+// take returns what was counted since the last take, as store reports of
+// at most perReport clients each.
+func (t *Tally) take(perReport int) []store.UsageReport {
 	t.mu.Lock()
 	old := t.clients
 	t.clients = make(map[string]*clientTally)
 	t.mu.Unlock()
-	tokens = make([]store.UsageTokens, 0, len(old))
-	addrs = make([]store.UsageAddress, 0, len(old))
+	var (
+		out []store.UsageReport
+		r   store.UsageReport
+		n   int
+	)
 	for id, c := range old {
-		if c.tokens > 0 {
-			tokens = append(tokens, store.UsageTokens{ClientID: id, Day: dayString(c.day), Count: c.tokens})
+		if n == perReport {
+			out, r, n = append(out, r), store.UsageReport{}, 0
 		}
-		for d, n := range c.older {
-			tokens = append(tokens, store.UsageTokens{ClientID: id, Day: dayString(d), Count: n})
+		n++
+		if c.tokens > 0 {
+			r.Tokens = append(r.Tokens, store.UsageTokens{ClientID: id, Day: dayString(c.day), Count: c.tokens})
+		}
+		for d, k := range c.older {
+			r.Tokens = append(r.Tokens, store.UsageTokens{ClientID: id, Day: dayString(d), Count: k})
 		}
 		if c.addr.addr == "" {
 			continue
 		}
 		for _, a := range append([]addrTally{c.addr}, c.more...) {
-			addrs = append(addrs, store.UsageAddress{ClientID: id, Address: a.addr, Count: a.count,
+			r.Addresses = append(r.Addresses, store.UsageAddress{ClientID: id, Address: a.addr, Count: a.count,
 				FirstSeen: time.Unix(0, a.first), LastSeen: time.Unix(0, a.last)})
 		}
 	}
-	return tokens, addrs
+	if n > 0 {
+		out = append(out, r)
+	}
+	return out
 }
 
 // dayString is the UTC date of Unix day d, YYYY-MM-DD.
