@@ -58,7 +58,7 @@ func assertionCredentials(r *http.Request, f *form) (bool, error) {
 // authenticateAssertion authenticates a client with a JWT assertion in the
 // form body. Every failure is the same invalid_client (or 429, as for
 // secrets); the reason goes to the metrics only.
-func (s *Server) authenticateAssertion(r *http.Request, f *form) (*cachedClient, error) {
+func (s *Server) authenticateAssertion(r *http.Request, f *form, addr string) (*cachedClient, error) {
 	assertion := f.Get("client_assertion")
 	id, err := jws.Subject(assertion)
 	if err != nil || id == "" || (f.Has("client_id") && f.Get("client_id") != id) {
@@ -68,10 +68,9 @@ func (s *Server) authenticateAssertion(r *http.Request, f *form) (*cachedClient,
 		if id == "" {
 			id = f.Get("client_id")
 		}
-		return nil, s.assertionFailure(r, id, "malformed")
+		return nil, s.assertionFailure(addr, id)
 	}
 	now := s.now()
-	addr := s.clientIP.Addr(r)
 	attempt, wait, ok := s.limiter.Check(id, addr, now)
 	if !ok {
 		s.metrics.authFailures.WithLabelValues("rate_limited").Inc()
@@ -104,9 +103,9 @@ func (s *Server) authenticateAssertion(r *http.Request, f *form) (*cachedClient,
 
 // assertionFailure counts a failure against id (if any) and the source
 // address and returns what to answer.
-func (s *Server) assertionFailure(r *http.Request, id, reason string) error {
+func (s *Server) assertionFailure(addr, id string) error {
 	now := s.now()
-	attempt, wait, ok := s.limiter.Check(id, s.clientIP.Addr(r), now)
+	attempt, wait, ok := s.limiter.Check(id, addr, now)
 	if !ok {
 		return tooManyRequests(wait)
 	}

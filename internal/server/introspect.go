@@ -112,7 +112,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tok := f.Get("token")
-	cc, err := s.authenticateClient(r, &f, true)
+	cc, err := s.authenticateClient(r, &f, s.clientIP.Addr(r), true)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Public clients (no secret) may only redeem codes and refresh tokens.
 	public := gt == store.GrantAuthorizationCode || gt == store.GrantRefreshToken
-	cc, err := s.authenticateClient(r, &f, public)
+	addr := s.clientIP.Addr(r)
+	cc, err := s.authenticateClient(r, &f, addr, public)
 	if err != nil {
 		return err
 	}
@@ -174,7 +175,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.metrics.tokens.WithLabelValues(gt).Inc()
 	s.usage.clientUsed(cc, now)
-	s.issued(r, c.ID, now) // usage.go
+	s.issued(c.ID, addr, now) // usage.go
 	return writeTokenResponse(w, at, tokenType(jkt), int64(ttl/time.Second), scopeStr, res.RefreshToken)
 }
 
@@ -216,18 +217,18 @@ func writeTokenResponse(w http.ResponseWriter, accessToken, tokenType string, ex
 // get the same answer. Failures are rate-limited. Public clients are
 // refused.
 func (s *Server) authenticate(r *http.Request, f *form) (*cachedClient, error) {
-	return s.authenticateClient(r, f, false)
+	return s.authenticateClient(r, f, s.clientIP.Addr(r), false)
 }
 
 // authenticateClient is authenticate that, with allowPublic, also accepts a
 // public client (token endpoint auth method none) identified by client_id in
 // the body with no secret (RFC 6749 §2.1, §3.2.1).
-func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) (*cachedClient, error) {
+func (s *Server) authenticateClient(r *http.Request, f *form, addr string, allowPublic bool) (*cachedClient, error) {
 	if ok, err := assertionCredentials(r, f); err != nil {
 		s.metrics.authFailures.WithLabelValues("malformed").Inc()
 		return nil, err
 	} else if ok {
-		return s.authenticateAssertion(r, f)
+		return s.authenticateAssertion(r, f, addr)
 	}
 	hdr, err := authorizationHeader(r.Header)
 	if err != nil {
@@ -254,7 +255,6 @@ func (s *Server) authenticateClient(r *http.Request, f *form, allowPublic bool) 
 	}
 
 	now := s.now()
-	addr := s.clientIP.Addr(r)
 	attempt, wait, ok := s.limiter.Check(id, addr, now)
 	if !ok { // over the limit: the secret is not even checked
 		s.metrics.authFailures.WithLabelValues("rate_limited").Inc()
