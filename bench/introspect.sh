@@ -54,6 +54,15 @@ fi
 secret="ghs_bench-secret-0123456789abcdefghijklmnopqrstuv"
 export GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_SECRET=bench-master-key-0123456789abcdefghijkl
 
+# cpu_ticks PID: the user and system CPU time PID has used; pg_ticks: the
+# same summed over the processes of the postgres user (0 if none).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pg_ticks() {
+  local p t=0
+  for p in $(pgrep -u postgres 2>/dev/null); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+
 run() { # build store round; GATEHOUSE_DATA_DIR / GATEHOUSE_DATABASE_URL set by the caller
   local bin="$work/gatehouse-$1" name="$1-$2-$3"
   printf '%s\n' "$secret" | "$bin" clients create --name bench --id bench-client \
@@ -67,7 +76,10 @@ run() { # build store round; GATEHOUSE_DATA_DIR / GATEHOUSE_DATABASE_URL set by 
   tok=$(curl -s -u "bench-client:$secret" -d grant_type=client_credentials \
     http://127.0.0.1:9099/oauth/token | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
   echo; echo "### $name"
+  local g0 p0
+  g0=$(cpu_ticks "$gh"); p0=$(pg_ticks)
   "$shared/bench/load-introspect.sh" http://127.0.0.1:9099/oauth/introspect bench-rs "$secret" "$tok" "$conns" "$secs" | tee "$work/$name.out"
+  echo "CPU during the run: gatehouse $(( $(cpu_ticks "$gh") - g0 )) ticks, PostgreSQL's processes $(( $(pg_ticks) - p0 )) ticks (of $(getconf CLK_TCK) a second)" | tee -a "$work/$name.out"
   kill -TERM "$gh"; wait "$gh" 2>/dev/null || true
 }
 

@@ -17,6 +17,12 @@
 #   clients, long enough to go through all of them (~10k tokens/s).
 # MAX_CLIENTS: cache.max_clients for the many-clients server (default: the
 #   built-in default).
+# SERVER_CONFIG: more YAML for the many-clients server's configuration,
+#   e.g. SERVER_CONFIG='usage: {enabled: false}'.
+# SERVER_ENV: environment for the many-clients server only, e.g.
+#   SERVER_ENV='GOGC=80'.
+# PROFILE: write a CPU profile of the spread run (all but its first and last
+#   5 s) to this file (the server serves pprof on its metrics listener).
 #
 # The spread run reads the clients' Authorization headers from a file
 # (bench/seed -headers, in a random order) in bench/many-clients.lua. The
@@ -103,13 +109,16 @@ else
   SEED_SECRET=$secret "$work/seed" -n "$nclients"
 fi
 SEED_SECRET=$secret "$work/seed" -n "$nclients" -create=false -headers "$work/auth.txt" >/dev/null
-serve_args=(serve --addr 127.0.0.1:9097 --metrics-addr 127.0.0.1:9098)
-if [ -n "${MAX_CLIENTS:-}" ]; then
-  printf 'cache:\n  max_clients: %s\n' "$MAX_CLIENTS" >"$work/config.yaml"
-  serve_args+=(--config "$work/config.yaml")
-fi
+{
+  [ -n "${MAX_CLIENTS:-}" ] && printf 'cache:\n  max_clients: %s\n' "$MAX_CLIENTS"
+  [ -n "${PROFILE:-}" ] && printf 'metrics_pprof: true\n'
+  [ -n "${SERVER_CONFIG:-}" ] && printf '%s\n' "$SERVER_CONFIG"
+  true
+} >"$work/config.yaml"
 phase start
-"$work/gatehouse" "${serve_args[@]}" 2>"$work/gatehouse.log" &
+# shellcheck disable=SC2086 # SERVER_ENV is a list of assignments
+env ${SERVER_ENV:-} "$work/gatehouse" serve --addr 127.0.0.1:9097 --metrics-addr 127.0.0.1:9098 \
+  --config "$work/config.yaml" 2>"$work/gatehouse.log" &
 gh=$!; pids+=($gh)
 sample "$gh" & pids+=($!)
 wait_up 127.0.0.1 9097
@@ -119,6 +128,10 @@ phase hot
 run_load "$many" http://127.0.0.1:9097/oauth/token "$gh"
 phase spread
 echo; echo "### $many-spread (${spread_secs}s)"
+if [ -n "${PROFILE:-}" ]; then
+  (sleep 5; curl -fsS -o "$PROFILE" "http://127.0.0.1:9098/debug/pprof/profile?seconds=$((spread_secs - 10))") &
+  pids+=($!)
+fi
 HEADERS="$work/auth.txt" THREADS=2 wrk -t2 -c"$conns" -d"${spread_secs}s" --timeout 10s --latency \
   -s "$root/bench/many-clients.lua" http://127.0.0.1:9097/oauth/token | tee "$work/spread.out"
 phase after
