@@ -139,6 +139,8 @@ sleep 2
 grep -E '^(VmHWM|VmRSS)' "/proc/$gh/status" | tr -s ' \t' ' ' | paste -sd' ' | sed 's/^/SERVER /' | tee -a "$work/spread.out"
 curl -fsS http://127.0.0.1:9098/metrics | grep -E '^gatehouse_client_cache_' | tee "$work/cache.out" || true
 kill -TERM "$gh"; wait "$gh" 2>/dev/null || true
+echo "server warnings and errors (last 10):"
+grep -E 'level=(WARN|ERROR)' "$work/gatehouse.log" | tail -10 || true
 
 field() { sed -n "s/^RESULT .*$2=\([0-9.]*\).*/\1/p" "$work/$1.out" | tail -1; }
 hwm() { sed -n 's/^SERVER .*VmHWM: \([0-9]*\) kB.*/\1/p' "$work/$1.out" | tail -1; }
