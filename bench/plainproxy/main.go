@@ -1,7 +1,7 @@
 // Command plainproxy is the baseline of the gateway load run
 // (bench/gateway.sh): a bare httputil.ReverseProxy in front of the same
-// upstream, with what a tuned Go proxy has (a pooled copy buffer, a
-// transport that keeps enough idle connections, the server settings the
+// upstream, with what a tuned Go proxy has (the gateway's own pooled copy buffers and
+// transport, which keeps enough idle connections; the server settings the
 // gateway's listener has) and none of the gateway's work (no token, no
 // scope check, no header screening, no metrics). The run compares the
 // CPU time and the allocations per request of the two.
@@ -13,28 +13,14 @@ import (
 	"expvar"
 	"flag"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/http/pprof"
 	"net/url"
-	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/gateway"
 )
-
-const bufferSize = 32 << 10
-
-// bufferPool is httputil.BufferPool over arrays, so that Put does not
-// allocate.
-type bufferPool struct{ p sync.Pool }
-
-func (bp *bufferPool) Get() []byte { return bp.p.Get().(*[bufferSize]byte)[:] }
-
-func (bp *bufferPool) Put(b []byte) {
-	if cap(b) >= bufferSize {
-		bp.p.Put((*[bufferSize]byte)(b[:bufferSize]))
-	}
-}
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9304", "listen address")
@@ -46,26 +32,14 @@ func main() {
 	if err != nil || u.Host == "" {
 		log.Fatalf("plainproxy: -upstream %q is not an absolute URL", *upstream)
 	}
-	// The same settings as the gateway's transport (internal/gateway).
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   512,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
 			pr.SetXForwarded()
 		},
-		Transport:     tr,
+		Transport:     gateway.NewTransport(30 * time.Second), // the gateway's own, and its copy buffers
 		FlushInterval: *flush,
-		BufferPool:    &bufferPool{p: sync.Pool{New: func() any { return new([bufferSize]byte) }}},
+		BufferPool:    gateway.NewBufferPool(),
 	}
 	if *debug != "" {
 		mux := http.NewServeMux()

@@ -147,7 +147,7 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 
-	tr := newTransport(cfg.UpstreamTimeout)
+	tr := NewTransport(cfg.UpstreamTimeout)
 	p := newProxy(cfg.Upstream, tr, hr, scope.PathRules{AllowEncodedSlash: rc.AllowEncodedSlashes}, m, log)
 	return &Gateway{
 		guard:     guard,

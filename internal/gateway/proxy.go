@@ -17,11 +17,11 @@ import (
 	"github.com/gatehouse/gatehouse/scope"
 )
 
-// newTransport returns the transport to the upstream: the standard one's
+// NewTransport returns the transport to the upstream: the standard one's
 // settings, enough idle connections for a busy gateway (the default of two
 // per host would reconnect under load), and timeout as the bound on the
 // wait for response headers.
-func newTransport(timeout time.Duration) *http.Transport {
+func NewTransport(timeout time.Duration) *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		DialContext:           d.DialContext,
@@ -67,7 +67,7 @@ func newProxy(upstream *url.URL, tr http.RoundTripper, hr headerRules, paths sco
 		},
 		Transport:     timedTransport{next: tr, m: m},
 		FlushInterval: flushInterval,
-		BufferPool:    newBufferPool(),
+		BufferPool:    NewBufferPool(),
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			upstreamError(w, r, err, m, log)
@@ -278,7 +278,9 @@ const bufferSize = 32 << 10
 // pointer to a slice would be allocated on every Put).
 type bufferPool struct{ p sync.Pool }
 
-func newBufferPool() *bufferPool {
+// NewBufferPool returns the pool of the buffers that copy response bodies
+// (also bench/plainproxy's, the baseline of the gateway load run).
+func NewBufferPool() httputil.BufferPool {
 	return &bufferPool{p: sync.Pool{New: func() any { return new([bufferSize]byte) }}}
 }
 

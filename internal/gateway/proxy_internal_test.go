@@ -95,7 +95,7 @@ func TestSetHeadersSeparate(t *testing.T) {
 // TestBufferPool checks that the pool hands out full-size buffers and
 // drops a buffer too small to be one instead of handing it out again.
 func TestBufferPool(t *testing.T) {
-	bp := newBufferPool()
+	bp := NewBufferPool()
 	b := bp.Get()
 	if len(b) != bufferSize {
 		t.Fatalf("Get: got %d bytes, want %d", len(b), bufferSize)
