@@ -25,8 +25,8 @@ import (
 // than anyone else.
 //
 // A Guard is safe for concurrent use. A remembered pair's attempt costs
-// one read-locked lookup in one of 64 map shards and, at most once a minute
-// per pair, an atomic store; only a pair's first success writes to a map.
+// one read-locked lookup in one of 64 map shards; a pair's first success,
+// its refresh (at most once a minute) and its failures write to the map.
 type Guard struct {
 	perSubject, perAddr *Failures
 	pairRate            rate.Limit // for a remembered pair's own failures
@@ -69,7 +69,9 @@ func NewGuard(o GuardOptions) *Guard {
 // its outcome with Success or Failure.
 type Attempt struct {
 	g             *Guard
-	pair          *pair // remembered, or nil
+	known         bool   // the pair is remembered
+	id            pairID // the pair's key, if remember > 0
+	last          int64  // the remembered pair's last success
 	subject, addr string
 	now           time.Time
 }
@@ -80,10 +82,11 @@ type Attempt struct {
 func (g *Guard) Check(subject, addr string, now time.Time) (Attempt, time.Duration, bool) {
 	a := Attempt{g: g, subject: subject, addr: addr, now: now}
 	if g.remember > 0 {
-		if p := g.pairs.get(subject, addr); p != nil && now.UnixNano()-p.last.Load() < int64(g.remember) {
-			a.pair = p
-			if lim := p.fails.Load(); lim != nil {
-				if t := lim.TokensAt(now); t < 1 {
+		a.id = g.pairs.id(subject, addr)
+		if p, ok := g.pairs.get(a.id); ok && now.UnixNano()-p.last < int64(g.remember) {
+			a.known, a.last = true, p.last
+			if p.fails != nil {
+				if t := p.fails.TokensAt(now); t < 1 {
 					return a, waitFor(g.pairRate, t), false
 				}
 			}
@@ -106,15 +109,12 @@ func (a Attempt) Success() {
 		return
 	}
 	now := a.now.UnixNano()
-	if a.pair != nil {
-		// Refresh at most once a minute, so a busy client does not write
-		// on every request.
-		if now-a.pair.last.Load() >= int64(time.Minute) {
-			a.pair.last.Store(now)
-		}
+	// A remembered pair is refreshed at most once a minute, so a busy
+	// client does not write on every request.
+	if a.known && now-a.last < int64(time.Minute) {
 		return
 	}
-	g.pairs.put(a.subject, a.addr, now, now-int64(g.remember))
+	g.pairs.put(a.id, now, now-int64(g.remember))
 	g.maybePrune(a.now)
 }
 
@@ -125,23 +125,17 @@ func (a Attempt) Success() {
 func (a Attempt) Failure() (time.Duration, bool) {
 	g := a.g
 	defer g.maybePrune(a.now)
-	if a.pair != nil {
+	if a.known {
 		if g.pairRate == rate.Inf {
 			return 0, false
 		}
-		lim := a.pair.fails.Load()
-		if lim == nil {
-			lim = rate.NewLimiter(g.pairRate, g.burst)
-			if !a.pair.fails.CompareAndSwap(nil, lim) {
-				if l := a.pair.fails.Load(); l != nil {
-					lim = l
-				}
+		if lim := g.pairs.failures(a.id, g.pairRate, g.burst); lim != nil {
+			if lim.AllowN(a.now, 1) {
+				return 0, false
 			}
+			return waitFor(g.pairRate, lim.TokensAt(a.now)), true
 		}
-		if lim.AllowN(a.now, 1) {
-			return 0, false
-		}
-		return waitFor(g.pairRate, lim.TokensAt(a.now)), true
+		// Forgotten since Check: counted like any other pair's.
 	}
 	w1, over1 := g.perAddr.Spend(a.addr, a.now)
 	var w2 time.Duration
@@ -170,77 +164,105 @@ func (g *Guard) maybePrune(now time.Time) {
 	g.Prune(now)
 }
 
-// pair is a remembered (subject, address) pair.
+// pairID identifies a (subject, address) pair: a 128-bit hash of the
+// two, keyed with seeds drawn when the process starts. Two pairs share an
+// entry only if their hashes collide, which among the pairs remembered is
+// about as likely as guessing a 128-bit key, and the seeds are not known
+// outside the process, so no one can search for a collision. Holding the
+// hash instead of the strings keeps a pair at about 40 bytes.
+type pairID [2]uint64
+
+// pair is what is remembered of a pair.
 type pair struct {
-	last  atomic.Int64                 // unix nanoseconds of the last success
-	fails atomic.Pointer[rate.Limiter] // the pair's own failures; nil: none lately
+	last  int64         // unix nanoseconds of the last success
+	fails *rate.Limiter // the pair's own failures; nil: none lately
 }
 
 const pairShards = 64
 
-// pairMap maps subject and address to a pair, in shards so that lookups
-// from many goroutines do not contend on one lock.
+// pairMap maps pairs to what is remembered of them, in shards so that
+// lookups from many goroutines do not contend on one lock.
 type pairMap struct {
-	seed     maphash.Seed
+	seeds    [2]maphash.Seed
 	perShard int
-	shards   [pairShards]struct {
-		mu sync.RWMutex
-		m  map[string]*pair
-		_  [32]byte // keep shards on separate cache lines
-	}
+	shards   [pairShards]pairShard
+}
+
+type pairShard struct {
+	mu sync.RWMutex
+	m  map[pairID]pair
+	_  [32]byte // keep shards on separate cache lines
 }
 
 func (pm *pairMap) init(max int) {
-	pm.seed = maphash.MakeSeed()
+	pm.seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	pm.perShard = max / pairShards
 	for i := range pm.shards {
-		pm.shards[i].m = make(map[string]*pair)
+		pm.shards[i].m = make(map[pairID]pair)
 	}
 }
 
-// key writes subject and address into buf; a 0 byte cannot occur in
-// either, so different pairs never share a key.
-func pairKey(buf []byte, subject, addr string) []byte {
-	buf = append(buf, addr...)
-	buf = append(buf, 0)
-	return append(buf, subject...)
+// id returns the pair's key. A 0 byte cannot occur in a subject or an
+// address, so different pairs never hash the same bytes.
+func (pm *pairMap) id(subject, addr string) pairID {
+	var buf [96]byte
+	k := append(buf[:0], addr...)
+	k = append(k, 0)
+	k = append(k, subject...)
+	return pairID{maphash.Bytes(pm.seeds[0], k), maphash.Bytes(pm.seeds[1], k)}
 }
 
-func (pm *pairMap) get(subject, addr string) *pair {
-	var buf [96]byte
-	k := pairKey(buf[:0], subject, addr)
-	sh := &pm.shards[maphash.Bytes(pm.seed, k)%pairShards]
+func (pm *pairMap) shard(id pairID) *pairShard {
+	return &pm.shards[id[0]%pairShards]
+}
+
+func (pm *pairMap) get(id pairID) (pair, bool) {
+	sh := pm.shard(id)
 	sh.mu.RLock()
-	p := sh.m[string(k)]
+	p, ok := sh.m[id]
 	sh.mu.RUnlock()
-	return p
+	return p, ok
 }
 
 // put records a success of the pair at now; entries older than expired are
 // dropped to make room when the shard is full.
-func (pm *pairMap) put(subject, addr string, now, expired int64) {
-	var buf [96]byte
-	k := pairKey(buf[:0], subject, addr)
-	sh := &pm.shards[maphash.Bytes(pm.seed, k)%pairShards]
+func (pm *pairMap) put(id pairID, now, expired int64) {
+	sh := pm.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if p := sh.m[string(k)]; p != nil {
-		p.last.Store(now)
+	if p, ok := sh.m[id]; ok {
+		p.last = now
+		sh.m[id] = p
 		return
 	}
 	if len(sh.m) >= pm.perShard {
 		evict(sh.m, expired, pm.perShard)
 	}
-	p := &pair{}
-	p.last.Store(now)
-	sh.m[string(k)] = p
+	sh.m[id] = pair{last: now}
+}
+
+// failures returns the remembered pair's failure limiter, made with the
+// rate and burst if it has none; nil if the pair is no longer remembered.
+func (pm *pairMap) failures(id pairID, r rate.Limit, burst int) *rate.Limiter {
+	sh := pm.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	p, ok := sh.m[id]
+	if !ok {
+		return nil
+	}
+	if p.fails == nil {
+		p.fails = rate.NewLimiter(r, burst)
+		sh.m[id] = p
+	}
+	return p.fails
 }
 
 // evict drops the pairs that expired and, if that frees too little, the
 // eighth of the shard least recently successful.
-func evict(m map[string]*pair, expired int64, capacity int) {
+func evict(m map[pairID]pair, expired int64, capacity int) {
 	for k, p := range m {
-		if p.last.Load() <= expired {
+		if p.last <= expired {
 			delete(m, k)
 		}
 	}
@@ -249,12 +271,12 @@ func evict(m map[string]*pair, expired int64, capacity int) {
 	}
 	lasts := make([]int64, 0, len(m))
 	for _, p := range m {
-		lasts = append(lasts, p.last.Load())
+		lasts = append(lasts, p.last)
 	}
 	slices.Sort(lasts)
 	cut := lasts[len(lasts)/8]
 	for k, p := range m {
-		if p.last.Load() <= cut {
+		if p.last <= cut {
 			delete(m, k)
 		}
 	}
@@ -265,12 +287,13 @@ func (pm *pairMap) prune(now time.Time, expired int64, burst int) {
 		sh := &pm.shards[i]
 		sh.mu.Lock()
 		for k, p := range sh.m {
-			if p.last.Load() <= expired {
+			if p.last <= expired {
 				delete(sh.m, k)
 				continue
 			}
-			if lim := p.fails.Load(); lim != nil && lim.TokensAt(now) >= float64(burst) {
-				p.fails.Store(nil)
+			if p.fails != nil && p.fails.TokensAt(now) >= float64(burst) {
+				p.fails = nil
+				sh.m[k] = p
 			}
 		}
 		sh.mu.Unlock()

@@ -1,6 +1,8 @@
 package ratelimit
 
 import (
+	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -120,7 +122,7 @@ func TestGuardPairsBounded(t *testing.T) {
 	}
 	// The most recent ones are kept.
 	last := strconv.Itoa(2*maxPairs - 1)
-	if g.pairs.get("client", last) == nil {
+	if _, ok := g.pairs.get(g.pairs.id("client", last)); !ok {
 		t.Error("the most recent pair was evicted")
 	}
 }
@@ -162,4 +164,29 @@ func TestGuardConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestGuardPairMemory: a remembered pair holds a hash, not the strings,
+// so a full pair table stays a few megabytes however long client IDs are.
+func TestGuardPairMemory(t *testing.T) {
+	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	g := NewGuard(GuardOptions{PerSubject: 6, PerAddress: 60, Burst: 3, Remember: 24 * time.Hour})
+	const n = maxPairs * 3 / 4 // no shard is full yet
+	for i := range n {
+		try(g, fmt.Sprintf("client-%032d", i), fmt.Sprintf("2001:db8::%x", i), now.Add(time.Duration(i)*time.Millisecond), true)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if got := g.pairs.len(); got != n {
+		t.Fatalf("%d pairs remembered, want %d", got, n)
+	}
+	perPair := float64(after.HeapAlloc-before.HeapAlloc) / float64(g.pairs.len())
+	t.Logf("%.0f bytes a remembered pair", perPair)
+	if perPair > 80 {
+		t.Errorf("%.0f bytes a remembered pair, want at most 80", perPair)
+	}
+	runtime.KeepAlive(g)
 }
