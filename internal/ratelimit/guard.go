@@ -236,7 +236,7 @@ func (pm *pairMap) put(id pairID, now, expired int64) {
 		return
 	}
 	if len(sh.m) >= pm.perShard {
-		evict(sh.m, expired, pm.perShard)
+		sh.m = evict(sh.m, expired, pm.perShard)
 	}
 	sh.m[id] = pair{last: now}
 }
@@ -259,43 +259,51 @@ func (pm *pairMap) failures(id pairID, r rate.Limit, burst int) *rate.Limiter {
 }
 
 // evict drops the pairs that expired and, if that frees too little, the
-// eighth of the shard least recently successful.
-func evict(m map[pairID]pair, expired int64, capacity int) {
+// eighth of the shard least recently successful. It returns the pairs kept
+// in a new map: a Go map does not give back the room of deleted entries,
+// so under churn the old one would grow to several times the size of one
+// made for them.
+func evict(m map[pairID]pair, expired int64, capacity int) map[pairID]pair {
+	kept := make(map[pairID]pair, capacity)
 	for k, p := range m {
-		if p.last <= expired {
-			delete(m, k)
+		if p.last > expired {
+			kept[k] = p
 		}
 	}
-	if len(m) < capacity-capacity/16 {
-		return
+	if len(kept) < capacity-capacity/16 {
+		return kept
 	}
-	lasts := make([]int64, 0, len(m))
-	for _, p := range m {
+	lasts := make([]int64, 0, len(kept))
+	for _, p := range kept {
 		lasts = append(lasts, p.last)
 	}
 	slices.Sort(lasts)
 	cut := lasts[len(lasts)/8]
-	for k, p := range m {
+	for k, p := range kept {
 		if p.last <= cut {
-			delete(m, k)
+			delete(kept, k)
 		}
 	}
+	return kept
 }
 
+// prune drops the pairs that expired and the failure limiters back at full
+// allowance, keeping the rest in new maps (see evict).
 func (pm *pairMap) prune(now time.Time, expired int64, burst int) {
 	for i := range pm.shards {
 		sh := &pm.shards[i]
 		sh.mu.Lock()
+		kept := make(map[pairID]pair, len(sh.m))
 		for k, p := range sh.m {
 			if p.last <= expired {
-				delete(sh.m, k)
 				continue
 			}
 			if p.fails != nil && p.fails.TokensAt(now) >= float64(burst) {
 				p.fails = nil
-				sh.m[k] = p
 			}
+			kept[k] = p
 		}
+		sh.m = kept
 		sh.mu.Unlock()
 	}
 }
