@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -231,7 +232,7 @@ func TestTallyBounds(t *testing.T) {
 // rows.
 func takeAll(t *testing.T, tl *Tally) (tokens []store.UsageTokens, addrs []store.UsageAddress) {
 	t.Helper()
-	for _, r := range tl.take(3) {
+	for r := range tl.take(3) {
 		// A client's rows are adjacent.
 		if clients := len(slices.CompactFunc(slices.Clone(r.Tokens), func(a, b store.UsageTokens) bool { return a.ClientID == b.ClientID })); clients > 3 {
 			t.Fatalf("a report of %d clients, want at most 3", clients)
@@ -320,4 +321,45 @@ func TestCollectorClientsCapped(t *testing.T) {
 	if got := gather(t, reg, "gatehouse_gateway_client_calls_total"); len(got) != 0 {
 		t.Errorf("without LabelClients: got client series %v, want none", got)
 	}
+}
+
+// TestTakeReportsOneAtATime: while a taken Tally is written, report by
+// report, what is live is about the Tally's own size — the clients already
+// reported are garbage — not the Tally and all its reports at once.
+func TestTakeReportsOneAtATime(t *testing.T) {
+	heap := func() int64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	const n = 20_000
+	ids := make([]string, n) // the IDs are the token endpoint's, not the Tally's
+	for i := range ids {
+		ids[i] = fmt.Sprintf("client-%032d", i)
+	}
+	base := heap()
+	tl := NewTally(2*n, 0)
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for i, id := range ids {
+		tl.Issued(id, fmt.Sprintf("2001:db8::%x", i), now)
+	}
+	counted := heap() - base
+	reports, clients := 0, 0
+	var writing int64
+	for r := range tl.take(500) {
+		if reports == n/500/2 { // halfway through the write
+			writing = heap() - base
+		}
+		reports++
+		clients += len(r.Tokens)
+	}
+	if clients != n {
+		t.Fatalf("%d clients reported, want %d", clients, n)
+	}
+	t.Logf("%d bytes counted; %d live halfway through writing them", counted, writing)
+	if writing > counted*3/4 {
+		t.Errorf("halfway through writing, %d bytes live; want at most 3/4 of the %d counted", writing, counted)
+	}
+	runtime.KeepAlive(ids)
 }

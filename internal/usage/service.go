@@ -128,7 +128,7 @@ func (s *Service) Flush(ctx context.Context) {
 	}
 	// A transaction for each flushChunk clients, so that the store's write
 	// lock is never held for long (SQLite has one for the whole database).
-	for _, r := range s.tally.take(flushChunk) {
+	for r := range s.tally.take(flushChunk) {
 		if err := s.record(ctx, r); err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("recording token usage failed", "err", err, "clients", len(r.Tokens))

@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"iter"
 	"sync"
 	"time"
 	"unique"
@@ -139,41 +140,47 @@ func (t *Tally) Dropped() int64 {
 	return t.dropped
 }
 
-// take returns what was counted since the last take, as store reports of
-// at most perReport clients each.
-func (t *Tally) take(perReport int) []store.UsageReport {
+// take hands over what was counted since the last take, as store reports
+// of at most perReport clients each, made one at a time as they are asked
+// for: the counts of the clients already reported are garbage while the
+// rest are written, so a Tally being written holds about its own size, not
+// that again in reports.
+func (t *Tally) take(perReport int) iter.Seq[store.UsageReport] {
 	t.mu.Lock()
 	old := t.clients
 	t.clients = make(map[string]*clientTally)
 	t.mu.Unlock()
-	var (
-		out []store.UsageReport
-		r   store.UsageReport
-		n   int
-	)
-	for id, c := range old {
-		if n == perReport {
-			out, r, n = append(out, r), store.UsageReport{}, 0
+	return func(yield func(store.UsageReport) bool) {
+		var (
+			r store.UsageReport
+			n int
+		)
+		for id, c := range old {
+			delete(old, id)
+			n++
+			if c.tokens > 0 {
+				r.Tokens = append(r.Tokens, store.UsageTokens{ClientID: id, Day: dayString(c.day), Count: c.tokens})
+			}
+			for d, k := range c.older {
+				r.Tokens = append(r.Tokens, store.UsageTokens{ClientID: id, Day: dayString(d), Count: k})
+			}
+			if c.addr.addr != "" {
+				for _, a := range append([]addrTally{c.addr}, c.more...) {
+					r.Addresses = append(r.Addresses, store.UsageAddress{ClientID: id, Address: a.addr, Count: a.count,
+						FirstSeen: time.Unix(0, a.first), LastSeen: time.Unix(0, a.last)})
+				}
+			}
+			if n == perReport {
+				if !yield(r) {
+					return
+				}
+				r, n = store.UsageReport{}, 0
+			}
 		}
-		n++
-		if c.tokens > 0 {
-			r.Tokens = append(r.Tokens, store.UsageTokens{ClientID: id, Day: dayString(c.day), Count: c.tokens})
-		}
-		for d, k := range c.older {
-			r.Tokens = append(r.Tokens, store.UsageTokens{ClientID: id, Day: dayString(d), Count: k})
-		}
-		if c.addr.addr == "" {
-			continue
-		}
-		for _, a := range append([]addrTally{c.addr}, c.more...) {
-			r.Addresses = append(r.Addresses, store.UsageAddress{ClientID: id, Address: a.addr, Count: a.count,
-				FirstSeen: time.Unix(0, a.first), LastSeen: time.Unix(0, a.last)})
+		if n > 0 {
+			yield(r)
 		}
 	}
-	if n > 0 {
-		out = append(out, r)
-	}
-	return out
 }
 
 // dayString is the UTC date of Unix day d, YYYY-MM-DD.
