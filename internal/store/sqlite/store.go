@@ -317,6 +317,10 @@ func (d listDest) Scan(src any) error {
 	if err := s.Scan(src); err != nil {
 		return err
 	}
+	if s.String == "[]" { // most lists of most clients: no need to decode
+		*d.l = nil
+		return nil
+	}
 	var l []string
 	if err := json.Unmarshal([]byte(s.String), &l); err != nil {
 		return fmt.Errorf("decode string list: %w", err)
