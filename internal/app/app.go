@@ -391,6 +391,13 @@ func Run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	}
 	var srv *server.Server                      // set before the first request; the console and the admin API ask it
 	usageSvc := usageService(cfg, d.Store, log) // usage.go; nil when off
+	if usageSvc != nil && reg != nil {
+		for _, c := range usageSvc.Collectors() {
+			if err := reg.Register(c); err != nil {
+				return err
+			}
+		}
+	}
 	con, err := console.New(console.Options{
 		Usage:        usageSvc,
 		SystemScopes: system,

@@ -363,3 +363,20 @@ func TestTakeReportsOneAtATime(t *testing.T) {
 	}
 	runtime.KeepAlive(ids)
 }
+
+// TestUncountedMetric: what the Tally could not hold is a metric, so that
+// an operator can alert on usage that went missing.
+func TestUncountedMetric(t *testing.T) {
+	s := New(Options{MaxClients: 1, MaxAddresses: 1})
+	reg := prometheus.NewRegistry()
+	for _, c := range s.Collectors() {
+		reg.MustRegister(c)
+	}
+	for i := range overfill + 2 { // two clients more than an overfilled Tally holds
+		s.Tally().Issued(fmt.Sprintf("client-%d", i), "192.0.2.1", t0)
+	}
+	s.Tally().Issued("client-0", "192.0.2.2", t0) // an address over usage.max_addresses
+	if got := gather(t, reg, "gatehouse_usage_uncounted_total")[""]; got != 3 {
+		t.Errorf("gatehouse_usage_uncounted_total = %v, want 3", got)
+	}
+}

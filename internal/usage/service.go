@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -88,6 +90,14 @@ func New(o Options) *Service {
 
 // Tally is where the token endpoint counts tokens and addresses.
 func (s *Service) Tally() *Tally { return s.tally }
+
+// Collectors are the Service's metrics: what its Tally could not hold.
+func (s *Service) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "gatehouse_usage_uncounted_total",
+		Help: "Tokens and source addresses missing from the stored usage: the token endpoint's tally was full (its writes fell behind new clients) or a client used more than usage.max_addresses addresses in an interval.",
+	}, func() float64 { return float64(s.tally.Dropped()) })}
+}
 
 // Run writes the Tally every interval and deletes daily usage older than
 // MaxDays once a day, until ctx is done; then it writes the Tally once
