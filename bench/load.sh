@@ -24,6 +24,9 @@
 # PROFILE: write a CPU profile of the spread run (all but its first and last
 #   5 s) to this file (the server serves pprof on its metrics listener).
 #
+# The spread run prints the CPU the server used per token (from /proc) and
+# gatehouse_usage_uncounted_total (usage counts the tally dropped).
+#
 # The spread run reads the clients' Authorization headers from a file
 # (bench/seed -headers, in a random order) in bench/many-clients.lua. The
 # server's VmRSS is sampled every second from /proc; its VmHWM (peak) too.
@@ -72,6 +75,8 @@ sample() {
   done
 }
 phase() { echo "$1" >"$work/phase"; }
+# cpu_ticks PID: the CPU time PID has used (user and system), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # peak_rss PHASE: the largest VmRSS sampled in PHASE, in MB.
 peak_rss() { awk -v p="$1" '$1 == p && $2 > m {m = $2} END {printf "%d", m / 1024}' "$work/rss"; }
 
@@ -132,12 +137,14 @@ if [ -n "${PROFILE:-}" ]; then
   (sleep 5; curl -fsS -o "$PROFILE" "http://127.0.0.1:9098/debug/pprof/profile?seconds=$((spread_secs - 10))") &
   pids+=($!)
 fi
+cpu0=$(cpu_ticks "$gh")
 HEADERS="$work/auth.txt" THREADS=2 wrk -t2 -c"$conns" -d"${spread_secs}s" --timeout 10s --latency \
   -s "$root/bench/many-clients.lua" http://127.0.0.1:9097/oauth/token | tee "$work/spread.out"
+cpu1=$(cpu_ticks "$gh")
 phase after
 sleep 2
 grep -E '^(VmHWM|VmRSS)' "/proc/$gh/status" | tr -s ' \t' ' ' | paste -sd' ' | sed 's/^/SERVER /' | tee -a "$work/spread.out"
-curl -fsS http://127.0.0.1:9098/metrics | grep -E '^gatehouse_client_cache_' | tee "$work/cache.out" || true
+curl -fsS http://127.0.0.1:9098/metrics | grep -E '^gatehouse_(client_cache_|usage_uncounted_total)' | tee "$work/cache.out" || true
 kill -TERM "$gh"; wait "$gh" 2>/dev/null || true
 echo "server warnings and errors (last 10):"
 grep -E 'level=(WARN|ERROR)' "$work/gatehouse.log" | tail -10 || true
@@ -151,13 +158,17 @@ s_tps=$(field spread tokens_per_s); s_p99=$(field spread p99_ms)
 metric() { awk -v m="$1" '$1 == m {printf "%d", $2}' "$work/cache.out"; }
 echo
 echo "### summary ($conns connections, ${secs}s each, spread ${spread_secs}s, $(nproc) cores, $(date -u +%Y-%m-%d))"
-printf '%-34s %12s %10s %12s\n' run tokens/s p99_ms peak_rss_MB
+printf '%-34s %12s %10s %12s\n' run tokens/s p99_ms peak_rss_MiB
 printf '%-34s %12s %10s %12s\n' reference "$r_tps" "$r_p99" "$(( $(hwm reference) / 1024 ))"
 printf '%-34s %12s %10s %12s\n' gatehouse-1-client "$g_tps" "$g_p99" "$(( $(hwm gatehouse-1-client) / 1024 ))"
 printf '%-34s %12s %10s %12s\n' "$many, after start" - - "$(peak_rss start)"
 printf '%-34s %12s %10s %12s\n' "$many, one client" "$m_tps" "$m_p99" "$(peak_rss hot)"
 printf '%-34s %12s %10s %12s\n' "  ...spread over all" "$s_tps" "$s_p99" "$(peak_rss spread)"
-echo "server VmHWM (peak RSS over its life): $(( $(hwm spread) / 1024 )) MB; samples: $(wc -l <"$work/rss")"
+echo "server VmHWM (peak RSS over its life): $(( $(hwm spread) / 1024 )) MiB; samples: $(wc -l <"$work/rss")"
+s_ok=$(sed -n 's/^RESULT ok=\([0-9]*\).*/\1/p' "$work/spread.out" | tail -1)
+awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$s_ok" 'BEGIN {
+  printf "spread: the server used %.1f s of CPU, %.0f µs a token\n", t/hz, 1e6*t/hz/n }'
+echo "usage counts the tally could not hold (gatehouse_usage_uncounted_total): $(metric gatehouse_usage_uncounted_total)"
 echo "client cache: $(metric gatehouse_client_cache_hits_total) hits, $(metric gatehouse_client_cache_misses_total) misses, $(metric gatehouse_client_cache_evictions_total) evictions, $(metric gatehouse_client_cache_entries) entries"
 awk -v r="$r_tps" -v g="$g_tps" -v m="$m_tps" -v s="$s_tps" -v rp="$r_p99" -v gp="$g_p99" 'BEGIN {
   printf "throughput vs reference: %.0f%% (target >= 60%%)\n", 100*g/r
