@@ -322,7 +322,11 @@ func (s *Server) prune(ctx context.Context) {
 }
 
 func (s *Server) flushUsage(ctx context.Context) {
-	used, clients := s.usage.take()
+	used, clients, heldBack := s.usage.take()
+	if heldBack > 0 {
+		s.log.Warn("last-use times held back: the store's writes fell behind the secrets and clients in use; they are recorded at their next use",
+			"uses", heldBack)
+	}
 	if len(used) > 0 {
 		if err := s.st.TouchSecrets(ctx, used); err != nil {
 			s.log.Warn("recording secret usage failed", "err", err, "secrets", len(used))

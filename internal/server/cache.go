@@ -544,11 +544,16 @@ type usageRecorder struct {
 	// that Run writes them then rather than on its minute: memory does not
 	// grow with the clients used in a minute. Nil: never.
 	full chan struct{}
+	// heldBack counts the uses not taken while pending or clients held
+	// maxHeldUsage entries (the write fell behind).
+	heldBack int64
 }
 
 // maxPendingUsage is how many secrets' last-use times are held before
-// they are written early.
-const maxPendingUsage = 10_000
+// they are written early; maxHeldUsage how many at most, while that write
+// is late. A use that does not fit is not taken (held back): the next use
+// of the secret or client tries again.
+const maxPendingUsage, maxHeldUsage = 10_000, 40_000
 
 // clientUsed notes that a token was issued to cc, or a user authorized
 // it, at now, for a self-registered client (Client.UsedAt); others are not
@@ -563,11 +568,16 @@ func (u *usageRecorder) clientUsed(cc *cachedClient, now time.Time) {
 		return
 	}
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	if u.clients == nil {
 		u.clients = make(map[string]time.Time)
 	}
+	if _, ok := u.clients[cc.client.ID]; !ok && len(u.clients) >= maxHeldUsage {
+		u.heldBack++
+		cc.touched.CompareAndSwap(sec, prev) // so that the next use tries again
+		return
+	}
 	u.clients[cc.client.ID] = now
-	u.mu.Unlock()
 }
 
 // touchInterval is how often a secret's last-use time is recorded at most.
@@ -584,6 +594,12 @@ func (u *usageRecorder) used(s *cachedSecret, now time.Time) {
 	if u.pending == nil {
 		u.pending = make(map[string]time.Time)
 	}
+	if _, ok := u.pending[s.id]; !ok && len(u.pending) >= maxHeldUsage {
+		u.heldBack++
+		u.mu.Unlock()
+		s.touched.CompareAndSwap(sec, prev) // so that the next use tries again
+		return
+	}
 	u.pending[s.id] = now
 	full := len(u.pending) >= maxPendingUsage
 	u.mu.Unlock()
@@ -596,11 +612,11 @@ func (u *usageRecorder) used(s *cachedSecret, now time.Time) {
 }
 
 // take returns and clears the pending last-use times of secrets and of
-// clients.
-func (u *usageRecorder) take() (secrets, clients map[string]time.Time) {
+// clients, and how many uses were held back since the last take.
+func (u *usageRecorder) take() (secrets, clients map[string]time.Time, heldBack int64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	secrets, clients = u.pending, u.clients
-	u.pending, u.clients = nil, nil
-	return secrets, clients
+	secrets, clients, heldBack = u.pending, u.clients, u.heldBack
+	u.pending, u.clients, u.heldBack = nil, nil, 0
+	return secrets, clients, heldBack
 }

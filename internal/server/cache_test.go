@@ -351,7 +351,35 @@ func TestUsageRecorderSignalsFull(t *testing.T) {
 			}
 		}
 	}
-	if got, _ := u.take(); len(got) != maxPendingUsage {
+	if got, _, _ := u.take(); len(got) != maxPendingUsage {
 		t.Errorf("take returned %d secrets, want %d", len(got), maxPendingUsage)
+	}
+}
+
+// TestUsageRecorderBounded: while the write of last-use times is late, the
+// recorder holds at most maxHeldUsage of them; a use that does not fit is
+// held back, and the secret's next use after a take is recorded.
+func TestUsageRecorderBounded(t *testing.T) {
+	u := usageRecorder{}
+	now := time.Unix(1_800_000_000, 0)
+	secrets := make([]cachedSecret, maxHeldUsage+500)
+	for i := range secrets {
+		secrets[i].id = fmt.Sprintf("s%d", i)
+		u.used(&secrets[i], now)
+	}
+	got, _, held := u.take()
+	if len(got) != maxHeldUsage || held != 500 {
+		t.Fatalf("took %d secrets, %d held back; want %d and 500", len(got), held, maxHeldUsage)
+	}
+	// A held-back secret's next use is recorded, even within touchInterval.
+	last := &secrets[len(secrets)-1]
+	u.used(last, now.Add(time.Second))
+	if got, _, held := u.take(); len(got) != 1 || !got[last.id].Equal(now.Add(time.Second)) || held != 0 {
+		t.Errorf("the held-back secret's next use: took %v, %d held back; want it at now+1s", got, held)
+	}
+	// One that was taken is not recorded again within touchInterval.
+	u.used(&secrets[0], now.Add(time.Second))
+	if got, _, _ := u.take(); len(got) != 0 {
+		t.Errorf("a recorded secret used again within touchInterval: took %v, want nothing", got)
 	}
 }

@@ -475,12 +475,12 @@ func TestUsageRecorded(t *testing.T) {
 	// A second use within a minute is not recorded again.
 	h.clock.Add(30 * time.Second)
 	h.token(id, secret, "")
-	if p, _ := h.srv.usage.take(); len(p) != 0 {
+	if p, _, _ := h.srv.usage.take(); len(p) != 0 {
 		t.Errorf("got %d pending usage records within a minute, want 0", len(p))
 	}
 	h.clock.Add(31 * time.Second)
 	h.token(id, secret, "")
-	if p, _ := h.srv.usage.take(); len(p) != 1 {
+	if p, _, _ := h.srv.usage.take(); len(p) != 1 {
 		t.Errorf("got %d pending usage records after a minute, want 1", len(p))
 	}
 }
