@@ -255,44 +255,38 @@ func (s *Store) DeleteClient(ctx context.Context, id string, check func(store.Cl
 }
 
 // TouchSecrets moves secrets' last-use times forward, in multi-row
-// statements, in transactions of at most touchChunk secrets, so that a
-// node back from a burst of new clients never holds the write lock (all
-// of SQLite's) for long: a failure leaves the earlier transactions
-// written, which is harmless, as times only move forward. Rows are locked
-// in ID order, the order in which lockClient locks them, so this cannot
-// deadlock with UpdateClient, DeleteClient or another TouchSecrets.
+// statements. Rows are locked in ID order, the order in which lockClient
+// locks them, so this cannot deadlock with UpdateClient, DeleteClient or
+// another TouchSecrets.
 func (s *Store) TouchSecrets(ctx context.Context, used map[string]time.Time) error {
 	ids := Touchable(used)
-	for chunk := range slices.Chunk(ids, touchChunk) {
-		err := s.db.Write(ctx, func(tx Tx) error {
-			return inBatches(chunk, func(batch []string) error {
-				if s.d.ForUpdate != "" { // the UPDATE's join may visit rows in any order
-					if _, err := tx.Exec(ctx, "SELECT id FROM client_secrets WHERE "+fmt.Sprintf(s.d.ListHas, "$1", "id")+
-						" ORDER BY id"+s.d.ForUpdate, s.db.List(batch)); err != nil {
-						return err
-					}
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.db.Write(ctx, func(tx Tx) error {
+		return inBatches(ids, func(batch []string) error {
+			if s.d.ForUpdate != "" { // the UPDATE's join may visit rows in any order
+				if _, err := tx.Exec(ctx, "SELECT id FROM client_secrets WHERE "+fmt.Sprintf(s.d.ListHas, "$1", "id")+
+					" ORDER BY id"+s.d.ForUpdate, s.db.List(batch)); err != nil {
+					return err
 				}
-				args := make([]any, 0, 2*len(batch))
-				for _, id := range batch {
-					args = append(args, id, s.db.Time(used[id]))
-				}
-				_, err := tx.Exec(ctx, `UPDATE client_secrets SET last_used_at = v.column2
-					FROM (VALUES `+valueRows(len(batch), "", s.d.TimeType)+`) AS v
-					WHERE client_secrets.id = v.column1
-					AND (client_secrets.last_used_at IS NULL OR client_secrets.last_used_at < v.column2)`, args...)
-				return err
-			})
+			}
+			args := make([]any, 0, 2*len(batch))
+			for _, id := range batch {
+				args = append(args, id, s.db.Time(used[id]))
+			}
+			_, err := tx.Exec(ctx, `UPDATE client_secrets SET last_used_at = v.column2
+				FROM (VALUES `+valueRows(len(batch), "", s.d.TimeType)+`) AS v
+				WHERE client_secrets.id = v.column1
+				AND (client_secrets.last_used_at IS NULL OR client_secrets.last_used_at < v.column2)`, args...)
+			return err
 		})
-		if err != nil {
-			return fmt.Errorf("touch %d secrets: %w", len(ids), err)
-		}
+	})
+	if err != nil {
+		return fmt.Errorf("touch %d secrets: %w", len(ids), err)
 	}
 	return nil
 }
-
-// touchChunk is how many secrets TouchSecrets writes in one transaction
-// (as many as the usage service writes clients in one).
-const touchChunk = 500
 
 // TouchClients moves clients' last-use times forward, in ID order (the
 // order in which lockClient locks client rows).

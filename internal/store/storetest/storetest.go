@@ -824,10 +824,8 @@ func testDeleteClient(t *testing.T, s store.Store) {
 	}
 }
 
-// manySecretUses is a map of 700 secret IDs used at 'at' (more than one
-// statement, and more than one transaction, of TouchSecrets): the IDs
-// given and unknown ones around them; a-s1's time is earlier than its
-// stored one.
+// manySecretUses is a map of 700 secret IDs used at 'at': the IDs given
+// and unknown ones around them; a-s1's time is earlier than its stored one.
 func manySecretUses(at time.Time, ids ...string) map[string]time.Time {
 	used := make(map[string]time.Time)
 	for i := range 700 {
