@@ -38,9 +38,9 @@ type clientsBackend interface {
 	revokeTokens(ctx context.Context, id string) (admin.TokenRevocation, error)
 }
 
-// openClients returns the backend of a clients command and what closes it.
-func (e *env) openClients(cmd *cobra.Command, df *dataFlags, sf *serverFlag, catalogFile string) (clientsBackend, func(), error) {
-	return openBackend(e, cmd, df, sf,
+// onClients runs a clients command's run on its backend (see onBackend).
+func (e *env) onClients(cmd *cobra.Command, df *dataFlags, sf *serverFlag, catalogFile string, run func(context.Context, clientsBackend) error) error {
+	return onBackend(e, cmd, df, sf,
 		func(c *config.Config) {
 			if catalogFile != "" {
 				c.ScopesFile = catalogFile
@@ -63,7 +63,7 @@ func (e *env) openClients(cmd *cobra.Command, df *dataFlags, sf *serverFlag, cat
 			}
 			svc := app.ClientService(st, api.Catalog, cfg).WithResources(app.ClientResources(api.Resources))
 			return localClients{st: st, svc: svc, actor: e.actor()}, func() { st.Close() }, nil
-		})
+		}, run)
 }
 
 func (e *env) clientsCmd(df *dataFlags) *cobra.Command {
@@ -77,12 +77,9 @@ func (e *env) clientsCmd(df *dataFlags) *cobra.Command {
 	sf.register(cmd, true)
 	with := func(run func(ctx context.Context, b clientsBackend, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			b, closeFn, err := e.openClients(cmd, df, sf, catalogFile)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			return run(cmd.Context(), b, cmd, args)
+			return e.onClients(cmd, df, sf, catalogFile, func(ctx context.Context, b clientsBackend) error {
+				return run(ctx, b, cmd, args)
+			})
 		}
 	}
 	cmd.AddCommand(

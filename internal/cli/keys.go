@@ -34,20 +34,11 @@ func (e *env) keysCmd(df *dataFlags) *cobra.Command {
 	sf.register(cmd, true)
 	with := func(run func(ctx context.Context, b keysBackend) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			b, done, err := openBackend(e, cmd, df, sf, nil,
+			return onBackend(e, cmd, df, sf, nil,
 				func(rc *remoteConn) (keysBackend, error) { return remoteKeys{rc}, nil },
-				func(ctx context.Context, cfg config.Config) (keysBackend, func(), error) {
-					d, err := app.Open(ctx, cfg, app.Logger(cfg, e.stderr))
-					if err != nil {
-						return nil, nil, err
-					}
-					return localKeys{d: d, actor: e.actor()}, func() { d.Store.Close() }, nil
-				})
-			if err != nil {
-				return err
-			}
-			defer done()
-			return run(cmd.Context(), b)
+				onApp(e, func(d *app.Deps, _ config.Config) (keysBackend, error) {
+					return localKeys{d: d, actor: e.actor()}, nil
+				}), run)
 		}
 	}
 	var output string

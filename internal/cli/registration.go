@@ -33,31 +33,24 @@ func (e *env) registrationCmd(df *dataFlags) *cobra.Command {
 	tokens := &cobra.Command{Use: "token", Short: "Create, list and revoke initial access tokens, which let their holder register clients"}
 	with := func(run func(ctx context.Context, b registrationBackend) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			b, done, err := openBackend(e, cmd, df, sf, nil,
+			return onBackend(e, cmd, df, sf, nil,
 				func(rc *remoteConn) (registrationBackend, error) { return remoteRegistration{rc}, nil },
-				func(ctx context.Context, cfg config.Config) (registrationBackend, func(), error) {
-					d, err := app.Open(ctx, cfg, app.Logger(cfg, e.stderr))
-					if err != nil {
-						return nil, nil, err
-					}
+				onApp(e, func(d *app.Deps, cfg config.Config) (registrationBackend, error) {
 					svc, err := app.RegistrationService(d.Store, d.Catalog, app.ClientService(d.Store, d.Catalog, cfg), cfg)
 					if err != nil {
-						d.Store.Close()
-						return nil, nil, err
+						return nil, err
 					}
-					return localRegistration{svc: svc, actor: e.actor()}, func() { d.Store.Close() }, nil
+					return localRegistration{svc: svc, actor: e.actor()}, nil
+				}),
+				func(ctx context.Context, b registrationBackend) error {
+					if err := run(ctx, b); err != nil {
+						return err
+					}
+					if local, ok := b.(localRegistration); ok && local.svc.Policy() != registration.InitialAccessToken {
+						fmt.Fprintf(e.stderr, "note: registration.policy is %s here; the server accepts initial access tokens only with registration.policy: initial_access_token\n", local.svc.Policy())
+					}
+					return nil
 				})
-			if err != nil {
-				return err
-			}
-			defer done()
-			if err := run(cmd.Context(), b); err != nil {
-				return err
-			}
-			if local, ok := b.(localRegistration); ok && local.svc.Policy() != registration.InitialAccessToken {
-				fmt.Fprintf(e.stderr, "note: registration.policy is %s here; the server accepts initial access tokens only with registration.policy: initial_access_token\n", local.svc.Policy())
-			}
-			return nil
 		}
 	}
 

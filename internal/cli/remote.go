@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
@@ -33,26 +34,53 @@ func (sf *serverFlag) register(cmd *cobra.Command, persistent bool) {
 	fs.StringVar(&sf.url, "server", "", "run through the admin API of the server at this URL (its issuer) instead of opening the store; env GATEHOUSE_SERVER, with GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET")
 }
 
-// openBackend returns what a data command runs on, and what releases it:
-// remote's backend on the server remote mode names (see env.remote), or
-// local's on this machine's configuration (loaded with mod, if any) and
-// store.
-func openBackend[B any](e *env, cmd *cobra.Command, df *dataFlags, sf *serverFlag, mod func(*config.Config),
-	remote func(*remoteConn) (B, error), local func(ctx context.Context, cfg config.Config) (B, func(), error)) (B, func(), error) {
-	var none B
+// onBackend runs a data command's run on what it runs on: remote's backend
+// on the server remote mode names (see env.remote), or local's on this
+// machine's configuration (loaded with mod, if any) and store, released
+// (local's func) once run returns.
+func onBackend[B any](e *env, cmd *cobra.Command, df *dataFlags, sf *serverFlag, mod func(*config.Config),
+	remote func(*remoteConn) (B, error), local func(ctx context.Context, cfg config.Config) (B, func(), error),
+	run func(ctx context.Context, b B) error) error {
 	rc, err := e.remote(cmd, sf)
 	if err != nil {
-		return none, nil, err
+		return err
 	}
 	if rc != nil {
 		b, err := remote(rc)
-		return b, func() {}, err
+		if err != nil {
+			return err
+		}
+		return run(cmd.Context(), b)
 	}
 	cfg, err := e.loadConfig(cmd, df, mod)
 	if err != nil {
-		return none, nil, err
+		return err
 	}
-	return local(cmd.Context(), cfg)
+	b, release, err := local(cmd.Context(), cfg)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return run(cmd.Context(), b)
+}
+
+// onApp is onBackend's local side for a command that needs the app's
+// dependencies (app.Open): build makes the backend on them; the store is
+// closed once the command is done, or at once if build fails.
+func onApp[B any](e *env, build func(d *app.Deps, cfg config.Config) (B, error)) func(context.Context, config.Config) (B, func(), error) {
+	return func(ctx context.Context, cfg config.Config) (B, func(), error) {
+		var none B
+		d, err := app.Open(ctx, cfg, app.Logger(cfg, e.stderr))
+		if err != nil {
+			return none, nil, err
+		}
+		b, err := build(d, cfg)
+		if err != nil {
+			d.Store.Close()
+			return none, nil, err
+		}
+		return b, func() { d.Store.Close() }, nil
+	}
 }
 
 // remoteTimeout bounds each request of remote mode.

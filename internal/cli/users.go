@@ -41,7 +41,7 @@ func (e *env) usersCmd(df *dataFlags) *cobra.Command {
 	sf.register(cmd, true)
 	with := func(run func(ctx context.Context, b usersBackend, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			b, done, err := openBackend(e, cmd, df, sf, nil,
+			return onBackend(e, cmd, df, sf, nil,
 				func(rc *remoteConn) (usersBackend, error) { return remoteUsers{rc.api}, nil },
 				func(ctx context.Context, cfg config.Config) (usersBackend, func(), error) {
 					st, err := backend.Open(ctx, cfg.Database, cfg.DataDir)
@@ -49,12 +49,8 @@ func (e *env) usersCmd(df *dataFlags) *cobra.Command {
 						return nil, nil, err
 					}
 					return localUsers{svc: app.UserService(st, cfg), actor: e.actor()}, func() { st.Close() }, nil
-				})
-			if err != nil {
-				return err
-			}
-			defer done()
-			return run(cmd.Context(), b, args)
+				},
+				func(ctx context.Context, b usersBackend) error { return run(ctx, b, args) })
 		}
 	}
 	cmd.AddCommand(
