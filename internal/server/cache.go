@@ -553,7 +553,7 @@ type usageRecorder struct {
 // they are written early; maxHeldUsage how many at most, while that write
 // is late. A use that does not fit is not taken (held back): the next use
 // of the secret or client tries again.
-const maxPendingUsage, maxHeldUsage = 10_000, 40_000
+const maxPendingUsage, maxHeldUsage = 10_000, 4 * maxPendingUsage
 
 // clientUsed notes that a token was issued to cc, or a user authorized
 // it, at now, for a self-registered client (Client.UsedAt); others are not
