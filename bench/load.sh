@@ -23,6 +23,8 @@
 #   SERVER_ENV='GOGC=80'.
 # PROFILE: write a CPU profile of the spread run (all but its first and last
 #   5 s) to this file (the server serves pprof on its metrics listener).
+# HEAP_PROFILE: write a heap profile of the server halfway through the
+#   spread run to this file (go tool pprof -sample_index=inuse_space -top).
 #
 # The spread run prints the CPU the server used per token (from /proc) and
 # gatehouse_usage_uncounted_total (usage counts the tally dropped).
@@ -116,7 +118,7 @@ fi
 SEED_SECRET=$secret "$work/seed" -n "$nclients" -create=false -headers "$work/auth.txt" >/dev/null
 {
   [ -n "${MAX_CLIENTS:-}" ] && printf 'cache:\n  max_clients: %s\n' "$MAX_CLIENTS"
-  [ -n "${PROFILE:-}" ] && printf 'metrics_pprof: true\n'
+  [ -n "${PROFILE:-}${HEAP_PROFILE:-}" ] && printf 'metrics_pprof: true\n'
   [ -n "${SERVER_CONFIG:-}" ] && printf '%s\n' "$SERVER_CONFIG"
   true
 } >"$work/config.yaml"
@@ -138,6 +140,10 @@ if [ -n "${PROFILE:-}" ]; then
   pids+=($!)
 fi
 cpu0=$(cpu_ticks "$gh")
+if [ -n "${HEAP_PROFILE:-}" ]; then
+  (sleep $((spread_secs / 2)); curl -fsS -o "$HEAP_PROFILE" "http://127.0.0.1:9098/debug/pprof/heap") &
+  pids+=($!)
+fi
 HEADERS="$work/auth.txt" THREADS=2 wrk -t2 -c"$conns" -d"${spread_secs}s" --timeout 10s --latency \
   -s "$root/bench/many-clients.lua" http://127.0.0.1:9097/oauth/token | tee "$work/spread.out"
 cpu1=$(cpu_ticks "$gh")
