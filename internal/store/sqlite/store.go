@@ -138,8 +138,8 @@ func openDB(ctx context.Context, path string) (*sql.DB, error) {
 	// keep the CPUs busy (the driver is pure Go: a statement's work is
 	// this process's CPU time), and each costs memory, its page cache and
 	// its prepared statements: on two CPUs, 4 connections instead of 8
-	// took the peak RSS of a million-client run from 184–188 to 162–163
-	// MiB, the spread rate within the runs' noise (bench/load.sh). Nothing
+	// took the peak RSS of a million-client run from 185–189 to 157–162
+	// MiB at the same spread rate (bench/load.sh; docs/BENCHMARKS.md). Nothing
 	// takes a second connection while holding one (the statement cache
 	// prepares in the background), so the bound cannot deadlock.
 	conns := max(4, 2*runtime.GOMAXPROCS(0))
