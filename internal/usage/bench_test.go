@@ -63,3 +63,27 @@ func BenchmarkRecord(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkTallyIssued is the token endpoint's count of a token, for a
+// client and address already counted (the common case) and for a client
+// with several addresses.
+func BenchmarkTallyIssued(b *testing.B) {
+	at := time.Now()
+	b.Run("known", func(b *testing.B) {
+		tl := usage.NewTally(0, 0)
+		b.ReportAllocs()
+		for b.Loop() {
+			tl.Issued("app", "192.0.2.1", at)
+		}
+	})
+	b.Run("addresses", func(b *testing.B) {
+		tl := usage.NewTally(0, 0)
+		addrs := []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			tl.Issued("app", addrs[i%len(addrs)], at)
+			i++
+		}
+	})
+}

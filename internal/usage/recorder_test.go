@@ -228,6 +228,50 @@ func TestTallyBounds(t *testing.T) {
 	}
 }
 
+// TestTakeRestoresUnwritten: a report the writer does not accept goes
+// back into the Tally with the clients not yet reported, merged with what
+// was counted since the take (tokens by day, addresses by address); what
+// no longer fits is dropped and counted.
+func TestTakeRestoresUnwritten(t *testing.T) {
+	tl := NewTally(1, 2) // holds overfill (4) clients, 2 addresses each
+	day2 := t0.Add(24 * time.Hour)
+	for _, c := range []string{"c0", "c1", "c2"} {
+		tl.Issued(c, "192.0.2.1", t0)
+	}
+	taken := tl.take(1)
+	// Counted while the write runs: the Tally fills up again.
+	tl.Issued("c0", "192.0.2.2", day2)
+	for _, c := range []string{"c3", "c4", "c5"} {
+		tl.Issued(c, "192.0.2.1", day2)
+	}
+	for range taken {
+		break // the write failed
+	}
+	if tl.Dropped() != 2 {
+		t.Errorf("dropped %d, want 2 (c1's and c2's tokens: no room)", tl.Dropped())
+	}
+	tokens, addrs := takeAll(t, tl)
+	var got []string
+	for _, u := range tokens {
+		got = append(got, fmt.Sprintf("%s %s %d", u.ClientID, u.Day, u.Count))
+	}
+	for _, a := range addrs {
+		got = append(got, fmt.Sprintf("%s %s %d %s..%s", a.ClientID, a.Address, a.Count,
+			a.FirstSeen.UTC().Format(time.DateOnly), a.LastSeen.UTC().Format(time.DateOnly)))
+	}
+	slices.Sort(got)
+	want := []string{
+		"c0 192.0.2.1 1 2026-01-02..2026-01-02", "c0 192.0.2.2 1 2026-01-03..2026-01-03",
+		"c0 2026-01-02 1", "c0 2026-01-03 1",
+		"c3 192.0.2.1 1 2026-01-03..2026-01-03", "c3 2026-01-03 1",
+		"c4 192.0.2.1 1 2026-01-03..2026-01-03", "c4 2026-01-03 1",
+		"c5 192.0.2.1 1 2026-01-03..2026-01-03", "c5 2026-01-03 1",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("after the restore (-want +got):\n%s", d)
+	}
+}
+
 // takeAll is what tl counted, taken in reports of at most 3 clients, as
 // rows.
 func takeAll(t *testing.T, tl *Tally) (tokens []store.UsageTokens, addrs []store.UsageAddress) {

@@ -95,7 +95,7 @@ func (s *Service) Tally() *Tally { return s.tally }
 func (s *Service) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "gatehouse_usage_uncounted_total",
-		Help: "Tokens and source addresses missing from the stored usage: the token endpoint's tally was full (its writes fell behind new clients) or a client used more than usage.max_addresses addresses in an interval.",
+		Help: "Tokens and source addresses missing from the stored usage: the token endpoint's tally was full (its writes fell behind new clients, or failed) or a client used more than usage.max_addresses addresses in an interval.",
 	}, func() float64 { return float64(s.tally.Dropped()) })}
 }
 
@@ -132,16 +132,18 @@ func (s *Service) Run(ctx context.Context) {
 // concurrently with itself (Run calls it).
 func (s *Service) Flush(ctx context.Context) {
 	if d := s.tally.Dropped(); d > s.dropped {
-		s.log.Warn("the usage tally was full: tokens or addresses went uncounted (the store's usage writes fell behind new clients, or a client used more than usage.max_addresses addresses in an interval)",
+		s.log.Warn("the usage tally was full: tokens or addresses went uncounted (the store's usage writes fell behind new clients or failed, or a client used more than usage.max_addresses addresses in an interval)",
 			"uncounted", d-s.dropped)
 		s.dropped = d
 	}
 	// A transaction for each flushChunk clients, so that the store's write
 	// lock is never held for long (SQLite has one for the whole database).
+	// After a failed write the Tally gets back what was not written, for
+	// the next Flush.
 	for r := range s.tally.take(flushChunk) {
 		if err := s.record(ctx, r); err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("recording token usage failed", "err", err, "clients", len(r.Tokens))
+				s.log.Warn("recording token usage failed; the counts not written are kept for the next write", "err", err)
 			}
 			return
 		}

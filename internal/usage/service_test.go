@@ -78,19 +78,8 @@ func TestReportChecks(t *testing.T) {
 func TestFlushManyClients(t *testing.T) {
 	now := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	const n = 1234
-	for i := range n {
-		id := fmt.Sprintf("app-%04d", i)
-		if err := st.CreateClient(ctx, store.Client{ID: id, Name: id, CreatedAt: now, UpdatedAt: now},
-			store.AuditEvent{Time: now, Actor: "test", Action: "client.create", Target: id}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := storeWithClients(t, n, now)
 	svc := usage.New(usage.Options{Store: st, MaxClients: n, Now: func() time.Time { return now }})
 	tl := svc.Tally()
 	for i := range n {
@@ -123,6 +112,76 @@ func TestFlushManyClients(t *testing.T) {
 		}
 		if len(u.Tokens) != 1 || u.Tokens[0].Count != 2 || len(u.Addresses) != 2 {
 			t.Errorf("%s: got tokens %+v, addresses %+v; want 2 tokens today from 2 addresses", id, u.Tokens, u.Addresses)
+		}
+	}
+}
+
+// storeWithClients is a SQLite store with the clients app-0000 ... app-<n-1>.
+func storeWithClients(t *testing.T, n int, now time.Time) store.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for i := range n {
+		id := fmt.Sprintf("app-%04d", i)
+		if err := st.CreateClient(ctx, store.Client{ID: id, Name: id, CreatedAt: now, UpdatedAt: now},
+			store.AuditEvent{Time: now, Actor: "test", Action: "client.create", Target: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+// failingWrite is a store whose fail-th usage write fails.
+type failingWrite struct {
+	usage.Store
+	fail, writes int
+}
+
+func (f *failingWrite) RecordUsage(ctx context.Context, r store.UsageReport, maxAddresses int, newAddress func(store.UsageAddress) store.AuditEvent) ([]store.UsageAddress, error) {
+	f.writes++
+	if f.writes == f.fail {
+		return nil, errors.New("the store is down")
+	}
+	return f.Store.RecordUsage(ctx, r, maxAddresses, newAddress)
+}
+
+// TestFlushFailureKeepsCounts: when a write of the tally fails, what it
+// did not write (that report and the ones after it) goes back into the
+// Tally, with what was counted since, and the next Flush writes it: no
+// token is lost, none counted twice.
+func TestFlushFailureKeepsCounts(t *testing.T) {
+	now := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	const n = 1234 // three writes of usage.flushChunk clients
+	st := &failingWrite{Store: storeWithClients(t, n, now), fail: 2}
+	svc := usage.New(usage.Options{Store: st, MaxClients: n, Now: func() time.Time { return now }})
+	tl := svc.Tally()
+	for i := range n {
+		tl.Issued(fmt.Sprintf("app-%04d", i), "192.0.2.1", now)
+	}
+	svc.Flush(ctx) // the first write, then a failure
+	if st.writes != 2 {
+		t.Fatalf("%d writes, want 2 (the second failed)", st.writes)
+	}
+	for i := range n { // counted while the write failed
+		tl.Issued(fmt.Sprintf("app-%04d", i), "198.51.100.1", now.Add(time.Minute))
+	}
+	svc.Flush(ctx)
+	if tl.Dropped() != 0 {
+		t.Errorf("dropped %d", tl.Dropped())
+	}
+	for i := range n {
+		id := fmt.Sprintf("app-%04d", i)
+		u, err := svc.ClientUsage(ctx, id, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(u.Tokens) != 1 || u.Tokens[0].Count != 2 || len(u.Addresses) != 2 {
+			t.Fatalf("%s: got tokens %+v, addresses %+v; want 2 tokens today from 2 addresses", id, u.Tokens, u.Addresses)
 		}
 	}
 }

@@ -77,7 +77,6 @@ func (t *Tally) Full() <-chan struct{} { return t.full }
 // Issued counts a token issued to client at now, requested from addr (""
 // if unknown).
 func (t *Tally) Issued(client, addr string, now time.Time) {
-	day := now.Unix() / 86400
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := t.clients[client]
@@ -92,44 +91,107 @@ func (t *Tally) Issued(client, addr string, now time.Time) {
 			default:
 			}
 		}
-		c = &clientTally{day: day}
+		c = &clientTally{day: now.Unix() / 86400}
 		t.clients[client] = c
 	}
-	if day == c.day {
-		c.tokens++
-	} else {
-		if c.older == nil {
-			c.older = make(map[int64]int64, 1)
-		}
-		c.older[day]++
-	}
+	c.addTokens(now.Unix()/86400, 1)
 	if addr == "" {
 		return
 	}
-	at := now.UnixNano()
-	a := &c.addr
-	if a.addr != "" && a.addr != addr {
-		a = nil
-		for i := range c.more {
-			if c.more[i].addr == addr {
-				a = &c.more[i]
-				break
-			}
-		}
-		if a == nil {
-			if 1+len(c.more) >= t.maxAddresses {
-				t.dropped++
-				return
-			}
-			c.more = append(c.more, addrTally{})
-			a = &c.more[len(c.more)-1]
-		}
+	a := c.address(addr, t.maxAddresses)
+	if a == nil {
+		t.dropped++
+		return
 	}
-	if a.addr == "" {
-		*a = addrTally{addr: unique.Make(addr).Value(), first: at}
+	at := now.UnixNano()
+	if a.count == 0 {
+		a.first = at
 	}
 	a.count++
 	a.last = at
+}
+
+// addTokens counts n tokens of Unix day day.
+func (c *clientTally) addTokens(day, n int64) {
+	if day == c.day {
+		c.tokens += n
+		return
+	}
+	if c.older == nil {
+		c.older = make(map[int64]int64, 1)
+	}
+	c.older[day] += n
+}
+
+// address returns the client's count of addr, a new one (count 0) if it
+// has none yet; nil if it has max addresses already.
+func (c *clientTally) address(addr string, max int) *addrTally {
+	if c.addr.addr == addr {
+		return &c.addr
+	}
+	for i := range c.more {
+		if c.more[i].addr == addr {
+			return &c.more[i]
+		}
+	}
+	addr = unique.Make(addr).Value()
+	if c.addr.addr == "" {
+		c.addr.addr = addr
+		return &c.addr
+	}
+	if 1+len(c.more) >= max {
+		return nil
+	}
+	c.more = append(c.more, addrTally{addr: addr})
+	return &c.more[len(c.more)-1]
+}
+
+// addresses calls f with each of the client's addresses.
+func (c *clientTally) addresses(f func(a addrTally)) {
+	if c.addr.addr == "" {
+		return
+	}
+	f(c.addr)
+	for _, a := range c.more {
+		f(a)
+	}
+}
+
+// restore puts back the counts of a client that were taken but not
+// written, adding them to what was counted since; what does not fit (the
+// Tally's bounds) is counted in Dropped. Full is not signalled: the write
+// that failed is tried again at the Service's next interval, not at once.
+func (t *Tally) restore(id string, c *clientTally) {
+	into := t.clients[id]
+	if into == nil {
+		if len(t.clients) < overfill*t.maxClients {
+			t.clients[id] = c
+			return
+		}
+		t.dropped += c.tokens
+		for _, n := range c.older {
+			t.dropped += n
+		}
+		return
+	}
+	if c.tokens > 0 {
+		into.addTokens(c.day, c.tokens)
+	}
+	for d, n := range c.older {
+		into.addTokens(d, n)
+	}
+	c.addresses(func(a addrTally) {
+		m := into.address(a.addr, t.maxAddresses)
+		if m == nil {
+			t.dropped += a.count
+			return
+		}
+		if m.count == 0 || a.first < m.first {
+			m.first = a.first
+		}
+		m.last = max(m.last, a.last)
+		m.count += a.count
+	})
 }
 
 // Dropped returns how many tokens or addresses did not fit since the Tally
@@ -144,7 +206,9 @@ func (t *Tally) Dropped() int64 {
 // of at most perReport clients each, made one at a time as they are asked
 // for: the counts of the clients already reported are garbage while the
 // rest are written, so a Tally being written holds about its own size, not
-// that again in reports.
+// that again in reports. A report the caller does not accept (yield
+// returns false: its write failed) and those not yet made are restored,
+// to be written with the next take.
 func (t *Tally) take(perReport int) iter.Seq[store.UsageReport] {
 	t.mu.Lock()
 	old := t.clients
@@ -152,33 +216,44 @@ func (t *Tally) take(perReport int) iter.Seq[store.UsageReport] {
 	t.mu.Unlock()
 	return func(yield func(store.UsageReport) bool) {
 		var (
-			r store.UsageReport
-			n int
+			r       store.UsageReport
+			clients = make(map[string]*clientTally, perReport) // r's
 		)
 		for id, c := range old {
 			delete(old, id)
-			n++
+			clients[id] = c
 			if c.tokens > 0 {
 				r.Tokens = append(r.Tokens, store.UsageTokens{ClientID: id, Day: dayString(c.day), Count: c.tokens})
 			}
 			for d, k := range c.older {
 				r.Tokens = append(r.Tokens, store.UsageTokens{ClientID: id, Day: dayString(d), Count: k})
 			}
-			if c.addr.addr != "" {
-				for _, a := range append([]addrTally{c.addr}, c.more...) {
-					r.Addresses = append(r.Addresses, store.UsageAddress{ClientID: id, Address: a.addr, Count: a.count,
-						FirstSeen: time.Unix(0, a.first), LastSeen: time.Unix(0, a.last)})
-				}
-			}
-			if n == perReport {
+			c.addresses(func(a addrTally) {
+				r.Addresses = append(r.Addresses, store.UsageAddress{ClientID: id, Address: a.addr, Count: a.count,
+					FirstSeen: time.Unix(0, a.first), LastSeen: time.Unix(0, a.last)})
+			})
+			if len(clients) == perReport {
 				if !yield(r) {
+					t.restoreAll(clients, old)
 					return
 				}
-				r, n = store.UsageReport{}, 0
+				r = store.UsageReport{}
+				clear(clients)
 			}
 		}
-		if n > 0 {
-			yield(r)
+		if len(clients) > 0 && !yield(r) {
+			t.restoreAll(clients, old)
+		}
+	}
+}
+
+// restoreAll restores the clients of each map.
+func (t *Tally) restoreAll(ms ...map[string]*clientTally) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, m := range ms {
+		for id, c := range m {
+			t.restore(id, c)
 		}
 	}
 }
