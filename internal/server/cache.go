@@ -559,25 +559,9 @@ const maxPendingUsage, maxHeldUsage = 10_000, 4 * maxPendingUsage
 // it, at now, for a self-registered client (Client.UsedAt); others are not
 // tracked.
 func (u *usageRecorder) clientUsed(cc *cachedClient, now time.Time) {
-	if cc.client.SelfRegistered == "" {
-		return
+	if cc.client.SelfRegistered != "" {
+		u.note(&u.clients, &cc.touched, cc.client.ID, now)
 	}
-	sec := now.Unix()
-	prev := cc.touched.Load()
-	if sec-prev < touchInterval || !cc.touched.CompareAndSwap(prev, sec) {
-		return
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.clients == nil {
-		u.clients = make(map[string]time.Time)
-	}
-	if _, ok := u.clients[cc.client.ID]; !ok && len(u.clients) >= maxHeldUsage {
-		u.heldBack++
-		cc.touched.CompareAndSwap(sec, prev) // so that the next use tries again
-		return
-	}
-	u.clients[cc.client.ID] = now
 }
 
 // touchInterval is how often a secret's last-use time is recorded at most.
@@ -585,30 +569,37 @@ const touchInterval = 60 // seconds
 
 // used notes a successful authentication with s at now.
 func (u *usageRecorder) used(s *cachedSecret, now time.Time) {
-	sec := now.Unix()
-	prev := s.touched.Load()
-	if sec-prev < touchInterval || !s.touched.CompareAndSwap(prev, sec) {
-		return
-	}
-	u.mu.Lock()
-	if u.pending == nil {
-		u.pending = make(map[string]time.Time)
-	}
-	if _, ok := u.pending[s.id]; !ok && len(u.pending) >= maxHeldUsage {
-		u.heldBack++
-		u.mu.Unlock()
-		s.touched.CompareAndSwap(sec, prev) // so that the next use tries again
-		return
-	}
-	u.pending[s.id] = now
-	full := len(u.pending) >= maxPendingUsage
-	u.mu.Unlock()
-	if full && u.full != nil {
+	if u.note(&u.pending, &s.touched, s.id, now) >= maxPendingUsage && u.full != nil {
 		select {
 		case u.full <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// note records id's use at now in *m if touched, the unix second of its
+// last recorded use, is touchInterval old, and returns how many uses *m
+// holds then; 0 if the use is not recorded: too recent, or held back
+// because *m holds maxHeldUsage others (touched is set back, so that the
+// next use tries again).
+func (u *usageRecorder) note(m *map[string]time.Time, touched *atomic.Int64, id string, now time.Time) int {
+	sec := now.Unix()
+	prev := touched.Load()
+	if sec-prev < touchInterval || !touched.CompareAndSwap(prev, sec) {
+		return 0
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if *m == nil {
+		*m = make(map[string]time.Time)
+	}
+	if _, ok := (*m)[id]; !ok && len(*m) >= maxHeldUsage {
+		u.heldBack++
+		touched.CompareAndSwap(sec, prev)
+		return 0
+	}
+	(*m)[id] = now
+	return len(*m)
 }
 
 // take returns and clears the pending last-use times of secrets and of
