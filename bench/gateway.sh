@@ -120,8 +120,6 @@ function done(summary, latency, requests)
     latency.max / 1000, secs, o / secs))
 end
 LUA
-# CPU time of a process so far, in clock ticks (utime + stime).
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 # Heap allocations of a proxy so far (Go's runtime count of allocated
 # objects): the gateway's go_memstats_mallocs_total, the plain proxy's
@@ -146,11 +144,11 @@ run() { # name url gateway|plain|- [header]; uses $c connections for $s seconds
   local u0 p0=0 u1 p1=0 m0 m1 pid=
   case $3 in gateway) pid=$gw_pid ;; plain) pid=$pp_pid ;; esac
   m0=$(mallocs "$3")
-  u0=$(ticks "$up_pid"); [ -n "$pid" ] && p0=$(ticks "$pid")
+  u0=$(cpu_ticks "$up_pid"); [ -n "$pid" ] && p0=$(cpu_ticks "$pid")
   # wrk's own CPU time (user, system seconds) from bash's time.
   { TIMEFORMAT='WRKCPU %U %S'; time wrk -t"$t" -c"$c" -d"${s}s" --latency "${hdr[@]}" -s "$lua" "$2"; } \
     2>"$work/$1.wrkcpu" | tee "$work/$1.out"
-  u1=$(ticks "$up_pid"); [ -n "$pid" ] && p1=$(ticks "$pid")
+  u1=$(cpu_ticks "$up_pid"); [ -n "$pid" ] && p1=$(cpu_ticks "$pid")
   m1=$(mallocs "$3")
   awk -v hz="$hz" -v u="$((u1 - u0))" -v p="$((p1 - p0))" -v proxied="$([ -n "$pid" ] && echo 1 || echo 0)" -v m="$((m1 - m0))" \
     -v ok="$(sed -n 's/^RESULT ok=\([0-9]*\).*/\1/p' "$work/$1.out")" \

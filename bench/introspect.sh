@@ -54,9 +54,8 @@ fi
 secret="ghs_bench-secret-0123456789abcdefghijklmnopqrstuv"
 export GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_SECRET=bench-master-key-0123456789abcdefghijkl
 
-# cpu_ticks PID: the user and system CPU time PID has used; pg_ticks: the
-# same summed over the processes of the postgres user (0 if none).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# pg_ticks: cpu_ticks (lib.sh) summed over the processes of the postgres
+# user (0 if none).
 pg_ticks() {
   local p t=0
   for p in $(pgrep -u postgres 2>/dev/null); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done

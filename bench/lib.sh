@@ -9,3 +9,7 @@ wait_up() {
   echo "nothing listens at $1:$2" >&2
   exit 1
 }
+
+# cpu_ticks PID: the CPU time PID has used so far (user and system, utime +
+# stime from /proc/PID/stat), in clock ticks (getconf CLK_TCK a second).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

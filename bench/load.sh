@@ -77,8 +77,6 @@ sample() {
   done
 }
 phase() { echo "$1" >"$work/phase"; }
-# cpu_ticks PID: the CPU time PID has used (user and system), in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # peak_rss PHASE: the largest VmRSS sampled in PHASE, in MB.
 peak_rss() { awk -v p="$1" '$1 == p && $2 > m {m = $2} END {printf "%d", m / 1024}' "$work/rss"; }
 
