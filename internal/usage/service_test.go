@@ -17,15 +17,7 @@ import (
 
 func newService(t *testing.T, now time.Time) (*usage.Service, store.Store) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gatehouse.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.CreateClient(context.Background(), store.Client{ID: "app", Name: "app", CreatedAt: now, UpdatedAt: now},
-		store.AuditEvent{Time: now, Actor: "test", Action: "client.create", Target: "app"}); err != nil {
-		t.Fatal(err)
-	}
+	st := newStore(t, now, "app")
 	return usage.New(usage.Options{Store: st, Now: func() time.Time { return now }}), st
 }
 
@@ -79,11 +71,11 @@ func TestFlushManyClients(t *testing.T) {
 	now := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
 	ctx := context.Background()
 	const n = 1234
-	st := storeWithClients(t, n, now)
+	ids := appIDs(n)
+	st := newStore(t, now, ids...)
 	svc := usage.New(usage.Options{Store: st, MaxClients: n, Now: func() time.Time { return now }})
 	tl := svc.Tally()
-	for i := range n {
-		id := fmt.Sprintf("app-%04d", i)
+	for i, id := range ids {
 		tl.Issued(id, "192.0.2.1", now)
 		tl.Issued(id, fmt.Sprintf("198.51.100.%d", i%200), now)
 		if i == n-2 {
@@ -105,19 +97,25 @@ func TestFlushManyClients(t *testing.T) {
 		t.Errorf("dropped %d", tl.Dropped())
 	}
 	for _, i := range []int{0, 499, 500, 999, 1000, n - 1} {
-		id := fmt.Sprintf("app-%04d", i)
-		u, err := svc.ClientUsage(ctx, id, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(u.Tokens) != 1 || u.Tokens[0].Count != 2 || len(u.Addresses) != 2 {
-			t.Errorf("%s: got tokens %+v, addresses %+v; want 2 tokens today from 2 addresses", id, u.Tokens, u.Addresses)
-		}
+		wantTwoTokens(t, svc, ids[i])
 	}
 }
 
-// storeWithClients is a SQLite store with the clients app-0000 ... app-<n-1>.
-func storeWithClients(t *testing.T, n int, now time.Time) store.Store {
+// wantTwoTokens checks that the client's stored usage is 2 tokens today,
+// from 2 addresses.
+func wantTwoTokens(t *testing.T, svc *usage.Service, id string) {
+	t.Helper()
+	u, err := svc.ClientUsage(context.Background(), id, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Tokens) != 1 || u.Tokens[0].Count != 2 || len(u.Addresses) != 2 {
+		t.Fatalf("%s: got tokens %+v, addresses %+v; want 2 tokens today from 2 addresses", id, u.Tokens, u.Addresses)
+	}
+}
+
+// newStore is a SQLite store with the clients ids.
+func newStore(t *testing.T, now time.Time, ids ...string) store.Store {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
@@ -125,14 +123,22 @@ func storeWithClients(t *testing.T, n int, now time.Time) store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	for i := range n {
-		id := fmt.Sprintf("app-%04d", i)
+	for _, id := range ids {
 		if err := st.CreateClient(ctx, store.Client{ID: id, Name: id, CreatedAt: now, UpdatedAt: now},
 			store.AuditEvent{Time: now, Actor: "test", Action: "client.create", Target: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return st
+}
+
+// appIDs are the client IDs app-0000 ... app-<n-1>.
+func appIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("app-%04d", i)
+	}
+	return ids
 }
 
 // failingWrite is a store whose fail-th usage write fails.
@@ -157,31 +163,25 @@ func TestFlushFailureKeepsCounts(t *testing.T) {
 	now := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
 	ctx := context.Background()
 	const n = 1234 // three writes of usage.flushChunk clients
-	st := &failingWrite{Store: storeWithClients(t, n, now), fail: 2}
+	ids := appIDs(n)
+	st := &failingWrite{Store: newStore(t, now, ids...), fail: 2}
 	svc := usage.New(usage.Options{Store: st, MaxClients: n, Now: func() time.Time { return now }})
 	tl := svc.Tally()
-	for i := range n {
-		tl.Issued(fmt.Sprintf("app-%04d", i), "192.0.2.1", now)
+	for _, id := range ids {
+		tl.Issued(id, "192.0.2.1", now)
 	}
 	svc.Flush(ctx) // the first write, then a failure
 	if st.writes != 2 {
 		t.Fatalf("%d writes, want 2 (the second failed)", st.writes)
 	}
-	for i := range n { // counted while the write failed
-		tl.Issued(fmt.Sprintf("app-%04d", i), "198.51.100.1", now.Add(time.Minute))
+	for _, id := range ids { // counted while the write failed
+		tl.Issued(id, "198.51.100.1", now.Add(time.Minute))
 	}
 	svc.Flush(ctx)
 	if tl.Dropped() != 0 {
 		t.Errorf("dropped %d", tl.Dropped())
 	}
-	for i := range n {
-		id := fmt.Sprintf("app-%04d", i)
-		u, err := svc.ClientUsage(ctx, id, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(u.Tokens) != 1 || u.Tokens[0].Count != 2 || len(u.Addresses) != 2 {
-			t.Fatalf("%s: got tokens %+v, addresses %+v; want 2 tokens today from 2 addresses", id, u.Tokens, u.Addresses)
-		}
+	for _, id := range ids {
+		wantTwoTokens(t, svc, id)
 	}
 }
